@@ -1,0 +1,79 @@
+"""Every setting of the war room, declared once as data and read from the environment in one place."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    env: str
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("redis_url", "REDIS_URL", None,
+            "Redis to use, e.g. redis://:password@host:6379/0; unset: an embedded redis-server "
+            "that the command starts under the data dir and stops on exit"),
+    Setting("data_dir", "GMV_DATA_DIR", "./data",
+            "where the store, history files, labels and the embedded Redis live"),
+    Setting("orders_stream", "GMV_ORDERS_STREAM", "gmv:orders",
+            "Redis stream of order events; its dead letters go to '<name>:dead'"),
+    Setting("inventory_stream", "GMV_INVENTORY_STREAM", "gmv:inventory",
+            "Redis stream of declared stock per item"),
+    Setting("festival_date", "GMV_FESTIVAL_DATE", "2026-11-11",
+            "the festival day (Beijing time) that the simulator generates"),
+    Setting("publish_batch_size", "GMV_PUBLISH_BATCH_SIZE", 2000,
+            "payloads per Redis round trip when publishing (simulate, replay)"),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str | None
+    data_dir: Path
+    orders_stream: str
+    inventory_stream: str
+    festival_date: str
+    publish_batch_size: int
+
+    @property
+    def dead_letter_stream(self) -> str:
+        return f"{self.orders_stream}:dead"
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(setting: Setting, raw: str) -> Any:
+    if isinstance(setting.default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"{setting.env}={raw!r} is not an integer") from None
+    return raw
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Defaults, then the environment, then explicit overrides (command-line flags) that are not None."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = env.get(setting.env)
+        values[setting.name] = setting.default if raw in (None, "") else _coerce(setting, raw)
+    for name, value in overrides.items():
+        if name not in _BY_NAME:
+            raise KeyError(f"unknown setting {name!r}")
+        if value is not None:
+            values[name] = value
+    values["data_dir"] = Path(values["data_dir"])
+    return Settings(**values)
