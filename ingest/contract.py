@@ -57,11 +57,10 @@ class Order:
 
     def to_payload(self) -> bytes:
         """The canonical wire form: compact JSON, amount as a two-decimal string."""
-        body = asdict(self)
-        body["ts"] = body.pop("ts_ms")
-        body["amount"] = format_cents(body.pop("amount_cents"))
-        if self.payment is None:
-            del body["payment"]
+        fields = asdict(self)
+        fields["ts"] = fields.pop("ts_ms")
+        fields["amount"] = format_cents(fields.pop("amount_cents"))
+        body = {name: fields[name] for name in ORDER_FIELDS if fields[name] is not None}
         return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 

@@ -25,7 +25,7 @@ KINDS: dict[str, tuple[str | None, float, str]] = {
 }
 _DURATION = re.compile(r"(-?)(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?")
 _SPEC = re.compile(r"(?P<kind>[a-z_]+)(?:@(?P<at>-?[0-9hms]+))?(?:/(?P<for>[0-9hms]+))?"
-                   r"(?::(?P<target>[a-z_]+=[^\s,]+))?(?:\*(?P<magnitude>[0-9.]+))?")
+                   r"(?::(?P<target>[a-z_]+=[^\s,*]+))?(?:\*(?P<magnitude>[0-9.]+))?")
 
 
 def parse_duration_s(text: str) -> int:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import redis
 
+from gmv.settings import Settings
+
 log = logging.getLogger("gmv.redis")
 
 _UNIX_PATH_MAX = 100  # sun_path is 108 bytes on Linux; keep a margin
@@ -69,8 +71,9 @@ def _answers(url: str) -> bool:
 class EmbeddedRedis:
     """redis-server with AOF persistence in `home`; reused if one already serves that dir."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, append_only: bool = True) -> None:
         self.home = home
+        self.append_only = append_only
         self.url_file = home / "server.url"
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
@@ -85,7 +88,8 @@ class EmbeddedRedis:
                 return url
         listen, self.url = self._listen_args()
         cmd = [redis_server_binary(), *listen, "--dir", str(self.home),
-               "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+               "--appendonly", "yes" if self.append_only else "no", "--appendfsync", "everysec",
+               "--save", "",
                "--logfile", "redis.log", "--daemonize", "no"]
         self.process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         preexec_fn=_die_with_parent)
@@ -148,11 +152,11 @@ class EmbeddedRedis:
 
 
 @contextlib.contextmanager
-def redis_url_for(configured_url: str | None, data_dir: Path) -> Iterator[str]:
-    """The configured Redis, or an embedded one under `data_dir/redis` for the duration."""
-    if configured_url:
-        yield configured_url
+def redis_url_for(settings: Settings) -> Iterator[str]:
+    """The configured Redis, or an embedded one under `<data dir>/redis` for the duration."""
+    if settings.redis_url:
+        yield settings.redis_url
         return
-    with EmbeddedRedis(data_dir / "redis") as server:
+    with EmbeddedRedis(settings.data_dir / "redis", settings.embedded_redis_aof) as server:
         yield server.url
 

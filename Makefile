@@ -1,0 +1,43 @@
+# The festival-night GMV war room. `make help` lists the targets.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help demo test lint typecheck unit bench sample clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP) ## run the whole war room on embedded defaults: http://127.0.0.1:8050
+	$(BIN)/gmv demo
+
+test: lint typecheck ## ruff, mypy, then the whole test suite
+	$(BIN)/pytest
+
+lint: $(STAMP) ## ruff
+	$(BIN)/ruff check gmv ingest dashboard tests bench
+
+typecheck: $(STAMP) ## mypy
+	$(BIN)/mypy
+
+unit: $(STAMP) ## the fast tests only
+	$(BIN)/pytest tests/unit
+
+bench: $(STAMP) ## every benchmark in bench/, figures on stdout
+	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
+
+SAMPLE := sample_data/night-2026-11-11.jsonl.gz
+sample: $(STAMP) ## regenerate the committed sample night in sample_data/
+	$(BIN)/gmv simulate --seed 1 --peak-ops 300 --start -2m --duration 10m --incidents all \
+		--out $(SAMPLE)
+
+clean: ## remove the venv and local data
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,208 @@
+"""The `gmv` command: one entry point over the war room's parts (shared/contract.md names)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import NoReturn
+
+import redis
+
+from gmv.logs import setup_logging
+from gmv.settings import Settings, load_settings
+from ingest.incidents import every_kind, parse_duration_s, parse_incident, with_targets
+from ingest.redis_server import RedisUnavailable, connect, redis_url_for
+
+log = logging.getLogger("gmv")
+
+
+class UsageError(Exception):
+    """A bad argument or setting: one line for the person at the keyboard."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive(kind: Callable[[str], float | int]) -> Callable[[str], float | int]:
+    def parse(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _non_negative_int(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
+    return int(text)
+
+
+def _duration(text: str) -> int:
+    try:
+        return parse_duration_s(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-11") from None
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--redis", metavar="URL",
+                        help="Redis URL (default: env REDIS_URL, else an embedded redis-server)")
+    parser.add_argument("--data", metavar="DIR", type=Path,
+                        help="data dir (default: env GMV_DATA_DIR, else ./data)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+
+
+def _simulate_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=_non_negative_int, default=1, help="same seed, same night")
+    parser.add_argument("--peak-ops", type=_positive(int), default=4000,
+                        help="orders per second at the midnight peak (default 4000)")
+    parser.add_argument("--day", type=_day, help="festival day (default: GMV_FESTIVAL_DATE)")
+    parser.add_argument("--start", type=_duration, default=-120,
+                        help="first second, relative to midnight (default -2m)")
+    parser.add_argument("--duration", type=_positive(_duration), default=600,
+                        help="length of the night to simulate (default 10m; 24h: the whole day)")
+    parser.add_argument("--incident", action="append", default=[], metavar="SPEC",
+                        help="inject KIND[@START][/DURATION][:DIM=VALUE][*MAGNITUDE], "
+                             "e.g. device_dark@3m/60s:device=pad (repeatable)")
+    parser.add_argument("--incidents", choices=["all"],
+                        help="'all': one incident of every kind, spread over the night")
+    pace = parser.add_mutually_exclusive_group()
+    pace.add_argument("--speed", type=_positive(float), default=1.0,
+                      help="time compression when publishing (default 1: real time)")
+    pace.add_argument("--max", action="store_true", help="publish as fast as possible")
+    parser.add_argument("--out", type=Path, metavar="FILE",
+                        help="write .jsonl, .jsonl.gz or .parquet instead of publishing")
+    parser.add_argument("--labels", type=Path, metavar="FILE",
+                        help="labels file when publishing (default: DATA/labels.json)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gmv", description=__doc__)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                     parser_class=_Parser)
+    simulate = commands.add_parser("simulate", help="a simulated festival night, published or "
+                                                    "written to a file")
+    _simulate_args(simulate)
+    replay = commands.add_parser("replay", help="publish a recorded file")
+    replay.add_argument("file", type=Path, metavar="FILE", help=".jsonl, .jsonl.gz or .parquet")
+    pace = replay.add_mutually_exclusive_group()
+    pace.add_argument("--speed", type=_positive(float), default=1.0,
+                      help="keep relative timing, compressed X times (default 1)")
+    pace.add_argument("--max", action="store_true", help="publish as fast as possible")
+    replay.add_argument("--retime", action="store_true", help="shift event times to now")
+    demo = commands.add_parser("demo", help="the whole war room on embedded defaults")
+    demo.add_argument("--seed", type=_non_negative_int, default=1)
+    demo.add_argument("--peak-ops", type=_positive(int), default=4000)
+    demo.add_argument("--speed", type=_positive(float), default=1.0)
+    for sub in commands.choices.values():
+        _common(sub)
+    return parser
+
+
+def incidents_from(args: argparse.Namespace) -> tuple:
+    incidents = [parse_incident(spec) for spec in args.incident]
+    if args.incidents == "all":
+        incidents += every_kind(args.start, args.duration, args.seed)
+    return tuple(with_targets(incidents, args.seed))
+
+
+def _run_simulate(args: argparse.Namespace, settings: Settings) -> None:
+    from ingest.rehearsal import simulate_to_file, simulate_to_stream
+    from ingest.simulate import NightPlan
+
+    try:
+        incidents = incidents_from(args)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    day = args.day or _day(settings.festival_date)
+    plan = NightPlan(seed=args.seed, peak_ops=args.peak_ops, festival_day=day,
+                     start_s=args.start, duration_s=args.duration, incidents=incidents)
+    command = args.command_line
+    if args.out:
+        simulate_to_file(plan, args.out, command)
+        return
+    with redis_url_for(settings) as url:
+        simulate_to_stream(plan, connect(url), settings, None if args.max else args.speed,
+                           args.labels or settings.data_dir / "labels.json", command)
+
+
+def _run_replay(args: argparse.Namespace, settings: Settings) -> None:
+    from ingest.replay import replay
+
+    if not args.file.is_file():
+        raise UsageError(f"no such file: {args.file}")
+    with redis_url_for(settings) as url:
+        replay(args.file, connect(url), settings, None if args.max else args.speed, args.retime)
+
+
+def _run_demo(args: argparse.Namespace, settings: Settings) -> None:
+    from gmv.demo import run_demo
+
+    run_demo(settings, seed=args.seed, peak_ops=args.peak_ops, speed=args.speed)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], None]] = {
+    "simulate": _run_simulate, "replay": _run_replay, "demo": _run_demo,
+}
+
+
+def _negative_values_attached(argv: Sequence[str]) -> list[str]:
+    """`--start -5m` -> `--start=-5m`: argparse would take `-5m` for an option."""
+    joined: list[str] = []
+    for arg in argv:
+        if joined and joined[-1] in NEGATIVE_VALUE_OPTIONS and arg.startswith("-"):
+            joined[-1] = f"{joined[-1]}={arg}"
+        else:
+            joined.append(arg)
+    return joined
+
+
+NEGATIVE_VALUE_OPTIONS = {"--start"}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(_negative_values_attached(argv))
+    args.command_line = "gmv " + shlex.join(a for a in argv if a not in ("-q", "--quiet"))
+    setup_logging(logging.WARNING if args.quiet else logging.INFO)
+    prog = f"gmv {args.command}"
+    try:
+        try:
+            settings = load_settings(redis_url=args.redis, data_dir=args.data)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        COMMANDS[args.command](args, settings)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except UsageError as err:
+        print(f"{prog}: error: {err} (see {prog} --help)", file=sys.stderr)
+        return 2
+    except (ValueError, OSError, RedisUnavailable, redis.RedisError) as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""One log line per event that matters: `event=name key=value ...`, easy to grep."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    logging.basicConfig(stream=sys.stderr, level=level, force=True,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def _value(value: object) -> str:
+    text = f"{value:.1f}" if isinstance(value, float) else str(value)
+    return f'"{text}"' if (" " in text or not text) else text
+
+
+def log_event(logger: logging.Logger, event: str, level: int = logging.INFO,
+              **fields: object) -> None:
+    logger.log(level, " ".join([f"event={event}", *(f"{k}={_value(v)}" for k, v in fields.items())]))
+
+
+class Progress:
+    """Logs `event=progress` at most every `every_s` seconds while a long job advances."""
+
+    def __init__(self, logger: logging.Logger, what: str, every_s: float = 2.0) -> None:
+        self.logger, self.what, self.every_s = logger, what, every_s
+        self.count = 0
+        self.started = self._last = time.monotonic()
+
+    def advance(self, count: int, **fields: object) -> None:
+        self.count += count
+        now = time.monotonic()
+        if now - self._last >= self.every_s:
+            self._last = now
+            log_event(self.logger, "progress", **{self.what: self.count}, rate_per_s=self.rate,
+                      **fields)
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def rate(self) -> int:
+        return int(self.count / max(self.elapsed_s, 1e-9))

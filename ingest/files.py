@@ -1,0 +1,130 @@
+"""Recorded nights on disk: JSON Lines (optionally gzipped) or Parquet, with their sidecar files."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ingest.contract import InvalidEvent, parse_order
+from ingest.encode import encode_orders
+
+PARQUET_SCHEMA = pa.schema(
+    [("order_id", pa.string()), ("ts", pa.int64()), ("amount", pa.string()),
+     ("device", pa.string()), ("category", pa.string()), ("region", pa.string()),
+     ("merchant_id", pa.string()), ("buyer_id", pa.string()), ("item_id", pa.string()),
+     ("quantity", pa.int64()), ("payment", pa.string())])
+_SUFFIXES = (".gz", ".jsonl", ".ndjson", ".json", ".parquet")
+
+
+def is_parquet(path: Path) -> bool:
+    return path.suffix.lower() == ".parquet"
+
+
+def sidecar(path: Path, name: str) -> Path:
+    """night.jsonl.gz + 'labels.json' -> night.labels.json, beside the recording."""
+    stem = path.name
+    while Path(stem).suffix.lower() in _SUFFIXES:
+        stem = stem[: -len(Path(stem).suffix)]
+    return path.with_name(f"{stem}.{name}")
+
+
+def _open_binary(path: Path, mode: str) -> IO[bytes]:
+    if path.suffix.lower() == ".gz":
+        # mtime=0: the same night gives the same bytes, also compressed.
+        return gzip.GzipFile(path, mode, mtime=0) if "w" in mode else gzip.open(path, mode)
+    return open(path, mode)  # noqa: SIM115 - the caller closes it
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path`, renamed over it only when the block succeeds."""
+    tmp = path.with_name(f".tmp-{path.name}")  # keeps the suffix that picks the format
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def read_jsonl(path: Path, batch_bytes: int = 8 << 20) -> Iterator[list[bytes]]:
+    """Lines without their newline, verbatim, in batches of about `batch_bytes`."""
+    with _open_binary(path, "rb") as source:
+        while lines := source.readlines(batch_bytes):
+            yield [line[:-1] if line.endswith(b"\n") else line for line in lines]
+
+
+def write_jsonl(path: Path, batches: Iterable[list[bytes]]) -> int:
+    count = 0
+    with atomic_path(path) as tmp, _open_binary(tmp, "wb") as sink:
+        for payloads in batches:
+            if any(b"\n" in p for p in payloads):
+                raise ValueError("a payload contains a newline and cannot be a JSON Lines record")
+            if payloads:
+                sink.write(b"\n".join(payloads) + b"\n")
+            count += len(payloads)
+    return count
+
+
+def _parquet_rows(payloads: list[bytes]) -> tuple[pa.Table, int]:
+    rows, skipped = [], 0
+    for payload in payloads:
+        try:
+            order = parse_order(payload)
+        except InvalidEvent:
+            skipped += 1
+            continue
+        row: dict[str, Any] = dict(vars(order))
+        row["ts"] = row.pop("ts_ms")
+        row["amount"] = json.loads(order.to_payload())["amount"]
+        del row["amount_cents"]
+        rows.append(row)
+    return pa.Table.from_pylist(rows, schema=PARQUET_SCHEMA), skipped
+
+
+def write_parquet(path: Path, batches: Iterable[list[bytes]]) -> tuple[int, int]:
+    """Valid orders as contract columns; a malformed payload has no columns and is skipped."""
+    written = skipped = 0
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, PARQUET_SCHEMA) as sink:
+        for payloads in batches:
+            table, bad = _parquet_rows(payloads)
+            sink.write_table(table)
+            written, skipped = written + table.num_rows, skipped + bad
+    return written, skipped
+
+
+def _cents(amount: pa.ChunkedArray | pa.Array) -> pa.Array:
+    exact = pc.cast(amount, pa.decimal128(20, 2))
+    return pc.cast(pc.multiply(exact, pa.scalar(100, pa.decimal128(5, 0))), pa.int64())
+
+
+def parquet_to_payloads(table: pa.Table) -> list[bytes]:
+    """Parquet rows with contract columns -> payloads; rows that do not convert go as they are,
+    so that the worker, not the replayer, gives them their fate."""
+    try:
+        orders = table.rename_columns(
+            {"ts": "ts_ms", "amount": "amount_cents"}).set_column(
+            table.schema.get_field_index("amount"), "amount_cents", _cents(table["amount"]))
+        return encode_orders(orders)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError):
+        return [json.dumps({k: v for k, v in row.items() if v is not None}, default=str).encode()
+                for row in table.to_pylist()]
+
+
+def read_parquet(path: Path, batch_rows: int = 100_000) -> Iterator[list[bytes]]:
+    source = pq.ParquetFile(path)
+    for batch in source.iter_batches(batch_size=batch_rows):
+        yield parquet_to_payloads(pa.Table.from_batches([batch]))
+
+
+def read_recording(path: Path) -> Iterator[list[bytes]]:
+    return read_parquet(path) if is_parquet(path) else read_jsonl(path)

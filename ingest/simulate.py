@@ -1,0 +1,324 @@
+"""A simulated festival night, deterministic by seed: payloads in arrival order, stock, labels."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ingest.contract import MAX_AMOUNT_CENTS, InventoryEvent
+from ingest.encode import encode_orders
+from ingest.festival import (
+    BUYERS, CATEGORIES, ITEMS_PER_MERCHANT, MERCHANTS, PAYMENTS, QUANTITY_P, QUANTITIES, REGIONS,
+    Catalogue, OrderDraws, draw_orders, midnight_ms, rate_fraction,
+)
+from ingest.incidents import Incident, label
+from ingest.malformed import malformed_payloads
+
+CHUNK_S = 10
+# Background noise of every real night, as shares of the orders.
+DUPLICATE_SHARE, MALFORMED_SHARE, LATE_SHARE = 0.01, 0.002, 0.005
+DEVICE_NAMES = ("pc", "mobile", "pad", "other")
+STOCKED_ITEMS = 300
+FLASH_SLOT = 99  # beyond ITEMS_PER_MERCHANT: only the oversell incident sells this item
+FLASH_PRESALE_PER_S = 2
+_TRUSTED = frozenset({"order_id", "merchant_id", "buyer_id", "item_id"})
+
+
+@dataclass(frozen=True)
+class NightPlan:
+    seed: int = 1
+    peak_ops: int = 4000
+    festival_day: date = date(2026, 11, 11)
+    start_s: int = -120  # seconds after midnight, Beijing time
+    duration_s: int = 600
+    incidents: tuple[Incident, ...] = ()
+
+    @property
+    def midnight_ms(self) -> int:
+        return midnight_ms(self.festival_day)
+
+    @property
+    def end_s(self) -> int:
+        return self.start_s + self.duration_s
+
+    def expected_orders(self) -> float:
+        seconds = np.arange(self.start_s, self.end_s) + 0.5
+        return float(self.peak_ops * rate_fraction(seconds).sum())
+
+
+@dataclass
+class Batch:
+    """Payloads in arrival order; `arrival_ms` is when each reaches the stream (event time + delay)."""
+
+    arrival_ms: np.ndarray
+    payloads: list[bytes]
+
+
+@dataclass
+class Truth:
+    """What the stream carries, by fate: the ground truth the ingest must reproduce."""
+
+    sent: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    gmv_cents: int = 0
+    by_device: dict[str, list[int]] = field(default_factory=dict)  # device -> [gmv_cents, orders]
+
+
+def _dictionary(indices: np.ndarray, names: tuple[str, ...] | list[str]) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32)), pa.array(names))
+
+
+def _prefixed(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
+    digits = pc.utf8_lpad(pc.cast(pa.array(numbers, pa.int64()), pa.string()), width, "0")
+    return pc.binary_join_element_wise(prefix, digits, "")
+
+
+class NightSimulator:
+    """Generates a plan's night chunk by chunk; `truth` is complete once `batches()` is exhausted."""
+
+    def __init__(self, plan: NightPlan) -> None:
+        self.plan = plan
+        self.catalogue = Catalogue.build(plan.seed)
+        self.truth = Truth(by_device={d: [0, 0] for d in DEVICE_NAMES})
+        self._next_number = 0
+        self._id_prefix = f"{plan.festival_day:%Y%m%d}-{plan.seed}-"
+        bots = np.random.default_rng([plan.seed, 0xB07])
+        self._bot_buyers = bots.integers(BUYERS // 2, BUYERS, size=4)
+        self._flash = _FlashSale.plan(plan, int(bots.integers(MERCHANTS)))
+        self._oversell_start_ms: int | None = None
+
+    def inventory(self) -> list[bytes]:
+        """Declared stock for the best-selling items and the flash-sale item, at the night's start."""
+        plan, cat = self.plan, self.catalogue
+        merchants, slots = np.meshgrid(np.arange(200), np.arange(ITEMS_PER_MERCHANT), indexing="ij")
+        p = cat.item_probability(merchants.ravel(), slots.ravel())
+        top = np.argsort(-p, kind="stable")[:STOCKED_ITEMS]
+        units = plan.expected_orders() * p[top] * float((QUANTITIES * QUANTITY_P).sum())
+        ts = plan.midnight_ms + plan.start_s * 1000
+        events = [InventoryEvent(f"i{m:05d}{s:02d}", ts, int(3 * u) + 100)
+                  for m, s, u in zip(merchants.ravel()[top], slots.ravel()[top], units, strict=True)]
+        if self._flash is not None:
+            events.append(InventoryEvent(self._flash.item_id, ts, self._flash.stock))
+        return [e.to_payload() for e in events]
+
+    def labels(self) -> list[dict[str, object]]:
+        labels = []
+        for incident in self.plan.incidents:
+            start = self._flash.first_oversold_ms if incident.kind == "oversell" and self._flash \
+                else None
+            item = incident.target
+            if incident.kind == "oversell" and self._flash:
+                item = f"item={self._flash.item_id}"
+            elif incident.kind == "bot_burst":
+                item = "buyer=" + ",".join(f"u{b:07d}" for b in self._bot_buyers)
+            entry = label(incident, self.plan.midnight_ms, start)
+            entry["dimension"] = item
+            labels.append(entry)
+        return labels
+
+    def batches(self) -> Iterator[Batch]:
+        pending = Batch(np.empty(0, np.int64), [])
+        for chunk_s in range(self.plan.start_s, self.plan.end_s, CHUNK_S):
+            end_s = min(chunk_s + CHUNK_S, self.plan.end_s)
+            fresh = self._chunk(chunk_s, end_s)
+            arrival = np.concatenate([pending.arrival_ms, fresh.arrival_ms])
+            payloads = pending.payloads + fresh.payloads
+            order = np.argsort(arrival, kind="stable")
+            due = int(np.searchsorted(arrival[order], self.plan.midnight_ms + end_s * 1000))
+            ready = order[:due]
+            yield Batch(arrival[ready], [payloads[i] for i in ready])
+            pending = Batch(arrival[order[due:]], [payloads[i] for i in order[due:]])
+        if pending.payloads:
+            yield pending
+
+    def _chunk(self, start_s: int, end_s: int) -> Batch:
+        plan = self.plan
+        rng = np.random.default_rng([plan.seed, start_s + 10**7])
+        seconds = np.arange(start_s, end_s)
+        expected = plan.peak_ops * rate_fraction(seconds + 0.5)
+        ts = self._event_times(rng, seconds, rng.poisson(expected))
+        draws = draw_orders(rng, self.catalogue, ts, plan.midnight_ms)
+        keep = np.ones(len(ts), dtype=bool)
+        amount = draws.amount_cents.copy()
+        for incident in self._active(start_s, end_s):
+            inside = self._inside(incident, ts)
+            keep &= ~_dropped(incident, draws, inside, rng)
+            if incident.kind == "price_glitch":
+                hit = inside & (draws.category == _index(CATEGORIES, incident.target_value))
+                amount = np.where(hit, np.minimum(amount * incident.magnitude, MAX_AMOUNT_CENTS),
+                                  amount).astype(np.int64)
+        tables = [self._table(draws, amount, keep)]
+        tables += [self._bot_orders(rng, i, seconds, expected) for i in self._active(start_s, end_s)
+                   if i.kind == "bot_burst"]
+        if self._flash is not None:
+            tables.append(self._flash.orders(self, start_s, end_s))
+        orders = pa.concat_tables(tables).sort_by("ts_ms")
+        return self._with_noise(rng, orders, start_s, end_s, expected)
+
+    def _active(self, start_s: int, end_s: int) -> list[Incident]:
+        return [i for i in self.plan.incidents if i.start_s < end_s and i.end_s > start_s]
+
+    def _inside(self, incident: Incident, ts_ms: np.ndarray) -> np.ndarray:
+        midnight = self.plan.midnight_ms
+        return np.asarray((ts_ms >= midnight + incident.start_s * 1000)
+                          & (ts_ms < midnight + incident.end_s * 1000))
+
+    def _event_times(self, rng: np.random.Generator, seconds: np.ndarray,
+                     counts: np.ndarray) -> np.ndarray:
+        base = np.repeat(self.plan.midnight_ms + seconds * 1000, counts)
+        return np.sort(base + rng.integers(0, 1000, size=len(base)))
+
+    def _numbers(self, count: int) -> np.ndarray:
+        numbers = np.arange(self._next_number, self._next_number + count)
+        self._next_number += count
+        return numbers
+
+    def _table(self, draws: OrderDraws, amount: np.ndarray, keep: np.ndarray,
+               item_ids: pa.Array | None = None) -> pa.Table:
+        d = OrderDraws(**{k: v[keep] for k, v in vars(draws).items()})
+        amount = amount[keep]
+        items = item_ids if item_ids is not None else _prefixed(
+            "i", d.merchant * 100 + d.slot, 7)
+        table = pa.table({
+            "order_id": _prefixed(self._id_prefix, self._numbers(len(d.ts_ms)), 9),
+            "ts_ms": pa.array(d.ts_ms, pa.int64()),
+            "amount_cents": pa.array(amount, pa.int64()),
+            "device": _dictionary(d.device, DEVICE_NAMES),
+            "category": _dictionary(d.category, [c[0] for c in CATEGORIES]),
+            "region": _dictionary(d.region, [r[0] for r in REGIONS]),
+            "merchant_id": _prefixed("m", d.merchant, 5),
+            "buyer_id": _prefixed("u", d.buyer, 7),
+            "item_id": items,
+            "quantity": pa.array(d.quantity, pa.int64()),
+            "payment": _dictionary(d.payment, [p[0] for p in PAYMENTS]),
+        })
+        self._count_accepted(table)
+        return table
+
+    def _count_accepted(self, table: pa.Table) -> None:
+        self.truth.accepted += table.num_rows
+        self.truth.gmv_cents += int(pc.sum(table["amount_cents"]).as_py() or 0)
+        device = pc.cast(table["device"], pa.string())
+        for row in table.select(["amount_cents"]).append_column("device", device).group_by(
+                "device").aggregate([("amount_cents", "sum"), ("amount_cents", "count")]).to_pylist():
+            totals = self.truth.by_device[row["device"]]
+            totals[0] += row["amount_cents_sum"]
+            totals[1] += row["amount_cents_count"]
+
+    def _bot_orders(self, rng: np.random.Generator, incident: Incident, seconds: np.ndarray,
+                    expected: np.ndarray) -> pa.Table:
+        ts = self._event_times(rng, seconds, rng.poisson(expected * incident.magnitude))
+        ts = ts[self._inside(incident, ts)]
+        draws = draw_orders(rng, self.catalogue, ts, self.plan.midnight_ms)
+        buyers = self._bot_buyers[rng.integers(len(self._bot_buyers), size=len(ts))]
+        draws = OrderDraws(**{**vars(draws), "buyer": buyers})
+        return self._table(draws, draws.amount_cents, np.ones(len(ts), dtype=bool))
+
+    def _with_noise(self, rng: np.random.Generator, orders: pa.Table, start_s: int, end_s: int,
+                    expected: np.ndarray) -> Batch:
+        """Late arrivals, duplicate re-sends and malformed events on top of the chunk's orders."""
+        payloads = encode_orders(orders, _TRUSTED)
+        ts = orders["ts_ms"].to_numpy()
+        n = len(ts)
+        late_share, dup_share = np.full(n, LATE_SHARE), np.full(n, DUPLICATE_SHARE)
+        late_low, late_high = np.full(n, 1_000), np.full(n, 30_000)
+        malformed_rate = expected * MALFORMED_SHARE
+        for incident in self._active(start_s, end_s):
+            inside = self._inside(incident, ts)
+            if incident.kind == "late_arrivals":
+                late_share = np.where(inside, incident.magnitude, late_share)
+                late_low = np.where(inside, 30_000, late_low)
+                late_high = np.where(inside, 300_000, late_high)
+            elif incident.kind == "duplicate_resend":
+                dup_share = np.where(inside, incident.magnitude, dup_share)
+            elif incident.kind == "malformed_burst":
+                seconds = np.arange(start_s, end_s)
+                active = (seconds >= incident.start_s) & (seconds < incident.end_s)
+                malformed_rate = malformed_rate + np.where(active, expected * incident.magnitude, 0)
+        late = rng.random(n) < late_share
+        arrival = ts + np.where(late, rng.integers(late_low, late_high + 1), 0)
+        dup = np.flatnonzero(rng.random(n) < dup_share)
+        dup_arrival = arrival[dup] + rng.integers(50, 5_000, size=len(dup))
+        retry = rng.random(len(dup)) < 0.5
+        dup_payloads = [payloads[i][:-1] + b',"retry":1}' if r else payloads[i]
+                        for i, r in zip(dup, retry, strict=True)]
+        bad_ts = self._event_times(rng, np.arange(start_s, end_s), rng.poisson(malformed_rate))
+        bad = malformed_payloads(rng, len(bad_ts), f"{self._id_prefix}bad{start_s}")
+        self.truth.duplicates += len(dup)
+        self.truth.rejected += len(bad)
+        self.truth.sent += n + len(dup) + len(bad)
+        return Batch(np.concatenate([arrival, dup_arrival, bad_ts]).astype(np.int64),
+                     payloads + dup_payloads + bad)
+
+
+def _index(table: tuple[tuple, ...], name: str | None) -> int:
+    names = [row[0] for row in table]
+    return names.index(name) if name in names else -1
+
+
+_DROP_DIMENSIONS = {"payment_dark": ("payment", PAYMENTS), "device_dark": ("device", None),
+                    "region_dark": ("region", REGIONS)}
+
+
+def _dropped(incident: Incident, draws: OrderDraws, inside: np.ndarray,
+             rng: np.random.Generator) -> np.ndarray:
+    """Orders that an outage or a dark channel stops from being paid."""
+    if incident.kind == "payment_outage":
+        hit = inside
+    elif incident.kind in _DROP_DIMENSIONS:
+        column, table = _DROP_DIMENSIONS[incident.kind]
+        value = incident.target_value
+        index = DEVICE_NAMES.index(value) if table is None and value in DEVICE_NAMES \
+            else _index(table or (), value)
+        hit = inside & (getattr(draws, column) == index)
+    else:
+        return np.zeros(len(inside), dtype=bool)
+    return np.asarray(hit & (rng.random(len(inside)) < incident.magnitude))
+
+
+@dataclass(frozen=True)
+class _FlashSale:
+    """The oversell incident: one item sold out exactly at the incident's start, then sold on."""
+
+    item_id: str
+    merchant: int
+    stock: int
+    presale_ts_ms: np.ndarray
+    oversold_ts_ms: np.ndarray
+
+    @property
+    def first_oversold_ms(self) -> int | None:
+        return int(self.oversold_ts_ms[0]) if len(self.oversold_ts_ms) else None
+
+    @classmethod
+    def plan(cls, plan: NightPlan, merchant: int) -> _FlashSale | None:
+        incident = next((i for i in plan.incidents if i.kind == "oversell"), None)
+        if incident is None:
+            return None
+        at = plan.midnight_ms + incident.start_s * 1000
+        presale_from = max(plan.midnight_ms + plan.start_s * 1000, at - 50_000)
+        presale = np.arange(presale_from, at, 1000 // FLASH_PRESALE_PER_S, dtype=np.int64)
+        step = max(int(1000 / max(incident.magnitude, 0.01)), 1)
+        oversold = np.arange(at, plan.midnight_ms + incident.end_s * 1000, step, dtype=np.int64)
+        return cls(f"i{merchant:05d}{FLASH_SLOT}", merchant, len(presale), presale, oversold)
+
+    def orders(self, sim: NightSimulator, start_s: int, end_s: int) -> pa.Table:
+        ts = np.concatenate([self.presale_ts_ms, self.oversold_ts_ms])
+        low, high = sim.plan.midnight_ms + start_s * 1000, sim.plan.midnight_ms + end_s * 1000
+        ts = ts[(ts >= low) & (ts < high)]
+        n = len(ts)
+        rng = np.random.default_rng([sim.plan.seed, start_s + 10**7, 0xF1A5])
+        draws = draw_orders(rng, sim.catalogue, ts, sim.plan.midnight_ms)
+        draws = OrderDraws(**{**vars(draws), "merchant": np.full(n, self.merchant),
+                              "category": np.full(n, sim.catalogue.merchant_category[self.merchant]),
+                              "quantity": np.ones(n, dtype=np.int64)})
+        price = np.full(n, 9_900, dtype=np.int64)
+        return sim._table(draws, price, np.ones(n, dtype=bool),
+                          pa.array([self.item_id] * n, pa.string()))

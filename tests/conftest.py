@@ -1,0 +1,52 @@
+"""Shared fixtures: one real embedded redis-server per test session, order factories."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from gmv.settings import Settings, load_settings
+from ingest.contract import Order
+from ingest.redis_server import EmbeddedRedis, connect
+
+MIDNIGHT_MS = 1_794_326_400_000  # 2026-11-11T00:00:00+08:00
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    with EmbeddedRedis(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture()
+def redis_client(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
+    client = connect(redis_server.url)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture()
+def settings(redis_server: EmbeddedRedis, tmp_path: Path) -> Settings:
+    return load_settings(env={}, redis_url=redis_server.url, data_dir=tmp_path / "data")
+
+
+@pytest.fixture()
+def order_factory() -> Callable[..., Order]:
+    counter = iter(range(10**9))
+
+    def make(**overrides: Any) -> Order:
+        fields: dict[str, Any] = {
+            "order_id": f"o-{next(counter)}", "ts_ms": MIDNIGHT_MS + 26_000,
+            "amount_cents": 12_990, "device": "mobile", "category": "apparel", "region": "ZJ",
+            "merchant_id": "m00001", "buyer_id": "u0000001", "item_id": "i0000101",
+            "quantity": 1, "payment": "alipay",
+        }
+        fields.update(overrides)
+        return Order(**fields)
+
+    return make
