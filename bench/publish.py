@@ -25,7 +25,8 @@ PLAN = NightPlan(seed=1, peak_ops=4000, incidents=tuple(every_kind(-120, 600, 1)
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo
                 if line.startswith("model name")), platform.processor())
     return f"{os.cpu_count()} cores, {cpu}, {platform.python_implementation()} " \
            f"{platform.python_version()}, redis-server {redis_server_binary()}"

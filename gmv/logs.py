@@ -17,8 +17,11 @@ def _value(value: object) -> str:
     return f'"{text}"' if (" " in text or not text) else text
 
 
-def log_event(logger: logging.Logger, event: str, level: int = logging.INFO,
-              **fields: object) -> None:
+def log_event(logger: logging.Logger, event: str, **fields: object) -> None:
+    log_line(logger, logging.INFO, event, **fields)
+
+
+def log_line(logger: logging.Logger, level: int, event: str, **fields: object) -> None:
     logger.log(level, " ".join([f"event={event}", *(f"{k}={_value(v)}" for k, v in fields.items())]))
 
 

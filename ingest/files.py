@@ -8,7 +8,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, BinaryIO, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -37,10 +37,13 @@ def sidecar(path: Path, name: str) -> Path:
     return path.with_name(f"{stem}.{name}")
 
 
-def _open_binary(path: Path, mode: str) -> IO[bytes]:
+def _open_binary(path: Path, mode: Literal["rb", "wb"]) -> BinaryIO:
     if path.suffix.lower() == ".gz":
-        # mtime=0: the same night gives the same bytes, also compressed.
-        return gzip.GzipFile(path, mode, mtime=0) if "w" in mode else gzip.open(path, mode)
+        raw = open(path, mode)  # noqa: SIM115 - closed with the GzipFile
+        # No file name and no mtime in the header: the same night gives the same bytes.
+        compressed = gzip.GzipFile(filename="", mode=mode, fileobj=raw, mtime=0)
+        compressed.myfileobj = raw  # type: ignore[assignment]  # closing it closes the file
+        return compressed  # type: ignore[return-value]
     return open(path, mode)  # noqa: SIM115 - the caller closes it
 
 

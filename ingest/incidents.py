@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -115,7 +115,7 @@ def every_kind(start_s: int, duration_s: int, seed: int) -> list[Incident]:
 
 
 def beijing_iso(epoch_ms: int) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc).astimezone(BEIJING).isoformat(
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).astimezone(BEIJING).isoformat(
         timespec="milliseconds")
 
 

@@ -46,7 +46,7 @@ def connect(url: str, **options: object) -> redis.Redis:
     """A client that speaks RESP2 (stable reply shapes across redis-py versions), short timeouts."""
     defaults: dict[str, object] = {"protocol": 2, "socket_timeout": 10, "socket_connect_timeout": 5}
     defaults.update(options)
-    return redis.Redis.from_url(url, **defaults)  # type: ignore[arg-type]
+    return redis.Redis.from_url(url, **defaults)
 
 
 def _die_with_parent() -> None:

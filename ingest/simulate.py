@@ -13,8 +13,19 @@ import pyarrow.compute as pc
 from ingest.contract import MAX_AMOUNT_CENTS, InventoryEvent
 from ingest.encode import encode_orders
 from ingest.festival import (
-    BUYERS, CATEGORIES, ITEMS_PER_MERCHANT, MERCHANTS, PAYMENTS, QUANTITY_P, QUANTITIES, REGIONS,
-    Catalogue, OrderDraws, draw_orders, midnight_ms, rate_fraction,
+    BUYERS,
+    CATEGORIES,
+    ITEMS_PER_MERCHANT,
+    MERCHANTS,
+    PAYMENTS,
+    QUANTITIES,
+    QUANTITY_P,
+    REGIONS,
+    Catalogue,
+    OrderDraws,
+    draw_orders,
+    midnight_ms,
+    rate_fraction,
 )
 from ingest.incidents import Incident, label
 from ingest.malformed import malformed_payloads

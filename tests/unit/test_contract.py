@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.contract import (
-    DEVICES, Fate, InvalidEvent, Order, amount_to_cents, format_cents, judge, parse_inventory,
+    DEVICES,
+    Fate,
+    InvalidEvent,
+    Order,
+    amount_to_cents,
+    format_cents,
+    judge,
+    parse_inventory,
     parse_order,
 )
 

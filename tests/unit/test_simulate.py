@@ -168,7 +168,7 @@ def test_bursts_of_malformed_duplicate_and_late_events_land_inside_their_labels(
     malformed, duplicates, late = sim.labels()
     fate_by_window: dict[str, Counter] = defaultdict(Counter)
     seen: set[str] = set()
-    for (arrival, payload), verdict in zip(arrivals, judge([p for _, p in arrivals], seen),
+    for (arrival, _payload), verdict in zip(arrivals, judge([p for _, p in arrivals], seen),
                                            strict=True):
         for lab in (malformed, duplicates):
             inside = lab["start_ms"] <= arrival < lab["end_ms"] + 5_000
