@@ -165,7 +165,7 @@ def decode_batch(payloads: Sequence[bytes]) -> Decoded:
     ordinary = np.flatnonzero(_ordinary(pa.array(payloads, pa.binary())))
     slow = [np.flatnonzero(~np.isin(np.arange(len(payloads)), ordinary))]
     fast_tables = []
-    table, refused = _read_json([payloads[i] for i in ordinary])
+    table, refused = _read_json([payloads[int(i)] for i in ordinary])
     slow.append(ordinary[refused])
     rows = np.delete(ordinary, refused)
     ok = np.asarray(_valid_rows(table).to_numpy(zero_copy_only=False), dtype=bool)
