@@ -109,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="keep relative timing, compressed X times (default 1)")
     pace.add_argument("--max", action="store_true", help="publish as fast as possible")
     replay.add_argument("--retime", action="store_true", help="shift event times to now")
+    ingest = commands.add_parser("ingest", help="the ingest worker")
+    ingest.add_argument("--until-idle", action="store_true",
+                        help="exit once the stream is drained and committed")
+    summary = commands.add_parser("summary", help="the night's totals, from the store")
+    summary.add_argument("--json", action="store_true", help="print JSON (the contract's keys)")
     demo = commands.add_parser("demo", help="the whole war room on embedded defaults")
     demo.add_argument("--seed", type=_non_negative_int, default=1)
     demo.add_argument("--peak-ops", type=_positive(int), default=4000)
@@ -154,6 +159,33 @@ def _run_replay(args: argparse.Namespace, settings: Settings) -> None:
         replay(args.file, connect(url), settings, None if args.max else args.speed, args.retime)
 
 
+def _run_ingest(args: argparse.Namespace, settings: Settings) -> None:
+    from ingest.worker import run_worker
+
+    with redis_url_for(settings) as url:
+        run_worker(connect(url), settings, args.until_idle)
+
+
+def _run_summary(args: argparse.Namespace, settings: Settings) -> None:
+    import json
+
+    from ingest.store import Store
+
+    path = settings.data_dir / "gmv.duckdb"
+    if not path.exists():
+        raise UsageError(f"no store at {path}: run `gmv ingest` first, or pass --data")
+    store = Store(path)
+    try:
+        totals = store.summary()
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(totals, ensure_ascii=False))
+    else:
+        for key, value in totals.items():
+            print(f"{key:>12}  {value}")
+
+
 def _run_demo(args: argparse.Namespace, settings: Settings) -> None:
     from gmv.demo import run_demo
 
@@ -161,7 +193,8 @@ def _run_demo(args: argparse.Namespace, settings: Settings) -> None:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], None]] = {
-    "simulate": _run_simulate, "replay": _run_replay, "demo": _run_demo,
+    "simulate": _run_simulate, "replay": _run_replay, "ingest": _run_ingest,
+    "summary": _run_summary, "demo": _run_demo,
 }
 
 
