@@ -30,7 +30,7 @@ from ingest.contract import (
     InvalidEvent,
     parse_order,
 )
-from ingest.encode import ORDER_SCHEMA
+from ingest.encode import ORDER_SCHEMA, cents_from_text
 
 _JSON_SCHEMA = pa.schema(
     [("order_id", pa.string()), ("ts", pa.int64()), ("amount", pa.string()),
@@ -128,15 +128,10 @@ def _valid_rows(table: pa.Table) -> pa.Array:
     return ok
 
 
-def _cents(amount: pa.Array) -> pa.Array:
-    exact = pc.cast(amount, pa.decimal128(16, 2))
-    return pc.cast(pc.multiply(exact, pa.scalar(100, pa.decimal128(4, 0))), pa.int64())
-
-
 def _as_orders(table: pa.Table, index: np.ndarray) -> pa.Table:
     return pa.table({
         "index": pa.array(index, pa.int64()), "order_id": table["order_id"],
-        "ts_ms": table["ts"], "amount_cents": _cents(table["amount"]),
+        "ts_ms": table["ts"], "amount_cents": cents_from_text(table["amount"]),
         **{name: table[name] for name in ("device", "category", "region", "merchant_id",
                                           "buyer_id", "item_id", "quantity", "payment")},
     })

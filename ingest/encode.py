@@ -25,6 +25,12 @@ def cents_text(amount_cents: pa.Array) -> pa.Array:
         pc.cast(whole, pa.string()), pc.utf8_lpad(pc.cast(frac, pa.string()), 2, "0"), ".")
 
 
+def cents_from_text(amount: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """'129.90' strings (at most 2 decimals) -> integer cents, exactly, through DECIMAL."""
+    exact = pc.cast(amount, pa.decimal128(16, 2))
+    return pc.cast(pc.multiply(exact, pa.scalar(100, pa.decimal128(4, 0))), pa.int64())
+
+
 def _escaped(column: pa.Array | pa.ChunkedArray, trusted: bool = False) -> pa.Array:
     """A string column's values escaped for the inside of JSON string literals (no quotes).
 

@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ingest.contract import InvalidEvent, parse_order
-from ingest.encode import encode_orders
+from ingest.encode import cents_from_text, encode_orders
 
 PARQUET_SCHEMA = pa.schema(
     [("order_id", pa.string()), ("ts", pa.int64()), ("amount", pa.string()),
@@ -105,18 +104,13 @@ def write_parquet(path: Path, batches: Iterable[list[bytes]]) -> tuple[int, int]
     return written, skipped
 
 
-def _cents(amount: pa.ChunkedArray | pa.Array) -> pa.Array:
-    exact = pc.cast(amount, pa.decimal128(20, 2))
-    return pc.cast(pc.multiply(exact, pa.scalar(100, pa.decimal128(5, 0))), pa.int64())
-
-
 def parquet_to_payloads(table: pa.Table) -> list[bytes]:
     """Parquet rows with contract columns -> payloads; rows that do not convert go as they are,
     so that the worker, not the replayer, gives them their fate."""
     try:
         orders = table.rename_columns(
             {"ts": "ts_ms", "amount": "amount_cents"}).set_column(
-            table.schema.get_field_index("amount"), "amount_cents", _cents(table["amount"]))
+            table.schema.get_field_index("amount"), "amount_cents", cents_from_text(table["amount"]))
         return encode_orders(orders)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError):
         return [json.dumps({k: v for k, v in row.items() if v is not None}, default=str).encode()
