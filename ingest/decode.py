@@ -9,6 +9,7 @@ agree by construction and by test (tests/unit/test_decode.py).
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,12 +31,11 @@ from ingest.contract import (
     InvalidEvent,
     parse_order,
 )
-from ingest.encode import ORDER_SCHEMA, cents_from_text
+from ingest.encode import ORDER_SCHEMA, STRING_COLUMNS, cents_from_text
 
 _JSON_SCHEMA = pa.schema(
     [("order_id", pa.string()), ("ts", pa.int64()), ("amount", pa.string()),
-     *[(name, pa.string()) for name in ("device", "category", "region", "merchant_id",
-                                        "buyer_id", "item_id")],
+     *[(name, pa.string()) for name in STRING_COLUMNS[1:]],
      ("quantity", pa.int64()), ("payment", pa.string())])
 _PARSE = pj.ParseOptions(explicit_schema=_JSON_SCHEMA, unexpected_field_behavior="ignore",
                          newlines_in_values=False)
@@ -66,10 +66,15 @@ def _ordinary(payloads: pa.BinaryArray) -> np.ndarray:
         pc.less_equal(pc.binary_length(payloads), _ORDINARY_MAX_BYTES),
         pc.invert(pc.match_substring(text, "\\")), pc.invert(pc.match_substring(text, "\n")),
     ]
-    ok = checks[0]
-    for check in checks[1:]:
-        ok = pc.and_(ok, check)
-    return np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool)
+    return _mask(_all(checks))
+
+
+def _all(checks: list[pa.Array]) -> pa.Array:
+    return functools.reduce(pc.and_, checks)
+
+
+def _mask(checks: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(checks.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _arrow_table(lines: Sequence[bytes]) -> pa.Table | None:
@@ -122,10 +127,7 @@ def _valid_rows(table: pa.Table) -> pa.Array:
     checks.append(pc.fill_null(pc.and_(pc.greater_equal(table["quantity"], QUANTITY_MIN),
                                        pc.less_equal(table["quantity"], QUANTITY_MAX)), False))
     checks.append(pc.fill_null(pc.match_substring_regex(table["amount"], _AMOUNT), False))
-    ok = checks[0]
-    for check in checks[1:]:
-        ok = pc.and_(ok, check)
-    return ok
+    return _all(checks)
 
 
 def _as_orders(table: pa.Table, index: np.ndarray) -> pa.Table:
@@ -157,20 +159,16 @@ def decode_batch(payloads: Sequence[bytes]) -> Decoded:
     """Every payload's fate short of duplicates: valid orders (as a table) or rejected."""
     if not payloads:
         return Decoded(_OUTPUT_SCHEMA.empty_table(), [])
-    ordinary = np.flatnonzero(_ordinary(pa.array(payloads, pa.binary())))
-    slow = [np.flatnonzero(~np.isin(np.arange(len(payloads)), ordinary))]
-    fast_tables = []
+    is_ordinary = _ordinary(pa.array(payloads, pa.binary()))
+    ordinary = np.flatnonzero(is_ordinary)
     table, refused = _read_json([payloads[int(i)] for i in ordinary])
-    slow.append(ordinary[refused])
     rows = np.delete(ordinary, refused)
-    ok = np.asarray(_valid_rows(table).to_numpy(zero_copy_only=False), dtype=bool)
-    if ok.any():
-        orders = _as_orders(table.filter(pa.array(ok)), rows[ok])
-        in_range = pc.and_(pc.greater(orders["amount_cents"], 0),
-                           pc.less_equal(orders["amount_cents"], MAX_AMOUNT_CENTS))
-        ok[ok] = np.asarray(in_range.to_numpy(zero_copy_only=False), dtype=bool)
-        fast_tables.append(orders.filter(in_range))
-    slow.append(rows[~ok])
-    slow_table, rejected = _reference(payloads, np.sort(np.concatenate(slow)))
-    orders = pa.concat_tables([*[t.cast(_OUTPUT_SCHEMA) for t in fast_tables], slow_table])
+    ok = _mask(_valid_rows(table))
+    fast = _as_orders(table.filter(pa.array(ok)), rows[ok])
+    in_range = pc.and_(pc.greater(fast["amount_cents"], 0),
+                       pc.less_equal(fast["amount_cents"], MAX_AMOUNT_CENTS))
+    ok[ok] = _mask(in_range)
+    slow = np.concatenate([np.flatnonzero(~is_ordinary), ordinary[refused], rows[~ok]])
+    slow_table, rejected = _reference(payloads, np.sort(slow))
+    orders = pa.concat_tables([fast.filter(in_range).cast(_OUTPUT_SCHEMA), slow_table])
     return Decoded(orders.sort_by("index"), sorted(rejected))

@@ -13,7 +13,7 @@ from typing import Any, BinaryIO, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingest.contract import InvalidEvent, parse_order
+from ingest.contract import InvalidEvent, format_cents, parse_order
 from ingest.encode import cents_from_text, encode_orders
 
 PARQUET_SCHEMA = pa.schema(
@@ -87,8 +87,7 @@ def _parquet_rows(payloads: list[bytes]) -> tuple[pa.Table, int]:
             continue
         row: dict[str, Any] = dict(vars(order))
         row["ts"] = row.pop("ts_ms")
-        row["amount"] = json.loads(order.to_payload())["amount"]
-        del row["amount_cents"]
+        row["amount"] = format_cents(row.pop("amount_cents"))
         rows.append(row)
     return pa.Table.from_pylist(rows, schema=PARQUET_SCHEMA), skipped
 

@@ -40,8 +40,9 @@ def event_times_ms(payloads: list[bytes]) -> np.ndarray:
         found = _TS.search(payload)
         last = int(found[1]) if found else last
         times[i] = last
-    if len(times) and times[0] == 0:
-        times[: int(np.argmax(times > 0))] = times.max()
+    readable = np.flatnonzero(times > 0)
+    if len(readable):
+        times[: readable[0]] = times[readable[0]]
     return times
 
 

@@ -103,7 +103,6 @@ class NightSimulator:
         bots = np.random.default_rng([plan.seed, 0xB07])
         self._bot_buyers = bots.integers(BUYERS // 2, BUYERS, size=4)
         self._flash = _FlashSale.plan(plan, int(bots.integers(MERCHANTS)))
-        self._oversell_start_ms: int | None = None
 
     def inventory(self) -> list[bytes]:
         """Declared stock for the best-selling items and the flash-sale item, at the night's start."""
@@ -122,15 +121,12 @@ class NightSimulator:
     def labels(self) -> list[dict[str, object]]:
         labels = []
         for incident in self.plan.incidents:
-            start = self._flash.first_oversold_ms if incident.kind == "oversell" and self._flash \
-                else None
-            item = incident.target
+            entry = label(incident, self.plan.midnight_ms)
             if incident.kind == "oversell" and self._flash:
-                item = f"item={self._flash.item_id}"
+                entry = label(incident, self.plan.midnight_ms, self._flash.first_oversold_ms)
+                entry["dimension"] = f"item={self._flash.item_id}"
             elif incident.kind == "bot_burst":
-                item = "buyer=" + ",".join(f"u{b:07d}" for b in self._bot_buyers)
-            entry = label(incident, self.plan.midnight_ms, start)
-            entry["dimension"] = item
+                entry["dimension"] = "buyer=" + ",".join(f"u{b:07d}" for b in self._bot_buyers)
             labels.append(entry)
         return labels
 
@@ -162,7 +158,7 @@ class NightSimulator:
             inside = self._inside(incident, ts)
             keep &= ~_dropped(incident, draws, inside, rng)
             if incident.kind == "price_glitch":
-                hit = inside & (draws.category == _index(CATEGORIES, incident.target_value))
+                hit = inside & (draws.category == _index("category", incident.target_value))
                 amount = np.where(hit, np.minimum(amount * incident.magnitude, MAX_AMOUNT_CENTS),
                                   amount).astype(np.int64)
         tables = [self._table(draws, amount, keep)]
@@ -201,14 +197,14 @@ class NightSimulator:
             "order_id": _prefixed(self._id_prefix, self._numbers(len(d.ts_ms)), 9),
             "ts_ms": pa.array(d.ts_ms, pa.int64()),
             "amount_cents": pa.array(amount, pa.int64()),
-            "device": _dictionary(d.device, DEVICE_NAMES),
-            "category": _dictionary(d.category, [c[0] for c in CATEGORIES]),
-            "region": _dictionary(d.region, [r[0] for r in REGIONS]),
+            "device": _dictionary(d.device, NAMES["device"]),
+            "category": _dictionary(d.category, NAMES["category"]),
+            "region": _dictionary(d.region, NAMES["region"]),
             "merchant_id": _prefixed("m", d.merchant, 5),
             "buyer_id": _prefixed("u", d.buyer, 7),
             "item_id": items,
             "quantity": pa.array(d.quantity, pa.int64()),
-            "payment": _dictionary(d.payment, [p[0] for p in PAYMENTS]),
+            "payment": _dictionary(d.payment, NAMES["payment"]),
         })
         self._count_accepted(table)
         return table
@@ -269,13 +265,17 @@ class NightSimulator:
                      payloads + dup_payloads + bad)
 
 
-def _index(table: tuple[tuple, ...], name: str | None) -> int:
-    names = [row[0] for row in table]
-    return names.index(name) if name in names else -1
+# The values of each dimension, in the order of the indices that `draw_orders` returns.
+NAMES: dict[str, list[str]] = {
+    "device": list(DEVICE_NAMES), "category": [c[0] for c in CATEGORIES],
+    "region": [r[0] for r in REGIONS], "payment": [p[0] for p in PAYMENTS],
+}
+_DROP_DIMENSIONS = {"payment_dark": "payment", "device_dark": "device", "region_dark": "region"}
 
 
-_DROP_DIMENSIONS = {"payment_dark": ("payment", PAYMENTS), "device_dark": ("device", None),
-                    "region_dark": ("region", REGIONS)}
+def _index(dimension: str, value: str | None) -> int:
+    names = NAMES[dimension]
+    return names.index(value) if value in names else -1
 
 
 def _dropped(incident: Incident, draws: OrderDraws, inside: np.ndarray,
@@ -284,11 +284,8 @@ def _dropped(incident: Incident, draws: OrderDraws, inside: np.ndarray,
     if incident.kind == "payment_outage":
         hit = inside
     elif incident.kind in _DROP_DIMENSIONS:
-        column, table = _DROP_DIMENSIONS[incident.kind]
-        value = incident.target_value
-        index = DEVICE_NAMES.index(value) if table is None and value in DEVICE_NAMES \
-            else _index(table or (), value)
-        hit = inside & (getattr(draws, column) == index)
+        column = _DROP_DIMENSIONS[incident.kind]
+        hit = inside & (getattr(draws, column) == _index(column, incident.target_value))
     else:
         return np.zeros(len(inside), dtype=bool)
     return np.asarray(hit & (rng.random(len(inside)) < incident.magnitude))

@@ -39,6 +39,8 @@ class Worker:
         self.stream = settings.orders_stream
         self.consumer = consumer or default_consumer()
         self.progress = Progress(log, "entries")
+        # The worker is the store's only writer, so its last commit is the committed position.
+        self.committed = store.position(self.stream, GROUP)
         # The raw reply: redis-py's callback would build a dict per entry.
         self.client.response_callbacks.pop("XREADGROUP", None)
 
@@ -64,14 +66,16 @@ class Worker:
         """Commit the batch's effect once, dead-letter the rejected, then acknowledge it all."""
         if not entries:
             return
-        committed = self.store.position(self.stream, GROUP)
+        committed = self.committed
         fresh = [e for e in entries if committed is None or _id_key(e[0]) > _id_key(committed)]
         if fresh:
             payloads = [payload for _, payload in fresh]
             decoded = decode_batch(payloads)
             self._dead_letter(fresh, decoded.rejected)
+            last_id = fresh[-1][0].decode()
             result = self.store.apply(decoded.orders, len(decoded.rejected), self.stream, GROUP,
-                                      fresh[-1][0].decode())
+                                      last_id)
+            self.committed = last_id
             self.progress.advance(len(fresh), accepted=result.accepted,
                                   duplicates=result.duplicates, rejected=result.rejected)
         self.client.xack(self.stream, GROUP, *[entry_id for entry_id, _ in entries])
@@ -92,7 +96,7 @@ class Worker:
     def run(self, until_idle: bool = False) -> None:
         self.ensure_group()
         log_event(log, "worker_started", stream=self.stream, group=GROUP, consumer=self.consumer,
-                  store=self.store.path, position=self.store.position(self.stream, GROUP))
+                  store=self.store.path, position=self.committed)
         while entries := self._read("0", None):  # this consumer's own unacknowledged entries
             log_event(log, "pending_replayed", entries=len(entries))
             self.process(entries)
