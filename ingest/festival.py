@@ -132,6 +132,21 @@ class OrderDraws:
     quantity: np.ndarray
     amount_cents: np.ndarray
 
+    def __len__(self) -> int:
+        return len(self.ts_ms)
+
+    def select(self, rows: np.ndarray) -> OrderDraws:
+        """The rows picked by a mask or an index array, in that order."""
+        return OrderDraws(**{name: column[rows] for name, column in vars(self).items()})
+
+    def replace(self, **columns: np.ndarray) -> OrderDraws:
+        return OrderDraws(**{**vars(self), **columns})
+
+    @staticmethod
+    def concat(parts: list[OrderDraws]) -> OrderDraws:
+        return OrderDraws(**{name: np.concatenate([vars(p)[name] for p in parts])
+                             for name in vars(parts[0])})
+
 
 def _choice_by_row(rng: np.random.Generator, shares: np.ndarray) -> np.ndarray:
     """One draw per row of a (n, k) share matrix."""

@@ -7,11 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from ingest.contract import MAX_AMOUNT_CENTS, InventoryEvent
-from ingest.encode import encode_orders
 from ingest.festival import (
     BUYERS,
     CATEGORIES,
@@ -29,6 +26,7 @@ from ingest.festival import (
 )
 from ingest.incidents import Incident, label
 from ingest.malformed import malformed_payloads
+from ingest.sim_encode import encode_draws
 
 CHUNK_S = 10
 # Background noise of every real night, as shares of the orders.
@@ -37,7 +35,6 @@ DEVICE_NAMES = ("pc", "mobile", "pad", "other")
 STOCKED_ITEMS = 300
 FLASH_SLOT = 99  # beyond ITEMS_PER_MERCHANT: only the oversell incident sells this item
 FLASH_PRESALE_PER_S = 2
-_TRUSTED = frozenset({"order_id", "merchant_id", "buyer_id", "item_id"})
 
 
 @dataclass(frozen=True)
@@ -80,15 +77,6 @@ class Truth:
     duplicates: int = 0
     gmv_cents: int = 0
     by_device: dict[str, list[int]] = field(default_factory=dict)  # device -> [gmv_cents, orders]
-
-
-def _dictionary(indices: np.ndarray, names: tuple[str, ...] | list[str]) -> pa.DictionaryArray:
-    return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32)), pa.array(names))
-
-
-def _prefixed(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
-    digits = pc.utf8_lpad(pc.cast(pa.array(numbers, pa.int64()), pa.string()), width, "0")
-    return pc.binary_join_element_wise(prefix, digits, "")
 
 
 class NightSimulator:
@@ -161,13 +149,18 @@ class NightSimulator:
                 hit = inside & (draws.category == _index("category", incident.target_value))
                 amount = np.where(hit, np.minimum(amount * incident.magnitude, MAX_AMOUNT_CENTS),
                                   amount).astype(np.int64)
-        tables = [self._table(draws, amount, keep)]
-        tables += [self._bot_orders(rng, i, seconds, expected) for i in self._active(start_s, end_s)
-                   if i.kind == "bot_burst"]
+        parts = [draws.replace(amount_cents=amount).select(keep)]
+        parts += [self._bot_orders(rng, i, seconds, expected) for i in self._active(start_s, end_s)
+                  if i.kind == "bot_burst"]
         if self._flash is not None:
-            tables.append(self._flash.orders(self, start_s, end_s))
-        orders = pa.concat_tables(tables).sort_by("ts_ms")
-        return self._with_noise(rng, orders, start_s, end_s, expected)
+            parts.append(self._flash.orders(self, start_s, end_s))
+        orders = OrderDraws.concat(parts)
+        by_time = np.argsort(orders.ts_ms, kind="stable")
+        numbers = self._numbers(len(orders))[by_time]  # numbered in the order they were drawn
+        orders = orders.select(by_time)
+        self._count_accepted(orders)
+        payloads = encode_draws(orders, numbers, self._id_prefix, NAMES)
+        return self._with_noise(rng, orders.ts_ms, payloads, start_s, end_s, expected)
 
     def _active(self, start_s: int, end_s: int) -> list[Incident]:
         return [i for i in self.plan.incidents if i.start_s < end_s and i.end_s > start_s]
@@ -187,52 +180,26 @@ class NightSimulator:
         self._next_number += count
         return numbers
 
-    def _table(self, draws: OrderDraws, amount: np.ndarray, keep: np.ndarray,
-               item_ids: pa.Array | None = None) -> pa.Table:
-        d = OrderDraws(**{k: v[keep] for k, v in vars(draws).items()})
-        amount = amount[keep]
-        items = item_ids if item_ids is not None else _prefixed(
-            "i", d.merchant * 100 + d.slot, 7)
-        table = pa.table({
-            "order_id": _prefixed(self._id_prefix, self._numbers(len(d.ts_ms)), 9),
-            "ts_ms": pa.array(d.ts_ms, pa.int64()),
-            "amount_cents": pa.array(amount, pa.int64()),
-            "device": _dictionary(d.device, NAMES["device"]),
-            "category": _dictionary(d.category, NAMES["category"]),
-            "region": _dictionary(d.region, NAMES["region"]),
-            "merchant_id": _prefixed("m", d.merchant, 5),
-            "buyer_id": _prefixed("u", d.buyer, 7),
-            "item_id": items,
-            "quantity": pa.array(d.quantity, pa.int64()),
-            "payment": _dictionary(d.payment, NAMES["payment"]),
-        })
-        self._count_accepted(table)
-        return table
-
-    def _count_accepted(self, table: pa.Table) -> None:
-        self.truth.accepted += table.num_rows
-        self.truth.gmv_cents += int(pc.sum(table["amount_cents"]).as_py() or 0)
-        device = pc.cast(table["device"], pa.string())
-        for row in table.select(["amount_cents"]).append_column("device", device).group_by(
-                "device").aggregate([("amount_cents", "sum"), ("amount_cents", "count")]).to_pylist():
-            totals = self.truth.by_device[row["device"]]
-            totals[0] += row["amount_cents_sum"]
-            totals[1] += row["amount_cents_count"]
+    def _count_accepted(self, orders: OrderDraws) -> None:
+        self.truth.accepted += len(orders)
+        self.truth.gmv_cents += int(orders.amount_cents.sum())
+        for device, name in enumerate(DEVICE_NAMES):
+            on_device = orders.device == device
+            totals = self.truth.by_device[name]
+            totals[0] += int(orders.amount_cents[on_device].sum())
+            totals[1] += int(on_device.sum())
 
     def _bot_orders(self, rng: np.random.Generator, incident: Incident, seconds: np.ndarray,
-                    expected: np.ndarray) -> pa.Table:
+                    expected: np.ndarray) -> OrderDraws:
         ts = self._event_times(rng, seconds, rng.poisson(expected * incident.magnitude))
         ts = ts[self._inside(incident, ts)]
         draws = draw_orders(rng, self.catalogue, ts, self.plan.midnight_ms)
         buyers = self._bot_buyers[rng.integers(len(self._bot_buyers), size=len(ts))]
-        draws = OrderDraws(**{**vars(draws), "buyer": buyers})
-        return self._table(draws, draws.amount_cents, np.ones(len(ts), dtype=bool))
+        return draws.replace(buyer=buyers)
 
-    def _with_noise(self, rng: np.random.Generator, orders: pa.Table, start_s: int, end_s: int,
-                    expected: np.ndarray) -> Batch:
+    def _with_noise(self, rng: np.random.Generator, ts: np.ndarray, payloads: list[bytes],
+                    start_s: int, end_s: int, expected: np.ndarray) -> Batch:
         """Late arrivals, duplicate re-sends and malformed events on top of the chunk's orders."""
-        payloads = encode_orders(orders, _TRUSTED)
-        ts = orders["ts_ms"].to_numpy()
         n = len(ts)
         late_share, dup_share = np.full(n, LATE_SHARE), np.full(n, DUPLICATE_SHARE)
         late_low, late_high = np.full(n, 1_000), np.full(n, 30_000)
@@ -317,16 +284,14 @@ class _FlashSale:
         oversold = np.arange(at, plan.midnight_ms + incident.end_s * 1000, step, dtype=np.int64)
         return cls(f"i{merchant:05d}{FLASH_SLOT}", merchant, len(presale), presale, oversold)
 
-    def orders(self, sim: NightSimulator, start_s: int, end_s: int) -> pa.Table:
+    def orders(self, sim: NightSimulator, start_s: int, end_s: int) -> OrderDraws:
         ts = np.concatenate([self.presale_ts_ms, self.oversold_ts_ms])
         low, high = sim.plan.midnight_ms + start_s * 1000, sim.plan.midnight_ms + end_s * 1000
         ts = ts[(ts >= low) & (ts < high)]
         n = len(ts)
         rng = np.random.default_rng([sim.plan.seed, start_s + 10**7, 0xF1A5])
         draws = draw_orders(rng, sim.catalogue, ts, sim.plan.midnight_ms)
-        draws = OrderDraws(**{**vars(draws), "merchant": np.full(n, self.merchant),
-                              "category": np.full(n, sim.catalogue.merchant_category[self.merchant]),
-                              "quantity": np.ones(n, dtype=np.int64)})
-        price = np.full(n, 9_900, dtype=np.int64)
-        return sim._table(draws, price, np.ones(n, dtype=bool),
-                          pa.array([self.item_id] * n, pa.string()))
+        return draws.replace(
+            merchant=np.full(n, self.merchant), slot=np.full(n, FLASH_SLOT),
+            category=np.full(n, sim.catalogue.merchant_category[self.merchant]),
+            quantity=np.ones(n, dtype=np.int64), amount_cents=np.full(n, 9_900, dtype=np.int64))
