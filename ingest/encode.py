@@ -31,38 +31,35 @@ def cents_from_text(amount: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pc.cast(pc.multiply(exact, pa.scalar(100, pa.decimal128(4, 0))), pa.int64())
 
 
-def _escaped(column: pa.Array | pa.ChunkedArray, trusted: bool = False) -> pa.Array:
-    """A string column's values escaped for the inside of JSON string literals (no quotes).
-
-    A dictionary column is escaped once per distinct value. `trusted` skips the check for
-    columns the caller built from a known-safe alphabet (the simulator's ids).
-    """
+def _escaped(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A string column's values escaped for the inside of JSON string literals (no quotes);
+    a dictionary column is escaped once per distinct value."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if pa.types.is_dictionary(column.type):
         return pc.take(_escaped(column.dictionary), column.indices)
     column = pc.cast(column, pa.string())
-    if not trusted and pc.any(pc.match_substring_regex(column, _NEEDS_ESCAPE)).as_py():
+    if pc.any(pc.match_substring_regex(column, _NEEDS_ESCAPE)).as_py():
         return pa.array([None if v is None else json.dumps(v, ensure_ascii=False)[1:-1]
                          for v in column.to_pylist()], pa.string())
     return column
 
 
-def _payment_part(table: pa.Table, trusted: bool) -> pa.Array:
+def _payment_part(table: pa.Table) -> pa.Array:
     """',"payment":"alipay"' where a payment path is given, '' where it is not."""
     if "payment" not in table.column_names:
         return pa.nulls(table.num_rows, pa.string()).fill_null("")
-    part = pc.binary_join_element_wise(',"payment":"', _escaped(table["payment"], trusted), '"', "")
+    part = pc.binary_join_element_wise(',"payment":"', _escaped(table["payment"]), '"', "")
     return pc.fill_null(part, "")
 
 
-def encode_orders(table: pa.Table, trusted: frozenset[str] = frozenset()) -> list[bytes]:
+def encode_orders(table: pa.Table) -> list[bytes]:
     """One compact JSON payload per row, byte-identical to `Order.to_payload()`."""
     if table.num_rows == 0:
         return []
 
     def text(name: str) -> pa.Array:
-        return _escaped(table[name], name in trusted)
+        return _escaped(table[name])
 
     body = pc.binary_join_element_wise(
         '{"order_id":"', text("order_id"),
@@ -72,5 +69,5 @@ def encode_orders(table: pa.Table, trusted: frozenset[str] = frozenset()) -> lis
         '","region":"', text("region"), '","merchant_id":"', text("merchant_id"),
         '","buyer_id":"', text("buyer_id"), '","item_id":"', text("item_id"),
         '","quantity":', pc.cast(table["quantity"], pa.string()),
-        _payment_part(table, "payment" in trusted), "}", "")
+        _payment_part(table), "}", "")
     return pc.cast(body, pa.binary()).to_pylist()
