@@ -160,8 +160,9 @@ def _run_replay(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _run_ingest(args: argparse.Namespace, settings: Settings) -> None:
-    from ingest.worker import run_worker
+    from ingest.worker import run_worker, stop_on_sigterm
 
+    stop_on_sigterm()
     with redis_url_for(settings) as url:
         run_worker(connect(url), settings, args.until_idle)
 
@@ -169,16 +170,9 @@ def _run_ingest(args: argparse.Namespace, settings: Settings) -> None:
 def _run_summary(args: argparse.Namespace, settings: Settings) -> None:
     import json
 
-    from ingest.store import Store
+    from ingest.store import read_summary
 
-    path = settings.data_dir / "gmv.duckdb"
-    if not path.exists():
-        raise UsageError(f"no store at {path}: run `gmv ingest` first, or pass --data")
-    store = Store(path)
-    try:
-        totals = store.summary()
-    finally:
-        store.close()
+    totals = read_summary(settings.data_dir)
     if args.json:
         print(json.dumps(totals, ensure_ascii=False))
     else:

@@ -32,6 +32,15 @@ SETTINGS: tuple[Setting, ...] = (
             "the festival day (Beijing time) that the simulator generates"),
     Setting("publish_batch_size", "GMV_PUBLISH_BATCH_SIZE", 2000,
             "payloads per Redis round trip when publishing (simulate, replay)"),
+    Setting("ingest_batch_size", "GMV_INGEST_BATCH_SIZE", 50_000,
+            "most stream entries the worker reads, decodes and commits as one batch"),
+    Setting("snapshot_interval_ms", "GMV_SNAPSHOT_INTERVAL_MS", 250,
+            "the worker publishes the live snapshot after every commit and at least this often"),
+    Setting("trim_stream", "GMV_TRIM_STREAM", True,
+            "the worker trims the order stream below its committed position"),
+    Setting("consumer_name", "GMV_CONSUMER", "",
+            "this worker's name in the consumer group; empty: '<hostname>-worker'. Keep it stable "
+            "so a restarted worker finds its own pending entries"),
     Setting("embedded_redis_aof", "GMV_EMBEDDED_REDIS_AOF", True,
             "the embedded redis-server keeps an append-only file (everysec), so a restart loses "
             "at most a second; off publishes ~30 % faster (BENCHMARKS.md)"),
@@ -48,11 +57,20 @@ class Settings:
     inventory_stream: str
     festival_date: str
     publish_batch_size: int
+    ingest_batch_size: int
+    snapshot_interval_ms: int
+    trim_stream: bool
+    consumer_name: str
     embedded_redis_aof: bool
 
     @property
     def dead_letter_stream(self) -> str:
         return f"{self.orders_stream}:dead"
+
+    @property
+    def snapshot_key(self) -> str:
+        """The Redis key of the live snapshot that the dashboard reads."""
+        return f"{self.orders_stream}:live"
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

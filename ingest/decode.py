@@ -1,47 +1,48 @@
 """One batch of stream payloads -> one Arrow table of valid orders, plus the rejected with reasons.
 
-The fast path decodes every ordinary payload of the batch at once with pyarrow.json and checks
-the contract's rules as column operations. A payload that is not plainly ordinary (escapes,
-non-ASCII, odd spacing, a JSON number for `amount`, anything Arrow refuses) is judged one by one
-by the reference rules of `ingest.contract`, which also write the rejection reasons. Both paths
-agree by construction and by test (tests/unit/test_decode.py).
+The fast path takes every payload in the canonical compact form (`Order.to_payload()`, the
+simulator's, and any producer that writes the contract's fields in its order) for the whole
+batch at once: one anchored regular expression proves the shape, a split on the quotes lays the
+fields out at fixed positions, and the contract's ranges are column checks. Every other payload
+(another key order, spaces, escapes, non-ASCII text, a JSON number for `amount`, extra fields
+other than `retry`, anything broken) is judged one by one by the reference rules of
+`ingest.contract`, which also write the rejection reasons. Both paths agree by construction and
+by test (tests/unit/test_decode.py).
 """
 
 from __future__ import annotations
 
 import functools
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pj
 
 from ingest.contract import (
     DEVICES,
     MAX_AMOUNT_CENTS,
-    OPTIONAL_STRINGS,
     QUANTITY_MAX,
-    QUANTITY_MIN,
-    REQUIRED_STRINGS,
     TS_MAX_MS,
     TS_MIN_MS,
     InvalidEvent,
     parse_order,
 )
-from ingest.encode import ORDER_SCHEMA, STRING_COLUMNS, cents_from_text
+from ingest.encode import ORDER_SCHEMA, cents_from_text
 
-_JSON_SCHEMA = pa.schema(
-    [("order_id", pa.string()), ("ts", pa.int64()), ("amount", pa.string()),
-     *[(name, pa.string()) for name in STRING_COLUMNS[1:]],
-     ("quantity", pa.int64()), ("payment", pa.string())])
-_PARSE = pj.ParseOptions(explicit_schema=_JSON_SCHEMA, unexpected_field_behavior="ignore",
-                         newlines_in_values=False)
-_READ = pj.ReadOptions(use_threads=False, block_size=1 << 26)
-_ORDINARY_MAX_BYTES = 4096
-_AMOUNT = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
+_TEXT = r'"[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}"'  # printable ASCII, no quote or backslash
+CANONICAL = (
+    r'^\{"order_id":' + _TEXT + r',"ts":[1-9][0-9]{0,18},"amount":"[0-9]{1,12}(\.[0-9]{1,2})?"'
+    r',"device":"[a-z]{1,16}","category":' + _TEXT + r',"region":' + _TEXT
+    + r',"merchant_id":' + _TEXT + r',"buyer_id":' + _TEXT + r',"item_id":' + _TEXT
+    + r',"quantity":[1-9][0-9]{0,4}(,"payment":"[\x20\x21\x23-\x5b\x5d-\x7e]{1,32}")?'
+    r'(,"retry":[0-9]{1,9})?\}$')
+# Positions of the fields among the pieces of a canonical payload split on '"'.
+_TOKENS = {"order_id": 3, "ts": 6, "amount": 9, "device": 13, "category": 17, "region": 21,
+           "merchant_id": 25, "buyer_id": 29, "item_id": 33, "quantity": 36}
+_PAYMENT_KEY, _PAYMENT = 37, 39
+_OUTPUT_SCHEMA = pa.schema([("index", pa.int64()), *ORDER_SCHEMA])
 
 
 @dataclass
@@ -53,105 +54,60 @@ class Decoded:
     rejected: list[tuple[int, str]]
 
 
-def _ordinary(payloads: pa.BinaryArray) -> np.ndarray:
-    """Payloads the fast path may take: ASCII JSON objects without escapes or line breaks.
-
-    Arrow refuses (and so sends to the reference path) every other shape that could read
-    differently: a key given twice, a number where a string is due, nesting, NaN, 1.0 for an
-    integer, two objects on one line (tests/unit/test_decode.py).
-    """
-    text = pc.cast(payloads, pa.string(), safe=False)  # bytes as they are; ASCII is checked next
-    checks = [
-        pc.string_is_ascii(text), pc.starts_with(text, '{"'),
-        pc.less_equal(pc.binary_length(payloads), _ORDINARY_MAX_BYTES),
-        pc.invert(pc.match_substring(text, "\\")), pc.invert(pc.match_substring(text, "\n")),
-    ]
-    return _mask(_all(checks))
-
-
-def _all(checks: list[pa.Array]) -> pa.Array:
-    return functools.reduce(pc.and_, checks)
-
-
 def _mask(checks: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(checks.to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _arrow_table(lines: Sequence[bytes]) -> pa.Table | None:
-    try:
-        table = pj.read_json(io.BytesIO(b"\n".join(lines)), read_options=_READ,
-                             parse_options=_PARSE)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    return table if table.num_rows == len(lines) else None
+def _fields(canonical: pa.BinaryArray, index: np.ndarray) -> pa.Table:
+    """Canonical payloads -> order columns, by position among their quote-separated pieces."""
+    pieces = pc.split_pattern(canonical, '"')
+    flat = pieces.flatten()
+    starts = pieces.offsets.to_numpy()[:-1]
+    lengths = pc.list_value_length(pieces).to_numpy()
 
+    def piece(position: int) -> pa.Array:
+        return pc.cast(flat.take(pa.array(starts + position)), pa.string())
 
-def _refused(lines: Sequence[bytes], offset: int = 0) -> list[int]:
-    """Positions of the lines Arrow refuses, found by splitting only the blocks that fail."""
-    if _arrow_table(lines) is not None:
-        return []
-    if len(lines) == 1:
-        return [offset]
-    step = max(len(lines) // 16, 1)
-    return [bad for start in range(0, len(lines), step)
-            for bad in _refused(lines[start:start + step], offset + start)]
+    def number(position: int) -> pa.Array:  # ':123,' or ':123}'
+        return pc.cast(pc.utf8_slice_codeunits(piece(position), 1, -1), pa.int64())
 
-
-def _read_json(lines: Sequence[bytes]) -> tuple[pa.Table, np.ndarray]:
-    """The lines Arrow reads, as one table, and the positions of those it refuses."""
-    table = _arrow_table(lines)
-    if table is not None:
-        return table, np.empty(0, np.int64)
-    refused = np.array(_refused(lines), dtype=np.int64)
-    keep = np.setdiff1d(np.arange(len(lines)), refused)
-    table = _arrow_table([lines[i] for i in keep]) if len(keep) else None
-    if table is None and len(keep):
-        # Each line on its own was read, but not all of them together: take none of them.
-        return _JSON_SCHEMA.empty_table(), np.arange(len(lines))
-    return (table if table is not None else _JSON_SCHEMA.empty_table()), refused
-
-
-def _string_ok(column: pa.ChunkedArray, max_chars: int, required: bool) -> pa.Array:
-    length = pc.utf8_length(column)
-    ok = pc.and_(pc.greater_equal(length, 1), pc.less_equal(length, max_chars))
-    return pc.fill_null(ok, not required)
-
-
-def _valid_rows(table: pa.Table) -> pa.Array:
-    """The contract's rules as column checks; False sends the row to the reference path."""
-    checks = [_string_ok(table[name], limit, True) for name, limit in REQUIRED_STRINGS.items()]
-    checks.append(_string_ok(table["payment"], OPTIONAL_STRINGS["payment"], False))
-    checks.append(pc.fill_null(pc.is_in(table["device"], pa.array(DEVICES)), False))
-    checks.append(pc.fill_null(pc.and_(pc.greater_equal(table["ts"], TS_MIN_MS),
-                                       pc.less(table["ts"], TS_MAX_MS)), False))
-    checks.append(pc.fill_null(pc.and_(pc.greater_equal(table["quantity"], QUANTITY_MIN),
-                                       pc.less_equal(table["quantity"], QUANTITY_MAX)), False))
-    checks.append(pc.fill_null(pc.match_substring_regex(table["amount"], _AMOUNT), False))
-    return _all(checks)
-
-
-def _as_orders(table: pa.Table, index: np.ndarray) -> pa.Table:
+    has_payment = (lengths > _PAYMENT) & _mask(pc.equal(
+        flat.take(pa.array(np.minimum(starts + _PAYMENT_KEY, len(flat) - 1))), b"payment"))
+    payment = pc.cast(flat.take(pa.array(np.where(has_payment, starts + _PAYMENT, 0))),
+                      pa.string())
     return pa.table({
-        "index": pa.array(index, pa.int64()), "order_id": table["order_id"],
-        "ts_ms": table["ts"], "amount_cents": cents_from_text(table["amount"]),
-        **{name: table[name] for name in ("device", "category", "region", "merchant_id",
-                                          "buyer_id", "item_id", "quantity", "payment")},
-    })
+        "index": pa.array(index, pa.int64()), "order_id": piece(_TOKENS["order_id"]),
+        "ts_ms": number(_TOKENS["ts"]),
+        "amount_cents": cents_from_text(piece(_TOKENS["amount"])),
+        **{name: piece(_TOKENS[name]) for name in ("device", "category", "region",
+                                                   "merchant_id", "buyer_id", "item_id")},
+        "quantity": number(_TOKENS["quantity"]),
+        "payment": pc.if_else(pa.array(has_payment), payment, pa.scalar(None, pa.string())),
+    }, schema=_OUTPUT_SCHEMA)
 
 
-_OUTPUT_SCHEMA = pa.schema([("index", pa.int64()), *ORDER_SCHEMA])
+def _in_range(orders: pa.Table) -> np.ndarray:
+    """The contract's ranges that the canonical shape does not already imply."""
+    checks = [
+        pc.is_in(orders["device"], pa.array(DEVICES)),
+        pc.greater_equal(orders["ts_ms"], TS_MIN_MS), pc.less(orders["ts_ms"], TS_MAX_MS),
+        pc.less_equal(orders["quantity"], QUANTITY_MAX),
+        pc.greater(orders["amount_cents"], 0),
+        pc.less_equal(orders["amount_cents"], MAX_AMOUNT_CENTS),
+    ]
+    return _mask(functools.reduce(pc.and_, checks))
 
 
 def _reference(payloads: Sequence[bytes], index: np.ndarray) -> tuple[pa.Table,
                                                                     list[tuple[int, str]]]:
     rows, rejected = [], []
-    for i in index:
+    for i in index.tolist():
         try:
             order = parse_order(payloads[i])
         except InvalidEvent as err:
-            rejected.append((int(i), str(err)))
+            rejected.append((i, str(err)))
             continue
-        rows.append({"index": int(i), **vars(order)})
+        rows.append({"index": i, **vars(order)})
     return pa.Table.from_pylist(rows, schema=_OUTPUT_SCHEMA), rejected
 
 
@@ -159,16 +115,12 @@ def decode_batch(payloads: Sequence[bytes]) -> Decoded:
     """Every payload's fate short of duplicates: valid orders (as a table) or rejected."""
     if not payloads:
         return Decoded(_OUTPUT_SCHEMA.empty_table(), [])
-    is_ordinary = _ordinary(pa.array(payloads, pa.binary()))
-    ordinary = np.flatnonzero(is_ordinary)
-    table, refused = _read_json([payloads[int(i)] for i in ordinary])
-    rows = np.delete(ordinary, refused)
-    ok = _mask(_valid_rows(table))
-    fast = _as_orders(table.filter(pa.array(ok)), rows[ok])
-    in_range = pc.and_(pc.greater(fast["amount_cents"], 0),
-                       pc.less_equal(fast["amount_cents"], MAX_AMOUNT_CENTS))
-    ok[ok] = _mask(in_range)
-    slow = np.concatenate([np.flatnonzero(~is_ordinary), ordinary[refused], rows[~ok]])
-    slow_table, rejected = _reference(payloads, np.sort(slow))
-    orders = pa.concat_tables([fast.filter(in_range).cast(_OUTPUT_SCHEMA), slow_table])
-    return Decoded(orders.sort_by("index"), sorted(rejected))
+    batch = pa.array(payloads, pa.binary())
+    canonical = _mask(pc.match_substring_regex(batch, CANONICAL))
+    rows = np.flatnonzero(canonical)
+    fast = _fields(batch.filter(pa.array(canonical)), rows)
+    ok = _in_range(fast)
+    slow = np.sort(np.concatenate([np.flatnonzero(~canonical), rows[~ok]]))
+    slow_orders, rejected = _reference(payloads, slow)
+    orders = pa.concat_tables([fast.filter(pa.array(ok)), slow_orders])
+    return Decoded(orders.sort_by("index") if len(slow) else orders, rejected)

@@ -10,9 +10,9 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from ingest.contract import format_cents
-from ingest.incidents import beijing_iso
+from ingest.summary import summarize
 
 WINDOW_DIMENSIONS = ("device", "category", "region", "payment")
 _SCHEMA = """
@@ -20,11 +20,15 @@ CREATE TABLE IF NOT EXISTS orders (
     order_id VARCHAR PRIMARY KEY, ts_ms BIGINT NOT NULL, amount_cents BIGINT NOT NULL,
     device VARCHAR NOT NULL, category VARCHAR NOT NULL, region VARCHAR NOT NULL,
     merchant_id VARCHAR NOT NULL, buyer_id VARCHAR NOT NULL, item_id VARCHAR NOT NULL,
-    quantity INTEGER NOT NULL, payment VARCHAR);
-CREATE TABLE IF NOT EXISTS windows (
-    second BIGINT, dimension VARCHAR, value VARCHAR, gmv_cents HUGEINT NOT NULL,
-    orders BIGINT NOT NULL, PRIMARY KEY (second, dimension, value));
-CREATE TABLE IF NOT EXISTS item_sales (item_id VARCHAR PRIMARY KEY, quantity BIGINT NOT NULL);
+    quantity INTEGER NOT NULL, payment VARCHAR, batch BIGINT NOT NULL);
+-- Per-batch deltas, appended (an upsert per batch costs more than summing on read).
+CREATE TABLE IF NOT EXISTS window_deltas (
+    second BIGINT NOT NULL, dimension VARCHAR NOT NULL, value VARCHAR NOT NULL,
+    gmv_cents HUGEINT NOT NULL, orders BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS item_sales (item_id VARCHAR NOT NULL, quantity BIGINT NOT NULL);
+CREATE OR REPLACE VIEW windows AS
+    SELECT second, dimension, value, sum(gmv_cents) AS gmv_cents, sum(orders)::BIGINT AS orders
+    FROM window_deltas GROUP BY ALL;
 CREATE TABLE IF NOT EXISTS counters (name VARCHAR PRIMARY KEY, value BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS positions (
     stream VARCHAR, consumer_group VARCHAR, last_id VARCHAR NOT NULL,
@@ -36,9 +40,12 @@ _ORDER_COLUMNS = ("order_id, ts_ms, amount_cents, device, category, region, merc
 
 @dataclass(frozen=True)
 class BatchResult:
+    batch: int  # the batch's sequence number in the store
     accepted: int
     duplicates: int
     rejected: int
+    inserted: pa.Table  # the orders this batch added
+    window_deltas: pa.Table  # second, dimension, value, gmv_cents, orders
 
 
 def _window_rows(dimension: str) -> str:
@@ -47,12 +54,25 @@ def _window_rows(dimension: str) -> str:
             f"sum(amount_cents) AS gmv_cents, count(*) AS orders FROM inserted GROUP BY ALL")
 
 
+def first_of_each_order(orders: pa.Table) -> pa.Table:
+    """The batch without the later repeats of an `order_id` (rows are in stream order)."""
+    first = orders.group_by("order_id", use_threads=False).aggregate([("index", "min")])
+    if first.num_rows == orders.num_rows:
+        return orders
+    return orders.filter(pc.is_in(orders["index"], first["index_min"]))
+
+
 class Store:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = path
+        if read_only:
+            self.db = duckdb.connect(str(path), read_only=True)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
         self.db = duckdb.connect(str(path))
         self.db.execute(_SCHEMA)
+        # Fewer, larger checkpoints: committing a batch then costs a WAL append, not a rewrite.
+        self.db.execute("SET checkpoint_threshold = '256MB'")
 
     def close(self) -> None:
         self.db.close()
@@ -62,60 +82,74 @@ class Store:
                               [stream, group]).fetchone()
         return str(row[0]) if row else None
 
+    def counters(self) -> dict[str, int]:
+        return {str(k): int(v) for k, v in self.db.execute(
+            "SELECT name, value FROM counters").fetchall()}
+
     def apply(self, orders: pa.Table, rejected: int, stream: str, group: str,
               last_id: str) -> BatchResult:
         """Insert what is new, count it into the windows, move the position: all or nothing."""
         db = self.db
+        batch = self.counters().get("batches", 0) + 1
         db.execute("BEGIN TRANSACTION")
         try:
-            db.register("batch", orders)
             # The first version of an order in the stream wins, within the batch and across them.
-            with warnings.catch_warnings():  # the copy it warns of is one small batch
+            db.register("batch", first_of_each_order(orders))
+            with warnings.catch_warnings():  # the copies it warns of are of one batch
                 warnings.simplefilter("ignore", UserWarning)
                 inserted: pa.Table = db.execute(
-                    f"INSERT OR IGNORE INTO orders SELECT {_ORDER_COLUMNS} FROM batch QUALIFY "
-                    "row_number() OVER (PARTITION BY order_id ORDER BY \"index\") = 1 "
+                    f"INSERT OR IGNORE INTO orders SELECT {_ORDER_COLUMNS}, {batch} FROM batch "
                     "RETURNING *").to_arrow_table()
-            db.unregister("batch")
-            db.register("inserted", inserted)
-            for dimension in ("all", *WINDOW_DIMENSIONS):
-                db.execute(f"INSERT INTO windows {_window_rows(dimension)} ON CONFLICT DO UPDATE "
-                           "SET gmv_cents = gmv_cents + excluded.gmv_cents, "
-                           "orders = orders + excluded.orders")
+                db.unregister("batch")
+                db.register("inserted", inserted)
+                deltas: pa.Table = db.execute("INSERT INTO window_deltas " + " UNION ALL ".join(
+                    _window_rows(d) for d in ("all", *WINDOW_DIMENSIONS))
+                    + " RETURNING *").to_arrow_table()
             db.execute("INSERT INTO item_sales SELECT item_id, sum(quantity) FROM inserted "
-                       "GROUP BY item_id ON CONFLICT DO UPDATE SET quantity = quantity + "
-                       "excluded.quantity")
+                       "GROUP BY item_id")
             db.unregister("inserted")
-            result = BatchResult(inserted.num_rows, orders.num_rows - inserted.num_rows, rejected)
-            for name, value in (("accepted", result.accepted), ("duplicates", result.duplicates),
-                                ("rejected", result.rejected)):
-                db.execute("INSERT INTO counters VALUES (?, ?) ON CONFLICT DO UPDATE "
-                           "SET value = value + excluded.value", [name, value])
+            duplicates = orders.num_rows - inserted.num_rows
+            db.execute("INSERT INTO counters VALUES ('accepted', ?), ('duplicates', ?), "
+                       "('rejected', ?), ('batches', 1) "
+                       "ON CONFLICT DO UPDATE SET value = value + excluded.value",
+                       [inserted.num_rows, duplicates, rejected])
             db.execute("INSERT INTO positions VALUES (?, ?, ?) ON CONFLICT DO UPDATE "
                        "SET last_id = excluded.last_id", [stream, group, last_id])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        return result
+        return BatchResult(batch, inserted.num_rows, duplicates, rejected, inserted, deltas)
+
+    def live_windows(self) -> pa.Table:
+        """The night's per-second totals and per-second device totals, to seed the live state."""
+        return self.db.execute("SELECT * FROM windows WHERE dimension IN ('all', 'device')"
+                               ).to_arrow_table()
+
+    def orders_since(self, batch: int) -> pa.Table:
+        """Orders committed by batches after `batch`, for the history files."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return self.db.execute("SELECT * FROM orders WHERE batch > ? ORDER BY batch",
+                                   [batch]).to_arrow_table()
 
     def summary(self) -> dict[str, Any]:
         """The totals of shared/contract.md, exact to the cent."""
-        counters = dict(self.db.execute("SELECT name, value FROM counters").fetchall())
-        totals = self.db.execute(
-            "SELECT coalesce(sum(gmv_cents), 0), coalesce(sum(orders), 0) FROM windows "
-            "WHERE dimension = 'all'").fetchone() or (0, 0)
-        peak = self.db.execute(
-            "SELECT second, orders FROM windows WHERE dimension = 'all' "
-            "ORDER BY orders DESC, second ASC LIMIT 1").fetchone()
-        devices = self.db.execute(
-            "SELECT value, sum(gmv_cents), sum(orders) FROM windows WHERE dimension = 'device' "
-            "GROUP BY value ORDER BY value").fetchall()
-        return {
-            "gmv": format_cents(int(totals[0])), "orders": int(totals[1]),
-            "peak_ops": int(peak[1]) if peak else 0,
-            "peak_second": beijing_iso(int(peak[0]) * 1000).replace(".000", "") if peak else None,
-            "by_device": {d: {"gmv": format_cents(int(g)), "orders": int(n)} for d, g, n in devices},
-            "rejected": int(counters.get("rejected", 0)),
-            "duplicates": int(counters.get("duplicates", 0)),
-        }
+        return summarize(self.db, "orders", self.counters())
+
+
+def read_summary(data_dir: Path) -> dict[str, Any]:
+    """The totals from the store, or from the history files while the worker holds the store."""
+    from ingest.history import history_summary, state_path
+
+    path = data_dir / "gmv.duckdb"
+    if not path.exists() and not state_path(data_dir).exists():
+        raise FileNotFoundError(f"no store at {path}: run `gmv ingest` first, or pass --data")
+    try:
+        store = Store(path, read_only=True)
+    except duckdb.IOException:  # the worker has it open: DuckDB allows one process
+        return history_summary(data_dir)
+    try:
+        return store.summary()
+    finally:
+        store.close()

@@ -1,32 +1,62 @@
-"""The ingest loop: read a batch from the consumer group, decode it, commit it, then acknowledge."""
+"""The ingest loop: read a batch from the consumer group, decode it, commit it, acknowledge it,
+then tell everyone: history files and the live snapshot."""
 
 from __future__ import annotations
 
 import logging
-import os
+import signal
 import socket
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from operator import itemgetter
+from types import FrameType
 
 import redis
 
-from gmv.logs import Progress, log_event
+from gmv.logs import Progress, log_event, log_line
 from gmv.settings import Settings
 from ingest.decode import decode_batch
+from ingest.history import HistoryWriter
+from ingest.snapshot import LiveState, encode_snapshot, now_ms
 from ingest.store import Store
+from ingest.stream import prefetched
 
 log = logging.getLogger("gmv.ingest")
 GROUP = "gmv-ingest"
-BATCH_SIZE = 10_000
-BLOCK_MS = 500
-Entries = list[tuple[bytes, bytes]]  # (entry id, payload)
+BLOCK_MS = 200  # well under redis-py's socket timeout, and short enough to heartbeat
+CLAIM_IDLE_MS = 30_000
+TRIM_EVERY_S = 5.0
+_REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 
 
-def default_consumer() -> str:
-    """Stable across restarts of the same worker, so it finds its own pending entries first."""
-    return f"{socket.gethostname()}-{os.environ.get('GMV_WORKER_NAME', 'worker')}"
+@dataclass
+class Entries:
+    """A batch of stream entries, in id order, as two parallel lists."""
+
+    ids: list[bytes]
+    payloads: list[bytes]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def from_reply(cls, entries: list) -> Entries:
+        """Raw XREADGROUP/XAUTOCLAIM entries [id, [b'data', payload]]; an entry trimmed away
+        while pending has no fields and is judged as an empty payload."""
+        ids = list(map(itemgetter(0), entries))
+        payloads = [fields[1] if fields else b"" for fields in map(itemgetter(1), entries)]
+        return cls(ids, payloads)
+
+    def after(self, entry_id: str | None) -> Entries:
+        if entry_id is None or id_key(self.ids[0]) > id_key(entry_id):
+            return self
+        done = id_key(entry_id)
+        keep = [i for i, e in enumerate(self.ids) if id_key(e) > done]
+        return Entries([self.ids[i] for i in keep], [self.payloads[i] for i in keep])
 
 
-def _id_key(entry_id: bytes | str) -> tuple[int, int]:
+def id_key(entry_id: bytes | str) -> tuple[int, int]:
     text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
     ms, _, seq = text.partition("-")
     return int(ms), int(seq or 0)
@@ -34,17 +64,62 @@ def _id_key(entry_id: bytes | str) -> tuple[int, int]:
 
 class Worker:
     def __init__(self, client: redis.Redis, settings: Settings, store: Store,
-                 consumer: str | None = None) -> None:
-        self.client, self.settings, self.store = client, settings, store
+                 history: HistoryWriter) -> None:
+        self.client, self.settings, self.store, self.history = client, settings, store, history
         self.stream = settings.orders_stream
-        self.consumer = consumer or default_consumer()
+        self.consumer = settings.consumer_name or f"{socket.gethostname()}-worker"
         self.progress = Progress(log, "entries")
         # The worker is the store's only writer, so its last commit is the committed position.
         self.committed = store.position(self.stream, GROUP)
+        self.state = LiveState()
+        counters = store.counters()
+        self.state.add(store.live_windows(), counters.get("rejected", 0),
+                       counters.get("duplicates", 0))
+        self._published_at = self._trimmed_at = 0.0
+        self._failures = 0
         # The raw reply: redis-py's callback would build a dict per entry.
         self.client.response_callbacks.pop("XREADGROUP", None)
 
-    def ensure_group(self) -> None:
+    def run(self, until_idle: bool = False) -> None:
+        log_event(log, "worker_started", stream=self.stream, group=GROUP, consumer=self.consumer,
+                  store=self.store.path, position=self.committed, orders=self.state.orders)
+        while True:
+            try:
+                if self._serve(until_idle):
+                    return
+            except _REDIS_DOWN as err:
+                self._failures += 1
+                wait_s = min(0.1 * 2 ** self._failures, 5.0)
+                log_line(log, logging.WARNING, "redis_unavailable", attempt=self._failures,
+                         retry_in_s=wait_s, error=str(err).splitlines()[0][:120])
+                time.sleep(wait_s)
+
+    def _serve(self, until_idle: bool) -> bool:
+        """Pending entries first, then new ones; True once idle and asked to stop there."""
+        self._ensure_group()
+        if self._failures:
+            log_event(log, "redis_reconnected", attempts=self._failures, position=self.committed)
+            self._failures = 0
+        while entries := self._read("0", None):  # this consumer's own unacknowledged entries
+            log_event(log, "pending_replayed", entries=len(entries))
+            self.process(entries)
+        self._claim_abandoned()
+        # Reading the next batch (mostly Redis's time) overlaps with committing this one.
+        for entries in prefetched(self._new_entries(), depth=1):
+            if entries:
+                self.process(entries)
+            self._housekeeping()
+            if not entries and until_idle and self._drained():
+                self._trimmed_at = 0.0
+                self._housekeeping()
+                self.history.flush(self.committed)
+                self._publish()
+                log_event(log, "worker_idle", entries=self.progress.count,
+                          seconds=self.progress.elapsed_s, orders=self.state.orders)
+                return True
+        return False
+
+    def _ensure_group(self) -> None:
         try:
             self.client.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
             log_event(log, "group_created", stream=self.stream, group=GROUP)
@@ -52,74 +127,99 @@ class Worker:
             if "BUSYGROUP" not in str(err):
                 raise
 
+    def _new_entries(self) -> Iterator[Entries]:
+        """Batches of entries never delivered to the group; an empty one when none came."""
+        while True:
+            yield self._read(">", BLOCK_MS)
+
     def _read(self, start: str, block_ms: int | None) -> Entries:
-        args: list[object] = ["XREADGROUP", "GROUP", GROUP, self.consumer, "COUNT", BATCH_SIZE]
+        args: list[object] = ["XREADGROUP", "GROUP", GROUP, self.consumer,
+                              "COUNT", self.settings.ingest_batch_size]
         if block_ms is not None:
             args += ["BLOCK", block_ms]
         reply = self.client.execute_command(*args, "STREAMS", self.stream, start)
-        if not reply:
-            return []
-        return [(entry_id, fields[1] if fields and len(fields) > 1 else b"")
-                for entry_id, fields in reply[0][1]]
+        return Entries.from_reply(reply[0][1] if reply else [])
 
     def process(self, entries: Entries) -> None:
         """Commit the batch's effect once, dead-letter the rejected, then acknowledge it all."""
         if not entries:
             return
-        committed = self.committed
-        fresh = [e for e in entries if committed is None or _id_key(e[0]) > _id_key(committed)]
+        # After a crash between COMMIT and XACK, the first entries were already counted.
+        fresh = entries.after(self.committed)
         if fresh:
-            payloads = [payload for _, payload in fresh]
-            decoded = decode_batch(payloads)
+            decoded = decode_batch(fresh.payloads)
             self._dead_letter(fresh, decoded.rejected)
-            last_id = fresh[-1][0].decode()
+            last_id = fresh.ids[-1].decode()
             result = self.store.apply(decoded.orders, len(decoded.rejected), self.stream, GROUP,
                                       last_id)
             self.committed = last_id
-            self.progress.advance(len(fresh), accepted=result.accepted,
-                                  duplicates=result.duplicates, rejected=result.rejected)
-        self.client.xack(self.stream, GROUP, *[entry_id for entry_id, _ in entries])
+            self.history.add(result.batch, result.inserted, last_id)
+            self.state.add(result.window_deltas, result.rejected, result.duplicates)
+            self.progress.advance(len(fresh), orders=self.state.orders, gmv=self.state.gmv_cents)
+        self._ack(entries.ids)
+        self._publish()
 
-    def _dead_letter(self, entries: Sequence[tuple[bytes, bytes]],
-                     rejected: list[tuple[int, str]]) -> None:
+    def _ack(self, ids: list[bytes]) -> None:
+        """One XACK for the batch, packed in one join (redis-py packs argument by argument)."""
+        head = [b"*%d\r\n$4\r\nXACK\r\n" % (len(ids) + 3)]
+        args = [self.stream.encode(), GROUP.encode(), *ids]
+        pool = self.client.connection_pool
+        connection = pool.get_connection()
+        try:
+            connection.send_packed_command(
+                [b"".join(head + [b"$%d\r\n%s\r\n" % (len(a), a) for a in args])],
+                check_health=False)
+            connection.read_response()
+        except BaseException:
+            connection.disconnect()
+            raise
+        finally:
+            pool.release(connection)
+
+    def _dead_letter(self, entries: Entries, rejected: list[tuple[int, str]]) -> None:
         # Before COMMIT: a crash in between re-sends them, so the dead-letter stream is
         # at-least-once; `source_id` lets its reader drop the repeats.
         if not rejected:
             return
         pipe = self.client.pipeline(transaction=False)
         for index, reason in rejected:
-            entry_id, payload = entries[index]
-            pipe.xadd(self.settings.dead_letter_stream,
-                      {"data": payload, "reason": reason, "source_id": entry_id})
+            pipe.xadd(self.settings.dead_letter_stream, {
+                "data": entries.payloads[index], "reason": reason,
+                "source_id": entries.ids[index]})
         pipe.execute()
 
-    def run(self, until_idle: bool = False) -> None:
-        self.ensure_group()
-        log_event(log, "worker_started", stream=self.stream, group=GROUP, consumer=self.consumer,
-                  store=self.store.path, position=self.committed)
-        while entries := self._read("0", None):  # this consumer's own unacknowledged entries
-            log_event(log, "pending_replayed", entries=len(entries))
-            self.process(entries)
-        self._claim_abandoned()
-        while True:
-            entries = self._read(">", BLOCK_MS)
-            if entries:
-                self.process(entries)
-            elif until_idle and self._drained():
-                log_event(log, "worker_idle", entries=self.progress.count,
-                          seconds=self.progress.elapsed_s)
-                return
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now - self._published_at >= self.settings.snapshot_interval_ms / 1000:
+            self._publish()
+        if self.settings.trim_stream and self.committed and now - self._trimmed_at >= TRIM_EVERY_S:
+            # Only entries below the committed position go: those are in the store already.
+            self.client.xtrim(self.stream, minid=self.committed, approximate=False)
+            self._trimmed_at = now
 
-    def _claim_abandoned(self, min_idle_ms: int = 30_000) -> None:
+    def _publish(self) -> None:
+        last_id = self.client.xinfo_stream(self.stream)["last-generated-id"]
+        committed_ms = id_key(self.committed)[0] if self.committed else None
+        heartbeat = {
+            "heartbeat_ms": now_ms(), "worker": self.consumer, "position": self.committed,
+            "stream_last_id": last_id.decode() if isinstance(last_id, bytes) else last_id,
+            "lag_ms": max(id_key(last_id)[0] - committed_ms, 0) if committed_ms else None,
+        }
+        self.client.set(self.settings.snapshot_key,
+                        encode_snapshot(self.state.document(heartbeat)))
+        self._published_at = time.monotonic()
+
+    def _claim_abandoned(self) -> None:
         """Take over what consumers that died left unacknowledged, and process it."""
         start = "0-0"
         while True:
             start, claimed, *_ = self.client.xautoclaim(self.stream, GROUP, self.consumer,
-                                                        min_idle_ms, start, count=BATCH_SIZE)
-            entries = [(i, f.get(b"data", b"")) for i, f in claimed if f is not None]
-            if entries:
-                log_event(log, "pending_claimed", entries=len(entries))
-                self.process(sorted(entries, key=lambda e: _id_key(e[0])))
+                                                        CLAIM_IDLE_MS, start,
+                                                        count=self.settings.ingest_batch_size)
+            if claimed:
+                log_event(log, "pending_claimed", entries=len(claimed))
+                entries = [[i, [b"data", f.get(b"data", b"")] if f else None] for i, f in claimed]
+                self.process(Entries.from_reply(sorted(entries, key=lambda e: id_key(e[0]))))
             if start in (b"0-0", "0-0"):
                 return
 
@@ -130,12 +230,25 @@ class Worker:
         group = next((g for g in self.client.xinfo_groups(self.stream)
                       if g["name"] in (GROUP, GROUP.encode())), None)
         return group is not None and group["pending"] == 0 and \
-            _id_key(group["last-delivered-id"]) == _id_key(last)
+            id_key(group["last-delivered-id"]) == id_key(last)
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (a process manager stopping the worker) ends it like Ctrl-C: history flushed,
+    store closed. The store and the stream stay exact even without this."""
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(0)
+    signal.signal(signal.SIGTERM, stop)
 
 
 def run_worker(client: redis.Redis, settings: Settings, until_idle: bool) -> None:
     store = Store(settings.data_dir / "gmv.duckdb")
     try:
-        Worker(client, settings, store).run(until_idle)
+        history = HistoryWriter(settings.data_dir, store)
+        try:
+            Worker(client, settings, store, history).run(until_idle)
+        finally:
+            history.flush(store.position(settings.orders_stream, GROUP))
     finally:
         store.close()
+        log_event(log, "worker_stopped")
