@@ -48,6 +48,7 @@ class HistoryWriter:
         self._parts: list[pa.Table] = []
         self._rows = 0
         self._flushed_at = time.monotonic()
+        self._dirty = False
         self.exported = last_exported_batch(data_dir)
         self._batch = self.exported
         missing = store.orders_since(self.exported)  # committed, then the worker died
@@ -56,11 +57,16 @@ class HistoryWriter:
             log_event(log, "history_caught_up", rows=missing.num_rows, batch=self.exported)
 
     def add(self, batch: int, inserted: pa.Table, position: str) -> None:
-        self._batch = batch
+        self._batch, self._dirty = batch, True
         if inserted.num_rows:
             self._parts.append(inserted)
             self._rows += inserted.num_rows
-        if self._rows >= FLUSH_ROWS or time.monotonic() - self._flushed_at >= FLUSH_EVERY_S:
+        self.flush_if_due(position)
+
+    def flush_if_due(self, position: str | None) -> None:
+        """Every few seconds (or every FLUSH_ROWS rows) while batches keep coming."""
+        due = time.monotonic() - self._flushed_at >= FLUSH_EVERY_S
+        if self._rows >= FLUSH_ROWS or (self._dirty and due):
             self.flush(position)
 
     def flush(self, position: str | None) -> None:
@@ -71,6 +77,7 @@ class HistoryWriter:
             tmp.write_text(json.dumps({"counters": self.store.counters(), "position": position,
                                        "batch": self._batch, "as_of_ms": int(time.time() * 1000)}))
         self._flushed_at = time.monotonic()
+        self._dirty = False
 
     def _write(self, orders: pa.Table, last_batch: int) -> None:
         path = orders_dir(self.data_dir) / f"part-{self.exported + 1:010d}-{last_batch:010d}.parquet"

@@ -95,16 +95,13 @@ class Store:
         try:
             # The first version of an order in the stream wins, within the batch and across them.
             db.register("batch", first_of_each_order(orders))
-            with warnings.catch_warnings():  # the copies it warns of are of one batch
-                warnings.simplefilter("ignore", UserWarning)
-                inserted: pa.Table = db.execute(
-                    f"INSERT OR IGNORE INTO orders SELECT {_ORDER_COLUMNS}, {batch} FROM batch "
-                    "RETURNING *").to_arrow_table()
-                db.unregister("batch")
-                db.register("inserted", inserted)
-                deltas: pa.Table = db.execute("INSERT INTO window_deltas " + " UNION ALL ".join(
-                    _window_rows(d) for d in ("all", *WINDOW_DIMENSIONS))
-                    + " RETURNING *").to_arrow_table()
+            inserted = self._arrow(
+                f"INSERT OR IGNORE INTO orders SELECT {_ORDER_COLUMNS}, {batch} FROM batch "
+                "RETURNING *")
+            db.unregister("batch")
+            db.register("inserted", inserted)
+            deltas = self._arrow("INSERT INTO window_deltas " + " UNION ALL ".join(
+                _window_rows(d) for d in ("all", *WINDOW_DIMENSIONS)) + " RETURNING *")
             db.execute("INSERT INTO item_sales SELECT item_id, sum(quantity) FROM inserted "
                        "GROUP BY item_id")
             db.unregister("inserted")
@@ -123,15 +120,16 @@ class Store:
 
     def live_windows(self) -> pa.Table:
         """The night's per-second totals and per-second device totals, to seed the live state."""
-        return self.db.execute("SELECT * FROM windows WHERE dimension IN ('all', 'device')"
-                               ).to_arrow_table()
+        return self._arrow("SELECT * FROM windows WHERE dimension IN ('all', 'device')")
 
     def orders_since(self, batch: int) -> pa.Table:
         """Orders committed by batches after `batch`, for the history files."""
-        with warnings.catch_warnings():
+        return self._arrow("SELECT * FROM orders WHERE batch > ? ORDER BY batch", [batch])
+
+    def _arrow(self, query: str, params: list[object] | None = None) -> pa.Table:
+        with warnings.catch_warnings():  # "an extra copy": of a result we want as Arrow anyway
             warnings.simplefilter("ignore", UserWarning)
-            return self.db.execute("SELECT * FROM orders WHERE batch > ? ORDER BY batch",
-                                   [batch]).to_arrow_table()
+            return self.db.execute(query, params).to_arrow_table()
 
     def summary(self) -> dict[str, Any]:
         """The totals of shared/contract.md, exact to the cent."""

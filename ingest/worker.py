@@ -24,7 +24,7 @@ from ingest.stream import prefetched
 
 log = logging.getLogger("gmv.ingest")
 GROUP = "gmv-ingest"
-BLOCK_MS = 200  # well under redis-py's socket timeout, and short enough to heartbeat
+BLOCK_MS = 100  # well under the socket timeout; a fraction of the snapshot interval
 CLAIM_IDLE_MS = 30_000
 TRIM_EVERY_S = 5.0
 _REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
@@ -189,8 +189,10 @@ class Worker:
         pipe.execute()
 
     def _housekeeping(self) -> None:
+        self.history.flush_if_due(self.committed)
         now = time.monotonic()
-        if now - self._published_at >= self.settings.snapshot_interval_ms / 1000:
+        # Publish now if waiting for the next read would make the snapshot older than promised.
+        if (now - self._published_at) * 1000 + BLOCK_MS >= self.settings.snapshot_interval_ms:
             self._publish()
         if self.settings.trim_stream and self.committed and now - self._trimmed_at >= TRIM_EVERY_S:
             # Only entries below the committed position go: those are in the store already.

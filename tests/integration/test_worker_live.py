@@ -1,0 +1,95 @@
+"""What the worker tells the rest of the war room: the live snapshot, the history files, and a
+summary that can be read while it runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import redis
+
+from gmv.settings import Settings
+from ingest.contract import format_cents
+from ingest.history import history_summary
+from ingest.malformed import malformed_payloads
+from ingest.replay import replay
+from ingest.stream import StreamPublisher
+from ingest.worker import run_worker
+from tests.integration.test_ingest import SAMPLE, TRUTH, assert_matches_truth
+
+
+def snapshot(client: redis.Redis, settings: Settings) -> dict:
+    raw = client.get(settings.snapshot_key)
+    return json.loads(raw) if raw else {}
+
+
+def test_the_snapshot_carries_the_nights_totals(redis_client: redis.Redis,
+                                               settings: Settings) -> None:
+    replay(SAMPLE, redis_client, settings, speed=None, retime=False)
+    run_worker(redis_client, settings, until_idle=True)
+    live = snapshot(redis_client, settings)
+    assert live["version"] == 1 and live["gmv"] == TRUTH["gmv"]
+    assert live["orders"] == TRUTH["accepted"]
+    assert (live["rejected"], live["duplicates"]) == (TRUTH["rejected"], TRUTH["duplicates"])
+    assert {d: {"gmv": v["gmv"], "orders": v["orders"]} for d, v in live["by_device"].items()} \
+        == TRUTH["by_device"]
+    assert abs(sum(v["share_now"] for v in live["by_device"].values()) - 1) < 0.01
+    assert len(live["series"]["orders"]) == 300 and live["lag_ms"] == 0
+    assert time.time() * 1000 - live["heartbeat_ms"] < 10_000
+    assert live["peak_ops"] == max(live["series"]["orders"]) or live["peak_ops"] > 0
+    assert len(live) < 60 and len(json.dumps(live)) < 20_000  # small: every viewer reads it
+    # History files and their summary say the same.
+    assert_matches_truth(history_summary(settings.data_dir))
+
+
+def test_the_stream_is_trimmed_only_below_what_is_committed(redis_client: redis.Redis,
+                                                           settings: Settings) -> None:
+    replay(SAMPLE, redis_client, settings, speed=None, retime=False)
+    run_worker(redis_client, settings, until_idle=True)
+    assert redis_client.xlen(settings.orders_stream) <= 1
+    assert_matches_truth(history_summary(settings.data_dir))
+
+
+def test_summary_and_heartbeat_while_the_worker_runs(redis_client: redis.Redis,
+                                                     settings: Settings) -> None:
+    replay(SAMPLE, redis_client, settings, speed=None, retime=False)
+    cli = [sys.executable, "-m", "gmv.cli"]
+    where = ["--redis", str(settings.redis_url), "--data", str(settings.data_dir)]
+    worker = subprocess.Popen([*cli, "ingest", "-q", *where])
+    try:
+        deadline = time.monotonic() + 90
+        while snapshot(redis_client, settings).get("orders") != TRUTH["accepted"]:
+            assert time.monotonic() < deadline, "the worker never caught up"
+            time.sleep(0.2)
+        time.sleep(6)  # the history is written every few seconds
+        first = snapshot(redis_client, settings)
+        time.sleep(1.0)
+        assert snapshot(redis_client, settings)["seq"] - first["seq"] >= 4  # >= 4 a second
+        out = subprocess.run([*cli, "summary", "--json", *where], capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert_matches_truth(json.loads(out.stdout))
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    assert worker.returncode == 0
+
+
+def test_ten_thousand_malformed_payloads_never_touch_gmv(redis_client: redis.Redis,
+                                                         settings: Settings,
+                                                         order_factory) -> None:
+    rng = np.random.default_rng(5)
+    noise = [rng.bytes(int(n)) for n in rng.integers(0, 300, 2_000)]
+    bad = malformed_payloads(rng, 8_000, "bad") + noise
+    good = [order_factory(amount_cents=int(c)) for c in rng.integers(1, 10**6, 100)]
+    payloads = bad[:5_000] + [o.to_payload() for o in good] + bad[5_000:]
+    StreamPublisher(redis_client, settings.orders_stream).publish(payloads)
+    run_worker(redis_client, settings, until_idle=True)
+    live = snapshot(redis_client, settings)
+    assert live["gmv"] == format_cents(sum(o.amount_cents for o in good))
+    assert live["orders"] == 100 and live["rejected"] == 10_000 and live["duplicates"] == 0
+    assert redis_client.xlen(settings.dead_letter_stream) == 10_000
