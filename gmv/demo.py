@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from gmv.logs import log_event
 from gmv.settings import Settings
@@ -16,12 +20,30 @@ DEMO_START_S = -60
 DEMO_DURATION_S = 24 * 3600 + 60
 
 
+@contextmanager
+def _service(name: str, args: list[str]) -> Iterator[subprocess.Popen[bytes]]:
+    """A `gmv` subcommand running beside the demo, stopped (SIGTERM) when the demo ends."""
+    process = subprocess.Popen([sys.executable, "-m", "gmv.cli", *args])
+    log_event(log, "service_started", service=name, pid=process.pid)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log_event(log, "service_stopped", service=name, code=process.returncode)
+
+
 def run_demo(settings: Settings, seed: int, peak_ops: int, speed: float) -> None:
-    """Redis and the simulator at festival pace, from a minute before midnight, with incidents."""
+    """Redis, the ingest worker and the simulator at festival pace, from a minute before
+    midnight, with one incident of every kind in the first half hour."""
     plan = NightPlan(seed=seed, peak_ops=peak_ops, start_s=DEMO_START_S,
-                     duration_s=DEMO_DURATION_S,
-                     incidents=tuple(every_kind(120, 1800, seed)))
+                     duration_s=DEMO_DURATION_S, incidents=tuple(every_kind(120, 1800, seed)))
     with redis_url_for(settings) as url:
+        where = ["--redis", url, "--data", str(settings.data_dir)]
         log_event(log, "demo_started", redis=url, data=settings.data_dir)
-        simulate_to_stream(plan, connect(url), settings, speed,
-                           settings.data_dir / "labels.json", "gmv demo")
+        with _service("worker", ["ingest", *where]):
+            simulate_to_stream(plan, connect(url), settings, speed,
+                               settings.data_dir / "labels.json", "gmv demo")
