@@ -7,13 +7,17 @@ a snapshot costs no query.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import redis
 
 from ingest.contract import DEVICES, format_cents
 from ingest.incidents import beijing_iso
@@ -116,3 +120,35 @@ def encode_snapshot(document: dict[str, Any]) -> bytes:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+class SnapshotPublisher:
+    """Publishes the live state every `interval_s` from its own thread, so the heartbeat keeps
+    beating while a large batch is being committed, and on demand after each commit.
+    Whoever changes the state holds `lock`."""
+
+    def __init__(self, client: redis.Redis, key: str, state: LiveState,
+                 heartbeat: Callable[[], dict[str, Any]], interval_s: float) -> None:
+        self.client, self.key, self.state = client, key, state
+        self.heartbeat, self.interval_s = heartbeat, interval_s
+        self.lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="snapshot", daemon=True)
+
+    def publish(self) -> None:
+        with self.lock:
+            document = self.state.document(self.heartbeat())
+        self.client.set(self.key, encode_snapshot(document))
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            # Redis being away is the main loop's to report; the beat resumes with it.
+            with contextlib.suppress(redis.RedisError):
+                self.publish()

@@ -18,7 +18,7 @@ from gmv.logs import Progress, log_event, log_line
 from gmv.settings import Settings
 from ingest.decode import decode_batch
 from ingest.history import HistoryWriter
-from ingest.snapshot import LiveState, encode_snapshot, now_ms
+from ingest.snapshot import LiveState, SnapshotPublisher, now_ms
 from ingest.store import Store
 from ingest.stream import prefetched
 
@@ -75,7 +75,9 @@ class Worker:
         counters = store.counters()
         self.state.add(store.live_windows(), counters.get("rejected", 0),
                        counters.get("duplicates", 0))
-        self._published_at = self._trimmed_at = 0.0
+        self._trimmed_at = 0.0
+        self.snapshots = SnapshotPublisher(client, settings.snapshot_key, self.state,
+                                           self._heartbeat, settings.snapshot_interval_ms / 1000)
         self._failures = 0
         # The raw reply: redis-py's callback would build a dict per entry.
         self.client.response_callbacks.pop("XREADGROUP", None)
@@ -83,6 +85,13 @@ class Worker:
     def run(self, until_idle: bool = False) -> None:
         log_event(log, "worker_started", stream=self.stream, group=GROUP, consumer=self.consumer,
                   store=self.store.path, position=self.committed, orders=self.state.orders)
+        self.snapshots.start()
+        try:
+            self._run(until_idle)
+        finally:
+            self.snapshots.stop()
+
+    def _run(self, until_idle: bool) -> None:
         while True:
             try:
                 if self._serve(until_idle):
@@ -113,7 +122,7 @@ class Worker:
                 self._trimmed_at = 0.0
                 self._housekeeping()
                 self.history.flush(self.committed)
-                self._publish()
+                self.snapshots.publish()
                 log_event(log, "worker_idle", entries=self.progress.count,
                           seconds=self.progress.elapsed_s, orders=self.state.orders)
                 return True
@@ -154,10 +163,11 @@ class Worker:
                                       last_id)
             self.committed = last_id
             self.history.add(result.batch, result.inserted, last_id)
-            self.state.add(result.window_deltas, result.rejected, result.duplicates)
+            with self.snapshots.lock:
+                self.state.add(result.window_deltas, result.rejected, result.duplicates)
             self.progress.advance(len(fresh), orders=self.state.orders, gmv=self.state.gmv_cents)
         self._ack(entries.ids)
-        self._publish()
+        self.snapshots.publish()
 
     def _ack(self, ids: list[bytes]) -> None:
         """One XACK for the batch, packed in one join (redis-py packs argument by argument)."""
@@ -191,25 +201,19 @@ class Worker:
     def _housekeeping(self) -> None:
         self.history.flush_if_due(self.committed)
         now = time.monotonic()
-        # Publish now if waiting for the next read would make the snapshot older than promised.
-        if (now - self._published_at) * 1000 + BLOCK_MS >= self.settings.snapshot_interval_ms:
-            self._publish()
         if self.settings.trim_stream and self.committed and now - self._trimmed_at >= TRIM_EVERY_S:
             # Only entries below the committed position go: those are in the store already.
             self.client.xtrim(self.stream, minid=self.committed, approximate=False)
             self._trimmed_at = now
 
-    def _publish(self) -> None:
+    def _heartbeat(self) -> dict[str, object]:
         last_id = self.client.xinfo_stream(self.stream)["last-generated-id"]
         committed_ms = id_key(self.committed)[0] if self.committed else None
-        heartbeat = {
+        return {
             "heartbeat_ms": now_ms(), "worker": self.consumer, "position": self.committed,
             "stream_last_id": last_id.decode() if isinstance(last_id, bytes) else last_id,
             "lag_ms": max(id_key(last_id)[0] - committed_ms, 0) if committed_ms else None,
         }
-        self.client.set(self.settings.snapshot_key,
-                        encode_snapshot(self.state.document(heartbeat)))
-        self._published_at = time.monotonic()
 
     def _claim_abandoned(self) -> None:
         """Take over what consumers that died left unacknowledged, and process it."""
