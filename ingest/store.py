@@ -15,6 +15,8 @@ import pyarrow.compute as pc
 from ingest.summary import summarize
 
 WINDOW_DIMENSIONS = ("device", "category", "region", "payment")
+CHECKPOINT_MB = 64
+MEMORY_LIMIT_MB = 256
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (
     order_id VARCHAR PRIMARY KEY, ts_ms BIGINT NOT NULL, amount_cents BIGINT NOT NULL,
@@ -72,7 +74,9 @@ class Store:
         self.db = duckdb.connect(str(path))
         self.db.execute(_SCHEMA)
         # Fewer, larger checkpoints: committing a batch then costs a WAL append, not a rewrite.
-        self.db.execute("SET checkpoint_threshold = '256MB'")
+        # A fixed memory limit keeps the worker's footprint flat across the night.
+        self.db.execute(f"SET checkpoint_threshold = '{CHECKPOINT_MB}MB'")
+        self.db.execute(f"SET memory_limit = '{MEMORY_LIMIT_MB}MB'")
 
     def close(self) -> None:
         self.db.close()
