@@ -32,7 +32,7 @@ SETTINGS: tuple[Setting, ...] = (
             "the festival day (Beijing time) that the simulator generates"),
     Setting("publish_batch_size", "GMV_PUBLISH_BATCH_SIZE", 2000,
             "payloads per Redis round trip when publishing (simulate, replay)"),
-    Setting("ingest_batch_size", "GMV_INGEST_BATCH_SIZE", 50_000,
+    Setting("ingest_batch_size", "GMV_INGEST_BATCH_SIZE", 20_000,
             "most stream entries the worker reads, decodes and commits as one batch"),
     Setting("snapshot_interval_ms", "GMV_SNAPSHOT_INTERVAL_MS", 250,
             "the worker publishes the live snapshot after every commit and at least this often"),
