@@ -25,7 +25,6 @@ from ingest.stream import prefetched
 log = logging.getLogger("gmv.ingest")
 GROUP = "gmv-ingest"
 BLOCK_MS = 100  # well under the socket timeout; a fraction of the snapshot interval
-CLAIM_IDLE_MS = 30_000
 TRIM_EVERY_S = 5.0
 _REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 
@@ -216,11 +215,14 @@ class Worker:
         }
 
     def _claim_abandoned(self) -> None:
-        """Take over what consumers that died left unacknowledged, and process it."""
+        """Take over and settle what other consumer names left pending (this worker under a
+        previous name, or one that died), before reading anything new: once the position has
+        moved past them, skipping by position would lose them. One group feeds one store, so
+        no live consumer can be robbed (docs/architecture.md)."""
         start = "0-0"
         while True:
-            start, claimed, *_ = self.client.xautoclaim(self.stream, GROUP, self.consumer,
-                                                        CLAIM_IDLE_MS, start,
+            start, claimed, *_ = self.client.xautoclaim(self.stream, GROUP, self.consumer, 0,
+                                                        start,
                                                         count=self.settings.ingest_batch_size)
             if claimed:
                 log_event(log, "pending_claimed", entries=len(claimed))

@@ -107,3 +107,27 @@ def test_a_redis_restart_mid_run_is_survived_and_said(tmp_path: Path) -> None:
     said = (tmp_path / "worker.log").read_text()
     assert "event=redis_unavailable" in said and "event=redis_reconnected" in said
     assert observed(settings.data_dir) == truth
+
+
+def test_a_worker_restarted_under_a_new_name_settles_what_the_old_name_left(
+        tmp_path: Path) -> None:
+    sample = Path(__file__).parents[2] / "sample_data" / "night-2026-11-11.jsonl.gz"
+    with EmbeddedRedis(tmp_path / "redis") as server:
+        settings = load_settings(env={}, redis_url=server.url, data_dir=tmp_path / "data",
+                                 ingest_batch_size=2_000)
+        replay(sample, connect(server.url), settings, speed=None, retime=False)
+        command = [*CLI, "ingest", "--until-idle", "-q", "--redis", server.url,
+                   "--data", str(settings.data_dir)]
+        env = {**os.environ, "GMV_INGEST_BATCH_SIZE": "2000"}
+        old = subprocess.Popen(command, env={**env, "GMV_CONSUMER": "host-a"})
+        time.sleep(2.5)
+        old.send_signal(signal.SIGKILL)
+        old.wait()
+        pending = connect(server.url).xpending(settings.orders_stream, "gmv-ingest")
+        assert pending["pending"] > 0, "the kill came too late to leave anything pending"
+        new = subprocess.run([a for a in command if a != "-q"],
+                             env={**env, "GMV_CONSUMER": "host-b"}, timeout=120,
+                             capture_output=True, text=True)
+        assert new.returncode == 0 and "event=pending_claimed" in new.stderr
+        totals = observed(settings.data_dir)
+    assert totals == expected(sample.with_name("night-2026-11-11.labels.json"))
