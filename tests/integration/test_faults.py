@@ -60,7 +60,7 @@ def test_gmv_is_exact_after_twenty_kills_during_a_million_order_replay(
         kills = 0
         while kills < 20:
             worker = subprocess.Popen(command)
-            time.sleep(chance.uniform(1.0, 3.0))
+            time.sleep(chance.uniform(1.0, 2.5))
             if worker.poll() is not None:
                 break  # it finished the night before the next kill
             worker.send_signal(signal.SIGKILL)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import subprocess
@@ -53,10 +54,11 @@ def test_gmv_is_exact_after_the_worker_is_killed_again_and_again(
     command = [sys.executable, "-m", "gmv.cli", "ingest", "--until-idle", "-q",
                "--redis", str(settings.redis_url), "--data", str(settings.data_dir)]
     chance = random.Random(20261111)
+    small_batches = {**os.environ, "GMV_INGEST_BATCH_SIZE": "1000"}  # many commits to land in
     kills = 0
     for _ in range(8):
-        worker = subprocess.Popen(command)
-        time.sleep(chance.uniform(0.8, 2.5))
+        worker = subprocess.Popen(command, env=small_batches)
+        time.sleep(chance.uniform(0.9, 1.8))
         if worker.poll() is None:
             worker.send_signal(signal.SIGKILL)
             kills += 1
