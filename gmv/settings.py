@@ -72,6 +72,11 @@ class Settings:
         """The Redis key of the live snapshot that the dashboard reads."""
         return f"{self.orders_stream}:live"
 
+    @property
+    def night_key(self) -> str:
+        """The Redis key of the night per minute, for the dashboard's night charts."""
+        return f"{self.orders_stream}:night"
+
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 

@@ -6,11 +6,13 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 DEVICES: tuple[str, ...] = ("pc", "mobile", "pad", "other")
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")  # the festival day and every time shown
 MAX_AMOUNT_CENTS = 1_000_000_000  # 10,000,000.00 CNY
 QUANTITY_MIN, QUANTITY_MAX = 1, 10_000
 PAYLOAD_MAX_BYTES = 64 * 1024
@@ -221,3 +223,9 @@ def judge(payloads: Iterable[bytes], accepted_ids: set[str]) -> Iterator[Verdict
             continue
         accepted_ids.add(order.order_id)
         yield Verdict(Fate.ACCEPTED, order=order)
+
+
+def beijing_iso(epoch_ms: int) -> str:
+    """Epoch milliseconds as ISO 8601 in Beijing time: 2026-11-11T00:00:26.000+08:00."""
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).astimezone(BEIJING).isoformat(
+        timespec="milliseconds")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 
 import numpy as np
 
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+from ingest.contract import BEIJING
+
 PEAK_AT_S = 26  # the 2020 record was reached 26 s after midnight
 
 CATEGORIES: tuple[tuple[str, float, float, float], ...] = (

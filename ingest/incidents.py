@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import numpy as np
 
-from ingest.festival import BEIJING, CATEGORIES, PAYMENTS, REGIONS
+from ingest.contract import beijing_iso
+from ingest.festival import CATEGORIES, PAYMENTS, REGIONS
 
 # kind -> (dimension name or None, default magnitude, what the magnitude means)
 KINDS: dict[str, tuple[str | None, float, str]] = {
@@ -112,11 +112,6 @@ def every_kind(start_s: int, duration_s: int, seed: int) -> list[Incident]:
         incidents.append(Incident(kind, first + i * slot + offset, length,
                                   magnitude=KINDS[kind][1]))
     return with_targets(incidents, seed)
-
-
-def beijing_iso(epoch_ms: int) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).astimezone(BEIJING).isoformat(
-        timespec="milliseconds")
 
 
 def label(incident: Incident, midnight: int, start_ms: int | None = None) -> dict[str, object]:

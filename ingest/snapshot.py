@@ -1,8 +1,8 @@
-"""The live snapshot: one small, versioned JSON document in Redis that every live view reads.
+"""The live snapshot: small, versioned JSON documents in Redis that every live view reads.
 
-The worker keeps the night's per-second totals in memory (a few hundred thousand integers at
-most), seeded from the store at start and advanced by each committed batch's window deltas, so
-a snapshot costs no query.
+Two keys: `<stream>:live` (the headline numbers and the last five minutes, several times a
+second) and `<stream>:night` (the night per minute and its milestones, once a second), so the
+document every viewer reads each second stays a few kilobytes however long the night gets.
 """
 
 from __future__ import annotations
@@ -11,107 +11,90 @@ import contextlib
 import json
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 import redis
 
-from ingest.contract import DEVICES, format_cents
-from ingest.incidents import beijing_iso
+from ingest.contract import DEVICES, beijing_iso, format_cents
+from ingest.live_state import LiveState
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
 SERIES_S = 300  # the per-second series covers the last five minutes of event time
-SHARE_WINDOW_S = 60  # the device split "now" is over the last minute
+TOP_N = 12  # values per dimension in the live document (all 32 regions on the night document)
+NIGHT_EVERY_S = 1.0
 
 
-@dataclass
-class LiveState:
-    """Totals of the night so far; `seconds[s]` = [orders, gmv_cents] of event-time second s."""
+def _totals(rows: list[tuple[str, int, int]]) -> dict[str, dict[str, Any]]:
+    return {value: {"gmv": format_cents(gmv), "gmv_cents": gmv, "orders": orders}
+            for value, orders, gmv in rows}
 
-    gmv_cents: int = 0
-    orders: int = 0
-    rejected: int = 0
-    duplicates: int = 0
-    seconds: dict[int, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
-    device_totals: dict[str, list[int]] = field(
-        default_factory=lambda: {d: [0, 0] for d in DEVICES})
-    # Per second and device, for the last minutes only: the split "now".
-    recent_devices: dict[int, dict[str, int]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(int)))
-    peak_ops: int = 0
-    peak_second: int | None = None
-    seq: int = 0
 
-    def add(self, window_deltas: pa.Table, rejected: int, duplicates: int) -> None:
-        """Advance by one batch's window deltas (rows: second, dimension, value, gmv, orders)."""
-        self.rejected += rejected
-        self.duplicates += duplicates
-        rows = window_deltas.to_pydict()
-        for second, dimension, value, gmv, orders in zip(
-                rows["second"], rows["dimension"], rows["value"], rows["gmv_cents"],
-                rows["orders"], strict=True):
-            gmv, orders = int(gmv), int(orders)  # sums arrive as DECIMAL from the store
-            if dimension == "all":
-                totals = self.seconds[second]
-                totals[0] += orders
-                totals[1] += gmv
-                self.orders += orders
-                self.gmv_cents += gmv
-                self._raise_peak(second, totals[0])
-            elif dimension == "device":
-                totals = self.device_totals.setdefault(value, [0, 0])
-                totals[0] += orders
-                totals[1] += gmv
-                self.recent_devices[second][value] += orders
-        self._forget_old_device_seconds()
+def live_document(state: LiveState, seq: int, heartbeat: dict[str, Any]) -> dict[str, Any]:
+    latest = state.latest_second()
+    start = latest - SERIES_S + 1 if latest is not None else None
+    window = range(start, latest + 1) if start is not None and latest is not None else range(0)
+    shares = state.device_shares_now()
+    devices = {d: state.totals["device"].get(d, [0, 0]) for d in (*DEVICES, *state.totals["device"])}
+    return {
+        "version": SNAPSHOT_VERSION, "seq": seq,
+        "gmv": format_cents(state.gmv_cents), "gmv_cents": state.gmv_cents,
+        "orders": state.orders, "rejected": state.rejected, "duplicates": state.duplicates,
+        # The latest second may still be filling; "now" is the one before it.
+        "ops_now": state.seconds[latest - 1][0] if latest is not None and latest - 1 in
+        state.seconds else 0,
+        "latest_second": beijing_iso(latest * 1000) if latest is not None else None,
+        "latest_second_ms": latest * 1000 if latest is not None else None,
+        "peak_ops": state.peak_ops,
+        "peak_second": beijing_iso(state.peak_second * 1000) if state.peak_second else None,
+        "peak_second_ms": state.peak_second * 1000 if state.peak_second else None,
+        "by_device": {d: {"gmv": format_cents(g), "gmv_cents": g, "orders": n,
+                          "share_now": shares.get(d, 0.0)} for d, (n, g) in devices.items()},
+        "by_category": _totals(state.top("category", TOP_N)),
+        "by_payment": _totals(state.top("payment", TOP_N)),
+        "top_merchants": _totals(state.top("merchant", 10)),
+        "series": {"start": beijing_iso(start * 1000) if start is not None else None,
+                   "start_ms": start * 1000 if start is not None else None,
+                   "orders": [state.seconds[s][0] if s in state.seconds else 0 for s in window],
+                   "gmv_cents": [state.seconds[s][1] if s in state.seconds else 0
+                                 for s in window]},
+        **heartbeat,
+    }
 
-    def _forget_old_device_seconds(self) -> None:
-        latest = self.latest_second()
-        if latest is not None and len(self.recent_devices) > 2 * SHARE_WINDOW_S:
-            for second in [s for s in self.recent_devices if s <= latest - SHARE_WINDOW_S]:
-                del self.recent_devices[second]
 
-    def _raise_peak(self, second: int, orders: int) -> None:
-        if orders > self.peak_ops or (orders == self.peak_ops and self.peak_second is not None
-                                      and second < self.peak_second):
-            self.peak_ops, self.peak_second = orders, second
+def night_document(state: LiveState, seq: int) -> dict[str, Any]:
+    """Per minute of the night: orders, GMV, GMV so far (exact: it ends at the headline) and
+    orders by device; every region and category; the milestones crossed."""
+    orders_before, gmv_before, minutes = state.night_minutes()
+    gmv = [state.minutes[m][1] if m in state.minutes else 0 for m in minutes]
+    cumulative, running = [], gmv_before
+    for cents in gmv:
+        running += cents
+        cumulative.append(running)
+    return {
+        "version": SNAPSHOT_VERSION, "seq": seq,
+        "start_ms": minutes.start * 60_000 if minutes else None,
+        "orders": [state.minutes[m][0] if m in state.minutes else 0 for m in minutes],
+        "gmv_cents": gmv, "cumulative_gmv_cents": cumulative,
+        "orders_before": orders_before,
+        "devices": {d: [state.minute_devices[m].get(d, 0) if m in state.minute_devices else 0
+                            for m in minutes]
+                    for d in (*DEVICES, *state.totals["device"]) if d},
+        "by_region": _totals(state.top("region", 64)),
+        "by_category": _totals(state.top("category", 64)),
+        "milestones": [{"yuan": yuan, "second_ms": second * 1000,
+                        "second": beijing_iso(second * 1000)}
+                       for yuan, second in state.milestones()],
+    }
 
-    def latest_second(self) -> int | None:
-        return max(self.seconds) if self.seconds else None
 
-    def document(self, heartbeat: dict[str, Any]) -> dict[str, Any]:
-        self.seq += 1
-        latest = self.latest_second()
-        start = (latest - SERIES_S + 1) if latest is not None else None
-        window = range(start, latest + 1) if start is not None and latest is not None else range(0)
-        recent: dict[str, int] = defaultdict(int)
-        if latest is not None:
-            for second in range(latest - SHARE_WINDOW_S + 1, latest + 1):
-                for device, orders in self.recent_devices.get(second, {}).items():
-                    recent[device] += orders
-        recent_total = sum(recent.values()) or 1
-        return {
-            "version": SNAPSHOT_VERSION, "seq": self.seq,
-            "gmv": format_cents(self.gmv_cents), "gmv_cents": self.gmv_cents,
-            "orders": self.orders, "rejected": self.rejected, "duplicates": self.duplicates,
-            # The latest second may still be filling; "now" is the one before it.
-            "ops_now": self.seconds[latest - 1][0] if latest is not None and latest - 1 in
-            self.seconds else 0,
-            "latest_second": beijing_iso(latest * 1000) if latest is not None else None,
-            "peak_ops": self.peak_ops,
-            "peak_second": beijing_iso(self.peak_second * 1000) if self.peak_second else None,
-            "by_device": {d: {"gmv": format_cents(g), "orders": n,
-                              "share_now": round(recent[d] / recent_total, 4)}
-                          for d, (n, g) in self.device_totals.items()},
-            "series": {"start": beijing_iso(start * 1000) if start is not None else None,
-                       "orders": [self.seconds[s][0] if s in self.seconds else 0 for s in window],
-                       "gmv_cents": [self.seconds[s][1] if s in self.seconds else 0
-                                     for s in window]},
-            **heartbeat,
-        }
+def merchant_totals(inserted: pa.Table) -> pa.Table:
+    """merchant_id, orders, gmv_cents of one batch's inserted orders."""
+    grouped = inserted.group_by("merchant_id", use_threads=False).aggregate(
+        [("amount_cents", "count"), ("amount_cents", "sum")])
+    return pa.table({"merchant_id": grouped["merchant_id"], "orders": grouped["amount_cents_count"],
+                     "gmv_cents": grouped["amount_cents_sum"]})
 
 
 def encode_snapshot(document: dict[str, Any]) -> bytes:
@@ -127,18 +110,30 @@ class SnapshotPublisher:
     beating while a large batch is being committed, and on demand after each commit.
     Whoever changes the state holds `lock`."""
 
-    def __init__(self, client: redis.Redis, key: str, state: LiveState,
+    def __init__(self, client: redis.Redis, keys: tuple[str, str], state: LiveState,
                  heartbeat: Callable[[], dict[str, Any]], interval_s: float) -> None:
-        self.client, self.key, self.state = client, key, state
+        self.client, self.state = client, state
+        self.live_key, self.night_key = keys
         self.heartbeat, self.interval_s = heartbeat, interval_s
         self.lock = threading.Lock()
+        self.seq = 0
+        self._night_at = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="snapshot", daemon=True)
 
     def publish(self) -> None:
+        """The live document now, and the night document when it is a second old."""
+        heartbeat = self.heartbeat()
+        night = None
         with self.lock:
-            document = self.state.document(self.heartbeat())
-        self.client.set(self.key, encode_snapshot(document))
+            self.seq += 1
+            live = live_document(self.state, self.seq, heartbeat)
+            if time.monotonic() - self._night_at >= NIGHT_EVERY_S:
+                night = night_document(self.state, self.seq)
+                self._night_at = time.monotonic()
+        if night is not None:
+            self.client.set(self.night_key, encode_snapshot(night))
+        self.client.set(self.live_key, encode_snapshot(live))
 
     def start(self) -> None:
         self._thread.start()

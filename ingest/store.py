@@ -123,8 +123,13 @@ class Store:
         return BatchResult(batch, inserted.num_rows, duplicates, rejected, inserted, deltas)
 
     def live_windows(self) -> pa.Table:
-        """The night's per-second totals and per-second device totals, to seed the live state."""
-        return self._arrow("SELECT * FROM windows WHERE dimension IN ('all', 'device')")
+        """The night's per-second windows of every dimension, to seed the live state."""
+        return self._arrow("SELECT * FROM windows")
+
+    def merchant_totals(self) -> pa.Table:
+        """merchant_id, orders, gmv_cents over every accepted order, to seed the live state."""
+        return self._arrow("SELECT merchant_id, count(*) AS orders, sum(amount_cents) AS gmv_cents "
+                           "FROM orders GROUP BY merchant_id")
 
     def orders_since(self, batch: int) -> pa.Table:
         """Orders committed by batches after `batch`, for the history files."""

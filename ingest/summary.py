@@ -6,8 +6,7 @@ from typing import Any
 
 import duckdb
 
-from ingest.contract import format_cents
-from ingest.incidents import beijing_iso
+from ingest.contract import beijing_iso, format_cents
 
 
 def summarize(db: duckdb.DuckDBPyConnection, orders: str, counters: dict[str, int]) -> dict[str, Any]:

@@ -18,7 +18,9 @@ from gmv.logs import Progress, log_event, log_line
 from gmv.settings import Settings
 from ingest.decode import decode_batch
 from ingest.history import HistoryWriter
-from ingest.snapshot import LiveState, SnapshotPublisher, now_ms
+from ingest.live_state import LiveState
+from ingest.rate import RateMeter
+from ingest.snapshot import SnapshotPublisher, merchant_totals, now_ms
 from ingest.store import Store
 from ingest.stream import prefetched
 
@@ -74,8 +76,11 @@ class Worker:
         counters = store.counters()
         self.state.add(store.live_windows(), counters.get("rejected", 0),
                        counters.get("duplicates", 0))
+        self.state.add_merchants(store.merchant_totals())
+        self.rate = RateMeter()
         self._trimmed_at = 0.0
-        self.snapshots = SnapshotPublisher(client, settings.snapshot_key, self.state,
+        self.snapshots = SnapshotPublisher(client, (settings.snapshot_key, settings.night_key),
+                                           self.state,
                                            self._heartbeat, settings.snapshot_interval_ms / 1000)
         self._failures = 0
         # The raw reply: redis-py's callback would build a dict per entry.
@@ -154,6 +159,7 @@ class Worker:
             return
         # After a crash between COMMIT and XACK, the first entries were already counted.
         fresh = entries.after(self.committed)
+        started = time.monotonic()
         if fresh:
             decoded = decode_batch(fresh.payloads)
             self._dead_letter(fresh, decoded.rejected)
@@ -164,8 +170,10 @@ class Worker:
             self.history.add(result.batch, result.inserted, last_id)
             with self.snapshots.lock:
                 self.state.add(result.window_deltas, result.rejected, result.duplicates)
+                self.state.add_merchants(merchant_totals(result.inserted))
             self.progress.advance(len(fresh), orders=self.state.orders, gmv=self.state.gmv_cents)
         self._ack(entries.ids)
+        self.rate.record(len(fresh), time.monotonic() - started)
         self.snapshots.publish()
 
     def _ack(self, ids: list[bytes]) -> None:
@@ -212,6 +220,7 @@ class Worker:
             "heartbeat_ms": now_ms(), "worker": self.consumer, "position": self.committed,
             "stream_last_id": last_id.decode() if isinstance(last_id, bytes) else last_id,
             "lag_ms": max(id_key(last_id)[0] - committed_ms, 0) if committed_ms else None,
+            **self.rate.figures(),
         }
 
     def _claim_abandoned(self) -> None:

@@ -31,7 +31,7 @@ def test_the_snapshot_carries_the_nights_totals(redis_client: redis.Redis,
     replay(SAMPLE, redis_client, settings, speed=None, retime=False)
     run_worker(redis_client, settings, until_idle=True)
     live = snapshot(redis_client, settings)
-    assert live["version"] == 1 and live["gmv"] == TRUTH["gmv"]
+    assert live["version"] == 2 and live["gmv"] == TRUTH["gmv"]
     assert live["orders"] == TRUTH["accepted"]
     assert (live["rejected"], live["duplicates"]) == (TRUTH["rejected"], TRUTH["duplicates"])
     assert {d: {"gmv": v["gmv"], "orders": v["orders"]} for d, v in live["by_device"].items()} \
@@ -43,6 +43,31 @@ def test_the_snapshot_carries_the_nights_totals(redis_client: redis.Redis,
     assert len(live) < 60 and len(json.dumps(live)) < 20_000  # small: every viewer reads it
     # History files and their summary say the same.
     assert_matches_truth(history_summary(settings.data_dir))
+
+
+def test_the_night_document_adds_up_to_the_headline(redis_client: redis.Redis,
+                                                    settings: Settings) -> None:
+    replay(SAMPLE, redis_client, settings, speed=None, retime=False)
+    run_worker(redis_client, settings, until_idle=True)
+    live = snapshot(redis_client, settings)
+    night = json.loads(redis_client.get(settings.night_key) or b"{}")
+    gmv_cents = live["gmv_cents"]
+    assert night["cumulative_gmv_cents"][-1] == gmv_cents
+    assert sum(night["orders"]) + night["orders_before"] == TRUTH["accepted"]
+    assert sum(v["gmv_cents"] for v in night["by_region"].values()) == gmv_cents
+    assert sum(v["gmv_cents"] for v in night["by_category"].values()) == gmv_cents
+    assert sum(sum(series) for series in night["devices"].values()) == sum(night["orders"])
+    # Milestones in order of time, each crossed by the cumulative curve at its minute.
+    crossed = [m["yuan"] for m in night["milestones"]]
+    assert crossed == [10**k for k in range(6, 6 + len(crossed))] and crossed
+    assert [m["second_ms"] for m in night["milestones"]] == \
+        sorted(m["second_ms"] for m in night["milestones"])
+    for milestone in night["milestones"]:
+        minute = (milestone["second_ms"] - night["start_ms"]) // 60_000
+        assert night["cumulative_gmv_cents"][minute] >= milestone["yuan"] * 100
+    merchants = list(live["top_merchants"].values())
+    assert len(merchants) == 10 and merchants[0]["gmv_cents"] >= merchants[-1]["gmv_cents"]
+    assert live["ingest_eps"] >= 0 and live["capacity_eps"] > 0
 
 
 def test_the_stream_is_trimmed_only_below_what_is_committed(redis_client: redis.Redis,
