@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="exit once the stream is drained and committed")
     summary = commands.add_parser("summary", help="the night's totals, from the store")
     summary.add_argument("--json", action="store_true", help="print JSON (the contract's keys)")
+    serve = commands.add_parser("serve", help="the dashboard, under gunicorn")
+    serve.add_argument("--host", help="address to listen on (default: GMV_WEB_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=_positive(int), help="port (default: GMV_WEB_PORT, 8050)")
+    serve.add_argument("--workers", type=_positive(int),
+                       help="gunicorn worker processes (default: GMV_WEB_WORKERS, 2)")
     demo = commands.add_parser("demo", help="the whole war room on embedded defaults")
     demo.add_argument("--seed", type=_non_negative_int, default=1)
     demo.add_argument("--peak-ops", type=_positive(int), default=4000)
@@ -180,15 +185,27 @@ def _run_summary(args: argparse.Namespace, settings: Settings) -> None:
             print(f"{key:>12}  {value}")
 
 
+def _run_serve(args: argparse.Namespace, settings: Settings) -> None:
+    from dashboard.serve import serve
+
+    settings = settings.replace(**{k: v for k, v in (("web_host", args.host), ("web_port", args.port),
+                                                     ("web_workers", args.workers)) if v})
+    with redis_url_for(settings) as url:
+        serve(settings.replace(redis_url=url))
+
+
 def _run_demo(args: argparse.Namespace, settings: Settings) -> None:
     from gmv.demo import run_demo
+    from ingest.worker import stop_on_sigterm
+
+    stop_on_sigterm()  # a process manager's stop ends the demo's services too
 
     run_demo(settings, seed=args.seed, peak_ops=args.peak_ops, speed=args.speed)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], None]] = {
     "simulate": _run_simulate, "replay": _run_replay, "ingest": _run_ingest,
-    "summary": _run_summary, "demo": _run_demo,
+    "summary": _run_summary, "serve": _run_serve, "demo": _run_demo,
 }
 
 

@@ -37,13 +37,17 @@ def _service(name: str, args: list[str]) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def run_demo(settings: Settings, seed: int, peak_ops: int, speed: float) -> None:
-    """Redis, the ingest worker and the simulator at festival pace, from a minute before
-    midnight, with one incident of every kind in the first half hour."""
+    """Redis, the ingest worker, the dashboard and the simulator at festival pace, from a minute
+    before midnight, with one incident of every kind in the first half hour."""
     plan = NightPlan(seed=seed, peak_ops=peak_ops, start_s=DEMO_START_S,
                      duration_s=DEMO_DURATION_S, incidents=tuple(every_kind(120, 1800, seed)))
     with redis_url_for(settings) as url:
         where = ["--redis", url, "--data", str(settings.data_dir)]
         log_event(log, "demo_started", redis=url, data=settings.data_dir)
-        with _service("worker", ["ingest", *where]):
+        url_shown = f"http://{settings.web_host}:{settings.web_port}/"
+        with _service("worker", ["ingest", *where]), _service("dashboard", ["serve", *where]):
+            print(f"\n  The war room: {url_shown}  (operations: {url_shown}ops, review: "
+                  f"{url_shown}review; English: ?lang=en)\n  Ctrl-C stops everything.\n",
+                  flush=True)
             simulate_to_stream(plan, connect(url), settings, speed,
                                settings.data_dir / "labels.json", "gmv demo")

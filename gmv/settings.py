@@ -44,6 +44,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("embedded_redis_aof", "GMV_EMBEDDED_REDIS_AOF", True,
             "the embedded redis-server keeps an append-only file (everysec), so a restart loses "
             "at most a second; off publishes ~30 % faster (BENCHMARKS.md)"),
+    Setting("web_host", "GMV_WEB_HOST", "127.0.0.1",
+            "address `gmv serve` listens on; 0.0.0.0 to serve the war room's screens"),
+    Setting("web_port", "GMV_WEB_PORT", 8050, "port of the dashboard"),
+    Setting("web_workers", "GMV_WEB_WORKERS", 2,
+            "gunicorn worker processes of `gmv serve` (they share nothing but Redis and files)"),
+    Setting("web_threads", "GMV_WEB_THREADS", 8, "threads per gunicorn worker"),
+    Setting("last_year_data_dir", "GMV_LAST_YEAR_DATA_DIR", "",
+            "data dir of a previous year's night (its history files), drawn beside tonight's "
+            "curve at the same minute; empty: none"),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -62,6 +71,11 @@ class Settings:
     trim_stream: bool
     consumer_name: str
     embedded_redis_aof: bool
+    web_host: str
+    web_port: int
+    web_workers: int
+    web_threads: int
+    last_year_data_dir: str
 
     @property
     def dead_letter_stream(self) -> str:

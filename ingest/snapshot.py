@@ -75,6 +75,9 @@ def night_document(state: LiveState, seq: int) -> dict[str, Any]:
     return {
         "version": SNAPSHOT_VERSION, "seq": seq,
         "start_ms": minutes.start * 60_000 if minutes else None,
+        # The last minute is still filling: its GMV so far is as of the end of this second.
+        "latest_ms": (latest + 1) * 1000 if (latest := state.latest_second()) is not None else None,
+        "gmv_before_cents": gmv_before,
         "orders": [state.minutes[m][0] if m in state.minutes else 0 for m in minutes],
         "gmv_cents": gmv, "cumulative_gmv_cents": cumulative,
         "orders_before": orders_before,

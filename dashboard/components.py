@@ -1,0 +1,199 @@
+"""The live parts shared by the big screen and the operations view, with their callbacks.
+
+Per viewer and second the server does one thing: read the snapshot and hand out what changed.
+The clock, the staleness banner and the count-up run in the browser (assets/counter.js).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
+
+from dashboard import data
+from dashboard.figures import (
+    SERIES_POINTS,
+    device_share_figure,
+    device_trend_figure,
+    night_figure,
+    ops_points,
+    ops_series_figure,
+    totals_bar_figure,
+)
+from dashboard.format import (
+    clock,
+    format_count,
+    format_exact,
+    format_headline,
+    headline_scale,
+    milestone_label,
+    text,
+)
+from dashboard.ids import Ids
+
+LIVE_INTERVAL_MS = 1000
+NIGHT_INTERVAL_MS = 5000
+GRAPH_CONFIG: Any = {"displayModeBar": False, "responsive": True}
+
+
+def plumbing(lang: str, live: dict[str, Any] | None) -> list[Any]:
+    """Stores and intervals every live page carries, primed with the snapshot the page was
+    drawn from."""
+    words = {"stale": text(lang, "stale"), "waiting": text(lang, "waiting")}
+    return [
+        dcc.Store(id=Ids.LANG, data=lang), dcc.Store(id=Ids.LIVE), dcc.Store(id=Ids.FEED),
+        dcc.Store(id=Ids.GMV_TARGET,
+                  data=headline_values(live, lang)["target"] if live else None),
+        dcc.Store(id=Ids.OPS_DRAWN, data=last_drawn_ms(live)),
+        dcc.Store(id=Ids.WORDS, data=words),
+        dcc.Interval(id=Ids.TICK, interval=LIVE_INTERVAL_MS),
+        dcc.Interval(id=Ids.SLOW_TICK, interval=NIGHT_INTERVAL_MS),
+        dcc.Interval(id=Ids.CLOCK_TICK, interval=500),
+    ]
+
+
+def banner() -> html.Div:
+    return html.Div(id=Ids.STALE_BANNER, className="banner banner-on", role="alert")
+
+
+def header(lang: str, title_key: str, controls: list[Any] | None = None) -> html.Header:
+    return html.Header(className="header", children=[
+        html.Div([html.Span("11.11", className="brand"), html.H1(text(lang, title_key))],
+                 className="title"),
+        *(controls or []),
+        html.Div([html.Span(text(lang, "beijing_time"), className="clock-label"),
+                  html.Span(id=Ids.CLOCK, className="clock")], className="clock-box"),
+    ])
+
+
+def tile(lang: str, label_key: str, value_id: str, value: str = "—", extra: Any = None) -> html.Div:
+    return html.Div(className="tile", children=[
+        html.Div(text(lang, label_key), className="tile-label"),
+        html.Div(value, id=value_id, className="tile-value"), extra or ""])
+
+
+def headline(lang: str, live: dict[str, Any] | None) -> html.Section:
+    """GMV as the headline (counting up in the browser), and the numbers beside it."""
+    values = headline_values(live or {}, lang)
+    return html.Section(className="headline", children=[
+        html.Div(className="gmv-box", children=[
+            html.Div(text(lang, "gmv"), className="gmv-label"),
+            html.Div(values["target"]["text"] if live else "—", id=Ids.GMV, className="gmv"),
+            html.Div(values["target"]["exact"] if live else "", id=Ids.GMV_EXACT,
+                     className="gmv-exact"),
+            html.Div(milestone_chips(data.source().night(), lang), id=Ids.MILESTONES,
+                     className="milestones"),
+        ]),
+        html.Div(className="tiles", children=[
+            tile(lang, "orders", Ids.ORDERS, values["orders"]),
+            tile(lang, "ops_now", Ids.OPS_NOW, values["ops_now"]),
+            tile(lang, "peak", Ids.PEAK, values["peak"],
+                  html.Div(values["peak_at"], id=Ids.PEAK_AT, className="tile-sub")),
+        ]),
+    ])
+
+
+def _panel(title: str, body: Any, class_name: str = "panel") -> html.Div:
+    return html.Div(className=class_name, children=[html.H2(title), body])
+
+
+def _graph(graph_id: str, figure: Any, height_rem: float) -> dcc.Graph:
+    return dcc.Graph(id=graph_id, figure=figure, config=GRAPH_CONFIG,
+                     style={"height": f"{height_rem}rem"})
+
+
+def night_panels(lang: str, live: dict[str, Any] | None) -> html.Section:
+    """The night's charts: GMV so far with last year and milestones, orders/s, devices,
+    categories and regions."""
+    night, trend, categories, regions, _ = night_outputs(data.source(), lang)
+    return html.Section(className="charts", children=[
+        html.Div(className="grid top", children=[
+            _panel(text(lang, "night"), _graph(Ids.NIGHT_CHART, night, 21)),
+            _panel(text(lang, "ops_series"), _graph(Ids.OPS_CHART, ops_series_figure(live, lang), 21)),
+            _panel(text(lang, "devices"),
+                   _graph(Ids.DEVICE_SHARES, device_share_figure(live, lang), 21))]),
+        html.Div(className="grid bottom", children=[
+            _panel(text(lang, "device_trend"), _graph(Ids.DEVICE_TREND, trend, 14)),
+            _panel(text(lang, "categories"), _graph(Ids.CATEGORIES, categories, 14)),
+            _panel(text(lang, "regions"), _graph(Ids.REGIONS, regions, 14))]),
+    ])
+
+
+def headline_values(live: dict[str, Any], lang: str) -> dict[str, Any]:
+    """The texts of the headline tiles, and the target of the count-up."""
+    cents = int(live.get("gmv_cents", 0))
+    peak_at = live.get("peak_second_ms")
+    return {
+        "target": {"cents": cents, "scale": headline_scale(cents, lang).as_dict(),
+                   "text": format_headline(cents, lang), "exact": format_exact(cents)},
+        "orders": format_count(live.get("orders")),
+        "ops_now": format_count(live.get("ops_now")),
+        "peak": format_count(live.get("peak_ops")),
+        "peak_at": f"{text(lang, 'at')} {clock(peak_at)}" if peak_at else "",
+    }
+
+
+@callback(
+    Output(Ids.LIVE, "data"), Output(Ids.GMV_TARGET, "data"), Output(Ids.ORDERS, "children"),
+    Output(Ids.OPS_NOW, "children"), Output(Ids.PEAK, "children"), Output(Ids.PEAK_AT, "children"),
+    Output(Ids.DEVICE_SHARES, "figure"), Output(Ids.OPS_CHART, "extendData"),
+    Output(Ids.OPS_DRAWN, "data"),
+    Input(Ids.TICK, "n_intervals"), State(Ids.LANG, "data"), State(Ids.OPS_DRAWN, "data"))
+def refresh_live(_: int | None, lang: str, drawn_ms: int | None) -> tuple[Any, ...]:
+    live = data.source().live()
+    if live is None:  # nothing yet, or Redis away: the banner says so, the numbers stay put
+        return (no_update,) * 9
+    values = headline_values(live, lang)
+    x, y = ops_points(live, drawn_ms)
+    extend = ({"x": [x], "y": [y]}, [0], SERIES_POINTS) if x else no_update
+    small = {k: live.get(k) for k in ("seq", "age_ms", "heartbeat_ms", "gmv_cents")}
+    return (small, values["target"], values["orders"], values["ops_now"], values["peak"],
+            values["peak_at"], device_share_figure(live, lang), extend,
+            last_drawn_ms(live) if x else no_update)
+
+
+def last_drawn_ms(live: dict[str, Any] | None) -> int | None:
+    """The last complete second of the snapshot's series: where the ops chart has got to."""
+    series = (live or {}).get("series") or {}
+    if not series.get("start_ms") or len(series.get("orders", [])) < 2:
+        return None
+    return int(series["start_ms"]) + (len(series["orders"]) - 2) * 1000
+
+
+@callback(
+    Output(Ids.NIGHT_CHART, "figure"), Output(Ids.DEVICE_TREND, "figure"),
+    Output(Ids.CATEGORIES, "figure"), Output(Ids.REGIONS, "figure"),
+    Output(Ids.MILESTONES, "children"),
+    Input(Ids.SLOW_TICK, "n_intervals"), State(Ids.LANG, "data"))
+def refresh_night(_: int | None, lang: str) -> tuple[Any, ...]:
+    return night_outputs(data.source(), lang)
+
+
+def night_outputs(source: data.DataSource, lang: str) -> tuple[Any, ...]:
+    night = source.night()
+    last_year = source.last_year()
+    curve = data.night_curve(last_year) if last_year else None
+    return (night_figure(night, curve, source.festival_midnight_ms(), lang),
+            device_trend_figure(night, lang),
+            totals_bar_figure((night or {}).get("by_category", {}), lang),
+            totals_bar_figure((night or {}).get("by_region", {}), lang),
+            milestone_chips(night, lang))
+
+
+def milestone_chips(night: dict[str, Any] | None, lang: str) -> list[Any]:
+    chips = [html.Span(text(lang, "milestones"), className="milestones-label")]
+    for milestone in (night or {}).get("milestones", []):
+        chips.append(html.Span([html.B(milestone_label(milestone["yuan"], lang)), " ",
+                                clock(milestone["second_ms"])], className="chip"))
+    return chips
+
+
+clientside_callback(ClientsideFunction("gmv", "count_up"), Output(Ids.GMV, "title"),
+                    Input(Ids.GMV_TARGET, "data"))
+clientside_callback(ClientsideFunction("gmv", "received"), Output(Ids.FEED, "data"),
+                    Input(Ids.LIVE, "data"))
+clientside_callback(ClientsideFunction("gmv", "tick"), Output(Ids.CLOCK, "children"),
+                    Output(Ids.STALE_BANNER, "children"), Output(Ids.STALE_BANNER, "className"),
+                    Output(Ids.PAGE, "className"),
+                    Input(Ids.CLOCK_TICK, "n_intervals"), State(Ids.FEED, "data"),
+                    State(Ids.LANG, "data"), State(Ids.WORDS, "data"))

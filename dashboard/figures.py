@@ -1,0 +1,194 @@
+"""Pure figure builders: documents in, Plotly figures out; no Redis, no files, no Dash."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+
+from dashboard.format import beijing, format_compact, milestone_label, text
+from ingest.contract import DEVICES
+
+SERIES_POINTS = 300  # the live orders/s chart: a fixed five minutes, trimmed by the browser
+ORANGE, GOLD, BLUE, VIOLET, GREY = "#ff6a00", "#ffc53d", "#3fa7ff", "#a67cff", "#8a94a6"
+DEVICE_COLOURS = {"mobile": ORANGE, "pc": BLUE, "pad": VIOLET, "other": GREY}
+INK, MUTED, GRID = "#e8ecf3", "#8a94a6", "rgba(255,255,255,0.08)"
+
+
+def _layout(figure: go.Figure, **extra: Any) -> go.Figure:
+    layout: dict[str, Any] = {
+        "template": "plotly_dark", "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
+        "font": {"color": INK, "size": 16,
+                 "family": "Noto Sans CJK SC, Noto Sans SC, PingFang SC, Microsoft YaHei, sans-serif"},
+        "margin": {"l": 64, "r": 24, "t": 16, "b": 40}, "showlegend": False, "uirevision": "keep"}
+    figure.update_layout(**(layout | extra))
+    figure.update_xaxes(gridcolor=GRID, zeroline=False)
+    figure.update_yaxes(gridcolor=GRID, zeroline=False)
+    return figure
+
+
+def money_axis(figure: go.Figure, top_cents: int, lang: str) -> None:
+    """Ticks in 亿/万 or B/M at round steps, rather than Plotly's SI 'M' and 'G'."""
+    top = max(top_cents, 10_000)
+    step = 10 ** (len(str(top)) - 1)
+    for factor in (1, 2, 5, 10):
+        if top / (step * factor / 10) <= 6:
+            step = step * factor // 10 or 1
+            break
+    ticks = list(range(0, top + step, step))
+    figure.update_yaxes(tickvals=[t / 100 for t in ticks],
+                        ticktext=[format_compact(t, lang) if t else "0" for t in ticks])
+
+
+def time_axis(figure: go.Figure, x_ms: list[int]) -> None:
+    """Hours and minutes over a long range; seconds too while the range is short."""
+    short = not x_ms or x_ms[-1] - x_ms[0] < 20 * 60_000
+    figure.update_xaxes(tickformat="%H:%M:%S" if short else "%H:%M", nticks=7)
+
+
+def _times(epoch_ms: list[int]) -> list[str]:
+    """Beijing wall-clock times for an x axis, without an offset so Plotly does not shift them."""
+    return [beijing(ms).strftime("%Y-%m-%d %H:%M:%S") for ms in epoch_ms]
+
+
+def ops_series_figure(live: dict[str, Any] | None, lang: str) -> go.Figure:
+    """Orders per second over the last five minutes: the frame that extendData then grows."""
+    x, y = ops_points(live, None)
+    figure = go.Figure(go.Scatter(x=x, y=y, mode="lines", line={"color": ORANGE, "width": 3},
+                                  fill="tozeroy", fillcolor="rgba(255,106,0,0.18)",
+                                  hovertemplate="%{x}<br>%{y:,} " + text(lang, "per_second_unit")))
+    figure = _layout(figure, yaxis={"rangemode": "tozero", "tickformat": ","})
+    figure.update_xaxes(tickformat="%H:%M:%S")
+    return figure
+
+
+def ops_points(live: dict[str, Any] | None, after_ms: int | None) -> tuple[list[str], list[int]]:
+    """The complete seconds of the snapshot's series later than `after_ms` (all when None): the
+    last second may still be filling, so it is drawn once the next one has begun."""
+    if not live or not live.get("series", {}).get("start_ms"):
+        return [], []
+    start, counts = live["series"]["start_ms"], live["series"]["orders"][:-1]
+    points = [(start + i * 1000, n) for i, n in enumerate(counts)
+              if after_ms is None or start + i * 1000 > after_ms]
+    return _times([ms for ms, _ in points]), [n for _, n in points]
+
+
+def night_figure(night: dict[str, Any] | None, last_year: tuple[list[int], list[int]] | None,
+                 festival_midnight_ms: int, lang: str) -> go.Figure:
+    """GMV so far through the night, last year's at the same minute, and the milestones."""
+    figure = go.Figure()
+    top = 0
+    x_ms, cumulative = night_points(night)
+    if last_year:
+        minutes, last = last_year
+        # Only as far as tonight has got: the comparison is "at the same minute".
+        until = x_ms[-1] if x_ms else festival_midnight_ms
+        points = [(festival_midnight_ms + (m + 1) * 60_000, c) for m, c in zip(minutes, last, strict=True)
+                  if festival_midnight_ms + m * 60_000 < until]
+        top = max((c for _, c in points), default=0)
+        figure.add_scatter(
+            x=_times([ms for ms, _ in points]), y=[c / 100 for _, c in points], mode="lines",
+            name=text(lang, "last_year"), line={"color": GREY, "width": 3, "dash": "dash"},
+            hovertemplate=text(lang, "last_year") + " %{x}<br>¥%{y:,.0f}<extra></extra>")
+    if x_ms:
+        top = max(top, cumulative[-1])
+        figure.add_scatter(
+            x=_times(x_ms), y=[c / 100 for c in cumulative], mode="lines",
+            name=text(lang, "this_year"), line={"color": GOLD, "width": 4},
+            fill="tozeroy", fillcolor="rgba(255,197,61,0.12)",
+            hovertemplate="%{x}<br>¥%{y:,.2f}<extra></extra>")
+        for milestone in (night or {}).get("milestones", []):
+            figure.add_scatter(
+                x=_times([milestone["second_ms"]]), y=[milestone["yuan"]], mode="markers+text",
+                marker={"color": ORANGE, "size": 14, "symbol": "diamond",
+                        "line": {"color": INK, "width": 1}},
+                text=[milestone_label(milestone["yuan"], lang)], textposition="top center",
+                textfont={"size": 17, "color": INK}, cliponaxis=False, hoverinfo="skip")
+    figure = _layout(figure, showlegend=bool(last_year),
+                     legend={"orientation": "h", "y": 1.08, "x": 0, "font": {"size": 15}})
+    time_axis(figure, x_ms)
+    money_axis(figure, int(top * 1.1), lang)
+    return figure
+
+
+def night_points(night: dict[str, Any] | None) -> tuple[list[int], list[int]]:
+    """(epoch ms, GMV so far in cents): the start of the first minute, the end of each minute,
+    and the latest second for the minute still filling."""
+    if not night or night.get("start_ms") is None:
+        return [], []
+    start, latest = night["start_ms"], night.get("latest_ms")
+    x = [start] + [start + (i + 1) * 60_000 for i in range(len(night["cumulative_gmv_cents"]))]
+    y = [night.get("gmv_before_cents", 0), *night["cumulative_gmv_cents"]]
+    if latest is not None:
+        x[-1] = min(x[-1], latest)
+    return x, y
+
+
+def device_trend_figure(night: dict[str, Any] | None, lang: str) -> go.Figure:
+    """Each device's share of the orders of each minute: the shift from PC to mobile."""
+    figure = go.Figure()
+    if night and night.get("start_ms") is not None:
+        devices = night["devices"]
+        totals = [sum(column) or 1 for column in zip(*devices.values(), strict=True)]
+        x = _times([night["start_ms"] + i * 60_000 for i in range(len(totals))])
+        for device in sorted(devices, key=lambda d: DEVICES.index(d) if d in DEVICES else 9):
+            figure.add_scatter(
+                x=x, y=[n / t for n, t in zip(devices[device], totals, strict=True)],
+                name=text(lang, device), stackgroup="share", mode="lines",
+                line={"width": 0.5, "color": DEVICE_COLOURS.get(device, GREY)},
+                hovertemplate=f"{text(lang, device)} %{{y:.1%}}<extra></extra>")
+    figure = _layout(figure, showlegend=True, margin={"l": 56, "r": 16, "t": 36, "b": 32},
+                     legend={"orientation": "h", "y": 1.18, "x": 0, "font": {"size": 15}})
+    figure.update_yaxes(tickformat=".0%", range=[0, 1])
+    start = (night or {}).get("start_ms") or 0
+    time_axis(figure, [start, start + 60_000 * len((night or {}).get("orders", []))])
+    return figure
+
+
+def device_share_figure(live: dict[str, Any] | None, lang: str) -> go.Figure:
+    devices = (live or {}).get("by_device", {})
+    names = [d for d in DEVICES if d in devices] + [d for d in devices if d not in DEVICES]
+    figure = go.Figure(go.Pie(
+        labels=[text(lang, d) for d in names], values=[devices[d]["share_now"] for d in names],
+        hole=0.62, sort=False, marker={"colors": [DEVICE_COLOURS.get(d, GREY) for d in names]},
+        textinfo="label+percent", textfont={"size": 18}, hoverinfo="skip"))
+    return _layout(figure, margin={"l": 8, "r": 8, "t": 8, "b": 8})
+
+
+def totals_bar_figure(totals: dict[str, dict[str, Any]], lang: str, limit: int = 10) -> go.Figure:
+    """Horizontal bars of GMV by value, the largest on top."""
+    best = sorted(totals.items(), key=lambda item: -item[1]["gmv_cents"])[:limit][::-1]
+    figure = go.Figure(go.Bar(
+        x=[v["gmv_cents"] / 100 for _, v in best], y=[text(lang, k) for k, _ in best],
+        orientation="h", marker={"color": ORANGE},
+        text=[format_compact(v["gmv_cents"], lang) for _, v in best], textposition="outside",
+        cliponaxis=False, textfont={"size": 15, "color": INK}, hoverinfo="skip"))
+    figure = _layout(figure, margin={"l": 8, "r": 8, "t": 4, "b": 4}, bargap=0.22)
+    most = max((v["gmv_cents"] / 100 for _, v in best), default=1)
+    figure.update_xaxes(visible=False, range=[0, most * 1.3])
+    figure.update_yaxes(automargin=True, tickfont={"size": 15})
+    return figure
+
+
+def buckets_figure(series: dict[str, list[Any]], lang: str, metric: str,
+                   compare: dict[str, list[Any]] | None = None,
+                   compare_name: str = "") -> go.Figure:
+    """Review and drill-down: one line per value of `series` ({name: [bucket_ms...], ...} is
+    given as {"bucket_ms": [...], "<value>": [...]}), and an optional dashed comparison."""
+    figure = go.Figure()
+    x = _times(series.get("bucket_ms", []))
+    palette = [ORANGE, BLUE, GOLD, VIOLET, "#36cfc9", "#f759ab", "#73d13d", GREY]
+    names = [k for k in series if k != "bucket_ms"]
+    for i, name in enumerate(names):
+        figure.add_scatter(x=x, y=series[name], mode="lines", name=text(lang, name),
+                           line={"color": palette[i % len(palette)], "width": 2.5})
+    if compare:
+        for name in [k for k in compare if k != "bucket_ms"]:
+            figure.add_scatter(x=x[:len(compare[name])], y=compare[name], mode="lines",
+                               name=f"{compare_name} · {text(lang, name)}",
+                               line={"color": GREY, "width": 2, "dash": "dash"})
+    figure = _layout(figure, showlegend=len(names) > 1 or bool(compare),
+                     legend={"orientation": "h", "y": 1.1, "x": 0})
+    if metric == "gmv":
+        figure.update_yaxes(tickprefix="¥", tickformat="~s")
+    return figure

@@ -1,0 +1,191 @@
+"""What people read: money in 亿/万 or B/M, Beijing time, and every label in zh-CN and en."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ingest.contract import BEIJING
+
+LANGUAGES = ("zh", "en")
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How a headline amount is shown: cents // unit_cents, `decimals` kept (truncated, so a
+    milestone never shows before it is reached), then the suffix. The browser's count-up uses
+    the same figures (assets/counter.js), so Python and JS cannot disagree on the format."""
+
+    unit_cents: int
+    decimals: int
+    suffix: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_SCALES = {
+    # (threshold in cents, scale), largest first
+    "zh": ((10**10, Scale(10**10, 4, "亿")), (10**6, Scale(10**6, 2, "万")), (0, Scale(100, 2, ""))),
+    "en": ((10**11, Scale(10**11, 3, "B")), (10**8, Scale(10**8, 3, "M")), (0, Scale(100, 2, ""))),
+}
+
+
+def headline_scale(cents: int, lang: str) -> Scale:
+    return next(scale for threshold, scale in _SCALES[lang] if cents >= threshold)
+
+
+def _grouped(whole: int) -> str:
+    return f"{whole:,}"
+
+
+def format_scaled(cents: int, scale: Scale) -> str:
+    step = scale.unit_cents // 10**scale.decimals  # cents per last shown digit
+    units, rest = divmod(cents // step, 10**scale.decimals)
+    fraction = f".{rest:0{scale.decimals}d}" if scale.decimals else ""
+    return f"¥{_grouped(units)}{fraction}{scale.suffix}"
+
+
+def format_headline(cents: int, lang: str) -> str:
+    """12_345_678_901_23 cents -> '¥1,234.5678亿' (zh) or '¥12.345B' (en); never rounded up."""
+    return format_scaled(cents, headline_scale(cents, lang))
+
+
+def format_exact(cents: int) -> str:
+    """Every cent: '¥1,234,567,890.12'."""
+    return f"¥{_grouped(cents // 100)}.{cents % 100:02d}"
+
+
+def format_compact(cents: int, lang: str) -> str:
+    """A short amount for labels and axes: '¥1.2亿', '¥356万', '¥1.2B', '¥3.6M'."""
+    yuan = cents / 100  # display only: nothing adds these up
+    units = (("万亿", 1e12), ("亿", 1e8), ("万", 1e4)) if lang == "zh" else \
+        (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3))
+    for suffix, size in units:
+        if yuan >= size:
+            value = yuan / size
+            return f"¥{value:,.1f}{suffix}" if value < 100 else f"¥{value:,.0f}{suffix}"
+    return f"¥{yuan:,.0f}"
+
+
+def milestone_label(yuan: int, lang: str) -> str:
+    """10**8 -> '¥1亿' / '¥100M'."""
+    return format_compact(yuan * 100, lang).replace(".0", "")
+
+
+def format_count(n: int | None) -> str:
+    return "—" if n is None else f"{n:,}"
+
+
+def beijing(epoch_ms: int) -> datetime:
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).astimezone(BEIJING)
+
+
+def clock(epoch_ms: int) -> str:
+    """'00:00:26' in Beijing time."""
+    return beijing(epoch_ms).strftime("%H:%M:%S")
+
+
+def format_duration_ms(ms: int | None, lang: str) -> str:
+    if ms is None:
+        return "—"
+    seconds = ms / 1000
+    if seconds < 1:
+        return f"{ms} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} {'秒' if lang == 'zh' else 's'}"
+    return f"{seconds / 60:.0f} {'分钟' if lang == 'zh' else 'min'}"
+
+
+STRINGS: dict[str, dict[str, str]] = {
+    "zh": {
+        "title": "双11 实时成交", "gmv": "成交额 GMV", "orders": "订单数",
+        "ops_now": "当前每秒订单", "peak": "每秒订单峰值", "at": "出现于",
+        "devices": "终端占比（近 1 分钟）", "device_trend": "终端占比趋势", "night": "累计成交额",
+        "last_year": "去年同期", "this_year": "今年", "ops_series": "每秒订单（近 5 分钟）",
+        "categories": "品类成交额", "regions": "地区成交额", "milestones": "里程碑",
+        "beijing_time": "北京时间", "stale": "数据已 {age} 未更新 — 屏幕上的数字不是实时的",
+        "waiting": "等待数据 — 采集进程尚未发布快照", "pc": "电脑", "mobile": "手机",
+        "pad": "平板", "other": "其他", "none": "未填", "overseas": "海外",
+        "ops_title": "作战室 · 运行监控", "pipeline": "数据管道", "lag": "流积压",
+        "ingest_rate": "采集速率", "capacity": "处理能力", "rejected": "拒收", "duplicates": "重复",
+        "heartbeat": "心跳", "worker": "采集进程", "alerts": "告警", "no_alerts": "暂无告警",
+        "top_merchants": "商家 Top 10", "drill": "下钻", "dimension": "维度", "value": "取值",
+        "device": "终端", "category": "品类", "region": "地区", "payment": "支付方式",
+        "merchant": "商家", "per_minute": "每分钟", "per_second": "每秒", "review_title": "复盘",
+        "range": "时间范围", "from": "从", "to": "到", "resolution": "粒度", "compare": "对比",
+        "compare_none": "不对比", "compare_previous": "前一时段", "compare_last_year": "去年同期",
+        "export_csv": "导出 CSV", "export_parquet": "导出 Parquet", "replay": "回放",
+        "play": "播放", "pause": "暂停", "speed": "倍速", "total": "合计", "by": "按",
+        "all": "全部", "no_history": "尚无历史数据 — 采集进程每 5 秒写一次",
+        "bad_range": "时间格式：2026-11-11 00:05 或 00:05:30", "utilization": "负载",
+        "big_screen": "大屏", "ops": "作战室", "review": "复盘", "language": "English",
+        "per_second_unit": "/秒", "share": "占比", "yuan": "元", "time": "时间",
+    },
+    "en": {
+        "title": "11.11 Live GMV", "gmv": "GMV", "orders": "Orders",
+        "ops_now": "Orders/s now", "peak": "Peak orders/s", "at": "at",
+        "devices": "Device split (last minute)", "device_trend": "Device split over the night",
+        "night": "GMV through the night", "last_year": "Last year", "this_year": "Tonight",
+        "ops_series": "Orders per second (last 5 min)", "categories": "GMV by category",
+        "regions": "GMV by region", "milestones": "Milestones", "beijing_time": "Beijing time",
+        "stale": "No update for {age} — these numbers are NOT live",
+        "waiting": "Waiting for data — the ingest worker has not published yet", "pc": "PC",
+        "mobile": "Mobile", "pad": "Pad", "other": "Other", "none": "unset",
+        "overseas": "Overseas", "ops_title": "War room · operations", "pipeline": "Pipeline",
+        "lag": "Stream lag", "ingest_rate": "Ingest rate", "capacity": "Capacity",
+        "rejected": "Rejected", "duplicates": "Duplicates", "heartbeat": "Heartbeat",
+        "worker": "Worker", "alerts": "Alerts", "no_alerts": "No alerts",
+        "top_merchants": "Top 10 merchants", "drill": "Drill down", "dimension": "Dimension",
+        "value": "Value", "device": "Device", "category": "Category", "region": "Region",
+        "payment": "Payment", "merchant": "Merchant", "per_minute": "Per minute",
+        "per_second": "Per second", "review_title": "Review", "range": "Time range",
+        "from": "From", "to": "To", "resolution": "Resolution", "compare": "Compare",
+        "compare_none": "No comparison", "compare_previous": "Previous range",
+        "compare_last_year": "Last year", "export_csv": "Export CSV",
+        "export_parquet": "Export Parquet", "replay": "Replay", "play": "Play",
+        "pause": "Pause", "speed": "Speed", "total": "Total", "by": "by", "all": "All",
+        "no_history": "No history yet — the worker writes it every 5 s",
+        "bad_range": "Time format: 2026-11-11 00:05 or 00:05:30", "utilization": "Load",
+        "big_screen": "Big screen", "ops": "Operations", "review": "Review", "language": "中文",
+        "per_second_unit": "/s", "share": "Share", "yuan": "CNY", "time": "Time",
+    },
+}
+
+
+# Names of the simulator's categories and of the province codes (GB/T 2260 letters), by language.
+NAMES: dict[str, dict[str, str]] = {
+    "zh": {
+        "apparel": "服装", "beauty": "美妆", "food": "食品", "electronics": "数码", "home": "家居",
+        "baby": "母婴", "sports": "运动", "appliances": "家电", "books": "图书", "luxury": "奢品",
+        "GD": "广东", "ZJ": "浙江", "JS": "江苏", "SD": "山东", "SH": "上海", "BJ": "北京",
+        "HA": "河南", "SC": "四川", "HB": "湖北", "FJ": "福建", "HN": "湖南", "AH": "安徽",
+        "HE": "河北", "LN": "辽宁", "SN": "陕西", "CQ": "重庆", "JX": "江西", "GX": "广西",
+        "YN": "云南", "SX": "山西", "TJ": "天津", "GZ": "贵州", "HL": "黑龙江", "JL": "吉林",
+        "NM": "内蒙古", "XJ": "新疆", "GS": "甘肃", "HI": "海南", "NX": "宁夏", "QH": "青海",
+        "XZ": "西藏", "alipay": "支付宝", "huabei": "花呗", "card": "银行卡", "balance": "余额",
+    },
+    "en": {
+        "apparel": "Apparel", "beauty": "Beauty", "food": "Food", "electronics": "Electronics",
+        "home": "Home", "baby": "Baby", "sports": "Sports", "appliances": "Appliances",
+        "books": "Books", "luxury": "Luxury", "GD": "Guangdong", "ZJ": "Zhejiang",
+        "JS": "Jiangsu", "SD": "Shandong", "SH": "Shanghai", "BJ": "Beijing", "HA": "Henan",
+        "SC": "Sichuan", "HB": "Hubei", "FJ": "Fujian", "HN": "Hunan", "AH": "Anhui",
+        "HE": "Hebei", "LN": "Liaoning", "SN": "Shaanxi", "CQ": "Chongqing", "JX": "Jiangxi",
+        "GX": "Guangxi", "YN": "Yunnan", "SX": "Shanxi", "TJ": "Tianjin", "GZ": "Guizhou",
+        "HL": "Heilongjiang", "JL": "Jilin", "NM": "Inner Mongolia", "XJ": "Xinjiang",
+        "GS": "Gansu", "HI": "Hainan", "NX": "Ningxia", "QH": "Qinghai", "XZ": "Tibet",
+        "alipay": "Alipay", "huabei": "Huabei", "card": "Card", "balance": "Balance",
+    },
+}
+
+
+def text(lang: str, key: str, **values: Any) -> str:
+    """A label, or the name of a dimension value (a value we have no name for is shown as is)."""
+    phrase = STRINGS.get(lang, STRINGS["zh"]).get(key) or NAMES.get(lang, {}).get(key, key)
+    return phrase.format(**values) if values else phrase
+
+
+def language(requested: str | None) -> str:
+    return requested if requested in LANGUAGES else "zh"

@@ -1,0 +1,64 @@
+"""Every component id of the dashboard, defined once."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Ids(StrEnum):
+    PAGE = "page"
+    LANG = "lang"
+    WORDS = "words"  # the banner's phrases in the page's language, for the browser
+    LIVE = "live"  # the snapshot the page last received (a dcc.Store)
+    FEED = "feed"  # when it was received, by the browser's clock
+    TICK = "tick"  # the one-second live interval
+    SLOW_TICK = "slow-tick"  # the night charts' interval
+    CLOCK_TICK = "clock-tick"
+    CLOCK = "clock"
+    STALE_BANNER = "stale-banner"
+    GMV = "gmv"
+    GMV_EXACT = "gmv-exact"
+    GMV_TARGET = "gmv-target"
+    ORDERS = "orders"
+    OPS_NOW = "ops-now"
+    PEAK = "peak"
+    PEAK_AT = "peak-at"
+    DEVICE_SHARES = "device-shares"
+    OPS_CHART = "ops-chart"
+    OPS_DRAWN = "ops-drawn"  # the last second already drawn on the ops chart
+    NIGHT_CHART = "night-chart"
+    DEVICE_TREND = "device-trend"
+    CATEGORIES = "categories"
+    REGIONS = "regions"
+    MILESTONES = "milestones"
+    LAG = "lag"
+    INGEST_RATE = "ingest-rate"
+    CAPACITY = "capacity"
+    REJECTED = "rejected"
+    DUPLICATES = "duplicates"
+    HEARTBEAT = "heartbeat"
+    WORKER = "worker"
+    ALERTS = "alerts"
+    MERCHANTS = "merchants"
+    DRILL_DIMENSION = "drill-dimension"
+    DRILL_VALUE = "drill-value"
+    DRILL_CHART = "drill-chart"
+    LANG_SWITCH = "lang-switch"
+    REVIEW_OVERVIEW = "review-overview"
+    REVIEW_START = "review-start"
+    REVIEW_END = "review-end"
+    REVIEW_RESOLUTION = "review-resolution"
+    REVIEW_DIMENSION = "review-dimension"
+    REVIEW_COMPARE = "review-compare"
+    REVIEW_CHART = "review-chart"
+    REVIEW_TOTALS = "review-totals"
+    REVIEW_ERROR = "review-error"
+    EXPORT_CSV = "export-csv"
+    EXPORT_PARQUET = "export-parquet"
+    DOWNLOAD = "download"
+    REPLAY_PLAY = "replay-play"
+    REPLAY_SPEED = "replay-speed"
+    REPLAY_TICK = "replay-tick"
+    REPLAY_STATE = "replay-state"
+    REPLAY_CHART = "replay-chart"
+    REPLAY_GMV = "replay-gmv"

@@ -1,0 +1,131 @@
+"""The operations view (`/ops`): the big screen's numbers plus pipeline health, the alert feed,
+top merchants and a drill-down by device, region and category."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import Input, Output, State, callback, dcc, html, no_update
+
+from dashboard import data
+from dashboard.components import GRAPH_CONFIG, banner, header, headline, night_panels, plumbing, tile
+from dashboard.figures import buckets_figure
+from dashboard.format import clock, format_compact, format_count, format_duration_ms, language, text
+from dashboard.ids import Ids
+from dashboard.nav import nav
+
+DRILL_DIMENSIONS = ("device", "region", "category")
+DRILL_WINDOW_MS = 60 * 60_000  # the drill-down shows the last hour, per minute
+
+
+def layout(lang: str | None = None, **_: Any) -> html.Div:
+    lang = language(lang)
+    live = data.source().live()
+    return html.Div(className="ops", lang="zh-CN" if lang == "zh" else "en", children=[
+        html.Div(id=Ids.PAGE, className="page", children=[
+            *plumbing(lang, live), banner(), header(lang, "ops_title", [nav(lang, "/ops")]),
+            headline(lang, live),
+            html.Section(className="ops-grid", children=[
+                html.Div(className="panel", children=[
+                    html.H2(text(lang, "pipeline")),
+                    html.Div(className="tiles small", children=[
+                        tile(lang, "lag", Ids.LAG), tile(lang, "ingest_rate", Ids.INGEST_RATE),
+                        tile(lang, "capacity", Ids.CAPACITY), tile(lang, "rejected", Ids.REJECTED),
+                        tile(lang, "duplicates", Ids.DUPLICATES),
+                        tile(lang, "heartbeat", Ids.HEARTBEAT), tile(lang, "worker", Ids.WORKER)]),
+                ]),
+                html.Div(className="panel", children=[
+                    html.H2(text(lang, "alerts")), html.Ul(id=Ids.ALERTS, className="alerts")]),
+                html.Div(className="panel", children=[
+                    html.H2(text(lang, "top_merchants")),
+                    html.Table(id=Ids.MERCHANTS, className="table")]),
+                html.Div(className="panel", children=[
+                    html.H2(text(lang, "drill")),
+                    html.Div(className="controls", children=[
+                        dcc.Dropdown(id=Ids.DRILL_DIMENSION, clearable=False, value="device",
+                                     options=[{"label": text(lang, d), "value": d}
+                                              for d in DRILL_DIMENSIONS]),
+                        dcc.Dropdown(id=Ids.DRILL_VALUE, clearable=False)]),
+                    dcc.Graph(id=Ids.DRILL_CHART, config=GRAPH_CONFIG, className="graph")]),
+            ]),
+            night_panels(lang, live)]),
+    ])
+
+
+def pipeline_values(live: dict[str, Any], lang: str) -> tuple[str, ...]:
+    """Stream lag, ingest rate, capacity (with the load), rejected, duplicates, heartbeat, worker."""
+    rate, capacity = live.get("ingest_eps"), live.get("capacity_eps")
+    load = f" · {text(lang, 'utilization')} {rate / capacity:.0%}" if rate and capacity else ""
+    unit = text(lang, "per_second_unit")
+    return (format_duration_ms(live.get("lag_ms"), lang),
+            f"{format_count(rate)}{unit}", f"{format_count(capacity)}{unit}{load}",
+            format_count(live.get("rejected")), format_count(live.get("duplicates")),
+            format_duration_ms(live.get("age_ms"), lang), str(live.get("worker") or "—"))
+
+
+def merchant_rows(live: dict[str, Any], lang: str) -> list[Any]:
+    rows = [html.Tr([html.Th(text(lang, "merchant")), html.Th(text(lang, "gmv")),
+                     html.Th(text(lang, "orders"))])]
+    for merchant, totals in live.get("top_merchants", {}).items():
+        rows.append(html.Tr([html.Td(merchant), html.Td(format_compact(totals["gmv_cents"], lang)),
+                             html.Td(format_count(totals["orders"]))]))
+    return rows
+
+
+def alert_items(alerts: list[dict[str, Any]], lang: str) -> list[Any]:
+    if not alerts:
+        return [html.Li(text(lang, "no_alerts"), className="alert quiet")]
+    return [html.Li(className=f"alert {a.get('severity', '')}", children=[
+        html.B(a.get("kind", "")), f" {a.get('dimension') or ''} · {a.get('message', '')}"])
+        for a in alerts[:20]]
+
+
+@callback(
+    Output(Ids.LAG, "children"), Output(Ids.INGEST_RATE, "children"),
+    Output(Ids.CAPACITY, "children"), Output(Ids.REJECTED, "children"),
+    Output(Ids.DUPLICATES, "children"), Output(Ids.HEARTBEAT, "children"),
+    Output(Ids.WORKER, "children"), Output(Ids.MERCHANTS, "children"), Output(Ids.ALERTS, "children"),
+    Input(Ids.TICK, "n_intervals"), State(Ids.LANG, "data"))
+def refresh_pipeline(_: int | None, lang: str) -> tuple[Any, ...]:
+    source = data.source()
+    live = source.live()
+    if live is None:
+        return (no_update,) * 9
+    return (*pipeline_values(live, lang), merchant_rows(live, lang),
+            alert_items(source.alerts(), lang))
+
+
+@callback(Output(Ids.DRILL_VALUE, "options"), Output(Ids.DRILL_VALUE, "value"),
+          Input(Ids.DRILL_DIMENSION, "value"), State(Ids.DRILL_VALUE, "value"),
+          State(Ids.LANG, "data"))
+def drill_values(dimension: str, current: str | None, lang: str) -> tuple[Any, ...]:
+    source = data.source()
+    totals = (source.live() or {}).get("by_device", {}) if dimension == "device" else \
+        (source.night() or {}).get(f"by_{dimension}", {})
+    values = sorted(totals, key=lambda v: -int(totals[v].get("gmv_cents", 0)))
+    options = [{"label": text(lang, v), "value": v} for v in values]
+    return options, current if current in values else (values[0] if values else None)
+
+
+@callback(Output(Ids.DRILL_CHART, "figure"), Input(Ids.DRILL_VALUE, "value"),
+          Input(Ids.SLOW_TICK, "n_intervals"), State(Ids.DRILL_DIMENSION, "value"),
+          State(Ids.LANG, "data"))
+def refresh_drill(value: str | None, _: int | None, dimension: str, lang: str) -> Any:
+    if not value:
+        return no_update
+    source = data.source()
+    latest = (source.live() or {}).get("latest_second_ms")
+    if latest is None:
+        return no_update
+    table = source.history().drill(dimension, value, latest - DRILL_WINDOW_MS, 60)
+    series = {"bucket_ms": table["bucket_ms"].to_pylist(),
+              value: [int(c) / 100 for c in table["gmv_cents"].to_pylist()]}
+    figure = buckets_figure(series, lang, "gmv")
+    figure.update_layout(title={"text": f"{text(lang, dimension)} = {text(lang, value)} · "
+                                        f"{text(lang, 'per_minute')} · {clock(latest)}",
+                                "font": {"size": 14}}, margin={"t": 36})
+    return figure
+
+
+dash.register_page(__name__, path="/ops", title="GMV 11.11 · ops", name="ops", layout=layout)

@@ -1,0 +1,42 @@
+"""`gmv serve`: the dashboard under gunicorn, several workers that share nothing but Redis and files."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from gmv.logs import log_event
+from gmv.settings import Settings
+
+log = logging.getLogger("gmv.serve")
+
+
+class DashboardServer(BaseApplication):
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        settings = self.settings
+        options: dict[str, Any] = {
+            "bind": f"{settings.web_host}:{settings.web_port}",
+            "workers": settings.web_workers, "threads": settings.web_threads,
+            "worker_class": "gthread", "worker_connections": 2000, "keepalive": 30,
+            "timeout": 60, "graceful_timeout": 10, "accesslog": None, "errorlog": "-",
+            "loglevel": "warning", "proc_name": "gmv-serve",
+        }
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from dashboard.app import create_app  # in each worker: Dash's callback registry is global
+
+        return create_app(self.settings).server
+
+
+def serve(settings: Settings) -> None:
+    log_event(log, "dashboard_serving", url=f"http://{settings.web_host}:{settings.web_port}/",
+              workers=settings.web_workers, threads=settings.web_threads, redis=settings.redis_url)
+    DashboardServer(settings).run()
