@@ -25,6 +25,10 @@ def create_app(settings: Settings) -> dash.Dash:
 
     app.layout = html.Div(dash.page_container)
     _add_api(app.server)
+    # Dash sets itself up on its first request, and a second request arriving meanwhile (gunicorn
+    # threads, a browser fetching its scripts) finds the script registry empty and fails
+    # (plotly/dash#3971). One request before serving any closes that gap.
+    app.server.test_client().get("/")
     return app
 
 

@@ -56,14 +56,15 @@ def banner() -> html.Div:
     return html.Div(id=Ids.STALE_BANNER, className="banner banner-on", role="alert")
 
 
-def header(lang: str, title_key: str, controls: list[Any] | None = None) -> html.Header:
+def header(lang: str, title_key: str, controls: list[Any] | None = None,
+           clock: bool = True) -> html.Header:
+    """The title, the view's controls and (on live views) the Beijing-time clock."""
+    clock_box = html.Div([html.Span(text(lang, "beijing_time"), className="clock-label"),
+                          html.Span(id=Ids.CLOCK, className="clock")], className="clock-box")
     return html.Header(className="header", children=[
         html.Div([html.Span("11.11", className="brand"), html.H1(text(lang, title_key))],
                  className="title"),
-        *(controls or []),
-        html.Div([html.Span(text(lang, "beijing_time"), className="clock-label"),
-                  html.Span(id=Ids.CLOCK, className="clock")], className="clock-box"),
-    ])
+        *(controls or []), clock_box if clock else ""])
 
 
 def tile(lang: str, label_key: str, value_id: str, value: str = "—", extra: Any = None) -> html.Div:

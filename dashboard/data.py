@@ -136,15 +136,16 @@ class History:
                             f"GROUP BY ALL ORDER BY sum(amount_cents) DESC LIMIT {int(limit)}")
         return [str(v) for v in table["value"].to_pylist()]
 
-    def drill(self, dimension: str, value: str, start_ms: int, bucket_s: int) -> pa.Table:
-        """Orders and GMV per bucket since `start_ms` for one value of one dimension."""
+    def drill(self, dimension: str, value: str, start_ms: int, end_ms: int,
+              bucket_s: int) -> pa.Table:
+        """Orders and GMV per bucket of [start_ms, end_ms) for one value of one dimension."""
         if dimension not in DIMENSIONS:
             raise ValueError(f"unknown dimension {dimension!r}")
         return self._query(
             f"SELECT ts_ms // {bucket_s * 1000} * {bucket_s * 1000} AS bucket_ms, count(*) AS orders, "
             "sum(amount_cents)::DECIMAL(38, 0) AS gmv_cents FROM orders "
-            f"WHERE ts_ms >= ? AND {_COLUMN.get(dimension, dimension)} = ? GROUP BY ALL ORDER BY ALL",
-            [start_ms, value])
+            f"WHERE ts_ms >= ? AND ts_ms < ? AND {_COLUMN.get(dimension, dimension)} = ? "
+            "GROUP BY ALL ORDER BY ALL", [start_ms, end_ms, value])
 
     def festival_midnight_ms(self) -> int | None:
         """Midnight (Beijing) opening the festival in these files: the day of the busiest second,

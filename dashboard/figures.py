@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import plotly.graph_objects as go
@@ -37,13 +38,15 @@ def money_axis(figure: go.Figure, top_cents: int, lang: str) -> None:
             break
     ticks = list(range(0, top + step, step))
     figure.update_yaxes(tickvals=[t / 100 for t in ticks],
-                        ticktext=[format_compact(t, lang) if t else "0" for t in ticks])
+                        ticktext=[re.sub(r"\.0(?=\D*$)", "", format_compact(t, lang)) if t else "0"
+                                  for t in ticks])
 
 
 def time_axis(figure: go.Figure, x_ms: list[int]) -> None:
     """Hours and minutes over a long range; seconds too while the range is short."""
-    short = not x_ms or x_ms[-1] - x_ms[0] < 20 * 60_000
-    figure.update_xaxes(tickformat="%H:%M:%S" if short else "%H:%M", nticks=7)
+    if x_ms:
+        short = x_ms[-1] - x_ms[0] < 20 * 60_000
+        figure.update_xaxes(tickformat="%H:%M:%S" if short else "%H:%M", nticks=7)
 
 
 def _times(epoch_ms: list[int]) -> list[str]:
@@ -92,11 +95,7 @@ def night_figure(night: dict[str, Any] | None, last_year: tuple[list[int], list[
             hovertemplate=text(lang, "last_year") + " %{x}<br>¥%{y:,.0f}<extra></extra>")
     if x_ms:
         top = max(top, cumulative[-1])
-        figure.add_scatter(
-            x=_times(x_ms), y=[c / 100 for c in cumulative], mode="lines",
-            name=text(lang, "this_year"), line={"color": GOLD, "width": 4},
-            fill="tozeroy", fillcolor="rgba(255,197,61,0.12)",
-            hovertemplate="%{x}<br>¥%{y:,.2f}<extra></extra>")
+        figure.add_trace(_cumulative_trace(x_ms, cumulative, text(lang, "this_year")))
         for milestone in (night or {}).get("milestones", []):
             figure.add_scatter(
                 x=_times([milestone["second_ms"]]), y=[milestone["yuan"]], mode="markers+text",
@@ -108,6 +107,22 @@ def night_figure(night: dict[str, Any] | None, last_year: tuple[list[int], list[
                      legend={"orientation": "h", "y": 1.08, "x": 0, "font": {"size": 15}})
     time_axis(figure, x_ms)
     money_axis(figure, int(top * 1.1), lang)
+    return figure
+
+
+def _cumulative_trace(x_ms: list[int], cumulative: list[int], name: str) -> go.Scatter:
+    # The y values are for drawing only; every total shown as a number is exact elsewhere.
+    return go.Scatter(x=_times(x_ms), y=[c / 100 for c in cumulative], mode="lines", name=name,
+                      line={"color": GOLD, "width": 4}, fill="tozeroy",
+                      fillcolor="rgba(255,197,61,0.12)",
+                      hovertemplate="%{x}<br>¥%{y:,.2f}<extra></extra>")
+
+
+def cumulative_figure(x_ms: list[int], cumulative: list[int], lang: str) -> go.Figure:
+    """GMV so far at each time: the review's replay."""
+    figure = _layout(go.Figure(_cumulative_trace(x_ms, cumulative, text(lang, "gmv"))))
+    time_axis(figure, x_ms)
+    money_axis(figure, int(max(cumulative, default=0) * 1.1), lang)
     return figure
 
 
@@ -163,10 +178,10 @@ def totals_bar_figure(totals: dict[str, dict[str, Any]], lang: str, limit: int =
         orientation="h", marker={"color": ORANGE},
         text=[format_compact(v["gmv_cents"], lang) for _, v in best], textposition="outside",
         cliponaxis=False, textfont={"size": 15, "color": INK}, hoverinfo="skip"))
-    figure = _layout(figure, margin={"l": 8, "r": 8, "t": 4, "b": 4}, bargap=0.22)
+    figure = _layout(figure, margin={"l": 100, "r": 8, "t": 4, "b": 4}, bargap=0.22)
     most = max((v["gmv_cents"] / 100 for _, v in best), default=1)
     figure.update_xaxes(visible=False, range=[0, most * 1.3])
-    figure.update_yaxes(automargin=True, tickfont={"size": 15})
+    figure.update_yaxes(tickfont={"size": 15})
     return figure
 
 
@@ -189,6 +204,8 @@ def buckets_figure(series: dict[str, list[Any]], lang: str, metric: str,
                                line={"color": GREY, "width": 2, "dash": "dash"})
     figure = _layout(figure, showlegend=len(names) > 1 or bool(compare),
                      legend={"orientation": "h", "y": 1.1, "x": 0})
+    time_axis(figure, series.get("bucket_ms", []))
     if metric == "gmv":
-        figure.update_yaxes(tickprefix="¥", tickformat="~s")
+        top = max((max(series[n], default=0) for n in names), default=0)
+        money_axis(figure, int(top * 110), lang)
     return figure

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from ingest.contract import BEIJING
@@ -189,3 +189,27 @@ def text(lang: str, key: str, **values: Any) -> str:
 
 def language(requested: str | None) -> str:
     return requested if requested in LANGUAGES else "zh"
+
+
+def parse_beijing(value: str, festival_day: date) -> int:
+    """'2026-11-11 00:05' or '00:05:30' (on the festival day) -> epoch ms.
+    Raises ValueError with what was expected."""
+    value = value.strip()
+    for pattern in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"):
+        try:
+            moment = datetime.strptime(value, pattern).replace(tzinfo=BEIJING)
+            return int(moment.timestamp() * 1000)
+        except ValueError:
+            pass
+    for pattern in ("%H:%M:%S", "%H:%M"):
+        try:
+            clock_time = datetime.strptime(value, pattern).time()
+        except ValueError:
+            continue
+        return int(datetime.combine(festival_day, clock_time, tzinfo=BEIJING).timestamp() * 1000)
+    raise ValueError(f"{value!r} is not a time like 2026-11-11 00:05 or 00:05:30")
+
+
+def beijing_text(epoch_ms: int) -> str:
+    """'2026-11-11 00:05:30': what the review's range fields show and accept."""
+    return beijing(epoch_ms).strftime("%Y-%m-%d %H:%M:%S")

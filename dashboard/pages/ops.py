@@ -118,7 +118,9 @@ def refresh_drill(value: str | None, _: int | None, dimension: str, lang: str) -
     latest = (source.live() or {}).get("latest_second_ms")
     if latest is None:
         return no_update
-    table = source.history().drill(dimension, value, latest - DRILL_WINDOW_MS, 60)
+    # Whole minutes only: the one still filling would look like a collapse.
+    until = latest // 60_000 * 60_000
+    table = source.history().drill(dimension, value, until - DRILL_WINDOW_MS, until, 60)
     series = {"bucket_ms": table["bucket_ms"].to_pylist(),
               value: [int(c) / 100 for c in table["gmv_cents"].to_pylist()]}
     figure = buckets_figure(series, lang, "gmv")

@@ -1,0 +1,118 @@
+"""The review's questions as data: a range, a resolution, a dimension, a comparison; the answer
+as a table that the charts draw and the exports write, exact to the cent."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from dashboard.data import DIMENSIONS, History
+from ingest.contract import BEIJING, format_cents
+
+RESOLUTIONS_S = {"second": 1, "minute": 60}
+COMPARISONS = ("none", "previous", "last_year")
+MAX_BUCKETS = 20_000  # a browser draws this many points per line without trouble
+
+
+@dataclass(frozen=True)
+class ReviewQuery:
+    start_ms: int
+    end_ms: int
+    resolution: str = "minute"
+    dimension: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.end_ms <= self.start_ms:
+            raise ValueError("the range ends before it starts")
+        if self.resolution not in RESOLUTIONS_S:
+            raise ValueError(f"unknown resolution {self.resolution!r}")
+        if self.dimension is not None and self.dimension not in DIMENSIONS:
+            raise ValueError(f"unknown dimension {self.dimension!r}")
+        if (self.end_ms - self.start_ms) / 1000 / self.bucket_s > MAX_BUCKETS:
+            raise ValueError("too many points: choose per minute, or a shorter range")
+
+    @property
+    def bucket_s(self) -> int:
+        return RESOLUTIONS_S[self.resolution]
+
+    def shifted(self, by_ms: int) -> ReviewQuery:
+        return ReviewQuery(self.start_ms + by_ms, self.end_ms + by_ms, self.resolution, None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"start_ms": self.start_ms, "end_ms": self.end_ms, "resolution": self.resolution,
+                "dimension": self.dimension}
+
+
+def answer(history: History, query: ReviewQuery) -> pa.Table:
+    return history.series(query.start_ms, query.end_ms, query.bucket_s, query.dimension)
+
+
+def chart_series(table: pa.Table, metric: str, top_values: int = 8) -> dict[str, list[Any]]:
+    """{"bucket_ms": [...], "<name>": [...]} with one line per dimension value (the largest
+    `top_values`) or one line "all"; GMV in yuan for drawing, orders as counts."""
+    buckets = sorted(set(table["bucket_ms"].to_pylist()))
+    index = {b: i for i, b in enumerate(buckets)}
+    column = "gmv_cents" if metric == "gmv" else "orders"
+    lines: dict[str, list[Any]] = {}
+    values = table["value"].to_pylist() if "value" in table.column_names else ["all"] * table.num_rows
+    if "value" in table.column_names:
+        by_gmv = table.group_by("value").aggregate([("gmv_cents", "sum")]).sort_by(
+            [("gmv_cents_sum", "descending")])
+        keep = set(by_gmv["value"].to_pylist()[:top_values])
+    else:
+        keep = {"all"}
+    for bucket, value, amount in zip(table["bucket_ms"].to_pylist(), values,
+                                     table[column].to_pylist(), strict=True):
+        if value in keep:
+            line = lines.setdefault(str(value), [0] * len(buckets))
+            line[index[bucket]] = int(amount) / 100 if metric == "gmv" else int(amount)
+    return {"bucket_ms": buckets, **lines}
+
+
+def totals(table: pa.Table) -> tuple[int, int]:
+    """(orders, GMV in cents) of the whole answer."""
+    orders = pc.sum(table["orders"]).as_py() or 0
+    gmv = pc.sum(table["gmv_cents"]).as_py() or Decimal(0)
+    return int(orders), int(gmv)
+
+
+def export_table(table: pa.Table) -> pa.Table:
+    """The answer as people read it: bucket start in Beijing time, orders, GMV in yuan (exact)."""
+    starts = pa.array(table["bucket_ms"].to_pylist(), pa.timestamp("ms")).cast(
+        pa.timestamp("ms", tz="Asia/Shanghai"))
+    columns: dict[str, Any] = {"bucket_start": starts}
+    if "value" in table.column_names:
+        columns["value"] = table["value"]
+    columns["orders"] = table["orders"].cast(pa.int64())
+    columns["gmv"] = pa.array([Decimal(format_cents(int(c))) for c in table["gmv_cents"].to_pylist()],
+                              pa.decimal128(20, 2))
+    return pa.table(columns)
+
+
+def to_csv(table: pa.Table) -> str:
+    rows = export_table(table).to_pylist()
+    out = io.StringIO()
+    header = list(rows[0]) if rows else ["bucket_start", "orders", "gmv"]
+    out.write(",".join(header) + "\n")
+    for row in rows:
+        row["bucket_start"] = row["bucket_start"].astimezone(BEIJING).isoformat()
+        out.write(",".join(_csv_cell(row[k]) for k in header) + "\n")
+    return out.getvalue()
+
+
+def _csv_cell(value: Any) -> str:
+    text = str(value)
+    return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(c in text for c in ',"\n') else text
+
+
+def to_parquet(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(export_table(table), sink)
+    return sink.getvalue()
+

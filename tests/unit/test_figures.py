@@ -1,0 +1,92 @@
+"""The charts are drawn from the snapshot as it is: nothing invented, nothing half-counted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dashboard.components import headline_values, last_drawn_ms
+from dashboard.figures import (
+    device_trend_figure,
+    money_axis,
+    night_figure,
+    night_points,
+    ops_points,
+    totals_bar_figure,
+)
+from tests.conftest import MIDNIGHT_MS
+
+
+def live(orders: list[int], start_ms: int = MIDNIGHT_MS) -> dict[str, Any]:
+    return {"series": {"start_ms": start_ms, "orders": orders}, "gmv_cents": 123_456_789_01,
+            "orders": 42, "ops_now": orders[-2], "peak_ops": max(orders),
+            "peak_second_ms": MIDNIGHT_MS + 26_000}
+
+
+def test_the_second_still_filling_is_not_drawn() -> None:
+    x, y = ops_points(live([5, 6, 7, 1]), None)
+    assert y == [5, 6, 7] and x[0] == "2026-11-11 00:00:00"
+    assert last_drawn_ms(live([5, 6, 7, 1])) == MIDNIGHT_MS + 2000
+
+
+def test_only_new_seconds_extend_the_chart() -> None:
+    _, y = ops_points(live([5, 6, 7, 8, 1]), after_ms=MIDNIGHT_MS + 1000)
+    assert y == [7, 8]
+    assert ops_points(live([5, 6, 7, 8, 1]), after_ms=MIDNIGHT_MS + 3000) == ([], [])
+
+
+def test_headline_values_in_both_languages() -> None:
+    zh, en = headline_values(live([1, 2, 3]), "zh"), headline_values(live([1, 2, 3]), "en")
+    assert zh["target"]["text"] == "¥1.2345亿" and en["target"]["text"] == "¥123.456M"
+    assert zh["target"]["exact"] == "¥123,456,789.01" and zh["peak"] == "3"
+    assert zh["peak_at"] == "出现于 00:00:26" and en["peak_at"] == "at 00:00:26"
+
+
+def night(cumulative: list[int], latest_ms: int | None = None, **extra: Any) -> dict[str, Any]:
+    return {"start_ms": MIDNIGHT_MS, "latest_ms": latest_ms, "gmv_before_cents": 0,
+            "cumulative_gmv_cents": cumulative, "orders": [1] * len(cumulative),
+            "milestones": [], **extra}
+
+
+def test_the_night_curve_ends_at_the_latest_second_with_the_total() -> None:
+    x, y = night_points(night([100, 300, 450], latest_ms=MIDNIGHT_MS + 150_000))
+    assert x == [MIDNIGHT_MS, MIDNIGHT_MS + 60_000, MIDNIGHT_MS + 120_000, MIDNIGHT_MS + 150_000]
+    assert y == [0, 100, 300, 450]
+
+
+def test_last_year_is_drawn_only_up_to_tonights_minute() -> None:
+    last_year = (list(range(10)), [i * 1000 for i in range(1, 11)])
+    figure = night_figure(night([100, 300, 450], latest_ms=MIDNIGHT_MS + 150_000), last_year,
+                          MIDNIGHT_MS, "en").to_dict()
+    last, tonight = figure["data"][0], figure["data"][1]
+    assert last["name"] == "Last year" and len(last["x"]) == 3
+    assert tonight["name"] == "Tonight" and list(tonight["y"]) == [0, 1, 3, 4.5]
+
+
+def test_milestones_are_marked_on_the_night_curve() -> None:
+    document = night([10**8, 2 * 10**8], milestones=[
+        {"yuan": 10**6, "second_ms": MIDNIGHT_MS + 30_000, "second": "…"}])
+    markers = [t for t in night_figure(document, None, MIDNIGHT_MS, "zh").to_dict()["data"]
+               if t.get("mode") == "markers+text"]
+    assert len(markers) == 1 and list(markers[0]["text"]) == ["¥100万"]
+
+
+def test_device_shares_of_each_minute_add_up_to_one() -> None:
+    document = night([1, 2], devices={"mobile": [3, 8], "pc": [1, 2], "pad": [0, 0]})
+    traces = device_trend_figure(document, "en").to_dict()["data"]
+    assert [t["name"] for t in traces] == ["PC", "Mobile", "Pad"]
+    for minute in range(2):
+        assert abs(sum(t["y"][minute] for t in traces) - 1) < 1e-9
+
+
+def test_bars_put_the_largest_on_top_with_local_names() -> None:
+    totals = {"ZJ": {"gmv_cents": 500}, "GD": {"gmv_cents": 900}, "overseas": {"gmv_cents": 100}}
+    bar = totals_bar_figure(totals, "zh").to_dict()["data"][0]
+    assert list(bar["y"]) == ["海外", "浙江", "广东"]  # Plotly draws the last on top
+
+
+def test_money_ticks_are_round_in_local_units() -> None:
+    import plotly.graph_objects as go
+
+    figure = go.Figure()
+    money_axis(figure, 26_844_512_345_678, "zh")
+    assert figure.layout.yaxis.ticktext[:3] == ("0", "¥500亿", "¥1,000亿")
