@@ -109,7 +109,7 @@ class History:
             db.execute("CREATE VIEW orders AS SELECT NULL::BIGINT AS ts_ms, 0::BIGINT AS amount_cents, "
                        "'' AS device, '' AS category, '' AS region, '' AS merchant_id, "
                        "NULL::VARCHAR AS payment LIMIT 0")
-        return db.execute(sql, params).to_arrow_table()
+        return db.sql(sql, params=params).to_arrow_table()
 
     def bounds_ms(self) -> tuple[int, int] | None:
         """First and last event time of the committed orders."""

@@ -121,6 +121,10 @@ def _cumulative_trace(x_ms: list[int], cumulative: list[int], name: str) -> go.S
 def cumulative_figure(x_ms: list[int], cumulative: list[int], lang: str) -> go.Figure:
     """GMV so far at each time: the review's replay."""
     figure = _layout(go.Figure(_cumulative_trace(x_ms, cumulative, text(lang, "gmv"))))
+    if not x_ms:
+        figure.update_xaxes(visible=False)
+        figure.update_yaxes(visible=False)
+        return figure
     time_axis(figure, x_ms)
     money_axis(figure, int(max(cumulative, default=0) * 1.1), lang)
     return figure

@@ -1,0 +1,147 @@
+"""The whole war room for browser tests: its own redis-server, `gmv ingest` and `gmv serve` (two
+gunicorn workers) as real processes, and Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from gmv.settings import Settings, load_settings
+from ingest.redis_server import EmbeddedRedis, connect
+
+CHROMIUM = os.environ.get("GMV_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("GMV_ARTIFACTS_DIR", Path(__file__).parents[2] / "test-artifacts"))
+CLI = [sys.executable, "-m", "gmv.cli"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    client: redis.Redis
+    base_url: str
+    logs: Path
+    worker: subprocess.Popen[bytes] | None = None
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def where(self) -> list[str]:
+        return ["--redis", str(self.settings.redis_url), "--data", str(self.settings.data_dir)]
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"{name}.log").open("ab")
+        process = subprocess.Popen([*CLI, *args, *self.where], stdout=log, stderr=log)
+        self.processes.append(process)
+        return process
+
+    def start_worker(self) -> None:
+        self.worker = self._spawn("worker", ["ingest"])
+
+    def stop_worker(self) -> None:
+        assert self.worker is not None
+        self.worker.terminate()
+        self.worker.wait(timeout=30)
+        self.worker = None
+
+    def serve(self) -> None:
+        port = self.base_url.rsplit(":", 1)[1].rstrip("/")
+        self._spawn("serve", ["serve", "--port", port, "--workers", "2"])
+        wait_for(lambda: http_status(self.base_url) == 200, 60, "the dashboard never answered")
+
+    def live(self) -> dict[str, Any]:
+        raw = self.client.get(self.settings.snapshot_key)
+        return json.loads(raw) if raw else {}
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+def wait_for(condition: Any, timeout_s: float, message: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.2)
+
+
+def http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status)
+    except OSError as err:
+        return int(getattr(err, "code", 0) or 0)
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    home = tmp_path_factory.mktemp("war-room")
+    with EmbeddedRedis(home / "redis") as server:
+        settings = load_settings(env={}, redis_url=server.url, data_dir=home / "data")
+        running = Stack(settings, connect(server.url), f"http://127.0.0.1:{_free_port()}", home)
+        try:
+            running.start_worker()
+            running.serve()
+            yield running
+        finally:
+            running.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's chromium (apt-get install "
+                    "chromium), or set GMV_CHROMIUM to another build")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture()
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, accept_downloads=True,
+                                  locale="zh-CN", timezone_id="Europe/London")
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    context.close()
+    assert not errors, f"the page raised: {errors}"
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """A 1920x1080 picture of the view for the test artifacts (and for people to look at)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path

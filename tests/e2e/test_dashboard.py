@@ -1,0 +1,142 @@
+"""The war room in a real browser against the real stack: what an executive and an operator see."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from playwright.sync_api import Page, expect
+
+from dashboard.format import format_exact, format_headline
+from dashboard.ids import Ids
+from ingest.files import read_recording
+from ingest.stream import StreamPublisher
+from tests.e2e.conftest import Stack, get_json, screenshot, wait_for
+from tests.integration.test_ingest import SAMPLE, TRUTH
+
+TRUTH_CENTS = int(Decimal(TRUTH["gmv"]) * 100)
+
+
+def _id(component: str) -> str:
+    return f"#{component}"
+
+
+def exact_cents(page: Page) -> int:
+    shown = page.locator(_id(Ids.GMV_EXACT)).inner_text()
+    return int(shown.replace("¥", "").replace(",", "").replace(".", "") or 0)
+
+
+def publish(stack: Stack, payloads: list[bytes]) -> None:
+    StreamPublisher(stack.client, stack.settings.orders_stream).publish(payloads)
+
+
+def test_the_big_screen_counts_up_to_the_exact_gmv(stack: Stack, page: Page) -> None:
+    payloads = [p for batch in read_recording(SAMPLE) for p in batch]
+    first_part = len(payloads) // 3
+    publish(stack, payloads[:first_part])
+    wait_for(lambda: stack.live().get("orders", 0) > 0, 60, "the worker published nothing")
+    page.goto(stack.base_url + "/")
+    expect(page.locator(_id(Ids.GMV))).to_contain_text("¥", timeout=15_000)
+    before = exact_cents(page)
+    assert before > 0
+
+    publish(stack, payloads[first_part:])
+    wait_for(lambda: stack.live().get("orders") == TRUTH["accepted"], 120, "never caught up")
+    # The count-up lands on the exact total, with the headline in 亿/万.
+    expect(page.locator(_id(Ids.GMV_EXACT))).to_have_text(format_exact(TRUTH_CENTS), timeout=15_000)
+    assert exact_cents(page) > before
+    expect(page.locator(_id(Ids.GMV))).to_have_text(format_headline(TRUTH_CENTS, "zh"))
+    expect(page.locator(_id(Ids.ORDERS))).to_have_text(f"{TRUTH['accepted']:,}")
+    expect(page.locator(_id(Ids.PEAK))).to_have_text(f"{stack.live()['peak_ops']:,}")
+    expect(page.locator(_id(Ids.STALE_BANNER))).to_be_hidden()
+    page.wait_for_timeout(6_000)  # the night charts refresh every 5 s
+    expect(page.locator(_id(Ids.MILESTONES))).to_contain_text("¥1,000万")
+    screenshot(page, "big-screen")
+
+
+def test_the_clock_shows_beijing_time_whatever_the_browsers_zone(stack: Stack, page: Page) -> None:
+    page.goto(stack.base_url + "/?lang=en")
+    beijing_now = datetime.now(UTC) + timedelta(hours=8)
+    shown = page.locator(_id(Ids.CLOCK))
+    expect(shown).to_contain_text(beijing_now.strftime("%H:"), timeout=5_000)
+
+
+def test_a_stopped_worker_raises_the_staleness_banner_and_resuming_clears_it(
+        stack: Stack, page: Page) -> None:
+    page.goto(stack.base_url + "/")
+    banner = page.locator(_id(Ids.STALE_BANNER))
+    expect(banner).to_be_hidden(timeout=10_000)
+    stack.stop_worker()
+    stopped = time.monotonic()
+    expect(banner).to_be_visible(timeout=10_000)
+    assert time.monotonic() - stopped < 8  # > 3 s old, noticed within the next ticks
+    expect(banner).to_contain_text("不是实时的")
+    screenshot(page, "big-screen-stale")
+    stack.start_worker()
+    expect(banner).to_be_hidden(timeout=30_000)
+
+
+def test_the_language_switch_turns_the_operations_view_english(stack: Stack, page: Page) -> None:
+    page.goto(stack.base_url + "/ops")
+    expect(page.locator("h1")).to_have_text("作战室 · 运行监控")
+    expect(page.locator(_id(Ids.GMV))).to_have_text(format_headline(TRUTH_CENTS, "zh"),
+                                                    timeout=10_000)
+    page.locator(_id(Ids.LANG_SWITCH)).click()
+    expect(page.locator("h1")).to_have_text("War room · operations", timeout=10_000)
+    expect(page.locator(_id(Ids.GMV))).to_have_text(format_headline(TRUTH_CENTS, "en"),
+                                                    timeout=10_000)
+    expect(page.locator(_id(Ids.REJECTED))).to_have_text(f"{TRUTH['rejected']:,}", timeout=10_000)
+    expect(page.locator(_id(Ids.MERCHANTS))).to_contain_text("m0")
+    page.wait_for_timeout(6_000)
+    expect(page.locator(_id(Ids.DRILL_CHART)).locator(".main-svg").first).to_be_visible()
+    screenshot(page, "ops-en")
+
+
+def test_the_review_export_adds_up_to_the_summary(stack: Stack, page: Page,
+                                                  tmp_path: Path) -> None:
+    summary_url = stack.base_url + "/api/summary"
+    wait_for(lambda: get_json(summary_url)["gmv"] == TRUTH["gmv"], 30, "history never complete")
+    page.goto(stack.base_url + "/review")
+    expect(page.locator(_id(Ids.REVIEW_TOTALS))).to_contain_text(format_exact(TRUTH_CENTS),
+                                                                 timeout=20_000)
+    screenshot(page, "review")
+    with page.expect_download() as csv_download:
+        page.locator(_id(Ids.EXPORT_CSV)).click()
+    rows = list(csv.DictReader(io.StringIO(Path(csv_download.value.path()).read_text())))
+    assert sum(Decimal(r["gmv"]) for r in rows) == Decimal(TRUTH["gmv"])
+    assert sum(int(r["orders"]) for r in rows) == TRUTH["accepted"]
+    assert rows[0]["bucket_start"].endswith("+08:00")
+
+    page.locator(_id(Ids.REVIEW_DIMENSION)).click()
+    page.get_by_text("终端", exact=True).last.click()
+    with page.expect_download() as parquet_download:
+        page.locator(_id(Ids.EXPORT_PARQUET)).click()
+    table = pq.read_table(parquet_download.value.path())
+    assert set(table["value"].to_pylist()) == set(TRUTH["by_device"])
+    assert sum(table["gmv"].to_pylist()) == Decimal(TRUTH["gmv"])
+
+
+def test_the_review_replays_the_night(stack: Stack, page: Page) -> None:
+    page.goto(stack.base_url + "/review?lang=en")
+    page.locator(_id(Ids.REPLAY_SPEED)).click()
+    page.get_by_text("600×", exact=True).click()
+    page.locator(_id(Ids.REPLAY_PLAY)).click()
+    expect(page.locator(_id(Ids.REPLAY_PLAY))).to_have_text("Pause")
+    # Ten minutes of night at 600x: over in about a second of replay ticks; it stops by itself.
+    expect(page.locator(_id(Ids.REPLAY_GMV))).to_contain_text(format_exact(TRUTH_CENTS),
+                                                              timeout=20_000)
+    expect(page.locator(_id(Ids.REPLAY_PLAY))).to_have_text("Play")
+
+
+def test_the_json_api_serves_the_snapshot_and_the_contracts_summary(stack: Stack) -> None:
+    live = get_json(stack.base_url + "/api/live")
+    assert live["version"] == 2 and live["gmv"] == TRUTH["gmv"]
+    summary = get_json(stack.base_url + "/api/summary")
+    for key in ("gmv", "orders", "peak_ops", "peak_second", "by_device", "rejected", "duplicates"):
+        assert key in summary
+    assert (summary["gmv"], summary["orders"]) == (TRUTH["gmv"], TRUTH["accepted"])
