@@ -6,17 +6,18 @@ The clock, the staleness banner and the count-up run in the browser (assets/coun
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
-from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash import ClientsideFunction, Input, Output, State, clientside_callback, dcc, html
+from plotly.utils import PlotlyJSONEncoder
 
 from dashboard import data
 from dashboard.figures import (
-    SERIES_POINTS,
     device_share_figure,
     device_trend_figure,
     night_figure,
-    ops_points,
     ops_series_figure,
     totals_bar_figure,
 )
@@ -27,6 +28,7 @@ from dashboard.format import (
     format_headline,
     headline_scale,
     milestone_label,
+    scale_table,
     text,
 )
 from dashboard.ids import Ids
@@ -39,13 +41,13 @@ GRAPH_CONFIG: Any = {"displayModeBar": False, "responsive": True}
 def plumbing(lang: str, live: dict[str, Any] | None) -> list[Any]:
     """Stores and intervals every live page carries, primed with the snapshot the page was
     drawn from."""
-    words = {"stale": text(lang, "stale"), "waiting": text(lang, "waiting")}
+    words = {"stale": text(lang, "stale"), "waiting": text(lang, "waiting"), "at": text(lang, "at")}
+    if live is not None:
+        live = live | {"received_at": None}  # the browser stamps it when it arrives
     return [
-        dcc.Store(id=Ids.LANG, data=lang), dcc.Store(id=Ids.LIVE), dcc.Store(id=Ids.FEED),
-        dcc.Store(id=Ids.GMV_TARGET,
-                  data=headline_values(live, lang)["target"] if live else None),
-        dcc.Store(id=Ids.OPS_DRAWN, data=last_drawn_ms(live)),
-        dcc.Store(id=Ids.WORDS, data=words),
+        dcc.Store(id=Ids.LANG, data=lang), dcc.Store(id=Ids.LIVE, data=live),
+        dcc.Store(id=Ids.FEED), dcc.Store(id=Ids.OPS_DRAWN, data=last_drawn_ms(live)),
+        dcc.Store(id=Ids.WORDS, data=words), dcc.Store(id=Ids.SCALES, data=scale_table(lang)),
         dcc.Interval(id=Ids.TICK, interval=LIVE_INTERVAL_MS),
         dcc.Interval(id=Ids.SLOW_TICK, interval=NIGHT_INTERVAL_MS),
         dcc.Interval(id=Ids.CLOCK_TICK, interval=500),
@@ -134,25 +136,6 @@ def headline_values(live: dict[str, Any], lang: str) -> dict[str, Any]:
     }
 
 
-@callback(
-    Output(Ids.LIVE, "data"), Output(Ids.GMV_TARGET, "data"), Output(Ids.ORDERS, "children"),
-    Output(Ids.OPS_NOW, "children"), Output(Ids.PEAK, "children"), Output(Ids.PEAK_AT, "children"),
-    Output(Ids.DEVICE_SHARES, "figure"), Output(Ids.OPS_CHART, "extendData"),
-    Output(Ids.OPS_DRAWN, "data"),
-    Input(Ids.TICK, "n_intervals"), State(Ids.LANG, "data"), State(Ids.OPS_DRAWN, "data"))
-def refresh_live(_: int | None, lang: str, drawn_ms: int | None) -> tuple[Any, ...]:
-    live = data.source().live()
-    if live is None:  # nothing yet, or Redis away: the banner says so, the numbers stay put
-        return (no_update,) * 9
-    values = headline_values(live, lang)
-    x, y = ops_points(live, drawn_ms)
-    extend = ({"x": [x], "y": [y]}, [0], SERIES_POINTS) if x else no_update
-    small = {k: live.get(k) for k in ("seq", "age_ms", "heartbeat_ms", "gmv_cents")}
-    return (small, values["target"], values["orders"], values["ops_now"], values["peak"],
-            values["peak_at"], device_share_figure(live, lang), extend,
-            last_drawn_ms(live) if x else no_update)
-
-
 def last_drawn_ms(live: dict[str, Any] | None) -> int | None:
     """The last complete second of the snapshot's series: where the ops chart has got to."""
     series = (live or {}).get("series") or {}
@@ -161,24 +144,32 @@ def last_drawn_ms(live: dict[str, Any] | None) -> int | None:
     return int(series["start_ms"]) + (len(series["orders"]) - 2) * 1000
 
 
-@callback(
-    Output(Ids.NIGHT_CHART, "figure"), Output(Ids.DEVICE_TREND, "figure"),
-    Output(Ids.CATEGORIES, "figure"), Output(Ids.REGIONS, "figure"),
-    Output(Ids.MILESTONES, "children"),
-    Input(Ids.SLOW_TICK, "n_intervals"), State(Ids.LANG, "data"))
-def refresh_night(_: int | None, lang: str) -> tuple[Any, ...]:
-    return night_outputs(data.source(), lang)
-
-
 def night_outputs(source: data.DataSource, lang: str) -> tuple[Any, ...]:
-    night = source.night()
+    """The night's figures and milestone chips, drawn once per night document and language in
+    each process, however many screens ask."""
+    return _night_outputs(source, lang, source.night_raw())[0]
+
+
+def night_payload(source: data.DataSource, lang: str) -> bytes:
+    """The same, encoded once, for /api/night-figures."""
+    return _night_outputs(source, lang, source.night_raw())[1]
+
+
+@functools.lru_cache(maxsize=4)
+def _night_outputs(source: data.DataSource, lang: str,
+                   raw: bytes | None) -> tuple[tuple[Any, ...], bytes]:
+    night = json.loads(raw) if raw else None
     last_year = source.last_year()
     curve = data.night_curve(last_year) if last_year else None
-    return (night_figure(night, curve, source.festival_midnight_ms(), lang),
-            device_trend_figure(night, lang),
-            totals_bar_figure((night or {}).get("by_category", {}), lang),
-            totals_bar_figure((night or {}).get("by_region", {}), lang),
-            milestone_chips(night, lang))
+    outputs = (night_figure(night, curve, source.festival_midnight_ms(), lang),
+               device_trend_figure(night, lang),
+               totals_bar_figure((night or {}).get("by_category", {}), lang),
+               totals_bar_figure((night or {}).get("by_region", {}), lang),
+               milestone_chips(night, lang))
+    names = ("night", "trend", "categories", "regions", "milestones")
+    payload = json.dumps(dict(zip(names, outputs, strict=True)), cls=PlotlyJSONEncoder,
+                         ensure_ascii=False).encode()
+    return outputs, payload
 
 
 def milestone_chips(night: dict[str, Any] | None, lang: str) -> list[Any]:
@@ -189,10 +180,22 @@ def milestone_chips(night: dict[str, Any] | None, lang: str) -> list[Any]:
     return chips
 
 
-clientside_callback(ClientsideFunction("gmv", "count_up"), Output(Ids.GMV, "title"),
-                    Input(Ids.GMV_TARGET, "data"))
-clientside_callback(ClientsideFunction("gmv", "received"), Output(Ids.FEED, "data"),
-                    Input(Ids.LIVE, "data"))
+clientside_callback(ClientsideFunction("gmv", "fetch_live"), Output(Ids.LIVE, "data"),
+                    Input(Ids.TICK, "n_intervals"), prevent_initial_call=True)
+clientside_callback(
+    ClientsideFunction("gmv", "render_live"),
+    Output(Ids.FEED, "data"), Output(Ids.ORDERS, "children"), Output(Ids.OPS_NOW, "children"),
+    Output(Ids.PEAK, "children"), Output(Ids.PEAK_AT, "children"),
+    Output(Ids.DEVICE_SHARES, "figure"), Output(Ids.OPS_CHART, "extendData"),
+    Output(Ids.OPS_DRAWN, "data"),
+    Input(Ids.LIVE, "data"), State(Ids.OPS_DRAWN, "data"), State(Ids.DEVICE_SHARES, "figure"),
+    State(Ids.SCALES, "data"), State(Ids.WORDS, "data"))
+clientside_callback(
+    ClientsideFunction("gmv", "fetch_night"),
+    Output(Ids.NIGHT_CHART, "figure"), Output(Ids.DEVICE_TREND, "figure"),
+    Output(Ids.CATEGORIES, "figure"), Output(Ids.REGIONS, "figure"),
+    Output(Ids.MILESTONES, "children"),
+    Input(Ids.SLOW_TICK, "n_intervals"), State(Ids.LANG, "data"), prevent_initial_call=True)
 clientside_callback(ClientsideFunction("gmv", "tick"), Output(Ids.CLOCK, "children"),
                     Output(Ids.STALE_BANNER, "children"), Output(Ids.STALE_BANNER, "className"),
                     Output(Ids.PAGE, "className"),

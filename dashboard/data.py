@@ -51,10 +51,17 @@ class DataSource:
     def night(self) -> dict[str, Any] | None:
         return self._get(self.settings.night_key)
 
+    def night_raw(self) -> bytes | None:
+        """The night document's bytes: what the night charts are drawn (and cached) from."""
+        return self._raw(self.settings.night_key)
+
     def raw_live(self) -> bytes | None:
         """The snapshot's bytes as the worker wrote them, for /api/live."""
+        return self._raw(self.settings.snapshot_key)
+
+    def _raw(self, key: str) -> bytes | None:
         try:
-            value = self.client.get(self.settings.snapshot_key)
+            value = self.client.get(key)
         except redis.RedisError:
             return None
         return value if isinstance(value, bytes) else None
@@ -78,10 +85,7 @@ class DataSource:
         return History(Path(path)) if path and orders_dir(Path(path)).is_dir() else None
 
     def _get(self, key: str) -> dict[str, Any] | None:
-        try:
-            raw = self.client.get(key)
-        except redis.RedisError:
-            return None
+        raw = self._raw(key)
         return json.loads(raw) if raw else None
 
 

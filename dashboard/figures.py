@@ -1,34 +1,44 @@
-"""Pure figure builders: documents in, Plotly figures out; no Redis, no files, no Dash."""
+"""Pure figure builders: documents in, Plotly figures out; no Redis, no files, no Dash.
+
+Figures are plain dicts in Plotly's JSON shape, not `plotly.graph_objects`: building and
+validating a graph object with a template costs ~100 ms, a dict a few microseconds, and every
+viewer's browser asks for them.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-import plotly.graph_objects as go
-
 from dashboard.format import beijing, format_compact, milestone_label, text
 from ingest.contract import DEVICES
 
+Figure = dict[str, Any]
 SERIES_POINTS = 300  # the live orders/s chart: a fixed five minutes, trimmed by the browser
 ORANGE, GOLD, BLUE, VIOLET, GREY = "#ff6a00", "#ffc53d", "#3fa7ff", "#a67cff", "#8a94a6"
 DEVICE_COLOURS = {"mobile": ORANGE, "pc": BLUE, "pad": VIOLET, "other": GREY}
 INK, MUTED, GRID = "#e8ecf3", "#8a94a6", "rgba(255,255,255,0.08)"
+FONT = "Noto Sans CJK SC, Noto Sans SC, PingFang SC, Microsoft YaHei, sans-serif"
 
 
-def _layout(figure: go.Figure, **extra: Any) -> go.Figure:
-    layout: dict[str, Any] = {
-        "template": "plotly_dark", "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
-        "font": {"color": INK, "size": 16,
-                 "family": "Noto Sans CJK SC, Noto Sans SC, PingFang SC, Microsoft YaHei, sans-serif"},
-        "margin": {"l": 64, "r": 24, "t": 16, "b": 40}, "showlegend": False, "uirevision": "keep"}
-    figure.update_layout(**(layout | extra))
-    figure.update_xaxes(gridcolor=GRID, zeroline=False)
-    figure.update_yaxes(gridcolor=GRID, zeroline=False)
-    return figure
+def _axis(**extra: Any) -> dict[str, Any]:
+    return {"gridcolor": GRID, "zeroline": False, "linecolor": GRID, "color": INK,
+            "tickfont": {"color": INK}, **extra}
 
 
-def money_axis(figure: go.Figure, top_cents: int, lang: str) -> None:
+def _figure(data: list[dict[str, Any]], **layout: Any) -> Figure:
+    """A figure on the war room's dark background; `layout` overrides the defaults."""
+    base: dict[str, Any] = {
+        "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
+        "font": {"color": INK, "size": 16, "family": FONT}, "hoverlabel": {"font": {"size": 15}},
+        "margin": {"l": 64, "r": 24, "t": 16, "b": 40}, "showlegend": False, "uirevision": "keep",
+        "xaxis": _axis(), "yaxis": _axis()}
+    for key in ("xaxis", "yaxis"):
+        layout[key] = base[key] | layout.get(key, {})
+    return {"data": data, "layout": base | layout}
+
+
+def money_axis(figure: Figure, top_cents: int, lang: str) -> None:
     """Ticks in 亿/万 or B/M at round steps, rather than Plotly's SI 'M' and 'G'."""
     top = max(top_cents, 10_000)
     step = 10 ** (len(str(top)) - 1)
@@ -37,16 +47,16 @@ def money_axis(figure: go.Figure, top_cents: int, lang: str) -> None:
             step = step * factor // 10 or 1
             break
     ticks = list(range(0, top + step, step))
-    figure.update_yaxes(tickvals=[t / 100 for t in ticks],
-                        ticktext=[re.sub(r"\.0(?=\D*$)", "", format_compact(t, lang)) if t else "0"
-                                  for t in ticks])
+    figure["layout"]["yaxis"] |= {
+        "tickvals": [t / 100 for t in ticks],
+        "ticktext": [re.sub(r"\.0(?=\D*$)", "", format_compact(t, lang)) if t else "0" for t in ticks]}
 
 
-def time_axis(figure: go.Figure, x_ms: list[int]) -> None:
+def time_axis(figure: Figure, x_ms: list[int]) -> None:
     """Hours and minutes over a long range; seconds too while the range is short."""
     if x_ms:
         short = x_ms[-1] - x_ms[0] < 20 * 60_000
-        figure.update_xaxes(tickformat="%H:%M:%S" if short else "%H:%M", nticks=7)
+        figure["layout"]["xaxis"] |= {"tickformat": "%H:%M:%S" if short else "%H:%M", "nticks": 7}
 
 
 def _times(epoch_ms: list[int]) -> list[str]:
@@ -54,15 +64,15 @@ def _times(epoch_ms: list[int]) -> list[str]:
     return [beijing(ms).strftime("%Y-%m-%d %H:%M:%S") for ms in epoch_ms]
 
 
-def ops_series_figure(live: dict[str, Any] | None, lang: str) -> go.Figure:
+def ops_series_figure(live: dict[str, Any] | None, lang: str) -> Figure:
     """Orders per second over the last five minutes: the frame that extendData then grows."""
     x, y = ops_points(live, None)
-    figure = go.Figure(go.Scatter(x=x, y=y, mode="lines", line={"color": ORANGE, "width": 3},
-                                  fill="tozeroy", fillcolor="rgba(255,106,0,0.18)",
-                                  hovertemplate="%{x}<br>%{y:,} " + text(lang, "per_second_unit")))
-    figure = _layout(figure, yaxis={"rangemode": "tozero", "tickformat": ","})
-    figure.update_xaxes(tickformat="%H:%M:%S")
-    return figure
+    return _figure(
+        [{"type": "scatter", "x": x, "y": y, "mode": "lines", "line": {"color": ORANGE, "width": 3},
+          "fill": "tozeroy", "fillcolor": "rgba(255,106,0,0.18)",
+          "hovertemplate": "%{x}<br>%{y:,} " + text(lang, "per_second_unit") + "<extra></extra>"}],
+        yaxis={"rangemode": "tozero", "tickformat": ","},
+        xaxis={"tickformat": "%H:%M:%S", "nticks": 6})
 
 
 def ops_points(live: dict[str, Any] | None, after_ms: int | None) -> tuple[list[str], list[int]]:
@@ -77,9 +87,9 @@ def ops_points(live: dict[str, Any] | None, after_ms: int | None) -> tuple[list[
 
 
 def night_figure(night: dict[str, Any] | None, last_year: tuple[list[int], list[int]] | None,
-                 festival_midnight_ms: int, lang: str) -> go.Figure:
+                 festival_midnight_ms: int, lang: str) -> Figure:
     """GMV so far through the night, last year's at the same minute, and the milestones."""
-    figure = go.Figure()
+    data: list[dict[str, Any]] = []
     top = 0
     x_ms, cumulative = night_points(night)
     if last_year:
@@ -89,41 +99,40 @@ def night_figure(night: dict[str, Any] | None, last_year: tuple[list[int], list[
         points = [(festival_midnight_ms + (m + 1) * 60_000, c) for m, c in zip(minutes, last, strict=True)
                   if festival_midnight_ms + m * 60_000 < until]
         top = max((c for _, c in points), default=0)
-        figure.add_scatter(
-            x=_times([ms for ms, _ in points]), y=[c / 100 for _, c in points], mode="lines",
-            name=text(lang, "last_year"), line={"color": GREY, "width": 3, "dash": "dash"},
-            hovertemplate=text(lang, "last_year") + " %{x}<br>¥%{y:,.0f}<extra></extra>")
+        data.append({"type": "scatter", "x": _times([ms for ms, _ in points]),
+                     "y": [c / 100 for _, c in points], "mode": "lines", "name": text(lang, "last_year"),
+                     "line": {"color": GREY, "width": 3, "dash": "dash"},
+                     "hovertemplate": text(lang, "last_year") + " %{x}<br>¥%{y:,.0f}<extra></extra>"})
     if x_ms:
         top = max(top, cumulative[-1])
-        figure.add_trace(_cumulative_trace(x_ms, cumulative, text(lang, "this_year")))
+        data.append(_cumulative_trace(x_ms, cumulative, text(lang, "this_year")))
         for milestone in (night or {}).get("milestones", []):
-            figure.add_scatter(
-                x=_times([milestone["second_ms"]]), y=[milestone["yuan"]], mode="markers+text",
-                marker={"color": ORANGE, "size": 14, "symbol": "diamond",
-                        "line": {"color": INK, "width": 1}},
-                text=[milestone_label(milestone["yuan"], lang)], textposition="top center",
-                textfont={"size": 17, "color": INK}, cliponaxis=False, hoverinfo="skip")
-    figure = _layout(figure, showlegend=bool(last_year),
+            data.append({
+                "type": "scatter", "x": _times([milestone["second_ms"]]), "y": [milestone["yuan"]],
+                "mode": "markers+text", "text": [milestone_label(milestone["yuan"], lang)],
+                "marker": {"color": ORANGE, "size": 14, "symbol": "diamond",
+                           "line": {"color": INK, "width": 1}},
+                "textposition": "top center", "textfont": {"size": 17, "color": INK},
+                "cliponaxis": False, "hoverinfo": "skip"})
+    figure = _figure(data, showlegend=bool(last_year), yaxis={"rangemode": "tozero"},
                      legend={"orientation": "h", "y": 1.08, "x": 0, "font": {"size": 15}})
     time_axis(figure, x_ms)
     money_axis(figure, int(top * 1.1), lang)
     return figure
 
 
-def _cumulative_trace(x_ms: list[int], cumulative: list[int], name: str) -> go.Scatter:
+def _cumulative_trace(x_ms: list[int], cumulative: list[int], name: str) -> dict[str, Any]:
     # The y values are for drawing only; every total shown as a number is exact elsewhere.
-    return go.Scatter(x=_times(x_ms), y=[c / 100 for c in cumulative], mode="lines", name=name,
-                      line={"color": GOLD, "width": 4}, fill="tozeroy",
-                      fillcolor="rgba(255,197,61,0.12)",
-                      hovertemplate="%{x}<br>¥%{y:,.2f}<extra></extra>")
+    return {"type": "scatter", "x": _times(x_ms), "y": [c / 100 for c in cumulative],
+            "mode": "lines", "name": name, "line": {"color": GOLD, "width": 4}, "fill": "tozeroy",
+            "fillcolor": "rgba(255,197,61,0.12)", "hovertemplate": "%{x}<br>¥%{y:,.2f}<extra></extra>"}
 
 
-def cumulative_figure(x_ms: list[int], cumulative: list[int], lang: str) -> go.Figure:
+def cumulative_figure(x_ms: list[int], cumulative: list[int], lang: str) -> Figure:
     """GMV so far at each time: the review's replay."""
-    figure = _layout(go.Figure(_cumulative_trace(x_ms, cumulative, text(lang, "gmv"))))
+    figure = _figure([_cumulative_trace(x_ms, cumulative, text(lang, "gmv"))])
     if not x_ms:
-        figure.update_xaxes(visible=False)
-        figure.update_yaxes(visible=False)
+        figure["layout"]["xaxis"]["visible"] = figure["layout"]["yaxis"]["visible"] = False
         return figure
     time_axis(figure, x_ms)
     money_axis(figure, int(max(cumulative, default=0) * 1.1), lang)
@@ -143,70 +152,73 @@ def night_points(night: dict[str, Any] | None) -> tuple[list[int], list[int]]:
     return x, y
 
 
-def device_trend_figure(night: dict[str, Any] | None, lang: str) -> go.Figure:
+def device_trend_figure(night: dict[str, Any] | None, lang: str) -> Figure:
     """Each device's share of the orders of each minute: the shift from PC to mobile."""
-    figure = go.Figure()
-    if night and night.get("start_ms") is not None:
+    data: list[dict[str, Any]] = []
+    start = (night or {}).get("start_ms")
+    if night and start is not None:
         devices = night["devices"]
         totals = [sum(column) or 1 for column in zip(*devices.values(), strict=True)]
-        x = _times([night["start_ms"] + i * 60_000 for i in range(len(totals))])
+        x = _times([start + i * 60_000 for i in range(len(totals))])
         for device in sorted(devices, key=lambda d: DEVICES.index(d) if d in DEVICES else 9):
-            figure.add_scatter(
-                x=x, y=[n / t for n, t in zip(devices[device], totals, strict=True)],
-                name=text(lang, device), stackgroup="share", mode="lines",
-                line={"width": 0.5, "color": DEVICE_COLOURS.get(device, GREY)},
-                hovertemplate=f"{text(lang, device)} %{{y:.1%}}<extra></extra>")
-    figure = _layout(figure, showlegend=True, margin={"l": 56, "r": 16, "t": 36, "b": 32},
-                     legend={"orientation": "h", "y": 1.18, "x": 0, "font": {"size": 15}})
-    figure.update_yaxes(tickformat=".0%", range=[0, 1])
-    start = (night or {}).get("start_ms") or 0
-    time_axis(figure, [start, start + 60_000 * len((night or {}).get("orders", []))])
+            data.append({
+                "type": "scatter", "x": x, "y": [n / t for n, t in zip(devices[device], totals, strict=True)],
+                "name": text(lang, device), "stackgroup": "share", "mode": "lines",
+                "line": {"width": 0.5, "color": DEVICE_COLOURS.get(device, GREY)},
+                "hovertemplate": f"{text(lang, device)} %{{y:.1%}}<extra></extra>"})
+    figure = _figure(data, showlegend=True, margin={"l": 56, "r": 16, "t": 36, "b": 32},
+                     legend={"orientation": "h", "y": 1.18, "x": 0, "font": {"size": 15}},
+                     yaxis={"tickformat": ".0%", "range": [0, 1]})
+    time_axis(figure, [start, start + 60_000 * len(night["orders"])] if night and start else [])
     return figure
 
 
-def device_share_figure(live: dict[str, Any] | None, lang: str) -> go.Figure:
+def device_share_figure(live: dict[str, Any] | None, lang: str) -> Figure:
+    """The split of the last minute as a ring; every device has its slice, so a refresh only
+    replaces the values (`device_shares`)."""
+    return _figure([{
+        "type": "pie", "labels": [text(lang, d) for d in DEVICES], "values": device_shares(live),
+        "hole": 0.62, "sort": False, "direction": "clockwise",
+        "marker": {"colors": [DEVICE_COLOURS[d] for d in DEVICES]},
+        "textinfo": "label+percent", "textfont": {"size": 18}, "hoverinfo": "skip"}],
+        margin={"l": 8, "r": 8, "t": 8, "b": 8})
+
+
+def device_shares(live: dict[str, Any] | None) -> list[float]:
     devices = (live or {}).get("by_device", {})
-    names = [d for d in DEVICES if d in devices] + [d for d in devices if d not in DEVICES]
-    figure = go.Figure(go.Pie(
-        labels=[text(lang, d) for d in names], values=[devices[d]["share_now"] for d in names],
-        hole=0.62, sort=False, marker={"colors": [DEVICE_COLOURS.get(d, GREY) for d in names]},
-        textinfo="label+percent", textfont={"size": 18}, hoverinfo="skip"))
-    return _layout(figure, margin={"l": 8, "r": 8, "t": 8, "b": 8})
+    return [devices.get(d, {}).get("share_now", 0.0) for d in DEVICES]
 
 
-def totals_bar_figure(totals: dict[str, dict[str, Any]], lang: str, limit: int = 10) -> go.Figure:
+def totals_bar_figure(totals: dict[str, dict[str, Any]], lang: str, limit: int = 10) -> Figure:
     """Horizontal bars of GMV by value, the largest on top."""
     best = sorted(totals.items(), key=lambda item: -item[1]["gmv_cents"])[:limit][::-1]
-    figure = go.Figure(go.Bar(
-        x=[v["gmv_cents"] / 100 for _, v in best], y=[text(lang, k) for k, _ in best],
-        orientation="h", marker={"color": ORANGE},
-        text=[format_compact(v["gmv_cents"], lang) for _, v in best], textposition="outside",
-        cliponaxis=False, textfont={"size": 15, "color": INK}, hoverinfo="skip"))
-    figure = _layout(figure, margin={"l": 100, "r": 8, "t": 4, "b": 4}, bargap=0.22)
     most = max((v["gmv_cents"] / 100 for _, v in best), default=1)
-    figure.update_xaxes(visible=False, range=[0, most * 1.3])
-    figure.update_yaxes(tickfont={"size": 15})
-    return figure
+    return _figure(
+        [{"type": "bar", "orientation": "h", "x": [v["gmv_cents"] / 100 for _, v in best],
+          "y": [text(lang, k) for k, _ in best], "marker": {"color": ORANGE},
+          "text": [format_compact(v["gmv_cents"], lang) for _, v in best],
+          "textposition": "outside", "cliponaxis": False,
+          "textfont": {"size": 15, "color": INK}, "hoverinfo": "skip"}],
+        margin={"l": 100, "r": 8, "t": 4, "b": 4}, bargap=0.22,
+        xaxis={"visible": False, "range": [0, most * 1.3]}, yaxis={"tickfont": {"size": 15, "color": INK}})
 
 
 def buckets_figure(series: dict[str, list[Any]], lang: str, metric: str,
-                   compare: dict[str, list[Any]] | None = None,
-                   compare_name: str = "") -> go.Figure:
-    """Review and drill-down: one line per value of `series` ({name: [bucket_ms...], ...} is
-    given as {"bucket_ms": [...], "<value>": [...]}), and an optional dashed comparison."""
-    figure = go.Figure()
+                   compare: dict[str, list[Any]] | None = None, compare_name: str = "") -> Figure:
+    """Review and drill-down: one line per value of `series` ({"bucket_ms": [...], "<value>":
+    [...]}), and an optional dashed comparison aligned on the same buckets."""
     x = _times(series.get("bucket_ms", []))
     palette = [ORANGE, BLUE, GOLD, VIOLET, "#36cfc9", "#f759ab", "#73d13d", GREY]
     names = [k for k in series if k != "bucket_ms"]
-    for i, name in enumerate(names):
-        figure.add_scatter(x=x, y=series[name], mode="lines", name=text(lang, name),
-                           line={"color": palette[i % len(palette)], "width": 2.5})
-    if compare:
-        for name in [k for k in compare if k != "bucket_ms"]:
-            figure.add_scatter(x=x[:len(compare[name])], y=compare[name], mode="lines",
-                               name=f"{compare_name} · {text(lang, name)}",
-                               line={"color": GREY, "width": 2, "dash": "dash"})
-    figure = _layout(figure, showlegend=len(names) > 1 or bool(compare),
+    data = [{"type": "scatter", "x": x, "y": series[name], "mode": "lines", "name": text(lang, name),
+             "line": {"color": palette[i % len(palette)], "width": 2.5}}
+            for i, name in enumerate(names)]
+    for name in [k for k in (compare or {}) if k != "bucket_ms"]:
+        assert compare is not None
+        data.append({"type": "scatter", "x": x[:len(compare[name])], "y": compare[name],
+                     "mode": "lines", "name": f"{compare_name} · {text(lang, name)}",
+                     "line": {"color": GREY, "width": 2, "dash": "dash"}})
+    figure = _figure(data, showlegend=len(names) > 1 or bool(compare),
                      legend={"orientation": "h", "y": 1.1, "x": 0})
     time_axis(figure, series.get("bucket_ms", []))
     if metric == "gmv":

@@ -32,6 +32,11 @@ _SCALES = {
 }
 
 
+def scale_table(lang: str) -> list[tuple[int, dict[str, Any]]]:
+    """The thresholds and scales of `lang`, largest first, for the browser's count-up."""
+    return [(threshold, scale.as_dict()) for threshold, scale in _SCALES[lang]]
+
+
 def headline_scale(cents: int, lang: str) -> Scale:
     return next(scale for threshold, scale in _SCALES[lang] if cents >= threshold)
 

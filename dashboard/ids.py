@@ -18,7 +18,7 @@ class Ids(StrEnum):
     STALE_BANNER = "stale-banner"
     GMV = "gmv"
     GMV_EXACT = "gmv-exact"
-    GMV_TARGET = "gmv-target"
+    SCALES = "scales"  # how the headline is scaled (亿/万, B/M), for the browser
     ORDERS = "orders"
     OPS_NOW = "ops-now"
     PEAK = "peak"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import Any
 
@@ -14,8 +15,10 @@ log = logging.getLogger("gmv.serve")
 
 
 class DashboardServer(BaseApplication):
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    """`module` names another module's `server` to serve the same way (bench/viewers.py's ceiling)."""
+
+    def __init__(self, settings: Settings, module: str | None = None) -> None:
+        self.settings, self.module = settings, module
         super().__init__()
 
     def load_config(self) -> None:
@@ -31,6 +34,8 @@ class DashboardServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Any:
+        if self.module:
+            return importlib.import_module(self.module).server
         from dashboard.app import create_app  # in each worker: Dash's callback registry is global
 
         return create_app(self.settings).server

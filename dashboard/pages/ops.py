@@ -124,9 +124,10 @@ def refresh_drill(value: str | None, _: int | None, dimension: str, lang: str) -
     series = {"bucket_ms": table["bucket_ms"].to_pylist(),
               value: [int(c) / 100 for c in table["gmv_cents"].to_pylist()]}
     figure = buckets_figure(series, lang, "gmv")
-    figure.update_layout(title={"text": f"{text(lang, dimension)} = {text(lang, value)} · "
-                                        f"{text(lang, 'per_minute')} · {clock(latest)}",
-                                "font": {"size": 14}}, margin={"t": 36})
+    figure["layout"] |= {"title": {"text": f"{text(lang, dimension)} = {text(lang, value)} · "
+                                           f"{text(lang, 'per_minute')} · {clock(latest)}",
+                                   "font": {"size": 14}},
+                         "margin": figure["layout"]["margin"] | {"t": 36}}
     return figure
 
 

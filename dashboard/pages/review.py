@@ -91,7 +91,8 @@ def _overview(source: data.DataSource, lang: str) -> Any:
     series = {"bucket_ms": table["bucket_ms"].to_pylist(),
               "all": [int(c) / 100 for c in table["gmv_cents"].to_pylist()]}
     figure = buckets_figure(series, lang, "gmv")
-    figure.update_layout(dragmode="select", selectdirection="h", margin={"t": 4, "b": 28})
+    figure["layout"] |= {"dragmode": "select", "selectdirection": "h",
+                         "margin": figure["layout"]["margin"] | {"t": 4, "b": 28}}
     return figure
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from dashboard.components import headline_values, last_drawn_ms
 from dashboard.figures import (
+    device_shares,
     device_trend_figure,
     money_axis,
     night_figure,
@@ -56,7 +57,7 @@ def test_the_night_curve_ends_at_the_latest_second_with_the_total() -> None:
 def test_last_year_is_drawn_only_up_to_tonights_minute() -> None:
     last_year = (list(range(10)), [i * 1000 for i in range(1, 11)])
     figure = night_figure(night([100, 300, 450], latest_ms=MIDNIGHT_MS + 150_000), last_year,
-                          MIDNIGHT_MS, "en").to_dict()
+                          MIDNIGHT_MS, "en")
     last, tonight = figure["data"][0], figure["data"][1]
     assert last["name"] == "Last year" and len(last["x"]) == 3
     assert tonight["name"] == "Tonight" and list(tonight["y"]) == [0, 1, 3, 4.5]
@@ -65,28 +66,27 @@ def test_last_year_is_drawn_only_up_to_tonights_minute() -> None:
 def test_milestones_are_marked_on_the_night_curve() -> None:
     document = night([10**8, 2 * 10**8], milestones=[
         {"yuan": 10**6, "second_ms": MIDNIGHT_MS + 30_000, "second": "…"}])
-    markers = [t for t in night_figure(document, None, MIDNIGHT_MS, "zh").to_dict()["data"]
+    markers = [t for t in night_figure(document, None, MIDNIGHT_MS, "zh")["data"]
                if t.get("mode") == "markers+text"]
     assert len(markers) == 1 and list(markers[0]["text"]) == ["¥100万"]
 
 
 def test_device_shares_of_each_minute_add_up_to_one() -> None:
     document = night([1, 2], devices={"mobile": [3, 8], "pc": [1, 2], "pad": [0, 0]})
-    traces = device_trend_figure(document, "en").to_dict()["data"]
+    traces = device_trend_figure(document, "en")["data"]
     assert [t["name"] for t in traces] == ["PC", "Mobile", "Pad"]
+    assert device_shares({"by_device": {"mobile": {"share_now": 0.8}}}) == [0.0, 0.8, 0.0, 0.0]
     for minute in range(2):
         assert abs(sum(t["y"][minute] for t in traces) - 1) < 1e-9
 
 
 def test_bars_put_the_largest_on_top_with_local_names() -> None:
     totals = {"ZJ": {"gmv_cents": 500}, "GD": {"gmv_cents": 900}, "overseas": {"gmv_cents": 100}}
-    bar = totals_bar_figure(totals, "zh").to_dict()["data"][0]
+    bar = totals_bar_figure(totals, "zh")["data"][0]
     assert list(bar["y"]) == ["海外", "浙江", "广东"]  # Plotly draws the last on top
 
 
 def test_money_ticks_are_round_in_local_units() -> None:
-    import plotly.graph_objects as go
-
-    figure = go.Figure()
+    figure: dict = {"layout": {"yaxis": {}}}
     money_axis(figure, 26_844_512_345_678, "zh")
-    assert figure.layout.yaxis.ticktext[:3] == ("0", "¥500亿", "¥1,000亿")
+    assert figure["layout"]["yaxis"]["ticktext"][:3] == ["0", "¥500亿", "¥1,000亿"]

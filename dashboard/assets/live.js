@@ -1,0 +1,128 @@
+// The live page in the browser: it fetches the snapshot the worker published (/api/live) and the
+// night's figures drawn once per process (/api/night-figures), and does everything else here: the
+// count-up, the texts, the orders/s chart, the clock and the staleness banner. Per screen and
+// second the server hands out one stored document; no Dash callback runs for it.
+(function () {
+  const STALE_AFTER_MS = 3000;
+  const COUNT_UP_MS = 950;
+  const BEIJING_OFFSET_MS = 8 * 3600 * 1000;  // no daylight saving in China
+  const SERIES_POINTS = 300;
+  const shown = {};
+  const noUpdate = () => window.dash_clientside.no_update;
+
+  function grouped(n) { return Math.floor(n).toLocaleString("en-US"); }
+  function count(n) { return n === null || n === undefined ? "—" : grouped(n); }
+
+  // The same rules as dashboard/format.py: the scale table comes from there (the SCALES store).
+  function scaleFor(cents, scales) {
+    return scales.find(([threshold]) => cents >= threshold)[1];
+  }
+  function scaled(cents, scale) {
+    const step = scale.unit_cents / Math.pow(10, scale.decimals);
+    const digits = Math.floor(cents / step);
+    const ten = Math.pow(10, scale.decimals);
+    const rest = String(digits % ten).padStart(scale.decimals, "0");
+    return "¥" + grouped(Math.floor(digits / ten)) + (scale.decimals ? "." + rest : "") + scale.suffix;
+  }
+  function exact(cents) {
+    return "¥" + grouped(Math.floor(cents / 100)) + "." + String(cents % 100).padStart(2, "0");
+  }
+  function beijing(ms) {  // "2026-11-11 00:00:26", as the Python side writes x values
+    return new Date(ms + BEIJING_OFFSET_MS).toISOString().slice(0, 19).replace("T", " ");
+  }
+
+  function draw(cents, scales) {
+    const head = document.getElementById("gmv");
+    const full = document.getElementById("gmv-exact");
+    if (head) head.textContent = scaled(cents, scaleFor(cents, scales));
+    if (full) full.textContent = exact(cents);
+  }
+
+  function countUp(target, scales) {
+    const from = shown.gmv;
+    // Forwards only: a lower total means a new night (or store), and is shown as it is.
+    if (from === undefined || target <= from) { shown.gmv = target; draw(target, scales); return; }
+    const began = performance.now();
+    const token = (shown.token = (shown.token || 0) + 1);
+    function frame(now) {
+      if (token !== shown.token) return;  // a newer target took over
+      const t = Math.min((now - began) / COUNT_UP_MS, 1);
+      const value = t >= 1 ? target : Math.floor(from + (target - from) * (1 - Math.pow(1 - t, 3)));
+      shown.gmv = value;
+      draw(value, scales);
+      if (t < 1) requestAnimationFrame(frame);
+    }
+    requestAnimationFrame(frame);
+  }
+
+  // The complete seconds after `drawn` (the last one may still be filling).
+  function newPoints(live, drawn) {
+    const series = live.series || {};
+    const x = [], y = [];
+    if (!series.start_ms) return {x, y, last: drawn};
+    const counts = series.orders.slice(0, -1);
+    counts.forEach((n, i) => {
+      const ms = series.start_ms + i * 1000;
+      if (drawn === null || drawn === undefined || ms > drawn) { x.push(beijing(ms)); y.push(n); }
+    });
+    return {x, y, last: series.start_ms + (counts.length - 1) * 1000};
+  }
+
+  function ageText(ms, lang) {
+    const s = Math.round(ms / 1000);
+    if (s < 120) return lang === "zh" ? s + " 秒" : s + " s";
+    return lang === "zh" ? Math.round(s / 60) + " 分钟" : Math.round(s / 60) + " min";
+  }
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    gmv: {
+      fetch_live: async function () {
+        try {
+          const response = await fetch("api/live", {cache: "no-store"});
+          if (!response.ok) return noUpdate();
+          const live = await response.json();
+          live.age_ms = Number(response.headers.get("X-Snapshot-Age-Ms") || 0);
+          live.received_at = Date.now();
+          return live;
+        } catch (error) {
+          return noUpdate();  // the banner will say how old the last good one is
+        }
+      },
+      render_live: function (live, drawn, shares, scales, words) {
+        if (!live) return Array(8).fill(noUpdate());
+        countUp(live.gmv_cents, scales);
+        const devices = live.by_device || {};
+        const ring = Object.assign({}, shares, {data: [Object.assign({}, shares.data[0], {
+          values: ["pc", "mobile", "pad", "other"].map(d => (devices[d] || {}).share_now || 0)})]});
+        const points = newPoints(live, drawn);
+        const extend = points.x.length ? [{x: [points.x], y: [points.y]}, [0], SERIES_POINTS] : noUpdate();
+        return [
+          {received_at: live.received_at || Date.now(), age_ms: live.age_ms || 0},
+          count(live.orders), count(live.ops_now), count(live.peak_ops),
+          live.peak_second_ms ? words.at + " " + beijing(live.peak_second_ms).slice(11) : "",
+          ring, extend, points.x.length ? points.last : noUpdate(),
+        ];
+      },
+      fetch_night: async function (n, lang) {
+        try {
+          const response = await fetch("api/night-figures?lang=" + lang, {cache: "no-store"});
+          if (!response.ok) return Array(5).fill(noUpdate());
+          const night = await response.json();
+          return [night.night, night.trend, night.categories, night.regions, night.milestones];
+        } catch (error) {
+          return Array(5).fill(noUpdate());
+        }
+      },
+      // The feed's age is its age when the server read it plus the time since: immune to a
+      // browser clock that disagrees with the server's.
+      tick: function (n, feed, lang, words) {
+        const clock = beijing(Date.now()).slice(11);
+        if (!feed) return [clock, words.waiting, "banner banner-on", "page page-stale"];
+        const age = feed.age_ms + (Date.now() - feed.received_at);
+        if (age <= STALE_AFTER_MS) return [clock, "", "banner", "page"];
+        return [clock, words.stale.replace("{age}", ageText(age, lang)), "banner banner-on",
+                "page page-stale"];
+      },
+    },
+  });
+})();
