@@ -97,7 +97,7 @@ def night_figure(night: dict[str, Any] | None, last_year: tuple[list[int], list[
         # Only as far as tonight has got: the comparison is "at the same minute".
         until = x_ms[-1] if x_ms else festival_midnight_ms
         points = [(festival_midnight_ms + (m + 1) * 60_000, c) for m, c in zip(minutes, last, strict=True)
-                  if festival_midnight_ms + m * 60_000 < until]
+                  if festival_midnight_ms + (m + 1) * 60_000 <= until]
         top = max((c for _, c in points), default=0)
         data.append({"type": "scatter", "x": _times([ms for ms, _ in points]),
                      "y": [c / 100 for _, c in points], "mode": "lines", "name": text(lang, "last_year"),
@@ -113,7 +113,7 @@ def night_figure(night: dict[str, Any] | None, last_year: tuple[list[int], list[
                 "marker": {"color": ORANGE, "size": 14, "symbol": "diamond",
                            "line": {"color": INK, "width": 1}},
                 "textposition": "top center", "textfont": {"size": 17, "color": INK},
-                "cliponaxis": False, "hoverinfo": "skip"})
+                "cliponaxis": False, "hoverinfo": "skip", "showlegend": False})
     figure = _figure(data, showlegend=bool(last_year), yaxis={"rangemode": "tozero"},
                      legend={"orientation": "h", "y": 1.08, "x": 0, "font": {"size": 15}})
     time_axis(figure, x_ms)
@@ -179,9 +179,11 @@ def device_share_figure(live: dict[str, Any] | None, lang: str) -> Figure:
     return _figure([{
         "type": "pie", "labels": [text(lang, d) for d in DEVICES], "values": device_shares(live),
         "hole": 0.62, "sort": False, "direction": "clockwise",
+        "domain": {"x": [0.12, 0.88], "y": [0.1, 0.9]},
         "marker": {"colors": [DEVICE_COLOURS[d] for d in DEVICES]},
-        "textinfo": "label+percent", "textfont": {"size": 18}, "hoverinfo": "skip"}],
-        margin={"l": 8, "r": 8, "t": 8, "b": 8})
+        "textinfo": "label+percent", "textposition": "outside", "textfont": {"size": 17, "color": INK},
+        "hoverinfo": "skip"}],
+        margin={"l": 40, "r": 40, "t": 36, "b": 36})
 
 
 def device_shares(live: dict[str, Any] | None) -> list[float]:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from datetime import date, timedelta
 
 from gmv.logs import log_event
 from gmv.settings import Settings
+from ingest.history import orders_dir
 from ingest.incidents import every_kind
 from ingest.redis_server import connect, redis_url_for
 from ingest.rehearsal import simulate_to_stream
@@ -18,12 +21,17 @@ from ingest.simulate import NightPlan
 log = logging.getLogger("gmv.demo")
 DEMO_START_S = -60
 DEMO_DURATION_S = 24 * 3600 + 60
+LAST_YEAR_DIR = "last-year"
+LAST_YEAR_SPAN = "20m"  # the comparison covers the demo's first twenty minutes
 
 
 @contextmanager
-def _service(name: str, args: list[str]) -> Iterator[subprocess.Popen[bytes]]:
+def _service(name: str, args: list[str], env: dict[str, str] | None = None,
+             nice: int = 0) -> Iterator[subprocess.Popen[bytes]]:
     """A `gmv` subcommand running beside the demo, stopped (SIGTERM) when the demo ends."""
-    process = subprocess.Popen([sys.executable, "-m", "gmv.cli", *args])
+    process = subprocess.Popen([sys.executable, "-m", "gmv.cli", *args],
+                               env={**os.environ, **(env or {})},
+                               preexec_fn=(lambda: os.nice(nice)) if nice else None)
     log_event(log, "service_started", service=name, pid=process.pid)
     try:
         yield process
@@ -36,16 +44,38 @@ def _service(name: str, args: list[str]) -> Iterator[subprocess.Popen[bytes]]:
         log_event(log, "service_stopped", service=name, code=process.returncode)
 
 
+def _last_year(settings: Settings, url: str, seed: int, peak_ops: int) -> ExitStack:
+    """Last year's night for the comparison curve, at four fifths of tonight's peak: simulated
+    into its own stream and data dir by niced processes that yield the CPU to tonight's. Kept
+    between demos; an existing one is reused."""
+    services = ExitStack()
+    last_year = settings.data_dir / LAST_YEAR_DIR
+    env = {"GMV_ORDERS_STREAM": f"{settings.orders_stream}:last-year"}
+    where = ["--redis", url, "--data", str(last_year), "-q"]
+    if not orders_dir(last_year).is_dir():
+        day = date.fromisoformat(settings.festival_date) - timedelta(days=365)
+        services.enter_context(_service("last_year_simulator", [
+            "simulate", "--day", day.isoformat(), "--seed", str(seed + 1),
+            "--peak-ops", str(peak_ops * 4 // 5), "--start=-1m", "--duration", LAST_YEAR_SPAN,
+            "--max", *where], env, nice=19))
+    services.enter_context(_service("last_year_worker", ["ingest", *where], env, nice=19))
+    return services
+
+
 def run_demo(settings: Settings, seed: int, peak_ops: int, speed: float) -> None:
     """Redis, the ingest worker, the dashboard and the simulator at festival pace, from a minute
-    before midnight, with one incident of every kind in the first half hour."""
+    before midnight, with one incident of every kind in the first half hour; last year's night
+    loads beside it for the comparison."""
     plan = NightPlan(seed=seed, peak_ops=peak_ops, start_s=DEMO_START_S,
                      duration_s=DEMO_DURATION_S, incidents=tuple(every_kind(120, 1800, seed)))
     with redis_url_for(settings) as url:
         where = ["--redis", url, "--data", str(settings.data_dir)]
         log_event(log, "demo_started", redis=url, data=settings.data_dir)
         url_shown = f"http://{settings.web_host}:{settings.web_port}/"
-        with _service("worker", ["ingest", *where]), _service("dashboard", ["serve", *where]):
+        compare = {"GMV_LAST_YEAR_DATA_DIR": str(settings.data_dir / LAST_YEAR_DIR)}
+        with _service("worker", ["ingest", *where]), \
+                _service("dashboard", ["serve", *where], compare), \
+                _last_year(settings, url, seed, peak_ops):
             print(f"\n  The war room: {url_shown}  (operations: {url_shown}ops, review: "
                   f"{url_shown}review; English: ?lang=en)\n  Ctrl-C stops everything.\n",
                   flush=True)

@@ -46,9 +46,14 @@ class Stack:
     def where(self) -> list[str]:
         return ["--redis", str(self.settings.redis_url), "--data", str(self.settings.data_dir)]
 
+    @property
+    def last_year_dir(self) -> Path:
+        return self.logs / "last-year"
+
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{name}.log").open("ab")
-        process = subprocess.Popen([*CLI, *args, *self.where], stdout=log, stderr=log)
+        env = {**os.environ, "GMV_LAST_YEAR_DATA_DIR": str(self.last_year_dir)}
+        process = subprocess.Popen([*CLI, *args, *self.where], stdout=log, stderr=log, env=env)
         self.processes.append(process)
         return process
 

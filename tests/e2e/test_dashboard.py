@@ -15,7 +15,9 @@ from playwright.sync_api import Page, expect
 from dashboard.format import format_exact, format_headline
 from dashboard.ids import Ids
 from ingest.files import read_recording
+from ingest.replay import retimed
 from ingest.stream import StreamPublisher
+from ingest.worker import run_worker
 from tests.e2e.conftest import Stack, get_json, screenshot, wait_for
 from tests.integration.test_ingest import SAMPLE, TRUTH
 
@@ -57,6 +59,19 @@ def test_the_big_screen_counts_up_to_the_exact_gmv(stack: Stack, page: Page) -> 
     page.wait_for_timeout(6_000)  # the night charts refresh every 5 s
     expect(page.locator(_id(Ids.MILESTONES))).to_contain_text("¥1,000万")
     screenshot(page, "big-screen")
+
+
+def test_last_years_curve_appears_once_its_night_is_loaded(stack: Stack, page: Page) -> None:
+    last_year = stack.settings.replace(data_dir=stack.last_year_dir,
+                                       orders_stream=f"{stack.settings.orders_stream}:last-year")
+    publisher = StreamPublisher(stack.client, last_year.orders_stream)
+    for payloads in read_recording(SAMPLE):
+        publisher.publish(retimed(payloads, -365 * 86_400_000))
+    run_worker(stack.client, last_year, until_idle=True)
+    page.goto(stack.base_url + "/?lang=en")
+    legend = page.locator(_id(Ids.NIGHT_CHART)).locator(".legend")
+    expect(legend).to_contain_text("Last year", timeout=15_000)
+    expect(legend).to_contain_text("Tonight")
 
 
 def test_the_clock_shows_beijing_time_whatever_the_browsers_zone(stack: Stack, page: Page) -> None:
