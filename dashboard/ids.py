@@ -34,6 +34,7 @@ class Ids(StrEnum):
     LAG = "lag"
     INGEST_RATE = "ingest-rate"
     CAPACITY = "capacity"
+    LOAD = "load"
     REJECTED = "rejected"
     DUPLICATES = "duplicates"
     HEARTBEAT = "heartbeat"

@@ -11,9 +11,10 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from dashboard import data
 from dashboard.components import GRAPH_CONFIG, banner, header, headline, night_panels, plumbing, tile
 from dashboard.figures import buckets_figure
-from dashboard.format import clock, format_compact, format_count, format_duration_ms, language, text
+from dashboard.format import clock, format_compact, format_count, language, text
 from dashboard.ids import Ids
 from dashboard.nav import nav
+from dashboard.pipeline import pipeline_values
 
 DRILL_DIMENSIONS = ("device", "region", "category")
 DRILL_WINDOW_MS = 60 * 60_000  # the drill-down shows the last hour, per minute
@@ -31,7 +32,8 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
                     html.H2(text(lang, "pipeline")),
                     html.Div(className="tiles small", children=[
                         tile(lang, "lag", Ids.LAG), tile(lang, "ingest_rate", Ids.INGEST_RATE),
-                        tile(lang, "capacity", Ids.CAPACITY), tile(lang, "rejected", Ids.REJECTED),
+                        tile(lang, "capacity", Ids.CAPACITY), tile(lang, "utilization", Ids.LOAD),
+                        tile(lang, "rejected", Ids.REJECTED),
                         tile(lang, "duplicates", Ids.DUPLICATES),
                         tile(lang, "heartbeat", Ids.HEARTBEAT), tile(lang, "worker", Ids.WORKER)]),
                 ]),
@@ -53,17 +55,6 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
     ])
 
 
-def pipeline_values(live: dict[str, Any], lang: str) -> tuple[str, ...]:
-    """Stream lag, ingest rate, capacity (with the load), rejected, duplicates, heartbeat, worker."""
-    rate, capacity = live.get("ingest_eps"), live.get("capacity_eps")
-    load = f" · {text(lang, 'utilization')} {rate / capacity:.0%}" if rate and capacity else ""
-    unit = text(lang, "per_second_unit")
-    return (format_duration_ms(live.get("lag_ms"), lang),
-            f"{format_count(rate)}{unit}", f"{format_count(capacity)}{unit}{load}",
-            format_count(live.get("rejected")), format_count(live.get("duplicates")),
-            format_duration_ms(live.get("age_ms"), lang), str(live.get("worker") or "—"))
-
-
 def merchant_rows(live: dict[str, Any], lang: str) -> list[Any]:
     rows = [html.Tr([html.Th(text(lang, "merchant")), html.Th(text(lang, "gmv")),
                      html.Th(text(lang, "orders"))])]
@@ -83,7 +74,7 @@ def alert_items(alerts: list[dict[str, Any]], lang: str) -> list[Any]:
 
 @callback(
     Output(Ids.LAG, "children"), Output(Ids.INGEST_RATE, "children"),
-    Output(Ids.CAPACITY, "children"), Output(Ids.REJECTED, "children"),
+    Output(Ids.CAPACITY, "children"), Output(Ids.LOAD, "children"), Output(Ids.REJECTED, "children"),
     Output(Ids.DUPLICATES, "children"), Output(Ids.HEARTBEAT, "children"),
     Output(Ids.WORKER, "children"), Output(Ids.MERCHANTS, "children"), Output(Ids.ALERTS, "children"),
     Input(Ids.TICK, "n_intervals"), State(Ids.LANG, "data"))
@@ -91,7 +82,7 @@ def refresh_pipeline(_: int | None, lang: str) -> tuple[Any, ...]:
     source = data.source()
     live = source.live()
     if live is None:
-        return (no_update,) * 9
+        return (no_update,) * 10
     return (*pipeline_values(live, lang), merchant_rows(live, lang),
             alert_items(source.alerts(), lang))
 

@@ -90,3 +90,13 @@ def test_money_ticks_are_round_in_local_units() -> None:
     figure: dict = {"layout": {"yaxis": {}}}
     money_axis(figure, 26_844_512_345_678, "zh")
     assert figure["layout"]["yaxis"]["ticktext"][:3] == ["0", "¥500亿", "¥1,000亿"]
+
+
+def test_pipeline_health_reads_like_an_operator_expects() -> None:
+    from dashboard.pipeline import pipeline_values
+
+    values = pipeline_values({"lag_ms": 1300, "ingest_eps": 2104, "capacity_eps": 3369,
+                              "rejected": 1310, "duplicates": 6655, "age_ms": 120,
+                              "worker": "vm-worker"}, "en")
+    assert values == ("1.3 s", "2,104/s", "3,369/s", "62%", "1,310", "6,655", "120 ms", "vm-worker")
+    assert pipeline_values({}, "zh")[:4] == ("—", "—/秒", "—/秒", "—")

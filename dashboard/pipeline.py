@@ -1,0 +1,19 @@
+"""The pipeline's health as the operations view shows it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dashboard.format import format_count, format_duration_ms, text
+
+
+def pipeline_values(live: dict[str, Any], lang: str) -> tuple[str, ...]:
+    """Stream lag, ingest rate, capacity, load (rate / capacity), rejected, duplicates,
+    heartbeat age, worker."""
+    rate, capacity = live.get("ingest_eps"), live.get("capacity_eps")
+    unit = text(lang, "per_second_unit")
+    return (format_duration_ms(live.get("lag_ms"), lang),
+            f"{format_count(rate)}{unit}", f"{format_count(capacity)}{unit}",
+            f"{rate / capacity:.0%}" if rate is not None and capacity else "—",
+            format_count(live.get("rejected")), format_count(live.get("duplicates")),
+            format_duration_ms(live.get("age_ms"), lang), str(live.get("worker") or "—"))
