@@ -6,6 +6,7 @@ from the store at start, so a snapshot costs no query.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -108,7 +109,7 @@ class LiveState:
     def top(self, dimension: str, n: int) -> list[tuple[str, int, int]]:
         """(value, orders, gmv_cents) of the `n` values with the most GMV."""
         pairs = self.merchants if dimension == "merchant" else self.totals[dimension]
-        best = sorted(pairs.items(), key=lambda item: (-item[1][1], item[0]))[:n]
+        best = heapq.nsmallest(n, pairs.items(), key=lambda item: (-item[1][1], item[0]))
         return [(value, orders, gmv) for value, (orders, gmv) in best]
 
     def milestones(self) -> list[tuple[int, int]]:

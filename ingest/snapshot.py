@@ -53,7 +53,6 @@ def live_document(state: LiveState, seq: int, heartbeat: dict[str, Any]) -> dict
                           "share_now": shares.get(d, 0.0)} for d, (n, g) in devices.items()},
         "by_category": _totals(state.top("category", TOP_N)),
         "by_payment": _totals(state.top("payment", TOP_N)),
-        "top_merchants": _totals(state.top("merchant", 10)),
         "series": {"start": beijing_iso(start * 1000) if start is not None else None,
                    "start_ms": start * 1000 if start is not None else None,
                    "orders": [state.seconds[s][0] if s in state.seconds else 0 for s in window],
@@ -86,6 +85,7 @@ def night_document(state: LiveState, seq: int) -> dict[str, Any]:
                     for d in (*DEVICES, *state.totals["device"]) if d},
         "by_region": _totals(state.top("region", 64)),
         "by_category": _totals(state.top("category", 64)),
+        "top_merchants": _totals(state.top("merchant", 10)),
         "milestones": [{"yuan": yuan, "second_ms": second * 1000,
                         "second": beijing_iso(second * 1000)}
                        for yuan, second in state.milestones()],
@@ -124,14 +124,14 @@ class SnapshotPublisher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="snapshot", daemon=True)
 
-    def publish(self) -> None:
-        """The live document now, and the night document when it is a second old."""
+    def publish(self, night_too: bool = False) -> None:
+        """The live document now, and the night document when it is a second old (or asked)."""
         heartbeat = self.heartbeat()
         night = None
         with self.lock:
             self.seq += 1
             live = live_document(self.state, self.seq, heartbeat)
-            if time.monotonic() - self._night_at >= NIGHT_EVERY_S:
+            if night_too or time.monotonic() - self._night_at >= NIGHT_EVERY_S:
                 night = night_document(self.state, self.seq)
                 self._night_at = time.monotonic()
         if night is not None:

@@ -126,7 +126,7 @@ class Worker:
                 self._trimmed_at = 0.0
                 self._housekeeping()
                 self.history.flush(self.committed)
-                self.snapshots.publish()
+                self.snapshots.publish(night_too=True)
                 log_event(log, "worker_idle", entries=self.progress.count,
                           seconds=self.progress.elapsed_s, orders=self.state.orders)
                 return True

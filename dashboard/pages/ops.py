@@ -55,10 +55,10 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
     ])
 
 
-def merchant_rows(live: dict[str, Any], lang: str) -> list[Any]:
+def merchant_rows(night: dict[str, Any], lang: str) -> list[Any]:
     rows = [html.Tr([html.Th(text(lang, "merchant")), html.Th(text(lang, "gmv")),
                      html.Th(text(lang, "orders"))])]
-    for merchant, totals in live.get("top_merchants", {}).items():
+    for merchant, totals in night.get("top_merchants", {}).items():
         rows.append(html.Tr([html.Td(merchant), html.Td(format_compact(totals["gmv_cents"], lang)),
                              html.Td(format_count(totals["orders"]))]))
     return rows
@@ -83,7 +83,7 @@ def refresh_pipeline(_: int | None, lang: str) -> tuple[Any, ...]:
     live = source.live()
     if live is None:
         return (no_update,) * 10
-    return (*pipeline_values(live, lang), merchant_rows(live, lang),
+    return (*pipeline_values(live, lang), merchant_rows(source.night() or {}, lang),
             alert_items(source.alerts(), lang))
 
 

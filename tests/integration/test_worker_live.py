@@ -65,7 +65,7 @@ def test_the_night_document_adds_up_to_the_headline(redis_client: redis.Redis,
     for milestone in night["milestones"]:
         minute = (milestone["second_ms"] - night["start_ms"]) // 60_000
         assert night["cumulative_gmv_cents"][minute] >= milestone["yuan"] * 100
-    merchants = list(live["top_merchants"].values())
+    merchants = list(night["top_merchants"].values())
     assert len(merchants) == 10 and merchants[0]["gmv_cents"] >= merchants[-1]["gmv_cents"]
     assert live["ingest_eps"] >= 0 and live["capacity_eps"] > 0
 
