@@ -38,7 +38,7 @@ from ingest.worker import run_worker
 
 SAMPLE = Path(__file__).parents[1] / "sample_data" / "night-2026-11-11.jsonl.gz"
 CLI = [sys.executable, "-m", "gmv.cli"]
-CEILING_CONNECTIONS = 32
+CEILING_CONNECTIONS = 64
 CEILING_SECONDS = 10
 
 

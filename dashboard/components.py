@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 from typing import Any
 
 from dash import ClientsideFunction, Input, Output, State, clientside_callback, dcc, html
@@ -147,12 +148,21 @@ def last_drawn_ms(live: dict[str, Any] | None) -> int | None:
 def night_outputs(source: data.DataSource, lang: str) -> tuple[Any, ...]:
     """The night's figures and milestone chips, drawn once per night document and language in
     each process, however many screens ask."""
-    return _night_outputs(source, lang, source.night_raw())[0]
+    raw = source.night_raw()
+    with _DRAWING:
+        return _night_outputs(source, lang, raw)[0]
 
 
 def night_payload(source: data.DataSource, lang: str) -> bytes:
     """The same, encoded once, for /api/night-figures."""
-    return _night_outputs(source, lang, source.night_raw())[1]
+    raw = source.night_raw()
+    with _DRAWING:
+        return _night_outputs(source, lang, raw)[1]
+
+
+# When the night document changes, the screens asking in that instant wait for one drawing
+# instead of each drawing it (hundreds a second would, with a thousand screens).
+_DRAWING = threading.Lock()
 
 
 @functools.lru_cache(maxsize=4)

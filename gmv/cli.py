@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default: GMV_WEB_HOST, 127.0.0.1)")
     serve.add_argument("--port", type=_positive(int), help="port (default: GMV_WEB_PORT, 8050)")
     serve.add_argument("--workers", type=_positive(int),
-                       help="gunicorn worker processes (default: GMV_WEB_WORKERS, 2)")
+                       help="gunicorn worker processes (default: GMV_WEB_WORKERS, 4)")
     demo = commands.add_parser("demo", help="the whole war room on embedded defaults")
     demo.add_argument("--seed", type=_non_negative_int, default=1)
     demo.add_argument("--peak-ops", type=_positive(int), default=4000)

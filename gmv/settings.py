@@ -47,9 +47,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("web_host", "GMV_WEB_HOST", "127.0.0.1",
             "address `gmv serve` listens on; 0.0.0.0 to serve the war room's screens"),
     Setting("web_port", "GMV_WEB_PORT", 8050, "port of the dashboard"),
-    Setting("web_workers", "GMV_WEB_WORKERS", 2,
-            "gunicorn worker processes of `gmv serve` (they share nothing but Redis and files)"),
-    Setting("web_threads", "GMV_WEB_THREADS", 8, "threads per gunicorn worker"),
+    Setting("web_workers", "GMV_WEB_WORKERS", 4,
+            "gunicorn worker processes of `gmv serve` (they share nothing but Redis and files); "
+            "about two per core: screens' connections then spread evenly (BENCHMARKS.md)"),
+    Setting("web_threads", "GMV_WEB_THREADS", 4, "threads per gunicorn worker"),
     Setting("last_year_data_dir", "GMV_LAST_YEAR_DATA_DIR", "",
             "data dir of a previous year's night (its history files), drawn beside tonight's "
             "curve at the same minute; empty: none"),

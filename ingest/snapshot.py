@@ -62,7 +62,7 @@ def live_document(state: LiveState, seq: int, heartbeat: dict[str, Any]) -> dict
     }
 
 
-def night_document(state: LiveState, seq: int) -> dict[str, Any]:
+def night_document(state: LiveState) -> dict[str, Any]:
     """Per minute of the night: orders, GMV, GMV so far (exact: it ends at the headline) and
     orders by device; every region and category; the milestones crossed."""
     orders_before, gmv_before, minutes = state.night_minutes()
@@ -72,7 +72,9 @@ def night_document(state: LiveState, seq: int) -> dict[str, Any]:
         running += cents
         cumulative.append(running)
     return {
-        "version": SNAPSHOT_VERSION, "seq": seq,
+        # No sequence number: an unchanged night stays byte for byte the same, so the
+        # dashboard's drawings of it stay cached.
+        "version": SNAPSHOT_VERSION,
         "start_ms": minutes.start * 60_000 if minutes else None,
         # The last minute is still filling: its GMV so far is as of the end of this second.
         "latest_ms": (latest + 1) * 1000 if (latest := state.latest_second()) is not None else None,
@@ -132,7 +134,7 @@ class SnapshotPublisher:
             self.seq += 1
             live = live_document(self.state, self.seq, heartbeat)
             if night_too or time.monotonic() - self._night_at >= NIGHT_EVERY_S:
-                night = night_document(self.state, self.seq)
+                night = night_document(self.state)
                 self._night_at = time.monotonic()
         if night is not None:
             self.client.set(self.night_key, encode_snapshot(night))
