@@ -1,7 +1,9 @@
-"""The live parts shared by the big screen and the operations view, with their callbacks.
+"""The live parts shared by the big screen and the operations view, and their clientside wiring.
 
-Per viewer and second the server does one thing: read the snapshot and hand out what changed.
-The clock, the staleness banner and the count-up run in the browser (assets/counter.js).
+Per screen and second the server hands out the stored snapshot (/api/live), and every five
+seconds the night's charts drawn once per process (/api/night-figures); the browser does the
+rest: count-up, texts, charts, clock and staleness banner (assets/live.js). The layout is drawn
+with the current numbers, so a page never opens empty.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from dashboard.format import (
     format_count,
     format_exact,
     format_headline,
-    headline_scale,
     milestone_label,
     scale_table,
     text,
@@ -85,7 +86,7 @@ def headline(lang: str, live: dict[str, Any] | None) -> html.Section:
             html.Div(values["target"]["text"] if live else "—", id=Ids.GMV, className="gmv"),
             html.Div(values["target"]["exact"] if live else "", id=Ids.GMV_EXACT,
                      className="gmv-exact"),
-            html.Div(milestone_chips(data.source().night(), lang), id=Ids.MILESTONES,
+            html.Div(night_outputs(data.source(), lang)[4], id=Ids.MILESTONES,
                      className="milestones"),
         ]),
         html.Div(className="tiles", children=[
@@ -97,8 +98,8 @@ def headline(lang: str, live: dict[str, Any] | None) -> html.Section:
     ])
 
 
-def _panel(title: str, body: Any, class_name: str = "panel") -> html.Div:
-    return html.Div(className=class_name, children=[html.H2(title), body])
+def _panel(title: str, body: Any) -> html.Div:
+    return html.Div(className="panel", children=[html.H2(title), body])
 
 
 def _graph(graph_id: str, figure: Any, height_rem: float) -> dcc.Graph:
@@ -124,12 +125,12 @@ def night_panels(lang: str, live: dict[str, Any] | None) -> html.Section:
 
 
 def headline_values(live: dict[str, Any], lang: str) -> dict[str, Any]:
-    """The texts of the headline tiles, and the target of the count-up."""
+    """The texts of the headline and its tiles as the page first shows them (the browser keeps
+    them up to date with the same rules)."""
     cents = int(live.get("gmv_cents", 0))
     peak_at = live.get("peak_second_ms")
     return {
-        "target": {"cents": cents, "scale": headline_scale(cents, lang).as_dict(),
-                   "text": format_headline(cents, lang), "exact": format_exact(cents)},
+        "target": {"cents": cents, "text": format_headline(cents, lang), "exact": format_exact(cents)},
         "orders": format_count(live.get("orders")),
         "ops_now": format_count(live.get("ops_now")),
         "peak": format_count(live.get("peak_ops")),

@@ -15,7 +15,8 @@ LANGUAGES = ("zh", "en")
 class Scale:
     """How a headline amount is shown: cents // unit_cents, `decimals` kept (truncated, so a
     milestone never shows before it is reached), then the suffix. The browser's count-up uses
-    the same figures (assets/counter.js), so Python and JS cannot disagree on the format."""
+    the same figures (assets/live.js, handed over by `scale_table`), so Python and JS cannot
+    disagree on the format."""
 
     unit_cents: int
     decimals: int

@@ -49,7 +49,8 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
                                      options=[{"label": text(lang, d), "value": d}
                                               for d in DRILL_DIMENSIONS]),
                         dcc.Dropdown(id=Ids.DRILL_VALUE, clearable=False)]),
-                    dcc.Graph(id=Ids.DRILL_CHART, config=GRAPH_CONFIG, style={"height": "15rem"})]),
+                    dcc.Graph(id=Ids.DRILL_CHART, config=GRAPH_CONFIG, style={"height": "15rem"},
+                              figure=buckets_figure({"bucket_ms": []}, lang, "gmv"))]),
             ]),
             night_panels(lang, live)]),
     ])

@@ -57,7 +57,8 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
                 html.Div(id=Ids.REVIEW_TOTALS, className="totals"),
                 dcc.Graph(id=Ids.REVIEW_OVERVIEW, config=GRAPH_CONFIG, style={"height": "9rem"},
                           figure=_overview(source, lang)),
-                dcc.Graph(id=Ids.REVIEW_CHART, config=GRAPH_CONFIG, style={"height": "24rem"}),
+                dcc.Graph(id=Ids.REVIEW_CHART, config=GRAPH_CONFIG, style={"height": "24rem"},
+                          figure=buckets_figure({"bucket_ms": []}, lang, "gmv")),
             ]),
             html.Div(className="panel", children=[
                 html.H2(text(lang, "replay")),
@@ -86,7 +87,7 @@ def _overview(source: data.DataSource, lang: str) -> Any:
     history = source.history()
     bounds = history.bounds_ms()
     if bounds is None:
-        return {}
+        return buckets_figure({"bucket_ms": []}, lang, "gmv")
     table = history.series(bounds[0], bounds[1] + 1, 60)
     series = {"bucket_ms": table["bucket_ms"].to_pylist(),
               "all": [int(c) / 100 for c in table["gmv_cents"].to_pylist()]}
