@@ -91,6 +91,7 @@ def night_figure(night: dict[str, Any] | None, last_year: tuple[list[int], list[
     """GMV so far through the night, last year's at the same minute, and the milestones."""
     data: list[dict[str, Any]] = []
     top = 0
+    points: list[tuple[int, int]] = []
     x_ms, cumulative = night_points(night)
     if last_year:
         minutes, last = last_year
@@ -99,6 +100,7 @@ def night_figure(night: dict[str, Any] | None, last_year: tuple[list[int], list[
         points = [(festival_midnight_ms + (m + 1) * 60_000, c) for m, c in zip(minutes, last, strict=True)
                   if festival_midnight_ms + (m + 1) * 60_000 <= until]
         top = max((c for _, c in points), default=0)
+    if points:
         data.append({"type": "scatter", "x": _times([ms for ms, _ in points]),
                      "y": [c / 100 for _, c in points], "mode": "lines", "name": text(lang, "last_year"),
                      "line": {"color": GREY, "width": 3, "dash": "dash"},
@@ -114,8 +116,9 @@ def night_figure(night: dict[str, Any] | None, last_year: tuple[list[int], list[
                            "line": {"color": INK, "width": 1}},
                 "textposition": "top center", "textfont": {"size": 17, "color": INK},
                 "cliponaxis": False, "hoverinfo": "skip", "showlegend": False})
-    figure = _figure(data, showlegend=bool(last_year), yaxis={"rangemode": "tozero"},
-                     legend={"orientation": "h", "y": 1.08, "x": 0, "font": {"size": 15}})
+    figure = _figure(data, showlegend=bool(last_year and points), yaxis={"rangemode": "tozero"},
+                     legend={"orientation": "h", "y": 1.08, "x": 0, "font": {"size": 15}},
+                     margin={"l": 84, "r": 24, "t": 16, "b": 40})
     time_axis(figure, x_ms)
     money_axis(figure, int(top * 1.1), lang)
     return figure
