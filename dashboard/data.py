@@ -68,7 +68,7 @@ class DataSource:
 
     def alerts(self) -> list[dict[str, Any]]:
         """The alert feed of the night, newest first (written by the detectors)."""
-        document = self._get(f"{self.settings.orders_stream}:alerts")
+        document = self._get(self.settings.alerts_key)
         return list(document.get("alerts", [])) if document else []
 
     def summary(self) -> dict[str, Any]:

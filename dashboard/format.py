@@ -127,7 +127,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "all": "全部", "no_history": "尚无历史数据 — 采集进程每 5 秒写一次",
         "bad_range": "时间格式：2026-11-11 00:05 或 00:05:30", "utilization": "负载",
         "big_screen": "大屏", "ops": "作战室", "review": "复盘", "language": "English",
-        "per_second_unit": "/秒", "share": "占比", "yuan": "元", "time": "时间",
+        "per_second_unit": "/秒", "share": "占比", "yuan": "元", "time": "时间", "since": "始于",
     },
     "en": {
         "title": "11.11 Live GMV", "gmv": "GMV", "orders": "Orders",
@@ -155,7 +155,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_history": "No history yet — the worker writes it every 5 s",
         "bad_range": "Time format: 2026-11-11 00:05 or 00:05:30", "utilization": "Load",
         "big_screen": "Big screen", "ops": "Operations", "review": "Review", "language": "中文",
-        "per_second_unit": "/s", "share": "Share", "yuan": "CNY", "time": "Time",
+        "per_second_unit": "/s", "share": "Share", "yuan": "CNY", "time": "Time", "since": "since",
     },
 }
 

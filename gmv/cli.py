@@ -114,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="exit once the stream is drained and committed")
     summary = commands.add_parser("summary", help="the night's totals, from the store")
     summary.add_argument("--json", action="store_true", help="print JSON (the contract's keys)")
+    alerts = commands.add_parser("alerts", help="the alerts of the night, from the store")
+    alerts.add_argument("--json", action="store_true", help="print JSON (the contract's keys)")
     serve = commands.add_parser("serve", help="the dashboard, under gunicorn")
     serve.add_argument("--host", help="address to listen on (default: GMV_WEB_HOST, 127.0.0.1)")
     serve.add_argument("--port", type=_positive(int), help="port (default: GMV_WEB_PORT, 8050)")
@@ -185,6 +187,20 @@ def _run_summary(args: argparse.Namespace, settings: Settings) -> None:
             print(f"{key:>12}  {value}")
 
 
+def _run_alerts(args: argparse.Namespace, settings: Settings) -> None:
+    import json
+
+    from ingest.detect.watch import read_alerts
+
+    alerts = read_alerts(settings.data_dir)
+    if args.json:
+        print(json.dumps(alerts, ensure_ascii=False))
+        return
+    for alert in alerts:
+        print(f"{alert['start']}  {alert['severity']:<8} {alert['state']:<8} {alert['kind']:<14} "
+              f"{alert['dimension'] or '-':<20} {alert['message']}")
+
+
 def _run_serve(args: argparse.Namespace, settings: Settings) -> None:
     from dashboard.serve import serve
 
@@ -205,7 +221,7 @@ def _run_demo(args: argparse.Namespace, settings: Settings) -> None:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], None]] = {
     "simulate": _run_simulate, "replay": _run_replay, "ingest": _run_ingest,
-    "summary": _run_summary, "serve": _run_serve, "demo": _run_demo,
+    "summary": _run_summary, "alerts": _run_alerts, "serve": _run_serve, "demo": _run_demo,
 }
 
 

@@ -88,6 +88,11 @@ class Settings:
         return f"{self.orders_stream}:live"
 
     @property
+    def alerts_key(self) -> str:
+        """The Redis key of the alert feed (newest first) that the operations view reads."""
+        return f"{self.orders_stream}:alerts"
+
+    @property
     def night_key(self) -> str:
         """The Redis key of the night per minute, for the dashboard's night charts."""
         return f"{self.orders_stream}:night"

@@ -131,6 +131,11 @@ class Store:
         return self._arrow("SELECT merchant_id, count(*) AS orders, sum(amount_cents) AS gmv_cents "
                            "FROM orders GROUP BY merchant_id")
 
+    def item_sold(self, items: list[str]) -> pa.Table:
+        """item_id, quantity: the accepted quantity of each of `items` so far."""
+        return self._arrow("SELECT item_id, sum(quantity)::BIGINT AS quantity FROM item_sales "
+                           "WHERE list_contains(?, item_id) GROUP BY item_id", [items])
+
     def orders_since(self, batch: int) -> pa.Table:
         """Orders committed by batches after `batch`, for the history files."""
         return self._arrow("SELECT * FROM orders WHERE batch > ? ORDER BY batch", [batch])

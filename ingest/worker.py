@@ -17,6 +17,7 @@ import redis
 from gmv.logs import Progress, log_event, log_line
 from gmv.settings import Settings
 from ingest.decode import decode_batch
+from ingest.detect.watch import Watch
 from ingest.history import HistoryWriter
 from ingest.live_state import LiveState
 from ingest.rate import RateMeter
@@ -77,6 +78,7 @@ class Worker:
         self.state.add(store.live_windows(), counters.get("rejected", 0),
                        counters.get("duplicates", 0))
         self.state.add_merchants(store.merchant_totals())
+        self.watch = Watch(client, settings, store)
         self.rate = RateMeter()
         self._trimmed_at = 0.0
         self.snapshots = SnapshotPublisher(client, (settings.snapshot_key, settings.night_key),
@@ -171,6 +173,8 @@ class Worker:
             with self.snapshots.lock:
                 self.state.add(result.window_deltas, result.rejected, result.duplicates)
                 self.state.add_merchants(merchant_totals(result.inserted))
+            self.watch.after_batch(result.inserted, decoded.orders["order_id"],
+                                   (self.state.latest_second() or 0) * 1000)
             self.progress.advance(len(fresh), orders=self.state.orders, gmv=self.state.gmv_cents)
         self._ack(entries.ids)
         self.rate.record(len(fresh), time.monotonic() - started)

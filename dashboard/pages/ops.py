@@ -68,8 +68,10 @@ def merchant_rows(night: dict[str, Any], lang: str) -> list[Any]:
 def alert_items(alerts: list[dict[str, Any]], lang: str) -> list[Any]:
     if not alerts:
         return [html.Li(text(lang, "no_alerts"), className="alert quiet")]
-    return [html.Li(className=f"alert {a.get('severity', '')}", children=[
-        html.B(a.get("kind", "")), f" {a.get('dimension') or ''} · {a.get('message', '')}"])
+    return [html.Li(className=f"alert {a.get('severity', '')} {a.get('state', '')}", children=[
+        html.B(f"{a.get('kind', '')} "), f"{a.get('dimension') or ''} · {a.get('message', '')} · ",
+        f"{text(lang, 'since')} {clock(a['start_ms'])}" if a.get("start_ms") else "",
+        f" – {clock(a['end_ms'])}" if a.get("end_ms") else ""])
         for a in alerts[:20]]
 
 

@@ -38,6 +38,8 @@ def publish(stack: Stack, payloads: list[bytes]) -> None:
 
 
 def test_the_big_screen_counts_up_to_the_exact_gmv(stack: Stack, page: Page) -> None:
+    stock = SAMPLE.with_name("night-2026-11-11.inventory.jsonl").read_bytes().splitlines()
+    StreamPublisher(stack.client, stack.settings.inventory_stream).publish(stock)
     payloads = [p for batch in read_recording(SAMPLE) for p in batch]
     first_part = len(payloads) // 3
     publish(stack, payloads[:first_part])
@@ -107,6 +109,7 @@ def test_the_language_switch_turns_the_operations_view_english(stack: Stack, pag
                                                     timeout=10_000)
     expect(page.locator(_id(Ids.REJECTED))).to_have_text(f"{TRUTH['rejected']:,}", timeout=10_000)
     expect(page.locator(_id(Ids.MERCHANTS))).to_contain_text("m0")
+    expect(page.locator(_id(Ids.ALERTS))).to_contain_text("oversell item=")  # the flash sale
     page.wait_for_timeout(6_000)
     expect(page.locator(_id(Ids.DRILL_CHART)).locator(".main-svg").first).to_be_visible()
     screenshot(page, "ops-en")

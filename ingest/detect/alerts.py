@@ -1,0 +1,100 @@
+"""The alert lifecycle: pending -> firing -> resolved, with hysteresis so a flapping signal does
+not spam, severity, acknowledgement, and the alert as the contract prints it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingest.contract import beijing_iso
+
+PENDING, FIRING, RESOLVED = "pending", "firing", "resolved"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How long a signal must stay abnormal before it fires, and normal before it resolves."""
+
+    kind: str
+    severity: str
+    fire_after_ms: int
+    resolve_after_ms: int
+
+
+@dataclass
+class Alert:
+    kind: str
+    severity: str
+    dimension: str | None
+    start_ms: int  # when the signal turned abnormal (event time of the detector's clock)
+    message: str
+    expected: float | None = None
+    actual: float | None = None
+    state: str = PENDING
+    end_ms: int | None = None
+    acknowledged_ms: int | None = None
+    normal_since_ms: int | None = field(default=None, repr=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}|{self.dimension or ''}|{self.start_ms}"
+
+    def as_json(self) -> dict[str, Any]:
+        """The contract's keys (kind, severity, start, end, dimension, message) and the rest."""
+        return {"kind": self.kind, "severity": self.severity, "start": beijing_iso(self.start_ms),
+                "end": beijing_iso(self.end_ms) if self.end_ms is not None else None,
+                "dimension": self.dimension, "message": self.message, "state": self.state,
+                "expected": self.expected, "actual": self.actual, "start_ms": self.start_ms,
+                "end_ms": self.end_ms, "acknowledged_ms": self.acknowledged_ms, "key": self.key}
+
+
+class AlertBook:
+    """Every alert of the night; `observe` feeds it one reading of one signal and returns the
+    alerts whose state changed (what a webhook is told)."""
+
+    def __init__(self) -> None:
+        self.alerts: list[Alert] = []
+        self._open: dict[tuple[str, str | None], Alert] = {}
+
+    def observe(self, rule: Rule, dimension: str | None, abnormal: bool, now_ms: int,
+                message: str = "", expected: float | None = None,
+                actual: float | None = None) -> list[Alert]:
+        key = (rule.kind, dimension)
+        alert = self._open.get(key)
+        if abnormal:
+            if alert is None:
+                alert = Alert(rule.kind, rule.severity, dimension, now_ms, message, expected, actual)
+                self._open[key] = alert
+                self.alerts.append(alert)
+            alert.message, alert.expected, alert.actual = message, expected, actual
+            alert.normal_since_ms = None
+            if alert.state == PENDING and now_ms - alert.start_ms >= rule.fire_after_ms:
+                alert.state = FIRING
+                return [alert]
+            return []
+        if alert is None:
+            return []
+        if alert.state == PENDING:  # never fired: it was a blip, forget it
+            del self._open[key]
+            self.alerts.remove(alert)
+            return []
+        alert.normal_since_ms = alert.normal_since_ms or now_ms
+        if now_ms - alert.normal_since_ms >= rule.resolve_after_ms:
+            alert.state, alert.end_ms = RESOLVED, alert.normal_since_ms
+            del self._open[key]
+            return [alert]
+        return []
+
+    def reopen(self, alert: Alert) -> None:
+        """An alert still open when the worker stopped, back under watch."""
+        self._open[(alert.kind, alert.dimension)] = alert
+
+    def acknowledge(self, key: str, at_ms: int) -> bool:
+        for alert in self.alerts:
+            if alert.key == key and alert.acknowledged_ms is None:
+                alert.acknowledged_ms = at_ms
+                return True
+        return False
+
+    def firing(self) -> list[Alert]:
+        return [a for a in self.alerts if a.state == FIRING]

@@ -1,0 +1,64 @@
+"""Zero oversell, watched by the real worker against the sample night's labelled flash sale."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import redis
+
+from gmv.settings import Settings
+from ingest.contract import Fate, judge
+from ingest.files import read_recording
+from ingest.replay import replay
+from ingest.worker import run_worker
+from tests.integration.test_ingest import SAMPLE
+
+LABELS = json.loads(SAMPLE.with_name("night-2026-11-11.labels.json").read_text())
+OVERSELL = next(i for i in LABELS["incidents"] if i["kind"] == "oversell")
+
+
+def crossing_ms(item: str, stock: int) -> int:
+    """By the contract's reference fates, in arrival order: the event time of the accepted order
+    that took the item past its stock."""
+    sold = 0
+    payloads = [p for batch in read_recording(SAMPLE) for p in batch]
+    for verdict in judge(payloads, set()):
+        if verdict.fate == Fate.ACCEPTED and verdict.order and verdict.order.item_id == item:
+            sold += verdict.order.quantity
+            if sold > stock:
+                return verdict.order.ts_ms
+    raise AssertionError(f"{item} was never oversold")
+
+
+def test_the_oversold_item_fires_from_the_order_that_crossed_its_stock(
+        redis_client: redis.Redis, settings: Settings) -> None:
+    replay(SAMPLE, redis_client, settings, speed=None, retime=False)
+    run_worker(redis_client, settings, until_idle=True)
+    where = ["--redis", str(settings.redis_url), "--data", str(settings.data_dir)]
+    out = subprocess.run([sys.executable, "-m", "gmv.cli", "alerts", "--json", *where],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    alerts = json.loads(out.stdout)
+    oversold = [a for a in alerts if a["kind"] == "oversell"]
+    assert [a["dimension"] for a in oversold] == [OVERSELL["dimension"]]  # and nothing else
+    (alert,) = oversold
+    item = OVERSELL["dimension"].removeprefix("item=")
+    assert alert["start_ms"] == crossing_ms(item, alert["expected"])
+    # A late presale order can take it past the stock before the first order sold beyond it.
+    assert OVERSELL["start_ms"] - 60_000 <= alert["start_ms"] <= OVERSELL["end_ms"]
+    assert alert["severity"] == "critical" and alert["end"] is None and "oversold" in alert["message"]
+    assert alert["actual"] > alert["expected"]
+    # The operations view's feed has it too, newest first.
+    feed = json.loads(redis_client.get(settings.alerts_key) or b"{}")["alerts"]
+    assert feed[0]["dimension"] == OVERSELL["dimension"]
+
+
+def test_a_restarted_worker_keeps_the_nights_alerts_without_repeating_them(
+        redis_client: redis.Redis, settings: Settings) -> None:
+    replay(SAMPLE, redis_client, settings, speed=None, retime=False)
+    run_worker(redis_client, settings, until_idle=True)
+    first = (settings.data_dir / "alerts.json").read_text()
+    run_worker(redis_client, settings, until_idle=True)
+    assert (settings.data_dir / "alerts.json").read_text() == first
