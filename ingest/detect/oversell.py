@@ -20,6 +20,7 @@ class OversellWatch:
     def __init__(self) -> None:
         self.stock: dict[str, tuple[int, int]] = {}  # item -> (ts_ms, stock)
         self.sold: dict[str, int] = {}
+        self._declared: pa.Array | None = None  # the stock's items, rebuilt when they change
 
     def add_inventory(self, payloads: list[bytes]) -> set[str]:
         """Declared stock; returns the items whose stock changed. A malformed event is logged
@@ -34,6 +35,8 @@ class OversellWatch:
             if event.ts_ms >= self.stock.get(event.item_id, (-1, 0))[0]:
                 self.stock[event.item_id] = (event.ts_ms, event.stock)
                 changed.add(event.item_id)
+        if changed:
+            self._declared = None
         return changed
 
     def add_sold(self, item_quantities: pa.Table) -> None:
@@ -50,7 +53,9 @@ class OversellWatch:
         on a restock. `arrival`: the batch's order ids in stream order (the store returns what
         it inserted in its own order)."""
         crossed: dict[str, int] = {}
-        declared = inserted.filter(pc.is_in(inserted["item_id"], pa.array(list(self.stock), pa.string())))
+        if self._declared is None:
+            self._declared = pa.array(list(self.stock), pa.string())
+        declared = inserted.filter(pc.is_in(inserted["item_id"], self._declared))
         if declared.num_rows:
             declared = declared.take(pc.sort_indices(pc.index_in(declared["order_id"], arrival)))
             for item, quantity, ts in zip(declared["item_id"].to_pylist(),
