@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ from playwright.sync_api import sync_playwright
 from bench.publish import machine
 from bench.trivial_dash import REQUEST as TRIVIAL_REQUEST
 from gmv.settings import load_settings
-from ingest.redis_server import EmbeddedRedis, connect
+from ingest.redis_server import EmbeddedRedis, connect, free_loopback_port
 from ingest.replay import replay
 from ingest.worker import run_worker
 
@@ -40,12 +39,6 @@ SAMPLE = Path(__file__).parents[1] / "sample_data" / "night-2026-11-11.jsonl.gz"
 CLI = [sys.executable, "-m", "gmv.cli"]
 CEILING_CONNECTIONS = 64
 CEILING_SECONDS = 10
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_until_up(url: str, timeout_s: float = 60) -> None:
@@ -177,7 +170,7 @@ def main() -> None:
         try:
             for name, module in (("trivial Dash callback (ceiling)", "bench.trivial_dash"),
                                  ("big screen (/api/live; night charts every 5 s)", None)):
-                port = free_port()
+                port = free_loopback_port()
                 web = serve(module, port, server.url, settings.data_dir)
                 try:
                     wait_until_up(f"http://127.0.0.1:{port}/")

@@ -5,25 +5,17 @@ hooks would cost more than the Redis read that answers them."""
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
 from dashboard.components import night_payload
-from dashboard.data import DataSource
+from dashboard.data import DataSource, snapshot_age_ms
 from dashboard.format import language
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-_HEARTBEAT = re.compile(rb'"heartbeat_ms":(\d+)')
 _NO_SNAPSHOT = {"error": "no live snapshot yet: is `gmv ingest` running against this Redis?"}
-
-
-def snapshot_age_ms(raw: bytes, now_ms: int) -> int:
-    """How old the snapshot's heartbeat is by this server's clock (a browser's clock may be wrong)."""
-    beat = _HEARTBEAT.search(raw)
-    return max(now_ms - int(beat[1]), 0) if beat else 0
 
 
 class Api:

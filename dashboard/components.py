@@ -44,8 +44,6 @@ def plumbing(lang: str, live: dict[str, Any] | None) -> list[Any]:
     """Stores and intervals every live page carries, primed with the snapshot the page was
     drawn from."""
     words = {"stale": text(lang, "stale"), "waiting": text(lang, "waiting"), "at": text(lang, "at")}
-    if live is not None:
-        live = live | {"received_at": None}  # the browser stamps it when it arrives
     return [
         dcc.Store(id=Ids.LANG, data=lang), dcc.Store(id=Ids.LIVE, data=live),
         dcc.Store(id=Ids.FEED), dcc.Store(id=Ids.OPS_DRAWN, data=last_drawn_ms(live)),
@@ -149,16 +147,18 @@ def last_drawn_ms(live: dict[str, Any] | None) -> int | None:
 def night_outputs(source: data.DataSource, lang: str) -> tuple[Any, ...]:
     """The night's figures and milestone chips, drawn once per night document and language in
     each process, however many screens ask."""
-    raw = source.night_raw()
-    with _DRAWING:
-        return _night_outputs(source, lang, raw)[0]
+    return _drawing(source, lang)[0]
 
 
 def night_payload(source: data.DataSource, lang: str) -> bytes:
     """The same, encoded once, for /api/night-figures."""
+    return _drawing(source, lang)[1]
+
+
+def _drawing(source: data.DataSource, lang: str) -> tuple[tuple[Any, ...], bytes]:
     raw = source.night_raw()
     with _DRAWING:
-        return _night_outputs(source, lang, raw)[1]
+        return _night_outputs(source, lang, raw)
 
 
 # When the night document changes, the screens asking in that instant wait for one drawing
@@ -169,7 +169,7 @@ _DRAWING = threading.Lock()
 @functools.lru_cache(maxsize=4)
 def _night_outputs(source: data.DataSource, lang: str,
                    raw: bytes | None) -> tuple[tuple[Any, ...], bytes]:
-    night = json.loads(raw) if raw else None
+    night = data.parsed_night(raw) if raw else None
     last_year = source.last_year()
     curve = data.night_curve(last_year) if last_year else None
     outputs = (night_figure(night, curve, source.festival_midnight_ms(), lang),

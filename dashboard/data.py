@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import time
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -23,6 +24,7 @@ from gmv.settings import Settings
 from ingest.contract import BEIJING
 from ingest.festival import midnight_ms
 from ingest.history import orders_dir
+from ingest.redis_server import connect
 from ingest.store import read_summary
 
 DIMENSIONS = ("device", "category", "region", "payment", "merchant")
@@ -37,19 +39,20 @@ class DataSource:
     @classmethod
     def connect(cls, settings: Settings) -> DataSource:
         url = settings.redis_url or "redis://127.0.0.1:6379/0"
-        return cls(settings, redis.Redis.from_url(url, protocol=2, socket_timeout=2,
-                                                  socket_connect_timeout=2))
+        return cls(settings, connect(url, socket_timeout=2, socket_connect_timeout=2))
 
     def live(self) -> dict[str, Any] | None:
         """The live snapshot, with `age_ms`: how old its heartbeat is by this server's clock.
         None when there is none yet, or Redis cannot be reached."""
-        document = self._get(self.settings.snapshot_key)
-        if document is not None and "heartbeat_ms" in document:
-            document["age_ms"] = max(int(time.time() * 1000) - int(document["heartbeat_ms"]), 0)
-        return document
+        raw = self.raw_live()
+        if raw is None:
+            return None
+        return json.loads(raw) | {"age_ms": snapshot_age_ms(raw, int(time.time() * 1000))}
 
     def night(self) -> dict[str, Any] | None:
-        return self._get(self.settings.night_key)
+        """The night document, parsed once per change (callers must not modify it)."""
+        raw = self.night_raw()
+        return parsed_night(raw) if raw else None
 
     def night_raw(self) -> bytes | None:
         """The night document's bytes: what the night charts are drawn (and cached) from."""
@@ -68,8 +71,8 @@ class DataSource:
 
     def alerts(self) -> list[dict[str, Any]]:
         """The alert feed of the night, newest first (written by the detectors)."""
-        document = self._get(self.settings.alerts_key)
-        return list(document.get("alerts", [])) if document else []
+        raw = self._raw(self.settings.alerts_key)
+        return list(json.loads(raw).get("alerts", [])) if raw else []
 
     def summary(self) -> dict[str, Any]:
         return read_summary(self.settings.data_dir)
@@ -84,9 +87,20 @@ class DataSource:
         path = self.settings.last_year_data_dir
         return History(Path(path)) if path and orders_dir(Path(path)).is_dir() else None
 
-    def _get(self, key: str) -> dict[str, Any] | None:
-        raw = self._raw(key)
-        return json.loads(raw) if raw else None
+
+
+_HEARTBEAT = re.compile(rb'"heartbeat_ms":(\d+)')
+
+
+def snapshot_age_ms(raw: bytes, now_ms: int) -> int:
+    """How old a snapshot's heartbeat is by this server's clock (a browser's may be wrong)."""
+    beat = _HEARTBEAT.search(raw)
+    return max(now_ms - int(beat[1]), 0) if beat else 0
+
+
+@functools.lru_cache(maxsize=2)
+def parsed_night(raw: bytes) -> dict[str, Any]:
+    return dict(json.loads(raw))
 
 
 def source() -> DataSource:

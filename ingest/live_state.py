@@ -45,6 +45,7 @@ class LiveState:
         default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     peak_ops: int = 0
     peak_second: int | None = None
+    latest: int | None = None  # the latest event-time second with orders
 
     def add(self, window_deltas: pa.Table, rejected: int, duplicates: int) -> None:
         """Advance by one batch's window deltas (rows: second, dimension, value, gmv, orders)."""
@@ -81,6 +82,8 @@ class LiveState:
             pair[1] += gmv
         self.orders += orders
         self.gmv_cents += gmv
+        if self.latest is None or second > self.latest:
+            self.latest = second
         total = self.seconds[second][0]
         if total > self.peak_ops or (total == self.peak_ops and self.peak_second is not None
                                      and second < self.peak_second):
@@ -93,7 +96,7 @@ class LiveState:
                 del self.recent_devices[second]
 
     def latest_second(self) -> int | None:
-        return max(self.seconds) if self.seconds else None
+        return self.latest
 
     def device_shares_now(self) -> dict[str, float]:
         """Each device's share of the orders of the last minute of event time."""

@@ -55,7 +55,7 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def _free_loopback_port() -> int:
+def free_loopback_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -105,7 +105,7 @@ class EmbeddedRedis:
                 sock.unlink()
             return ["--port", "0", "--unixsocket", str(sock.resolve()), "--unixsocketperm", "700"], \
                 f"unix://{sock.resolve()}"
-        port = _free_loopback_port()
+        port = free_loopback_port()
         return ["--port", str(port), "--bind", "127.0.0.1"], f"redis://127.0.0.1:{port}/0"
 
     def _wait_ready(self) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,17 +19,11 @@ import redis
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from gmv.settings import Settings, load_settings
-from ingest.redis_server import EmbeddedRedis, connect
+from ingest.redis_server import EmbeddedRedis, connect, free_loopback_port
 
 CHROMIUM = os.environ.get("GMV_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("GMV_ARTIFACTS_DIR", Path(__file__).parents[2] / "test-artifacts"))
 CLI = [sys.executable, "-m", "gmv.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -110,7 +103,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("war-room")
     with EmbeddedRedis(home / "redis") as server:
         settings = load_settings(env={}, redis_url=server.url, data_dir=home / "data")
-        running = Stack(settings, connect(server.url), f"http://127.0.0.1:{_free_port()}", home)
+        running = Stack(settings, connect(server.url), f"http://127.0.0.1:{free_loopback_port()}", home)
         try:
             running.start_worker()
             running.serve()
