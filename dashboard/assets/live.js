@@ -61,6 +61,11 @@
     const x = [], y = [];
     if (!series.start_ms) return {x, y, last: drawn};
     const counts = series.orders.slice(0, -1);
+    // Seconds that fell out of the snapshot's window before this screen saw them (a catch-up, a
+    // pause) are unknown: a gap in the line, not a straight line across them.
+    if (drawn !== null && drawn !== undefined && series.start_ms > drawn + 1000) {
+      x.push(beijing(drawn + 1000)); y.push(null);
+    }
     counts.forEach((n, i) => {
       const ms = series.start_ms + i * 1000;
       if (drawn === null || drawn === undefined || ms > drawn) { x.push(beijing(ms)); y.push(n); }
