@@ -11,7 +11,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,8 @@ import pyarrow as pa
 import redis
 
 from gmv.settings import Settings
-from ingest.contract import BEIJING
 from ingest.festival import midnight_ms
-from ingest.history import orders_dir
+from ingest.history import history_parts, midnight_of_busiest, orders_dir
 from ingest.redis_server import connect
 from ingest.store import read_summary
 
@@ -116,7 +115,7 @@ class History:
     data_dir: Path
 
     def parts(self) -> list[str]:
-        return sorted(str(p) for p in orders_dir(self.data_dir).glob("part-*.parquet"))
+        return history_parts(self.data_dir)
 
     def _query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         parts = self.parts()
@@ -170,10 +169,7 @@ class History:
         for every festival peaks just after its midnight."""
         row = self._query("SELECT ts_ms // 1000 AS s FROM orders GROUP BY s "
                           "ORDER BY count(*) DESC, s LIMIT 1").to_pylist()
-        if not row:
-            return None
-        day = datetime.fromtimestamp(row[0]["s"], tz=BEIJING).date()
-        return midnight_ms(day)
+        return midnight_of_busiest(row[0]["s"]) if row else None
 
 
 @functools.lru_cache(maxsize=4)

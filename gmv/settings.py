@@ -53,7 +53,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("web_threads", "GMV_WEB_THREADS", 4, "threads per gunicorn worker"),
     Setting("last_year_data_dir", "GMV_LAST_YEAR_DATA_DIR", "",
             "data dir of a previous year's night (its history files), drawn beside tonight's "
-            "curve at the same minute; empty: none"),
+            "curve at the same minute (and the volume alerts' seasonal expectation); empty: none"),
+    Setting("alert_webhook_url", "GMV_ALERT_WEBHOOK_URL", "",
+            "URL that every change of an alert's state is POSTed to as JSON (the team's chat "
+            "tool); empty: none"),
+    Setting("alert_webhook_timeout_ms", "GMV_ALERT_WEBHOOK_TIMEOUT_MS", 2000,
+            "how long one webhook POST may take"),
+    Setting("alert_webhook_retries", "GMV_ALERT_WEBHOOK_RETRIES", 3,
+            "retries of a failed webhook POST, with backoff, before it is given up (and logged)"),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -77,6 +84,9 @@ class Settings:
     web_workers: int
     web_threads: int
     last_year_data_dir: str
+    alert_webhook_url: str
+    alert_webhook_timeout_ms: int
+    alert_webhook_retries: int
 
     @property
     def dead_letter_stream(self) -> str:
@@ -93,12 +103,32 @@ class Settings:
         return f"{self.orders_stream}:alerts"
 
     @property
+    def acks_key(self) -> str:
+        """The Redis hash of acknowledged alerts (alert key -> epoch ms), written by /ops."""
+        return f"{self.orders_stream}:alerts:acks"
+
+    @property
+    def pipeline_alerts_key(self) -> str:
+        """The Redis key of the watchdog's alerts (lag, missing heartbeat), newest first."""
+        return f"{self.orders_stream}:alerts:pipeline"
+
+    @property
     def night_key(self) -> str:
         """The Redis key of the night per minute, for the dashboard's night charts."""
         return f"{self.orders_stream}:night"
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+    def as_env(self) -> dict[str, str]:
+        """These settings as the environment of a child process (`gmv ingest`, `gmv serve`)."""
+        env = {}
+        for setting in SETTINGS:
+            value = getattr(self, setting.name)
+            if value is not None:
+                env[setting.env] = ("yes" if value else "no") if isinstance(value, bool) \
+                    else str(value)
+        return env
 
 
 _BOOLEANS = {"1": True, "yes": True, "true": True, "on": True,

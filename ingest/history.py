@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gmv.logs import log_event
+from ingest.contract import BEIJING
+from ingest.festival import midnight_ms
 from ingest.files import atomic_path
 from ingest.store import Store
 from ingest.summary import summarize
@@ -84,6 +87,30 @@ class HistoryWriter:
         with atomic_path(path) as tmp:
             pq.write_table(orders, tmp, compression="zstd")
         self.exported = last_batch
+
+
+def history_parts(data_dir: Path) -> list[str]:
+    return sorted(str(p) for p in orders_dir(data_dir).glob("part-*.parquet"))
+
+
+def midnight_of_busiest(second: int) -> int:
+    """Midnight (Beijing, epoch ms) opening the festival whose busiest second this is: every
+    festival peaks just after its midnight."""
+    return midnight_ms(datetime.fromtimestamp(second, tz=BEIJING).date())
+
+
+def orders_by_second_of_night(data_dir: Path) -> dict[int, int]:
+    """A recorded night's accepted orders per second, keyed by seconds after its midnight."""
+    parts = history_parts(data_dir)
+    if not parts:
+        return {}
+    db = duckdb.connect()
+    db.read_parquet(parts).create_view("orders")
+    rows = db.sql("SELECT ts_ms // 1000 AS s, count(*) AS n FROM orders GROUP BY s").fetchall()
+    if not rows:
+        return {}
+    midnight_s = midnight_of_busiest(max(rows, key=lambda r: (r[1], -r[0]))[0]) // 1000
+    return {int(s) - midnight_s: int(n) for s, n in rows}
 
 
 def history_summary(data_dir: Path) -> dict[str, Any]:

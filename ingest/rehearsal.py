@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -93,3 +98,39 @@ def simulate_to_stream(plan: NightPlan, client: redis.Redis, settings: Settings,
               seconds=progress.elapsed_s, rate_per_s=progress.rate)
     return sim
 
+
+
+
+def rehearse_alerts(plan: NightPlan, client: redis.Redis, settings: Settings,
+                    speed: float | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The night through the real pipeline: published at `speed` times its own pace (None: as
+    fast as possible) while a `gmv ingest` process counts it. At a pace the worker keeps up
+    with, a batch spans about a second of the night, as it does live, not the tens of seconds
+    of a backlog. Its alerts and its labelled incidents."""
+    from ingest.detect.watch import read_alerts
+
+    labels = settings.data_dir / "labels.json"
+    worker = subprocess.Popen([sys.executable, "-m", "gmv.cli", "ingest", "-q"],
+                              env={**os.environ, **settings.as_env()})
+    try:
+        simulate_to_stream(plan, client, settings, speed, labels, "rehearse_alerts")
+        _wait_counted(client, settings, worker)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+    return read_alerts(settings.data_dir), json.loads(labels.read_text())["incidents"]
+
+
+def _wait_counted(client: redis.Redis, settings: Settings, worker: subprocess.Popen) -> None:
+    """Until the worker has committed the stream's last entry."""
+    from ingest.worker import GROUP
+
+    last = client.xinfo_stream(settings.orders_stream)["last-generated-id"]
+    while worker.poll() is None:
+        groups = {g["name"]: g for g in client.xinfo_groups(settings.orders_stream)}
+        group = groups.get(GROUP) or groups.get(GROUP.encode())
+        if group and group["pending"] == 0 and group["last-delivered-id"] == last:
+            time.sleep(1.0)  # the alerts file is written right after the commit
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"the worker exited with {worker.returncode}")

@@ -29,6 +29,7 @@ log = logging.getLogger("gmv.ingest")
 GROUP = "gmv-ingest"
 BLOCK_MS = 100  # well under the socket timeout; a fraction of the snapshot interval
 TRIM_EVERY_S = 5.0
+LIVE_WITHIN_S = 600  # event time this close to the wall clock: the night is live, not a replay
 _REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 
 
@@ -96,6 +97,7 @@ class Worker:
             self._run(until_idle)
         finally:
             self.snapshots.stop()
+            self.watch.close()
 
     def _run(self, until_idle: bool) -> None:
         while True:
@@ -123,6 +125,8 @@ class Worker:
         for entries in prefetched(self._new_entries(), depth=1):
             if entries:
                 self.process(entries)
+            else:
+                self._quiet()
             self._housekeeping()
             if not entries and until_idle and self._drained():
                 self._trimmed_at = 0.0
@@ -173,7 +177,7 @@ class Worker:
             with self.snapshots.lock:
                 self.state.add(result.window_deltas, result.rejected, result.duplicates)
                 self.state.add_merchants(merchant_totals(result.inserted))
-            self.watch.after_batch(result.inserted, decoded.orders["order_id"],
+            self.watch.after_batch(result, len(fresh), decoded.orders["order_id"],
                                    (self.state.latest_second() or 0) * 1000)
             self.progress.advance(len(fresh), orders=self.state.orders, gmv=self.state.gmv_cents)
         self._ack(entries.ids)
@@ -208,6 +212,15 @@ class Worker:
                 "data": entries.payloads[index], "reason": reason,
                 "source_id": entries.ids[index]})
         pipe.execute()
+
+    def _quiet(self) -> None:
+        """Nothing arrived: on a live night the detectors' clock moves on with the wall clock
+        (a total outage sends nothing at all); a replayed old night's clock waits for its data."""
+        latest = self.state.latest_second()
+        now_s = now_ms() // 1000
+        if latest is not None and 0 < now_s - latest <= LIVE_WITHIN_S:
+            self.watch.quiet(now_s)
+        self.watch.merge_acks()
 
     def _housekeeping(self) -> None:
         self.history.flush_if_due(self.committed)

@@ -9,6 +9,7 @@ from typing import Any
 from ingest.contract import beijing_iso
 
 PENDING, FIRING, RESOLVED = "pending", "firing", "resolved"
+SEVERITIES = ("info", "warning", "major", "critical")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Alert:
     state: str = PENDING
     end_ms: int | None = None
     acknowledged_ms: int | None = None
+    fired_ms: int | None = None  # the detector's clock when it fired: what the delay is measured by
     normal_since_ms: int | None = field(default=None, repr=False)
 
     @property
@@ -45,31 +47,46 @@ class Alert:
                 "end": beijing_iso(self.end_ms) if self.end_ms is not None else None,
                 "dimension": self.dimension, "message": self.message, "state": self.state,
                 "expected": self.expected, "actual": self.actual, "start_ms": self.start_ms,
-                "end_ms": self.end_ms, "acknowledged_ms": self.acknowledged_ms, "key": self.key}
+                "end_ms": self.end_ms, "acknowledged_ms": self.acknowledged_ms,
+                "fired_ms": self.fired_ms, "key": self.key}
 
 
 class AlertBook:
     """Every alert of the night; `observe` feeds it one reading of one signal and returns the
-    alerts whose state changed (what a webhook is told)."""
+    alerts whose state changed (what a webhook is told).
+
+    A reading is abnormal (True), normal (False) or in between (None: past the detector's resolve
+    threshold but short of its fire threshold), which holds an open alert open and opens none:
+    the hysteresis that keeps a signal hovering at the threshold from flapping."""
 
     def __init__(self) -> None:
         self.alerts: list[Alert] = []
         self._open: dict[tuple[str, str | None], Alert] = {}
 
-    def observe(self, rule: Rule, dimension: str | None, abnormal: bool, now_ms: int,
-                message: str = "", expected: float | None = None,
-                actual: float | None = None) -> list[Alert]:
+    def observe(self, rule: Rule, dimension: str | None, abnormal: bool | None, now_ms: int,
+                message: str = "", expected: float | None = None, actual: float | None = None,
+                clock_ms: int | None = None, severity: str | None = None) -> list[Alert]:
+        """`now_ms`: the time the reading is about; `clock_ms`: when it was known (default
+        `now_ms`); `severity`: this reading's, when the rule's varies with how bad it is."""
         key = (rule.kind, dimension)
         alert = self._open.get(key)
+        if abnormal is None:
+            if alert is not None and alert.state == FIRING:
+                alert.normal_since_ms = None
+            return []
         if abnormal:
             if alert is None:
-                alert = Alert(rule.kind, rule.severity, dimension, now_ms, message, expected, actual)
+                alert = Alert(rule.kind, severity or rule.severity, dimension, now_ms, message,
+                              expected, actual)
                 self._open[key] = alert
                 self.alerts.append(alert)
             alert.message, alert.expected, alert.actual = message, expected, actual
+            if severity and SEVERITIES.index(severity) > SEVERITIES.index(alert.severity):
+                alert.severity = severity  # it got worse; it never reads better while open
             alert.normal_since_ms = None
             if alert.state == PENDING and now_ms - alert.start_ms >= rule.fire_after_ms:
                 alert.state = FIRING
+                alert.fired_ms = clock_ms if clock_ms is not None else now_ms
                 return [alert]
             return []
         if alert is None:
@@ -95,6 +112,9 @@ class AlertBook:
                 alert.acknowledged_ms = at_ms
                 return True
         return False
+
+    def is_open(self, kind: str, dimension: str | None) -> bool:
+        return (kind, dimension) in self._open
 
     def firing(self) -> list[Alert]:
         return [a for a in self.alerts if a.state == FIRING]

@@ -1,11 +1,15 @@
 """The worker's alerting: reads declared stock, runs the detectors after each committed batch,
-keeps the alerts in `DATA/alerts.json` (for `gmv alerts` and restarts) and in Redis for the
-operations view, and logs every change of state."""
+keeps the alerts in `DATA/alerts.json` (for `gmv alerts`, the review and restarts) and in Redis
+for the operations view, merges acknowledgements from /ops, tells the webhook and logs every
+change of state."""
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -15,31 +19,123 @@ import redis
 from gmv.logs import log_event
 from gmv.settings import Settings
 from ingest.detect.alerts import PENDING, RESOLVED, Alert, AlertBook
+from ingest.detect.arrivals import ArrivalDetectors
+from ingest.detect.notify import Webhook
 from ingest.detect.oversell import OversellWatch
+from ingest.detect.reference import LastYearCurve
+from ingest.detect.seasonal import SecondDetectors
+from ingest.festival import midnight_ms
 from ingest.files import atomic_path
-from ingest.store import Store
+from ingest.store import BatchResult, Store
 
 log = logging.getLogger("gmv.detect")
 INVENTORY_BATCH = 10_000
+ACKS_EVERY_S = 0.5
+ANNOTATED_MS = 300_000  # alerts drawn on the live charts: those open or ended in the last 5 min
 
 
 def alerts_path(data_dir: Path) -> Path:
     return data_dir / "alerts.json"
 
 
-def read_alerts(data_dir: Path) -> list[dict[str, Any]]:
-    """The night's alerts as `gmv alerts --json` prints them, oldest first."""
-    path = alerts_path(data_dir)
+def pipeline_alerts_path(data_dir: Path) -> Path:
+    return data_dir / "alerts-pipeline.json"
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
     return list(json.loads(path.read_text())["alerts"]) if path.exists() else []
 
 
-class Watch:
-    def __init__(self, client: redis.Redis, settings: Settings, store: Store) -> None:
-        self.client, self.settings, self.store = client, settings, store
+def read_alerts(data_dir: Path) -> list[dict[str, Any]]:
+    """The night's alerts (the worker's and the watchdog's) as `gmv alerts --json` prints them,
+    oldest first."""
+    alerts = _read(alerts_path(data_dir)) + _read(pipeline_alerts_path(data_dir))
+    return sorted(alerts, key=lambda a: (a["start_ms"], a["kind"], a["dimension"] or ""))
+
+
+def alert_from(saved: dict[str, Any]) -> Alert:
+    return Alert(saved["kind"], saved["severity"], saved["dimension"], saved["start_ms"],
+                 saved["message"], saved["expected"], saved["actual"], saved["state"],
+                 saved["end_ms"], saved["acknowledged_ms"], saved.get("fired_ms"))
+
+
+class AlertKeeper:
+    """An alert book kept in a file and a Redis key, told to the webhook, acknowledged from
+    Redis: what the worker and the watchdog each own for their alerts."""
+
+    def __init__(self, client: redis.Redis, settings: Settings, path: Path, key: str) -> None:
+        self.client, self.settings, self.path, self.key = client, settings, path, key
         self.book = AlertBook()
+        self.lock = threading.Lock()  # the snapshot thread reads the book for annotations
+        self.webhook = Webhook(settings.alert_webhook_url,
+                               settings.alert_webhook_timeout_ms / 1000,
+                               settings.alert_webhook_retries) \
+            if settings.alert_webhook_url else None
+        self._acks_at = 0.0
+        for saved in _read(path):  # the night so far, after a restart: open ones stay open
+            alert = alert_from(saved)
+            self.book.alerts.append(alert)
+            if alert.state != RESOLVED:
+                self.book.reopen(alert)
+
+    def publish(self, changes: list[Alert], event: str | None = None) -> None:
+        """Log, notify and store after changes of state (`event`: what happened, when it is
+        not the new state itself)."""
+        if not changes:
+            return
+        for alert in changes:
+            printed = alert.as_json()
+            what = event or alert.state
+            log_event(log, f"alert_{what}", kind=alert.kind, dimension=alert.dimension,
+                      severity=alert.severity, start=printed["start"], message=alert.message)
+            if self.webhook is not None:
+                self.webhook.notify(what, printed)
+        with self.lock:
+            alerts = [a.as_json() for a in self.book.alerts if a.state != PENDING]
+        with atomic_path(self.path) as tmp:
+            tmp.write_text(json.dumps({"alerts": alerts}, ensure_ascii=False))
+        self.client.set(self.key, json.dumps({"alerts": alerts[::-1]}, ensure_ascii=False))
+
+    def merge_acks(self, force: bool = False) -> None:
+        """Acknowledgements from the operations view (a Redis hash: alert key -> epoch ms)."""
+        now = time.monotonic()
+        if not force and now - self._acks_at < ACKS_EVERY_S:
+            return
+        self._acks_at = now
+        acked = []
+        for key, at in self.client.hgetall(self.settings.acks_key).items():
+            for alert in self.book.alerts:
+                if alert.key == key.decode() and alert.acknowledged_ms is None:
+                    alert.acknowledged_ms = int(at)
+                    acked.append(alert)
+        self.publish(acked, "acknowledged")
+
+    def annotations(self, clock_ms: int) -> list[dict[str, Any]]:
+        """What the live charts draw: alerts open, or ended within the last five minutes."""
+        with self.lock:
+            shown = [a for a in self.book.alerts if a.state != PENDING
+                     and (a.end_ms is None or a.end_ms >= clock_ms - ANNOTATED_MS)]
+            return [{"kind": a.kind, "dimension": a.dimension, "severity": a.severity,
+                     "start_ms": a.start_ms, "end_ms": a.end_ms, "state": a.state}
+                    for a in shown[-20:]]
+
+    def close(self) -> None:
+        if self.webhook is not None:
+            self.webhook.close()
+
+
+class Watch(AlertKeeper):
+    def __init__(self, client: redis.Redis, settings: Settings, store: Store) -> None:
+        super().__init__(client, settings, alerts_path(settings.data_dir), settings.alerts_key)
+        self.store = store
         self.oversell = OversellWatch()
+        self.reference = LastYearCurve(
+            Path(settings.last_year_data_dir),
+            midnight_ms(date.fromisoformat(settings.festival_date))) \
+            if settings.last_year_data_dir else None
+        self.seconds = SecondDetectors(self.book, self.reference)
+        self.arrivals = ArrivalDetectors(self.book)
         self._inventory_id = "-"
-        self._restore()
         self.read_inventory()
         self.oversell.add_sold(store.item_sold(list(self.oversell.stock)))
 
@@ -56,34 +152,28 @@ class Watch:
             changed |= self.oversell.add_inventory([bytes((fields or {}).get(b"data", b""))
                                                     for _, fields in entries])
 
-    def after_batch(self, inserted: pa.Table, arrival: pa.Array, clock_ms: int) -> None:
-        """`arrival`: the batch's order ids in stream order; `clock_ms`: the night's event-time
-        clock (its latest second)."""
+    def after_batch(self, result: BatchResult, sent: int, arrival: pa.Array,
+                    clock_ms: int) -> None:
+        """`sent`: the batch's new entries; `arrival`: its order ids in stream order;
+        `clock_ms`: the night's event-time clock (its latest second) after it."""
         changed_stock = self.read_inventory()
         untracked = [item for item in changed_stock if item not in self.oversell.sold]
         if untracked:
             self.oversell.add_sold(self.store.item_sold(untracked))
-        changes = self.oversell.after_batch(inserted, arrival, self.book, changed_stock, clock_ms)
-        if changes:
-            self._publish(changes)
+        if self.reference is not None:
+            self.reference.refresh()
+        with self.lock:
+            changes = self.oversell.after_batch(result.inserted, arrival, self.book,
+                                                changed_stock, clock_ms)
+            changes += self.arrivals.after_batch(result.inserted, sent, result.rejected,
+                                                 result.duplicates, clock_ms)
+            self.seconds.add(result.window_deltas)
+            changes += self.seconds.judge_until(clock_ms // 1000)
+        self.publish(changes)
+        self.merge_acks()
 
-    def _publish(self, changes: list[Alert]) -> None:
-        for alert in changes:
-            log_event(log, f"alert_{alert.state}", kind=alert.kind, dimension=alert.dimension,
-                      severity=alert.severity, start=alert.as_json()["start"], message=alert.message)
-        alerts = [a.as_json() for a in self.book.alerts if a.state != PENDING]
-        document = json.dumps({"alerts": alerts}, ensure_ascii=False)
-        with atomic_path(alerts_path(self.settings.data_dir)) as tmp:
-            tmp.write_text(document)
-        newest_first = {"alerts": alerts[::-1]}
-        self.client.set(self.settings.alerts_key, json.dumps(newest_first, ensure_ascii=False))
-
-    def _restore(self) -> None:
-        """The alerts of the night so far, after a restart: open ones stay open."""
-        for saved in read_alerts(self.settings.data_dir):
-            alert = Alert(saved["kind"], saved["severity"], saved["dimension"], saved["start_ms"],
-                          saved["message"], saved["expected"], saved["actual"], saved["state"],
-                          saved["end_ms"], saved["acknowledged_ms"])
-            self.book.alerts.append(alert)
-            if alert.state != RESOLVED:
-                self.book.reopen(alert)
+    def quiet(self, now_s: int) -> None:
+        """No orders for a while on a live night: judge the seconds up to now (as empty)."""
+        with self.lock:
+            changes = self.seconds.judge_until(now_s)
+        self.publish(changes)
