@@ -44,7 +44,7 @@ def night(seed: int) -> NightPlan:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--nights", type=int, default=12)
+    parser.add_argument("--nights", type=int, default=10)
     parser.add_argument("--first-seed", type=int, default=101)
     parser.add_argument("--speed", type=float, default=10.0,
                         help="times the night's own pace (a batch spans about a second of it)")

@@ -18,6 +18,8 @@ from plotly.utils import PlotlyJSONEncoder
 
 from dashboard import data
 from dashboard.figures import (
+    SERIES_POINTS,
+    alert_marks,
     device_share_figure,
     device_trend_figure,
     night_figure,
@@ -156,9 +158,9 @@ def night_payload(source: data.DataSource, lang: str) -> bytes:
 
 
 def _drawing(source: data.DataSource, lang: str) -> tuple[tuple[Any, ...], bytes]:
-    raw = source.night_raw()
+    raw, alerts = source.night_raw(), source.alerts_raw()
     with _DRAWING:
-        return _night_outputs(source, lang, raw)
+        return _night_outputs(source, lang, raw, alerts)
 
 
 # When the night document changes, the screens asking in that instant wait for one drawing
@@ -167,19 +169,24 @@ _DRAWING = threading.Lock()
 
 
 @functools.lru_cache(maxsize=4)
-def _night_outputs(source: data.DataSource, lang: str,
-                   raw: bytes | None) -> tuple[tuple[Any, ...], bytes]:
+def _night_outputs(source: data.DataSource, lang: str, raw: bytes | None,
+                   alerts_raw: tuple[bytes | None, ...]) -> tuple[tuple[Any, ...], bytes]:
     night = data.parsed_night(raw) if raw else None
+    alerts = data.parsed_alerts(alerts_raw)
     last_year = source.last_year()
     curve = data.night_curve(last_year) if last_year else None
-    outputs = (night_figure(night, curve, source.festival_midnight_ms(), lang),
+    outputs = (night_figure(night, curve, source.festival_midnight_ms(), lang, alerts),
                device_trend_figure(night, lang),
                totals_bar_figure((night or {}).get("by_category", {}), lang),
                totals_bar_figure((night or {}).get("by_region", {}), lang),
                milestone_chips(night, lang))
     names = ("night", "trend", "categories", "regions", "milestones")
-    payload = json.dumps(dict(zip(names, outputs, strict=True)), cls=PlotlyJSONEncoder,
-                         ensure_ascii=False).encode()
+    # The alerts of the live orders/s chart's five minutes, laid over it by the browser.
+    latest = (night or {}).get("latest_ms")
+    live_marks = alert_marks(alerts, lang, latest, latest - SERIES_POINTS * 1000) \
+        if latest else {"shapes": [], "annotations": []}
+    payload = json.dumps({**dict(zip(names, outputs, strict=True)), "live_marks": live_marks},
+                         cls=PlotlyJSONEncoder, ensure_ascii=False).encode()
     return outputs, payload
 
 

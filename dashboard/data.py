@@ -21,6 +21,7 @@ import pyarrow as pa
 import redis
 
 from gmv.settings import Settings
+from ingest.detect.watch import read_alerts
 from ingest.festival import midnight_ms
 from ingest.history import history_parts, midnight_of_busiest, orders_dir
 from ingest.redis_server import connect
@@ -68,10 +69,22 @@ class DataSource:
             return None
         return value if isinstance(value, bytes) else None
 
+    def alerts_raw(self) -> tuple[bytes | None, bytes | None]:
+        """The worker's and the watchdog's alert feeds, as they wrote them."""
+        return self._raw(self.settings.alerts_key), self._raw(self.settings.pipeline_alerts_key)
+
     def alerts(self) -> list[dict[str, Any]]:
-        """The alert feed of the night, newest first (written by the detectors)."""
-        raw = self._raw(self.settings.alerts_key)
-        return list(json.loads(raw).get("alerts", [])) if raw else []
+        """The alert feed of the night: open ones first (most severe, then newest), then the
+        resolved ones, newest first."""
+        return parsed_alerts(self.alerts_raw())
+
+    def stored_alerts(self) -> list[dict[str, Any]]:
+        """Every alert of the night from the files, oldest first: what the review draws."""
+        return read_alerts(self.settings.data_dir)
+
+    def acknowledge(self, key: str, at_ms: int) -> None:
+        """An operator has seen the alert: the worker (or the watchdog) records it in its feed."""
+        self.client.hsetnx(self.settings.acks_key, key, at_ms)
 
     def summary(self) -> dict[str, Any]:
         return read_summary(self.settings.data_dir)
@@ -100,6 +113,17 @@ def snapshot_age_ms(raw: bytes, now_ms: int) -> int:
 @functools.lru_cache(maxsize=2)
 def parsed_night(raw: bytes) -> dict[str, Any]:
     return dict(json.loads(raw))
+
+
+SEVERITY_ORDER = {"critical": 0, "major": 1, "warning": 2, "info": 3}
+
+
+@functools.lru_cache(maxsize=4)
+def parsed_alerts(raws: tuple[bytes | None, ...]) -> list[dict[str, Any]]:
+    alerts = [a for raw in raws if raw for a in json.loads(raw).get("alerts", [])]
+    return sorted(alerts, key=lambda a: (a.get("state") == "resolved",
+                                         SEVERITY_ORDER.get(a.get("severity", ""), 9),
+                                         -int(a.get("start_ms") or 0)))
 
 
 def source() -> DataSource:

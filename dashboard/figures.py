@@ -64,6 +64,35 @@ def _times(epoch_ms: list[int]) -> list[str]:
     return [beijing(ms).strftime("%Y-%m-%d %H:%M:%S") for ms in epoch_ms]
 
 
+ALERT_FILL = {"critical": "rgba(255,77,79,0.22)", "major": "rgba(255,106,0,0.20)",
+              "warning": "rgba(255,197,61,0.16)"}
+MARKED_ALERTS = 8  # labels beyond the latest few would pile up on a night-long axis
+
+
+def alert_marks(alerts: list[dict[str, Any]], lang: str, until_ms: int | None,
+                since_ms: int | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Layout shapes and labels marking alerts on a time axis: a band from start to end (or
+    `until_ms` while it fires), the kind written at the top."""
+    shown = [a for a in alerts if a.get("state") != "pending" and a.get("start_ms") is not None
+             and (until_ms is None or a["start_ms"] <= until_ms)
+             and (since_ms is None or (a.get("end_ms") or until_ms or 0) >= since_ms)]
+    shown = sorted(shown, key=lambda a: a["start_ms"])[-MARKED_ALERTS:]
+    shapes, labels = [], []
+    for i, alert in enumerate(shown):
+        start = max(alert["start_ms"], since_ms) if since_ms else alert["start_ms"]
+        end = alert.get("end_ms") or until_ms or start
+        end = max(end, start + 1000)  # a band at least a second wide
+        x0, x1 = _times([start, end])
+        shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": x0, "x1": x1,
+                       "y0": 0, "y1": 1, "layer": "below", "line": {"width": 0},
+                       "fillcolor": ALERT_FILL.get(alert.get("severity", ""), ALERT_FILL["major"])})
+        labels.append({"xref": "x", "yref": "paper", "x": x0, "y": 0.98 - 0.09 * (i % 3),
+                       "xanchor": "left", "yanchor": "top", "showarrow": False,
+                       "text": text(lang, alert["kind"]), "font": {"size": 13, "color": INK},
+                       "bgcolor": "rgba(11,16,32,0.6)"})
+    return {"shapes": shapes, "annotations": labels}
+
+
 def ops_series_figure(live: dict[str, Any] | None, lang: str) -> Figure:
     """Orders per second over the last five minutes: the frame that extendData then grows."""
     x, y = ops_points(live, None)
@@ -87,8 +116,10 @@ def ops_points(live: dict[str, Any] | None, after_ms: int | None) -> tuple[list[
 
 
 def night_figure(night: dict[str, Any] | None, last_year: tuple[list[int], list[int]] | None,
-                 festival_midnight_ms: int, lang: str) -> Figure:
-    """GMV so far through the night, last year's at the same minute, and the milestones."""
+                 festival_midnight_ms: int, lang: str,
+                 alerts: list[dict[str, Any]] | None = None) -> Figure:
+    """GMV so far through the night, last year's at the same minute, the milestones and the
+    alerts."""
     data: list[dict[str, Any]] = []
     top = 0
     points: list[tuple[int, int]] = []
@@ -121,6 +152,8 @@ def night_figure(night: dict[str, Any] | None, last_year: tuple[list[int], list[
                      margin={"l": 84, "r": 24, "t": 16, "b": 40})
     time_axis(figure, x_ms)
     money_axis(figure, int(top * 1.1), lang)
+    if alerts and x_ms:
+        figure["layout"] |= alert_marks(alerts, lang, x_ms[-1], x_ms[0])
     return figure
 
 

@@ -128,6 +128,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "bad_range": "时间格式：2026-11-11 00:05 或 00:05:30", "utilization": "负载",
         "big_screen": "大屏", "ops": "作战室", "review": "复盘", "language": "English",
         "per_second_unit": "/秒", "share": "占比", "yuan": "元", "time": "时间", "since": "始于",
+        "acknowledge": "确认", "acknowledged": "已确认", "expected": "预期",
     },
     "en": {
         "title": "11.11 Live GMV", "gmv": "GMV", "orders": "Orders",
@@ -156,6 +157,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "bad_range": "Time format: 2026-11-11 00:05 or 00:05:30", "utilization": "Load",
         "big_screen": "Big screen", "ops": "Operations", "review": "Review", "language": "中文",
         "per_second_unit": "/s", "share": "Share", "yuan": "CNY", "time": "Time", "since": "since",
+        "acknowledge": "Acknowledge", "acknowledged": "acknowledged", "expected": "expected",
     },
 }
 
@@ -171,6 +173,12 @@ NAMES: dict[str, dict[str, str]] = {
         "YN": "云南", "SX": "山西", "TJ": "天津", "GZ": "贵州", "HL": "黑龙江", "JL": "吉林",
         "NM": "内蒙古", "XJ": "新疆", "GS": "甘肃", "HI": "海南", "NX": "宁夏", "QH": "青海",
         "XZ": "西藏", "alipay": "支付宝", "huabei": "花呗", "card": "银行卡", "balance": "余额",
+        # Alert kinds.
+        "orders_drop": "订单骤降", "gmv_drop": "GMV 骤降", "device_dark": "渠道异常",
+        "region_dark": "地区异常", "payment_dark": "支付通道异常", "price_glitch": "价格异常",
+        "bot_burst": "疑似刷单", "oversell": "超卖", "rejected_rate": "异常数据激增",
+        "duplicate_rate": "重复订单激增", "late_arrivals": "迟到订单激增",
+        "stream_lag": "处理延迟", "heartbeat_missing": "采集心跳丢失",
     },
     "en": {
         "apparel": "Apparel", "beauty": "Beauty", "food": "Food", "electronics": "Electronics",
@@ -183,6 +191,12 @@ NAMES: dict[str, dict[str, str]] = {
         "HL": "Heilongjiang", "JL": "Jilin", "NM": "Inner Mongolia", "XJ": "Xinjiang",
         "GS": "Gansu", "HI": "Hainan", "NX": "Ningxia", "QH": "Qinghai", "XZ": "Tibet",
         "alipay": "Alipay", "huabei": "Huabei", "card": "Card", "balance": "Balance",
+        "orders_drop": "Orders drop", "gmv_drop": "GMV drop", "device_dark": "Channel down",
+        "region_dark": "Region down", "payment_dark": "Payment path down",
+        "price_glitch": "Price glitch", "bot_burst": "Bot burst", "oversell": "Oversell",
+        "rejected_rate": "Rejected surge", "duplicate_rate": "Duplicate surge",
+        "late_arrivals": "Late orders", "stream_lag": "Pipeline lag",
+        "heartbeat_missing": "Worker heartbeat lost",
     },
 }
 

@@ -40,6 +40,8 @@ class Ids(StrEnum):
     HEARTBEAT = "heartbeat"
     WORKER = "worker"
     ALERTS = "alerts"
+    ACK_NOTE = "ack-note"
+    ACK_BUTTON = "ack"  # the type of the pattern-matching id {"type": "ack", "key": alert key}
     MERCHANTS = "merchants"
     DRILL_DIMENSION = "drill-dimension"
     DRILL_VALUE = "drill-value"
@@ -54,6 +56,7 @@ class Ids(StrEnum):
     REVIEW_CHART = "review-chart"
     REVIEW_TOTALS = "review-totals"
     REVIEW_ERROR = "review-error"
+    REVIEW_ALERTS = "review-alerts"
     EXPORT_CSV = "export-csv"
     EXPORT_PARQUET = "export-parquet"
     DOWNLOAD = "download"

@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--json", action="store_true", help="print JSON (the contract's keys)")
     alerts = commands.add_parser("alerts", help="the alerts of the night, from the store")
     alerts.add_argument("--json", action="store_true", help="print JSON (the contract's keys)")
+    commands.add_parser("watchdog", help="alerts on the pipeline from outside the worker: a "
+                                         "missing heartbeat, stream lag")
     serve = commands.add_parser("serve", help="the dashboard, under gunicorn")
     serve.add_argument("--host", help="address to listen on (default: GMV_WEB_HOST, 127.0.0.1)")
     serve.add_argument("--port", type=_positive(int), help="port (default: GMV_WEB_PORT, 8050)")
@@ -201,6 +203,15 @@ def _run_alerts(args: argparse.Namespace, settings: Settings) -> None:
               f"{alert['dimension'] or '-':<20} {alert['message']}")
 
 
+def _run_watchdog(args: argparse.Namespace, settings: Settings) -> None:
+    from ingest.detect.watchdog import run_watchdog
+    from ingest.worker import stop_on_sigterm
+
+    stop_on_sigterm()
+    with redis_url_for(settings) as url:
+        run_watchdog(connect(url), settings)
+
+
 def _run_serve(args: argparse.Namespace, settings: Settings) -> None:
     from dashboard.serve import serve
 
@@ -221,7 +232,8 @@ def _run_demo(args: argparse.Namespace, settings: Settings) -> None:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], None]] = {
     "simulate": _run_simulate, "replay": _run_replay, "ingest": _run_ingest,
-    "summary": _run_summary, "alerts": _run_alerts, "serve": _run_serve, "demo": _run_demo,
+    "summary": _run_summary, "alerts": _run_alerts, "watchdog": _run_watchdog,
+    "serve": _run_serve, "demo": _run_demo,
 }
 
 

@@ -73,7 +73,8 @@ def run_demo(settings: Settings, seed: int, peak_ops: int, speed: float) -> None
         log_event(log, "demo_started", redis=url, data=settings.data_dir)
         url_shown = f"http://{settings.web_host}:{settings.web_port}/"
         compare = {"GMV_LAST_YEAR_DATA_DIR": str(settings.data_dir / LAST_YEAR_DIR)}
-        with _service("worker", ["ingest", *where]), \
+        with _service("worker", ["ingest", *where], compare), \
+                _service("watchdog", ["watchdog", *where]), \
                 _service("dashboard", ["serve", *where], compare), \
                 _last_year(settings, url, seed, peak_ops):
             print(f"\n  The war room: {url_shown}  (operations: {url_shown}ops, review: "

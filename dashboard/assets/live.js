@@ -7,6 +7,7 @@
   const COUNT_UP_MS = 950;
   const BEIJING_OFFSET_MS = 8 * 3600 * 1000;  // no daylight saving in China
   const SERIES_POINTS = 300;
+  const OPS_CHART_ID = "ops-chart";  // dashboard/ids.py
   const shown = {};
   const noUpdate = () => window.dash_clientside.no_update;
 
@@ -73,6 +74,18 @@
     return {x, y, last: series.start_ms + (counts.length - 1) * 1000};
   }
 
+  // The alerts of the last five minutes over the orders/s chart, which extendData grows and a
+  // new figure would reset: laid on by relayout, only when they change.
+  let drawnMarks = "", markedChart = null;
+  function markLiveChart(marks) {
+    const chart = document.querySelector("#" + OPS_CHART_ID + " .js-plotly-plot");
+    const key = JSON.stringify(marks || {});
+    if (!chart || !window.Plotly || (key === drawnMarks && chart === markedChart)) return;
+    drawnMarks = key;
+    markedChart = chart;
+    window.Plotly.relayout(chart, {shapes: marks.shapes, annotations: marks.annotations});
+  }
+
   function ageText(ms, lang) {
     const s = Math.round(ms / 1000);
     if (s < 120) return lang === "zh" ? s + " 秒" : s + " s";
@@ -113,6 +126,7 @@
           const response = await fetch("api/night-figures?lang=" + lang, {cache: "no-store"});
           if (!response.ok) return Array(5).fill(noUpdate());
           const night = await response.json();
+          markLiveChart(night.live_marks);
           return [night.night, night.trend, night.categories, night.regions, night.milestones];
         } catch (error) {
           return Array(5).fill(noUpdate());

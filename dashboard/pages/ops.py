@@ -3,12 +3,14 @@ top merchants and a drill-down by device, region and category."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import dash
-from dash import Input, Output, State, callback, dcc, html, no_update
+from dash import ALL, Input, Output, State, callback, dcc, html, no_update
 
 from dashboard import data
+from dashboard.alert_feed import alert_items
 from dashboard.components import GRAPH_CONFIG, banner, header, headline, night_panels, plumbing, tile
 from dashboard.figures import buckets_figure
 from dashboard.format import clock, format_compact, format_count, language, text
@@ -17,7 +19,8 @@ from dashboard.nav import nav
 from dashboard.pipeline import pipeline_values
 
 DRILL_DIMENSIONS = ("device", "region", "category")
-DRILL_WINDOW_MS = 60 * 60_000  # the drill-down shows the last hour, per minute
+DRILL_WINDOW_MS = 60 * 60_000
+MAX_FEED = 20  # the drill-down shows the last hour, per minute
 
 
 def layout(lang: str | None = None, **_: Any) -> html.Div:
@@ -38,7 +41,8 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
                         tile(lang, "heartbeat", Ids.HEARTBEAT), tile(lang, "worker", Ids.WORKER)]),
                 ]),
                 html.Div(className="panel", children=[
-                    html.H2(text(lang, "alerts")), html.Ul(id=Ids.ALERTS, className="alerts")]),
+                    html.H2(text(lang, "alerts")), html.Ul(id=Ids.ALERTS, className="alerts"),
+                    html.Div(id=Ids.ACK_NOTE, className="ack-note", role="status")]),
                 html.Div(className="panel", children=[
                     html.H2(text(lang, "top_merchants")),
                     html.Table(id=Ids.MERCHANTS, className="table")]),
@@ -65,14 +69,18 @@ def merchant_rows(night: dict[str, Any], lang: str) -> list[Any]:
     return rows
 
 
-def alert_items(alerts: list[dict[str, Any]], lang: str) -> list[Any]:
-    if not alerts:
-        return [html.Li(text(lang, "no_alerts"), className="alert quiet")]
-    return [html.Li(className=f"alert {a.get('severity', '')} {a.get('state', '')}", children=[
-        html.B(f"{a.get('kind', '')} "), f"{a.get('dimension') or ''} · {a.get('message', '')} · ",
-        f"{text(lang, 'since')} {clock(a['start_ms'])}" if a.get("start_ms") else "",
-        f" – {clock(a['end_ms'])}" if a.get("end_ms") else ""])
-        for a in alerts[:20]]
+@callback(Output(Ids.ACK_NOTE, "children"),
+          Input({"type": Ids.ACK_BUTTON, "key": ALL}, "n_clicks"), State(Ids.LANG, "data"),
+          prevent_initial_call=True)
+def acknowledge(clicks: list[int | None], lang: str) -> Any:
+    """A press of an alert's button (the feed is redrawn each second: a new button's 0 is no
+    press)."""
+    pressed = dash.ctx.triggered_id
+    if not pressed or not dash.ctx.triggered[0].get("value"):
+        return no_update
+    data.source().acknowledge(pressed["key"], int(time.time() * 1000))
+    kind = pressed["key"].split("|", 1)[0]
+    return f"{text(lang, 'acknowledged')}: {text(lang, kind)} {clock(int(time.time() * 1000))}"
 
 
 @callback(

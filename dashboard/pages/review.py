@@ -10,8 +10,9 @@ import dash
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dashboard import data
+from dashboard.alert_feed import alert_items
 from dashboard.components import GRAPH_CONFIG, header
-from dashboard.figures import buckets_figure, cumulative_figure
+from dashboard.figures import alert_marks, buckets_figure, cumulative_figure
 from dashboard.format import beijing_text, clock, format_count, format_exact, language, parse_beijing, text
 from dashboard.ids import Ids
 from dashboard.nav import nav
@@ -59,6 +60,7 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
                           figure=_overview(source, lang)),
                 dcc.Graph(id=Ids.REVIEW_CHART, config=GRAPH_CONFIG, style={"height": "24rem"},
                           figure=buckets_figure({"bucket_ms": []}, lang, "gmv")),
+                html.Ul(id=Ids.REVIEW_ALERTS, className="alerts review-alerts"),
             ]),
             html.Div(className="panel", children=[
                 html.H2(text(lang, "replay")),
@@ -122,7 +124,7 @@ def range_from_overview(selected: dict[str, Any] | None, relayout: dict[str, Any
 
 
 @callback(Output(Ids.REVIEW_CHART, "figure"), Output(Ids.REVIEW_TOTALS, "children"),
-          Output(Ids.REVIEW_ERROR, "children"),
+          Output(Ids.REVIEW_ERROR, "children"), Output(Ids.REVIEW_ALERTS, "children"),
           Input(Ids.REVIEW_START, "value"), Input(Ids.REVIEW_END, "value"),
           Input(Ids.REVIEW_RESOLUTION, "value"), Input(Ids.REVIEW_DIMENSION, "value"),
           Input(Ids.REVIEW_COMPARE, "value"), State(Ids.LANG, "data"))
@@ -132,15 +134,19 @@ def refresh_review(start: str, end: str, resolution: str, dimension: str | None,
     try:
         query = parse_query(start, end, resolution, dimension, _festival_day(source))
     except ValueError as err:
-        return no_update, no_update, f"{err} — {text(lang, 'bad_range')}"
+        return no_update, no_update, f"{err} — {text(lang, 'bad_range')}", no_update
     table = answer(source.history(), query)
     other, name = _comparison(source, query, compare, lang)
     figure = buckets_figure(chart_series(table, "gmv"), lang, "gmv",
                             chart_series(other, "gmv") if other is not None else None, name)
+    # The alerts of the range, as they were raised that night.
+    alerts = [a for a in source.stored_alerts() if a["state"] != "pending"
+              and a["start_ms"] < query.end_ms and (a["end_ms"] or query.end_ms) >= query.start_ms]
+    figure["layout"] |= alert_marks(alerts, lang, query.end_ms, query.start_ms)
     orders, gmv = totals(table)
     summary = (f"{text(lang, 'total')} {format_exact(gmv)} · {text(lang, 'orders')} "
                f"{format_count(orders)} · {beijing_text(query.start_ms)} – {beijing_text(query.end_ms)}")
-    return figure, summary, ""
+    return figure, summary, "", alert_items(alerts[::-1], lang, with_actions=False)
 
 
 def _comparison(source: data.DataSource, query: ReviewQuery, compare: str,

@@ -65,6 +65,7 @@ class AlertKeeper:
 
     def __init__(self, client: redis.Redis, settings: Settings, path: Path, key: str) -> None:
         self.client, self.settings, self.path, self.key = client, settings, path, key
+        path.parent.mkdir(parents=True, exist_ok=True)
         self.book = AlertBook()
         self.lock = threading.Lock()  # the snapshot thread reads the book for annotations
         self.webhook = Webhook(settings.alert_webhook_url,
@@ -102,12 +103,15 @@ class AlertKeeper:
         if not force and now - self._acks_at < ACKS_EVERY_S:
             return
         self._acks_at = now
+        acks: dict[bytes, bytes] = self.client.hgetall(self.settings.acks_key)  # type: ignore[assignment]
+        if not acks:
+            return
+        by_key = {key.decode(): int(at) for key, at in acks.items()}
         acked = []
-        for key, at in self.client.hgetall(self.settings.acks_key).items():
-            for alert in self.book.alerts:
-                if alert.key == key.decode() and alert.acknowledged_ms is None:
-                    alert.acknowledged_ms = int(at)
-                    acked.append(alert)
+        for alert in self.book.alerts:
+            if alert.acknowledged_ms is None and alert.key in by_key:
+                alert.acknowledged_ms = by_key[alert.key]
+                acked.append(alert)
         self.publish(acked, "acknowledged")
 
     def annotations(self, clock_ms: int) -> list[dict[str, Any]]:

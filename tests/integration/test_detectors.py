@@ -67,8 +67,8 @@ def test_the_incident_night_has_no_alert_outside_its_incidents(incident_night: N
 
 
 @pytest.mark.parametrize("start_s, duration_s, peak_ops", [
-    pytest.param(-120, 600, 4000, id="midnight-surge"),
-    pytest.param(2 * 3600 + 900, 1800, 20000, id="0230-decay"),
+    pytest.param(-120, 540, 2000, id="midnight-surge"),
+    pytest.param(2 * 3600 + 1200, 1200, 10000, id="0230-decay"),
 ])
 def test_a_clean_night_raises_no_alert(redis_server: EmbeddedRedis, tmp_path: Any,
                                        start_s: int, duration_s: int, peak_ops: int) -> None:

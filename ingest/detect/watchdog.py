@@ -1,0 +1,96 @@
+"""`gmv watchdog`: the pipeline watched from outside the worker, which cannot report its own
+death. Once a second it reads the worker's heartbeat (in the live snapshot) and the stream's
+newest entry, and raises `heartbeat_missing` and `stream_lag` through the same lifecycle, files,
+feed and webhook as the worker's alerts (its own file and key: one writer each)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+import redis
+
+from gmv.logs import log_event, log_line
+from gmv.settings import Settings
+from ingest.detect.alerts import Alert, Rule
+from ingest.detect.watch import AlertKeeper, pipeline_alerts_path
+from ingest.snapshot import now_ms
+from ingest.worker import id_key
+
+log = logging.getLogger("gmv.watchdog")
+CHECK_EVERY_S = 1.0
+HEARTBEAT_MISSING_MS = 5_000  # the worker beats every GMV_SNAPSHOT_INTERVAL_MS (250 ms)
+LAG_WARNING_MS, LAG_CRITICAL_MS = 10_000, 60_000
+HEARTBEAT_MISSING = Rule("heartbeat_missing", "critical", fire_after_ms=0, resolve_after_ms=3_000)
+STREAM_LAG = Rule("stream_lag", "warning", fire_after_ms=5_000, resolve_after_ms=10_000)
+
+
+class Watchdog(AlertKeeper):
+    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+        super().__init__(client, settings, pipeline_alerts_path(settings.data_dir),
+                         settings.pipeline_alerts_key)
+        self.started_ms = now_ms()
+
+    def check(self, now: int) -> list[Alert]:
+        """One look at the heartbeat and the lag, `now` being epoch ms."""
+        raw = self.client.get(self.settings.snapshot_key)
+        beat: dict[str, Any] = json.loads(raw) if raw else {}
+        newest = self._newest_entry_ms()
+        changes: list[Alert] = []
+        if beat.get("heartbeat_ms") is not None or newest is not None:
+            # No heartbeat at all while orders wait: no worker has started since we did.
+            age = now - beat.get("heartbeat_ms", self.started_ms)
+            changes += self.book.observe(
+                HEARTBEAT_MISSING, None, age > HEARTBEAT_MISSING_MS, now,
+                f"no worker heartbeat for {age / 1000:,.0f} s",
+                expected=self.settings.snapshot_interval_ms / 1000, actual=round(age / 1000, 1))
+        position = beat.get("position")
+        if newest is not None:
+            committed = id_key(position)[0] if position else None
+            lag = newest - committed if committed is not None else None
+            late = lag is None or lag > LAG_WARNING_MS
+            changes += self.book.observe(
+                STREAM_LAG, None, late, now,
+                f"the worker is {lag / 1000:,.0f} s behind the stream" if lag is not None
+                else "the worker has committed nothing of the stream",
+                expected=LAG_WARNING_MS / 1000, actual=round(lag / 1000, 1) if lag else None,
+                severity="critical" if lag is None or lag > LAG_CRITICAL_MS else None)
+        self.publish(changes)
+        self.merge_acks()
+        return changes
+
+    def _newest_entry_ms(self) -> int | None:
+        """When the stream's newest entry was added; None without a stream or entries."""
+        try:
+            info = self.client.xinfo_stream(self.settings.orders_stream)
+        except redis.ResponseError:  # no such stream yet
+            return None
+        if not info.get("length"):
+            return None
+        last = info["last-generated-id"]
+        return id_key(last)[0]
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        stop = stop or threading.Event()
+        log_event(log, "watchdog_started", snapshot=self.settings.snapshot_key,
+                  stream=self.settings.orders_stream)
+        failures = 0
+        try:
+            while not stop.is_set():
+                try:
+                    self.check(now_ms())
+                    failures = 0
+                except (redis.ConnectionError, redis.TimeoutError) as err:
+                    failures += 1
+                    log_line(log, logging.WARNING, "redis_unavailable", attempt=failures,
+                             error=str(err).splitlines()[0][:120])
+                stop.wait(CHECK_EVERY_S if not failures else min(0.5 * 2 ** failures, 5.0))
+        finally:
+            self.close()
+            log_event(log, "watchdog_stopped")
+
+
+def run_watchdog(client: redis.Redis, settings: Settings) -> None:
+    Watchdog(client, settings).run()
