@@ -1,4 +1,4 @@
-"""The JSON API (`/api/live`, `/api/night-figures`, `/api/summary`) as plain WSGI in front of the
+"""The JSON API (`/api/live`, `/api/night-figures`, `/api/summary`, `/api/alerts`) as plain WSGI in front of the
 Dash app: every screen fetches the first two each few seconds, and Flask's and Dash's per-request
 hooks would cost more than the Redis read that answers them."""
 
@@ -25,7 +25,7 @@ class Api:
         self.app, self.source = app, source
         self.routes: dict[str, Callable[[dict[str, Any]], tuple[str, bytes, dict[str, str]]]] = {
             "/api/live": self.live, "/api/night-figures": self.night_figures,
-            "/api/summary": self.summary}
+            "/api/summary": self.summary, "/api/alerts": self.alerts}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         route = self.routes.get(environ.get("PATH_INFO", ""))
@@ -56,3 +56,7 @@ class Api:
         except FileNotFoundError as err:
             return "404 Not Found", json.dumps({"error": str(err)}).encode(), {}
         return "200 OK", json.dumps(totals, ensure_ascii=False).encode(), {}
+
+    def alerts(self, environ: dict[str, Any]) -> tuple[str, bytes, dict[str, str]]:
+        """The night's alerts as `gmv alerts --json` prints them (the contract's keys)."""
+        return "200 OK", json.dumps(self.source.stored_alerts(), ensure_ascii=False).encode(), {}

@@ -66,7 +66,12 @@ def _times(epoch_ms: list[int]) -> list[str]:
 
 ALERT_FILL = {"critical": "rgba(255,77,79,0.22)", "major": "rgba(255,106,0,0.20)",
               "warning": "rgba(255,197,61,0.16)"}
+ALERT_LINE = {ALERT_FILL["critical"]: "#ff4d4f", ALERT_FILL["major"]: ORANGE,
+              ALERT_FILL["warning"]: GOLD}
 MARKED_ALERTS = 8  # labels beyond the latest few would pile up on a night-long axis
+# Alerts about one item, not the charted flow: a line where they began, not a band that would
+# tint the chart for as long as the item stays oversold.
+MOMENT_KINDS = {"oversell"}
 
 
 def alert_marks(alerts: list[dict[str, Any]], lang: str, until_ms: int | None,
@@ -83,9 +88,15 @@ def alert_marks(alerts: list[dict[str, Any]], lang: str, until_ms: int | None,
         end = alert.get("end_ms") or until_ms or start
         end = max(end, start + 1000)  # a band at least a second wide
         x0, x1 = _times([start, end])
-        shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": x0, "x1": x1,
-                       "y0": 0, "y1": 1, "layer": "below", "line": {"width": 0},
-                       "fillcolor": ALERT_FILL.get(alert.get("severity", ""), ALERT_FILL["major"])})
+        fill = ALERT_FILL.get(alert.get("severity", ""), ALERT_FILL["major"])
+        if alert["kind"] in MOMENT_KINDS:
+            shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": x0, "x1": x0,
+                           "y0": 0, "y1": 1, "line": {"width": 2, "dash": "dot",
+                                                       "color": ALERT_LINE[fill]}})
+        else:
+            shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": x0, "x1": x1,
+                           "y0": 0, "y1": 1, "layer": "below", "line": {"width": 0},
+                           "fillcolor": fill})
         labels.append({"xref": "x", "yref": "paper", "x": x0, "y": 0.98 - 0.09 * (i % 3),
                        "xanchor": "left", "yanchor": "top", "showarrow": False,
                        "text": text(lang, alert["kind"]), "font": {"size": 13, "color": INK},

@@ -109,10 +109,33 @@ def test_the_language_switch_turns_the_operations_view_english(stack: Stack, pag
                                                     timeout=10_000)
     expect(page.locator(_id(Ids.REJECTED))).to_have_text(f"{TRUTH['rejected']:,}", timeout=10_000)
     expect(page.locator(_id(Ids.MERCHANTS))).to_contain_text("m0")
-    expect(page.locator(_id(Ids.ALERTS))).to_contain_text("oversell item=")  # the flash sale
+    oversell = page.locator(_id(Ids.ALERTS)).locator("li", has_text="item=i1620499")
+    expect(oversell).to_contain_text("Oversell")  # the sample's flash sale
     page.wait_for_timeout(6_000)
     expect(page.locator(_id(Ids.DRILL_CHART)).locator(".main-svg").first).to_be_visible()
     screenshot(page, "ops-en")
+
+
+def shapes_on(page: Page, chart: str) -> int:
+    return int(page.evaluate(
+        f"() => (document.querySelector('#{chart} .js-plotly-plot')?.layout?.shapes || []).length"))
+
+
+def test_an_operator_acknowledges_an_alert_drawn_on_the_charts(stack: Stack, page: Page) -> None:
+    page.goto(stack.base_url + "/ops?lang=en")
+    oversell = page.locator(_id(Ids.ALERTS)).locator("li", has_text="item=i1620499")
+    expect(oversell).to_contain_text("118 accepted against 100 in stock", timeout=15_000)
+    # On the night's chart and on the orders/s chart of the last five minutes, where it began.
+    wait_for(lambda: shapes_on(page, Ids.NIGHT_CHART) > 0, 15, "no alert on the night chart")
+    wait_for(lambda: shapes_on(page, Ids.OPS_CHART) > 0, 15, "no alert on the orders/s chart")
+    oversell.get_by_role("button", name="Acknowledge").click()
+    expect(page.locator(_id(Ids.ACK_NOTE))).to_contain_text("acknowledged: Oversell")
+    # The worker records it; every screen's feed then says so, and the button is gone.
+    expect(oversell).to_contain_text("acknowledged", timeout=10_000)
+    expect(oversell.get_by_role("button")).to_have_count(0)
+    stored = [a for a in get_json(stack.base_url + "/api/alerts") if a["kind"] == "oversell"]
+    assert stored[0]["acknowledged_ms"] is not None
+    screenshot(page, "ops-alert-acknowledged")
 
 
 def test_the_review_export_adds_up_to_the_summary(stack: Stack, page: Page,
