@@ -10,8 +10,8 @@ import redis
 
 from dashboard.data import DataSource
 from gmv.settings import Settings
-from ingest.detect.watch import read_alerts
 from ingest.contract import Fate, judge
+from ingest.detect.watch import read_alerts
 from ingest.files import read_recording
 from ingest.replay import replay
 from ingest.worker import run_worker

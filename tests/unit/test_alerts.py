@@ -40,3 +40,18 @@ def test_dimensions_are_separate_alerts_and_acknowledgement_sticks() -> None:
     assert a is not b and len(book.firing()) == 2
     assert book.acknowledge(a.key, 99) and not book.acknowledge(a.key, 100)
     assert a.acknowledged_ms == 99 and b.acknowledged_ms is None
+
+
+def test_a_reading_between_the_thresholds_holds_an_open_alert_and_opens_none() -> None:
+    book = AlertBook()
+    fire_now = Rule("orders_drop", "critical", 0, 5_000)
+    assert book.observe(fire_now, None, None, 0) == [] and book.alerts == []
+    (fired,) = book.observe(fire_now, None, True, 1_000, severity="warning")
+    assert fired.severity == "warning" and fired.fired_ms == 1_000
+    assert book.observe(fire_now, None, True, 2_000, severity="critical") == []
+    assert fired.severity == "critical"  # worse; it never reads better while open
+    assert book.observe(fire_now, None, False, 3_000) == []  # calm begins...
+    assert book.observe(fire_now, None, None, 4_000) == []  # ...and is broken by a hold
+    assert book.observe(fire_now, None, False, 8_500) == []
+    (resolved,) = book.observe(fire_now, None, False, 13_500)
+    assert resolved.state == RESOLVED and resolved.end_ms == 8_500

@@ -1,0 +1,103 @@
+"""The per-second detectors on hand-made seconds: the expectation follows last year's curve when
+one is loaded, the thresholds hold an alert open between them, and what fires says how big."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from ingest.detect.alerts import FIRING, RESOLVED, Alert, AlertBook
+from ingest.detect.arrivals import ArrivalDetectors
+from ingest.detect.seasonal import SETTLE_S, SecondDetectors
+
+T0 = 1_794_326_400  # 2026-11-11 00:00:00 Beijing, epoch seconds
+
+
+def seconds(counts: dict[int, int], devices: dict[str, float] | None = None) -> pa.Table:
+    """Window rows for whole seconds: `counts` orders at ¥100 each, split by device shares."""
+    devices = devices or {"mobile": 0.9, "pc": 0.1}
+    rows: dict[str, list] = {k: [] for k in ("second", "dimension", "value", "gmv_cents", "orders")}
+
+    def add(second: int, dimension: str, value: str, orders: int) -> None:
+        for key, item in zip(rows, (second, dimension, value, orders * 10_000, orders), strict=True):
+            rows[key].append(item)
+
+    for second, n in counts.items():
+        add(second, "all", "all", n)
+        split = {d: round(n * share) for d, share in devices.items()}
+        for device, orders in split.items():
+            add(second, "device", device, orders)
+        add(second, "category", "food", n)
+    return pa.table(rows)
+
+
+def run(detectors: SecondDetectors, counts: dict[int, int],
+        **split: float) -> list[tuple[str, Alert]]:
+    """(state it changed to, alert) in order."""
+    changes = []
+    for second, n in sorted(counts.items()):
+        detectors.add(seconds({second: n}, split or None))
+        changes += [(a.state, a) for a in detectors.judge_until(second + SETTLE_S)]
+    return changes
+
+
+def night(rate: list[int]) -> dict[int, int]:
+    return {T0 + i: n for i, n in enumerate(rate)}
+
+
+def test_a_drop_that_last_year_also_had_is_expected_one_it_did_not_is_not() -> None:
+    # A scheduled switch-off: last year's orders halved then quartered at 60 s; tonight too.
+    shape = [400] * 60 + [100] * 60
+    last_year = {i: n for i, n in enumerate(shape)}
+    with_curve = SecondDetectors(AlertBook(), lambda s: last_year.get(s - T0))
+    assert run(with_curve, night(shape)) == []
+    without = SecondDetectors(AlertBook())
+    (fired,) = [a for state, a in run(without, night(shape)) if state == FIRING]
+    assert fired.kind == "orders_drop" and fired.start_ms == (T0 + 60) * 1000
+    assert fired.expected == 400 and fired.actual < 200 and "last 30 s" in fired.message
+
+
+def test_an_alert_stays_open_between_its_thresholds_and_resolves_after_calm() -> None:
+    book = AlertBook()
+    detectors = SecondDetectors(book)
+    # Normal, then a collapse to 30 %, a recovery only to 60 % (between fire and hold), then 100 %.
+    rate = [1000] * 40 + [300] * 10 + [600] * 30 + [1000] * 30
+    states = [(a.kind, state) for state, a in run(detectors, night(rate))]
+    assert states == [("orders_drop", FIRING), ("orders_drop", RESOLVED)]
+    (alert,) = book.alerts
+    assert alert.fired_ms == (T0 + 43 + SETTLE_S) * 1000  # four abnormal seconds, then known
+    # Resolved only once back above the hold threshold, and after the calm spell.
+    assert alert.end_ms is not None and alert.end_ms >= (T0 + 80) * 1000
+
+
+def test_a_channel_going_dark_is_critical_one_losing_share_a_warning() -> None:
+    book = AlertBook()
+    detectors = SecondDetectors(book)
+    run(detectors, night([1000] * 40))
+    half = {T0 + 40 + i: 1000 for i in range(10)}
+    run(detectors, half, mobile=0.95, pc=0.05)
+    (shrinking,) = [a for a in book.alerts if a.kind == "device_dark"]
+    assert shrinking.severity == "warning" and "losing share" in shrinking.message
+    dark = {T0 + 50 + i: 1000 for i in range(10)}
+    run(detectors, dark, mobile=1.0, pc=0.0)
+    assert shrinking.severity == "critical" and "dark" in shrinking.message
+    assert shrinking.dimension == "device=pc" and shrinking.expected and shrinking.actual == 0
+
+
+def test_rejected_events_alert_against_the_nights_usual_rate() -> None:
+    book = AlertBook()
+    detectors = ArrivalDetectors(book)
+
+    def orders(clock_ms: int) -> pa.Table:  # 990 orders of that second, each its own buyer
+        return pa.table({"ts_ms": pa.array([clock_ms] * 990, pa.int64()),
+                         "buyer_id": [f"u{clock_ms}-{i}" for i in range(990)]})
+
+    clock = T0 * 1000
+    for _ in range(10):  # 1 % rejected: the usual
+        clock += 1000
+        assert detectors.after_batch(orders(clock), 1000, 10, 0, clock) == []
+    changes = []
+    for _ in range(5):  # 10 %
+        clock += 1000
+        changes += detectors.after_batch(orders(clock), 1100, 110, 0, clock)
+    (fired,) = changes
+    assert fired.kind == "rejected_rate" and fired.expected == 0.01 and fired.actual > 0.09
