@@ -177,8 +177,10 @@ class SecondDetectors:
             expect, actual, gmv = expect + exp, actual + sec.orders, gmv + sec.gmv
             if expect >= VOLUME_MIN_EXPECTED:
                 break
-        if expect < VOLUME_MIN_EXPECTED:
-            return []  # too few orders to tell
+        if expect < VOLUME_MIN_EXPECTED:  # too few orders to tell: nothing to learn from either
+            if not self.book.is_open(ORDERS_DROP.kind, None):
+                self.volume_base.append((second, now.orders, now.gmv))
+            return []
         base_orders = [orders for _, orders, _ in self.volume_base]
         base_gmv = [g for _, _, g in self.volume_base]
         noise = max(math.sqrt(expect), _mad(base_orders) * math.sqrt(k))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -31,7 +30,6 @@ from ingest.store import BatchResult, Store
 log = logging.getLogger("gmv.detect")
 INVENTORY_BATCH = 10_000
 ACKS_EVERY_S = 0.5
-ANNOTATED_MS = 300_000  # alerts drawn on the live charts: those open or ended in the last 5 min
 
 
 def alerts_path(data_dir: Path) -> Path:
@@ -67,7 +65,6 @@ class AlertKeeper:
         self.client, self.settings, self.path, self.key = client, settings, path, key
         path.parent.mkdir(parents=True, exist_ok=True)
         self.book = AlertBook()
-        self.lock = threading.Lock()  # the snapshot thread reads the book for annotations
         self.webhook = Webhook(settings.alert_webhook_url,
                                settings.alert_webhook_timeout_ms / 1000,
                                settings.alert_webhook_retries) \
@@ -91,16 +88,16 @@ class AlertKeeper:
                       severity=alert.severity, start=printed["start"], message=alert.message)
             if self.webhook is not None:
                 self.webhook.notify(what, printed)
-        with self.lock:
-            alerts = [a.as_json() for a in self.book.alerts if a.state != PENDING]
+        alerts = [a.as_json() for a in self.book.alerts if a.state != PENDING]
         with atomic_path(self.path) as tmp:
             tmp.write_text(json.dumps({"alerts": alerts}, ensure_ascii=False))
         self.client.set(self.key, json.dumps({"alerts": alerts[::-1]}, ensure_ascii=False))
 
-    def merge_acks(self, force: bool = False) -> None:
-        """Acknowledgements from the operations view (a Redis hash: alert key -> epoch ms)."""
+    def merge_acks(self) -> None:
+        """Acknowledgements from the operations view (a Redis hash: alert key -> epoch ms),
+        read at most every ACKS_EVERY_S."""
         now = time.monotonic()
-        if not force and now - self._acks_at < ACKS_EVERY_S:
+        if now - self._acks_at < ACKS_EVERY_S:
             return
         self._acks_at = now
         acks: dict[bytes, bytes] = self.client.hgetall(self.settings.acks_key)  # type: ignore[assignment]
@@ -113,15 +110,6 @@ class AlertKeeper:
                 alert.acknowledged_ms = by_key[alert.key]
                 acked.append(alert)
         self.publish(acked, "acknowledged")
-
-    def annotations(self, clock_ms: int) -> list[dict[str, Any]]:
-        """What the live charts draw: alerts open, or ended within the last five minutes."""
-        with self.lock:
-            shown = [a for a in self.book.alerts if a.state != PENDING
-                     and (a.end_ms is None or a.end_ms >= clock_ms - ANNOTATED_MS)]
-            return [{"kind": a.kind, "dimension": a.dimension, "severity": a.severity,
-                     "start_ms": a.start_ms, "end_ms": a.end_ms, "state": a.state}
-                    for a in shown[-20:]]
 
     def close(self) -> None:
         if self.webhook is not None:
@@ -166,18 +154,15 @@ class Watch(AlertKeeper):
             self.oversell.add_sold(self.store.item_sold(untracked))
         if self.reference is not None:
             self.reference.refresh()
-        with self.lock:
-            changes = self.oversell.after_batch(result.inserted, arrival, self.book,
-                                                changed_stock, clock_ms)
-            changes += self.arrivals.after_batch(result.inserted, sent, result.rejected,
-                                                 result.duplicates, clock_ms)
-            self.seconds.add(result.window_deltas)
-            changes += self.seconds.judge_until(clock_ms // 1000)
+        changes = self.oversell.after_batch(result.inserted, arrival, self.book, changed_stock,
+                                            clock_ms)
+        changes += self.arrivals.after_batch(result.inserted, sent, result.rejected,
+                                             result.duplicates, clock_ms)
+        self.seconds.add(result.window_deltas)
+        changes += self.seconds.judge_until(clock_ms // 1000)
         self.publish(changes)
         self.merge_acks()
 
     def quiet(self, now_s: int) -> None:
         """No orders for a while on a live night: judge the seconds up to now (as empty)."""
-        with self.lock:
-            changes = self.seconds.judge_until(now_s)
-        self.publish(changes)
+        self.publish(self.seconds.judge_until(now_s))
