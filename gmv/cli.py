@@ -127,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=_non_negative_int, default=1)
     demo.add_argument("--peak-ops", type=_positive(int), default=4000)
     demo.add_argument("--speed", type=_positive(float), default=1.0)
+    demo.add_argument("--incident", action="append", default=[], metavar="SPEC",
+                      help="inject this incident instead of one of every kind, e.g. "
+                           "device_dark@2m/60s:device=pad (repeatable)")
     for sub in commands.choices.values():
         _common(sub)
     return parser
@@ -225,9 +228,14 @@ def _run_demo(args: argparse.Namespace, settings: Settings) -> None:
     from gmv.demo import run_demo
     from ingest.worker import stop_on_sigterm
 
+    try:
+        incidents = tuple(with_targets([parse_incident(spec) for spec in args.incident],
+                                       args.seed))
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     stop_on_sigterm()  # a process manager's stop ends the demo's services too
-
-    run_demo(settings, seed=args.seed, peak_ops=args.peak_ops, speed=args.speed)
+    run_demo(settings, seed=args.seed, peak_ops=args.peak_ops, speed=args.speed,
+             incidents=incidents)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], None]] = {

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from gmv.logs import log_event
 from gmv.settings import Settings
 from ingest.history import orders_dir
-from ingest.incidents import every_kind
+from ingest.incidents import Incident, every_kind
 from ingest.redis_server import connect, redis_url_for
 from ingest.rehearsal import simulate_to_stream
 from ingest.simulate import NightPlan
@@ -62,12 +62,14 @@ def _last_year(settings: Settings, url: str, seed: int, peak_ops: int) -> ExitSt
     return services
 
 
-def run_demo(settings: Settings, seed: int, peak_ops: int, speed: float) -> None:
-    """Redis, the ingest worker, the dashboard and the simulator at festival pace, from a minute
-    before midnight, with one incident of every kind in the first half hour; last year's night
-    loads beside it for the comparison."""
+def run_demo(settings: Settings, seed: int, peak_ops: int, speed: float,
+             incidents: tuple[Incident, ...] = ()) -> None:
+    """Redis, the ingest worker, the watchdog, the dashboard and the simulator at festival pace,
+    from a minute before midnight, with `incidents` (default: one of every kind in the first
+    half hour); last year's night loads beside it for the comparison."""
     plan = NightPlan(seed=seed, peak_ops=peak_ops, start_s=DEMO_START_S,
-                     duration_s=DEMO_DURATION_S, incidents=tuple(every_kind(120, 1800, seed)))
+                     duration_s=DEMO_DURATION_S,
+                     incidents=incidents or tuple(every_kind(120, 1800, seed)))
     with redis_url_for(settings) as url:
         where = ["--redis", url, "--data", str(settings.data_dir)]
         log_event(log, "demo_started", redis=url, data=settings.data_dir)

@@ -22,6 +22,7 @@ def gmv(*args: str) -> subprocess.CompletedProcess[str]:
     (["simulate", "--incident", "device_dark:region=GD"], "targets a device"),
     (["simulate", "--day", "11/11"], "is not a date"),
     (["simulate", "--speed", "2", "--max"], "not allowed with argument"),
+    (["demo", "--incident", "meteor@1m"], "is not an incident"),
     (["replay", "missing.jsonl"], "no such file: missing.jsonl"),
     (["replay"], "the following arguments are required: FILE"),
     (["fly"], "invalid choice"),
