@@ -18,6 +18,7 @@ from ingest.detect.alerts import Alert, AlertBook, Rule
 
 WINDOW_EVENTS = 2_000
 WINDOW_MAX_MS = 30_000
+WINDOW_MAX_BATCHES = 4_096
 MIN_EVENTS = 500
 MIN_BASELINE_EVENTS = 5_000
 LATE_AFTER_MS = 10_000  # an order is late when its second is this far behind the clock
@@ -68,7 +69,8 @@ def _beyond(share: float, usual: float, factor: float, points: float) -> bool:
 class ArrivalDetectors:
     def __init__(self, book: AlertBook) -> None:
         self.book = book
-        self.window: deque[Arrived] = deque()
+        # Bounded also by count: a clock that stands still (a stuck producer) must not grow it.
+        self.window: deque[Arrived] = deque(maxlen=WINDOW_MAX_BATCHES)
         self.clock_ms: int | None = None
         self.rates = [
             _Rate(REJECTED_RATE, "rejected", "sent", "of events rejected"),
