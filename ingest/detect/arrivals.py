@@ -3,6 +3,9 @@ orders arriving late, and of orders concentrated on a few buyers (a bot burst).
 
 Each is judged over the newest events, pooled back until there are enough to tell (or the
 window's span runs out), against the night's own rate so far among the windows judged normal.
+While the accepted orders themselves collapse (an outage: `orders_drop` is the alert for it),
+shares of them say nothing new, since what does not collapse (retries, junk, a bot) becomes a
+larger share of less: these detectors then open no alert and learn nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +30,11 @@ RATE_FIRE, RATE_HOLD = (3.0, 0.01), (1.5, 0.005)  # (factor of usual, points abo
 BOT_MIN_ORDERS, BOT_MIN_SHARE = 10, 0.005  # a buyer this busy in the window is suspicious
 BOT_FIRE, BOT_HOLD = 0.02, 0.01  # share of the window's orders from suspicious buyers
 
+FLOW_NOW_MS = 5_000  # accepted orders per second of the clock over its last five seconds...
+FLOW_MEMORY_MS = 120_000  # ...against the last two minutes of batches judged normal
+FLOW_TRUSTED_MS = 30_000
+FLOW_COLLAPSED = 0.5
+
 FIRE_MS, RESOLVE_MS = 3_000, 10_000
 REJECTED_RATE = Rule("rejected_rate", "warning", FIRE_MS, RESOLVE_MS)
 DUPLICATE_RATE = Rule("duplicate_rate", "warning", FIRE_MS, RESOLVE_MS)
@@ -37,6 +45,7 @@ BOT_BURST = Rule("bot_burst", "major", FIRE_MS, RESOLVE_MS)
 @dataclass
 class Arrived:
     clock_ms: int
+    covered_ms: int  # how far this batch moved the clock
     sent: int
     rejected: int
     duplicates: int
@@ -79,6 +88,7 @@ class ArrivalDetectors:
                   f"of orders arriving over {LATE_AFTER_MS // 1000} s late"),
         ]
         self.usual_bot_share = 0.0
+        self.normal_flow: deque[Arrived] = deque()
 
     def after_batch(self, inserted: pa.Table, sent: int, rejected: int, duplicates: int,
                     clock_ms: int) -> list[Alert]:
@@ -86,17 +96,33 @@ class ArrivalDetectors:
         late = 0
         if self.clock_ms is not None and inserted.num_rows:
             late = pc.sum(pc.less(inserted["ts_ms"], self.clock_ms - LATE_AFTER_MS)).as_py() or 0
+        covered = max(clock_ms - self.clock_ms, 0) if self.clock_ms is not None else 0
         self.clock_ms = clock_ms
-        batch = Arrived(clock_ms, sent, rejected, duplicates, inserted.num_rows, int(late),
-                        inserted["buyer_id"].combine_chunks() if inserted.num_rows
+        batch = Arrived(clock_ms, covered, sent, rejected, duplicates, inserted.num_rows,
+                        int(late), inserted["buyer_id"].combine_chunks() if inserted.num_rows
                         else pa.array([], pa.string()))
         self.window.append(batch)
         while self.window and self.window[0].clock_ms < clock_ms - WINDOW_MAX_MS:
             self.window.popleft()
+        if self._flow_collapsed(clock_ms):
+            return []
+        self.normal_flow.append(batch)
+        while self.normal_flow[0].clock_ms < clock_ms - FLOW_MEMORY_MS:
+            self.normal_flow.popleft()
         changes: list[Alert] = []
         for rate in self.rates:
             changes += self._rate(rate, batch)
         return changes + self._bots(clock_ms)
+
+    def _flow_collapsed(self, clock_ms: int) -> bool:
+        """Accepted orders per second of the clock now, under half of the recent normal."""
+        usual_ms = sum(b.covered_ms for b in self.normal_flow)
+        if usual_ms < FLOW_TRUSTED_MS:
+            return False
+        usual = sum(b.accepted for b in self.normal_flow) / usual_ms
+        recent = [b for b in self.window if b.clock_ms > clock_ms - FLOW_NOW_MS]
+        recent_ms = sum(b.covered_ms for b in recent)
+        return recent_ms > 0 and sum(b.accepted for b in recent) / recent_ms < FLOW_COLLAPSED * usual
 
     def _newest(self, whole: str) -> list[Arrived]:
         """The newest batches holding WINDOW_EVENTS of `whole` (or all the window has)."""

@@ -101,3 +101,22 @@ def test_rejected_events_alert_against_the_nights_usual_rate() -> None:
         changes += detectors.after_batch(orders(clock), 1100, 110, 0, clock)
     (fired,) = changes
     assert fired.kind == "rejected_rate" and fired.expected == 0.01 and fired.actual > 0.09
+
+
+def test_shares_of_a_collapsed_flow_raise_nothing() -> None:
+    """An outage: accepted orders fall to 5 % while junk keeps arriving at its usual pace."""
+    book = AlertBook()
+    detectors = ArrivalDetectors(book)
+
+    def orders(clock_ms: int, n: int) -> pa.Table:
+        return pa.table({"ts_ms": pa.array([clock_ms] * n, pa.int64()),
+                         "buyer_id": [f"u{clock_ms}-{i}" for i in range(n)]})
+
+    clock = T0 * 1000
+    for _ in range(60):
+        clock += 1000
+        detectors.after_batch(orders(clock, 990), 1000, 10, 0, clock)
+    for _ in range(30):  # 10 rejected of 60 events: 17 %, but nothing new arrived broken
+        clock += 1000
+        assert detectors.after_batch(orders(clock, 50), 60, 10, 0, clock) == []
+    assert book.alerts == []
