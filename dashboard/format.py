@@ -128,7 +128,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "bad_range": "时间格式：2026-11-11 00:05 或 00:05:30", "utilization": "负载",
         "big_screen": "大屏", "ops": "作战室", "review": "复盘", "language": "English",
         "per_second_unit": "/秒", "share": "占比", "yuan": "元", "time": "时间", "since": "始于",
-        "acknowledge": "确认", "acknowledged": "已确认", "expected": "预期",
+        "acknowledge": "确认", "acknowledged": "已确认",
     },
     "en": {
         "title": "11.11 Live GMV", "gmv": "GMV", "orders": "Orders",
@@ -157,7 +157,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "bad_range": "Time format: 2026-11-11 00:05 or 00:05:30", "utilization": "Load",
         "big_screen": "Big screen", "ops": "Operations", "review": "Review", "language": "中文",
         "per_second_unit": "/s", "share": "Share", "yuan": "CNY", "time": "Time", "since": "since",
-        "acknowledge": "Acknowledge", "acknowledged": "acknowledged", "expected": "expected",
+        "acknowledge": "Acknowledge", "acknowledged": "acknowledged",
     },
 }
 

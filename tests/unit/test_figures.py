@@ -6,6 +6,7 @@ from typing import Any
 
 from dashboard.components import headline_values, last_drawn_ms
 from dashboard.figures import (
+    alert_marks,
     device_shares,
     device_trend_figure,
     money_axis,
@@ -100,3 +101,26 @@ def test_pipeline_health_reads_like_an_operator_expects() -> None:
                               "worker": "vm-worker"}, "en")
     assert values == ("1.3 s", "2,104/s", "3,369/s", "62%", "1,310", "6,655", "120 ms", "vm-worker")
     assert pipeline_values({}, "zh")[:4] == ("—", "—/秒", "—/秒", "—")
+
+
+def test_alerts_are_bands_from_start_to_end_and_an_oversell_a_line_where_it_began() -> None:
+    alerts = [
+        {"kind": "device_dark", "severity": "critical", "state": "resolved",
+         "start_ms": MIDNIGHT_MS + 60_000, "end_ms": MIDNIGHT_MS + 120_000},
+        {"kind": "oversell", "severity": "critical", "state": "firing",
+         "start_ms": MIDNIGHT_MS + 90_000, "end_ms": None},
+        {"kind": "orders_drop", "severity": "critical", "state": "firing",
+         "start_ms": MIDNIGHT_MS + 150_000, "end_ms": None},
+        {"kind": "bot_burst", "severity": "major", "state": "resolved",  # before the range
+         "start_ms": MIDNIGHT_MS - 600_000, "end_ms": MIDNIGHT_MS - 500_000},
+    ]
+    marks = alert_marks(alerts, "en", MIDNIGHT_MS + 200_000, MIDNIGHT_MS)
+    band, line, open_band = marks["shapes"]
+    assert (band["type"], band["x0"], band["x1"]) == ("rect", "2026-11-11 00:01:00",
+                                                      "2026-11-11 00:02:00")
+    assert (line["type"], line["x0"], line["x1"]) == ("line", "2026-11-11 00:01:30",
+                                                      "2026-11-11 00:01:30")
+    assert open_band["x1"] == "2026-11-11 00:03:20"  # still firing: up to now
+    assert [a["text"] for a in marks["annotations"]] == ["Channel down", "Oversell",
+                                                         "Orders drop"]
+    assert alert_marks(alerts, "zh", MIDNIGHT_MS + 200_000)["annotations"][0]["text"] == "疑似刷单"
