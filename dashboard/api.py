@@ -1,6 +1,6 @@
-"""The JSON API (`/api/live`, `/api/night-figures`, `/api/summary`, `/api/alerts`) as plain WSGI in front of the
-Dash app: every screen fetches the first two each few seconds, and Flask's and Dash's per-request
-hooks would cost more than the Redis read that answers them."""
+"""The JSON API (`/api/live`, `/api/night-figures`, `/api/summary`, `/api/alerts`) as plain
+WSGI in front of the Dash app: every screen fetches the first two each few seconds, and Flask's
+and Dash's per-request hooks would cost more than the Redis read that answers them."""
 
 from __future__ import annotations
 
