@@ -14,7 +14,7 @@ import numpy as np
 
 from bench.publish import machine
 from gmv.settings import load_settings
-from ingest.detect.scoring import ANSWERS, Score
+from ingest.detect.scoring import Score
 from ingest.incidents import KINDS, Incident, every_kind
 from ingest.redis_server import EmbeddedRedis, connect
 from ingest.rehearsal import rehearse_alerts
@@ -72,8 +72,7 @@ def main() -> None:
     print(f"{'kind':<18}{'detected':>10}{'median delay':>14}{'max delay':>11}")
     for kind in KINDS:
         delays = score.delays_ms[kind]
-        total = delays and len(delays) + sum(m["kind"] == kind for m in score.missed) or \
-            sum(m["kind"] == kind for m in score.missed)
+        total = len(delays) + sum(m["kind"] == kind for m in score.missed)
         median = score.median_delay_s(kind)
         print(f"{kind:<18}{len(delays):>5}/{total:<4}"
               f"{'-' if median is None else f'{median:.1f} s':>14}"
@@ -93,7 +92,6 @@ def main() -> None:
               f"x{incident['magnitude']}")
     for alert in score.secondary:
         print(f"  secondary: {alert['kind']} {alert['dimension']} {alert['start']}")
-    assert set(ANSWERS) == set(KINDS)
 
 
 if __name__ == "__main__":

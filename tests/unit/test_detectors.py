@@ -7,7 +7,9 @@ import pyarrow as pa
 
 from ingest.detect.alerts import FIRING, RESOLVED, Alert, AlertBook
 from ingest.detect.arrivals import ArrivalDetectors
+from ingest.detect.scoring import ANSWERS
 from ingest.detect.seasonal import SETTLE_S, SecondDetectors
+from ingest.incidents import KINDS
 
 T0 = 1_794_326_400  # 2026-11-11 00:00:00 Beijing, epoch seconds
 
@@ -120,3 +122,7 @@ def test_shares_of_a_collapsed_flow_raise_nothing() -> None:
         clock += 1000
         assert detectors.after_batch(orders(clock, 50), 60, 10, 0, clock) == []
     assert book.alerts == []
+
+
+def test_every_incident_kind_of_the_simulator_has_an_alert_that_answers_it() -> None:
+    assert set(ANSWERS) == set(KINDS)
