@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,14 @@ from ingest.contract import Order
 from ingest.redis_server import EmbeddedRedis, connect
 
 MIDNIGHT_MS = 1_794_326_400_000  # 2026-11-11T00:00:00+08:00
+
+
+def wait_for(condition: Any, timeout_s: float, message: str) -> None:
+    """Poll `condition` until it holds; fail with `message` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")

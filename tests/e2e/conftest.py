@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from gmv.settings import Settings, load_settings
 from ingest.redis_server import EmbeddedRedis, connect, free_loopback_port
+from tests.conftest import wait_for
 
 CHROMIUM = os.environ.get("GMV_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("GMV_ARTIFACTS_DIR", Path(__file__).parents[2] / "test-artifacts"))
@@ -76,13 +76,6 @@ class Stack:
                     process.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     process.kill()
-
-
-def wait_for(condition: Any, timeout_s: float, message: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, message
-        time.sleep(0.2)
 
 
 def http_status(url: str) -> int:

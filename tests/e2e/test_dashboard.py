@@ -18,7 +18,8 @@ from ingest.files import read_recording
 from ingest.replay import retimed
 from ingest.stream import StreamPublisher
 from ingest.worker import run_worker
-from tests.e2e.conftest import Stack, get_json, screenshot, wait_for
+from tests.conftest import wait_for
+from tests.e2e.conftest import Stack, get_json, screenshot
 from tests.integration.test_ingest import SAMPLE, TRUTH
 
 TRUTH_CENTS = int(Decimal(TRUTH["gmv"]) * 100)

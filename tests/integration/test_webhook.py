@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -18,6 +17,7 @@ from ingest.detect.notify import Webhook
 from ingest.redis_server import free_loopback_port
 from ingest.replay import replay
 from ingest.worker import run_worker
+from tests.conftest import wait_for
 from tests.integration.test_ingest import SAMPLE
 
 ALERT = {"kind": "oversell", "dimension": "item=i1", "severity": "critical", "message": "m"}
@@ -101,20 +101,12 @@ def test_a_hanging_endpoint_times_out_and_never_holds_up_the_caller(chat: ChatTo
         hook.notify("firing", {**ALERT, "dimension": f"item=i{i}"})
     assert chat.bodies == []
     # The held POST times out and is given up; the others wait their turn behind it.
-    assert wait_until(lambda: hook.failed == 1)
+    wait_for(lambda: hook.failed == 1, 30, "the held POST never timed out")
     chat.released.set()
     chat.wait_for(49)
     hook.close()
     assert hook.sent >= 49
 
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 30) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def test_the_worker_tells_the_webhook_every_change_it_stores(
