@@ -158,7 +158,7 @@ def night_payload(source: data.DataSource, lang: str) -> bytes:
 
 
 def _drawing(source: data.DataSource, lang: str) -> tuple[tuple[Any, ...], bytes]:
-    raw, alerts = source.night_raw(), source.alerts_raw()
+    raw, alerts = source.drawing_raw()
     with _DRAWING:
         return _night_outputs(source, lang, raw, alerts)
 

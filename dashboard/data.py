@@ -69,9 +69,24 @@ class DataSource:
             return None
         return value if isinstance(value, bytes) else None
 
-    def alerts_raw(self) -> tuple[bytes | None, bytes | None]:
+    def _raws(self, *keys: str) -> list[bytes | None]:
+        """Several keys in one round trip (None for each when Redis is away)."""
+        try:
+            values = self.client.mget(keys)
+        except redis.RedisError:
+            return [None] * len(keys)
+        return [v if isinstance(v, bytes) else None for v in values]
+
+    def alerts_raw(self) -> tuple[bytes | None, ...]:
         """The worker's and the watchdog's alert feeds, as they wrote them."""
-        return self._raw(self.settings.alerts_key), self._raw(self.settings.pipeline_alerts_key)
+        return tuple(self._raws(self.settings.alerts_key, self.settings.pipeline_alerts_key))
+
+    def drawing_raw(self) -> tuple[bytes | None, tuple[bytes | None, ...]]:
+        """The night document and both alert feeds, in one round trip: what the night charts
+        are drawn (and cached) from, on every screen's request."""
+        night, *alerts = self._raws(self.settings.night_key, self.settings.alerts_key,
+                                    self.settings.pipeline_alerts_key)
+        return night, tuple(alerts)
 
     def alerts(self) -> list[dict[str, Any]]:
         """The alert feed of the night: open ones first (most severe, then newest), then the

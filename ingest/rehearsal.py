@@ -123,13 +123,10 @@ def rehearse_alerts(plan: NightPlan, client: redis.Redis, settings: Settings,
 
 def _wait_counted(client: redis.Redis, settings: Settings, worker: subprocess.Popen) -> None:
     """Until the worker has committed the stream's last entry."""
-    from ingest.worker import GROUP
+    from ingest.worker import drained
 
-    last = client.xinfo_stream(settings.orders_stream)["last-generated-id"]
     while worker.poll() is None:
-        groups = {g["name"]: g for g in client.xinfo_groups(settings.orders_stream)}
-        group = groups.get(GROUP) or groups.get(GROUP.encode())
-        if group and group["pending"] == 0 and group["last-delivered-id"] == last:
+        if drained(client, settings.orders_stream):
             time.sleep(1.0)  # the alerts file is written right after the commit
             return
         time.sleep(0.2)

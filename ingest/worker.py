@@ -258,13 +258,17 @@ class Worker:
                 return
 
     def _drained(self) -> bool:
-        """Nothing pending and the group has been handed the stream's last entry (Redis 6.2 has
-        no `lag` in XINFO GROUPS)."""
-        last = self.client.xinfo_stream(self.stream)["last-generated-id"]
-        group = next((g for g in self.client.xinfo_groups(self.stream)
-                      if g["name"] in (GROUP, GROUP.encode())), None)
-        return group is not None and group["pending"] == 0 and \
-            id_key(group["last-delivered-id"]) == id_key(last)
+        return drained(self.client, self.stream)
+
+
+def drained(client: redis.Redis, stream: str) -> bool:
+    """Nothing pending and the group has been handed the stream's last entry (Redis 6.2 has no
+    `lag` in XINFO GROUPS): with the commit before XACK, everything is counted."""
+    last = client.xinfo_stream(stream)["last-generated-id"]
+    group = next((g for g in client.xinfo_groups(stream)
+                  if g["name"] in (GROUP, GROUP.encode())), None)
+    return group is not None and group["pending"] == 0 and \
+        id_key(group["last-delivered-id"]) == id_key(last)
 
 
 def stop_on_sigterm() -> None:

@@ -106,12 +106,14 @@ class AlertBook:
         """An alert still open when the worker stopped, back under watch."""
         self._open[(alert.kind, alert.dimension)] = alert
 
-    def acknowledge(self, key: str, at_ms: int) -> bool:
+    def acknowledge(self, key: str, at_ms: int) -> Alert | None:
+        """The alert acknowledged now; None when unknown or acknowledged before (the first
+        acknowledgement stands)."""
         for alert in self.alerts:
             if alert.key == key and alert.acknowledged_ms is None:
                 alert.acknowledged_ms = at_ms
-                return True
-        return False
+                return alert
+        return None
 
     def is_open(self, kind: str, dimension: str | None) -> bool:
         return (kind, dimension) in self._open

@@ -89,6 +89,7 @@ class ArrivalDetectors:
         ]
         self.usual_bot_share = 0.0
         self.normal_flow: deque[Arrived] = deque()
+        self.normal_accepted = self.normal_covered_ms = 0  # its sums, kept as it moves
 
     def after_batch(self, inserted: pa.Table, sent: int, rejected: int, duplicates: int,
                     clock_ms: int) -> list[Alert]:
@@ -107,8 +108,12 @@ class ArrivalDetectors:
         if self._flow_collapsed(clock_ms):
             return []
         self.normal_flow.append(batch)
+        self.normal_accepted += batch.accepted
+        self.normal_covered_ms += batch.covered_ms
         while self.normal_flow[0].clock_ms < clock_ms - FLOW_MEMORY_MS:
-            self.normal_flow.popleft()
+            old = self.normal_flow.popleft()
+            self.normal_accepted -= old.accepted
+            self.normal_covered_ms -= old.covered_ms
         changes: list[Alert] = []
         for rate in self.rates:
             changes += self._rate(rate, batch)
@@ -116,10 +121,9 @@ class ArrivalDetectors:
 
     def _flow_collapsed(self, clock_ms: int) -> bool:
         """Accepted orders per second of the clock now, under half of the recent normal."""
-        usual_ms = sum(b.covered_ms for b in self.normal_flow)
-        if usual_ms < FLOW_TRUSTED_MS:
+        if self.normal_covered_ms < FLOW_TRUSTED_MS:
             return False
-        usual = sum(b.accepted for b in self.normal_flow) / usual_ms
+        usual = self.normal_accepted / self.normal_covered_ms
         recent = [b for b in self.window if b.clock_ms > clock_ms - FLOW_NOW_MS]
         recent_ms = sum(b.covered_ms for b in recent)
         return recent_ms > 0 and sum(b.accepted for b in recent) / recent_ms < FLOW_COLLAPSED * usual

@@ -103,12 +103,8 @@ class AlertKeeper:
         acks: dict[bytes, bytes] = self.client.hgetall(self.settings.acks_key)  # type: ignore[assignment]
         if not acks:
             return
-        by_key = {key.decode(): int(at) for key, at in acks.items()}
-        acked = []
-        for alert in self.book.alerts:
-            if alert.acknowledged_ms is None and alert.key in by_key:
-                alert.acknowledged_ms = by_key[alert.key]
-                acked.append(alert)
+        acked = [alert for key, at in acks.items()
+                 if (alert := self.book.acknowledge(key.decode(), int(at))) is not None]
         self.publish(acked, "acknowledged")
 
     def close(self) -> None:
