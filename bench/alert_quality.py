@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from bench.publish import machine
-from gmv.settings import load_settings
-from ingest.detect.scoring import Score
-from ingest.incidents import KINDS, Incident, every_kind
-from ingest.redis_server import EmbeddedRedis, connect
-from ingest.rehearsal import rehearse_alerts
-from ingest.simulate import NightPlan
+from bench.rehearse import rehearse_alerts
+from bench.scoring import Score
+from common.redis_server import EmbeddedRedis, connect
+from common.settings import load_settings
+from rehearsal.incidents import KINDS, Incident, every_kind
+from rehearsal.simulate import NightPlan
 
 # (start after midnight, duration, peak orders/s): the surge, its decay, the 02:30 trough.
 SHAPES = [(-120, 1500, 4000), (-60, 1500, 6000), (600, 1800, 8000), (7200, 2400, 40000)]

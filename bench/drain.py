@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 from bench.publish import ceiling, machine
-from gmv.settings import load_settings
-from ingest.redis_server import EmbeddedRedis, connect
-from ingest.rehearsal import simulate_to_stream
-from ingest.simulate import NightPlan
+from common.redis_server import EmbeddedRedis, connect
+from common.settings import load_settings
+from rehearsal.run import simulate_to_stream
+from rehearsal.simulate import NightPlan
 
 PLAN = NightPlan(seed=2, peak_ops=8000)  # ten minutes around midnight: ~2.1M events
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.publish import machine
-from gmv.settings import load_settings
-from ingest.redis_server import EmbeddedRedis, connect
-from ingest.simulate import NightPlan, NightSimulator
-from ingest.stream import StreamPublisher
+from common.redis_server import EmbeddedRedis, connect
+from common.settings import load_settings
+from rehearsal.publish import StreamPublisher
+from rehearsal.simulate import NightPlan, NightSimulator
 
 RATE_PER_S = 50_000
 SECONDS = 30

@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 from bench.publish import machine
-from gmv.settings import load_settings
-from ingest.incidents import every_kind
-from ingest.redis_server import EmbeddedRedis, connect
-from ingest.rehearsal import simulate_to_stream
-from ingest.simulate import NightPlan
+from common.redis_server import EmbeddedRedis, connect
+from common.settings import load_settings
+from rehearsal.incidents import every_kind
+from rehearsal.run import simulate_to_stream
+from rehearsal.simulate import NightPlan
 
 DAY = NightPlan(seed=4, peak_ops=500, start_s=-120, duration_s=24 * 3600 + 120,
                 incidents=tuple(every_kind(-120, 24 * 3600, 4)))

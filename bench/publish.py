@@ -13,13 +13,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from gmv.settings import load_settings
-from ingest.files import read_jsonl
-from ingest.incidents import every_kind
-from ingest.redis_server import EmbeddedRedis, connect, redis_server_binary
-from ingest.rehearsal import simulate_to_file, simulate_to_stream
-from ingest.replay import replay
-from ingest.simulate import NightPlan
+from common.redis_server import EmbeddedRedis, connect, redis_server_binary
+from common.settings import load_settings
+from rehearsal.incidents import every_kind
+from rehearsal.recordings import read_jsonl
+from rehearsal.replay import replay
+from rehearsal.run import simulate_to_file, simulate_to_stream
+from rehearsal.simulate import NightPlan
 
 PLAN = NightPlan(seed=1, peak_ops=4000, incidents=tuple(every_kind(-120, 600, 1)))  # ~1.06M
 

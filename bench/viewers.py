@@ -30,10 +30,10 @@ from playwright.sync_api import sync_playwright
 
 from bench.publish import machine
 from bench.trivial_dash import REQUEST as TRIVIAL_REQUEST
-from gmv.settings import load_settings
-from ingest.redis_server import EmbeddedRedis, connect, free_loopback_port
-from ingest.replay import replay
+from common.redis_server import EmbeddedRedis, connect, free_loopback_port
+from common.settings import load_settings
 from ingest.worker import run_worker
+from rehearsal.replay import replay
 
 SAMPLE = Path(__file__).parents[1] / "sample_data" / "night-2026-11-11.jsonl.gz"
 CLI = [sys.executable, "-m", "gmv.cli"]
@@ -141,7 +141,7 @@ def serve(module: str | None, port: int, redis_url: str, data: Path) -> subproce
     env = {**os.environ, "GMV_WEB_PORT": str(port), "REDIS_URL": redis_url, "GMV_DATA_DIR": str(data)}
     if module is None:
         return subprocess.Popen([*CLI, "serve", "-q"], env=env)
-    code = ("from dashboard.serve import DashboardServer; from gmv.settings import load_settings; "
+    code = ("from dashboard.serve import DashboardServer; from common.settings import load_settings; "
             f"DashboardServer(load_settings(), {module!r}).run()")
     return subprocess.Popen([sys.executable, "-c", code], env=env)
 

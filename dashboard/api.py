@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from dashboard.components import night_payload
-from dashboard.data import DataSource, snapshot_age_ms
+from dashboard.data.live import DataSource, snapshot_age_ms
 from dashboard.format import language
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]

@@ -8,9 +8,9 @@ from pathlib import Path
 import dash
 from dash import html
 
+from common.settings import Settings
 from dashboard.api import Api
-from dashboard.data import DataSource
-from gmv.settings import Settings
+from dashboard.data.live import DataSource
 
 
 def create_app(settings: Settings) -> dash.Dash:

@@ -16,7 +16,8 @@ from typing import Any
 from dash import ClientsideFunction, Input, Output, State, clientside_callback, dcc, html
 from plotly.utils import PlotlyJSONEncoder
 
-from dashboard import data
+from dashboard.data import history as history_data
+from dashboard.data import live as live_data
 from dashboard.figures import (
     SERIES_POINTS,
     alert_marks,
@@ -86,7 +87,7 @@ def headline(lang: str, live: dict[str, Any] | None) -> html.Section:
             html.Div(values["target"]["text"] if live else "—", id=Ids.GMV, className="gmv"),
             html.Div(values["target"]["exact"] if live else "", id=Ids.GMV_EXACT,
                      className="gmv-exact"),
-            html.Div(night_outputs(data.source(), lang)[4], id=Ids.MILESTONES,
+            html.Div(night_outputs(live_data.source(), lang)[4], id=Ids.MILESTONES,
                      className="milestones"),
         ]),
         html.Div(className="tiles", children=[
@@ -110,7 +111,7 @@ def _graph(graph_id: str, figure: Any, height_rem: float) -> dcc.Graph:
 def night_panels(lang: str, live: dict[str, Any] | None) -> html.Section:
     """The night's charts: GMV so far with last year and milestones, orders/s, devices,
     categories and regions."""
-    night, trend, categories, regions, _ = night_outputs(data.source(), lang)
+    night, trend, categories, regions, _ = night_outputs(live_data.source(), lang)
     return html.Section(className="charts", children=[
         html.Div(className="grid top", children=[
             _panel(text(lang, "night"), _graph(Ids.NIGHT_CHART, night, 21)),
@@ -146,18 +147,18 @@ def last_drawn_ms(live: dict[str, Any] | None) -> int | None:
     return int(series["start_ms"]) + (len(series["orders"]) - 2) * 1000
 
 
-def night_outputs(source: data.DataSource, lang: str) -> tuple[Any, ...]:
+def night_outputs(source: live_data.DataSource, lang: str) -> tuple[Any, ...]:
     """The night's figures and milestone chips, drawn once per night document and language in
     each process, however many screens ask."""
     return _drawing(source, lang)[0]
 
 
-def night_payload(source: data.DataSource, lang: str) -> bytes:
+def night_payload(source: live_data.DataSource, lang: str) -> bytes:
     """The same, encoded once, for /api/night-figures."""
     return _drawing(source, lang)[1]
 
 
-def _drawing(source: data.DataSource, lang: str) -> tuple[tuple[Any, ...], bytes]:
+def _drawing(source: live_data.DataSource, lang: str) -> tuple[tuple[Any, ...], bytes]:
     raw, alerts = source.drawing_raw()
     with _DRAWING:
         return _night_outputs(source, lang, raw, alerts)
@@ -169,12 +170,12 @@ _DRAWING = threading.Lock()
 
 
 @functools.lru_cache(maxsize=4)
-def _night_outputs(source: data.DataSource, lang: str, raw: bytes | None,
+def _night_outputs(source: live_data.DataSource, lang: str, raw: bytes | None,
                    alerts_raw: tuple[bytes | None, ...]) -> tuple[tuple[Any, ...], bytes]:
-    night = data.parsed_night(raw) if raw else None
-    alerts = data.parsed_alerts(alerts_raw)
+    night = live_data.parsed_night(raw) if raw else None
+    alerts = live_data.parsed_alerts(alerts_raw)
     last_year = source.last_year()
-    curve = data.night_curve(last_year) if last_year else None
+    curve = history_data.night_curve(last_year) if last_year else None
     outputs = (night_figure(night, curve, source.festival_midnight_ms(), lang, alerts),
                device_trend_figure(night, lang),
                totals_bar_figure((night or {}).get("by_category", {}), lang),

@@ -8,8 +8,8 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from gmv.logs import log_event
-from gmv.settings import Settings
+from common.logs import log_event
+from common.settings import Settings
 
 log = logging.getLogger("gmv.serve")
 

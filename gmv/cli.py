@@ -13,10 +13,10 @@ from typing import NoReturn
 
 import redis
 
-from gmv.logs import setup_logging
-from gmv.settings import Settings, load_settings
-from ingest.incidents import every_kind, parse_duration_s, parse_incident, with_targets
-from ingest.redis_server import RedisUnavailable, connect, redis_url_for
+from common.logs import setup_logging
+from common.redis_server import RedisUnavailable, connect, redis_url_for
+from common.settings import Settings, load_settings
+from rehearsal.incidents import every_kind, parse_duration_s, parse_incident, with_targets
 
 log = logging.getLogger("gmv")
 
@@ -143,8 +143,8 @@ def incidents_from(args: argparse.Namespace) -> tuple:
 
 
 def _run_simulate(args: argparse.Namespace, settings: Settings) -> None:
-    from ingest.rehearsal import simulate_to_file, simulate_to_stream
-    from ingest.simulate import NightPlan
+    from rehearsal.run import simulate_to_file, simulate_to_stream
+    from rehearsal.simulate import NightPlan
 
     try:
         incidents = incidents_from(args)
@@ -163,7 +163,7 @@ def _run_simulate(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _run_replay(args: argparse.Namespace, settings: Settings) -> None:
-    from ingest.replay import replay
+    from rehearsal.replay import replay
 
     if not args.file.is_file():
         raise UsageError(f"no such file: {args.file}")
@@ -182,7 +182,7 @@ def _run_ingest(args: argparse.Namespace, settings: Settings) -> None:
 def _run_summary(args: argparse.Namespace, settings: Settings) -> None:
     import json
 
-    from ingest.store import read_summary
+    from ingest.history import read_summary
 
     totals = read_summary(settings.data_dir)
     if args.json:
@@ -195,7 +195,7 @@ def _run_summary(args: argparse.Namespace, settings: Settings) -> None:
 def _run_alerts(args: argparse.Namespace, settings: Settings) -> None:
     import json
 
-    from ingest.detect.watch import read_alerts
+    from ingest.detect.keeper import read_alerts
 
     alerts = read_alerts(settings.data_dir)
     if args.json:

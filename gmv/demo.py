@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import date, timedelta
 
-from gmv.logs import log_event
-from gmv.settings import Settings
+from common.logs import log_event
+from common.redis_server import connect, redis_url_for
+from common.settings import Settings
 from ingest.history import orders_dir
-from ingest.incidents import Incident, every_kind
-from ingest.redis_server import connect, redis_url_for
-from ingest.rehearsal import simulate_to_stream
-from ingest.simulate import NightPlan
+from rehearsal.incidents import Incident, every_kind
+from rehearsal.run import simulate_to_stream
+from rehearsal.simulate import NightPlan
 
 log = logging.getLogger("gmv.demo")
 DEMO_START_S = -60

@@ -6,10 +6,13 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 DEVICES: tuple[str, ...] = ("pc", "mobile", "pad", "other")
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")  # the festival day and every time shown
@@ -31,6 +34,13 @@ ORDER_FIELDS: tuple[str, ...] = (
     "merchant_id", "buyer_id", "item_id", "quantity", "payment",
 )
 _PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
+# Column names of an order table: the contract's fields, with money in integer cents.
+STRING_COLUMNS = ("order_id", "device", "category", "region", "merchant_id", "buyer_id",
+                  "item_id")
+ORDER_SCHEMA = pa.schema(
+    [("order_id", pa.string()), ("ts_ms", pa.int64()), ("amount_cents", pa.int64()),
+     *[(name, pa.string()) for name in STRING_COLUMNS[1:]],
+     ("quantity", pa.int64()), ("payment", pa.string())])
 
 
 class Fate(StrEnum):
@@ -102,6 +112,12 @@ def amount_to_cents(value: Any) -> int:
     if not 0 < cents <= MAX_AMOUNT_CENTS:
         raise InvalidEvent(f"amount {value!r} is outside (0, 10000000.00]")
     return int(cents)
+
+
+def cents_from_text(amount: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """'129.90' strings (at most 2 decimals) -> integer cents, exactly, through DECIMAL."""
+    exact = pc.cast(amount, pa.decimal128(16, 2))
+    return pc.cast(pc.multiply(exact, pa.scalar(100, pa.decimal128(4, 0))), pa.int64())
 
 
 def _json_type(value: Any) -> str:
@@ -223,6 +239,12 @@ def judge(payloads: Iterable[bytes], accepted_ids: set[str]) -> Iterator[Verdict
             continue
         accepted_ids.add(order.order_id)
         yield Verdict(Fate.ACCEPTED, order=order)
+
+
+def midnight_ms(festival_day: date) -> int:
+    """Epoch milliseconds of 00:00 Beijing time on the festival day."""
+    start = datetime(festival_day.year, festival_day.month, festival_day.day, tzinfo=BEIJING)
+    return int(start.timestamp() * 1000)
 
 
 def beijing_iso(epoch_ms: int) -> str:

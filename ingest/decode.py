@@ -23,13 +23,14 @@ import pyarrow.compute as pc
 from ingest.contract import (
     DEVICES,
     MAX_AMOUNT_CENTS,
+    ORDER_SCHEMA,
     QUANTITY_MAX,
     TS_MAX_MS,
     TS_MIN_MS,
     InvalidEvent,
+    cents_from_text,
     parse_order,
 )
-from ingest.encode import ORDER_SCHEMA, cents_from_text
 
 _TEXT = r'"[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}"'  # printable ASCII, no quote or backslash
 CANONICAL = (

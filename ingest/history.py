@@ -15,10 +15,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gmv.logs import log_event
-from ingest.contract import BEIJING
-from ingest.festival import midnight_ms
-from ingest.files import atomic_path
+from common.atomic import atomic_path
+from common.logs import log_event
+from ingest.contract import BEIJING, midnight_ms
 from ingest.store import Store
 from ingest.summary import summarize
 
@@ -126,3 +125,18 @@ def history_summary(data_dir: Path) -> dict[str, Any]:
     totals = summarize(db, "history_orders", state.get("counters", {}))
     totals["as_of"] = state.get("as_of_ms")
     return totals
+
+
+def read_summary(data_dir: Path) -> dict[str, Any]:
+    """The totals from the store, or from the history files while the worker holds the store."""
+    path = data_dir / "gmv.duckdb"
+    if not path.exists() and not state_path(data_dir).exists():
+        raise FileNotFoundError(f"no store at {path}: run `gmv ingest` first, or pass --data")
+    try:
+        store = Store(path, read_only=True)
+    except duckdb.IOException:  # the worker has it open: DuckDB allows one process
+        return history_summary(data_dir)
+    try:
+        return store.summary()
+    finally:
+        store.close()

@@ -148,20 +148,3 @@ class Store:
     def summary(self) -> dict[str, Any]:
         """The totals of shared/contract.md, exact to the cent."""
         return summarize(self.db, "orders", self.counters())
-
-
-def read_summary(data_dir: Path) -> dict[str, Any]:
-    """The totals from the store, or from the history files while the worker holds the store."""
-    from ingest.history import history_summary, state_path
-
-    path = data_dir / "gmv.duckdb"
-    if not path.exists() and not state_path(data_dir).exists():
-        raise FileNotFoundError(f"no store at {path}: run `gmv ingest` first, or pass --data")
-    try:
-        store = Store(path, read_only=True)
-    except duckdb.IOException:  # the worker has it open: DuckDB allows one process
-        return history_summary(data_dir)
-    try:
-        return store.summary()
-    finally:
-        store.close()

@@ -14,8 +14,9 @@ from types import FrameType
 
 import redis
 
-from gmv.logs import Progress, log_event, log_line
-from gmv.settings import Settings
+from common.logs import Progress, log_event, log_line
+from common.prefetch import prefetched
+from common.settings import Settings
 from ingest.decode import decode_batch
 from ingest.detect.watch import Watch
 from ingest.history import HistoryWriter
@@ -23,7 +24,6 @@ from ingest.live_state import LiveState
 from ingest.rate import RateMeter
 from ingest.snapshot import SnapshotPublisher, merchant_totals, now_ms
 from ingest.store import Store
-from ingest.stream import prefetched
 
 log = logging.getLogger("gmv.ingest")
 GROUP = "gmv-ingest"

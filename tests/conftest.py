@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import redis
 
-from gmv.settings import Settings, load_settings
+from common.redis_server import EmbeddedRedis, connect
+from common.settings import Settings, load_settings
 from ingest.contract import Order
-from ingest.redis_server import EmbeddedRedis, connect
 
 MIDNIGHT_MS = 1_794_326_400_000  # 2026-11-11T00:00:00+08:00
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from common.settings import SETTINGS
 from gmv.cli import COMMANDS
-from gmv.settings import SETTINGS
-from ingest.incidents import KINDS
+from rehearsal.incidents import KINDS
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
 

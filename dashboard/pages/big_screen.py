@@ -7,15 +7,15 @@ from typing import Any
 import dash
 from dash import html
 
-from dashboard import data
 from dashboard.components import banner, header, headline, night_panels, plumbing
+from dashboard.data import live as live_data
 from dashboard.format import language
 from dashboard.ids import Ids
 
 
 def layout(lang: str | None = None, **_: Any) -> html.Div:
     lang = language(lang)
-    live = data.source().live()
+    live = live_data.source().live()
     return html.Div(className="kiosk", lang="zh-CN" if lang == "zh" else "en", children=[
         html.Div(id=Ids.PAGE, className="page", children=[
             *plumbing(lang, live), banner(), header(lang, "title"), headline(lang, live),

@@ -9,9 +9,9 @@ from typing import Any
 import dash
 from dash import ALL, Input, Output, State, callback, dcc, html, no_update
 
-from dashboard import data
 from dashboard.alert_feed import alert_items
 from dashboard.components import GRAPH_CONFIG, banner, header, headline, night_panels, plumbing, tile
+from dashboard.data import live as live_data
 from dashboard.figures import buckets_figure
 from dashboard.format import clock, format_compact, format_count, language, text
 from dashboard.ids import Ids
@@ -25,7 +25,7 @@ MAX_FEED = 20  # the drill-down shows the last hour, per minute
 
 def layout(lang: str | None = None, **_: Any) -> html.Div:
     lang = language(lang)
-    live = data.source().live()
+    live = live_data.source().live()
     return html.Div(className="ops", lang="zh-CN" if lang == "zh" else "en", children=[
         html.Div(id=Ids.PAGE, className="page", children=[
             *plumbing(lang, live), banner(), header(lang, "ops_title", [nav(lang, "/ops")]),
@@ -78,7 +78,7 @@ def acknowledge(clicks: list[int | None], lang: str) -> Any:
     pressed = dash.ctx.triggered_id
     if not pressed or not dash.ctx.triggered[0].get("value"):
         return no_update
-    data.source().acknowledge(pressed["key"], int(time.time() * 1000))
+    live_data.source().acknowledge(pressed["key"], int(time.time() * 1000))
     kind = pressed["key"].split("|", 1)[0]
     return f"{text(lang, 'acknowledged')}: {text(lang, kind)} {clock(int(time.time() * 1000))}"
 
@@ -90,7 +90,7 @@ def acknowledge(clicks: list[int | None], lang: str) -> Any:
     Output(Ids.WORKER, "children"), Output(Ids.MERCHANTS, "children"), Output(Ids.ALERTS, "children"),
     Input(Ids.TICK, "n_intervals"), State(Ids.LANG, "data"))
 def refresh_pipeline(_: int | None, lang: str) -> tuple[Any, ...]:
-    source = data.source()
+    source = live_data.source()
     live = source.live()
     if live is None:
         return (no_update,) * 10
@@ -102,7 +102,7 @@ def refresh_pipeline(_: int | None, lang: str) -> tuple[Any, ...]:
           Input(Ids.DRILL_DIMENSION, "value"), State(Ids.DRILL_VALUE, "value"),
           State(Ids.LANG, "data"))
 def drill_values(dimension: str, current: str | None, lang: str) -> tuple[Any, ...]:
-    source = data.source()
+    source = live_data.source()
     totals = (source.live() or {}).get("by_device", {}) if dimension == "device" else \
         (source.night() or {}).get(f"by_{dimension}", {})
     values = sorted(totals, key=lambda v: -int(totals[v].get("gmv_cents", 0)))
@@ -116,7 +116,7 @@ def drill_values(dimension: str, current: str | None, lang: str) -> tuple[Any, .
 def refresh_drill(value: str | None, _: int | None, dimension: str, lang: str) -> Any:
     if not value:
         return no_update
-    source = data.source()
+    source = live_data.source()
     latest = (source.live() or {}).get("latest_second_ms")
     if latest is None:
         return no_update

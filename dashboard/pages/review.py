@@ -9,14 +9,15 @@ from typing import Any
 import dash
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
-from dashboard import data
 from dashboard.alert_feed import alert_items
 from dashboard.components import GRAPH_CONFIG, header
+from dashboard.data import history as history_data
+from dashboard.data import live as live_data
+from dashboard.data.review import ReviewQuery, answer, chart_series, to_csv, to_parquet, totals
 from dashboard.figures import alert_marks, buckets_figure, cumulative_figure
 from dashboard.format import beijing_text, clock, format_count, format_exact, language, parse_beijing, text
 from dashboard.ids import Ids
 from dashboard.nav import nav
-from dashboard.review_data import ReviewQuery, answer, chart_series, to_csv, to_parquet, totals
 
 REPLAY_TICK_MS = 500
 REPLAY_SPEEDS = (10, 60, 300, 600)
@@ -24,11 +25,11 @@ REPLAY_SPEEDS = (10, 60, 300, 600)
 
 def layout(lang: str | None = None, **_: Any) -> html.Div:
     lang = language(lang)
-    source = data.source()
+    source = live_data.source()
     bounds = source.history().bounds_ms()
     start, end = (bounds[0] // 60_000 * 60_000, (bounds[1] // 60_000 + 1) * 60_000) if bounds \
         else (source.festival_midnight_ms(), source.festival_midnight_ms() + 600_000)
-    choice = [{"label": text(lang, d), "value": d} for d in data.DIMENSIONS]
+    choice = [{"label": text(lang, d), "value": d} for d in history_data.DIMENSIONS]
     return html.Div(className="review", lang="zh-CN" if lang == "zh" else "en", children=[
         html.Div(id=Ids.PAGE, className="page", children=[
             dcc.Store(id=Ids.LANG, data=lang), dcc.Download(id=Ids.DOWNLOAD),
@@ -84,7 +85,7 @@ def _field(label: str, control: Any) -> html.Label:
     return html.Label([label, control], className="field")
 
 
-def _overview(source: data.DataSource, lang: str) -> Any:
+def _overview(source: live_data.DataSource, lang: str) -> Any:
     """The whole night per minute, to drag a range on."""
     history = source.history()
     bounds = history.bounds_ms()
@@ -105,7 +106,7 @@ def parse_query(start: str, end: str, resolution: str, dimension: str | None,
                        resolution, dimension or None)
 
 
-def _festival_day(source: data.DataSource) -> date:
+def _festival_day(source: live_data.DataSource) -> date:
     return date.fromisoformat(source.settings.festival_date)
 
 
@@ -130,7 +131,7 @@ def range_from_overview(selected: dict[str, Any] | None, relayout: dict[str, Any
           Input(Ids.REVIEW_COMPARE, "value"), State(Ids.LANG, "data"))
 def refresh_review(start: str, end: str, resolution: str, dimension: str | None, compare: str,
                    lang: str) -> tuple[Any, ...]:
-    source = data.source()
+    source = live_data.source()
     try:
         query = parse_query(start, end, resolution, dimension, _festival_day(source))
     except ValueError as err:
@@ -149,7 +150,7 @@ def refresh_review(start: str, end: str, resolution: str, dimension: str | None,
     return figure, summary, "", alert_items(alerts[::-1], lang, with_actions=False)
 
 
-def _comparison(source: data.DataSource, query: ReviewQuery, compare: str,
+def _comparison(source: live_data.DataSource, query: ReviewQuery, compare: str,
                 lang: str) -> tuple[Any, str]:
     if compare == "previous":
         return answer(source.history(), query.shifted(query.start_ms - query.end_ms)), \
@@ -170,7 +171,7 @@ def _comparison(source: data.DataSource, query: ReviewQuery, compare: str,
 def export(_csv: int | None, _parquet: int | None, start: str, end: str, resolution: str,
            dimension: str | None) -> Any:
     """What the chart shows, every value and bucket, as a file."""
-    source = data.source()
+    source = live_data.source()
     try:
         query = parse_query(start, end, resolution, dimension, _festival_day(source))
     except ValueError:
@@ -193,7 +194,7 @@ def replay_step(_clicks: int | None, _ticks: int | None, state: dict[str, Any], 
                 start: str, end: str, lang: str) -> tuple[Any, ...]:
     """Play/pause, and move the replay's clock by `speed` x the tick while playing."""
     try:
-        query = parse_query(start, end, "minute", None, _festival_day(data.source()))
+        query = parse_query(start, end, "minute", None, _festival_day(live_data.source()))
     except ValueError:
         return no_update, True, text(lang, "play")
     cursor = state.get("cursor_ms")
@@ -214,7 +215,7 @@ def replay_step(_clicks: int | None, _ticks: int | None, state: dict[str, Any], 
           State(Ids.REVIEW_END, "value"), State(Ids.LANG, "data"), prevent_initial_call=True)
 def replay_frame(state: dict[str, Any], start: str, end: str, lang: str) -> tuple[Any, ...]:
     """The night as it looked at the replay's clock: GMV so far, per second, up to it."""
-    source = data.source()
+    source = live_data.source()
     cursor = state.get("cursor_ms")
     try:
         query = parse_query(start, end, "second", None, _festival_day(source))

@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from gmv.logs import log_event, log_line
+from common.logs import log_event, log_line
 
 log = logging.getLogger("gmv.notify")
 QUEUE_SIZE = 1_000

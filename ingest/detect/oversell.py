@@ -8,7 +8,7 @@ import logging
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gmv.logs import log_line
+from common.logs import log_line
 from ingest.contract import InvalidEvent, InventoryEvent, parse_inventory
 from ingest.detect.alerts import Alert, AlertBook, Rule
 

@@ -1,115 +1,23 @@
-"""The worker's alerting: reads declared stock, runs the detectors after each committed batch,
-keeps the alerts in `DATA/alerts.json` (for `gmv alerts`, the review and restarts) and in Redis
-for the operations view, merges acknowledgements from /ops, tells the webhook and logs every
-change of state."""
+"""The worker's alerting: after each committed batch, the detectors run on what it changed
+(stock, orders, seconds) and their changes of state go to the kept alert book."""
 
 from __future__ import annotations
 
-import json
-import logging
-import time
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import redis
 
-from gmv.logs import log_event
-from gmv.settings import Settings
-from ingest.detect.alerts import PENDING, RESOLVED, Alert, AlertBook
+from common.settings import Settings
+from ingest.contract import midnight_ms
 from ingest.detect.arrivals import ArrivalDetectors
-from ingest.detect.notify import Webhook
+from ingest.detect.inventory import InventoryFeed
+from ingest.detect.keeper import AlertKeeper, alerts_path
 from ingest.detect.oversell import OversellWatch
 from ingest.detect.reference import LastYearCurve
 from ingest.detect.seasonal import SecondDetectors
-from ingest.festival import midnight_ms
-from ingest.files import atomic_path
 from ingest.store import BatchResult, Store
-
-log = logging.getLogger("gmv.detect")
-INVENTORY_BATCH = 10_000
-ACKS_EVERY_S = 0.5
-
-
-def alerts_path(data_dir: Path) -> Path:
-    return data_dir / "alerts.json"
-
-
-def pipeline_alerts_path(data_dir: Path) -> Path:
-    return data_dir / "alerts-pipeline.json"
-
-
-def _read(path: Path) -> list[dict[str, Any]]:
-    return list(json.loads(path.read_text())["alerts"]) if path.exists() else []
-
-
-def read_alerts(data_dir: Path) -> list[dict[str, Any]]:
-    """The night's alerts (the worker's and the watchdog's) as `gmv alerts --json` prints them,
-    oldest first."""
-    alerts = _read(alerts_path(data_dir)) + _read(pipeline_alerts_path(data_dir))
-    return sorted(alerts, key=lambda a: (a["start_ms"], a["kind"], a["dimension"] or ""))
-
-
-def alert_from(saved: dict[str, Any]) -> Alert:
-    return Alert(saved["kind"], saved["severity"], saved["dimension"], saved["start_ms"],
-                 saved["message"], saved["expected"], saved["actual"], saved["state"],
-                 saved["end_ms"], saved["acknowledged_ms"], saved.get("fired_ms"))
-
-
-class AlertKeeper:
-    """An alert book kept in a file and a Redis key, told to the webhook, acknowledged from
-    Redis: what the worker and the watchdog each own for their alerts."""
-
-    def __init__(self, client: redis.Redis, settings: Settings, path: Path, key: str) -> None:
-        self.client, self.settings, self.path, self.key = client, settings, path, key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.book = AlertBook()
-        self.webhook = Webhook(settings.alert_webhook_url,
-                               settings.alert_webhook_timeout_ms / 1000,
-                               settings.alert_webhook_retries) \
-            if settings.alert_webhook_url else None
-        self._acks_at = 0.0
-        for saved in _read(path):  # the night so far, after a restart: open ones stay open
-            alert = alert_from(saved)
-            self.book.alerts.append(alert)
-            if alert.state != RESOLVED:
-                self.book.reopen(alert)
-
-    def publish(self, changes: list[Alert], event: str | None = None) -> None:
-        """Log, notify and store after changes of state (`event`: what happened, when it is
-        not the new state itself)."""
-        if not changes:
-            return
-        for alert in changes:
-            printed = alert.as_json()
-            what = event or alert.state
-            log_event(log, f"alert_{what}", kind=alert.kind, dimension=alert.dimension,
-                      severity=alert.severity, start=printed["start"], message=alert.message)
-            if self.webhook is not None:
-                self.webhook.notify(what, printed)
-        alerts = [a.as_json() for a in self.book.alerts if a.state != PENDING]
-        with atomic_path(self.path) as tmp:
-            tmp.write_text(json.dumps({"alerts": alerts}, ensure_ascii=False))
-        self.client.set(self.key, json.dumps({"alerts": alerts[::-1]}, ensure_ascii=False))
-
-    def merge_acks(self) -> None:
-        """Acknowledgements from the operations view (a Redis hash: alert key -> epoch ms),
-        read at most every ACKS_EVERY_S."""
-        now = time.monotonic()
-        if now - self._acks_at < ACKS_EVERY_S:
-            return
-        self._acks_at = now
-        acks: dict[bytes, bytes] = self.client.hgetall(self.settings.acks_key)  # type: ignore[assignment]
-        if not acks:
-            return
-        acked = [alert for key, at in acks.items()
-                 if (alert := self.book.acknowledge(key.decode(), int(at))) is not None]
-        self.publish(acked, "acknowledged")
-
-    def close(self) -> None:
-        if self.webhook is not None:
-            self.webhook.close()
 
 
 class Watch(AlertKeeper):
@@ -123,28 +31,15 @@ class Watch(AlertKeeper):
             if settings.last_year_data_dir else None
         self.seconds = SecondDetectors(self.book, self.reference)
         self.arrivals = ArrivalDetectors(self.book)
-        self._inventory_id = "-"
-        self.read_inventory()
+        self.inventory = InventoryFeed(client, settings.inventory_stream, self.oversell)
+        self.inventory.read()
         self.oversell.add_sold(store.item_sold(list(self.oversell.stock)))
-
-    def read_inventory(self) -> set[str]:
-        """New declared stock since the last read."""
-        changed: set[str] = set()
-        while True:
-            start = "-" if self._inventory_id == "-" else f"({self._inventory_id}"
-            entries: Any = self.client.xrange(self.settings.inventory_stream, start, "+",
-                                              count=INVENTORY_BATCH)
-            if not entries:
-                return changed
-            self._inventory_id = entries[-1][0].decode()
-            changed |= self.oversell.add_inventory([bytes((fields or {}).get(b"data", b""))
-                                                    for _, fields in entries])
 
     def after_batch(self, result: BatchResult, sent: int, arrival: pa.Array,
                     clock_ms: int) -> None:
         """`sent`: the batch's new entries; `arrival`: its order ids in stream order;
         `clock_ms`: the night's event-time clock (its latest second) after it."""
-        changed_stock = self.read_inventory()
+        changed_stock = self.inventory.read()
         untracked = [item for item in changed_stock if item not in self.oversell.sold]
         if untracked:
             self.oversell.add_sold(self.store.item_sold(untracked))

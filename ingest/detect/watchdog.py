@@ -12,10 +12,10 @@ from typing import Any
 
 import redis
 
-from gmv.logs import log_event, log_line
-from gmv.settings import Settings
+from common.logs import log_event, log_line
+from common.settings import Settings
 from ingest.detect.alerts import Alert, Rule
-from ingest.detect.watch import AlertKeeper, pipeline_alerts_path
+from ingest.detect.keeper import AlertKeeper, pipeline_alerts_path
 from ingest.snapshot import now_ms
 from ingest.worker import id_key
 

@@ -17,8 +17,8 @@ import pytest
 import redis
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from gmv.settings import Settings, load_settings
-from ingest.redis_server import EmbeddedRedis, connect, free_loopback_port
+from common.redis_server import EmbeddedRedis, connect, free_loopback_port
+from common.settings import Settings, load_settings
 from tests.conftest import wait_for
 
 CHROMIUM = os.environ.get("GMV_CHROMIUM", "/usr/bin/chromium")

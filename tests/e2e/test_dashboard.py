@@ -14,10 +14,10 @@ from playwright.sync_api import Page, expect
 
 from dashboard.format import format_exact, format_headline
 from dashboard.ids import Ids
-from ingest.files import read_recording
-from ingest.replay import retimed
-from ingest.stream import StreamPublisher
 from ingest.worker import run_worker
+from rehearsal.publish import StreamPublisher
+from rehearsal.recordings import read_recording
+from rehearsal.replay import retimed
 from tests.conftest import wait_for
 from tests.e2e.conftest import Stack, get_json, screenshot
 from tests.integration.test_ingest import SAMPLE, TRUTH

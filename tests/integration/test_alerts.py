@@ -8,13 +8,13 @@ import sys
 
 import redis
 
-from dashboard.data import DataSource
-from gmv.settings import Settings
+from common.settings import Settings
+from dashboard.data.live import DataSource
 from ingest.contract import Fate, judge
-from ingest.detect.watch import read_alerts
-from ingest.files import read_recording
-from ingest.replay import replay
+from ingest.detect.keeper import read_alerts
 from ingest.worker import run_worker
+from rehearsal.recordings import read_recording
+from rehearsal.replay import replay
 from tests.integration.test_ingest import SAMPLE
 
 LABELS = json.loads(SAMPLE.with_name("night-2026-11-11.labels.json").read_text())

@@ -12,13 +12,13 @@ import pyarrow.parquet as pq
 import pytest
 import redis
 
-from dashboard.data import History, night_curve
-from dashboard.review_data import ReviewQuery, answer, chart_series, to_csv, to_parquet, totals
-from gmv.settings import Settings
-from ingest.files import read_recording
-from ingest.replay import replay, retimed
-from ingest.stream import StreamPublisher
+from common.settings import Settings
+from dashboard.data.history import History, night_curve
+from dashboard.data.review import ReviewQuery, answer, chart_series, to_csv, to_parquet, totals
 from ingest.worker import run_worker
+from rehearsal.publish import StreamPublisher
+from rehearsal.recordings import read_recording
+from rehearsal.replay import replay, retimed
 from tests.conftest import MIDNIGHT_MS
 from tests.integration.test_ingest import SAMPLE, TRUTH
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from gmv.settings import load_settings
-from ingest.detect.scoring import PIPELINE_KINDS, Score, answers
-from ingest.incidents import KINDS, every_kind
-from ingest.redis_server import EmbeddedRedis, connect
-from ingest.rehearsal import rehearse_alerts
-from ingest.simulate import NightPlan
+from bench.rehearse import rehearse_alerts
+from bench.scoring import PIPELINE_KINDS, Score, answers
+from common.redis_server import EmbeddedRedis, connect
+from common.settings import load_settings
+from rehearsal.incidents import KINDS, every_kind
+from rehearsal.simulate import NightPlan
 
 # Small batches: each spans a few seconds of a night published as fast as possible, as a
 # batch spans a fraction of a second on the night itself.

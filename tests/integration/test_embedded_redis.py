@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from ingest.redis_server import EmbeddedRedis, connect
+from common.redis_server import EmbeddedRedis, connect
 
 
 def alive(pid: int) -> bool:

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from gmv.settings import load_settings
-from ingest.incidents import parse_incident
-from ingest.redis_server import EmbeddedRedis, connect
-from ingest.rehearsal import simulate_to_file
-from ingest.replay import replay
-from ingest.simulate import NightPlan
-from ingest.store import read_summary
-from ingest.stream import StreamPublisher
+from common.redis_server import EmbeddedRedis, connect
+from common.settings import load_settings
+from ingest.history import read_summary
+from rehearsal.incidents import parse_incident
+from rehearsal.publish import StreamPublisher
+from rehearsal.replay import replay
+from rehearsal.run import simulate_to_file
+from rehearsal.simulate import NightPlan
 
 CLI = [sys.executable, "-m", "gmv.cli"]
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import redis
 
-from gmv.settings import Settings
-from ingest.replay import replay
+from common.settings import Settings
 from ingest.store import Store
 from ingest.worker import run_worker
+from rehearsal.replay import replay
 
 SAMPLE = Path(__file__).parents[2] / "sample_data" / "night-2026-11-11.jsonl.gz"
 TRUTH = json.loads(SAMPLE.with_name("night-2026-11-11.labels.json").read_text())["truth"]

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 import redis
 
+from common.settings import Settings
 from gmv.cli import main
-from gmv.settings import Settings
 from ingest.contract import parse_order
-from ingest.files import read_jsonl
-from ingest.incidents import every_kind
-from ingest.rehearsal import simulate_to_file, simulate_to_stream
-from ingest.replay import replay
-from ingest.simulate import NightPlan
+from rehearsal.incidents import every_kind
+from rehearsal.recordings import read_jsonl
+from rehearsal.replay import replay
+from rehearsal.run import simulate_to_file, simulate_to_stream
+from rehearsal.simulate import NightPlan
 
 
 def stream_payloads(client: redis.Redis, stream: str) -> list[bytes]:

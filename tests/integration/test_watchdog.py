@@ -9,11 +9,11 @@ import sys
 
 import redis
 
-from gmv.settings import Settings
+from common.settings import Settings
 from ingest.detect.watchdog import HEARTBEAT_MISSING_MS, Watchdog
 from ingest.snapshot import now_ms
-from ingest.stream import StreamPublisher
 from ingest.worker import run_worker
+from rehearsal.publish import StreamPublisher
 
 
 def states(dog: Watchdog) -> dict[str, str]:

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import redis
 
-from gmv.settings import Settings
+from common.redis_server import free_loopback_port
+from common.settings import Settings
 from ingest.detect.notify import Webhook
-from ingest.redis_server import free_loopback_port
-from ingest.replay import replay
 from ingest.worker import run_worker
+from rehearsal.replay import replay
 from tests.conftest import wait_for
 from tests.integration.test_ingest import SAMPLE
 

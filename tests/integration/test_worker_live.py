@@ -11,13 +11,13 @@ import time
 import numpy as np
 import redis
 
-from gmv.settings import Settings
+from common.settings import Settings
 from ingest.contract import format_cents
 from ingest.history import history_summary
-from ingest.malformed import malformed_payloads
-from ingest.replay import replay
-from ingest.stream import StreamPublisher
 from ingest.worker import run_worker
+from rehearsal.malformed import malformed_payloads
+from rehearsal.publish import StreamPublisher
+from rehearsal.replay import replay
 from tests.integration.test_ingest import SAMPLE, TRUTH, assert_matches_truth
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from ingest.contract import InvalidEvent, parse_order
 from ingest.decode import decode_batch
-from ingest.malformed import MAKERS, malformed_payloads
+from rehearsal.malformed import MAKERS, malformed_payloads
 from tests.unit.test_contract import body, orders
 
 odd_but_valid = [

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from bench.scoring import ANSWERS
 from ingest.detect.alerts import FIRING, RESOLVED, Alert, AlertBook
 from ingest.detect.arrivals import ArrivalDetectors
-from ingest.detect.scoring import ANSWERS
 from ingest.detect.seasonal import SETTLE_S, SecondDetectors
-from ingest.incidents import KINDS
+from rehearsal.incidents import KINDS
 
 T0 = 1_794_326_400  # 2026-11-11 00:00:00 Beijing, epoch seconds
 

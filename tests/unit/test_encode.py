@@ -6,8 +6,8 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.contract import parse_order
-from ingest.encode import ORDER_SCHEMA, encode_orders
+from ingest.contract import ORDER_SCHEMA, parse_order
+from rehearsal.encode import encode_orders
 from tests.unit.test_contract import orders
 
 

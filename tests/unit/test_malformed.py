@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ingest.contract import Fate, judge
-from ingest.malformed import MAKERS, malformed_payloads
+from rehearsal.malformed import MAKERS, malformed_payloads
 
 
 @pytest.mark.parametrize("kind", list(MAKERS))

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from ingest.contract import Fate, Order, judge, parse_order
-from ingest.festival import rate_fraction
-from ingest.incidents import Incident, every_kind, parse_incident
-from ingest.simulate import NightPlan, NightSimulator
+from rehearsal.festival import rate_fraction
+from rehearsal.incidents import Incident, every_kind, parse_incident
+from rehearsal.simulate import NightPlan, NightSimulator
 
 
 def night(plan: NightPlan) -> tuple[NightSimulator, list[bytes]]:
@@ -58,7 +58,7 @@ def test_the_device_mix_moves_with_the_hour() -> None:
 
 
 def test_the_same_seed_gives_the_same_bytes(tmp_path: Path) -> None:
-    from ingest.rehearsal import simulate_to_file
+    from rehearsal.run import simulate_to_file
 
     plan = NightPlan(seed=9, peak_ops=200, duration_s=180,
                      incidents=tuple(every_kind(-120, 180, 9)))

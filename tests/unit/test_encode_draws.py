@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.contract import Order
-from ingest.festival import OrderDraws
-from ingest.sim_encode import digits, encode_draws
-from ingest.simulate import NAMES
+from rehearsal.encode import digits, encode_draws
+from rehearsal.festival import OrderDraws
+from rehearsal.simulate import NAMES
 
 
 @settings(max_examples=40)

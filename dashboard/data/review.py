@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dashboard.data import DIMENSIONS, History
+from dashboard.data.history import DIMENSIONS, History
 from ingest.contract import BEIJING, format_cents
 
 RESOLUTIONS_S = {"second": 1, "minute": 60}

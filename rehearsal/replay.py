@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 import redis
 
-from gmv.logs import Progress, log_event
-from gmv.settings import Settings
-from ingest.files import read_jsonl, read_recording, sidecar
-from ingest.stream import Pacer, StreamPublisher, prefetched, publish_paced
+from common.logs import Progress, log_event
+from common.prefetch import prefetched
+from common.settings import Settings
+from rehearsal.pace import Pacer, publish_paced
+from rehearsal.publish import StreamPublisher
+from rehearsal.recordings import read_jsonl, read_recording, sidecar
 
 log = logging.getLogger("gmv.replay")
 _TS = re.compile(rb'"ts"\s*:\s*(-?\d{1,19})(?=[\s,}])')

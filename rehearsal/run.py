@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import redis
 
-from gmv.logs import Progress, log_event
-from gmv.settings import Settings
+from common.atomic import atomic_path
+from common.logs import Progress, log_event
+from common.prefetch import prefetched
+from common.settings import Settings
 from ingest.contract import format_cents
-from ingest.files import atomic_path, is_parquet, sidecar, write_jsonl, write_parquet
-from ingest.simulate import Batch, NightPlan, NightSimulator
-from ingest.stream import Pacer, StreamPublisher, prefetched, publish_paced
+from rehearsal.pace import Pacer, publish_paced
+from rehearsal.publish import StreamPublisher
+from rehearsal.recordings import is_parquet, sidecar, write_jsonl, write_parquet
+from rehearsal.simulate import Batch, NightPlan, NightSimulator
 
 log = logging.getLogger("gmv.simulate")
 
@@ -97,37 +95,3 @@ def simulate_to_stream(plan: NightPlan, client: redis.Redis, settings: Settings,
     log_event(log, "simulate_finished", published=publisher.published,
               seconds=progress.elapsed_s, rate_per_s=progress.rate)
     return sim
-
-
-
-
-def rehearse_alerts(plan: NightPlan, client: redis.Redis, settings: Settings,
-                    speed: float | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The night through the real pipeline: published at `speed` times its own pace (None: as
-    fast as possible) while a `gmv ingest` process counts it. At a pace the worker keeps up
-    with, a batch spans about a second of the night, as it does live, not the tens of seconds
-    of a backlog. Its alerts and its labelled incidents."""
-    from ingest.detect.watch import read_alerts
-
-    labels = settings.data_dir / "labels.json"
-    worker = subprocess.Popen([sys.executable, "-m", "gmv.cli", "ingest", "-q"],
-                              env={**os.environ, **settings.as_env()})
-    try:
-        simulate_to_stream(plan, client, settings, speed, labels, "rehearse_alerts")
-        _wait_counted(client, settings, worker)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=60)
-    return read_alerts(settings.data_dir), json.loads(labels.read_text())["incidents"]
-
-
-def _wait_counted(client: redis.Redis, settings: Settings, worker: subprocess.Popen) -> None:
-    """Until the worker has committed the stream's last entry."""
-    from ingest.worker import drained
-
-    while worker.poll() is None:
-        if drained(client, settings.orders_stream):
-            time.sleep(1.0)  # the alerts file is written right after the commit
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"the worker exited with {worker.returncode}")

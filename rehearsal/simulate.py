@@ -8,8 +8,9 @@ from datetime import date
 
 import numpy as np
 
-from ingest.contract import MAX_AMOUNT_CENTS, InventoryEvent
-from ingest.festival import (
+from ingest.contract import MAX_AMOUNT_CENTS, InventoryEvent, midnight_ms
+from rehearsal.encode import encode_draws
+from rehearsal.festival import (
     BUYERS,
     CATEGORIES,
     ITEMS_PER_MERCHANT,
@@ -21,12 +22,10 @@ from ingest.festival import (
     Catalogue,
     OrderDraws,
     draw_orders,
-    midnight_ms,
     rate_fraction,
 )
-from ingest.incidents import Incident, label
-from ingest.malformed import malformed_payloads
-from ingest.sim_encode import encode_draws
+from rehearsal.incidents import Incident, label
+from rehearsal.malformed import malformed_payloads
 
 CHUNK_S = 10
 # Background noise of every real night, as shares of the orders.

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ingest.contract import beijing_iso
-from ingest.festival import CATEGORIES, PAYMENTS, REGIONS
+from rehearsal.festival import CATEGORIES, PAYMENTS, REGIONS
 
 # kind -> (dimension name or None, default magnitude, what the magnitude means)
 KINDS: dict[str, tuple[str | None, float, str]] = {

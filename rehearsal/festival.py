@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
 
 import numpy as np
-
-from ingest.contract import BEIJING
 
 PEAK_AT_S = 26  # the 2020 record was reached 26 s after midnight
 
@@ -36,12 +33,6 @@ ITEMS_PER_MERCHANT = 40
 BUYERS = 5_000_000
 # Heavy tails: an index drawn as floor(N * u**k) puts (1/N)**(1/k) of the mass on index 0.
 MERCHANT_TAIL, ITEM_TAIL, BUYER_TAIL = 3.0, 2.0, 1.5
-
-
-def midnight_ms(festival_day: date) -> int:
-    """Epoch milliseconds of 00:00 Beijing time on the festival day."""
-    start = datetime(festival_day.year, festival_day.month, festival_day.day, tzinfo=BEIJING)
-    return int(start.timestamp() * 1000)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

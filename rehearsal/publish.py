@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import queue
-import threading
-import time
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import hiredis
-import numpy as np
 import redis
-
-T = TypeVar("T")
-
 
 
 class StreamPublisher:
@@ -80,72 +73,3 @@ class _ReplyCounter:
                 raise redis.ResponseError(str(reply))
             else:
                 count -= 1
-
-
-class Pacer:
-    """Sleeps so that event-time offsets are reached in wall time divided by `speed`."""
-
-    def __init__(self, speed: float) -> None:
-        self.speed = speed
-        self._origin_ms: int | None = None
-        self._wall_origin = time.monotonic()
-
-    def wait_until(self, event_ms: int) -> None:
-        if self._origin_ms is None:
-            self._origin_ms = event_ms
-            self._wall_origin = time.monotonic()
-            return
-        due = self._wall_origin + (event_ms - self._origin_ms) / 1000.0 / self.speed
-        delay = due - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-
-
-def publish_paced(publisher: StreamPublisher, payloads: Sequence[bytes], times_ms: np.ndarray,
-                  pacer: Pacer | None, slice_ms: int = 100) -> None:
-    """Publish in time order, waiting before each `slice_ms` slice of event time (None: no wait)."""
-    if pacer is None:
-        publisher.publish(payloads)
-        return
-    start = 0
-    while start < len(payloads):
-        end = int(np.searchsorted(times_ms, times_ms[start] + slice_ms, side="left"))
-        end = max(end, start + 1)
-        pacer.wait_until(int(times_ms[start]))
-        publisher.publish(payloads[start:end])
-        start = end
-
-
-def prefetched(items: Iterable[T], depth: int = 2) -> Iterator[T]:
-    """Iterate `items` in a background thread, `depth` ahead: producing the next batch (Arrow and
-    numpy release the GIL) overlaps with publishing this one."""
-    buffer: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        buffer.put((True, item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            buffer.put((False, None))
-        except BaseException as err:  # handed to the consumer, which re-raises it
-            buffer.put((False, err))
-
-    thread = threading.Thread(target=produce, name="prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            more, item = buffer.get()
-            if not more:
-                if isinstance(item, BaseException):
-                    raise item
-                return
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()

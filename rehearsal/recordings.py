@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -13,8 +11,9 @@ from typing import Any, BinaryIO, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingest.contract import InvalidEvent, format_cents, parse_order
-from ingest.encode import cents_from_text, encode_orders
+from common.atomic import atomic_path
+from ingest.contract import InvalidEvent, cents_from_text, format_cents, parse_order
+from rehearsal.encode import encode_orders
 
 PARQUET_SCHEMA = pa.schema(
     [("order_id", pa.string()), ("ts", pa.int64()), ("amount", pa.string()),
@@ -44,18 +43,6 @@ def _open_binary(path: Path, mode: Literal["rb", "wb"]) -> BinaryIO:
         compressed.myfileobj = raw  # type: ignore[assignment]  # closing it closes the file
         return compressed  # type: ignore[return-value]
     return open(path, mode)  # noqa: SIM115 - the caller closes it
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path beside `path`, renamed over it only when the block succeeds."""
-    tmp = path.with_name(f".tmp-{path.name}")  # keeps the suffix that picks the format
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 def read_jsonl(path: Path, batch_bytes: int = 8 << 20) -> Iterator[list[bytes]]:

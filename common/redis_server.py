@@ -15,7 +15,7 @@ from pathlib import Path
 
 import redis
 
-from gmv.settings import Settings
+from common.settings import Settings
 
 log = logging.getLogger("gmv.redis")
 

@@ -1,18 +1,28 @@
-"""Simulated orders -> payloads, fast: their ids and times have fixed widths, so whole runs of
-each payload are built as numpy byte matrices and only a few Arrow joins remain.
-
-Byte-identical to `Order.to_payload()` (tests/unit/test_sim_encode.py); the general encoder for
-arbitrary tables is `ingest.encode.encode_orders`.
-"""
+"""Orders -> their canonical JSON payloads, byte-identical to `Order.to_payload()`, a whole
+column at a time: `encode_orders` for any order table (replaying Parquet), `encode_draws` for the
+simulator's orders, whose ids and times have fixed widths, so whole runs of each payload are
+built as numpy byte matrices and only a few Arrow joins remain (tests/unit/test_encode*.py)."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.encode import cents_text
-from ingest.festival import OrderDraws
+from rehearsal.festival import OrderDraws
+
+_NEEDS_ESCAPE = r'["\\\x00-\x1f\x7f]'
+
+
+def cents_text(amount_cents: pa.Array) -> pa.Array:
+    """Integer cents -> '129.90' strings (amounts are positive by contract)."""
+    whole = pc.divide(amount_cents, 100)  # integer division truncates
+    frac = pc.subtract(amount_cents, pc.multiply(whole, 100))
+    return pc.binary_join_element_wise(
+        pc.cast(whole, pa.string()), pc.utf8_lpad(pc.cast(frac, pa.string()), 2, "0"), ".")
+
 
 TS_DIGITS = 13  # epoch milliseconds from 2001-09-09 to 2286-11-20
 _FOUR_DIGITS = np.frombuffer("".join(f"{i:04d}" for i in range(10_000)).encode(),
@@ -76,4 +86,46 @@ def encode_draws(draws: OrderDraws, numbers: np.ndarray, id_prefix: str,
                       [f',"payment":"{p}"}}' for p in names["payment"]]])
     body = pc.binary_join_element_wise(head, cents_text(pa.array(draws.amount_cents)), places,
                                        ids, tail, "")
+    return pc.cast(body, pa.binary()).to_pylist()
+
+
+def _escaped(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A string column's values escaped for the inside of JSON string literals (no quotes);
+    a dictionary column is escaped once per distinct value."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_dictionary(column.type):
+        return pc.take(_escaped(column.dictionary), column.indices)
+    column = pc.cast(column, pa.string())
+    if pc.any(pc.match_substring_regex(column, _NEEDS_ESCAPE)).as_py():
+        return pa.array([None if v is None else json.dumps(v, ensure_ascii=False)[1:-1]
+                         for v in column.to_pylist()], pa.string())
+    return column
+
+
+def _payment_part(table: pa.Table) -> pa.Array:
+    """',"payment":"alipay"' where a payment path is given, '' where it is not."""
+    if "payment" not in table.column_names:
+        return pa.nulls(table.num_rows, pa.string()).fill_null("")
+    part = pc.binary_join_element_wise(',"payment":"', _escaped(table["payment"]), '"', "")
+    return pc.fill_null(part, "")
+
+
+def encode_orders(table: pa.Table) -> list[bytes]:
+    """One compact JSON payload per row, byte-identical to `Order.to_payload()`."""
+    if table.num_rows == 0:
+        return []
+
+    def text(name: str) -> pa.Array:
+        return _escaped(table[name])
+
+    body = pc.binary_join_element_wise(
+        '{"order_id":"', text("order_id"),
+        '","ts":', pc.cast(table["ts_ms"], pa.string()),
+        ',"amount":"', cents_text(table["amount_cents"]),
+        '","device":"', text("device"), '","category":"', text("category"),
+        '","region":"', text("region"), '","merchant_id":"', text("merchant_id"),
+        '","buyer_id":"', text("buyer_id"), '","item_id":"', text("item_id"),
+        '","quantity":', pc.cast(table["quantity"], pa.string()),
+        _payment_part(table), "}", "")
     return pc.cast(body, pa.binary()).to_pylist()

@@ -1,0 +1,44 @@
+"""Publishing at the night's own pace: event-time offsets reached in wall time divided by a speed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from rehearsal.publish import StreamPublisher
+
+
+class Pacer:
+    """Sleeps so that event-time offsets are reached in wall time divided by `speed`."""
+
+    def __init__(self, speed: float) -> None:
+        self.speed = speed
+        self._origin_ms: int | None = None
+        self._wall_origin = time.monotonic()
+
+    def wait_until(self, event_ms: int) -> None:
+        if self._origin_ms is None:
+            self._origin_ms = event_ms
+            self._wall_origin = time.monotonic()
+            return
+        due = self._wall_origin + (event_ms - self._origin_ms) / 1000.0 / self.speed
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
+
+def publish_paced(publisher: StreamPublisher, payloads: Sequence[bytes], times_ms: np.ndarray,
+                  pacer: Pacer | None, slice_ms: int = 100) -> None:
+    """Publish in time order, waiting before each `slice_ms` slice of event time (None: no wait)."""
+    if pacer is None:
+        publisher.publish(payloads)
+        return
+    start = 0
+    while start < len(payloads):
+        end = int(np.searchsorted(times_ms, times_ms[start] + slice_ms, side="left"))
+        end = max(end, start + 1)
+        pacer.wait_until(int(times_ms[start]))
+        publisher.publish(payloads[start:end])
+        start = end
