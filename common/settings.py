@@ -61,6 +61,9 @@ SETTINGS: tuple[Setting, ...] = (
             "how long one webhook POST may take"),
     Setting("alert_webhook_retries", "GMV_ALERT_WEBHOOK_RETRIES", 3,
             "retries of a failed webhook POST, with backoff, before it is given up (and logged)"),
+    Setting("fault_at", "GMV_FAULT_AT", "",
+            "for the fault tests only: '<step>:<n>' makes the worker kill itself the n-th time it "
+            "reaches that step of its exactly-once path (ingest/faults.py); empty: never"),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -87,6 +90,7 @@ class Settings:
     alert_webhook_url: str
     alert_webhook_timeout_ms: int
     alert_webhook_retries: int
+    fault_at: str
 
     @property
     def dead_letter_stream(self) -> str:

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from common.atomic import atomic_path
 from common.logs import log_event
 from ingest.contract import BEIJING, midnight_ms
+from ingest.faults import FaultPlan
 from ingest.store import Store
 from ingest.summary import summarize
 
@@ -44,8 +45,9 @@ def last_exported_batch(data_dir: Path) -> int:
 class HistoryWriter:
     """Buffers what each batch inserted and writes it out every few seconds."""
 
-    def __init__(self, data_dir: Path, store: Store) -> None:
+    def __init__(self, data_dir: Path, store: Store, faults: FaultPlan | None = None) -> None:
         self.data_dir, self.store = data_dir, store
+        self.faults = faults or FaultPlan("")
         orders_dir(data_dir).mkdir(parents=True, exist_ok=True)
         self._parts: list[pa.Table] = []
         self._rows = 0
@@ -86,6 +88,7 @@ class HistoryWriter:
         with atomic_path(path) as tmp:
             pq.write_table(orders, tmp, compression="zstd")
         self.exported = last_batch
+        self.faults.reached("after_history_part")
 
 
 def history_parts(data_dir: Path) -> list[str]:

@@ -8,8 +8,6 @@ import signal
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from operator import itemgetter
 from types import FrameType
 
 import redis
@@ -19,9 +17,11 @@ from common.prefetch import prefetched
 from common.settings import Settings
 from ingest.decode import decode_batch
 from ingest.detect.watch import Watch
+from ingest.faults import FaultPlan
 from ingest.history import HistoryWriter
 from ingest.live_state import LiveState
 from ingest.rate import RateMeter
+from ingest.read import Entries, id_key
 from ingest.snapshot import SnapshotPublisher, merchant_totals, now_ms
 from ingest.store import Store
 
@@ -33,42 +33,11 @@ LIVE_WITHIN_S = 600  # event time this close to the wall clock: the night is liv
 _REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 
 
-@dataclass
-class Entries:
-    """A batch of stream entries, in id order, as two parallel lists."""
-
-    ids: list[bytes]
-    payloads: list[bytes]
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    @classmethod
-    def from_reply(cls, entries: list) -> Entries:
-        """Raw XREADGROUP/XAUTOCLAIM entries [id, [b'data', payload]]; an entry trimmed away
-        while pending has no fields and is judged as an empty payload."""
-        ids = list(map(itemgetter(0), entries))
-        payloads = [fields[1] if fields else b"" for fields in map(itemgetter(1), entries)]
-        return cls(ids, payloads)
-
-    def after(self, entry_id: str | None) -> Entries:
-        if entry_id is None or id_key(self.ids[0]) > id_key(entry_id):
-            return self
-        done = id_key(entry_id)
-        keep = [i for i, e in enumerate(self.ids) if id_key(e) > done]
-        return Entries([self.ids[i] for i in keep], [self.payloads[i] for i in keep])
-
-
-def id_key(entry_id: bytes | str) -> tuple[int, int]:
-    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    ms, _, seq = text.partition("-")
-    return int(ms), int(seq or 0)
-
-
 class Worker:
     def __init__(self, client: redis.Redis, settings: Settings, store: Store,
-                 history: HistoryWriter) -> None:
+                 history: HistoryWriter, faults: FaultPlan) -> None:
         self.client, self.settings, self.store, self.history = client, settings, store, history
+        self.faults = faults
         self.stream = settings.orders_stream
         self.consumer = settings.consumer_name or f"{socket.gethostname()}-worker"
         self.progress = Progress(log, "entries")
@@ -169,9 +138,11 @@ class Worker:
         if fresh:
             decoded = decode_batch(fresh.payloads)
             self._dead_letter(fresh, decoded.rejected)
+            self.faults.reached("after_dead_letters")
             last_id = fresh.ids[-1].decode()
             result = self.store.apply(decoded.orders, len(decoded.rejected), self.stream, GROUP,
                                       last_id)
+            self.faults.reached("after_commit")
             self.committed = last_id
             self.history.add(result.batch, result.inserted, last_id)
             with self.snapshots.lock:
@@ -182,6 +153,7 @@ class Worker:
             self.progress.advance(len(fresh), orders=self.state.orders, gmv=self.state.gmv_cents)
         self._ack(entries.ids)
         self.rate.record(len(fresh), time.monotonic() - started)
+        self.faults.reached("before_publish")
         self.snapshots.publish()
 
     def _ack(self, ids: list[bytes]) -> None:
@@ -220,6 +192,7 @@ class Worker:
         now_s = now_ms() // 1000
         if latest is not None and 0 < now_s - latest <= LIVE_WITHIN_S:
             self.watch.quiet(now_s)
+        self.watch.flush()
         self.watch.merge_acks()
 
     def _housekeeping(self) -> None:
@@ -280,11 +253,12 @@ def stop_on_sigterm() -> None:
 
 
 def run_worker(client: redis.Redis, settings: Settings, until_idle: bool) -> None:
+    faults = FaultPlan(settings.fault_at)
     store = Store(settings.data_dir / "gmv.duckdb")
     try:
-        history = HistoryWriter(settings.data_dir, store)
+        history = HistoryWriter(settings.data_dir, store, faults)
         try:
-            Worker(client, settings, store, history).run(until_idle)
+            Worker(client, settings, store, history, faults).run(until_idle)
         finally:
             history.flush(store.position(settings.orders_stream, GROUP))
     finally:

@@ -62,6 +62,7 @@ class AlertBook:
     def __init__(self) -> None:
         self.alerts: list[Alert] = []
         self._open: dict[tuple[str, str | None], Alert] = {}
+        self.revised = False
 
     def observe(self, rule: Rule, dimension: str | None, abnormal: bool | None, now_ms: int,
                 message: str = "", expected: float | None = None, actual: float | None = None,
@@ -80,6 +81,9 @@ class AlertBook:
                               expected, actual)
                 self._open[key] = alert
                 self.alerts.append(alert)
+            if alert.state == FIRING and (alert.message, alert.expected, alert.actual) != (
+                    message, expected, actual):
+                self.revised = True  # the figures of an alert people see have moved
             alert.message, alert.expected, alert.actual = message, expected, actual
             if severity and SEVERITIES.index(severity) > SEVERITIES.index(alert.severity):
                 alert.severity = severity  # it got worse; it never reads better while open

@@ -20,6 +20,7 @@ from ingest.detect.notify import Webhook
 
 log = logging.getLogger("gmv.detect")
 ACKS_EVERY_S = 0.5
+REVISE_EVERY_S = 1.0
 
 
 def alerts_path(data_dir: Path) -> Path:
@@ -59,7 +60,7 @@ class AlertKeeper:
                                settings.alert_webhook_timeout_ms / 1000,
                                settings.alert_webhook_retries) \
             if settings.alert_webhook_url else None
-        self._acks_at = 0.0
+        self._acks_at = self._stored_at = 0.0
         for saved in _read(path):  # the night so far, after a restart: open ones stay open
             alert = alert_from(saved)
             self.book.alerts.append(alert)
@@ -68,9 +69,8 @@ class AlertKeeper:
 
     def publish(self, changes: list[Alert], event: str | None = None) -> None:
         """Log, notify and store after changes of state (`event`: what happened, when it is
-        not the new state itself)."""
-        if not changes:
-            return
+        not the new state itself); an open alert's newer figures are stored at most every
+        REVISE_EVERY_S."""
         for alert in changes:
             printed = alert.as_json()
             what = event or alert.state
@@ -78,10 +78,21 @@ class AlertKeeper:
                       severity=alert.severity, start=printed["start"], message=alert.message)
             if self.webhook is not None:
                 self.webhook.notify(what, printed)
+        if changes or (self.book.revised and time.monotonic() - self._stored_at >= REVISE_EVERY_S):
+            self._store()
+
+    def flush(self) -> None:
+        """Store the open alerts' newest figures now (the worker is idle or stopping)."""
+        if self.book.revised:
+            self._store()
+
+    def _store(self) -> None:
         alerts = [a.as_json() for a in self.book.alerts if a.state != PENDING]
         with atomic_path(self.path) as tmp:
             tmp.write_text(json.dumps({"alerts": alerts}, ensure_ascii=False))
         self.client.set(self.key, json.dumps({"alerts": alerts[::-1]}, ensure_ascii=False))
+        self.book.revised = False
+        self._stored_at = time.monotonic()
 
     def merge_acks(self) -> None:
         """Acknowledgements from the operations view (a Redis hash: alert key -> epoch ms),

@@ -65,8 +65,11 @@ class OversellWatch:
                 self.sold[item] = before + int(quantity)
                 if before <= self.stock[item][1] < self.sold[item]:
                     crossed.setdefault(item, int(ts))
+        # Every item this batch sold beyond its stock, so the alert says how far it has gone.
+        still_over = {item for item in declared["item_id"].to_pylist()
+                      if self.sold[item] > self.stock[item][1]} if declared.num_rows else set()
         changed: list[Alert] = []
-        for item in set(crossed) | (changed_stock & set(self.sold)):
+        for item in set(crossed) | still_over | (changed_stock & set(self.sold)):
             stock, sold = self.stock[item][1], self.sold.get(item, 0)
             changed += book.observe(
                 OVERSELL, f"item={item}", sold > stock, crossed.get(item, now_ms),

@@ -16,8 +16,8 @@ from common.logs import log_event, log_line
 from common.settings import Settings
 from ingest.detect.alerts import Alert, Rule
 from ingest.detect.keeper import AlertKeeper, pipeline_alerts_path
+from ingest.read import id_key
 from ingest.snapshot import now_ms
-from ingest.worker import id_key
 
 log = logging.getLogger("gmv.watchdog")
 CHECK_EVERY_S = 1.0

@@ -1,0 +1,45 @@
+"""Crashes on purpose, for the fault tests only: with GMV_FAULT_AT=<step>:<n> the worker kills
+itself (SIGKILL, no clean-up) the n-th time it reaches the named step of its exactly-once path,
+so a test can land a crash exactly there whatever the machine's speed. Unset, it costs nothing."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+
+from common.logs import log_line
+
+log = logging.getLogger("gmv.faults")
+# The steps of a batch's path, in order; each leaves a different state behind.
+STEPS = (
+    "after_dead_letters",   # rejected entries dead-lettered, nothing committed
+    "after_commit",         # the store has the batch and the position, the stream has not been told
+    "after_history_part",   # a history part written, its state file not yet
+    "before_publish",       # all done but the live snapshot
+)
+
+
+class FaultPlan:
+    def __init__(self, spec: str) -> None:
+        self.step: str | None = None
+        self.at = 0
+        if spec:
+            self.step, self.at = parse_fault(spec)
+        self.hits = 0
+
+    def reached(self, step: str) -> None:
+        if step != self.step:
+            return
+        self.hits += 1
+        if self.hits == self.at:
+            log_line(log, logging.WARNING, "fault_injected", step=step, hit=self.hits)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def parse_fault(spec: str) -> tuple[str, int]:
+    step, _, count = spec.partition(":")
+    if step not in STEPS or not count.isdigit() or int(count) < 1:
+        raise ValueError(f"GMV_FAULT_AT={spec!r} is not <step>:<n> with a step of "
+                         f"{', '.join(STEPS)} and n >= 1")
+    return step, int(count)
