@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint typecheck unit bench sample clean
+.PHONY: help demo test browser lint typecheck unit bench sample clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -19,11 +19,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP) ## run the whole war room on embedded defaults: http://127.0.0.1:8050
 	$(BIN)/gmv demo
 
-test: lint typecheck ## ruff, mypy, then the whole test suite
-	$(BIN)/pytest
+test: lint typecheck browser ## ruff, import contracts, mypy, then the whole suite (ten slowest tests last)
+	$(BIN)/pytest --durations=10
 
-lint: $(STAMP) ## ruff
-	$(BIN)/ruff check gmv ingest dashboard tests bench
+browser: ## Debian's chromium and CJK fonts for the browser tests (installed as root when missing)
+	scripts/ensure-browser.sh
+
+lint: $(STAMP) ## ruff, and the import contracts that keep the layers one-way (pyproject.toml)
+	$(BIN)/ruff check common ingest rehearsal dashboard gmv tests bench
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP) ## mypy
 	$(BIN)/mypy
