@@ -3,12 +3,14 @@ gunicorn workers) as real processes, and Debian's Chromium driven by Playwright.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,9 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from common.redis_server import EmbeddedRedis, connect, free_loopback_port
 from common.settings import Settings, load_settings
+from rehearsal.publish import StreamPublisher
 from tests.conftest import wait_for
+from tests.sample import STOCK, TRUTH, sample_payloads
 
 CHROMIUM = os.environ.get("GMV_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("GMV_ARTIFACTS_DIR", Path(__file__).parents[2] / "test-artifacts"))
@@ -91,9 +95,17 @@ def get_json(url: str) -> Any:
         return json.loads(response.read())
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    home = tmp_path_factory.mktemp("war-room")
+def json_when_ready(url: str) -> Any:
+    """The answer, or {} while the server says it has none yet (404, 503)."""
+    try:
+        return get_json(url)
+    except urllib.error.HTTPError:
+        return {}
+
+
+@contextlib.contextmanager
+def running_stack(home: Path) -> Iterator[Stack]:
+    """Redis, `gmv ingest` and `gmv serve` of its own under `home`."""
     with EmbeddedRedis(home / "redis") as server:
         settings = load_settings(env={}, redis_url=server.url, data_dir=home / "data")
         running = Stack(settings, connect(server.url), f"http://127.0.0.1:{free_loopback_port()}", home)
@@ -103,6 +115,38 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             yield running
         finally:
             running.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One war room for the tests that only read what the sample night left."""
+    with running_stack(tmp_path_factory.mktemp("war-room")) as running:
+        yield running
+
+
+@pytest.fixture()
+def fresh_stack(tmp_path: Path) -> Iterator[Stack]:
+    """A war room of its own, for a test that watches it change or stops part of it."""
+    with running_stack(tmp_path) as running:
+        yield running
+
+
+def publish_sample(stack: Stack, payloads: Sequence[bytes]) -> None:
+    StreamPublisher(stack.client, stack.settings.orders_stream).publish(payloads)
+
+
+@pytest.fixture(scope="module")
+def counted_sample(stack: Stack) -> Stack:
+    """The sample night (its stock first) counted by the stack's worker and in its history files,
+    whichever test asks first."""
+    StreamPublisher(stack.client, stack.settings.inventory_stream).publish(
+        STOCK.read_bytes().splitlines())
+    publish_sample(stack, sample_payloads())
+    wait_for(lambda: stack.live().get("orders") == TRUTH["accepted"], 120,
+             "the worker never counted the sample")
+    wait_for(lambda: json_when_ready(stack.base_url + "/api/summary").get("orders") == TRUTH["accepted"],
+             60, "the history files never caught up")
+    return stack
 
 
 @pytest.fixture(scope="session")

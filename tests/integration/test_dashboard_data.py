@@ -20,7 +20,7 @@ from rehearsal.publish import StreamPublisher
 from rehearsal.recordings import read_recording
 from rehearsal.replay import replay, retimed
 from tests.conftest import MIDNIGHT_MS
-from tests.integration.test_ingest import SAMPLE, TRUTH
+from tests.sample import SAMPLE, TRUTH
 
 NIGHT = ReviewQuery(MIDNIGHT_MS - 3_600_000, MIDNIGHT_MS + 3_600_000, "minute")
 YEAR_MS = 365 * 86_400_000  # 2025-11-11 is 365 days before 2026-11-11

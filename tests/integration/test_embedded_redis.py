@@ -6,10 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from common.redis_server import EmbeddedRedis, connect
+from tests.conftest import wait_for
 
 
 def alive(pid: int) -> bool:
@@ -45,15 +45,13 @@ def test_it_dies_with_a_command_that_is_killed(tmp_path: Path) -> None:
         [sys.executable, "-m", "gmv.cli", "simulate", "--data", str(data), "--seed", "1",
          "--peak-ops", "10", "--duration", "1h", "-q"])
     url_file = data / "redis" / "server.url"
-    deadline = time.monotonic() + 60
-    while not url_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert url_file.exists(), "the embedded redis-server never came up"
+    wait_for(url_file.exists, 60, "the embedded redis-server never came up")
     children = Path(f"/proc/{command.pid}/task/{command.pid}/children").read_text().split()
     command.send_signal(signal.SIGKILL)
     command.wait()
-    time.sleep(0.5)
-    assert children and not any(alive(int(pid)) for pid in children)
+    assert children
+    wait_for(lambda: not any(alive(int(pid)) for pid in children), 30,
+             "the redis-server outlived the command that started it")
 
 
 def test_ctrl_c_stops_the_command_and_its_server(tmp_path: Path) -> None:
@@ -62,9 +60,7 @@ def test_ctrl_c_stops_the_command_and_its_server(tmp_path: Path) -> None:
         [sys.executable, "-m", "gmv.cli", "simulate", "--data", str(data), "--peak-ops", "10",
          "--duration", "1h"], stderr=subprocess.PIPE, text=True)
     url_file = data / "redis" / "server.url"
-    deadline = time.monotonic() + 60
-    while not url_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(url_file.exists, 60, "the embedded redis-server never came up")
     children = Path(f"/proc/{command.pid}/task/{command.pid}/children").read_text().split()
     command.send_signal(signal.SIGINT)
     _, stderr = command.communicate(timeout=30)

@@ -1,4 +1,9 @@
-"""The number on the big screen stays right to the cent through crashes and restarts."""
+"""The number on the big screen stays right to the cent through crashes and restarts.
+
+Crashes land at named steps of the exactly-once path (ingest/faults.py: the worker kills itself
+the n-th time it reaches the step), so each test crashes the worker where it means to on a
+machine of any speed; Redis is restarted once the worker has committed part of the night.
+"""
 
 from __future__ import annotations
 
@@ -8,33 +13,68 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from common.redis_server import EmbeddedRedis, connect
-from common.settings import load_settings
+from common.settings import Settings, load_settings
+from ingest.faults import STEPS
 from ingest.history import read_summary
 from rehearsal.incidents import parse_incident
 from rehearsal.publish import StreamPublisher
 from rehearsal.replay import replay
 from rehearsal.run import simulate_to_file
 from rehearsal.simulate import NightPlan
+from tests.checks import (
+    assert_dead_letters_are_the_rejected,
+    assert_every_rejected_is_dead_lettered,
+    assert_matches_truth,
+)
+from tests.conftest import wait_for
+from tests.sample import SAMPLE, TRUTH, reference_rejected, sample_payloads
 
 CLI = [sys.executable, "-m", "gmv.cli"]
 
 
-def expected(labels: Path) -> dict:
-    truth = json.loads(labels.read_text())["truth"]
-    return {"gmv": truth["gmv"], "orders": truth["accepted"], "rejected": truth["rejected"],
-            "duplicates": truth["duplicates"],
-            "by_device": {d: truth["by_device"][d] for d in sorted(truth["by_device"])}}
+def truth_of(recording: Path) -> dict:
+    return dict(json.loads(recording.with_name(
+        recording.name.split(".")[0] + ".labels.json").read_text())["truth"])
 
 
-def observed(data_dir: Path) -> dict:
-    totals = read_summary(data_dir)
-    return {k: totals[k] for k in ("gmv", "orders", "rejected", "duplicates", "by_device")}
+def kill_schedule(kills: int, seed: int, most_batches: int) -> list[tuple[str, int]]:
+    """`kills` crashes as (step, n), every step of the path at least once, in a random order;
+    a crash after writing a history part comes right after one after COMMIT, whose batch the
+    next start then writes out first."""
+    chance = random.Random(seed)
+    steps = [STEPS[i % len(STEPS)] for i in range(kills)]
+    chance.shuffle(steps)
+    schedule: list[tuple[str, int]] = []
+    for step in steps:
+        if step == "after_history_part":
+            schedule += [("after_commit", chance.randint(1, most_batches)), (step, 1)]
+        else:
+            schedule.append((step, chance.randint(1, most_batches)))
+    return schedule[:kills] if schedule[kills - 1][0] != "after_commit" else schedule[:kills + 1]
+
+
+def crash_at(step: str, n: int, settings: Settings, log: Path,
+             env: dict[str, str] | None = None) -> None:
+    """One worker run that must die by its own SIGKILL at the n-th `step`."""
+    command = [*CLI, "ingest", "--until-idle", "--redis", str(settings.redis_url),
+               "--data", str(settings.data_dir)]
+    with log.open("w") as out:
+        worker = subprocess.run(command, stderr=out, timeout=300, env={
+            **os.environ, **(env or {}), "GMV_FAULT_AT": f"{step}:{n}"})
+    said = log.read_text()
+    assert worker.returncode == -signal.SIGKILL, f"no crash at {step}:{n}:\n{said[-2000:]}"
+    assert f"event=fault_injected step={step} hit={n}" in said
+
+
+def finish(settings: Settings, env: dict[str, str] | None = None) -> None:
+    command = [*CLI, "ingest", "--until-idle", "-q", "--redis", str(settings.redis_url),
+               "--data", str(settings.data_dir)]
+    assert subprocess.run(command, timeout=300, env={**os.environ, **(env or {})}).returncode == 0
 
 
 @pytest.fixture(scope="module")
@@ -48,30 +88,43 @@ def million(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
-def test_gmv_is_exact_after_twenty_kills_during_a_million_order_replay(
+def test_gmv_is_exact_after_twenty_crashes_at_every_step_of_a_million_event_replay(
         million: Path, tmp_path: Path) -> None:
+    batch = 10_000
+    env = {"GMV_INGEST_BATCH_SIZE": str(batch)}
     with EmbeddedRedis(tmp_path / "redis") as server:
         settings = load_settings(env={}, redis_url=server.url, data_dir=tmp_path / "data")
         sent = replay(million, connect(server.url), settings, speed=None, retime=False).published
         assert sent >= 1_000_000
-        command = [*CLI, "ingest", "--until-idle", "-q", "--redis", server.url,
-                   "--data", str(settings.data_dir)]
-        chance = random.Random(583_000)
-        kills = 0
-        while kills < 20:
-            worker = subprocess.Popen(command)
-            time.sleep(chance.uniform(1.0, 2.5))
-            if worker.poll() is not None:
-                break  # it finished the night before the next kill
-            worker.send_signal(signal.SIGKILL)
-            worker.wait()
-            kills += 1
-        assert kills == 20
-        assert subprocess.run(command, timeout=300).returncode == 0
-        totals = observed(settings.data_dir)
-    truth = expected(million.with_name("night.labels.json"))
-    assert totals == truth
-    assert totals["orders"] + totals["rejected"] + totals["duplicates"] == sent
+        # At most 5 batches a run: 20 runs stop short of the night's ~106 batches.
+        schedule = kill_schedule(20, seed=583_000, most_batches=5)
+        assert len(schedule) >= 20 and {step for step, _ in schedule} == set(STEPS)
+        for run, (step, n) in enumerate(schedule):
+            crash_at(step, n, settings, tmp_path / f"run-{run}.log", env)
+        finish(settings, env)
+        truth = truth_of(million)
+        assert_matches_truth(read_summary(settings.data_dir), truth)
+        assert_dead_letters_are_the_rejected(connect(server.url), settings.dead_letter_stream,
+                                             truth["rejected"])
+
+
+def test_gmv_and_dead_letters_are_exact_after_a_crash_at_each_step(redis_client,
+                                                                   settings: Settings) -> None:
+    settings = settings.replace(ingest_batch_size=2_000)
+    env = {"GMV_INGEST_BATCH_SIZE": "2000", "GMV_TRIM_STREAM": "no"}
+    replay(SAMPLE, redis_client, settings, speed=None, retime=False)
+    for run, (step, n) in enumerate(kill_schedule(len(STEPS) + 2, seed=1111, most_batches=4)):
+        crash_at(step, n, settings, settings.data_dir.parent / f"run-{run}.log", env)
+    finish(settings, env)
+    assert_matches_truth(read_summary(settings.data_dir))
+    assert_every_rejected_is_dead_lettered(redis_client, settings.dead_letter_stream,
+                                           reference_rejected())
+    # Each dead letter carries the bytes of the stream entry it names.
+    letters = redis_client.xrange(settings.dead_letter_stream)
+    source = {fields[b"source_id"]: fields[b"data"] for _, fields in letters}
+    for entry_id, payload in source.items():
+        ((_, fields),) = redis_client.xrange(settings.orders_stream, entry_id, entry_id)
+        assert fields[b"data"] == payload
 
 
 def test_a_redis_restart_mid_run_is_survived_and_said(tmp_path: Path) -> None:
@@ -81,53 +134,53 @@ def test_a_redis_restart_mid_run_is_survived_and_said(tmp_path: Path) -> None:
     home = tmp_path / "redis"
     server = EmbeddedRedis(home)
     url = server.start()
-    settings = load_settings(env={}, redis_url=url, data_dir=tmp_path / "data")
+    settings = load_settings(env={}, redis_url=url, data_dir=tmp_path / "data",
+                             ingest_batch_size=1_000)
     StreamPublisher(connect(url), settings.orders_stream).publish(lines[: len(lines) // 2])
-    log = (tmp_path / "worker.log").open("w")
+    log = tmp_path / "worker.log"
     worker = subprocess.Popen([*CLI, "ingest", "--redis", url, "--data", str(settings.data_dir)],
-                              stderr=log, env={**os.environ, "GMV_CONSUMER": "restart-test"})
+                              stderr=log.open("w"), env={
+                                  **os.environ, "GMV_CONSUMER": "restart-test",
+                                  "GMV_INGEST_BATCH_SIZE": "1000"})
     try:
-        time.sleep(4)
+        client = connect(url)
+        # Redis goes away once the worker has committed part of what is there.
+        wait_for(lambda: json.loads(client.get(settings.snapshot_key) or b"{}").get("orders", 0)
+                 > 0, 60, "the worker committed nothing")
         server.stop()  # SIGTERM: redis writes out its append-only file and exits
-        time.sleep(2)
+        wait_for(lambda: "event=redis_unavailable" in log.read_text(), 60,
+                 "the worker never said Redis was away")
         server = EmbeddedRedis(home)
         assert server.start() == url
-        StreamPublisher(connect(url), settings.orders_stream).publish(lines[len(lines) // 2:])
         client = connect(url)
-        deadline = time.monotonic() + 90
-        truth = expected(night.with_name("night.labels.json"))
-        while json.loads(client.get(settings.snapshot_key) or b"{}").get("orders") != \
-                truth["orders"]:
-            assert time.monotonic() < deadline, "the worker never caught up after the restart"
-            time.sleep(0.2)
+        StreamPublisher(client, settings.orders_stream).publish(lines[len(lines) // 2:])
+        truth = truth_of(night)
+        wait_for(lambda: json.loads(client.get(settings.snapshot_key) or b"{}").get("orders")
+                 == truth["accepted"], 90, "the worker never caught up after the restart")
+        assert_dead_letters_are_the_rejected(client, settings.dead_letter_stream,
+                                             truth["rejected"])
     finally:
         worker.terminate()
         worker.wait(timeout=30)
         server.stop()
-    said = (tmp_path / "worker.log").read_text()
+    said = log.read_text()
     assert "event=redis_unavailable" in said and "event=redis_reconnected" in said
-    assert observed(settings.data_dir) == truth
+    assert_matches_truth(read_summary(settings.data_dir), truth)
 
 
 def test_a_worker_restarted_under_a_new_name_settles_what_the_old_name_left(
-        tmp_path: Path) -> None:
-    sample = Path(__file__).parents[2] / "sample_data" / "night-2026-11-11.jsonl.gz"
-    with EmbeddedRedis(tmp_path / "redis") as server:
-        settings = load_settings(env={}, redis_url=server.url, data_dir=tmp_path / "data",
-                                 ingest_batch_size=2_000)
-        replay(sample, connect(server.url), settings, speed=None, retime=False)
-        command = [*CLI, "ingest", "--until-idle", "-q", "--redis", server.url,
-                   "--data", str(settings.data_dir)]
-        env = {**os.environ, "GMV_INGEST_BATCH_SIZE": "2000"}
-        old = subprocess.Popen(command, env={**env, "GMV_CONSUMER": "host-a"})
-        time.sleep(2.5)
-        old.send_signal(signal.SIGKILL)
-        old.wait()
-        pending = connect(server.url).xpending(settings.orders_stream, "gmv-ingest")
-        assert pending["pending"] > 0, "the kill came too late to leave anything pending"
-        new = subprocess.run([a for a in command if a != "-q"],
-                             env={**env, "GMV_CONSUMER": "host-b"}, timeout=120,
-                             capture_output=True, text=True)
-        assert new.returncode == 0 and "event=pending_claimed" in new.stderr
-        totals = observed(settings.data_dir)
-    assert totals == expected(sample.with_name("night-2026-11-11.labels.json"))
+        redis_client, settings: Settings) -> None:
+    settings = settings.replace(ingest_batch_size=2_000)
+    env = {"GMV_INGEST_BATCH_SIZE": "2000"}
+    replay(SAMPLE, redis_client, settings, speed=None, retime=False)
+    # Committed, never acknowledged: pending under the old name.
+    crash_at("after_commit", 3, settings, settings.data_dir.parent / "old.log",
+             {**env, "GMV_CONSUMER": "host-a"})
+    assert redis_client.xpending(settings.orders_stream, "gmv-ingest")["pending"] > 0
+    command = [*CLI, "ingest", "--until-idle", "--redis", str(settings.redis_url),
+               "--data", str(settings.data_dir)]
+    new = subprocess.run(command, env={**os.environ, **env, "GMV_CONSUMER": "host-b"},
+                         timeout=120, capture_output=True, text=True)
+    assert new.returncode == 0 and "event=pending_claimed" in new.stderr
+    assert_matches_truth(read_summary(settings.data_dir))
+    assert len(sample_payloads()) == TRUTH["sent"]

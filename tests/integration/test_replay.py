@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -82,12 +83,21 @@ def test_retime_shifts_event_times_to_now_and_keeps_the_rest(recording: Path,
     first = next(parse_order(p) for p in sent if _valid(p))
     assert before_ms - 1000 <= first.ts_ms <= int(time.time() * 1000)
     shift = first.ts_ms - next(parse_order(p) for p in original if _valid(p)).ts_ms
-    for was, now in zip(original[:2000], sent[:2000], strict=True):
+    malformed = 0
+    for was, now in zip(original, sent, strict=True):
         if _valid(was):
             assert parse_order(now).ts_ms == parse_order(was).ts_ms + shift
             assert parse_order(now).amount_cents == parse_order(was).amount_cents
+            continue
+        # A malformed line keeps every byte but the digits of its first integer `ts`.
+        malformed += 1
+        stamp = re.search(rb'"ts"\s*:\s*(-?\d{1,19})(?=[\s,}])', was)
+        if stamp is None:
+            assert now == was
         else:
-            assert now == was or b'"ts"' in was
+            moved = str(int(stamp[1]) + shift).encode()
+            assert now == was[:stamp.start(1)] + moved + was[stamp.end(1):]
+    assert malformed > 100
 
 
 def test_paced_replay_keeps_relative_timing(tmp_path: Path, redis_client: redis.Redis,
@@ -96,7 +106,8 @@ def test_paced_replay_keeps_relative_timing(tmp_path: Path, redis_client: redis.
     simulate_to_file(plan, tmp_path / "slow.jsonl", "test")
     started = time.monotonic()
     replay(tmp_path / "slow.jsonl", redis_client, settings, speed=10.0, retime=False)
-    assert 1.5 <= time.monotonic() - started <= 6
+    # 20 s of night at 10x: 2 s of wall time, never faster (a slow machine may take longer).
+    assert 1.5 <= time.monotonic() - started <= 15
 
 
 def test_simulate_publishes_stock_then_orders_and_writes_labels(redis_client: redis.Redis,

@@ -18,7 +18,7 @@ from ingest.detect.notify import Webhook
 from ingest.worker import run_worker
 from rehearsal.replay import replay
 from tests.conftest import wait_for
-from tests.integration.test_ingest import SAMPLE
+from tests.sample import SAMPLE
 
 ALERT = {"kind": "oversell", "dimension": "item=i1", "severity": "critical", "message": "m"}
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ingest.contract import Fate, Order, judge, parse_order
+from ingest.decode import decode_batch
 from rehearsal.festival import rate_fraction
 from rehearsal.incidents import Incident, every_kind, parse_incident
 from rehearsal.simulate import NightPlan, NightSimulator
@@ -35,13 +36,20 @@ def test_the_midnight_surge_is_the_peak_of_the_whole_day() -> None:
     assert curve[day == 23 * 3600 + 1800] > curve[day == 3 * 3600]  # the final-hour push
 
 
-def test_the_simulated_peak_second_comes_within_30_seconds_of_midnight() -> None:
-    plan = NightPlan(seed=3, peak_ops=400, start_s=-60, duration_s=240)
-    _, payloads = night(plan)
-    counts = per_second(accepted(payloads))
-    peak_second, peak = counts.most_common(1)[0]
-    assert 0 <= peak_second - plan.midnight_ms // 1000 <= 40
-    assert peak > 300
+@pytest.mark.parametrize("seed", [3, 4])
+def test_the_simulated_peak_second_comes_within_30_seconds_of_midnight(seed: int) -> None:
+    # At 20,000 orders/s a second's count varies by under 1 %: the curve, not chance, decides.
+    plan = NightPlan(seed=seed, peak_ops=20_000, start_s=10, duration_s=30)
+    sim = NightSimulator(plan)
+    times = np.concatenate([_valid_times(batch.payloads) for batch in sim.batches()])
+    seconds, counts = np.unique(times // 1000 - plan.midnight_ms // 1000, return_counts=True)
+    assert 20 <= seconds[np.argmax(counts)] <= 30
+    assert counts.max() > 0.95 * plan.peak_ops
+
+
+def _valid_times(payloads: list[bytes]) -> np.ndarray:
+    """Event times of the valid orders (a re-send is 1 % of them: it cannot move a peak)."""
+    return decode_batch(payloads).orders["ts_ms"].to_numpy()
 
 
 def _device_shares(start_s: int) -> dict[str, float]:
@@ -140,16 +148,18 @@ def test_the_oversold_item_exceeds_its_stock_exactly_at_the_label() -> None:
     (label,) = sim.labels()
     item = label["dimension"].split("=")[1]
     sold = 0
-    for order in sorted(accepted(payloads), key=lambda o: o.ts_ms):
-        if order.item_id == item:
-            sold += order.quantity
-            if sold > stock[item]:
-                assert order.ts_ms == label["start_ms"]
-                break
+    flash = sorted((o for o in accepted(payloads) if o.item_id == item), key=lambda o: o.ts_ms)
+    for order in flash:
+        sold += order.quantity
+        if sold > stock[item]:
+            assert order.ts_ms == label["start_ms"]
+            break
     else:
         pytest.fail("the flash item was never oversold")
-    assert all(v.fate is not Fate.ACCEPTED or v.order is None or v.order.item_id != item
-               or v.order.quantity <= stock[item] for v in judge(payloads, set()))
+    # Sold out exactly at the label's start, then sold on through the incident.
+    before = sum(o.quantity for o in flash if o.ts_ms < label["start_ms"])
+    assert before == stock[item]
+    assert sum(o.quantity for o in flash if o.ts_ms >= label["start_ms"]) > 10
 
 
 def _json(payload: bytes) -> dict:
