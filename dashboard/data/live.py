@@ -12,20 +12,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import flask
-import pyarrow as pa
 import redis
 
-from common.settings import Settings
-from ingest.detect.keeper import read_alerts
-from ingest.contract import midnight_ms
-from dashboard.data.history import History
-from ingest.history import orders_dir, read_summary
 from common.redis_server import connect
-
-DIMENSIONS = ("device", "category", "region", "payment", "merchant")
-_COLUMN = {"merchant": "merchant_id", "payment": "coalesce(payment, 'none')"}
+from common.settings import Settings
+from dashboard.data.history import History
+from ingest.contract import midnight_ms
+from ingest.detect.keeper import read_alerts
+from ingest.history import orders_dir, read_summary
 
 
 @dataclass(frozen=True)
