@@ -40,7 +40,7 @@ def _wait_counted(client: redis.Redis, settings: Settings, worker: subprocess.Po
     """Until the worker has committed the stream's last entry (and so written its alerts: the
     worker acknowledges a batch only after its alerts are stored)."""
     while worker.poll() is None:
-        if drained(client, settings.orders_stream):
+        if drained(client, settings):
             return
         time.sleep(0.2)
     raise RuntimeError(f"the worker exited with {worker.returncode}")

@@ -33,14 +33,25 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("publish_batch_size", "GMV_PUBLISH_BATCH_SIZE", 2000,
             "payloads per Redis round trip when publishing (simulate, replay)"),
     Setting("ingest_batch_size", "GMV_INGEST_BATCH_SIZE", 20_000,
-            "most stream entries the worker reads, decodes and commits as one batch"),
+            "most stream entries the worker reads and decodes as one batch (one XREAD)"),
+    Setting("checkpoint_interval_ms", "GMV_CHECKPOINT_INTERVAL_MS", 200,
+            "the worker commits what it has read at least this often (and when the stream is "
+            "quiet): the freshness of every screen"),
+    Setting("checkpoint_events", "GMV_CHECKPOINT_EVENTS", 100_000,
+            "...or once this many events are read, whichever comes first"),
+    Setting("dedupe_orders", "GMV_DEDUPE_ORDERS", 4_000_000,
+            "orders the worker expects to remember (within the horizon): sizes the dedupe table "
+            "up front, ~11 bytes an order; it grows beyond, at the cost of a pause"),
+    Setting("dedupe_horizon_h", "GMV_DEDUPE_HORIZON_H", 48,
+            "how long an order id is remembered, in hours of event time: a re-send within it is "
+            "a duplicate"),
+    Setting("future_ts_margin_ms", "GMV_FUTURE_TS_MARGIN_MS", 300_000,
+            "an order stamped further ahead of its arrival (its stream entry's time) is rejected "
+            "as future_ts"),
     Setting("snapshot_interval_ms", "GMV_SNAPSHOT_INTERVAL_MS", 250,
             "the worker publishes the live snapshot after every commit and at least this often"),
     Setting("trim_stream", "GMV_TRIM_STREAM", True,
             "the worker trims the order stream below its committed position"),
-    Setting("consumer_name", "GMV_CONSUMER", "",
-            "this worker's name in the consumer group; empty: '<hostname>-worker'. Keep it stable "
-            "so a restarted worker finds its own pending entries"),
     Setting("embedded_redis_aof", "GMV_EMBEDDED_REDIS_AOF", True,
             "the embedded redis-server keeps an append-only file (everysec), so a restart loses "
             "at most a second; off publishes ~30 % faster (BENCHMARKS.md)"),
@@ -78,9 +89,13 @@ class Settings:
     festival_date: str
     publish_batch_size: int
     ingest_batch_size: int
+    checkpoint_interval_ms: int
+    checkpoint_events: int
+    dedupe_orders: int
+    dedupe_horizon_h: int
+    future_ts_margin_ms: int
     snapshot_interval_ms: int
     trim_stream: bool
-    consumer_name: str
     embedded_redis_aof: bool
     web_host: str
     web_port: int

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -14,11 +15,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingest import strict_json
+from ingest.strict_json import HugeInteger
+
 DEVICES: tuple[str, ...] = ("pc", "mobile", "pad", "other")
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")  # the festival day and every time shown
 MAX_AMOUNT_CENTS = 1_000_000_000  # 10,000,000.00 CNY
 QUANTITY_MIN, QUANTITY_MAX = 1, 10_000
-PAYLOAD_MAX_BYTES = 64 * 1024
+PAYLOAD_MAX_BYTES = 16 * 1024
+FUTURE_TS_MARGIN_MS = 300_000  # the contract's default; the worker's is a setting
 # The contract gives no range for ts; these bounds catch the classic producer bug of sending
 # epoch *seconds* (or microseconds) while allowing any plausible event time.
 TS_MIN_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
@@ -95,23 +100,38 @@ def format_cents(cents: int) -> str:
 
 
 def amount_to_cents(value: Any) -> int:
-    """A contract amount (plain decimal string, or JSON number read as a Decimal) in integer cents."""
+    """A contract amount (plain decimal string, or JSON number read as a Decimal) in integer cents,
+    exactly: no rounding at any length, no arithmetic on absurd exponents."""
     if isinstance(value, str):
         if not _PLAIN_DECIMAL.fullmatch(value):
-            raise InvalidEvent(f"amount {value!r} is not a plain decimal like \"129.90\"")
+            raise InvalidEvent(f"amount {_shown(value)} is not a plain decimal like \"129.90\"")
         number = Decimal(value)
+    elif isinstance(value, HugeInteger):
+        raise InvalidEvent(f"amount {value} is outside (0, 10000000.00]")
     elif isinstance(value, Decimal | int) and not isinstance(value, bool):
         number = Decimal(value)
     else:
         raise InvalidEvent(f"amount must be a string or a number, got {_json_type(value)}")
     if not number.is_finite():
-        raise InvalidEvent(f"amount {value!r} is not a finite number")
-    cents = number * 100
-    if cents != cents.to_integral_value():
-        raise InvalidEvent(f"amount {value!r} has more than 2 decimals")
-    if not 0 < cents <= MAX_AMOUNT_CENTS:
-        raise InvalidEvent(f"amount {value!r} is outside (0, 10000000.00]")
-    return int(cents)
+        raise InvalidEvent(f"amount {_shown(value)} is not a finite number")
+    sign, digits, exponent = number.as_tuple()
+    significant = len(digits) - (len(digits) - len("".join(map(str, digits)).rstrip("0")))
+    if sign or significant == 0 or number.adjusted() > 7:
+        raise InvalidEvent(f"amount {_shown(value)} is outside (0, 10000000.00]")
+    exponent = int(exponent) + len(digits) - significant  # the trailing zeros dropped
+    if exponent < -2:
+        raise InvalidEvent(f"amount {_shown(value)} has more than 2 decimals")
+    cents = int("".join(map(str, digits[:significant]))) * 10 ** (exponent + 2)
+    if cents > MAX_AMOUNT_CENTS:
+        raise InvalidEvent(f"amount {_shown(value)} is outside (0, 10000000.00]")
+    return cents
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    """A value as a reason quotes it: short, whatever its length."""
+    text = repr(value) if isinstance(value, str) and not isinstance(value, HugeInteger) \
+        else str(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
 
 def cents_from_text(amount: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -125,10 +145,12 @@ def _json_type(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "boolean"
-    if isinstance(value, int):
+    if isinstance(value, int | HugeInteger):
         return "integer"
     if isinstance(value, Decimal | float):
         return "number"
+    if isinstance(value, HugeInteger):
+        return "integer"
     if isinstance(value, str):
         return "string"
     if isinstance(value, list):
@@ -136,25 +158,15 @@ def _json_type(value: Any) -> str:
     return "object"
 
 
-def _reject_constant(name: str) -> Any:
-    raise InvalidEvent(f"{name} is not valid JSON")
-
-
 def parse_object(payload: bytes | str) -> dict[str, Any]:
-    """One UTF-8 JSON object, numbers kept exact (Decimal), NaN/Infinity refused."""
+    """One UTF-8 JSON object and nothing else (ingest/strict_json.py), or InvalidEvent."""
     if len(payload) > PAYLOAD_MAX_BYTES:
-        raise InvalidEvent(f"payload is {len(payload)} bytes, over the {PAYLOAD_MAX_BYTES}-byte limit")
-    if isinstance(payload, bytes | bytearray | memoryview):
-        try:
-            payload = bytes(payload).decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise InvalidEvent(f"payload is not UTF-8 (byte {err.start})") from None
+        raise InvalidEvent(f"payload is {len(payload):,} bytes, over the {PAYLOAD_MAX_BYTES:,}-byte "
+                           "limit")
     try:
-        body = json.loads(payload, parse_float=Decimal, parse_constant=_reject_constant)
-    except RecursionError:
-        raise InvalidEvent("payload nests too deeply") from None
-    except json.JSONDecodeError as err:
-        raise InvalidEvent(f"not JSON: {err.msg} at char {err.pos}") from None
+        body = strict_json.loads(payload)
+    except strict_json.NotStrictJson as err:
+        raise InvalidEvent(str(err)) from None
     if not isinstance(body, dict):
         raise InvalidEvent(f"payload is a JSON {_json_type(body)}, not an object")
     return body
@@ -164,6 +176,8 @@ def _integer(body: dict[str, Any], name: str, low: int, high: int) -> int:
     if name not in body:
         raise InvalidEvent(f"{name} is missing")
     value = body[name]
+    if isinstance(value, HugeInteger):
+        raise InvalidEvent(f"{name} {_shown(value)} is outside [{low}, {high}]")
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidEvent(f"{name} must be an integer, got {_json_type(value)}")
     if not low <= value <= high:
@@ -215,6 +229,27 @@ def parse_inventory(payload: bytes | str) -> InventoryEvent:
     )
 
 
+NO_DATA = "no_data: the entry has no data field"
+
+
+def judge_payload(payload: bytes | None, arrival_ms: int,
+                  future_margin_ms: int = FUTURE_TS_MARGIN_MS) -> tuple[Order | None, str | None]:
+    """One entry's order, or the reason it is rejected: the guard that every payload passes
+    through, so no bytes can raise out of it. `arrival_ms`: when its stream entry was added."""
+    if payload is None:
+        return None, NO_DATA
+    try:
+        order = parse_order(payload)
+    except InvalidEvent as err:
+        return None, str(err)
+    except Exception as err:  # noqa: BLE001 - whatever it is, it is this payload's fate
+        return None, f"undecodable: {type(err).__name__}"
+    if order.ts_ms > arrival_ms + future_margin_ms:
+        return None, (f"future_ts: ts is {(order.ts_ms - arrival_ms) / 1000:,.0f} s ahead of its "
+                      f"arrival (at most {future_margin_ms / 1000:,.0f} s)")
+    return order, None
+
+
 @dataclass(frozen=True)
 class Verdict:
     fate: Fate
@@ -222,23 +257,26 @@ class Verdict:
     reason: str | None = None
 
 
-def judge(payloads: Iterable[bytes], accepted_ids: set[str]) -> Iterator[Verdict]:
-    """The reference fate of each payload, in order; `accepted_ids` is updated as orders are accepted.
+def judge(payloads: Iterable[bytes | None], accepted_ids: set[str],
+          arrivals_ms: Iterable[int] | None = None,
+          future_margin_ms: int = FUTURE_TS_MARGIN_MS) -> Iterator[Verdict]:
+    """The reference fate of each entry's payload, in order (`arrivals_ms`: when each entry
+    was added; default: now); `accepted_ids` is updated as orders are accepted.
 
     This is the slow, obviously-correct definition. The ingest hot path decides fates for
-    whole Arrow batches and is tested against this function.
+    whole batches and is tested against this function.
     """
+    arrivals = iter(arrivals_ms) if arrivals_ms is not None else None
     for payload in payloads:
-        try:
-            order = parse_order(payload)
-        except InvalidEvent as err:
-            yield Verdict(Fate.REJECTED, reason=str(err))
-            continue
-        if order.order_id in accepted_ids:
+        arrival = next(arrivals) if arrivals is not None else int(time.time() * 1000)
+        order, reason = judge_payload(payload, arrival, future_margin_ms)
+        if order is None:
+            yield Verdict(Fate.REJECTED, reason=reason)
+        elif order.order_id in accepted_ids:
             yield Verdict(Fate.DUPLICATE, order=order)
-            continue
-        accepted_ids.add(order.order_id)
-        yield Verdict(Fate.ACCEPTED, order=order)
+        else:
+            accepted_ids.add(order.order_id)
+            yield Verdict(Fate.ACCEPTED, order=order)
 
 
 def midnight_ms(festival_day: date) -> int:

@@ -1,127 +1,192 @@
-"""One batch of stream payloads -> one Arrow table of valid orders, plus the rejected with reasons.
+"""One batch of stream entries -> one Arrow table of valid orders, plus the rejected with reasons.
 
-The fast path takes every payload in the canonical compact form (`Order.to_payload()`, the
-simulator's, and any producer that writes the contract's fields in its order) for the whole
-batch at once: one anchored regular expression proves the shape, a split on the quotes lays the
-fields out at fixed positions, and the contract's ranges are column checks. Every other payload
-(another key order, spaces, escapes, non-ASCII text, a JSON number for `amount`, extra fields
-other than `retry`, anything broken) is judged one by one by the reference rules of
-`ingest.contract`, which also write the rejection reasons. Both paths agree by construction and
-by test (tests/unit/test_decode.py).
+The fast path proves a payload is in the canonical compact form (`Order.to_payload()`: the
+contract's keys in its order, no spaces, printable ASCII without escapes, an optional `payment`,
+an optional `retry` counter) from the positions of its quotes, for the whole batch at once in
+numpy. Once no byte is a control character, a backslash or non-ASCII, every quote delimits a
+string, so the text between two quotes is either fixed (a key, a separator), which must be the
+canonical text (compared eight bytes at a time), or a value, whose length and digits are checked
+column by column (digits eight at a time too). Every other entry goes to the contract's
+reference rules (`ingest.contract.judge_payload`), one by one, inside its guard: whatever the
+bytes, each entry gets a fate and a reason. Both paths agree by construction and by test
+(tests/unit/test_decode.py).
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ingest.contract import (
     DEVICES,
-    MAX_AMOUNT_CENTS,
     ORDER_SCHEMA,
+    PAYLOAD_MAX_BYTES,
     QUANTITY_MAX,
     TS_MAX_MS,
     TS_MIN_MS,
-    InvalidEvent,
-    cents_from_text,
-    parse_order,
+    judge_payload,
 )
+from ingest.payloads import Payloads
+from ingest.read import Entries, id_key
 
-_TEXT = r'"[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}"'  # printable ASCII, no quote or backslash
-CANONICAL = (
-    r'^\{"order_id":' + _TEXT + r',"ts":[1-9][0-9]{0,18},"amount":"[0-9]{1,12}(\.[0-9]{1,2})?"'
-    r',"device":"[a-z]{1,16}","category":' + _TEXT + r',"region":' + _TEXT
-    + r',"merchant_id":' + _TEXT + r',"buyer_id":' + _TEXT + r',"item_id":' + _TEXT
-    + r',"quantity":[1-9][0-9]{0,4}(,"payment":"[\x20\x21\x23-\x5b\x5d-\x7e]{1,32}")?'
-    r'(,"retry":[0-9]{1,9})?\}$')
-# Positions of the fields among the pieces of a canonical payload split on '"'.
-_TOKENS = {"order_id": 3, "ts": 6, "amount": 9, "device": 13, "category": 17, "region": 21,
-           "merchant_id": 25, "buyer_id": 29, "item_id": 33, "quantity": 36}
-_PAYMENT_KEY, _PAYMENT = 37, 39
-_OUTPUT_SCHEMA = pa.schema([("index", pa.int64()), *ORDER_SCHEMA])
+DECODED = pa.schema([("index", pa.int64()), *ORDER_SCHEMA])
+# Strings are first views into the batch's own bytes, then copied out in one cast (pyarrow
+# cannot yet filter or take views): cheaper than gathering them byte by byte.
+_VIEWS = pa.schema([pa.field(f.name, pa.string_view()) if f.type == pa.string() else f
+                    for f in DECODED])
+_COLON, _COMMA, _CLOSE = 58, 44, 125
+_DEVICE_WORDS = np.array([int.from_bytes(d.encode(), "little") for d in DEVICES], np.uint64)
+_LIMITS = {"order_id": 64, "category": 64, "region": 64, "merchant_id": 64, "buyer_id": 64,
+           "item_id": 64, "payment": 32, "device": 6}
+# {"order_id":"V","ts":N,"amount":"V","device":"V","category":"V","region":"V",
+#  "merchant_id":"V","buyer_id":"V","item_id":"V","quantity":N ...: every variant starts with
+# these 36 quotes. Piece j is the text between quote j-1 and quote j (piece 0: before the first).
+# Each run: (first piece, its text, the quotes inside it included) of fixed text.
+_RUNS = ((0, b'{"order_id":'), (4, b',"ts'), (7, b'amount":'), (10, b',"device":'),
+         (14, b',"category":'), (18, b',"region":'), (22, b',"merchant_id":'),
+         (26, b',"buyer_id":'), (30, b',"item_id":'), (34, b',"quantity'))
+_VALUES = {"order_id": 3, "amount": 9, "device": 13, "category": 17, "region": 21,
+           "merchant_id": 25, "buyer_id": 29, "item_id": 33}
+_TS_PIECE, _PREFIX_QUOTES = 6, 36
+# Then, by the number of quotes: '}' (36), ',"retry":R}' (38), ',"payment":"P"}' (40),
+# ',"payment":"P","retry":R}' (42).
+_TAILS = (36, 38, 40, 42)
 
 
 @dataclass
 class Decoded:
     """`orders`: valid orders in stream order, with `index` (position in the batch).
-    `rejected`: (position, reason) of every payload that breaks a rule."""
+    `rejected`: (position, reason) of every entry that breaks a rule."""
 
     orders: pa.Table
     rejected: list[tuple[int, str]]
 
 
-def _mask(checks: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(checks.to_numpy(zero_copy_only=False), dtype=bool)
+def _canonical(data: Payloads, rows: np.ndarray, first_arrival_ms: int,
+               future_margin_ms: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Which rows are canonical orders, and their fields: spans of the strings, values of the
+    numbers."""
+    buf = data.buf
+    quote_at = data.quote_run(rows, 0, _PREFIX_QUOTES)
+
+    def start(piece: int) -> np.ndarray:
+        return data.offsets[rows] if piece == 0 else quote_at[:, piece - 1] + 1
+
+    ok = np.ones(len(rows), bool)
+    for piece, text in _RUNS:  # the run's bytes, its quotes, and the next quote right after
+        at = start(piece)
+        ok &= data.equals(at, text) & (quote_at[:, piece + text.count(b'"')] == at + len(text))
+    fields: dict[str, np.ndarray] = {}
+    first, stop = start(_TS_PIECE), quote_at[:, _TS_PIECE]  # ':1794326400000,'
+    ok &= (buf[first] == _COLON) & (buf[stop - 1] == _COMMA)
+    fields["ts"], fine = data.integer(first + 1, stop - 1)
+    ok &= fine & (fields["ts"] >= TS_MIN_MS) & (fields["ts"] < TS_MAX_MS)
+    ok &= fields["ts"] <= first_arrival_ms + future_margin_ms
+    amount = _VALUES["amount"]
+    fields["amount_cents"], fine = data.cents(start(amount), quote_at[:, amount])
+    ok &= fine
+    for name, piece in _VALUES.items():
+        if name != "amount":
+            span_start, span_end = start(piece), quote_at[:, piece]
+            ok &= (span_end - span_start >= 1) & (span_end - span_start <= _LIMITS[name])
+            fields[f"{name}_start"], fields[f"{name}_end"] = span_start, span_end
+    device, length = fields["device_start"], fields["device_end"] - fields["device_start"]
+    word = data.words[device] & ((np.uint64(1) << (8 * np.minimum(length, 7)).astype(
+        np.uint64)) - np.uint64(1))
+    ok &= np.isin(word, _DEVICE_WORDS)
+    tail_ok, quantity_end, fields["payment_start"], fields["payment_end"] = _tail(data, rows)
+    quantity_start = quote_at[:, _PREFIX_QUOTES - 1] + 1  # ':3,' or ':3}'
+    fields["quantity"], fine = data.integer(quantity_start + 1, quantity_end)
+    ok &= tail_ok & fine & (buf[quantity_start] == _COLON)
+    ok &= (fields["quantity"] >= 1) & (fields["quantity"] <= QUANTITY_MAX)
+    return ok, fields
 
 
-def _fields(canonical: pa.BinaryArray, index: np.ndarray) -> pa.Table:
-    """Canonical payloads -> order columns, by position among their quote-separated pieces."""
-    # The shape proved them printable ASCII: valid UTF-8 without checking again.
-    pieces = pc.split_pattern(canonical.cast(pa.string(), safe=False), '"')
-    flat = pieces.flatten()
-    starts = pieces.offsets.to_numpy()[:-1]
-    lengths = pc.list_value_length(pieces).to_numpy()
-
-    def piece(position: int) -> pa.Array:
-        return flat.take(pa.array(starts + position))
-
-    def number(position: int) -> pa.Array:  # ':123,' or ':123}'
-        return pc.cast(pc.utf8_slice_codeunits(piece(position), 1, -1), pa.int64())
-
-    has_payment = (lengths > _PAYMENT) & _mask(pc.equal(
-        flat.take(pa.array(np.minimum(starts + _PAYMENT_KEY, len(flat) - 1))), "payment"))
-    payment = flat.take(pa.array(np.where(has_payment, starts + _PAYMENT, 0)))
-    return pa.table({
-        "index": pa.array(index, pa.int64()), "order_id": piece(_TOKENS["order_id"]),
-        "ts_ms": number(_TOKENS["ts"]),
-        "amount_cents": cents_from_text(piece(_TOKENS["amount"])),
-        **{name: piece(_TOKENS[name]) for name in ("device", "category", "region",
-                                                   "merchant_id", "buyer_id", "item_id")},
-        "quantity": number(_TOKENS["quantity"]),
-        "payment": pc.if_else(pa.array(has_payment), payment, pa.scalar(None, pa.string())),
-    }, schema=_OUTPUT_SCHEMA)
-
-
-def _in_range(orders: pa.Table) -> np.ndarray:
-    """The contract's ranges that the canonical shape does not already imply."""
-    checks = [
-        pc.is_in(orders["device"], pa.array(DEVICES)),
-        pc.greater_equal(orders["ts_ms"], TS_MIN_MS), pc.less(orders["ts_ms"], TS_MAX_MS),
-        pc.less_equal(orders["quantity"], QUANTITY_MAX),
-        pc.greater(orders["amount_cents"], 0),
-        pc.less_equal(orders["amount_cents"], MAX_AMOUNT_CENTS),
-    ]
-    return _mask(functools.reduce(pc.and_, checks))
-
-
-def _reference(payloads: Sequence[bytes], index: np.ndarray) -> tuple[pa.Table,
-                                                                    list[tuple[int, str]]]:
-    rows, rejected = [], []
-    for i in index.tolist():
-        try:
-            order = parse_order(payloads[i])
-        except InvalidEvent as err:
-            rejected.append((i, str(err)))
+def _tail(data: Payloads, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                   np.ndarray]:
+    """After the quantity: whether the rest is one of the tails, where the quantity ends, and the
+    span of the payment (empty when there is none)."""
+    buf = data.buf
+    count, row_end = data.quote_count[rows], data.offsets[rows + 1]
+    ok = buf[row_end - 1] == _CLOSE
+    quantity_end = row_end - 1
+    payment_start, payment_end = np.zeros(len(rows), np.int64), np.zeros(len(rows), np.int64)
+    for tail in _TAILS[1:]:
+        subset = np.flatnonzero(count == tail)
+        if not len(subset):
             continue
-        rows.append({"index": i, **vars(order)})
-    return pa.Table.from_pylist(rows, schema=_OUTPUT_SCHEMA), rejected
+        q = data.quote_run(rows[subset], _PREFIX_QUOTES, tail - _PREFIX_QUOTES)
+        end = row_end[subset]
+        fine = buf[q[:, 0] - 1] == _COMMA
+        quantity_end[subset] = q[:, 0] - 1
+        retry = 0  # the quote that opens "retry"
+        if tail >= 40:  # "payment":"P"
+            fine &= data.equals(q[:, 0], b'"payment":"') & (q[:, 1] == q[:, 0] + 8) & (
+                q[:, 2] == q[:, 0] + 10)
+            length = q[:, 3] - q[:, 2] - 1
+            fine &= (length >= 1) & (length <= _LIMITS["payment"])
+            payment_start[subset], payment_end[subset] = q[:, 2] + 1, q[:, 3]
+            if tail == 40:
+                fine &= end == q[:, 3] + 2
+            else:
+                fine &= data.equals(q[:, 3], b'",') & (q[:, 4] == q[:, 3] + 2)
+                retry = 4
+        if tail in (38, 42):  # "retry":R, any JSON integer, ignored
+            fine &= data.equals(q[:, retry], b'"retry":') & (q[:, retry + 1] == q[:, retry] + 6)
+            _, digits = data.integer(q[:, retry] + 8, end - 1)
+            fine &= digits
+        ok[subset] &= fine
+    return ok, quantity_end, payment_start, payment_end
 
 
-def decode_batch(payloads: Sequence[bytes]) -> Decoded:
-    """Every payload's fate short of duplicates: valid orders (as a table) or rejected."""
-    if not payloads:
-        return Decoded(_OUTPUT_SCHEMA.empty_table(), [])
-    batch = pa.array(payloads, pa.binary())
-    canonical = _mask(pc.match_substring_regex(batch, CANONICAL))
-    rows = np.flatnonzero(canonical)
-    fast = _fields(batch if len(rows) == len(batch) else batch.filter(pa.array(canonical)), rows)
-    ok = _in_range(fast)
-    slow = np.sort(np.concatenate([np.flatnonzero(~canonical), rows[~ok]]))
-    slow_orders, rejected = _reference(payloads, slow)
-    orders = pa.concat_tables([fast.filter(pa.array(ok)), slow_orders])
-    return Decoded(orders.sort_by("index") if len(slow) else orders, rejected)
+def decode_batch(entries: Entries, future_margin_ms: int) -> Decoded:
+    """Every entry's fate short of duplicates: valid orders (as a table) or rejected."""
+    n = len(entries)
+    if n == 0:
+        return Decoded(DECODED.empty_table(), [])
+    data = entries.prepared()
+    candidates = data.clean() & np.isin(data.quote_count, _TAILS) & entries.has_data
+    candidates &= np.diff(data.offsets) <= PAYLOAD_MAX_BYTES
+    rows = np.flatnonzero(candidates)
+    ok, fields = _canonical(data, rows, entries.first_arrival_ms, future_margin_ms)
+    rows = rows[ok]
+    table = _table(data, rows, {name: values[ok] for name, values in fields.items()})
+    if len(rows) == n:
+        return Decoded(table, [])
+    fast = np.zeros(n, bool)
+    fast[rows] = True
+    slow_orders, rejected = _reference(entries, np.flatnonzero(~fast), future_margin_ms)
+    if slow_orders.num_rows:
+        table = pa.concat_tables([table, slow_orders]).sort_by("index")
+    return Decoded(table, rejected)
+
+
+def _table(data: Payloads, rows: np.ndarray, fields: dict[str, np.ndarray]) -> pa.Table:
+    def text(name: str) -> pa.Array:
+        start, end = fields[f"{name}_start"], fields[f"{name}_end"]
+        # An order without `payment` has an empty span there: null, not "".
+        return data.strings(start, end, end > start if name == "payment" else None)
+
+    return pa.table({
+        "index": pa.array(rows, pa.int64()), "order_id": text("order_id"),
+        "ts_ms": pa.array(fields["ts"], pa.int64()),
+        "amount_cents": pa.array(fields["amount_cents"], pa.int64()),
+        **{name: text(name) for name in ("device", "category", "region", "merchant_id",
+                                          "buyer_id", "item_id")},
+        "quantity": pa.array(fields["quantity"], pa.int64()), "payment": text("payment"),
+    }, schema=_VIEWS).cast(DECODED)
+
+
+def _reference(entries: Entries, rows: np.ndarray, future_margin_ms: int) -> tuple[
+        pa.Table, list[tuple[int, str]]]:
+    found, rejected = [], []
+    for i in rows.tolist():
+        order, reason = judge_payload(entries.payload(i), id_key(entries.ids[i])[0],
+                                      future_margin_ms)
+        if order is None:
+            rejected.append((i, str(reason)))
+        else:
+            found.append({"index": i, **vars(order)})
+    return pa.Table.from_pylist(found, schema=DECODED), rejected

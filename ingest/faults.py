@@ -13,10 +13,11 @@ from common.logs import log_line
 log = logging.getLogger("gmv.faults")
 # The steps of a batch's path, in order; each leaves a different state behind.
 STEPS = (
-    "after_dead_letters",   # rejected entries dead-lettered, nothing committed
-    "after_commit",         # the store has the batch and the position, the stream has not been told
-    "after_history_part",   # a history part written, its state file not yet
-    "before_publish",       # all done but the live snapshot
+    "after_dead_letters",   # a batch's rejected entries dead-lettered, nothing committed
+    "after_part",           # the checkpoint's orders written as a part that no commit names yet
+    "after_commit",         # committed with the position; the manifest, summary, snapshot not told
+    "after_compaction_write",   # compacted files written that no commit names yet
+    "after_compaction_commit",  # a commit names them; the files they replace are still there
 )
 
 

@@ -1,98 +1,113 @@
-"""History that other processes read without the store's write lock: the committed orders as
-Parquet parts (each written to a temporary name, then renamed) and a small state file."""
+"""The history other processes read, never the store: the committed orders as Parquet files named
+in `history/manifest.json`, and the night's totals in `summary.json`, each replaced atomically
+by the worker after its commits. The one place for where these files are and what they hold."""
 
 from __future__ import annotations
 
 import json
 import logging
-import re
-import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.dataset as ds
 
 from common.atomic import atomic_path
-from common.logs import log_event
-from ingest.contract import BEIJING, midnight_ms
-from ingest.faults import FaultPlan
-from ingest.store import Store
-from ingest.summary import summarize
+from ingest.contract import BEIJING, ORDER_SCHEMA, midnight_ms
+from ingest.store import FileEntry
 
 log = logging.getLogger("gmv.history")
-_PART = re.compile(r"part-(\d{10})-(\d{10})\.parquet")
-FLUSH_EVERY_S = 5.0
-FLUSH_ROWS = 500_000
+MANIFEST_VERSION = 2
+# The orders as stored: the contract's columns and the dedupe key, nothing else.
+STORED = pa.schema([*ORDER_SCHEMA, ("fp_hi", pa.uint64()), ("fp_lo", pa.uint64())])
+
+
+def history_dir(data_dir: Path) -> Path:
+    return data_dir / "history"
 
 
 def orders_dir(data_dir: Path) -> Path:
-    return data_dir / "history" / "orders"
+    return history_dir(data_dir) / "orders"
 
 
-def state_path(data_dir: Path) -> Path:
-    return data_dir / "history" / "state.json"
+def manifest_path(data_dir: Path) -> Path:
+    return history_dir(data_dir) / "manifest.json"
 
 
-def last_exported_batch(data_dir: Path) -> int:
-    batches = [int(m[2]) for p in orders_dir(data_dir).glob("part-*.parquet")
-               if (m := _PART.fullmatch(p.name))]
-    return max(batches, default=0)
+def summary_path(data_dir: Path) -> Path:
+    return data_dir / "summary.json"
 
 
-class HistoryWriter:
-    """Buffers what each batch inserted and writes it out every few seconds."""
-
-    def __init__(self, data_dir: Path, store: Store, faults: FaultPlan | None = None) -> None:
-        self.data_dir, self.store = data_dir, store
-        self.faults = faults or FaultPlan("")
-        orders_dir(data_dir).mkdir(parents=True, exist_ok=True)
-        self._parts: list[pa.Table] = []
-        self._rows = 0
-        self._flushed_at = time.monotonic()
-        self._dirty = False
-        self.exported = last_exported_batch(data_dir)
-        self._batch = self.exported
-        missing = store.orders_since(self.exported)  # committed, then the worker died
-        if missing.num_rows:
-            self._write(missing, int(missing["batch"][-1].as_py()))
-            log_event(log, "history_caught_up", rows=missing.num_rows, batch=self.exported)
-
-    def add(self, batch: int, inserted: pa.Table, position: str) -> None:
-        self._batch, self._dirty = batch, True
-        if inserted.num_rows:
-            self._parts.append(inserted)
-            self._rows += inserted.num_rows
-        self.flush_if_due(position)
-
-    def flush_if_due(self, position: str | None) -> None:
-        """Every few seconds (or every FLUSH_ROWS rows) while batches keep coming."""
-        due = time.monotonic() - self._flushed_at >= FLUSH_EVERY_S
-        if self._rows >= FLUSH_ROWS or (self._dirty and due):
-            self.flush(position)
-
-    def flush(self, position: str | None) -> None:
-        if self._parts:
-            self._write(pa.concat_tables(self._parts), self._batch)
-            self._parts, self._rows = [], 0
-        with atomic_path(state_path(self.data_dir)) as tmp:
-            tmp.write_text(json.dumps({"counters": self.store.counters(), "position": position,
-                                       "batch": self._batch, "as_of_ms": int(time.time() * 1000)}))
-        self._flushed_at = time.monotonic()
-        self._dirty = False
-
-    def _write(self, orders: pa.Table, last_batch: int) -> None:
-        path = orders_dir(self.data_dir) / f"part-{self.exported + 1:010d}-{last_batch:010d}.parquet"
-        with atomic_path(path) as tmp:
-            pq.write_table(orders, tmp, compression="zstd")
-        self.exported = last_batch
-        self.faults.reached("after_history_part")
+def publish_manifest(data_dir: Path, files: Iterable[FileEntry], position: str | None) -> None:
+    """The committed files, for readers: only what a commit names is ever listed."""
+    with atomic_path(manifest_path(data_dir)) as tmp:
+        tmp.write_text(json.dumps({"version": MANIFEST_VERSION, "position": position,
+                                   "files": [asdict(f) for f in files]}))
 
 
-def history_parts(data_dir: Path) -> list[str]:
-    return sorted(str(p) for p in orders_dir(data_dir).glob("part-*.parquet"))
+def publish_summary(data_dir: Path, summary: dict[str, Any]) -> None:
+    with atomic_path(summary_path(data_dir)) as tmp:
+        tmp.write_text(json.dumps(summary, ensure_ascii=False))
+
+
+def read_manifest(data_dir: Path) -> list[FileEntry]:
+    path = manifest_path(data_dir)
+    if not path.exists():
+        return []
+    return [FileEntry(**f) for f in json.loads(path.read_text())["files"]]
+
+
+def history_parts(data_dir: Path, kind: str = "orders") -> list[str]:
+    """The committed files of a kind, as paths, oldest first."""
+    return [str(orders_dir(data_dir) / f.name) for f in read_manifest(data_dir) if f.kind == kind]
+
+
+def orders_dataset(paths: list[str]) -> ds.Dataset:
+    """Committed order files, fresh parts (Arrow IPC) and compacted ones (Parquet), as one."""
+    parquet = [p for p in paths if p.endswith(".parquet")]
+    fresh = [p for p in paths if p.endswith(".arrow")]
+    parts = ([ds.dataset(parquet, format="parquet")] if parquet else []) + \
+        ([ds.dataset(fresh, format="ipc")] if fresh else [])
+    return ds.dataset(parts) if len(parts) > 1 else parts[0]
+
+
+def orders_view(db: duckdb.DuckDBPyConnection, paths: list[str], name: str = "orders") -> None:
+    """A view `name` over the committed order files (empty, with the columns, when none)."""
+    if not paths:
+        db.register(f"{name}_empty", STORED.empty_table())
+        db.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {name}_empty")
+        return
+    parquet = [p for p in paths if p.endswith(".parquet")]
+    fresh = [p for p in paths if p.endswith(".arrow")]
+    selects = []
+    if parquet:
+        db.read_parquet(parquet).create_view(f"{name}_compacted")
+        selects.append(f"SELECT * FROM {name}_compacted")
+    if fresh:
+        db.register(f"{name}_fresh", ds.dataset(fresh, format="ipc"))
+        selects.append(f"SELECT * FROM {name}_fresh")
+    db.execute(f"CREATE OR REPLACE VIEW {name} AS " + " UNION ALL ".join(selects))
+
+
+def read_columns(paths: list[str], columns: list[str], where: ds.Expression | None = None,
+                 batch_rows: int = 1_000_000) -> Iterator[pa.RecordBatch]:
+    """Some columns of the committed order files, in batches."""
+    if not paths:
+        return iter(())
+    return orders_dataset(paths).to_batches(columns=columns, filter=where,
+                                            batch_size=batch_rows)
+
+
+def read_summary(data_dir: Path) -> dict[str, Any]:
+    """The contract's totals as the worker last committed them (it never needs the store)."""
+    path = summary_path(data_dir)
+    if not path.exists():
+        raise FileNotFoundError(f"no summary at {path}: run `gmv ingest` first, or pass --data")
+    return dict(json.loads(path.read_text()))
 
 
 def midnight_of_busiest(second: int) -> int:
@@ -107,39 +122,9 @@ def orders_by_second_of_night(data_dir: Path) -> dict[int, int]:
     if not parts:
         return {}
     db = duckdb.connect()
-    db.read_parquet(parts).create_view("orders")
+    orders_view(db, parts)
     rows = db.sql("SELECT ts_ms // 1000 AS s, count(*) AS n FROM orders GROUP BY s").fetchall()
     if not rows:
         return {}
     midnight_s = midnight_of_busiest(max(rows, key=lambda r: (r[1], -r[0]))[0]) // 1000
     return {int(s) - midnight_s: int(n) for s, n in rows}
-
-
-def history_summary(data_dir: Path) -> dict[str, Any]:
-    """The contract's totals from the history files alone: works while the worker runs."""
-    state = json.loads(state_path(data_dir).read_text()) if state_path(data_dir).exists() else {}
-    db = duckdb.connect()
-    parts = sorted(orders_dir(data_dir).glob("part-*.parquet"))
-    if parts:
-        db.read_parquet([str(p) for p in parts]).create_view("history_orders")
-    else:
-        db.execute("CREATE VIEW history_orders AS SELECT 0::BIGINT AS amount_cents, "
-                   "0::BIGINT AS ts_ms, '' AS device LIMIT 0")
-    totals = summarize(db, "history_orders", state.get("counters", {}))
-    totals["as_of"] = state.get("as_of_ms")
-    return totals
-
-
-def read_summary(data_dir: Path) -> dict[str, Any]:
-    """The totals from the store, or from the history files while the worker holds the store."""
-    path = data_dir / "gmv.duckdb"
-    if not path.exists() and not state_path(data_dir).exists():
-        raise FileNotFoundError(f"no store at {path}: run `gmv ingest` first, or pass --data")
-    try:
-        store = Store(path, read_only=True)
-    except duckdb.IOException:  # the worker has it open: DuckDB allows one process
-        return history_summary(data_dir)
-    try:
-        return store.summary()
-    finally:
-        store.close()

@@ -1,7 +1,10 @@
-"""The night so far, in memory: what every snapshot is drawn from, advanced by each committed batch.
+"""The night so far, in memory: what every snapshot is drawn from, advanced by each commit.
 
-A few hundred thousand integers at most (one pair per event-time second of the night), seeded
-from the store at start, so a snapshot costs no query.
+Bounded whatever producers send: per second and per minute only within the horizon behind the
+night's clock (older seconds fold into one "before" total, their peak kept), and at most
+MAX_VALUES values per dimension (the rest fold into "(other)"; the store keeps every one). The
+clock itself never runs ahead of the arrivals, so an order stamped a few minutes ahead cannot
+empty the charts.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from ingest.store import WINDOW_DIMENSIONS
+from ingest.windows import WINDOW_DIMENSIONS
 
 SHARE_WINDOW_S = 60  # the device split "now" is over the last minute
 MILESTONES_YUAN = tuple(10 ** k for k in range(6, 13))  # ¥100万, ¥1000万, ¥1亿 … ¥1万亿
 NIGHT_MINUTES = 24 * 60 + 10  # the night's per-minute series: a day and its run-up
+MAX_VALUES = 1_000
+OTHER = "(other)"
 
 
 def _pairs() -> defaultdict[str, list[int]]:
@@ -26,71 +31,106 @@ def _pairs() -> defaultdict[str, list[int]]:
 
 @dataclass
 class LiveState:
-    """Totals of the night; `[orders, gmv_cents]` pairs by event-time second, by minute, by
-    dimension value and by merchant."""
+    """Totals of the night; `[orders, gmv_cents]` pairs by event-time second, by minute and by
+    dimension value."""
 
+    horizon_s: int = 48 * 3600
     gmv_cents: int = 0
     orders: int = 0
     rejected: int = 0
     duplicates: int = 0
-    seconds: defaultdict[int, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
-    minutes: defaultdict[int, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    seconds: dict[int, list[int]] = field(default_factory=dict)
+    minutes: dict[int, list[int]] = field(default_factory=dict)
     totals: dict[str, defaultdict[str, list[int]]] = field(
         default_factory=lambda: {d: _pairs() for d in WINDOW_DIMENSIONS})
-    merchants: defaultdict[str, list[int]] = field(default_factory=_pairs)
     # Orders by device per second (last minutes only: the split "now") and per minute (the trend).
     recent_devices: defaultdict[int, defaultdict[str, int]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(int)))
-    minute_devices: defaultdict[int, defaultdict[str, int]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    minute_devices: dict[int, defaultdict[str, int]] = field(default_factory=dict)
     peak_ops: int = 0
     peak_second: int | None = None
-    latest: int | None = None  # the latest event-time second with orders
+    latest: int | None = None  # the night's clock: the latest second with orders, not ahead
+    before: list[int] = field(default_factory=lambda: [0, 0])  # seconds folded out of the horizon
+    top_merchants: list[tuple[str, int, int]] = field(default_factory=list)  # from the store
 
-    def add(self, window_deltas: pa.Table, rejected: int, duplicates: int) -> None:
-        """Advance by one batch's window deltas (rows: second, dimension, value, gmv, orders)."""
+    def add(self, window_deltas: pa.Table, rejected: int, duplicates: int,
+            clock_cap_s: int | None = None) -> list[int]:
+        """Advance by one commit's window deltas (rows: second, dimension, value, gmv, orders);
+        `clock_cap_s`: the newest arrival (the clock goes no further). Returns the seconds,
+        already behind the horizon, that orders were added to (their totals are the store's)."""
         self.rejected += rejected
         self.duplicates += duplicates
         rows = window_deltas.to_pydict()
+        behind: list[int] = []
+        newest = None
         for second, dimension, value, gmv, orders in zip(
                 rows["second"], rows["dimension"], rows["value"], rows["gmv_cents"],
                 rows["orders"], strict=True):
-            gmv, orders = int(gmv), int(orders)  # sums arrive as DECIMAL from the store
+            gmv, orders = int(gmv), int(orders)
             if dimension == "all":
-                self._add_second(second, orders, gmv)
+                if self._add_second(second, orders, gmv):
+                    newest = second if newest is None else max(newest, second)
+                else:
+                    behind.append(second)
                 continue
-            pair = self.totals[dimension][value]
+            values = self.totals[dimension]
+            pair = values[value if value in values or len(values) < MAX_VALUES else OTHER]
             pair[0] += orders
             pair[1] += gmv
-            if dimension == "device":
+            if dimension == "device" and self._within(second):
                 self.recent_devices[second][value] += orders
-                self.minute_devices[second // 60][value] += orders
+                self.minute_devices.setdefault(second // 60, defaultdict(int))[value] += orders
+        if newest is not None:
+            capped = newest if clock_cap_s is None else min(newest, clock_cap_s)
+            if self.latest is None or capped > self.latest:
+                self.latest = capped
+                self._forget_behind_horizon()
         self._forget_old_device_seconds()
+        return behind
 
-    def add_merchants(self, merchant_totals: pa.Table) -> None:
-        """Rows: merchant_id, orders, gmv_cents (one batch's, or the store's at start)."""
-        rows = merchant_totals.to_pydict()
-        for merchant, orders, gmv in zip(rows["merchant_id"], rows["orders"], rows["gmv_cents"],
-                                         strict=True):
-            pair = self.merchants[merchant]
-            pair[0] += int(orders)
-            pair[1] += int(gmv)
+    def _within(self, second: int) -> bool:
+        return self.latest is None or second > self.latest - self.horizon_s
 
-    def _add_second(self, second: int, orders: int, gmv: int) -> None:
-        for pair in (self.seconds[second], self.minutes[second // 60]):
-            pair[0] += orders
-            pair[1] += gmv
+    def _add_second(self, second: int, orders: int, gmv: int) -> bool:
+        """Count a second's orders; False when it is behind the horizon (only the totals)."""
         self.orders += orders
         self.gmv_cents += gmv
-        if self.latest is None or second > self.latest:
-            self.latest = second
-        total = self.seconds[second][0]
+        if not self._within(second):
+            self.before[0] += orders
+            self.before[1] += gmv
+            return False
+        for pair in (self.seconds.setdefault(second, [0, 0]),
+                     self.minutes.setdefault(second // 60, [0, 0])):
+            pair[0] += orders
+            pair[1] += gmv
+        self._peak(second, self.seconds[second][0])
+        return True
+
+    def _peak(self, second: int, total: int) -> None:
         if total > self.peak_ops or (total == self.peak_ops and self.peak_second is not None
                                      and second < self.peak_second):
             self.peak_ops, self.peak_second = total, second
 
+    def late_behind(self, second: int, total: int) -> None:
+        """A second behind the horizon now has `total` orders (the store's count): it may be
+        the peak."""
+        self._peak(second, total)
+
+    def _forget_behind_horizon(self) -> None:
+        assert self.latest is not None
+        start = self.latest - self.horizon_s
+        if not self.seconds or min(self.seconds) > start:
+            return
+        for second in [s for s in self.seconds if s <= start]:
+            pair = self.seconds.pop(second)
+            self.before[0] += pair[0]
+            self.before[1] += pair[1]
+        for minute in [m for m in self.minutes if m < start // 60]:
+            del self.minutes[minute]
+            self.minute_devices.pop(minute, None)
+
     def _forget_old_device_seconds(self) -> None:
-        latest = self.latest_second()
+        latest = self.latest
         if latest is not None and len(self.recent_devices) > 2 * SHARE_WINDOW_S:
             for second in [s for s in self.recent_devices if s <= latest - SHARE_WINDOW_S]:
                 del self.recent_devices[second]
@@ -111,8 +151,10 @@ class LiveState:
 
     def top(self, dimension: str, n: int) -> list[tuple[str, int, int]]:
         """(value, orders, gmv_cents) of the `n` values with the most GMV."""
-        pairs = self.merchants if dimension == "merchant" else self.totals[dimension]
-        best = heapq.nsmallest(n, pairs.items(), key=lambda item: (-item[1][1], item[0]))
+        if dimension == "merchant":
+            return self.top_merchants[:n]
+        best = heapq.nsmallest(n, self.totals[dimension].items(),
+                               key=lambda item: (-item[1][1], item[0]))
         return [(value, orders, gmv) for value, (orders, gmv) in best]
 
     def milestones(self) -> list[tuple[int, int]]:
@@ -121,17 +163,21 @@ class LiveState:
         if not self.seconds:
             return []
         seconds = np.fromiter(sorted(self.seconds), dtype=np.int64, count=len(self.seconds))
-        cumulative = np.cumsum([self.seconds[s][1] for s in seconds.tolist()], dtype=np.int64)
+        cumulative = self.before[1] + np.cumsum([self.seconds[s][1] for s in seconds.tolist()],
+                                                dtype=np.int64)
         crossed = [(yuan, int(np.searchsorted(cumulative, yuan * 100)))
-                   for yuan in MILESTONES_YUAN if cumulative[-1] >= yuan * 100]
+                   for yuan in MILESTONES_YUAN
+                   if cumulative[-1] >= yuan * 100 and self.before[1] < yuan * 100]
         return [(yuan, int(seconds[i])) for yuan, i in crossed]
 
     def night_minutes(self) -> tuple[int, int, range]:
         """(orders, gmv_cents) before the night's minute range, and the range: at most a day and
-        its run-up, ending at the latest minute, so a stray old event cannot stretch it."""
+        its run-up, ending at the latest minute with orders (at most the future-ts margin ahead
+        of the arrivals), so a stray old event cannot stretch it."""
         if not self.minutes:
             return 0, 0, range(0)
         last = max(self.minutes)
         first = max(min(self.minutes), last - NIGHT_MINUTES + 1)
-        before = [pair for minute, pair in self.minutes.items() if minute < first]
-        return sum(p[0] for p in before), sum(p[1] for p in before), range(first, last + 1)
+        outside = [pair for minute, pair in self.minutes.items() if minute < first]
+        return (self.before[0] + sum(p[0] for p in outside),
+                self.before[1] + sum(p[1] for p in outside), range(first, last + 1))

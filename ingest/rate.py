@@ -1,4 +1,11 @@
-"""How fast the worker counts, and how fast it could: the pipeline-health figures of the snapshot."""
+"""How fast the worker counts, how busy it is, and how fast it could go: the pipeline-health
+figures of the snapshot.
+
+`load` is the share of the last ten seconds spent working (reading, judging, committing), not
+waiting for orders. `capacity_eps` is the rate the worker reached flat out: measured whenever it
+had a backlog (reads came back full), kept until the next one; before any, the rate its working
+time implies (an underestimate at a trickle, where each commit's fixed cost weighs most).
+"""
 
 from __future__ import annotations
 
@@ -6,28 +13,42 @@ import time
 from collections import deque
 
 RATE_WINDOW_S = 10.0
+FLAT_OUT_MIN_S = 2.0  # a backlog this long measures the capacity
 
 
 class RateMeter:
-    """Events per second over the last ten seconds, and the capacity: events per second of the
-    time spent processing them (reading, decoding, committing), i.e. the rate if never idle."""
-
     def __init__(self, window_s: float = RATE_WINDOW_S) -> None:
         self.window_s = window_s
         self.started = time.monotonic()
-        self._batches: deque[tuple[float, int, float]] = deque()  # (at, events, busy seconds)
+        self._spans: deque[tuple[float, int, float]] = deque()  # (at, events, busy seconds)
+        self._backlog: tuple[float, int] | None = None  # since when, events since
+        self.flat_out_eps: int | None = None
 
     def record(self, events: int, busy_s: float) -> None:
         now = time.monotonic()
-        self._batches.append((now, events, busy_s))
-        while self._batches and self._batches[0][0] < now - self.window_s:
-            self._batches.popleft()
+        self._spans.append((now, events, busy_s))
+        while self._spans and self._spans[0][0] < now - self.window_s:
+            self._spans.popleft()
 
-    def figures(self) -> dict[str, int | None]:
+    def backlog(self, full: bool, events: int) -> None:
+        """A read came back full (more were waiting) or not: flat-out stretches measure the
+        capacity."""
         now = time.monotonic()
-        recent = [b for b in list(self._batches) if b[0] >= now - self.window_s]
-        events = sum(b[1] for b in recent)
-        busy_s = sum(b[2] for b in recent)
+        if full:
+            since, counted = self._backlog or (now, 0)
+            self._backlog = (since, counted + events)
+            if now - since >= FLAT_OUT_MIN_S:
+                self.flat_out_eps = round((counted + events) / (now - since))
+        else:
+            self._backlog = None
+
+    def figures(self) -> dict[str, float | int | str | None]:
+        now = time.monotonic()
+        recent = [s for s in list(self._spans) if s[0] >= now - self.window_s]
+        events = sum(s[1] for s in recent)
+        busy_s = sum(s[2] for s in recent)
         span_s = min(self.window_s, max(now - self.started, 1e-3))
-        return {"ingest_eps": round(events / span_s),
-                "capacity_eps": round(events / busy_s) if busy_s > 0 and events else None}
+        working = round(events / busy_s) if busy_s > 0 and events else None
+        return {"ingest_eps": round(events / span_s), "load": round(min(busy_s / span_s, 1.0), 4),
+                "capacity_eps": self.flat_out_eps or working,
+                "capacity_basis": "flat_out" if self.flat_out_eps else "working_time"}

@@ -1,38 +1,101 @@
-"""Stream entries as the worker reads them: ids and payloads side by side, in id order."""
+"""Reading the order stream from a position the worker keeps itself (XREAD, no consumer group),
+a batch ahead in its own thread: the entries as ids and payloads side by side, in id order."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from operator import itemgetter
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
+import numpy as np
+import redis
 
-@dataclass
-class Entries:
-    """A batch of stream entries, in id order, as two parallel lists."""
-
-    ids: list[bytes]
-    payloads: list[bytes]
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    @classmethod
-    def from_reply(cls, entries: list) -> Entries:
-        """Raw XREADGROUP/XAUTOCLAIM entries [id, [b'data', payload]]; an entry trimmed away
-        while pending has no fields and is judged as an empty payload."""
-        ids = list(map(itemgetter(0), entries))
-        payloads = [fields[1] if fields else b"" for fields in map(itemgetter(1), entries)]
-        return cls(ids, payloads)
-
-    def after(self, entry_id: str | None) -> Entries:
-        if entry_id is None or id_key(self.ids[0]) > id_key(entry_id):
-            return self
-        done = id_key(entry_id)
-        keep = [i for i, e in enumerate(self.ids) if id_key(e) > done]
-        return Entries([self.ids[i] for i in keep], [self.payloads[i] for i in keep])
+from common.prefetch import prefetched
+from ingest.payloads import Payloads
 
 
 def id_key(entry_id: bytes | str) -> tuple[int, int]:
     text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
     ms, _, seq = text.partition("-")
     return int(ms), int(seq or 0)
+
+
+def _data(fields: list[bytes]) -> bytes | None:
+    """The entry's `data` field (the first, should there be two), wherever it stands; None when
+    it has none (then it is rejected as `no_data`)."""
+    for name, value in zip(fields[::2], fields[1::2], strict=False):
+        if name == b"data":
+            return value
+    return None
+
+
+@dataclass
+class Entries:
+    """A batch of stream entries, in id order."""
+
+    ids: list[bytes]
+    payloads: list[bytes | None]  # None: the entry has no `data` field
+    _prepared: Payloads | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def from_reply(cls, entries: list) -> Entries:
+        """Raw XREAD entries: [id, [field, value, ...]]."""
+        ids = [entry[0] for entry in entries]
+        payloads = [fields[1] if len(fields) == 2 and fields[0] == b"data" else _data(fields)
+                    for _, fields in entries]
+        return cls(ids, payloads)
+
+    @property
+    def last_id(self) -> str:
+        return self.ids[-1].decode()
+
+    def payload(self, i: int) -> bytes | None:
+        return self.payloads[i]
+
+    @functools.cached_property
+    def has_data(self) -> np.ndarray:
+        if all(p is not None for p in self.payloads):
+            return np.ones(len(self), bool)
+        return np.array([p is not None for p in self.payloads], bool)
+
+    def prepared(self) -> Payloads:
+        """The payloads as one buffer with their quotes found (an entry without data: empty);
+        made once, by whichever thread asks first (the reader's)."""
+        if self._prepared is None:
+            self._prepared = Payloads([p if p is not None else b"" for p in self.payloads]
+                                      if not self.has_data.all() else self.payloads)  # type: ignore[arg-type]
+        return self._prepared
+
+    @property
+    def first_arrival_ms(self) -> int:
+        """A lower bound of every entry's arrival: ids only grow."""
+        return id_key(self.ids[0])[0]
+
+
+class StreamReader:
+    """Batches of entries after `position`, read one ahead: the next XREAD and its parsing
+    overlap with the work on this batch. An empty batch means nothing came within `block_ms`."""
+
+    def __init__(self, client: redis.Redis, stream: str, position: str | None, count: int,
+                 block_ms: int) -> None:
+        self.client, self.stream, self.count, self.block_ms = client, stream, count, block_ms
+        self.position = position or "0-0"
+        # The raw reply: redis-py's callback would build a dict per entry.
+        client.response_callbacks.pop("XREAD", None)
+
+    def _batches(self) -> Iterator[Entries]:
+        last = self.position
+        while True:
+            reply = self.client.execute_command("XREAD", "COUNT", self.count, "BLOCK",
+                                                self.block_ms, "STREAMS", self.stream, last)
+            entries = Entries.from_reply(reply[0][1] if reply else [])
+            if entries:
+                last = entries.last_id
+                entries.prepared()
+            yield entries
+
+    def batches(self) -> Iterator[Entries]:
+        return prefetched(self._batches(), depth=2)

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pyarrow as pa
 import redis
 
 from ingest.contract import DEVICES, beijing_iso, format_cents
@@ -92,14 +91,6 @@ def night_document(state: LiveState) -> dict[str, Any]:
                         "second": beijing_iso(second * 1000)}
                        for yuan, second in state.milestones()],
     }
-
-
-def merchant_totals(inserted: pa.Table) -> pa.Table:
-    """merchant_id, orders, gmv_cents of one batch's inserted orders."""
-    grouped = inserted.group_by("merchant_id", use_threads=False).aggregate(
-        [("amount_cents", "count"), ("amount_cents", "sum")])
-    return pa.table({"merchant_id": grouped["merchant_id"], "orders": grouped["amount_cents_count"],
-                     "gmv_cents": grouped["amount_cents_sum"]})
 
 
 def encode_snapshot(document: dict[str, Any]) -> bytes:

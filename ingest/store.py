@@ -1,150 +1,206 @@
-"""DuckDB under the data dir: accepted orders, per-second windows, counters and the stream position,
-changed together in one transaction per batch. The worker is its only writer."""
+"""DuckDB under the data dir, the worker's alone: the stream position and counters, per-second
+windows, per-minute merchant totals, the declared items' sales and the manifest of the history
+files (which carry each order once, with its dedupe key), changed together in one transaction
+per checkpoint. No index grows with the orders: every table but the tiny ones is appended to."""
 
 from __future__ import annotations
 
+import logging
+import os
+import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from ingest.summary import summarize
+from common.logs import log_event, log_line
 
-WINDOW_DIMENSIONS = ("device", "category", "region", "payment")
+log = logging.getLogger("gmv.store")
 CHECKPOINT_MB = 64
-MEMORY_LIMIT_MB = 256
+MEMORY_LIMIT_MB = 192
+LOCK_RETRY_S = 1.0
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS orders (
-    order_id VARCHAR PRIMARY KEY, ts_ms BIGINT NOT NULL, amount_cents BIGINT NOT NULL,
-    device VARCHAR NOT NULL, category VARCHAR NOT NULL, region VARCHAR NOT NULL,
-    merchant_id VARCHAR NOT NULL, buyer_id VARCHAR NOT NULL, item_id VARCHAR NOT NULL,
-    quantity INTEGER NOT NULL, payment VARCHAR, batch BIGINT NOT NULL);
--- Per-batch deltas, appended (an upsert per batch costs more than summing on read).
-CREATE TABLE IF NOT EXISTS window_deltas (
-    second BIGINT NOT NULL, dimension VARCHAR NOT NULL, value VARCHAR NOT NULL,
-    gmv_cents HUGEINT NOT NULL, orders BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS progress (stream VARCHAR, position VARCHAR, checkpoint BIGINT NOT NULL,
+    accepted BIGINT NOT NULL, rejected BIGINT NOT NULL, duplicates BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS windows (second BIGINT NOT NULL, dimension VARCHAR NOT NULL,
+    value VARCHAR NOT NULL, gmv_cents BIGINT NOT NULL, orders BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS merchant_minutes (minute BIGINT NOT NULL, merchant_id VARCHAR NOT NULL,
+    orders BIGINT NOT NULL, gmv_cents BIGINT NOT NULL, checkpoint BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS merchant_totals (merchant_id VARCHAR NOT NULL, orders BIGINT NOT NULL,
+    gmv_cents BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS item_sales (item_id VARCHAR NOT NULL, quantity BIGINT NOT NULL);
-CREATE OR REPLACE VIEW windows AS
-    SELECT second, dimension, value, sum(gmv_cents) AS gmv_cents, sum(orders)::BIGINT AS orders
-    FROM window_deltas GROUP BY ALL;
-CREATE TABLE IF NOT EXISTS counters (name VARCHAR PRIMARY KEY, value BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS positions (
-    stream VARCHAR, consumer_group VARCHAR, last_id VARCHAR NOT NULL,
-    PRIMARY KEY (stream, consumer_group));
+CREATE TABLE IF NOT EXISTS files (name VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL,
+    rows BIGINT NOT NULL, min_ts_ms BIGINT, max_ts_ms BIGINT, checkpoint BIGINT NOT NULL);
 """
-_ORDER_COLUMNS = ("order_id, ts_ms, amount_cents, device, category, region, merchant_id, "
-                  "buyer_id, item_id, quantity, payment")
 
 
-@dataclass(frozen=True)
-class BatchResult:
-    batch: int  # the batch's sequence number in the store
+@dataclass
+class FileEntry:
+    """A committed history file (orders or a rollup)."""
+
+    name: str
+    kind: str
+    rows: int
+    min_ts_ms: int | None
+    max_ts_ms: int | None
+    checkpoint: int
+
+
+@dataclass
+class Commit:
+    """One checkpoint's effect: all of it is committed, or none."""
+
+    position: str
     accepted: int
-    duplicates: int
     rejected: int
-    inserted: pa.Table  # the orders this batch added
-    window_deltas: pa.Table  # second, dimension, value, gmv_cents, orders
+    duplicates: int
+    windows: pa.Table  # second, dimension, value, gmv_cents, orders
+    merchants: pa.Table  # minute, merchant_id, orders, gmv_cents
+    items: pa.Table  # item_id, quantity: of the declared items only
+    part: FileEntry | None
+    retired: list[str] = field(default_factory=list)  # files a compaction replaced
+    added: list[FileEntry] = field(default_factory=list)  # ... with these
 
 
-def _window_rows(dimension: str) -> str:
-    value = "'all'" if dimension == "all" else f"coalesce({dimension}, 'none')"
-    return (f"SELECT ts_ms // 1000 AS second, '{dimension}' AS dimension, {value} AS value, "
-            f"sum(amount_cents) AS gmv_cents, count(*) AS orders FROM inserted GROUP BY ALL")
-
-
-def first_of_each_order(orders: pa.Table) -> pa.Table:
-    """The batch without the later repeats of an `order_id` (rows are in stream order)."""
-    first = orders.group_by("order_id", use_threads=False).aggregate([("index", "min")])
-    if first.num_rows == orders.num_rows:
-        return orders
-    return orders.filter(pc.is_in(orders["index"], first["index_min"]))
+def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """The file, waiting (and saying so once) while another process holds it."""
+    said = False
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as err:
+            if "lock" not in str(err).lower():
+                raise
+            if not said:
+                log_line(log, logging.WARNING, "store_locked", path=path,
+                         detail=str(err).splitlines()[0][:160], retry_every_s=LOCK_RETRY_S)
+                said = True
+            time.sleep(LOCK_RETRY_S)
 
 
 class Store:
-    def __init__(self, path: Path, read_only: bool = False) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        if read_only:
-            self.db = duckdb.connect(str(path), read_only=True)
-            return
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = duckdb.connect(str(path))
+        self.db = _open(path, read_only=False)
         self.db.execute(_SCHEMA)
-        # Fewer, larger checkpoints: committing a batch then costs a WAL append, not a rewrite.
-        # A fixed memory limit keeps the worker's footprint flat across the night.
+        if self.db.execute("SELECT count(*) FROM progress").fetchone() == (0,):
+            self.db.execute("INSERT INTO progress VALUES (NULL, NULL, 0, 0, 0, 0)")
+        # Fewer, larger checkpoints: committing costs a WAL append, not a rewrite; a fixed
+        # memory limit keeps the worker's footprint flat across the night.
         self.db.execute(f"SET checkpoint_threshold = '{CHECKPOINT_MB}MB'")
         self.db.execute(f"SET memory_limit = '{MEMORY_LIMIT_MB}MB'")
+        self.db.execute("SET preserve_insertion_order = false")
+        self.checkpoint = self.counters()["checkpoints"]
 
     def close(self) -> None:
         self.db.close()
 
-    def position(self, stream: str, group: str) -> str | None:
-        row = self.db.execute("SELECT last_id FROM positions WHERE stream = ? AND consumer_group = ?",
-                              [stream, group]).fetchone()
-        return str(row[0]) if row else None
+    def fingerprint_key(self) -> tuple[int, int]:
+        """This store's secret key for order-id fingerprints, made once."""
+        row = self.db.execute("SELECT value FROM meta WHERE name = 'fingerprint_key'").fetchone()
+        if row is None:
+            key = os.urandom(16).hex()
+            self.db.execute("INSERT INTO meta VALUES ('fingerprint_key', ?)", [key])
+            row = (key,)
+        text = str(row[0])
+        return int(text[:16], 16), int(text[16:], 16)
+
+    def position(self) -> str | None:
+        row = self.db.execute("SELECT position FROM progress").fetchone()
+        return str(row[0]) if row and row[0] is not None else None
 
     def counters(self) -> dict[str, int]:
-        return {str(k): int(v) for k, v in self.db.execute(
-            "SELECT name, value FROM counters").fetchall()}
+        row = self.db.execute(
+            "SELECT checkpoint, accepted, rejected, duplicates FROM progress").fetchone()
+        assert row is not None
+        return dict(zip(("checkpoints", "accepted", "rejected", "duplicates"), map(int, row),
+                        strict=True))
 
-    def apply(self, orders: pa.Table, rejected: int, stream: str, group: str,
-              last_id: str) -> BatchResult:
-        """Insert what is new, count it into the windows, move the position: all or nothing."""
+    def files(self) -> list[FileEntry]:
+        return [FileEntry(*row) for row in self.db.execute(
+            "SELECT name, kind, rows, min_ts_ms, max_ts_ms, checkpoint FROM files "
+            "ORDER BY checkpoint, name").fetchall()]
+
+    def commit(self, stream: str, commit: Commit) -> None:
+        """The checkpoint's effect with its position, all or nothing."""
         db = self.db
-        batch = self.counters().get("batches", 0) + 1
+        checkpoint = self.checkpoint + 1
         db.execute("BEGIN TRANSACTION")
         try:
-            # The first version of an order in the stream wins, within the batch and across them.
-            db.register("batch", first_of_each_order(orders))
-            inserted = self._arrow(
-                f"INSERT OR IGNORE INTO orders SELECT {_ORDER_COLUMNS}, {batch} FROM batch "
-                "RETURNING *")
-            db.unregister("batch")
-            db.register("inserted", inserted)
-            deltas = self._arrow("INSERT INTO window_deltas " + " UNION ALL ".join(
-                _window_rows(d) for d in ("all", *WINDOW_DIMENSIONS)) + " RETURNING *")
-            db.execute("INSERT INTO item_sales SELECT item_id, sum(quantity) FROM inserted "
-                       "GROUP BY item_id")
-            db.unregister("inserted")
-            duplicates = orders.num_rows - inserted.num_rows
-            db.execute("INSERT INTO counters VALUES ('accepted', ?), ('duplicates', ?), "
-                       "('rejected', ?), ('batches', 1) "
-                       "ON CONFLICT DO UPDATE SET value = value + excluded.value",
-                       [inserted.num_rows, duplicates, rejected])
-            db.execute("INSERT INTO positions VALUES (?, ?, ?) ON CONFLICT DO UPDATE "
-                       "SET last_id = excluded.last_id", [stream, group, last_id])
+            for table, rows in (("windows", commit.windows), ("item_sales", commit.items)):
+                if rows.num_rows:
+                    db.register("rows", rows)
+                    db.execute(f"INSERT INTO {table} SELECT * FROM rows")
+            if commit.merchants.num_rows:
+                db.register("rows", commit.merchants)
+                db.execute("INSERT INTO merchant_minutes SELECT *, ? FROM rows", [checkpoint])
+            db.unregister("rows")
+            for entry in ([commit.part] if commit.part else []) + commit.added:
+                db.execute("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)", [
+                    entry.name, entry.kind, entry.rows, entry.min_ts_ms, entry.max_ts_ms,
+                    checkpoint])
+            if commit.retired:
+                db.execute("DELETE FROM files WHERE list_contains(?, name)", [commit.retired])
+            db.execute("UPDATE progress SET stream = ?, position = ?, checkpoint = ?, "
+                       "accepted = accepted + ?, rejected = rejected + ?, "
+                       "duplicates = duplicates + ?", [
+                           stream, commit.position, checkpoint, commit.accepted,
+                           commit.rejected, commit.duplicates])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        return BatchResult(batch, inserted.num_rows, duplicates, rejected, inserted, deltas)
+        self.checkpoint = checkpoint
+
+    def top_merchants(self, n: int) -> list[tuple[str, int, int]]:
+        """(merchant_id, orders, gmv_cents) of the `n` merchants with the most GMV, exactly: the
+        per-minute rows since the last time are folded into the totals first."""
+        db = self.db
+        db.execute("BEGIN TRANSACTION")
+        db.execute(
+            "CREATE OR REPLACE TABLE merchant_totals AS SELECT merchant_id, sum(orders)::BIGINT "
+            "AS orders, sum(gmv_cents)::BIGINT AS gmv_cents FROM (SELECT * FROM merchant_totals "
+            "UNION ALL SELECT merchant_id, orders, gmv_cents FROM merchant_minutes "
+            "WHERE checkpoint > (SELECT coalesce(max(value::BIGINT), 0) FROM meta "
+            "WHERE name = 'merchants_folded')) GROUP BY merchant_id")
+        db.execute("INSERT INTO meta VALUES ('merchants_folded', ?) ON CONFLICT DO UPDATE "
+                   "SET value = excluded.value", [str(self.checkpoint)])
+        db.execute("COMMIT")
+        rows = db.execute("SELECT merchant_id, orders, gmv_cents FROM merchant_totals "
+                          "ORDER BY gmv_cents DESC, merchant_id LIMIT ?", [n]).fetchall()
+        return [(str(m), int(o), int(g)) for m, o, g in rows]
 
     def live_windows(self) -> pa.Table:
         """The night's per-second windows of every dimension, to seed the live state."""
-        return self._arrow("SELECT * FROM windows")
+        return self._arrow("SELECT second, dimension, value, sum(gmv_cents)::BIGINT AS gmv_cents, "
+                           "sum(orders)::BIGINT AS orders FROM windows GROUP BY ALL")
 
-    def merchant_totals(self) -> pa.Table:
-        """merchant_id, orders, gmv_cents over every accepted order, to seed the live state."""
-        return self._arrow("SELECT merchant_id, count(*) AS orders, sum(amount_cents) AS gmv_cents "
-                           "FROM orders GROUP BY merchant_id")
+    def second_orders(self, second: int) -> int:
+        row = self.db.execute("SELECT coalesce(sum(orders), 0) FROM windows WHERE second = ? "
+                              "AND dimension = 'all'", [second]).fetchone()
+        return int(row[0]) if row else 0
 
-    def item_sold(self, items: list[str]) -> pa.Table:
-        """item_id, quantity: the accepted quantity of each of `items` so far."""
+    def item_sold(self) -> pa.Table:
+        """item_id, quantity: the accepted quantity of each declared item, as recorded."""
         return self._arrow("SELECT item_id, sum(quantity)::BIGINT AS quantity FROM item_sales "
-                           "WHERE list_contains(?, item_id) GROUP BY item_id", [items])
-
-    def orders_since(self, batch: int) -> pa.Table:
-        """Orders committed by batches after `batch`, for the history files."""
-        return self._arrow("SELECT * FROM orders WHERE batch > ? ORDER BY batch", [batch])
+                           "GROUP BY item_id")
 
     def _arrow(self, query: str, params: list[object] | None = None) -> pa.Table:
         with warnings.catch_warnings():  # "an extra copy": of a result we want as Arrow anyway
             warnings.simplefilter("ignore", UserWarning)
             return self.db.execute(query, params).to_arrow_table()
 
-    def summary(self) -> dict[str, Any]:
-        """The totals of shared/contract.md, exact to the cent."""
-        return summarize(self.db, "orders", self.counters())
+    def size_bytes(self) -> int:
+        wal = self.path.with_name(self.path.name + ".wal")
+        return self.path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
+def opened(path: Path) -> Store:
+    store = Store(path)
+    log_event(log, "store_opened", path=path, checkpoint=store.checkpoint,
+              position=store.position())
+    return store

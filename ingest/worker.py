@@ -1,189 +1,263 @@
-"""The ingest loop: read a batch from the consumer group, decode it, commit it, acknowledge it,
-then tell everyone: history files and the live snapshot."""
+"""The ingest loop: read from the committed position, judge each batch (decode, dedupe), and at
+each checkpoint write the new orders' part, commit everything with the position in one
+transaction, then tell everyone: the history manifest, the summary, the live snapshot."""
 
 from __future__ import annotations
 
+import gc
+import json
 import logging
+import os
 import signal
 import socket
 import time
-from collections.abc import Iterator
 from types import FrameType
 
+import pyarrow as pa
+import pyarrow.dataset as ds
 import redis
 
 from common.logs import Progress, log_event, log_line
-from common.prefetch import prefetched
 from common.settings import Settings
-from ingest.decode import decode_batch
+from ingest.checkpoint import Checkpoint, with_fingerprints
+from ingest.compaction import Compaction, Compactor
+from ingest.decode import DECODED, decode_batch
+from ingest.dedupe import SeenOrders, fingerprints
 from ingest.detect.watch import Watch
 from ingest.faults import FaultPlan
-from ingest.history import HistoryWriter
+from ingest.history import orders_dir, publish_manifest, publish_summary, read_columns
 from ingest.live_state import LiveState
+from ingest.parts import remove_unnamed, write_part
 from ingest.rate import RateMeter
-from ingest.read import Entries, id_key
-from ingest.snapshot import SnapshotPublisher, merchant_totals, now_ms
-from ingest.store import Store
+from ingest.read import Entries, StreamReader, id_key
+from ingest.snapshot import SnapshotPublisher, now_ms
+from ingest.store import Commit, FileEntry, Store, opened
+from ingest.summary import live_summary
+from ingest.windows import merchant_minutes, window_deltas
 
 log = logging.getLogger("gmv.ingest")
-GROUP = "gmv-ingest"
-BLOCK_MS = 100  # well under the socket timeout; a fraction of the snapshot interval
+BLOCK_MS = 100  # well under the socket timeout; a fraction of the checkpoint interval
 TRIM_EVERY_S = 5.0
+MERCHANTS_EVERY_S = 5.0
+GC_EVERY_S = 30.0
+COMPACTION_WAIT_S = 120.0
 LIVE_WITHIN_S = 600  # event time this close to the wall clock: the night is live, not a replay
+UNDECODABLE_LOGS_PER_MIN = 20
 _REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
+ACCEPTED = pa.schema([*DECODED, ("fp_hi", pa.uint64()), ("fp_lo", pa.uint64())])
 
 
 class Worker:
     def __init__(self, client: redis.Redis, settings: Settings, store: Store,
-                 history: HistoryWriter, faults: FaultPlan) -> None:
-        self.client, self.settings, self.store, self.history = client, settings, store, history
-        self.faults = faults
-        self.stream = settings.orders_stream
-        self.consumer = settings.consumer_name or f"{socket.gethostname()}-worker"
-        self.progress = Progress(log, "entries")
-        # The worker is the store's only writer, so its last commit is the committed position.
-        self.committed = store.position(self.stream, GROUP)
-        self.state = LiveState()
+                 faults: FaultPlan) -> None:
+        self.client, self.settings, self.store, self.faults = client, settings, store, faults
+        self.stream, self.data_dir = settings.orders_stream, settings.data_dir
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.position = store.position()  # committed
+        self.read_position = self.position  # taken into the open checkpoint
+        remove_unnamed(self.data_dir, {f.name for f in store.files()})
+        self.key = store.fingerprint_key()
+        self.state = LiveState(horizon_s=settings.dedupe_horizon_h * 3600)
         counters = store.counters()
         self.state.add(store.live_windows(), counters.get("rejected", 0),
                        counters.get("duplicates", 0))
-        self.state.add_merchants(store.merchant_totals())
-        self.watch = Watch(client, settings, store)
+        self.state.top_merchants = store.top_merchants(10)
+        self.seen = self._remembered()
+        self.watch = Watch(client, settings, store, self._sold_so_far)
         self.rate = RateMeter()
-        self._trimmed_at = 0.0
+        self.progress = Progress(log, "entries")
+        self.pending = Checkpoint(settings.checkpoint_interval_ms / 1000, settings.checkpoint_events)
         self.snapshots = SnapshotPublisher(client, (settings.snapshot_key, settings.night_key),
-                                           self.state,
-                                           self._heartbeat, settings.snapshot_interval_ms / 1000)
+                                           self.state, self._heartbeat,
+                                           settings.snapshot_interval_ms / 1000)
+        self._at: dict[str, float] = {}
+        self._merchants_behind = False
+        self.compactor = Compactor(self.data_dir, faults.reached)
+        # When each fresh part was committed; those found at start count as old.
+        self.fresh_since = {f.name: 0.0 for f in store.files()}
+        self._undecodable_logged: list[float] = []
         self._failures = 0
-        # The raw reply: redis-py's callback would build a dict per entry.
-        self.client.response_callbacks.pop("XREADGROUP", None)
+        self._publish_files()
+
+    def _files(self) -> list[str]:
+        return [str(orders_dir(self.data_dir) / f.name) for f in self.store.files()
+                if f.kind == "orders"]
+
+    def _remembered(self) -> SeenOrders:
+        """The dedupe table rebuilt from the keys the committed orders carry, within the horizon."""
+        started = time.monotonic()
+        seen = SeenOrders(max(self.settings.dedupe_orders, self.state.orders))
+        since_ms = ((self.state.latest_second() or 0) - self.settings.dedupe_horizon_h * 3600) * 1000
+        for batch in read_columns(self._files(), ["fp_hi", "fp_lo"], ds.field("ts_ms") >= since_ms):
+            seen.first_seen(batch.column(0).to_numpy(), batch.column(1).to_numpy())
+        log_event(log, "dedupe_rebuilt", orders=seen.count, slots=len(seen.table),
+                  mib=seen.nbytes >> 20, seconds=time.monotonic() - started)
+        return seen
 
     def run(self, until_idle: bool = False) -> None:
-        log_event(log, "worker_started", stream=self.stream, group=GROUP, consumer=self.consumer,
-                  store=self.store.path, position=self.committed, orders=self.state.orders)
+        log_event(log, "worker_started", stream=self.stream, store=self.store.path,
+                  position=self.position, orders=self.state.orders)
+        gc.disable()  # the reader makes millions of short-lived objects; collected on a clock
+        gc.freeze()
         self.snapshots.start()
         try:
-            self._run(until_idle)
+            while True:
+                try:
+                    if self._serve(until_idle):
+                        return
+                except _REDIS_DOWN as err:
+                    self._failures += 1
+                    wait_s = min(0.1 * 2 ** self._failures, 5.0)
+                    log_line(log, logging.WARNING, "redis_unavailable", attempt=self._failures,
+                             retry_in_s=wait_s, error=str(err).splitlines()[0][:120])
+                    time.sleep(wait_s)
         finally:
             self.snapshots.stop()
             self.watch.close()
-
-    def _run(self, until_idle: bool) -> None:
-        while True:
-            try:
-                if self._serve(until_idle):
-                    return
-            except _REDIS_DOWN as err:
-                self._failures += 1
-                wait_s = min(0.1 * 2 ** self._failures, 5.0)
-                log_line(log, logging.WARNING, "redis_unavailable", attempt=self._failures,
-                         retry_in_s=wait_s, error=str(err).splitlines()[0][:120])
-                time.sleep(wait_s)
+            gc.enable()
 
     def _serve(self, until_idle: bool) -> bool:
-        """Pending entries first, then new ones; True once idle and asked to stop there."""
-        self._ensure_group()
+        """Read, judge and commit until idle (when asked to stop there: True)."""
+        reader = StreamReader(self.client, self.stream, self.read_position,
+                              self.settings.ingest_batch_size, BLOCK_MS)
         if self._failures:
-            log_event(log, "redis_reconnected", attempts=self._failures, position=self.committed)
+            log_event(log, "redis_reconnected", attempts=self._failures, position=self.position)
             self._failures = 0
-        while entries := self._read("0", None):  # this consumer's own unacknowledged entries
-            log_event(log, "pending_replayed", entries=len(entries))
-            self.process(entries)
-        self._claim_abandoned()
-        # Reading the next batch (mostly Redis's time) overlaps with committing this one.
-        for entries in prefetched(self._new_entries(), depth=1):
+        for entries in reader.batches():
+            self.rate.backlog(len(entries) >= self.settings.ingest_batch_size, len(entries))
             if entries:
-                self.process(entries)
-            else:
+                self._judge(entries)
+            if self.pending.due() or (not entries and self.pending):
+                self._commit()
+            if not entries:
                 self._quiet()
             self._housekeeping()
             if not entries and until_idle and self._drained():
-                self._trimmed_at = 0.0
-                self._housekeeping()
-                self.history.flush(self.committed)
-                self.snapshots.publish(night_too=True)
-                log_event(log, "worker_idle", entries=self.progress.count,
-                          seconds=self.progress.elapsed_s, orders=self.state.orders)
+                self._finish()
                 return True
         return False
 
-    def _ensure_group(self) -> None:
-        try:
-            self.client.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
-            log_event(log, "group_created", stream=self.stream, group=GROUP)
-        except redis.ResponseError as err:
-            if "BUSYGROUP" not in str(err):
-                raise
-
-    def _new_entries(self) -> Iterator[Entries]:
-        """Batches of entries never delivered to the group; an empty one when none came."""
-        while True:
-            yield self._read(">", BLOCK_MS)
-
-    def _read(self, start: str, block_ms: int | None) -> Entries:
-        args: list[object] = ["XREADGROUP", "GROUP", GROUP, self.consumer,
-                              "COUNT", self.settings.ingest_batch_size]
-        if block_ms is not None:
-            args += ["BLOCK", block_ms]
-        reply = self.client.execute_command(*args, "STREAMS", self.stream, start)
-        return Entries.from_reply(reply[0][1] if reply else [])
-
-    def process(self, entries: Entries) -> None:
-        """Commit the batch's effect once, dead-letter the rejected, then acknowledge it all."""
-        if not entries:
-            return
-        # After a crash between COMMIT and XACK, the first entries were already counted.
-        fresh = entries.after(self.committed)
+    def _judge(self, entries: Entries) -> None:
+        """Each entry's fate; the rejected dead-lettered now, the accepted kept for the commit."""
         started = time.monotonic()
-        if fresh:
-            decoded = decode_batch(fresh.payloads)
-            self._dead_letter(fresh, decoded.rejected)
-            self.faults.reached("after_dead_letters")
-            last_id = fresh.ids[-1].decode()
-            result = self.store.apply(decoded.orders, len(decoded.rejected), self.stream, GROUP,
-                                      last_id)
-            self.faults.reached("after_commit")
-            self.committed = last_id
-            self.history.add(result.batch, result.inserted, last_id)
-            with self.snapshots.lock:
-                self.state.add(result.window_deltas, result.rejected, result.duplicates)
-                self.state.add_merchants(merchant_totals(result.inserted))
-            self.watch.after_batch(result, len(fresh), decoded.orders["order_id"],
-                                   (self.state.latest_second() or 0) * 1000)
-            self.progress.advance(len(fresh), orders=self.state.orders, gmv=self.state.gmv_cents)
-        self._ack(entries.ids)
-        self.rate.record(len(fresh), time.monotonic() - started)
-        self.faults.reached("before_publish")
+        decoded = decode_batch(entries, self.settings.future_ts_margin_ms)
+        self._dead_letter(entries, decoded.rejected)
+        self.faults.reached("after_dead_letters")
+        orders = decoded.orders
+        fp_hi, fp_lo = fingerprints(orders["order_id"], self.key)
+        new = self.seen.first_seen(fp_hi, fp_lo)
+        accepted = with_fingerprints(orders, fp_hi, fp_lo).filter(pa.array(new))
+        self.pending.add(accepted, len(entries), len(decoded.rejected),
+                         orders.num_rows - accepted.num_rows, entries.last_id,
+                         time.monotonic() - started)
+        self.read_position = entries.last_id
+        self.progress.advance(len(entries), orders=self.state.orders)
+
+    def _sold_so_far(self, items: list[str]) -> pa.Table:
+        """item_id, quantity of `items` in the committed orders."""
+        sold: dict[str, int] = {}
+        for batch in read_columns(self._files(), ["item_id", "quantity"],
+                                  ds.field("item_id").isin(items)):
+            for item, quantity in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(),
+                                      strict=True):
+                sold[item] = sold.get(item, 0) + quantity
+        return pa.table({"item_id": pa.array(list(sold), pa.string()),
+                         "quantity": pa.array(list(sold.values()), pa.int64())})
+
+    def _commit(self) -> None:
+        started = time.monotonic()
+        checkpoint, self.pending = self.pending, self.pending.next()
+        accepted = checkpoint.accepted(ACCEPTED)
+        deltas = window_deltas(accepted)
+        self.watch.read_stock()
+        part = write_part(self.data_dir, accepted, self.store.checkpoint + 1)
+        self.faults.reached("after_part")
+        assert checkpoint.last_id is not None
+        compacted = self._compacted()
+        self.store.commit(self.stream, Commit(
+            checkpoint.last_id, accepted.num_rows, checkpoint.rejected, checkpoint.duplicates,
+            deltas, merchant_minutes(accepted), self.watch.declared_sales(accepted), part,
+            compacted.retired, compacted.added))
+        self.faults.reached("after_commit")
+        self._after_compaction(compacted, part)
+        self.position = checkpoint.last_id
+        with self.snapshots.lock:
+            behind = self.state.add(deltas, checkpoint.rejected, checkpoint.duplicates,
+                                    checkpoint.arrival_s)
+            for second in behind:
+                self.state.late_behind(second, self.store.second_orders(second))
+        self.watch.after_checkpoint(accepted, checkpoint.events, checkpoint.rejected,
+                                    checkpoint.duplicates, deltas,
+                                    (self.state.latest_second() or 0) * 1000)
+        self._merchants_behind = True
+        if self._due("merchants", MERCHANTS_EVERY_S):
+            self._refresh_merchants()
+        self._publish_files()
+        self.rate.record(checkpoint.events, checkpoint.busy_s + time.monotonic() - started)
         self.snapshots.publish()
 
-    def _ack(self, ids: list[bytes]) -> None:
-        """One XACK for the batch, packed in one join (redis-py packs argument by argument)."""
-        head = [b"*%d\r\n$4\r\nXACK\r\n" % (len(ids) + 3)]
-        args = [self.stream.encode(), GROUP.encode(), *ids]
-        pool = self.client.connection_pool
-        connection = pool.get_connection()
-        try:
-            connection.send_packed_command(
-                [b"".join(head + [b"$%d\r\n%s\r\n" % (len(a), a) for a in args])],
-                check_health=False)
-            connection.read_response()
-        except BaseException:
-            connection.disconnect()
-            raise
-        finally:
-            pool.release(connection)
+    def _compacted(self, wait_s: float = 0.0) -> Compaction:
+        """What the compactor finished since the last commit (it goes into this one)."""
+        return self.compactor.take(wait_s) or Compaction([], [])
+
+    def _after_compaction(self, compacted: Compaction, part: FileEntry | None) -> None:
+        now = time.monotonic()
+        if compacted.retired:
+            self.faults.reached("after_compaction_commit")
+            self.compactor.retire(compacted.retired, now)
+            for name in compacted.retired:
+                self.fresh_since.pop(name, None)
+        if part is not None:
+            self.fresh_since[part.name] = now
+        self.compactor.offer(self.store.files(), (self.state.latest_second() or 0) * 1000, now,
+                             self.fresh_since)
+
+    def _commit_compaction(self, wait_s: float = 0.0) -> None:
+        """A finished compaction while no orders come: committed on its own."""
+        compacted = self._compacted(wait_s)
+        if compacted.retired and self.position is not None:
+            empty = ACCEPTED.empty_table()
+            self.store.commit(self.stream, Commit(
+                self.position, 0, 0, 0, window_deltas(empty), merchant_minutes(empty),
+                empty.select(["item_id", "quantity"]), None, compacted.retired, compacted.added))
+            self._after_compaction(compacted, None)
+            self._publish_files()
+        else:
+            self.compactor.offer(self.store.files(), (self.state.latest_second() or 0) * 1000,
+                                 time.monotonic(), self.fresh_since)
+
+    def _refresh_merchants(self) -> None:
+        self._merchants_behind = False
+        top = self.store.top_merchants(10)
+        with self.snapshots.lock:
+            self.state.top_merchants = top
+
+    def _publish_files(self) -> None:
+        publish_manifest(self.data_dir, self.store.files(), self.position)
+        publish_summary(self.data_dir, live_summary(self.state, self.position))
 
     def _dead_letter(self, entries: Entries, rejected: list[tuple[int, str]]) -> None:
-        # Before COMMIT: a crash in between re-sends them, so the dead-letter stream is
+        # Before the commit: a crash in between sends them again, so the dead-letter stream is
         # at-least-once; `source_id` lets its reader drop the repeats.
         if not rejected:
             return
         pipe = self.client.pipeline(transaction=False)
         for index, reason in rejected:
             pipe.xadd(self.settings.dead_letter_stream, {
-                "data": entries.payloads[index], "reason": reason,
+                "data": entries.payloads[index] or b"", "reason": reason,
                 "source_id": entries.ids[index]})
+            if reason.startswith("undecodable"):
+                self._log_undecodable(entries.ids[index], reason)
         pipe.execute()
+
+    def _log_undecodable(self, entry_id: bytes, reason: str) -> None:
+        """A payload that raised something unexpected: said, at most so often."""
+        now = time.monotonic()
+        self._undecodable_logged = [t for t in self._undecodable_logged if now - t < 60]
+        if len(self._undecodable_logged) < UNDECODABLE_LOGS_PER_MIN:
+            self._undecodable_logged.append(now)
+            log_line(log, logging.WARNING, "payload_undecodable", entry=entry_id.decode(),
+                     reason=reason)
 
     def _quiet(self) -> None:
         """Nothing arrived: on a live night the detectors' clock moves on with the wall clock
@@ -194,59 +268,56 @@ class Worker:
             self.watch.quiet(now_s)
         self.watch.flush()
         self.watch.merge_acks()
+        self._commit_compaction()
+        if self._merchants_behind and self._due("merchants", MERCHANTS_EVERY_S):
+            self._refresh_merchants()
+            self.snapshots.publish(night_too=True)
 
     def _housekeeping(self) -> None:
-        self.history.flush_if_due(self.committed)
-        now = time.monotonic()
-        if self.settings.trim_stream and self.committed and now - self._trimmed_at >= TRIM_EVERY_S:
+        if self.settings.trim_stream and self.position and self._due("trim", TRIM_EVERY_S):
             # Only entries below the committed position go: those are in the store already.
-            self.client.xtrim(self.stream, minid=self.committed, approximate=False)
-            self._trimmed_at = now
+            self.client.xtrim(self.stream, minid=self.position, approximate=False)
+        if self._due("gc", GC_EVERY_S):
+            gc.collect()
+
+    def _due(self, what: str, every_s: float) -> bool:
+        now = time.monotonic()
+        if now - self._at.get(what, 0.0) < every_s:
+            return False
+        self._at[what] = now
+        return True
+
+    def _finish(self) -> None:
+        self._commit_compaction(wait_s=COMPACTION_WAIT_S)  # one running: its result, committed
+        self._at.clear()
+        self._refresh_merchants()
+        self._housekeeping()
+        self._publish_files()
+        self.watch.flush()
+        self.snapshots.publish(night_too=True)
+        log_event(log, "worker_idle", entries=self.progress.count,
+                  seconds=self.progress.elapsed_s, orders=self.state.orders)
 
     def _heartbeat(self) -> dict[str, object]:
-        last_id = self.client.xinfo_stream(self.stream)["last-generated-id"]
-        committed_ms = id_key(self.committed)[0] if self.committed else None
-        return {
-            "heartbeat_ms": now_ms(), "worker": self.consumer, "position": self.committed,
-            "stream_last_id": last_id.decode() if isinstance(last_id, bytes) else last_id,
-            "lag_ms": max(id_key(last_id)[0] - committed_ms, 0) if committed_ms else None,
-            **self.rate.figures(),
-        }
-
-    def _claim_abandoned(self) -> None:
-        """Take over and settle what other consumer names left pending (this worker under a
-        previous name, or one that died), before reading anything new: once the position has
-        moved past them, skipping by position would lose them. One group feeds one store, so
-        no live consumer can be robbed (docs/architecture.md)."""
-        start = "0-0"
-        while True:
-            start, claimed, *_ = self.client.xautoclaim(self.stream, GROUP, self.consumer, 0,
-                                                        start,
-                                                        count=self.settings.ingest_batch_size)
-            if claimed:
-                log_event(log, "pending_claimed", entries=len(claimed))
-                entries = [[i, [b"data", f.get(b"data", b"")] if f else None] for i, f in claimed]
-                self.process(Entries.from_reply(sorted(entries, key=lambda e: id_key(e[0]))))
-            if start in (b"0-0", "0-0"):
-                return
+        last_id = self.client.xinfo_stream(self.stream)["last-generated-id"] \
+            if self.client.exists(self.stream) else None
+        last = last_id.decode() if isinstance(last_id, bytes) else last_id
+        committed_ms = id_key(self.position)[0] if self.position else None
+        lag = max(id_key(last)[0] - committed_ms, 0) if last and committed_ms else None
+        return {"heartbeat_ms": now_ms(), "worker": self.name, "position": self.position,
+                "stream_last_id": last, "lag_ms": lag, **self.rate.figures()}
 
     def _drained(self) -> bool:
-        return drained(self.client, self.stream)
-
-
-def drained(client: redis.Redis, stream: str) -> bool:
-    """Nothing pending and the group has been handed the stream's last entry (Redis 6.2 has no
-    `lag` in XINFO GROUPS): with the commit before XACK, everything is counted."""
-    last = client.xinfo_stream(stream)["last-generated-id"]
-    group = next((g for g in client.xinfo_groups(stream)
-                  if g["name"] in (GROUP, GROUP.encode())), None)
-    return group is not None and group["pending"] == 0 and \
-        id_key(group["last-delivered-id"]) == id_key(last)
+        """Everything the stream holds is committed."""
+        if self.pending or not self.client.exists(self.stream):
+            return not self.pending
+        last = self.client.xinfo_stream(self.stream)["last-generated-id"]
+        return self.position is not None and id_key(last) <= id_key(self.position)
 
 
 def stop_on_sigterm() -> None:
-    """SIGTERM (a process manager stopping the worker) ends it like Ctrl-C: history flushed,
-    store closed. The store and the stream stay exact even without this."""
+    """SIGTERM (a process manager stopping the worker) ends it like Ctrl-C: what is read is
+    committed or read again, the store closed. The store and the stream stay exact even without."""
     def stop(signum: int, frame: FrameType | None) -> None:
         raise SystemExit(0)
     signal.signal(signal.SIGTERM, stop)
@@ -254,13 +325,21 @@ def stop_on_sigterm() -> None:
 
 def run_worker(client: redis.Redis, settings: Settings, until_idle: bool) -> None:
     faults = FaultPlan(settings.fault_at)
-    store = Store(settings.data_dir / "gmv.duckdb")
+    store = opened(settings.data_dir / "gmv.duckdb")
     try:
-        history = HistoryWriter(settings.data_dir, store, faults)
-        try:
-            Worker(client, settings, store, history, faults).run(until_idle)
-        finally:
-            history.flush(store.position(settings.orders_stream, GROUP))
+        Worker(client, settings, store, faults).run(until_idle)
     finally:
         store.close()
         log_event(log, "worker_stopped")
+
+
+def drained(client: redis.Redis, settings: Settings) -> bool:
+    """From outside the worker: its last committed position (the snapshot's) is the stream's
+    last entry."""
+    raw = client.get(settings.snapshot_key)
+    if raw is None or not client.exists(settings.orders_stream):
+        return False
+    position = json.loads(raw).get("position")
+    last = client.xinfo_stream(settings.orders_stream)["last-generated-id"]
+    return position is not None and id_key(last) <= id_key(position)
+

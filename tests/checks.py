@@ -4,11 +4,14 @@ against the rejected payloads."""
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import redis
 
-from ingest.contract import InvalidEvent, parse_order
+from ingest.contract import InvalidEvent, format_cents, parse_order
+from ingest.history import history_parts, orders_view
 from tests.sample import TRUTH
 
 
@@ -17,6 +20,24 @@ def assert_matches_truth(totals: dict[str, Any], truth: dict[str, Any] = TRUTH) 
     assert totals["orders"] == truth["accepted"]
     assert (totals["rejected"], totals["duplicates"]) == (truth["rejected"], truth["duplicates"])
     assert totals["orders"] + totals["rejected"] + totals["duplicates"] == truth["sent"]
+    assert totals["by_device"] == {d: truth["by_device"][d] for d in sorted(truth["by_device"])}
+
+
+def history_totals(data_dir: Path) -> dict[str, Any]:
+    """The contract's totals counted again from the committed order files alone."""
+    db = duckdb.connect()
+    orders_view(db, history_parts(data_dir))
+    gmv, count = db.execute("SELECT coalesce(sum(amount_cents), 0), count(*) FROM orders").fetchone() \
+        or (0, 0)
+    devices = db.execute("SELECT device, sum(amount_cents), count(*) FROM orders GROUP BY 1").fetchall()
+    return {"gmv": format_cents(int(gmv)), "orders": int(count),
+            "by_device": {d: {"gmv": format_cents(int(g)), "orders": int(n)}
+                          for d, g, n in sorted(devices)}}
+
+
+def assert_history_matches_truth(data_dir: Path, truth: dict[str, Any] = TRUTH) -> None:
+    totals = history_totals(data_dir)
+    assert (totals["gmv"], totals["orders"]) == (truth["gmv"], truth["accepted"])
     assert totals["by_device"] == {d: truth["by_device"][d] for d in sorted(truth["by_device"])}
 
 

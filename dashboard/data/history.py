@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ingest.history import history_parts, midnight_of_busiest
+from ingest.history import history_parts, midnight_of_busiest, orders_view
 
 DIMENSIONS = ("device", "category", "region", "payment", "merchant")
 _COLUMN = {"merchant": "merchant_id", "payment": "coalesce(payment, 'none')"}
@@ -19,7 +19,7 @@ _COLUMN = {"merchant": "merchant_id", "payment": "coalesce(payment, 'none')"}
 
 @dataclass(frozen=True)
 class History:
-    """Committed orders in the history Parquet files: readable while the worker writes more."""
+    """Committed orders in the history files: readable while the worker writes more."""
 
     data_dir: Path
 
@@ -27,14 +27,8 @@ class History:
         return history_parts(self.data_dir)
 
     def _query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
-        parts = self.parts()
         db = duckdb.connect()
-        if parts:
-            db.read_parquet(parts).create_view("orders")
-        else:
-            db.execute("CREATE VIEW orders AS SELECT NULL::BIGINT AS ts_ms, 0::BIGINT AS amount_cents, "
-                       "'' AS device, '' AS category, '' AS region, '' AS merchant_id, "
-                       "NULL::VARCHAR AS payment LIMIT 0")
+        orders_view(db, self.parts())
         return db.sql(sql, params=params).to_arrow_table()
 
     def bounds_ms(self) -> tuple[int, int] | None:

@@ -99,9 +99,10 @@ class ArrivalDetectors:
             late = pc.sum(pc.less(inserted["ts_ms"], self.clock_ms - LATE_AFTER_MS)).as_py() or 0
         covered = max(clock_ms - self.clock_ms, 0) if self.clock_ms is not None else 0
         self.clock_ms = clock_ms
+        buyers = inserted["buyer_id"].combine_chunks().cast(pa.string()) if inserted.num_rows \
+            else pa.array([], pa.string())
         batch = Arrived(clock_ms, covered, sent, rejected, duplicates, inserted.num_rows,
-                        int(late), inserted["buyer_id"].combine_chunks() if inserted.num_rows
-                        else pa.array([], pa.string()))
+                        int(late), buyers)
         self.window.append(batch)
         while self.window and self.window[0].clock_ms < clock_ms - WINDOW_MAX_MS:
             self.window.popleft()

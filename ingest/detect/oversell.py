@@ -14,6 +14,7 @@ from ingest.detect.alerts import Alert, AlertBook, Rule
 
 log = logging.getLogger("gmv.detect")
 OVERSELL = Rule("oversell", "critical", fire_after_ms=0, resolve_after_ms=0)
+MAX_DECLARED_ITEMS = 1_000_000  # items watched; more declared ones are said and not watched
 
 
 class OversellWatch:
@@ -21,6 +22,7 @@ class OversellWatch:
         self.stock: dict[str, tuple[int, int]] = {}  # item -> (ts_ms, stock)
         self.sold: dict[str, int] = {}
         self._declared: pa.Array | None = None  # the stock's items, rebuilt when they change
+        self._full_said = False
 
     def add_inventory(self, payloads: list[bytes]) -> set[str]:
         """Declared stock; returns the items whose stock changed. A malformed event is logged
@@ -31,6 +33,15 @@ class OversellWatch:
                 event: InventoryEvent = parse_inventory(payload)
             except InvalidEvent as err:
                 log_line(log, logging.WARNING, "inventory_rejected", reason=str(err))
+                continue
+            except Exception as err:  # noqa: BLE001 - whatever the bytes, the worker goes on
+                log_line(log, logging.WARNING, "inventory_rejected",
+                         reason=f"undecodable: {type(err).__name__}")
+                continue
+            if event.item_id not in self.stock and len(self.stock) >= MAX_DECLARED_ITEMS:
+                if not self._full_said:
+                    log_line(log, logging.WARNING, "inventory_full", items=len(self.stock))
+                    self._full_said = True
                 continue
             if event.ts_ms >= self.stock.get(event.item_id, (-1, 0))[0]:
                 self.stock[event.item_id] = (event.ts_ms, event.stock)
@@ -45,19 +56,18 @@ class OversellWatch:
                                   item_quantities["quantity"].to_pylist(), strict=True):
             self.sold[item] = self.sold.get(item, 0) + int(quantity)
 
-    def after_batch(self, inserted: pa.Table, arrival: pa.Array, book: AlertBook,
-                    changed_stock: set[str], now_ms: int) -> list[Alert]:
-        """Count the batch's accepted quantities; fire for each item now sold beyond its stock,
-        since the event time of the order that took it past the stock in arrival order (a late
-        order can make that earlier than the first unit sold beyond it by event time); resolve
-        on a restock. `arrival`: the batch's order ids in stream order (the store returns what
-        it inserted in its own order)."""
+    def after_checkpoint(self, accepted: pa.Table, book: AlertBook, changed_stock: set[str],
+                         now_ms: int) -> list[Alert]:
+        """Count the accepted quantities (in arrival order); fire for each item now sold beyond
+        its stock, since the event time of the order that took it past the stock in arrival
+        order (a late order can make that earlier than the first unit sold beyond it by event
+        time); resolve on a restock."""
         crossed: dict[str, int] = {}
         if self._declared is None:
             self._declared = pa.array(list(self.stock), pa.string())
-        declared = inserted.filter(pc.is_in(inserted["item_id"], self._declared))
+        declared = accepted.filter(pc.is_in(accepted["item_id"].cast(pa.string()),
+                                            self._declared))
         if declared.num_rows:
-            declared = declared.take(pc.sort_indices(pc.index_in(declared["order_id"], arrival)))
             for item, quantity, ts in zip(declared["item_id"].to_pylist(),
                                           declared["quantity"].to_pylist(),
                                           declared["ts_ms"].to_pylist(), strict=True):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -35,6 +35,7 @@ DROP_FIRE, DROP_HOLD, DARK = 0.5, 0.75, 0.1  # of expected: fires at half, open 
 PRICE_FIRE, PRICE_HOLD = 3.0, 1.5  # factor of the usual average order value, either way
 MAX_CATCH_UP_S = 3600  # a longer gap (a stopped stream) is skipped, not judged second by second
 MIX_DIMENSIONS = ("device", "region", "payment")
+MAX_TRACKED = 256  # values per dimension (and categories) watched: a spray of new ones is not
 
 FIRE_S, RESOLVE_S = 3_000, 10_000
 ORDERS_DROP = Rule("orders_drop", "critical", FIRE_S, RESOLVE_S)
@@ -210,11 +211,27 @@ class SecondDetectors:
             self.volume_base.append((second, now.orders, now.gmv))
         return changes
 
+    @staticmethod
+    def _new_keys(keys: list, tracked: dict) -> set:
+        """The keys to start watching: at most MAX_TRACKED a dimension, the first ones seen."""
+        fresh = [key for key in keys if key not in tracked]
+        if not fresh:
+            return set()
+        watched: Counter[str] = Counter(k[0] if isinstance(k, tuple) else "" for k in tracked)
+        kept = set()
+        for key in fresh:
+            dimension = key[0] if isinstance(key, tuple) else ""
+            if watched[dimension] < MAX_TRACKED:
+                watched[dimension] += 1
+                kept.add(key)
+        return kept
+
     # One value of a dimension against its share of the orders.
 
     def _mix(self, now: Second, at_ms: int, clock_ms: int) -> list[Alert]:
         changes: list[Alert] = []
-        keys = set(self.share_base) | {k for k in now.values if k[0] in MIX_DIMENSIONS}
+        keys = set(self.share_base) | self._new_keys(
+            [k for k in now.values if k[0] in MIX_DIMENSIONS], self.share_base)
         for key in sorted(keys):
             dimension, value = key
             base = self.share_base[key]
@@ -252,7 +269,8 @@ class SecondDetectors:
 
     def _price(self, now: Second, at_ms: int, clock_ms: int) -> list[Alert]:
         changes: list[Alert] = []
-        keys = set(self.price_base) | {k[1] for k in now.values if k[0] == "category"}
+        keys = set(self.price_base) | self._new_keys(
+            [k[1] for k in now.values if k[0] == "category"], self.price_base)
         for category in sorted(keys):
             key = ("category", category)
             mine = now.values.get(key, [0, 0])

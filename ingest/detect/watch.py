@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import redis
 
 from common.settings import Settings
@@ -17,13 +19,17 @@ from ingest.detect.keeper import AlertKeeper, alerts_path
 from ingest.detect.oversell import OversellWatch
 from ingest.detect.reference import LastYearCurve
 from ingest.detect.seasonal import SecondDetectors
-from ingest.store import BatchResult, Store
+from ingest.store import Store
+
+# item ids -> (item_id, quantity) of what the committed orders hold of them
+SoldScan = Callable[[list[str]], pa.Table]
 
 
 class Watch(AlertKeeper):
-    def __init__(self, client: redis.Redis, settings: Settings, store: Store) -> None:
+    def __init__(self, client: redis.Redis, settings: Settings, store: Store,
+                 scan_sold: SoldScan) -> None:
         super().__init__(client, settings, alerts_path(settings.data_dir), settings.alerts_key)
-        self.store = store
+        self.scan_sold = scan_sold
         self.oversell = OversellWatch()
         self.reference = LastYearCurve(
             Path(settings.last_year_data_dir),
@@ -32,24 +38,53 @@ class Watch(AlertKeeper):
         self.seconds = SecondDetectors(self.book, self.reference)
         self.arrivals = ArrivalDetectors(self.book)
         self.inventory = InventoryFeed(client, settings.inventory_stream, self.oversell)
-        self.inventory.read()
-        self.oversell.add_sold(store.item_sold(list(self.oversell.stock)))
+        recorded = store.item_sold()
+        self.oversell.add_sold(recorded)
+        self.recorded = set(recorded["item_id"].to_pylist())  # items the store counts
+        self._corrections: list[pa.Table] = []
+        self._changed: set[str] = set()
+        self.read_stock()
 
-    def after_batch(self, result: BatchResult, sent: int, arrival: pa.Array,
-                    clock_ms: int) -> None:
-        """`sent`: the batch's new entries; `arrival`: its order ids in stream order;
-        `clock_ms`: the night's event-time clock (its latest second) after it."""
-        changed_stock = self.inventory.read()
-        untracked = [item for item in changed_stock if item not in self.oversell.sold]
-        if untracked:
-            self.oversell.add_sold(self.store.item_sold(untracked))
+    def read_stock(self) -> None:
+        """New declared stock; an item declared for the first time gets its sales so far from
+        the committed orders (once: the next commit records them)."""
+        changed = self.inventory.read()
+        self._changed |= changed
+        new = sorted(item for item in changed if item not in self.recorded
+                     and item not in self.oversell.sold)
+        if new:
+            sold = self.scan_sold(new)
+            found = set(sold["item_id"].to_pylist())
+            missing = [item for item in new if item not in found]
+            sold = pa.concat_tables([sold, pa.table({"item_id": pa.array(missing, pa.string()),
+                                                     "quantity": pa.array([0] * len(missing),
+                                                                          pa.int64())})])
+            self.oversell.add_sold(sold)
+            self._corrections.append(sold)
+
+    def declared_sales(self, accepted: pa.Table) -> pa.Table:
+        """item_id, quantity: what this checkpoint sold of the declared items, and the sales
+        found for newly declared ones, for the store."""
+        declared = pa.array(list(self.oversell.stock), pa.string())
+        mine = accepted.filter(pc.is_in(accepted["item_id"], declared)).group_by(
+            "item_id", use_threads=False).aggregate([("quantity", "sum")])
+        rows = pa.table({"item_id": mine["item_id"].cast(pa.string()),
+                         "quantity": mine["quantity_sum"].cast(pa.int64())})
+        table = pa.concat_tables([rows, *self._corrections])
+        self.recorded |= set(table["item_id"].to_pylist())
+        self._corrections = []
+        return table
+
+    def after_checkpoint(self, accepted: pa.Table, sent: int, rejected: int, duplicates: int,
+                         window_deltas: pa.Table, clock_ms: int) -> None:
+        """`accepted`: the new orders in arrival order; `sent`: the entries they came from;
+        `clock_ms`: the night's event-time clock (its latest second) after them."""
+        changed_stock, self._changed = self._changed, set()
         if self.reference is not None:
             self.reference.refresh()
-        changes = self.oversell.after_batch(result.inserted, arrival, self.book, changed_stock,
-                                            clock_ms)
-        changes += self.arrivals.after_batch(result.inserted, sent, result.rejected,
-                                             result.duplicates, clock_ms)
-        self.seconds.add(result.window_deltas)
+        changes = self.oversell.after_checkpoint(accepted, self.book, changed_stock, clock_ms)
+        changes += self.arrivals.after_batch(accepted, sent, rejected, duplicates, clock_ms)
+        self.seconds.add(window_deltas)
         changes += self.seconds.judge_until(clock_ms // 1000)
         self.publish(changes)
         self.merge_acks()

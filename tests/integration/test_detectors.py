@@ -25,7 +25,7 @@ def rehearse(server: EmbeddedRedis, tmp: Any, name: str, plan: NightPlan) -> Nig
     client = connect(server.url)
     settings = load_settings(env={}, redis_url=server.url, data_dir=tmp / name,
                              orders_stream=f"{name}:orders", inventory_stream=f"{name}:stock",
-                             ingest_batch_size=BATCH)
+                             ingest_batch_size=BATCH, checkpoint_events=BATCH)
     try:
         return rehearse_alerts(plan, client, settings, speed=None)
     finally:

@@ -20,7 +20,7 @@ import pytest
 from common.redis_server import EmbeddedRedis, connect
 from common.settings import Settings, load_settings
 from ingest.faults import STEPS
-from ingest.history import read_summary
+from ingest.history import orders_dir, read_manifest, read_summary
 from rehearsal.incidents import parse_incident
 from rehearsal.publish import StreamPublisher
 from rehearsal.replay import replay
@@ -29,10 +29,11 @@ from rehearsal.simulate import NightPlan
 from tests.checks import (
     assert_dead_letters_are_the_rejected,
     assert_every_rejected_is_dead_lettered,
+    assert_history_matches_truth,
     assert_matches_truth,
 )
 from tests.conftest import wait_for
-from tests.sample import SAMPLE, TRUTH, reference_rejected, sample_payloads
+from tests.sample import SAMPLE, reference_rejected
 
 CLI = [sys.executable, "-m", "gmv.cli"]
 
@@ -43,19 +44,15 @@ def truth_of(recording: Path) -> dict:
 
 
 def kill_schedule(kills: int, seed: int, most_batches: int) -> list[tuple[str, int]]:
-    """`kills` crashes as (step, n), every step of the path at least once, in a random order;
-    a crash after writing a history part comes right after one after COMMIT, whose batch the
-    next start then writes out first."""
+    """`kills` crashes as (step, n), every step of the path at least once, in a random order
+    after a first one after COMMIT (so that there are parts to compact: every start compacts
+    the parts it finds, and a crash during a compaction lands at its first)."""
     chance = random.Random(seed)
-    steps = [STEPS[i % len(STEPS)] for i in range(kills)]
+    steps = [STEPS[i % len(STEPS)] for i in range(kills - 1)]
     chance.shuffle(steps)
-    schedule: list[tuple[str, int]] = []
-    for step in steps:
-        if step == "after_history_part":
-            schedule += [("after_commit", chance.randint(1, most_batches)), (step, 1)]
-        else:
-            schedule.append((step, chance.randint(1, most_batches)))
-    return schedule[:kills] if schedule[kills - 1][0] != "after_commit" else schedule[:kills + 1]
+    return [("after_commit", chance.randint(1, most_batches))] + [
+        (step, 1 if step.startswith("after_compaction") else chance.randint(1, most_batches))
+        for step in steps]
 
 
 def crash_at(step: str, n: int, settings: Settings, log: Path,
@@ -98,12 +95,13 @@ def test_gmv_is_exact_after_twenty_crashes_at_every_step_of_a_million_event_repl
         assert sent >= 1_000_000
         # At most 5 batches a run: 20 runs stop short of the night's ~106 batches.
         schedule = kill_schedule(20, seed=583_000, most_batches=5)
-        assert len(schedule) >= 20 and {step for step, _ in schedule} == set(STEPS)
+        assert len(schedule) == 20 and {step for step, _ in schedule} == set(STEPS)
         for run, (step, n) in enumerate(schedule):
             crash_at(step, n, settings, tmp_path / f"run-{run}.log", env)
         finish(settings, env)
         truth = truth_of(million)
         assert_matches_truth(read_summary(settings.data_dir), truth)
+        assert_history_matches_truth(settings.data_dir, truth)
         assert_dead_letters_are_the_rejected(connect(server.url), settings.dead_letter_stream,
                                              truth["rejected"])
 
@@ -111,12 +109,14 @@ def test_gmv_is_exact_after_twenty_crashes_at_every_step_of_a_million_event_repl
 def test_gmv_and_dead_letters_are_exact_after_a_crash_at_each_step(redis_client,
                                                                    settings: Settings) -> None:
     settings = settings.replace(ingest_batch_size=2_000)
-    env = {"GMV_INGEST_BATCH_SIZE": "2000", "GMV_TRIM_STREAM": "no"}
+    env = {"GMV_INGEST_BATCH_SIZE": "2000", "GMV_CHECKPOINT_EVENTS": "2000",
+           "GMV_TRIM_STREAM": "no"}
     replay(SAMPLE, redis_client, settings, speed=None, retime=False)
-    for run, (step, n) in enumerate(kill_schedule(len(STEPS) + 2, seed=1111, most_batches=4)):
+    for run, (step, n) in enumerate(kill_schedule(len(STEPS) + 2, seed=1111, most_batches=3)):
         crash_at(step, n, settings, settings.data_dir.parent / f"run-{run}.log", env)
     finish(settings, env)
     assert_matches_truth(read_summary(settings.data_dir))
+    assert_history_matches_truth(settings.data_dir)
     assert_every_rejected_is_dead_lettered(redis_client, settings.dead_letter_stream,
                                            reference_rejected())
     # Each dead letter carries the bytes of the stream entry it names.
@@ -140,8 +140,7 @@ def test_a_redis_restart_mid_run_is_survived_and_said(tmp_path: Path) -> None:
     log = tmp_path / "worker.log"
     worker = subprocess.Popen([*CLI, "ingest", "--redis", url, "--data", str(settings.data_dir)],
                               stderr=log.open("w"), env={
-                                  **os.environ, "GMV_CONSUMER": "restart-test",
-                                  "GMV_INGEST_BATCH_SIZE": "1000"})
+                                  **os.environ, "GMV_INGEST_BATCH_SIZE": "1000"})
     try:
         client = connect(url)
         # Redis goes away once the worker has committed part of what is there.
@@ -168,19 +167,18 @@ def test_a_redis_restart_mid_run_is_survived_and_said(tmp_path: Path) -> None:
     assert_matches_truth(read_summary(settings.data_dir), truth)
 
 
-def test_a_worker_restarted_under_a_new_name_settles_what_the_old_name_left(
-        redis_client, settings: Settings) -> None:
-    settings = settings.replace(ingest_batch_size=2_000)
-    env = {"GMV_INGEST_BATCH_SIZE": "2000"}
+def test_a_part_that_no_commit_names_is_deleted_at_the_next_start(redis_client,
+                                                                   settings: Settings) -> None:
+    env = {"GMV_INGEST_BATCH_SIZE": "2000", "GMV_CHECKPOINT_EVENTS": "2000"}
     replay(SAMPLE, redis_client, settings, speed=None, retime=False)
-    # Committed, never acknowledged: pending under the old name.
-    crash_at("after_commit", 3, settings, settings.data_dir.parent / "old.log",
-             {**env, "GMV_CONSUMER": "host-a"})
-    assert redis_client.xpending(settings.orders_stream, "gmv-ingest")["pending"] > 0
+    crash_at("after_part", 3, settings, settings.data_dir.parent / "crash.log", env)
+    on_disk = {p.name for p in orders_dir(settings.data_dir).iterdir()}
+    committed = {f.name for f in read_manifest(settings.data_dir)}
+    assert len(on_disk - committed) == 1  # written, then the crash before its commit
     command = [*CLI, "ingest", "--until-idle", "--redis", str(settings.redis_url),
                "--data", str(settings.data_dir)]
-    new = subprocess.run(command, env={**os.environ, **env, "GMV_CONSUMER": "host-b"},
-                         timeout=120, capture_output=True, text=True)
-    assert new.returncode == 0 and "event=pending_claimed" in new.stderr
+    restart = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True,
+                             timeout=300)
+    assert restart.returncode == 0 and "event=history_cleaned removed=1 " in restart.stderr
     assert_matches_truth(read_summary(settings.data_dir))
-    assert len(sample_payloads()) == TRUTH["sent"]
+    assert_history_matches_truth(settings.data_dir)

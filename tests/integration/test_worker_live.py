@@ -13,12 +13,12 @@ import redis
 
 from common.settings import Settings
 from ingest.contract import format_cents
-from ingest.history import history_summary
+from ingest.history import read_summary
 from ingest.worker import run_worker
 from rehearsal.malformed import malformed_payloads
 from rehearsal.publish import StreamPublisher
 from rehearsal.replay import replay
-from tests.checks import assert_matches_truth
+from tests.checks import assert_history_matches_truth, assert_matches_truth
 from tests.conftest import wait_for
 from tests.sample import SAMPLE, TRUTH, reference_peak, reference_per_second
 
@@ -47,8 +47,9 @@ def test_the_snapshot_carries_the_nights_totals(redis_client: redis.Redis,
     start_s = live["series"]["start_ms"] // 1000
     assert live["series"]["orders"] == [reference_per_second()[start_s + i] for i in range(300)]
     assert len(live) < 60 and len(json.dumps(live)) < 20_000  # small: every viewer reads it
-    # History files and their summary say the same.
-    assert_matches_truth(history_summary(settings.data_dir))
+    # The summary file and the history files say the same.
+    assert_matches_truth(read_summary(settings.data_dir))
+    assert_history_matches_truth(settings.data_dir)
 
 
 def test_the_night_document_adds_up_to_the_headline(redis_client: redis.Redis,
@@ -82,7 +83,8 @@ def test_the_stream_is_trimmed_only_below_what_is_committed(redis_client: redis.
     replay(SAMPLE, redis_client, settings, speed=None, retime=False)
     run_worker(redis_client, settings, until_idle=True)
     assert redis_client.xlen(settings.orders_stream) <= 1
-    assert_matches_truth(history_summary(settings.data_dir))
+    assert_matches_truth(read_summary(settings.data_dir))
+    assert_history_matches_truth(settings.data_dir)
 
 
 def test_summary_and_heartbeat_while_the_worker_runs(redis_client: redis.Redis,
@@ -95,8 +97,8 @@ def test_summary_and_heartbeat_while_the_worker_runs(redis_client: redis.Redis,
         wait_for(lambda: snapshot(redis_client, settings).get("orders") == TRUTH["accepted"], 90,
                  "the worker never caught up")
         # The history files follow within seconds (they are what `gmv summary` reads now).
-        wait_for(lambda: history_summary(settings.data_dir)["orders"] == TRUTH["accepted"], 60,
-                 "the history files never caught up")
+        wait_for(lambda: read_summary(settings.data_dir)["orders"] == TRUTH["accepted"], 60,
+                 "the summary file never caught up")
         # An idle worker still beats at least four times a second, by its own clock.
         first = snapshot(redis_client, settings)
         wait_for(lambda: snapshot(redis_client, settings)["seq"] >= first["seq"] + 8, 30,

@@ -12,12 +12,14 @@ from hypothesis import strategies as st
 
 from ingest.contract import (
     DEVICES,
+    NO_DATA,
     Fate,
     InvalidEvent,
     Order,
     amount_to_cents,
     format_cents,
     judge,
+    judge_payload,
     parse_inventory,
     parse_order,
 )
@@ -105,12 +107,60 @@ def test_each_rule_rejects_with_a_reason_a_human_can_act_on(change: dict, reason
     (b"", "not JSON"), (b"{", "not JSON"), (b"[1, 2]", "array, not an object"),
     (b"null", "null, not an object"), (b'"x"', "string, not an object"),
     (b'{"amount": NaN}', "NaN is not valid JSON"), (b"\xff\xfe{}", "not UTF-8"),
-    (b"[" * 100_000 + b"]" * 100_000, "over the 65536-byte limit"),
-    (b"[" * 30_000 + b"]" * 30_000, "nests too deeply|not an object"),
+    (b"[" * 100_000 + b"]" * 100_000, "over the 16,384-byte limit"),
+    (b"[" * 8_000 + b"]" * 8_000, "nests too deeply|not an object"),
+    (b'{"a": 1} {"b": 2}', "Extra data"), (b'x{"a": 1}', "not JSON"),
 ])
 def test_payloads_that_are_not_one_json_object_are_rejected(payload: bytes, reason: str) -> None:
     with pytest.raises(InvalidEvent, match=reason):
         parse_order(payload)
+
+
+HUGE = "9" * 5_000
+
+
+@pytest.mark.parametrize("payload, reason", [
+    (body(quantity=0).replace(b'"quantity": 0', f'"quantity": {HUGE}'.encode()),
+     "quantity 9999.*outside"),
+    (body(ts=0).replace(b'"ts": 0', f'"ts": {HUGE}'.encode()), "ts 9999.*outside"),
+    (body(amount=0).replace(b'"amount": 0', f'"amount": {HUGE}'.encode()), "outside"),
+    (body(amount=0).replace(b'"amount": 0', b'"amount": 1e999999999'), "outside"),
+    (body(amount=0).replace(b'"amount": 0', b'"amount": 1e-999999999'), "more than 2 decimals"),
+    (body(amount="1.00000000000000000000000000001"), "more than 2 decimals"),
+    (body(amount="１２.５０"), "plain decimal"), (body(amount="١٢"), "plain decimal"),
+    (body(order_id="x").replace(b'"x"', b'"\\ud800"'), "lone surrogate"),
+    (body(extra="x").replace(b'"x"', b'"\\udfff tail"'), "lone surrogate"),
+    (body(amount=0).replace(b'"amount": 0', b'"amount": NaN'), "NaN"),
+    (body(amount=0).replace(b'"amount": 0', b'"amount": -Infinity'), "Infinity"),
+    (body().replace(b'"order_id": "o-1"', b'"order_id": "o-1", "order_id": "o-2"'),
+     "appears twice"),
+    (body(extra={"a": 1}).replace(b'{"a": 1}', b'{"a": 1, "a": 2}'), "appears twice"),
+    (body(quantity=True), "quantity must be an integer, got boolean"),
+    (body(quantity=2.5), "quantity must be an integer, got number"),
+    (body(ts=1.794326426e12), "ts must be an integer"),
+])
+def test_hostile_payloads_are_judged_not_crashed_on(payload: bytes, reason: str) -> None:
+    with pytest.raises(InvalidEvent, match=reason):
+        parse_order(payload)
+
+
+def test_an_unknown_field_of_any_length_is_ignored() -> None:
+    payload = body(extra=0).replace(b'"extra": 0', f'"extra": {HUGE}'.encode())
+    assert parse_order(payload).quantity == 1
+    pair = body(extra="x").replace(b'"x"', b'"\\ud83d\\ude00"')  # a whole pair: fine
+    assert parse_order(pair).order_id == "o-1"
+
+
+def test_an_order_stamped_beyond_the_margin_ahead_of_its_arrival_is_future_ts() -> None:
+    arrival = 1_794_326_426_000
+    assert judge_payload(body(ts=arrival + 300_000), arrival)[0] is not None
+    order, reason = judge_payload(body(ts=arrival + 300_001), arrival)
+    assert order is None and reason is not None and reason.startswith("future_ts")
+    assert judge_payload(body(ts=arrival + 60_000), arrival, future_margin_ms=30_000)[0] is None
+
+
+def test_an_entry_without_data_is_no_data() -> None:
+    assert judge_payload(None, 0) == (None, NO_DATA) and NO_DATA.startswith("no_data")
 
 
 def test_unknown_fields_are_ignored_and_payment_is_optional() -> None:
@@ -122,6 +172,7 @@ def test_unknown_fields_are_ignored_and_payment_is_optional() -> None:
 def test_any_bytes_get_a_fate_and_never_an_exception(payload: bytes) -> None:
     verdicts = list(judge([payload], set()))
     assert len(verdicts) == 1 and verdicts[0].fate in set(Fate)
+    assert verdicts[0].fate is not Fate.REJECTED or verdicts[0].reason
 
 
 def test_the_first_accepted_version_of_an_order_wins() -> None:

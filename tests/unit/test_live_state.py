@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 
-from ingest.live_state import NIGHT_MINUTES, LiveState
+from ingest.live_state import MAX_VALUES, NIGHT_MINUTES, OTHER, LiveState
 from tests.conftest import MIDNIGHT_MS
 
 MIDNIGHT_S = MIDNIGHT_MS // 1000
@@ -37,7 +38,47 @@ def test_a_stray_old_event_cannot_stretch_the_night() -> None:
                       (MIDNIGHT_S + 60, "all", "all", 700, 2)]), 0, 0)
     orders_before, gmv_before, minutes = state.night_minutes()
     assert (orders_before, gmv_before) == (1, 500)
-    assert len(minutes) == NIGHT_MINUTES and minutes[-1] == MIDNIGHT_S // 60 + 1
+    assert minutes == range(MIDNIGHT_S // 60 + 1, MIDNIGHT_S // 60 + 2)
+    assert (state.orders, state.gmv_cents) == (3, 1200)  # it still counts
+
+
+def test_a_night_longer_than_a_day_shows_its_last_day() -> None:
+    state = LiveState()
+    state.add(deltas([(MIDNIGHT_S + 60 * m, "all", "all", 100, 1) for m in range(0, 2000, 10)]),
+              0, 0)
+    _, _, minutes = state.night_minutes()
+    assert len(minutes) == NIGHT_MINUTES and minutes[-1] == MIDNIGHT_S // 60 + 1990
+
+
+def test_a_spray_of_seconds_and_values_cannot_grow_the_state_without_limit() -> None:
+    state = LiveState(horizon_s=3600)
+    rng = np.random.default_rng(3)
+    seconds = MIDNIGHT_S + rng.integers(-86_400 * 365, 600, 50_000)
+    state.add(deltas([(int(s), "all", "all", 100, 1) for s in seconds]
+                     + [(MIDNIGHT_S, "region", f"r{i}", 100, 1) for i in range(5_000)]), 0, 0)
+    assert len(state.seconds) <= 3600 and len(state.minutes) <= 61
+    assert len(state.totals["region"]) == MAX_VALUES + 1  # the rest fold into "(other)"
+    assert state.totals["region"][OTHER][0] == 5_000 - MAX_VALUES
+    assert (state.orders, state.gmv_cents) == (50_000, 5_000_000)  # every order still counts
+
+
+def test_the_peak_is_kept_when_its_second_falls_behind_the_horizon() -> None:
+    state = LiveState(horizon_s=60)
+    state.add(deltas([(MIDNIGHT_S, "all", "all", 100, 9)]), 0, 0)
+    state.add(deltas([(MIDNIGHT_S + 600, "all", "all", 100, 2)]), 0, 0)
+    assert MIDNIGHT_S not in state.seconds
+    assert (state.peak_ops, state.peak_second) == (9, MIDNIGHT_S)
+    behind = state.add(deltas([(MIDNIGHT_S + 1, "all", "all", 100, 3)]), 0, 0)
+    assert behind == [MIDNIGHT_S + 1]  # its total is the store's to say
+    state.late_behind(MIDNIGHT_S + 1, 12)
+    assert (state.peak_ops, state.peak_second) == (12, MIDNIGHT_S + 1)
+
+
+def test_the_clock_never_runs_ahead_of_the_arrivals() -> None:
+    state = LiveState()
+    state.add(deltas([(MIDNIGHT_S + 240, "all", "all", 100, 1)]), 0, 0,
+              clock_cap_s=MIDNIGHT_S + 10)
+    assert state.latest_second() == MIDNIGHT_S + 10
 
 
 def test_top_values_by_gmv() -> None:
@@ -45,6 +86,5 @@ def test_top_values_by_gmv() -> None:
     state.add(deltas([(MIDNIGHT_S, "region", "ZJ", 500, 1), (MIDNIGHT_S, "region", "GD", 900, 2),
                       (MIDNIGHT_S, "region", "ZJ", 500, 1)]), 0, 0)
     assert state.top("region", 1) == [("ZJ", 2, 1000)]
-    state.add_merchants(pa.table({"merchant_id": ["m1", "m2"], "orders": [1, 5],
-                                  "gmv_cents": [10, 3]}))
-    assert state.top("merchant", 2) == [("m1", 1, 10), ("m2", 5, 3)]
+    state.top_merchants = [("m1", 1, 10), ("m2", 5, 3)]  # the store's, exact
+    assert state.top("merchant", 1) == [("m1", 1, 10)]

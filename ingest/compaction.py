@@ -1,0 +1,197 @@
+"""Compaction: the checkpoints' fresh parts (Arrow IPC, one per commit) become Parquet files by
+event hour, and an hour's files are merged into one, so that a whole day is tens of files, not
+thousands. It runs in its own thread, reading and writing in row groups (its memory does not
+grow with the hour); its result is committed by the worker with a checkpoint, like any part:
+the new files are written first, then one transaction names them and retires the old ones,
+which are deleted a little later (a reader may still have them open)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from common.logs import log_event, log_line
+from ingest.history import STORED, orders_dataset, orders_dir
+from ingest.store import FileEntry
+
+log = logging.getLogger("gmv.compaction")
+HOUR_MS = 3_600_000
+FRESH_PARTS = 32  # compact fresh parts once there are this many...
+FRESH_AGE_S = 30.0  # ...or the oldest is this old
+HOUR_FILES = 4  # merge an hour's files once it has this many (two, once the hour is over)
+CLOSED_AFTER_MS = 15 * 60_000  # an hour this far behind the clock gets late orders only
+ROW_GROUP_ROWS = 500_000
+RETIRED_KEPT_S = 60.0
+
+
+@dataclass
+class Compaction:
+    retired: list[str]
+    added: list[FileEntry]
+
+
+def _hour(name: str) -> int | None:
+    return int(name.split("-")[1]) if name.startswith("hour-") else None
+
+
+class Compactor:
+    """Chooses what to compact from the committed files and does it in its own thread; the
+    worker takes each result and commits it."""
+
+    def __init__(self, data_dir: Path, reached: Callable[[str], None]) -> None:
+        self.folder = orders_dir(data_dir)
+        self.reached = reached
+        self._result: queue.Queue[Compaction] = queue.Queue(maxsize=1)
+        # One at a time, from planning until its result is committed: a plan made while a
+        # result waits would compact the same files twice.
+        self._busy = threading.Event()
+        self._retired: list[tuple[float, list[str]]] = []
+
+    def offer(self, files: list[FileEntry], clock_ms: int | None, now_s: float,
+              fresh_since_s: dict[str, float]) -> None:
+        """Start a compaction if one is due and none is running. `fresh_since_s`: when each
+        fresh part was committed (monotonic)."""
+        self._delete_retired(now_s)
+        if self._busy.is_set():
+            return
+        work = self._plan(files, clock_ms, now_s, fresh_since_s)
+        if work is None:
+            return
+        self._busy.set()
+        threading.Thread(target=self._run, args=work, name="compaction", daemon=True).start()
+
+    def _plan(self, files: list[FileEntry], clock_ms: int | None, now_s: float,
+              fresh_since_s: dict[str, float]) -> tuple[list[FileEntry], str] | None:
+        fresh = [f for f in files if f.kind == "orders" and f.name.startswith("part-")]
+        oldest = min((fresh_since_s.get(f.name, now_s) for f in fresh), default=now_s)
+        if len(fresh) >= FRESH_PARTS or (fresh and now_s - oldest >= FRESH_AGE_S):
+            return fresh, "fresh"
+        by_hour: defaultdict[int, list[FileEntry]] = defaultdict(list)
+        for entry in files:
+            if (hour := _hour(entry.name)) is not None:
+                by_hour[hour].append(entry)
+        for hour, entries in sorted(by_hour.items()):
+            closed = clock_ms is not None and (hour + 1) * HOUR_MS + CLOSED_AFTER_MS <= clock_ms
+            if len(entries) >= HOUR_FILES or (closed and len(entries) >= 2):
+                return entries, "hour"
+        return None
+
+    def take(self, wait_s: float = 0.0) -> Compaction | None:
+        """A finished compaction, to commit now (waiting for a running one up to `wait_s`);
+        the next may then start."""
+        try:
+            done = self._result.get(timeout=wait_s) if wait_s and self._busy.is_set() \
+                else self._result.get_nowait()
+        except queue.Empty:
+            return None
+        self._busy.clear()
+        return done
+
+    def _run(self, inputs: list[FileEntry], what: str) -> None:
+        started = time.monotonic()
+        try:
+            added = self._fresh(inputs) if what == "fresh" else self._merge(inputs)
+        except Exception as err:  # noqa: BLE001 - the files stay as they are; tried again later
+            log_line(log, logging.WARNING, "compaction_failed", what=what,
+                     error=f"{type(err).__name__}: {str(err)[:160]}")
+            self._busy.clear()
+            return
+        self.reached("after_compaction_write")
+        log_event(log, "compacted", what=what, files_in=len(inputs), files_out=len(added),
+                  rows=sum(f.rows for f in added), seconds=time.monotonic() - started)
+        self._result.put(Compaction([f.name for f in inputs], added))
+
+    def _fresh(self, parts: list[FileEntry]) -> list[FileEntry]:
+        """Fresh parts -> one new Parquet file per event hour they touch."""
+        writers: dict[int, _HourWriter] = {}
+        try:
+            for entry in parts:
+                table = orders_dataset([str(self.folder / entry.name)]).to_table()
+                hours = pc.divide(table["ts_ms"], HOUR_MS)
+                for hour in pc.unique(hours).to_pylist():
+                    if hour not in writers:
+                        writers[hour] = _HourWriter(self.folder, hour)
+                    writers[hour].write(table.filter(pc.equal(hours, hour)))
+            return [writer.close() for writer in writers.values()]
+        except BaseException:
+            for writer in writers.values():
+                writer.abandon()
+            raise
+
+    def _merge(self, files: list[FileEntry]) -> list[FileEntry]:
+        """An hour's files -> one."""
+        hour = _hour(files[0].name)
+        assert hour is not None
+        writer = _HourWriter(self.folder, hour)
+        try:
+            for entry in files:
+                source = pq.ParquetFile(self.folder / entry.name)
+                for group in range(source.num_row_groups):
+                    writer.write(source.read_row_group(group))
+            return [writer.close()]
+        except BaseException:
+            writer.abandon()
+            raise
+
+    def retire(self, names: list[str], now_s: float) -> None:
+        """Files a commit no longer names: deleted once no reader can still be reading them."""
+        self._retired.append((now_s, names))
+
+    def _delete_retired(self, now_s: float) -> None:
+        while self._retired and now_s - self._retired[0][0] >= RETIRED_KEPT_S:
+            for name in self._retired.pop(0)[1]:
+                (self.folder / name).unlink(missing_ok=True)
+
+
+class _HourWriter:
+    """One Parquet file of an event hour, written in sorted row groups under a temporary name
+    (renamed when closed; a crash before the commit that names it leaves a file nobody names)."""
+
+    def __init__(self, folder: Path, hour: int) -> None:
+        self.name = f"hour-{hour}-{os.urandom(4).hex()}.parquet"
+        self.path = folder / self.name
+        self.tmp = folder / f".tmp-{self.name}"
+        self.writer = pq.ParquetWriter(self.tmp, STORED, compression="zstd", compression_level=3,
+                                       store_schema=False)
+        self.pending: list[pa.Table] = []
+        self.pending_rows = self.rows = 0
+        self.low: int | None = None
+        self.high: int | None = None
+
+    def write(self, rows: pa.Table) -> None:
+        self.pending.append(rows.cast(STORED))
+        self.pending_rows += rows.num_rows
+        if self.pending_rows >= ROW_GROUP_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.pending_rows:
+            return
+        table = pa.concat_tables(self.pending).sort_by("ts_ms")
+        low, high = pc.min_max(table["ts_ms"]).values()
+        self.low = low.as_py() if self.low is None else min(self.low, low.as_py())
+        self.high = high.as_py() if self.high is None else max(self.high, high.as_py())
+        self.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        self.rows += table.num_rows
+        self.pending, self.pending_rows = [], 0
+
+    def abandon(self) -> None:
+        self.writer.close()
+        self.tmp.unlink(missing_ok=True)
+
+    def close(self) -> FileEntry:
+        self._flush()
+        self.writer.close()
+        os.replace(self.tmp, self.path)
+        return FileEntry(self.name, "orders", self.rows, self.low, self.high, 0)

@@ -1,0 +1,182 @@
+"""First accepted version wins: every order id remembered as a fingerprint, in a flat table
+sized by the orders it holds, whole batches at a time.
+
+A fingerprint is a keyed 128-bit hash of the id's bytes (MurmurHash3's x64 128-bit rounds, in
+numpy, with a random key kept in the store, so nobody outside can aim a collision at an id).
+The table is open addressing with linear probing in one uint64 array: the top bits of the first
+half choose a slot, and a slot keeps 48 bits of the second half, the next 8 bits of the first
+and its distance from home (at most 255; a longer run makes the table grow). With the slot's
+position that verifies 76-80 bits of the fingerprint: a false duplicate among 200 million
+orders is ~10^-7 likely, for 8 bytes a slot (~11 bytes a remembered order at three-quarters
+full). The keys themselves live in the store; the table is rebuilt from them at start.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pyarrow as pa
+
+from common.logs import log_event
+
+log = logging.getLogger("gmv.dedupe")
+MAX_LOAD = 0.8
+MIN_SLOTS_LOG2 = 16
+_DISPLACEMENT = 255
+_U = np.uint64
+_C1, _C2 = _U(0x87C37B91114253D5), _U(0x4CF5AD432745937F)
+
+
+def _rotl(x: np.ndarray, r: int) -> np.ndarray:
+    return (x << _U(r)) | (x >> _U(64 - r))
+
+
+def _fmix(k: np.ndarray) -> np.ndarray:
+    k = k ^ (k >> _U(33))
+    k = k * _U(0xFF51AFD7ED558CCD)
+    k = k ^ (k >> _U(33))
+    k = k * _U(0xC4CEB9FE1A85EC53)
+    return k ^ (k >> _U(33))
+
+
+def _padded_words(data: np.ndarray, offsets: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Each id's bytes zero-padded to a multiple of 16, as rows of little-endian uint64."""
+    n, longest = len(lengths), int(lengths.max())
+    width = max(16, -(-longest // 16) * 16)
+    padded = np.zeros((n, width), np.uint8)
+    if longest == int(lengths.min()):  # ids of one length (most producers'): a reshape
+        padded[:, :longest] = data[offsets[0]:offsets[0] + n * longest].reshape(n, longest)
+    else:
+        rows = np.repeat(np.arange(n) * width - offsets[:-1], lengths)
+        source = np.arange(offsets[0], offsets[-1])
+        padded.reshape(-1)[rows + source] = data[source]
+    return padded.view("<u8")
+
+
+def fingerprints(ids: pa.Array | pa.ChunkedArray, key: tuple[int, int]) -> tuple[np.ndarray,
+                                                                                  np.ndarray]:
+    """(first half, second half) of each id's keyed 128-bit hash, as two uint64 arrays."""
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    if ids.type != pa.string():
+        ids = ids.cast(pa.string())  # views (the decoder's) into one contiguous buffer
+    n = len(ids)
+    if n == 0:
+        return np.empty(0, _U), np.empty(0, _U)
+    offsets = np.frombuffer(ids.buffers()[1], np.int32, n + 1, ids.offset * 4).astype(np.int64)
+    data = np.frombuffer(ids.buffers()[2], np.uint8)
+    lengths = np.diff(offsets)
+    words = _padded_words(data, offsets, lengths)
+    h1 = np.full(n, key[0], _U)
+    h2 = np.full(n, key[1], _U)
+    with np.errstate(over="ignore"):
+        blocks = np.maximum(-(-lengths // 16), 1)  # an id's own 16-byte blocks, no more
+        for block in range(0, words.shape[1], 2):
+            k1 = _rotl(words[:, block] * _C1, 31) * _C2
+            n1 = (_rotl(h1 ^ k1, 27) + h2) * _U(5) + _U(0x52DCE729)
+            k2 = _rotl(words[:, block + 1] * _C2, 33) * _C1
+            n2 = (_rotl(h2 ^ k2, 31) + n1) * _U(5) + _U(0x38495AB5)
+            if block // 2 < blocks.min():
+                h1, h2 = n1, n2
+            else:
+                inside = block // 2 < blocks
+                h1, h2 = np.where(inside, n1, h1), np.where(inside, n2, h2)
+        h1 ^= lengths.astype(_U)
+        h2 ^= lengths.astype(_U)
+        h1 += h2
+        h2 += h1
+        h1, h2 = _fmix(h1), _fmix(h2)
+        h1 += h2
+        h2 += h1
+    return h1, h2
+
+
+class SeenOrders:
+    """The fingerprints of every accepted order within the horizon."""
+
+    def __init__(self, expected_orders: int) -> None:
+        slots_log2 = max(MIN_SLOTS_LOG2, int(np.ceil(np.log2(max(expected_orders, 1) / 0.75))))
+        self._allocate(slots_log2, spare_bits=8)
+        self.count = 0
+
+    def _allocate(self, slots_log2: int, spare_bits: int) -> None:
+        self.slots_log2, self.spare_bits = slots_log2, spare_bits
+        self.table = np.zeros(1 << slots_log2, _U)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.table.nbytes)
+
+    def _home_and_tag(self, h1: np.ndarray, h2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        home = (h1 >> _U(64 - self.slots_log2)).astype(np.int64)
+        spare = (h1 >> _U(56 - self.slots_log2)) & _U(0xFF) & _U((0xFF << (8 - self.spare_bits))
+                                                                 & 0xFF)
+        tag = (h2 & _U(0xFFFF_FFFF_FFFF_0000)) | (spare << _U(8))
+        return home, tag
+
+    def first_seen(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
+        """Which of these fingerprints (of distinct ids, in stream order) were never seen; they
+        are remembered from now on. An earlier one in the batch wins a tie."""
+        if self.count + len(h1) > MAX_LOAD * len(self.table):
+            self._grow(self.count + len(h1))
+        while True:
+            new = self._insert(h1, h2)
+            if new is not None:
+                self.count += int(new.sum())
+                return new
+            self._grow(self.count + len(h1))  # a run of 255 full slots: more room
+
+    def _insert(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray | None:
+        home, tag = self._home_and_tag(h1, h2)
+        new = np.zeros(len(h1), bool)
+        pending = np.arange(len(h1))
+        distance = np.zeros(len(h1), np.int64)
+        mask = len(self.table) - 1
+        taken: list[np.ndarray] = []
+        while len(pending):
+            slot = (home[pending] + distance[pending]) & mask
+            value = self.table[slot]
+            mine = tag[pending] | distance[pending].astype(_U)
+            empty = value == 0
+            # Of the keys that reach the same empty slot, the first in the batch takes it; the
+            # others look at it again next round (it may now hold their own fingerprint).
+            claim = np.flatnonzero(empty)
+            _, first = np.unique(slot[claim], return_index=True)
+            winners = claim[first]
+            self.table[slot[winners]] = mine[winners]
+            taken.append(slot[winners])
+            new[pending[winners]] = True
+            settled = value == mine
+            settled[winners] = True
+            moved = pending[~settled & ~empty]
+            distance[moved] += 1
+            if len(moved) and distance[moved].max() > _DISPLACEMENT:
+                for slots in taken:  # as it was: those slots were empty before this call
+                    self.table[slots] = 0
+                return None
+            pending = pending[~settled]
+        return new
+
+    def _grow(self, needed: int) -> None:
+        """Twice the slots, rebuilt from what the slots keep: one of the 8 spare bits of each
+        fingerprint becomes a bit of its home."""
+        if self.spare_bits == 0:
+            raise MemoryError("the order table cannot grow further; set GMV_DEDUPE_ORDERS higher")
+        old, old_log2, old_spare = self.table, self.slots_log2, self.spare_bits
+        occupied = np.flatnonzero(old)
+        values = old[occupied]
+        home = (occupied - (values & _U(0xFF)).astype(np.int64)) & ((1 << old_log2) - 1)
+        spare = (values >> _U(8)) & _U(0xFF)
+        h2 = values & _U(0xFFFF_FFFF_FFFF_0000)
+        # Rebuild h1's known top bits: the home, then the spare bits.
+        h1 = (home.astype(_U) << _U(64 - old_log2)) | (spare << _U(56 - old_log2))
+        del old
+        self._allocate(old_log2 + 1, old_spare - 1)
+        kept = self._insert(h1, h2)
+        if kept is None:
+            self._grow(needed)
+            return
+        self.count = int(kept.sum())
+        log_event(log, "dedupe_table_grown", slots=len(self.table), orders=self.count,
+                  needed=needed, mib=self.nbytes >> 20)
