@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest import strict_json
-from ingest.strict_json import HugeInteger
+from ingest.strict_json import HugeInteger, HugeNumber
 
 DEVICES: tuple[str, ...] = ("pc", "mobile", "pad", "other")
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")  # the festival day and every time shown
@@ -102,12 +102,12 @@ def format_cents(cents: int) -> str:
 def amount_to_cents(value: Any) -> int:
     """A contract amount (plain decimal string, or JSON number read as a Decimal) in integer cents,
     exactly: no rounding at any length, no arithmetic on absurd exponents."""
-    if isinstance(value, str):
+    if isinstance(value, HugeInteger | HugeNumber):
+        raise InvalidEvent(f"amount {_shown(value)} is outside (0, 10000000.00]")
+    elif isinstance(value, str):
         if not _PLAIN_DECIMAL.fullmatch(value):
             raise InvalidEvent(f"amount {_shown(value)} is not a plain decimal like \"129.90\"")
         number = Decimal(value)
-    elif isinstance(value, HugeInteger):
-        raise InvalidEvent(f"amount {value} is outside (0, 10000000.00]")
     elif isinstance(value, Decimal | int) and not isinstance(value, bool):
         number = Decimal(value)
     else:
@@ -129,7 +129,7 @@ def amount_to_cents(value: Any) -> int:
 
 def _shown(value: Any, limit: int = 40) -> str:
     """A value as a reason quotes it: short, whatever its length."""
-    text = repr(value) if isinstance(value, str) and not isinstance(value, HugeInteger) \
+    text = repr(value) if isinstance(value, str) and not isinstance(value, HugeInteger | HugeNumber) \
         else str(value)
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
@@ -151,6 +151,8 @@ def _json_type(value: Any) -> str:
         return "number"
     if isinstance(value, HugeInteger):
         return "integer"
+    if isinstance(value, HugeNumber):
+        return "number"
     if isinstance(value, str):
         return "string"
     if isinstance(value, list):
@@ -189,7 +191,7 @@ def _string(body: dict[str, Any], name: str, max_chars: int) -> str:
     if name not in body:
         raise InvalidEvent(f"{name} is missing")
     value = body[name]
-    if not isinstance(value, str):
+    if not isinstance(value, str) or isinstance(value, HugeInteger | HugeNumber):
         raise InvalidEvent(f"{name} must be a string, got {_json_type(value)}")
     if not 1 <= len(value) <= max_chars:
         raise InvalidEvent(f"{name} must be 1-{max_chars} characters, got {len(value)}")

@@ -35,6 +35,7 @@ def write_part(data_dir: Path, accepted: pa.Table, checkpoint: int) -> FileEntry
         return None
     name = f"part-{checkpoint:012d}.arrow"
     table = stored(accepted)
+    orders_dir(data_dir).mkdir(parents=True, exist_ok=True)
     with atomic_path(orders_dir(data_dir) / name) as tmp, pa.OSFile(str(tmp), "wb") as sink, \
             ipc.new_file(sink, STORED, options=_IPC) as out:
         out.write_table(table)

@@ -18,6 +18,18 @@ class HugeInteger(str):
     convert literals over 4,300 digits): judged out of range, never converted."""
 
 
+class HugeNumber(str):
+    """A JSON number whose exponent no Decimal can hold (1e99999999999999999999): judged out of
+    range where the contract reads it, ignored elsewhere like any unknown field."""
+
+
+def _decimal_literal(text: str) -> Decimal | HugeNumber:
+    try:
+        return Decimal(text)
+    except ArithmeticError:  # decimal.InvalidOperation: the exponent is beyond any context
+        return HugeNumber(text)
+
+
 def _integer_literal(text: str) -> int | HugeInteger:
     return HugeInteger(text) if len(text) > 20 else int(text)
 
@@ -63,7 +75,7 @@ def loads(payload: bytes | str) -> Any:
         except UnicodeDecodeError as err:
             raise NotStrictJson(f"payload is not UTF-8 (byte {err.start})") from None
     try:
-        body = json.loads(payload, parse_float=Decimal, parse_int=_integer_literal,
+        body = json.loads(payload, parse_float=_decimal_literal, parse_int=_integer_literal,
                           parse_constant=_reject_constant, object_pairs_hook=_no_repeats)
     except RecursionError:
         raise NotStrictJson("payload nests too deeply") from None

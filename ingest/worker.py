@@ -63,6 +63,7 @@ class Worker:
                        counters.get("duplicates", 0))
         self.state.top_merchants = store.top_merchants(10)
         self.seen = self._remembered()
+        self._remembered_from = self.state.latest_second()
         self.watch = Watch(client, settings, store, self._sold_so_far)
         self.rate = RateMeter()
         self.progress = Progress(log, "entries")
@@ -83,11 +84,23 @@ class Worker:
         return [str(orders_dir(self.data_dir) / f.name) for f in self.store.files()
                 if f.kind == "orders"]
 
+    def _forget_behind_horizon(self) -> None:
+        """Every half horizon of event time, the dedupe table is rebuilt from what lies within
+        it (right after a commit: every key it holds is then in the committed files)."""
+        latest, since = self.state.latest_second(), self._remembered_from
+        half = self.settings.dedupe_horizon_h * 1800
+        if latest is not None and (since is None or latest - since >= half):
+            if since is not None:
+                self.seen = self._remembered()
+            self._remembered_from = latest
+
     def _remembered(self) -> SeenOrders:
         """The dedupe table rebuilt from the keys the committed orders carry, within the horizon."""
         started = time.monotonic()
-        seen = SeenOrders(max(self.settings.dedupe_orders, self.state.orders))
         since_ms = ((self.state.latest_second() or 0) - self.settings.dedupe_horizon_h * 3600) * 1000
+        within = sum(f.rows for f in self.store.files()
+                     if f.kind == "orders" and (f.max_ts_ms or 0) >= since_ms)
+        seen = SeenOrders(max(self.settings.dedupe_orders, within))
         for batch in read_columns(self._files(), ["fp_hi", "fp_lo"], ds.field("ts_ms") >= since_ms):
             seen.first_seen(batch.column(0).to_numpy(), batch.column(1).to_numpy())
         log_event(log, "dedupe_rebuilt", orders=seen.count, slots=len(seen.table),
@@ -193,6 +206,7 @@ class Worker:
         if self._due("merchants", MERCHANTS_EVERY_S):
             self._refresh_merchants()
         self._publish_files()
+        self._forget_behind_horizon()
         self.rate.record(checkpoint.events, checkpoint.busy_s + time.monotonic() - started)
         self.snapshots.publish()
 

@@ -138,6 +138,11 @@ HUGE = "9" * 5_000
     (body(quantity=True), "quantity must be an integer, got boolean"),
     (body(quantity=2.5), "quantity must be an integer, got number"),
     (body(ts=1.794326426e12), "ts must be an integer"),
+    (body(order_id=0).replace(b'"order_id": 0', b'"order_id": 123456789012345678901234'),
+     "order_id must be a string, got integer"),
+    (body(amount=0).replace(b'"amount": 0', b'"amount": 1e99999999999999999999999'), "outside"),
+    (body(quantity=0).replace(b'"quantity": 0', b'"quantity": 1e99999999999999999999999'),
+     "quantity must be an integer, got number"),
 ])
 def test_hostile_payloads_are_judged_not_crashed_on(payload: bytes, reason: str) -> None:
     with pytest.raises(InvalidEvent, match=reason):
@@ -147,6 +152,8 @@ def test_hostile_payloads_are_judged_not_crashed_on(payload: bytes, reason: str)
 def test_an_unknown_field_of_any_length_is_ignored() -> None:
     payload = body(extra=0).replace(b'"extra": 0', f'"extra": {HUGE}'.encode())
     assert parse_order(payload).quantity == 1
+    absurd = body(extra=0).replace(b'"extra": 0', b'"extra": 1e99999999999999999999999')
+    assert parse_order(absurd).quantity == 1
     pair = body(extra="x").replace(b'"x"', b'"\\ud83d\\ude00"')  # a whole pair: fine
     assert parse_order(pair).order_id == "o-1"
 
@@ -157,6 +164,11 @@ def test_an_order_stamped_beyond_the_margin_ahead_of_its_arrival_is_future_ts() 
     order, reason = judge_payload(body(ts=arrival + 300_001), arrival)
     assert order is None and reason is not None and reason.startswith("future_ts")
     assert judge_payload(body(ts=arrival + 60_000), arrival, future_margin_ms=30_000)[0] is None
+
+
+def test_whatever_goes_wrong_judging_a_payload_is_its_rejection_not_a_crash() -> None:
+    order, reason = judge_payload(12345, 0)  # type: ignore[arg-type]  # not even bytes
+    assert order is None and reason == "undecodable: TypeError"
 
 
 def test_an_entry_without_data_is_no_data() -> None:

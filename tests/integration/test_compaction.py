@@ -1,0 +1,71 @@
+"""Compaction keeps every order exactly once while a day's thousands of parts become a file or
+two an hour, through the real files and the compactor's own thread."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ingest.checkpoint import with_fingerprints
+from ingest.compaction import HOUR_FILES, HOUR_MS, Compaction, Compactor
+from ingest.contract import ORDER_SCHEMA
+from ingest.dedupe import fingerprints
+from ingest.history import orders_dataset, orders_dir
+from ingest.parts import write_part
+from ingest.store import FileEntry
+from tests.conftest import MIDNIGHT_MS
+
+
+def parts(data_dir: Path, order_factory, count: int, start: int = 1) -> list[FileEntry]:
+    """`count` parts of 50 orders, spread over three event hours."""
+    written = []
+    for checkpoint in range(start, start + count):
+        orders = [order_factory(order_id=f"o{checkpoint}-{i}",
+                                ts_ms=MIDNIGHT_MS + (checkpoint % 3) * HOUR_MS + i * 1000)
+                  for i in range(50)]
+        table = pa.Table.from_pylist([vars(o) for o in orders], schema=ORDER_SCHEMA)
+        table = with_fingerprints(table, *fingerprints(table["order_id"], (1, 2)))
+        entry = write_part(data_dir, table, checkpoint)
+        assert entry is not None
+        written.append(entry)
+    return written
+
+
+def compact(compactor: Compactor, files: list[FileEntry]) -> Compaction:
+    compactor.offer(files, MIDNIGHT_MS + 10 * HOUR_MS, 1e9, {f.name: 0.0 for f in files})
+    done = compactor.take(wait_s=60)
+    assert done is not None
+    return done
+
+
+def test_fresh_parts_become_one_file_an_hour_with_every_order(tmp_path: Path,
+                                                              order_factory) -> None:
+    files = parts(tmp_path, order_factory, 40)
+    done = compact(Compactor(tmp_path, lambda step: None), files)
+    assert sorted(done.retired) == sorted(f.name for f in files)
+    assert len(done.added) == 3 and all(f.name.startswith("hour-") for f in done.added)
+    table = orders_dataset([str(orders_dir(tmp_path) / f.name) for f in done.added]).to_table()
+    assert table.num_rows == 40 * 50 == sum(f.rows for f in done.added)
+    assert len(set(table["order_id"].to_pylist())) == 2000
+    for entry in done.added:  # each file holds one hour, sorted
+        hours = pc.unique(pc.divide(orders_dataset([str(orders_dir(tmp_path) / entry.name)])
+                                    .to_table()["ts_ms"], HOUR_MS))
+        assert len(hours) == 1
+
+
+def test_an_hours_files_are_merged_and_the_replaced_ones_deleted_later(tmp_path: Path,
+                                                                       order_factory) -> None:
+    compactor = Compactor(tmp_path, lambda step: None)
+    hourly: list[FileEntry] = []
+    for round_ in range(HOUR_FILES):  # each round adds one file to each hour
+        hourly += compact(compactor, parts(tmp_path, order_factory, 3, 1 + 3 * round_)).added
+    merged = compact(compactor, hourly)
+    assert len(merged.added) == 1 and len(merged.retired) == HOUR_FILES
+    assert merged.added[0].rows == HOUR_FILES * 50
+    compactor.retire(merged.retired, now_s=100.0)
+    compactor.offer([], None, now_s=120.0, fresh_since_s={})
+    assert all((orders_dir(tmp_path) / name).exists() for name in merged.retired)  # a reader?
+    compactor.offer([], None, now_s=200.0, fresh_since_s={})
+    assert not any((orders_dir(tmp_path) / name).exists() for name in merged.retired)
