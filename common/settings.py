@@ -34,9 +34,9 @@ SETTINGS: tuple[Setting, ...] = (
             "payloads per Redis round trip when publishing (simulate, replay)"),
     Setting("ingest_batch_size", "GMV_INGEST_BATCH_SIZE", 20_000,
             "most stream entries the worker reads and decodes as one batch (one XREAD)"),
-    Setting("checkpoint_interval_ms", "GMV_CHECKPOINT_INTERVAL_MS", 200,
-            "the worker commits what it has read at least this often (and when the stream is "
-            "quiet): the freshness of every screen"),
+    Setting("checkpoint_interval_ms", "GMV_CHECKPOINT_INTERVAL_MS", 300,
+            "the worker commits what it has read this often (a trickle of under 2,000 events: "
+            "twice as long), and when the stream goes quiet: the freshness of every screen"),
     Setting("checkpoint_events", "GMV_CHECKPOINT_EVENTS", 100_000,
             "...or once this many events are read, whichever comes first"),
     Setting("dedupe_orders", "GMV_DEDUPE_ORDERS", 4_000_000,

@@ -11,6 +11,8 @@ import pyarrow as pa
 
 from ingest.read import id_key
 
+TRICKLE_EVENTS = 2_000  # fewer than this by the interval: the checkpoint waits up to twice as long
+
 
 @dataclass
 class Checkpoint:
@@ -37,9 +39,15 @@ class Checkpoint:
     def __bool__(self) -> bool:
         return self.last_id is not None
 
-    def due(self) -> bool:
-        return bool(self) and (self.events >= self.max_events or
-                               time.monotonic() - self.started >= self.interval_s)
+    def due(self, unjudged: int = 0) -> bool:
+        """Time to commit: enough events (judged, and read but not yet judged) are waiting, or
+        the interval has passed, twice over for a trickle (each commit has a fixed cost)."""
+        events = self.events + unjudged
+        if not (self or unjudged):
+            return False
+        waited = time.monotonic() - self.started
+        return events >= self.max_events or waited >= self.interval_s * (
+            1 if events >= TRICKLE_EVENTS else 2)
 
     def accepted(self, empty: pa.Schema) -> pa.Table:
         if not self.tables:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ingest.contract import (
     DEVICES,
@@ -163,19 +164,25 @@ def decode_batch(entries: Entries, future_margin_ms: int) -> Decoded:
     return Decoded(table, rejected)
 
 
-def _table(data: Payloads, rows: np.ndarray, fields: dict[str, np.ndarray]) -> pa.Table:
-    def text(name: str) -> pa.Array:
-        start, end = fields[f"{name}_start"], fields[f"{name}_end"]
-        # An order without `payment` has an empty span there: null, not "".
-        return data.strings(start, end, end > start if name == "payment" else None)
+_TEXTS = ("order_id", "device", "category", "region", "merchant_id", "buyer_id", "item_id",
+          "payment")
 
+
+def _table(data: Payloads, rows: np.ndarray, fields: dict[str, np.ndarray]) -> pa.Table:
+    texts = dict(zip(_TEXTS, data.strings([fields[f"{t}_start"] for t in _TEXTS],
+                                          [fields[f"{t}_end"] for t in _TEXTS]), strict=True))
+    # An order without `payment` has an empty span there: null, not "".
+    paid = fields["payment_end"] > fields["payment_start"]
+    if not paid.all():
+        texts["payment"] = pc.if_else(pa.array(paid), texts["payment"].cast(pa.string()),
+                                      pa.scalar(None, pa.string())).cast(pa.string_view())
     return pa.table({
-        "index": pa.array(rows, pa.int64()), "order_id": text("order_id"),
+        "index": pa.array(rows, pa.int64()), "order_id": texts["order_id"],
         "ts_ms": pa.array(fields["ts"], pa.int64()),
         "amount_cents": pa.array(fields["amount_cents"], pa.int64()),
-        **{name: text(name) for name in ("device", "category", "region", "merchant_id",
+        **{name: texts[name] for name in ("device", "category", "region", "merchant_id",
                                           "buyer_id", "item_id")},
-        "quantity": pa.array(fields["quantity"], pa.int64()), "payment": text("payment"),
+        "quantity": pa.array(fields["quantity"], pa.int64()), "payment": texts["payment"],
     }, schema=_VIEWS).cast(DECODED)
 
 

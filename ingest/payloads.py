@@ -71,9 +71,13 @@ class Payloads:
     def integer(self, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """A JSON integer of 1-16 digits in [start, end), no leading zero; its value."""
         split = np.maximum(end - 8, start)  # the last eight digits, and those before them
-        high, ok = self.digits(start, split)
-        low, fine = self.digits(split, end)
-        ok &= fine & (end - start >= 1) & (end - start <= 16)
+        low, ok = self.digits(split, end)
+        if (split > start).any():
+            high, fine = self.digits(start, split)
+            ok &= fine
+        else:  # all eight digits or fewer (quantities)
+            high = np.zeros(len(start), np.int64)
+        ok &= (end - start >= 1) & (end - start <= 16)
         ok &= (self.buf[start] != _ZERO) | (end - start == 1)
         return high * 100_000_000 + low, ok
 
@@ -91,19 +95,20 @@ class Payloads:
         cents = whole * 100 + np.where(two, tenth * 10 + hundredth, np.where(one, tenth * 10, 0))
         return cents, ok & (cents > 0) & (cents <= MAX_AMOUNT_CENTS)
 
-    def strings(self, start: np.ndarray, end: np.ndarray, valid: np.ndarray | None = None
-                ) -> pa.Array:
-        """The spans [start, end) as an Arrow string_view array over this buffer: sixteen bytes a
-        value (length and prefix, then the rest inline or the offset), built column-wise."""
+    def strings(self, starts: list[np.ndarray], ends: list[np.ndarray]) -> list[pa.Array]:
+        """Columns of spans [start, end) as Arrow string_view arrays over this buffer, built all
+        at once: sixteen bytes a value (length and prefix, then the rest inline or the offset)."""
+        n = len(starts[0])
+        start, end = np.concatenate(starts), np.concatenate(ends)
         length = (end - start).astype(np.uint64)
         head = self.words[start] & np.where(
             length >= 8, _ALL, (np.uint64(1) << (8 * np.minimum(length, 7))) - np.uint64(1))
-        tail = self.words[np.minimum(start + 8, len(self.words) - 1)] & ((np.uint64(1) << (8 * np.clip(
-            length.astype(np.int64) - 8, 0, 4)).astype(np.uint64)) - np.uint64(1))
+        tail = self.words[np.minimum(start + 8, len(self.words) - 1)] & ((np.uint64(1) << (
+            8 * np.clip(length.astype(np.int64) - 8, 0, 4)).astype(np.uint64)) - np.uint64(1))
         views = np.empty((len(start), 2), np.uint64)
         views[:, 0] = length | (head << np.uint64(32))
         views[:, 1] = np.where(length <= 12, (head >> np.uint64(32)) | (tail << np.uint64(32)),
                                start.astype(np.uint64) << np.uint64(32))  # buffer 0, offset
-        bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if valid is not None else None
-        return pa.Array.from_buffers(pa.string_view(), len(start), [
-            bitmap, pa.py_buffer(views), pa.py_buffer(self.buf)])
+        data = pa.py_buffer(self.buf)
+        return [pa.Array.from_buffers(pa.string_view(), n, [
+            None, pa.py_buffer(views[k * n:(k + 1) * n]), data]) for k in range(len(starts))]

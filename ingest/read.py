@@ -1,5 +1,5 @@
-"""Reading the order stream from a position the worker keeps itself (XREAD, no consumer group),
-a batch ahead in its own thread: the entries as ids and payloads side by side, in id order."""
+"""Reading the order stream from a position the worker keeps itself (XREAD, no consumer group):
+the entries as ids and payloads side by side, in id order."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import redis
 
-from common.prefetch import prefetched
 from ingest.payloads import Payloads
 
 
@@ -48,6 +47,12 @@ class Entries:
                     for _, fields in entries]
         return cls(ids, payloads)
 
+    @classmethod
+    def joined(cls, batches: list[Entries]) -> Entries:
+        if len(batches) == 1:
+            return batches[0]
+        return cls([i for b in batches for i in b.ids], [p for b in batches for p in b.payloads])
+
     @property
     def last_id(self) -> str:
         return self.ids[-1].decode()
@@ -57,13 +62,12 @@ class Entries:
 
     @functools.cached_property
     def has_data(self) -> np.ndarray:
-        if all(p is not None for p in self.payloads):
+        if None not in self.payloads:
             return np.ones(len(self), bool)
         return np.array([p is not None for p in self.payloads], bool)
 
     def prepared(self) -> Payloads:
-        """The payloads as one buffer with their quotes found (an entry without data: empty);
-        made once, by whichever thread asks first (the reader's)."""
+        """The payloads as one buffer with their quotes found (an entry without data: empty)."""
         if self._prepared is None:
             self._prepared = Payloads([p if p is not None else b"" for p in self.payloads]
                                       if not self.has_data.all() else self.payloads)  # type: ignore[arg-type]
@@ -76,26 +80,32 @@ class Entries:
 
 
 class StreamReader:
-    """Batches of entries after `position`, read one ahead: the next XREAD and its parsing
-    overlap with the work on this batch. An empty batch means nothing came within `block_ms`."""
+    """Batches of entries after `position`, one XREAD always in flight: the next is sent as soon
+    as this batch's last id is known, so Redis prepares it while the worker judges this one (in
+    one thread: no lock handed back and forth). An empty batch: nothing came within `block_ms`."""
 
     def __init__(self, client: redis.Redis, stream: str, position: str | None, count: int,
                  block_ms: int) -> None:
         self.client, self.stream, self.count, self.block_ms = client, stream, count, block_ms
         self.position = position or "0-0"
-        # The raw reply: redis-py's callback would build a dict per entry.
-        client.response_callbacks.pop("XREAD", None)
 
-    def _batches(self) -> Iterator[Entries]:
-        last = self.position
-        while True:
-            reply = self.client.execute_command("XREAD", "COUNT", self.count, "BLOCK",
-                                                self.block_ms, "STREAMS", self.stream, last)
-            entries = Entries.from_reply(reply[0][1] if reply else [])
-            if entries:
-                last = entries.last_id
-                entries.prepared()
-            yield entries
+    def _send(self, connection: redis.connection.AbstractConnection, after: str) -> None:
+        connection.send_command("XREAD", "COUNT", self.count, "BLOCK", self.block_ms, "STREAMS",
+                                self.stream, after)
 
     def batches(self) -> Iterator[Entries]:
-        return prefetched(self._batches(), depth=2)
+        pool = self.client.connection_pool
+        connection = pool.get_connection()
+        last = self.position
+        try:
+            self._send(connection, last)
+            while True:
+                reply = connection.read_response()  # raw: no per-entry dicts from redis-py
+                entries = Entries.from_reply(reply[0][1] if reply else [])
+                if entries:
+                    last = entries.last_id
+                self._send(connection, last)
+                yield entries
+        finally:
+            connection.disconnect()  # a reply may still be on its way: never reuse this socket
+            pool.release(connection)

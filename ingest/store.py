@@ -131,14 +131,16 @@ class Store:
         checkpoint = self.checkpoint + 1
         db.execute("BEGIN TRANSACTION")
         try:
-            for table, rows in (("windows", commit.windows), ("item_sales", commit.items)):
-                if rows.num_rows:
-                    db.register("rows", rows)
-                    db.execute(f"INSERT INTO {table} SELECT * FROM rows")
-            if commit.merchants.num_rows:
-                db.register("rows", commit.merchants)
-                db.execute("INSERT INTO merchant_minutes SELECT *, ? FROM rows", [checkpoint])
-            db.unregister("rows")
+            # Arrow tables by their Python names (DuckDB's replacement scan): no register calls.
+            # (Names no table has: a table's name would win over the variable's.)
+            new_windows, new_items, new_merchants = commit.windows, commit.items, commit.merchants
+            if new_windows.num_rows:
+                db.execute("INSERT INTO windows SELECT * FROM new_windows")
+            if new_items.num_rows:
+                db.execute("INSERT INTO item_sales SELECT * FROM new_items")
+            if new_merchants.num_rows:
+                db.execute("INSERT INTO merchant_minutes SELECT *, ? FROM new_merchants",
+                           [checkpoint])
             for entry in ([commit.part] if commit.part else []) + commit.added:
                 db.execute("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)", [
                     entry.name, entry.kind, entry.rows, entry.min_ts_ms, entry.max_ts_ms,

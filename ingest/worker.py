@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 from types import FrameType
 
@@ -31,6 +32,7 @@ from ingest.parts import remove_unnamed, write_part
 from ingest.rate import RateMeter
 from ingest.read import Entries, StreamReader, id_key
 from ingest.snapshot import SnapshotPublisher, now_ms
+from ingest.stages import Stages
 from ingest.store import Commit, FileEntry, Store, opened
 from ingest.summary import live_summary
 from ingest.windows import merchant_minutes, window_deltas
@@ -39,6 +41,7 @@ log = logging.getLogger("gmv.ingest")
 BLOCK_MS = 100  # well under the socket timeout; a fraction of the checkpoint interval
 TRIM_EVERY_S = 5.0
 MERCHANTS_EVERY_S = 5.0
+PUBLISH_FILES_EVERY_S = 1.0
 GC_EVERY_S = 30.0
 COMPACTION_WAIT_S = 120.0
 LIVE_WITHIN_S = 600  # event time this close to the wall clock: the night is live, not a replay
@@ -55,7 +58,8 @@ class Worker:
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.position = store.position()  # committed
         self.read_position = self.position  # taken into the open checkpoint
-        remove_unnamed(self.data_dir, {f.name for f in store.files()})
+        self.files = store.files()  # the committed files, kept as each commit changes them
+        remove_unnamed(self.data_dir, {f.name for f in self.files})
         self.key = store.fingerprint_key()
         self.state = LiveState(horizon_s=settings.dedupe_horizon_h * 3600)
         counters = store.counters()
@@ -72,16 +76,19 @@ class Worker:
                                            self.state, self._heartbeat,
                                            settings.snapshot_interval_ms / 1000)
         self._at: dict[str, float] = {}
+        self.unjudged: list[Entries] = []
+        self.stopping = False  # asked to stop (SIGTERM): between two batches, cleanly
         self._merchants_behind = False
+        self.stages = Stages()
         self.compactor = Compactor(self.data_dir, faults.reached)
         # When each fresh part was committed; those found at start count as old.
-        self.fresh_since = {f.name: 0.0 for f in store.files()}
+        self.fresh_since = {f.name: 0.0 for f in self.files}
         self._undecodable_logged: list[float] = []
         self._failures = 0
-        self._publish_files()
+        self._publish_files(now=True)
 
     def _files(self) -> list[str]:
-        return [str(orders_dir(self.data_dir) / f.name) for f in self.store.files()
+        return [str(orders_dir(self.data_dir) / f.name) for f in self.files
                 if f.kind == "orders"]
 
     def _forget_behind_horizon(self) -> None:
@@ -98,7 +105,7 @@ class Worker:
         """The dedupe table rebuilt from the keys the committed orders carry, within the horizon."""
         started = time.monotonic()
         since_ms = ((self.state.latest_second() or 0) - self.settings.dedupe_horizon_h * 3600) * 1000
-        within = sum(f.rows for f in self.store.files()
+        within = sum(f.rows for f in self.files
                      if f.kind == "orders" and (f.max_ts_ms or 0) >= since_ms)
         seen = SeenOrders(max(self.settings.dedupe_orders, within))
         for batch in read_columns(self._files(), ["fp_hi", "fp_lo"], ds.field("ts_ms") >= since_ms):
@@ -136,11 +143,19 @@ class Worker:
         if self._failures:
             log_event(log, "redis_reconnected", attempts=self._failures, position=self.position)
             self._failures = 0
+        waited = time.perf_counter()
         for entries in reader.batches():
+            self.stages.add("read", time.perf_counter() - waited)
             self.rate.backlog(len(entries) >= self.settings.ingest_batch_size, len(entries))
             if entries:
-                self._judge(entries)
-            if self.pending.due() or (not entries and self.pending):
+                self.unjudged.append(entries)
+            # A trickle is judged a checkpoint at a time, a backlog a full read at a time: each
+            # judging has a fixed cost of its own.
+            if sum(map(len, self.unjudged)) >= self.settings.ingest_batch_size:
+                self._judge_unjudged()
+            if self.pending.due(sum(map(len, self.unjudged))) or (
+                    not entries and (self.pending or self.unjudged)):
+                self._judge_unjudged()
                 self._commit()
             if not entries:
                 self._quiet()
@@ -148,18 +163,33 @@ class Worker:
             if not entries and until_idle and self._drained():
                 self._finish()
                 return True
+            if self.stopping:  # asked to stop: what is read is committed, then said
+                self._judge_unjudged()
+                if self.pending:
+                    self._commit()
+                self._publish_files(now=True)
+                self.snapshots.publish(night_too=True)
+                return True
+            waited = time.perf_counter()
         return False
+
+    def _judge_unjudged(self) -> None:
+        if self.unjudged:
+            entries, self.unjudged = Entries.joined(self.unjudged), []
+            self._judge(entries)
 
     def _judge(self, entries: Entries) -> None:
         """Each entry's fate; the rejected dead-lettered now, the accepted kept for the commit."""
         started = time.monotonic()
-        decoded = decode_batch(entries, self.settings.future_ts_margin_ms)
-        self._dead_letter(entries, decoded.rejected)
+        with self.stages.timed("decode"):
+            decoded = decode_batch(entries, self.settings.future_ts_margin_ms)
+            self._dead_letter(entries, decoded.rejected)
         self.faults.reached("after_dead_letters")
         orders = decoded.orders
-        fp_hi, fp_lo = fingerprints(orders["order_id"], self.key)
-        new = self.seen.first_seen(fp_hi, fp_lo)
-        accepted = with_fingerprints(orders, fp_hi, fp_lo).filter(pa.array(new))
+        with self.stages.timed("dedupe"):
+            fp_hi, fp_lo = fingerprints(orders["order_id"], self.key)
+            new = self.seen.first_seen(fp_hi, fp_lo)
+            accepted = with_fingerprints(orders, fp_hi, fp_lo).filter(pa.array(new))
         self.pending.add(accepted, len(entries), len(decoded.rejected),
                          orders.num_rows - accepted.num_rows, entries.last_id,
                          time.monotonic() - started)
@@ -180,17 +210,20 @@ class Worker:
     def _commit(self) -> None:
         started = time.monotonic()
         checkpoint, self.pending = self.pending, self.pending.next()
-        accepted = checkpoint.accepted(ACCEPTED)
-        deltas = window_deltas(accepted)
-        self.watch.read_stock()
-        part = write_part(self.data_dir, accepted, self.store.checkpoint + 1)
+        with self.stages.timed("aggregate"):
+            accepted = checkpoint.accepted(ACCEPTED)
+            deltas, merchants = window_deltas(accepted), merchant_minutes(accepted)
+            self.watch.read_stock()
+            items = self.watch.declared_sales(accepted)
+        with self.stages.timed("part"):
+            part = write_part(self.data_dir, accepted, self.store.checkpoint + 1)
         self.faults.reached("after_part")
         assert checkpoint.last_id is not None
         compacted = self._compacted()
-        self.store.commit(self.stream, Commit(
-            checkpoint.last_id, accepted.num_rows, checkpoint.rejected, checkpoint.duplicates,
-            deltas, merchant_minutes(accepted), self.watch.declared_sales(accepted), part,
-            compacted.retired, compacted.added))
+        with self.stages.timed("commit"):
+            self.store.commit(self.stream, Commit(
+                checkpoint.last_id, accepted.num_rows, checkpoint.rejected, checkpoint.duplicates,
+                deltas, merchants, items, part, compacted.retired, compacted.added))
         self.faults.reached("after_commit")
         self._after_compaction(compacted, part)
         self.position = checkpoint.last_id
@@ -199,23 +232,29 @@ class Worker:
                                     checkpoint.arrival_s)
             for second in behind:
                 self.state.late_behind(second, self.store.second_orders(second))
-        self.watch.after_checkpoint(accepted, checkpoint.events, checkpoint.rejected,
-                                    checkpoint.duplicates, deltas,
-                                    (self.state.latest_second() or 0) * 1000)
-        self._merchants_behind = True
-        if self._due("merchants", MERCHANTS_EVERY_S):
-            self._refresh_merchants()
-        self._publish_files()
-        self._forget_behind_horizon()
-        self.rate.record(checkpoint.events, checkpoint.busy_s + time.monotonic() - started)
-        self.snapshots.publish()
+        with self.stages.timed("detect"):
+            self.watch.after_checkpoint(accepted, checkpoint.events, checkpoint.rejected,
+                                        checkpoint.duplicates, deltas,
+                                        (self.state.latest_second() or 0) * 1000)
+        with self.stages.timed("publish"):
+            self._merchants_behind = True
+            if self._due("merchants", MERCHANTS_EVERY_S):
+                self._refresh_merchants()
+            self._publish_files()
+            self._forget_behind_horizon()
+            self.rate.record(checkpoint.events, checkpoint.busy_s + time.monotonic() - started)
+            self.snapshots.publish()
 
     def _compacted(self, wait_s: float = 0.0) -> Compaction:
         """What the compactor finished since the last commit (it goes into this one)."""
         return self.compactor.take(wait_s) or Compaction([], [])
 
     def _after_compaction(self, compacted: Compaction, part: FileEntry | None) -> None:
+        """The committed files as the store now names them; the compactor offered the next."""
         now = time.monotonic()
+        retired = set(compacted.retired)
+        self.files = [f for f in self.files if f.name not in retired] + compacted.added + (
+            [part] if part is not None else [])
         if compacted.retired:
             self.faults.reached("after_compaction_commit")
             self.compactor.retire(compacted.retired, now)
@@ -223,7 +262,7 @@ class Worker:
                 self.fresh_since.pop(name, None)
         if part is not None:
             self.fresh_since[part.name] = now
-        self.compactor.offer(self.store.files(), (self.state.latest_second() or 0) * 1000, now,
+        self.compactor.offer(self.files, (self.state.latest_second() or 0) * 1000, now,
                              self.fresh_since)
 
     def _commit_compaction(self, wait_s: float = 0.0) -> None:
@@ -235,9 +274,9 @@ class Worker:
                 self.position, 0, 0, 0, window_deltas(empty), merchant_minutes(empty),
                 empty.select(["item_id", "quantity"]), None, compacted.retired, compacted.added))
             self._after_compaction(compacted, None)
-            self._publish_files()
+            self._publish_files(now=True)
         else:
-            self.compactor.offer(self.store.files(), (self.state.latest_second() or 0) * 1000,
+            self.compactor.offer(self.files, (self.state.latest_second() or 0) * 1000,
                                  time.monotonic(), self.fresh_since)
 
     def _refresh_merchants(self) -> None:
@@ -246,9 +285,12 @@ class Worker:
         with self.snapshots.lock:
             self.state.top_merchants = top
 
-    def _publish_files(self) -> None:
-        publish_manifest(self.data_dir, self.store.files(), self.position)
-        publish_summary(self.data_dir, live_summary(self.state, self.position))
+    def _publish_files(self, now: bool = False) -> None:
+        """The manifest and the summary for readers: at most every PUBLISH_FILES_EVERY_S while
+        orders flow (the screens read the snapshot), at once when asked (idle, compaction)."""
+        if now or self._due("files", PUBLISH_FILES_EVERY_S):
+            publish_manifest(self.data_dir, self.files, self.position)
+            publish_summary(self.data_dir, live_summary(self.state, self.position))
 
     def _dead_letter(self, entries: Entries, rejected: list[tuple[int, str]]) -> None:
         # Before the commit: a crash in between sends them again, so the dead-letter stream is
@@ -306,11 +348,12 @@ class Worker:
         self._at.clear()
         self._refresh_merchants()
         self._housekeeping()
-        self._publish_files()
+        self._publish_files(now=True)
         self.watch.flush()
         self.snapshots.publish(night_too=True)
         log_event(log, "worker_idle", entries=self.progress.count,
-                  seconds=self.progress.elapsed_s, orders=self.state.orders)
+                  seconds=self.progress.elapsed_s, orders=self.state.orders,
+                  stages_s=self.stages.said())
 
     def _heartbeat(self) -> dict[str, object]:
         last_id = self.client.xinfo_stream(self.stream)["last-generated-id"] \
@@ -330,21 +373,36 @@ class Worker:
 
 
 def stop_on_sigterm() -> None:
-    """SIGTERM (a process manager stopping the worker) ends it like Ctrl-C: what is read is
-    committed or read again, the store closed. The store and the stream stay exact even without."""
+    """SIGTERM (a process manager stopping a process) ends it like Ctrl-C."""
     def stop(signum: int, frame: FrameType | None) -> None:
         raise SystemExit(0)
     signal.signal(signal.SIGTERM, stop)
+
+
+def _stop_between_batches(worker: Worker) -> None:
+    """SIGTERM and Ctrl-C end the worker between two batches: nothing is interrupted half-way
+    (what was read and not committed is read again next time; the stream and the store stay
+    exact either way)."""
+    def stop(signum: int, frame: FrameType | None) -> None:
+        if not worker.stopping:
+            log_event(log, "worker_stopping", signal=signal.Signals(signum).name)
+        worker.stopping = True
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
 
 
 def run_worker(client: redis.Redis, settings: Settings, until_idle: bool) -> None:
     faults = FaultPlan(settings.fault_at)
     store = opened(settings.data_dir / "gmv.duckdb")
     try:
-        Worker(client, settings, store, faults).run(until_idle)
+        worker = Worker(client, settings, store, faults)
+        if threading.current_thread() is threading.main_thread():
+            _stop_between_batches(worker)
+        worker.run(until_idle)
+        log_event(log, "worker_stopped", entries=worker.progress.count,
+                  seconds=worker.progress.elapsed_s, stages_s=worker.stages.said())
     finally:
         store.close()
-        log_event(log, "worker_stopped")
 
 
 def drained(client: redis.Redis, settings: Settings) -> bool:

@@ -15,12 +15,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from common.redis_server import EmbeddedRedis, connect
 from common.settings import Settings, load_settings
 from ingest.faults import STEPS
-from ingest.history import orders_dir, read_manifest, read_summary
+from ingest.history import orders_dir, read_summary
 from rehearsal.incidents import parse_incident
 from rehearsal.publish import StreamPublisher
 from rehearsal.replay import replay
@@ -173,7 +174,8 @@ def test_a_part_that_no_commit_names_is_deleted_at_the_next_start(redis_client,
     replay(SAMPLE, redis_client, settings, speed=None, retime=False)
     crash_at("after_part", 3, settings, settings.data_dir.parent / "crash.log", env)
     on_disk = {p.name for p in orders_dir(settings.data_dir).iterdir()}
-    committed = {f.name for f in read_manifest(settings.data_dir)}
+    with duckdb.connect(str(settings.data_dir / "gmv.duckdb"), read_only=True) as store:
+        committed = {name for (name,) in store.execute("SELECT name FROM files").fetchall()}
     assert len(on_disk - committed) == 1  # written, then the crash before its commit
     command = [*CLI, "ingest", "--until-idle", "--redis", str(settings.redis_url),
                "--data", str(settings.data_dir)]
