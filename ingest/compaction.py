@@ -31,7 +31,7 @@ FRESH_PARTS = 32  # compact fresh parts once there are this many...
 FRESH_AGE_S = 30.0  # ...or the oldest is this old
 HOUR_FILES = 4  # merge an hour's files once it has this many (two, once the hour is over)
 CLOSED_AFTER_MS = 15 * 60_000  # an hour this far behind the clock gets late orders only
-ROW_GROUP_ROWS = 500_000
+ROW_GROUP_ROWS = 100_000
 RETIRED_KEPT_S = 60.0
 
 
@@ -56,6 +56,8 @@ class Compactor:
         # One at a time, from planning until its result is committed: a plan made while a
         # result waits would compact the same files twice.
         self._busy = threading.Event()
+        self._closing = threading.Event()
+        self._thread: threading.Thread | None = None
         self._retired: list[tuple[float, list[str]]] = []
 
     def offer(self, files: list[FileEntry], clock_ms: int | None, now_s: float,
@@ -69,7 +71,16 @@ class Compactor:
         if work is None:
             return
         self._busy.set()
-        threading.Thread(target=self._run, args=work, name="compaction", daemon=True).start()
+        self._thread = threading.Thread(target=self._run, args=work, name="compaction",
+                                        daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """The worker is stopping: a running compaction is abandoned (its file, which no commit
+        names, is deleted) and its thread joined, so that no Arrow work outlives the process."""
+        self._closing.set()
+        if self._thread is not None:
+            self._thread.join()
 
     def _plan(self, files: list[FileEntry], clock_ms: int | None, now_s: float,
               fresh_since_s: dict[str, float]) -> tuple[list[FileEntry], str] | None:
@@ -102,6 +113,9 @@ class Compactor:
         started = time.monotonic()
         try:
             added = self._fresh(inputs) if what == "fresh" else self._merge(inputs)
+        except _Abandoned:
+            log_event(log, "compaction_abandoned", what=what, files_in=len(inputs))
+            return
         except Exception as err:  # noqa: BLE001 - the files stay as they are; tried again later
             log_line(log, logging.WARNING, "compaction_failed", what=what,
                      error=f"{type(err).__name__}: {str(err)[:160]}")
@@ -117,6 +131,7 @@ class Compactor:
         writers: dict[int, _HourWriter] = {}
         try:
             for entry in parts:
+                self._check_closing()
                 table = orders_dataset([str(self.folder / entry.name)]).to_table()
                 hours = pc.divide(table["ts_ms"], HOUR_MS)
                 for hour in pc.unique(hours).to_pylist():
@@ -138,11 +153,16 @@ class Compactor:
             for entry in files:
                 source = pq.ParquetFile(self.folder / entry.name)
                 for group in range(source.num_row_groups):
+                    self._check_closing()
                     writer.write(source.read_row_group(group))
             return [writer.close()]
         except BaseException:
             writer.abandon()
             raise
+
+    def _check_closing(self) -> None:
+        if self._closing.is_set():
+            raise _Abandoned
 
     def retire(self, names: list[str], now_s: float) -> None:
         """Files a commit no longer names: deleted once no reader can still be reading them."""
@@ -152,6 +172,10 @@ class Compactor:
         while self._retired and now_s - self._retired[0][0] >= RETIRED_KEPT_S:
             for name in self._retired.pop(0)[1]:
                 (self.folder / name).unlink(missing_ok=True)
+
+
+class _Abandoned(Exception):
+    """The worker stopped during a compaction."""
 
 
 class _HourWriter:

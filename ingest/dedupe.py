@@ -96,7 +96,7 @@ class SeenOrders:
     """The fingerprints of every accepted order within the horizon."""
 
     def __init__(self, expected_orders: int) -> None:
-        slots_log2 = max(MIN_SLOTS_LOG2, int(np.ceil(np.log2(max(expected_orders, 1) / 0.75))))
+        slots_log2 = max(MIN_SLOTS_LOG2, int(np.ceil(np.log2(max(expected_orders, 1) / MAX_LOAD))))
         self._allocate(slots_log2, spare_bits=8)
         self.count = 0
 

@@ -19,7 +19,7 @@ from common.logs import log_event, log_line
 
 log = logging.getLogger("gmv.store")
 CHECKPOINT_MB = 64
-MEMORY_LIMIT_MB = 192
+MEMORY_LIMIT_MB = 128
 LOCK_RETRY_S = 1.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);

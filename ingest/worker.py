@@ -4,6 +4,7 @@ transaction, then tell everyone: the history manifest, the summary, the live sna
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import logging
@@ -119,6 +120,8 @@ class Worker:
                   position=self.position, orders=self.state.orders)
         gc.disable()  # the reader makes millions of short-lived objects; collected on a clock
         gc.freeze()
+        with contextlib.suppress(NotImplementedError):  # Arrow's allocator gives memory back
+            pa.jemalloc_set_decay_ms(0)
         self.snapshots.start()
         try:
             while True:
@@ -132,6 +135,7 @@ class Worker:
                              retry_in_s=wait_s, error=str(err).splitlines()[0][:120])
                     time.sleep(wait_s)
         finally:
+            self.compactor.close()
             self.snapshots.stop()
             self.watch.close()
             gc.enable()
