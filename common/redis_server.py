@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
+import random
 import shutil
 import signal
 import socket
@@ -12,8 +13,11 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import redis
+from redis.cluster import RedisCluster
+from redis.exceptions import ClusterDownError
 
 from common.settings import Settings
 
@@ -42,11 +46,35 @@ def redis_server_binary() -> str:
     return str(shipped)
 
 
+CLUSTER_SCHEME = "redis+cluster://"
+# Redis is away for a while (restarting, loading its AOF, a cluster node down): wait and retry.
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, ClusterDownError)
+
+
 def connect(url: str, **options: object) -> redis.Redis:
-    """A client that speaks RESP2 (stable reply shapes across redis-py versions), short timeouts."""
+    """A client that speaks RESP2 (stable reply shapes across redis-py versions), short timeouts.
+    `redis+cluster://host:port` (any node): a Redis Cluster client, which routes each command by
+    its key (typed as a plain client: the commands the war room uses are the same)."""
     defaults: dict[str, object] = {"protocol": 2, "socket_timeout": 10, "socket_connect_timeout": 5}
     defaults.update(options)
+    if url.startswith(CLUSTER_SCHEME):
+        cluster = RedisCluster.from_url("redis://" + url[len(CLUSTER_SCHEME):], **defaults)
+        return cast(redis.Redis, cluster)
     return redis.Redis.from_url(url, **defaults)
+
+
+def node_client(client: redis.Redis, key: str) -> redis.Redis:
+    """The client of the node that holds `key` (the client itself unless it is a cluster's):
+    what reads and writes raw replies on one connection (XREAD, pipelined XADD) need."""
+    if isinstance(client, RedisCluster):
+        return client.get_redis_connection(client.get_node_from_key(key))
+    return client
+
+
+def get_many(client: redis.Redis, keys: list[str]) -> list[bytes | None]:
+    """Several keys' values in one round trip (per node, on a cluster)."""
+    values = client.mget_nonatomic(keys) if isinstance(client, RedisCluster) else client.mget(keys)
+    return [v if isinstance(v, bytes) else None for v in values]
 
 
 def _die_with_parent() -> None:
@@ -61,6 +89,21 @@ def free_loopback_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def free_cluster_port() -> int:
+    """A free port whose cluster-bus port (10,000 higher) is free too, so at most 55,535."""
+    chance = random.Random()
+    for _ in range(200):
+        port = chance.randint(20_000, 55_535)
+        with socket.socket() as probe, socket.socket() as bus:
+            try:
+                probe.bind(("127.0.0.1", port))
+                bus.bind(("127.0.0.1", port + 10_000))
+            except OSError:
+                continue
+            return port
+    raise RedisUnavailable("no free pair of loopback ports for a cluster node")
+
+
 def _answers(url: str) -> bool:
     try:
         return bool(connect(url, socket_timeout=1, socket_connect_timeout=1).ping())
@@ -71,9 +114,13 @@ def _answers(url: str) -> bool:
 class EmbeddedRedis:
     """redis-server with AOF persistence in `home`; reused if one already serves that dir."""
 
-    def __init__(self, home: Path, append_only: bool = True) -> None:
+    def __init__(self, home: Path, append_only: bool = True, port: int | None = None,
+                 extra_args: tuple[str, ...] = ()) -> None:
+        """`port`: listen on 127.0.0.1:port (else a unix socket when the path allows);
+        `extra_args`: more of redis-server's options."""
         self.home = home
         self.append_only = append_only
+        self.port, self.extra_args = port, extra_args
         self.url_file = home / "server.url"
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
@@ -90,7 +137,7 @@ class EmbeddedRedis:
         cmd = [redis_server_binary(), *listen, "--dir", str(self.home),
                "--appendonly", "yes" if self.append_only else "no", "--appendfsync", "everysec",
                "--save", "",
-               "--logfile", "redis.log", "--daemonize", "no"]
+               "--logfile", "redis.log", "--daemonize", "no", *self.extra_args]
         self.process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         preexec_fn=_die_with_parent)
         self._wait_ready()
@@ -100,12 +147,12 @@ class EmbeddedRedis:
 
     def _listen_args(self) -> tuple[list[str], str]:
         sock = self.home / "redis.sock"
-        if len(str(sock.resolve())) <= _UNIX_PATH_MAX:
+        if self.port is None and len(str(sock.resolve())) <= _UNIX_PATH_MAX:
             with contextlib.suppress(FileNotFoundError):
                 sock.unlink()
             return ["--port", "0", "--unixsocket", str(sock.resolve()), "--unixsocketperm", "700"], \
                 f"unix://{sock.resolve()}"
-        port = free_loopback_port()
+        port = self.port or free_loopback_port()
         return ["--port", str(port), "--bind", "127.0.0.1"], f"redis://127.0.0.1:{port}/0"
 
     def _wait_ready(self) -> None:
@@ -144,6 +191,68 @@ class EmbeddedRedis:
         self.process = None
 
     def __enter__(self) -> EmbeddedRedis:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class EmbeddedCluster:
+    """A Redis Cluster of `nodes` redis-servers on loopback (the same binary, cluster mode, AOF),
+    the 16,384 slots split evenly, no replicas; a node that is down leaves the others serving
+    their slots. For tests and benchmarks of the partitioned war room."""
+
+    SLOTS = 16_384
+
+    def __init__(self, home: Path, nodes: int = 3) -> None:
+        self.servers = [EmbeddedRedis(
+            home / f"node-{i}", port=free_cluster_port(), extra_args=(
+                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                "--cluster-node-timeout", "3000", "--cluster-require-full-coverage", "no"))
+            for i in range(nodes)]
+
+    @property
+    def url(self) -> str:
+        return f"{CLUSTER_SCHEME}127.0.0.1:{self.servers[0].port}"
+
+    def start(self) -> str:
+        for server in self.servers:
+            server.start()
+        clients = [connect(server.url) for server in self.servers]
+        count = len(self.servers)
+        for i, client in enumerate(clients):
+            if not int(client.execute_command("CLUSTER", "INFO").decode().split(
+                    "cluster_slots_assigned:")[1].split()[0]):
+                client.execute_command("CLUSTER", "ADDSLOTS", *range(
+                    i * self.SLOTS // count, (i + 1) * self.SLOTS // count))
+        for server in self.servers[1:]:
+            clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", server.port)
+        self._wait_ok(clients)
+        log.info("event=redis_cluster_started nodes=%d url=%s", count, self.url)
+        return self.url
+
+    def _wait_ok(self, clients: list[redis.Redis]) -> None:
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            infos = [c.execute_command("CLUSTER", "INFO").decode() for c in clients]
+            if all("cluster_state:ok" in info and
+                   f"cluster_known_nodes:{len(clients)}" in info for info in infos):
+                return
+            time.sleep(0.1)
+        raise RedisUnavailable("the embedded cluster did not reach cluster_state:ok")
+
+    def restart_node(self, index: int) -> None:
+        """Stop one node (SIGTERM: its AOF is flushed) and start it again on its port."""
+        self.servers[index].stop()
+        self.servers[index].start()
+        self._wait_ok([connect(server.url) for server in self.servers])
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+    def __enter__(self) -> EmbeddedCluster:
         self.start()
         return self
 

@@ -20,12 +20,17 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("redis_url", "REDIS_URL", None,
-            "Redis to use, e.g. redis://:password@host:6379/0; unset: an embedded redis-server "
-            "that the command starts under the data dir and stops on exit"),
+            "Redis to use, e.g. redis://:password@host:6379/0, or redis+cluster://host:6379 (any "
+            "node of a Redis Cluster); unset: an embedded redis-server that the command starts "
+            "under the data dir and stops on exit"),
     Setting("data_dir", "GMV_DATA_DIR", "./data",
             "where the store, history files, labels and the embedded Redis live"),
     Setting("orders_stream", "GMV_ORDERS_STREAM", "gmv:orders",
             "Redis stream of order events; its dead letters go to '<name>:dead'"),
+    Setting("partitions", "GMV_PARTITIONS", 1,
+            "P: the order stream as P keys '<orders stream>:{p}' (orders routed by crc32 of "
+            "order_id), each with its own worker store under '<data dir>/partitions/<p>'; 1: the "
+            "one stream '<orders stream>'"),
     Setting("inventory_stream", "GMV_INVENTORY_STREAM", "gmv:inventory",
             "Redis stream of declared stock per item"),
     Setting("festival_date", "GMV_FESTIVAL_DATE", "2026-11-11",
@@ -85,6 +90,7 @@ class Settings:
     redis_url: str | None
     data_dir: Path
     orders_stream: str
+    partitions: int
     inventory_stream: str
     festival_date: str
     publish_batch_size: int
@@ -135,6 +141,19 @@ class Settings:
     def night_key(self) -> str:
         """The Redis key of the night per minute, for the dashboard's night charts."""
         return f"{self.orders_stream}:night"
+
+    def partition_stream(self, partition: int) -> str:
+        """`gmv:orders` for one partition; `gmv:orders:{p}` (a Redis Cluster hash tag) for several."""
+        return self.orders_stream if self.partitions == 1 else \
+            f"{self.orders_stream}:{{{partition}}}"
+
+    def for_partition(self, partition: int) -> Settings:
+        """What one partition's worker sees: its stream (and so its dead letters and snapshot
+        keys) and its data dir (the data dir itself for one partition)."""
+        if self.partitions == 1:
+            return self
+        return self.replace(orders_stream=self.partition_stream(partition),
+                            data_dir=self.data_dir / "partitions" / str(partition), partitions=1)
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

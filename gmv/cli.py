@@ -14,7 +14,7 @@ from typing import NoReturn
 import redis
 
 from common.logs import setup_logging
-from common.redis_server import RedisUnavailable, connect, redis_url_for
+from common.redis_server import RedisUnavailable, connect, node_client, redis_url_for
 from common.settings import Settings, load_settings
 from rehearsal.incidents import every_kind, parse_duration_s, parse_incident, with_targets
 
@@ -112,6 +112,20 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = commands.add_parser("ingest", help="the ingest worker")
     ingest.add_argument("--until-idle", action="store_true",
                         help="exit once the stream is drained and committed")
+    owner = ingest.add_mutually_exclusive_group()
+    owner.add_argument("--partitions", metavar="LIST",
+                       help="with GMV_PARTITIONS > 1: the partitions this worker owns, e.g. 0,2,4 "
+                            "(default: all of them, and the combiner beside them)")
+    owner.add_argument("--worker", metavar="I/N",
+                       help="with GMV_PARTITIONS > 1: worker I of N, owning every N-th partition "
+                            "from I")
+    owner.add_argument("--workers", type=_positive(int), metavar="N",
+                       help="with GMV_PARTITIONS > 1: start N worker processes (--worker i/N) "
+                            "and the combiner, and stop them together")
+    combine = commands.add_parser("combine", help="with GMV_PARTITIONS > 1: the war room over "
+                                                  "every partition (snapshots, summary, alerts)")
+    combine.add_argument("--until-idle", action="store_true",
+                         help="exit once every partition is drained and combined")
     summary = commands.add_parser("summary", help="the night's totals, from the store")
     summary.add_argument("--json", action="store_true", help="print JSON (the contract's keys)")
     alerts = commands.add_parser("alerts", help="the alerts of the night, from the store")
@@ -172,11 +186,38 @@ def _run_replay(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _run_ingest(args: argparse.Namespace, settings: Settings) -> None:
-    from ingest.worker import run_worker, stop_on_sigterm
+    from ingest.combine import Combiner
+    from ingest.partitions import parse_owned
+    from ingest.worker import run_partitions, stop_on_sigterm
 
+    chosen = args.partitions or args.worker
+    if (chosen or args.workers) and settings.partitions == 1:
+        raise UsageError("--partitions, --worker and --workers need GMV_PARTITIONS > 1")
+    try:
+        owned = parse_owned(chosen, settings.partitions) if chosen else \
+            list(range(settings.partitions))
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    if args.workers:
+        from gmv.workers import run_worker_processes
+
+        run_worker_processes(settings, args.workers, args.until_idle, args.quiet)
+        return
     stop_on_sigterm()
     with redis_url_for(settings) as url:
-        run_worker(connect(url), settings, args.until_idle)
+        client = connect(url)
+        run_partitions(lambda p: node_client(client, settings.partition_stream(p)), settings,
+                       owned, args.until_idle,
+                       None if chosen else lambda: Combiner(client, settings))
+
+
+def _run_combine(args: argparse.Namespace, settings: Settings) -> None:
+    from ingest.combine import run_combiner
+
+    if settings.partitions == 1:
+        raise UsageError("gmv combine needs GMV_PARTITIONS > 1 (one worker is its own war room)")
+    with redis_url_for(settings) as url:
+        run_combiner(connect(url), settings, args.until_idle)
 
 
 def _run_summary(args: argparse.Namespace, settings: Settings) -> None:
@@ -240,6 +281,7 @@ def _run_demo(args: argparse.Namespace, settings: Settings) -> None:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], None]] = {
     "simulate": _run_simulate, "replay": _run_replay, "ingest": _run_ingest,
+    "combine": _run_combine,
     "summary": _run_summary, "alerts": _run_alerts, "watchdog": _run_watchdog,
     "serve": _run_serve, "demo": _run_demo,
 }

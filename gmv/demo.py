@@ -22,7 +22,8 @@ log = logging.getLogger("gmv.demo")
 DEMO_START_S = -60
 DEMO_DURATION_S = 24 * 3600 + 60
 LAST_YEAR_DIR = "last-year"
-LAST_YEAR_SPAN = "20m"  # the comparison covers the demo's first twenty minutes
+LAST_YEAR_SPAN = "20m"
+DEMO_WORKERS = 2  # the comparison covers the demo's first twenty minutes
 
 
 @contextmanager
@@ -75,7 +76,9 @@ def run_demo(settings: Settings, seed: int, peak_ops: int, speed: float,
         log_event(log, "demo_started", redis=url, data=settings.data_dir)
         url_shown = f"http://{settings.web_host}:{settings.web_port}/"
         compare = {"GMV_LAST_YEAR_DATA_DIR": str(settings.data_dir / LAST_YEAR_DIR)}
-        with _service("worker", ["ingest", *where], compare), \
+        # Partitioned (GMV_PARTITIONS > 1): two worker processes and the combiner.
+        workers = [] if settings.partitions == 1 else ["--workers", str(DEMO_WORKERS)]
+        with _service("worker", ["ingest", *workers, *where], compare), \
                 _service("watchdog", ["watchdog", *where]), \
                 _service("dashboard", ["serve", *where], compare), \
                 _last_year(settings, url, seed, peak_ops):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -42,11 +42,34 @@ def summary_path(data_dir: Path) -> Path:
     return data_dir / "summary.json"
 
 
-def publish_manifest(data_dir: Path, files: Iterable[FileEntry], position: str | None) -> None:
+@dataclass(frozen=True)
+class Manifest:
+    """The committed files; `checkpoint`: the last commit; `compacted_through`: no part of a
+    checkpoint up to this one is still a file of its own (its orders are in compacted files)."""
+
+    files: list[FileEntry]
+    position: str | None = None
+    checkpoint: int = 0
+    compacted_through: int = 0
+    # The latest checkpoints' [checkpoint, arrival_ms, rejected, duplicates]: what a reader
+    # following the parts (the combiner) needs besides the orders.
+    recent: list[list[int]] = field(default_factory=list)
+
+
+def part_checkpoint(name: str) -> int | None:
+    """The checkpoint a fresh part holds the orders of (`part-<checkpoint>.arrow`)."""
+    stem = name.removeprefix("part-").removesuffix(".arrow")
+    return int(stem) if name.startswith("part-") and stem.isdigit() else None
+
+
+def publish_manifest(data_dir: Path, manifest: Manifest) -> None:
     """The committed files, for readers: only what a commit names is ever listed."""
     with atomic_path(manifest_path(data_dir)) as tmp:
-        tmp.write_text(json.dumps({"version": MANIFEST_VERSION, "position": position,
-                                   "files": [asdict(f) for f in files]}))
+        tmp.write_text(json.dumps({
+            "version": MANIFEST_VERSION, "position": manifest.position,
+            "checkpoint": manifest.checkpoint, "compacted_through": manifest.compacted_through,
+            "recent": manifest.recent,
+            "files": [asdict(f) for f in manifest.files]}))
 
 
 def publish_summary(data_dir: Path, summary: dict[str, Any]) -> None:
@@ -55,14 +78,22 @@ def publish_summary(data_dir: Path, summary: dict[str, Any]) -> None:
 
 
 def read_manifest(data_dir: Path) -> list[FileEntry]:
+    return read_whole_manifest(data_dir).files
+
+
+def read_whole_manifest(data_dir: Path) -> Manifest:
     path = manifest_path(data_dir)
     if not path.exists():
-        return []
-    return [FileEntry(**f) for f in json.loads(path.read_text())["files"]]
+        return Manifest([])
+    saved = json.loads(path.read_text())
+    return Manifest([FileEntry(**f) for f in saved["files"]], saved.get("position"),
+                    saved.get("checkpoint", 0), saved.get("compacted_through", 0),
+                    saved.get("recent", []))
 
 
 def history_parts(data_dir: Path, kind: str = "orders") -> list[str]:
-    """The committed files of a kind, as paths, oldest first."""
+    """The committed files of a kind, as paths, oldest first (a war room of several partitions
+    names each partition's files relative to its own orders dir)."""
     return [str(orders_dir(data_dir) / f.name) for f in read_manifest(data_dir) if f.kind == kind]
 
 

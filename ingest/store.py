@@ -18,6 +18,9 @@ import pyarrow as pa
 from common.logs import log_event, log_line
 
 log = logging.getLogger("gmv.store")
+# "An extra copy": of a result we want as Arrow anyway. Set once: catching warnings around each
+# call is not safe with partitions' workers in threads.
+warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
 CHECKPOINT_MB = 64
 MEMORY_LIMIT_MB = 128
 LOCK_RETRY_S = 1.0
@@ -192,9 +195,7 @@ class Store:
                            "GROUP BY item_id")
 
     def _arrow(self, query: str, params: list[object] | None = None) -> pa.Table:
-        with warnings.catch_warnings():  # "an extra copy": of a result we want as Arrow anyway
-            warnings.simplefilter("ignore", UserWarning)
-            return self.db.execute(query, params).to_arrow_table()
+        return self.db.execute(query, params).to_arrow_table()
 
     def size_bytes(self) -> int:
         wal = self.path.with_name(self.path.name + ".wal")

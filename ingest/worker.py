@@ -13,21 +13,33 @@ import signal
 import socket
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from types import FrameType
+from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 import redis
 
 from common.logs import Progress, log_event, log_line
+from common.redis_server import REDIS_DOWN
 from common.settings import Settings
 from ingest.checkpoint import Checkpoint, with_fingerprints
 from ingest.compaction import Compaction, Compactor
 from ingest.decode import DECODED, decode_batch
 from ingest.dedupe import SeenOrders, fingerprints
-from ingest.detect.watch import Watch
+from ingest.detect.watch import PartitionWatch, Watch
 from ingest.faults import FaultPlan
-from ingest.history import orders_dir, publish_manifest, publish_summary, read_columns
+from ingest.history import (
+    Manifest,
+    orders_dir,
+    part_checkpoint,
+    publish_manifest,
+    publish_summary,
+    read_columns,
+    summary_path,
+)
 from ingest.live_state import LiveState
 from ingest.parts import remove_unnamed, write_part
 from ingest.rate import RateMeter
@@ -44,16 +56,18 @@ TRIM_EVERY_S = 5.0
 MERCHANTS_EVERY_S = 5.0
 PUBLISH_FILES_EVERY_S = 1.0
 GC_EVERY_S = 30.0
+RECENT_CHECKPOINTS = 2_000  # told in the manifest: ten minutes of commits at 300 ms
 COMPACTION_WAIT_S = 120.0
 LIVE_WITHIN_S = 600  # event time this close to the wall clock: the night is live, not a replay
 UNDECODABLE_LOGS_PER_MIN = 20
-_REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 ACCEPTED = pa.schema([*DECODED, ("fp_hi", pa.uint64()), ("fp_lo", pa.uint64())])
 
 
 class Worker:
     def __init__(self, client: redis.Redis, settings: Settings, store: Store,
-                 faults: FaultPlan) -> None:
+                 faults: FaultPlan, judges: bool = True) -> None:
+        """`judges`: the detectors run here (one partition: the whole night); a partition of
+        several leaves them to the combiner."""
         self.client, self.settings, self.store, self.faults = client, settings, store, faults
         self.stream, self.data_dir = settings.orders_stream, settings.data_dir
         self.name = f"{socket.gethostname()}:{os.getpid()}"
@@ -69,7 +83,9 @@ class Worker:
         self.state.top_merchants = store.top_merchants(10)
         self.seen = self._remembered()
         self._remembered_from = self.state.latest_second()
-        self.watch = Watch(client, settings, store, self._sold_so_far)
+        self.watch: Watch | PartitionWatch = Watch(
+            client, settings, store.item_sold(), self._sold_so_far) \
+            if judges else PartitionWatch()
         self.rate = RateMeter()
         self.progress = Progress(log, "entries")
         self.pending = Checkpoint(settings.checkpoint_interval_ms / 1000, settings.checkpoint_events)
@@ -84,6 +100,10 @@ class Worker:
         self.compactor = Compactor(self.data_dir, faults.reached)
         # When each fresh part was committed; those found at start count as old.
         self.fresh_since = {f.name: 0.0 for f in self.files}
+        # Compaction takes every fresh part: those still here came after every compacted one.
+        parts = [c for f in self.files if (c := part_checkpoint(f.name)) is not None]
+        self.compacted_through = min(parts) - 1 if parts else store.checkpoint
+        self.recent: deque[list[int]] = deque(maxlen=RECENT_CHECKPOINTS)
         self._undecodable_logged: list[float] = []
         self._failures = 0
         self._publish_files(now=True)
@@ -128,7 +148,7 @@ class Worker:
                 try:
                     if self._serve(until_idle):
                         return
-                except _REDIS_DOWN as err:
+                except REDIS_DOWN as err:
                     self._failures += 1
                     wait_s = min(0.1 * 2 ** self._failures, 5.0)
                     log_line(log, logging.WARNING, "redis_unavailable", attempt=self._failures,
@@ -144,11 +164,12 @@ class Worker:
         """Read, judge and commit until idle (when asked to stop there: True)."""
         reader = StreamReader(self.client, self.stream, self.read_position,
                               self.settings.ingest_batch_size, BLOCK_MS)
-        if self._failures:
-            log_event(log, "redis_reconnected", attempts=self._failures, position=self.position)
-            self._failures = 0
         waited = time.perf_counter()
         for entries in reader.batches():
+            if self._failures:  # a read came back: Redis is here again
+                log_event(log, "redis_reconnected", attempts=self._failures,
+                          position=self.position)
+                self._failures = 0
             self.stages.add("read", time.perf_counter() - waited)
             self.rate.backlog(len(entries) >= self.settings.ingest_batch_size, len(entries))
             if entries:
@@ -229,6 +250,8 @@ class Worker:
                 checkpoint.last_id, accepted.num_rows, checkpoint.rejected, checkpoint.duplicates,
                 deltas, merchants, items, part, compacted.retired, compacted.added))
         self.faults.reached("after_commit")
+        self.recent.append([self.store.checkpoint, id_key(checkpoint.last_id)[0],
+                            checkpoint.rejected, checkpoint.duplicates])
         self._after_compaction(compacted, part)
         self.position = checkpoint.last_id
         with self.snapshots.lock:
@@ -262,6 +285,8 @@ class Worker:
         if compacted.retired:
             self.faults.reached("after_compaction_commit")
             self.compactor.retire(compacted.retired, now)
+            self.compacted_through = max([self.compacted_through, *(
+                c for name in compacted.retired if (c := part_checkpoint(name)) is not None)])
             for name in compacted.retired:
                 self.fresh_since.pop(name, None)
         if part is not None:
@@ -293,7 +318,10 @@ class Worker:
         """The manifest and the summary for readers: at most every PUBLISH_FILES_EVERY_S while
         orders flow (the screens read the snapshot), at once when asked (idle, compaction)."""
         if now or self._due("files", PUBLISH_FILES_EVERY_S):
-            publish_manifest(self.data_dir, self.files, self.position)
+            publish_manifest(self.data_dir, Manifest(self.files, self.position,
+                                                     self.store.checkpoint,
+                                                     self.compacted_through,
+                                                     list(self.recent)))
             publish_summary(self.data_dir, live_summary(self.state, self.position))
 
     def _dead_letter(self, entries: Entries, rejected: list[tuple[int, str]]) -> None:
@@ -383,39 +411,123 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
-def _stop_between_batches(worker: Worker) -> None:
-    """SIGTERM and Ctrl-C end the worker between two batches: nothing is interrupted half-way
+def _stop_between_batches(workers: list[Worker], asked: threading.Event) -> None:
+    """SIGTERM and Ctrl-C end the workers between two batches: nothing is interrupted half-way
     (what was read and not committed is read again next time; the stream and the store stay
     exact either way)."""
     def stop(signum: int, frame: FrameType | None) -> None:
-        if not worker.stopping:
+        if not asked.is_set():
             log_event(log, "worker_stopping", signal=signal.Signals(signum).name)
-        worker.stopping = True
+        asked.set()
+        for worker in list(workers):
+            worker.stopping = True
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
 
 
-def run_worker(client: redis.Redis, settings: Settings, until_idle: bool) -> None:
+def run_worker(client: redis.Redis, settings: Settings, until_idle: bool, judges: bool = True,
+               running: list[Worker] | None = None, asked: threading.Event | None = None) -> None:
+    """One partition's worker until it is drained (`until_idle`) or asked to stop."""
     faults = FaultPlan(settings.fault_at)
     store = opened(settings.data_dir / "gmv.duckdb")
+    running = [] if running is None else running
+    asked = threading.Event() if asked is None else asked
     try:
-        worker = Worker(client, settings, store, faults)
+        worker = Worker(client, settings, store, faults, judges)
+        running.append(worker)
         if threading.current_thread() is threading.main_thread():
-            _stop_between_batches(worker)
+            _stop_between_batches(running, asked)
+        worker.stopping = asked.is_set()
         worker.run(until_idle)
-        log_event(log, "worker_stopped", entries=worker.progress.count,
+        log_event(log, "worker_stopped", stream=worker.stream, entries=worker.progress.count,
                   seconds=worker.progress.elapsed_s, stages_s=worker.stages.said())
     finally:
         store.close()
 
 
+def run_partitions(clients: Callable[[int], redis.Redis], settings: Settings, owned: list[int],
+                   until_idle: bool, combiner: Callable[[], Stoppable] | None = None) -> None:
+    """The workers of the partitions `owned` (of settings.partitions), one thread each, in this
+    process; each has its own stream, store and position, so a partition can move to another
+    process between runs. `combiner`: makes the war room over all partitions, run beside them
+    (once they are idle, it finishes too). The first to fail stops them all, and the process."""
+    if settings.partitions == 1:
+        run_worker(clients(0), settings, until_idle)
+        return
+    running: list[Worker] = []
+    asked = threading.Event()
+    _stop_between_batches(running, asked)
+    failures: list[BaseException] = []
+    combining: list[Stoppable] = []
+
+    def stop_all() -> None:
+        asked.set()
+        for each in [*running, *combining]:
+            each.stopping = True
+
+    def guarded(name: str, work: Callable[[], None]) -> None:
+        try:
+            work()
+        except BaseException as err:
+            log_line(log, logging.ERROR, "partition_failed", thread=name,
+                     error=f"{type(err).__name__}: {str(err)[:200]}")
+            failures.append(err)
+            stop_all()
+
+    def one(partition: int) -> None:
+        run_worker(clients(partition), settings.for_partition(partition), until_idle,
+                   judges=False, running=running, asked=asked)
+
+    threads = [threading.Thread(target=guarded, args=(f"partition-{p}", lambda p=p: one(p)),
+                                name=f"partition-{p}") for p in owned]
+    log_event(log, "partitions_started", owned=",".join(map(str, owned)),
+              partitions=settings.partitions)
+    for thread in threads:
+        thread.start()
+    partition_threads = list(threads)
+    if combiner is not None:
+        def combine() -> None:
+            made = combiner()
+            combining.append(made)
+            made.stopping = asked.is_set()
+            for thread in partition_threads:  # until idle: once every partition is
+                while until_idle and thread.is_alive() and not made.stopping:
+                    thread.join(0.2)
+            made.run(until_idle)
+        threads.append(threading.Thread(target=guarded, args=("combiner", combine),
+                                        name="combiner"))
+        threads[-1].start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.5)  # the main thread stays free for the signal handler
+    if failures:
+        raise failures[0]
+
+
+class Stoppable(Protocol):
+    stopping: bool
+
+    def run(self, until_idle: bool = False) -> None: ...
+
+
 def drained(client: redis.Redis, settings: Settings) -> bool:
     """From outside the worker: its last committed position (the snapshot's) is the stream's
-    last entry."""
+    last entry; with several partitions, every partition's, and the combiner has taken them all
+    (the positions of the combined summary)."""
+    if settings.partitions > 1:
+        path = summary_path(settings.data_dir)
+        taken = json.loads(path.read_text()).get("positions", {}) if path.exists() else {}
+        streams = [settings.partition_stream(p) for p in range(settings.partitions)]
+        return any(client.exists(s) for s in streams) and all(
+            not client.exists(s) or _at_end(client, s, taken.get(str(p)))
+            for p, s in enumerate(streams))
     raw = client.get(settings.snapshot_key)
-    if raw is None or not client.exists(settings.orders_stream):
-        return False
-    position = json.loads(raw).get("position")
-    last = client.xinfo_stream(settings.orders_stream)["last-generated-id"]
-    return position is not None and id_key(last) <= id_key(position)
+    return raw is not None and _at_end(client, settings.orders_stream,
+                                       json.loads(raw).get("position"))
 
+
+def _at_end(client: redis.Redis, stream: str, position: str | None) -> bool:
+    if not client.exists(stream):
+        return False
+    last = client.xinfo_stream(stream)["last-generated-id"]
+    return position is not None and id_key(last) <= id_key(position)

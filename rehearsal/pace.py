@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rehearsal.publish import StreamPublisher
+from rehearsal.publish import Publisher
 
 
 class Pacer:
@@ -29,7 +29,7 @@ class Pacer:
             time.sleep(delay)
 
 
-def publish_paced(publisher: StreamPublisher, payloads: Sequence[bytes], times_ms: np.ndarray,
+def publish_paced(publisher: Publisher, payloads: Sequence[bytes], times_ms: np.ndarray,
                   pacer: Pacer | None, slice_ms: int = 100) -> None:
     """Publish in time order, waiting before each `slice_ms` slice of event time (None: no wait)."""
     if pacer is None:

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import hiredis
 import redis
+
+from common.redis_server import node_client
+from common.settings import Settings
+from ingest.partitions import route
+
+
+class Publisher(Protocol):
+    @property
+    def published(self) -> int: ...
+
+    def publish(self, payloads: Sequence[bytes]) -> int: ...
 
 
 class StreamPublisher:
@@ -51,6 +62,45 @@ class StreamPublisher:
         finally:
             pool.release(connection)
         return len(payloads)
+
+
+class PartitionedPublisher:
+    """Routes each payload to its partition's stream (shared/contract.md, "Partitions"): the
+    reference implementation of the routing. One partition: the one stream, untouched."""
+
+    def __init__(self, clients: Callable[[int], redis.Redis], settings: Settings) -> None:
+        self.partitions = settings.partitions
+        self.streams = [StreamPublisher(clients(p), settings.partition_stream(p),
+                                        settings.publish_batch_size)
+                        for p in range(self.partitions)]
+
+    @property
+    def published(self) -> int:
+        return sum(s.published for s in self.streams)
+
+    def publish(self, payloads: Sequence[bytes]) -> int:
+        if self.partitions == 1:
+            return self.streams[0].publish(payloads)
+        routed: list[list[bytes]] = [[] for _ in self.streams]
+        for payload in payloads:
+            routed[route(payload, self.partitions)].append(payload)
+        for stream, mine in zip(self.streams, routed, strict=True):
+            stream.publish(mine)
+        return len(payloads)
+
+
+def publisher_for(client: redis.Redis, settings: Settings) -> Publisher:
+    """The order stream's publisher: one stream, or routed over the partitions."""
+    if settings.partitions == 1:
+        return StreamPublisher(node_client(client, settings.orders_stream),
+                               settings.orders_stream, settings.publish_batch_size)
+    return PartitionedPublisher(lambda p: node_client(client, settings.partition_stream(p)),
+                                settings)
+
+
+def inventory_publisher(client: redis.Redis, settings: Settings) -> StreamPublisher:
+    return StreamPublisher(node_client(client, settings.inventory_stream),
+                           settings.inventory_stream, settings.publish_batch_size)
 
 
 class _ReplyCounter:

@@ -16,7 +16,7 @@ from common.logs import Progress, log_event
 from common.prefetch import prefetched
 from common.settings import Settings
 from rehearsal.pace import Pacer, publish_paced
-from rehearsal.publish import StreamPublisher
+from rehearsal.publish import inventory_publisher, publisher_for
 from rehearsal.recordings import read_jsonl, read_recording, sidecar
 
 log = logging.getLogger("gmv.replay")
@@ -78,7 +78,7 @@ def replay(path: Path, client: redis.Redis, settings: Settings, speed: float | N
         first = first_event_ms(path)
         offset_ms = int(time.time() * 1000) - first if first is not None else None
     inventory = _replay_inventory(path, client, settings, offset_ms)
-    publisher = StreamPublisher(client, settings.orders_stream, settings.publish_batch_size)
+    publisher = publisher_for(client, settings)
     pacer = Pacer(speed) if speed else None
     progress = Progress(log, "published")
     log_event(log, "replay_started", file=path, stream=settings.orders_stream,
@@ -100,7 +100,7 @@ def _replay_inventory(path: Path, client: redis.Redis, settings: Settings,
     stock_file = sidecar(path, "inventory.jsonl")
     if not stock_file.exists():
         return 0
-    publisher = StreamPublisher(client, settings.inventory_stream, settings.publish_batch_size)
+    publisher = inventory_publisher(client, settings)
     for payloads in read_jsonl(stock_file):
         publisher.publish(retimed(payloads, offset_ms) if offset_ms else payloads)
     return publisher.published

@@ -15,7 +15,7 @@ from common.prefetch import prefetched
 from common.settings import Settings
 from ingest.contract import format_cents
 from rehearsal.pace import Pacer, publish_paced
-from rehearsal.publish import StreamPublisher
+from rehearsal.publish import inventory_publisher, publisher_for
 from rehearsal.recordings import is_parquet, sidecar, write_jsonl, write_parquet
 from rehearsal.simulate import Batch, NightPlan, NightSimulator
 
@@ -82,8 +82,8 @@ def simulate_to_stream(plan: NightPlan, client: redis.Redis, settings: Settings,
     """Publish the night (stock first), paced by arrival time at `speed` (None: as fast as possible)."""
     sim = NightSimulator(plan)
     write_labels(labels_path, labels_document(sim, command, complete=False))
-    StreamPublisher(client, settings.inventory_stream).publish(sim.inventory())
-    publisher = StreamPublisher(client, settings.orders_stream, settings.publish_batch_size)
+    inventory_publisher(client, settings).publish(sim.inventory())
+    publisher = publisher_for(client, settings)
     pacer = Pacer(speed) if speed else None
     progress = Progress(log, "published")
     log_event(log, "simulate_started", stream=settings.orders_stream, seed=plan.seed,

@@ -59,3 +59,17 @@ def order_factory() -> Callable[..., Order]:
         return Order(**fields)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def million(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A night of over a million events with duplicates, malformed and late arrivals."""
+    from rehearsal.incidents import parse_incident
+    from rehearsal.run import simulate_to_file
+    from rehearsal.simulate import NightPlan
+
+    path = tmp_path_factory.mktemp("million") / "night.jsonl"
+    incidents = tuple(parse_incident(s) for s in (
+        "duplicate_resend@1m/60s", "malformed_burst@2m/30s", "late_arrivals@3m/60s"))
+    simulate_to_file(NightPlan(seed=20, peak_ops=4000, incidents=incidents), path, "test")
+    return path

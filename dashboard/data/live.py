@@ -15,7 +15,7 @@ from typing import Any
 import flask
 import redis
 
-from common.redis_server import connect
+from common.redis_server import connect, get_many
 from common.settings import Settings
 from dashboard.data.history import History
 from ingest.contract import midnight_ms
@@ -64,7 +64,7 @@ class DataSource:
     def _raws(self, *keys: str) -> list[bytes | None]:
         """Several keys in one round trip (None for each when Redis is away)."""
         try:
-            values = self.client.mget(keys)
+            values = get_many(self.client, list(keys))
         except redis.RedisError:
             return [None] * len(keys)
         return [v if isinstance(v, bytes) else None for v in values]

@@ -19,15 +19,15 @@ from ingest.detect.keeper import AlertKeeper, alerts_path
 from ingest.detect.oversell import OversellWatch
 from ingest.detect.reference import LastYearCurve
 from ingest.detect.seasonal import SecondDetectors
-from ingest.store import Store
 
 # item ids -> (item_id, quantity) of what the committed orders hold of them
 SoldScan = Callable[[list[str]], pa.Table]
 
 
 class Watch(AlertKeeper):
-    def __init__(self, client: redis.Redis, settings: Settings, store: Store,
+    def __init__(self, client: redis.Redis, settings: Settings, recorded: pa.Table,
                  scan_sold: SoldScan) -> None:
+        """`recorded`: item_id, quantity of the declared items' sales the store holds."""
         super().__init__(client, settings, alerts_path(settings.data_dir), settings.alerts_key)
         self.scan_sold = scan_sold
         self.oversell = OversellWatch()
@@ -38,7 +38,6 @@ class Watch(AlertKeeper):
         self.seconds = SecondDetectors(self.book, self.reference)
         self.arrivals = ArrivalDetectors(self.book)
         self.inventory = InventoryFeed(client, settings.inventory_stream, self.oversell)
-        recorded = store.item_sold()
         self.oversell.add_sold(recorded)
         self.recorded = set(recorded["item_id"].to_pylist())  # items the store counts
         self._corrections: list[pa.Table] = []
@@ -92,3 +91,30 @@ class Watch(AlertKeeper):
     def quiet(self, now_s: int) -> None:
         """No orders for a while on a live night: judge the seconds up to now (as empty)."""
         self.publish(self.seconds.judge_until(now_s))
+
+
+class PartitionWatch:
+    """The watch of one partition's worker when several share the night: it judges nothing
+    (the combiner judges the summed flow, ingest/combine.py) and records no item sales."""
+
+    def read_stock(self) -> None:
+        pass
+
+    def declared_sales(self, accepted: pa.Table) -> pa.Table:
+        return accepted.select(["item_id", "quantity"]).slice(0, 0)
+
+    def after_checkpoint(self, accepted: pa.Table, sent: int, rejected: int, duplicates: int,
+                         window_deltas: pa.Table, clock_ms: int) -> None:
+        pass
+
+    def quiet(self, now_s: int) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def merge_acks(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -13,6 +13,7 @@ from typing import Any
 import redis
 
 from common.logs import log_event, log_line
+from common.redis_server import REDIS_DOWN
 from common.settings import Settings
 from ingest.detect.alerts import Alert, Rule
 from ingest.detect.keeper import AlertKeeper, pipeline_alerts_path
@@ -34,17 +35,30 @@ class Watchdog(AlertKeeper):
         self.started_ms = now_ms()
 
     def check(self, now: int) -> list[Alert]:
-        """One look at the heartbeat and the lag, `now` being epoch ms."""
-        raw = self.client.get(self.settings.snapshot_key)
-        beat: dict[str, Any] = json.loads(raw) if raw else {}
-        newest = self._newest_entry_ms()
+        """One look at each partition's heartbeat and lag, `now` being epoch ms."""
         changes: list[Alert] = []
+        several = self.settings.partitions > 1
+        for partition in range(self.settings.partitions):
+            mine = self.settings.for_partition(partition)
+            changes += self._check(now, mine.snapshot_key, mine.orders_stream,
+                                   f"partition={partition}" if several else None)
+        self.publish(changes)
+        self.merge_acks()
+        return changes
+
+    def _check(self, now: int, snapshot_key: str, stream: str,
+               dimension: str | None) -> list[Alert]:
+        raw = self.client.get(snapshot_key)
+        beat: dict[str, Any] = json.loads(raw) if raw else {}
+        newest = self._newest_entry_ms(stream)
+        changes: list[Alert] = []
+        who = f"the worker of {dimension}" if dimension else "the worker"
         if beat.get("heartbeat_ms") is not None or newest is not None:
             # No heartbeat at all while orders wait: no worker has started since we did.
             age = now - beat.get("heartbeat_ms", self.started_ms)
             changes += self.book.observe(
-                HEARTBEAT_MISSING, None, age > HEARTBEAT_MISSING_MS, now,
-                f"no worker heartbeat for {age / 1000:,.0f} s",
+                HEARTBEAT_MISSING, dimension, age > HEARTBEAT_MISSING_MS, now,
+                f"no heartbeat from {who} for {age / 1000:,.0f} s",
                 expected=self.settings.snapshot_interval_ms / 1000, actual=round(age / 1000, 1))
         position = beat.get("position")
         if newest is not None:
@@ -52,19 +66,17 @@ class Watchdog(AlertKeeper):
             lag = newest - committed if committed is not None else None
             late = lag is None or lag > LAG_WARNING_MS
             changes += self.book.observe(
-                STREAM_LAG, None, late, now,
-                f"the worker is {lag / 1000:,.0f} s behind the stream" if lag is not None
-                else "the worker has committed nothing of the stream",
+                STREAM_LAG, dimension, late, now,
+                f"{who} is {lag / 1000:,.0f} s behind the stream" if lag is not None
+                else f"{who} has committed nothing of the stream",
                 expected=LAG_WARNING_MS / 1000, actual=round(lag / 1000, 1) if lag else None,
                 severity="critical" if lag is None or lag > LAG_CRITICAL_MS else None)
-        self.publish(changes)
-        self.merge_acks()
         return changes
 
-    def _newest_entry_ms(self) -> int | None:
+    def _newest_entry_ms(self, stream: str) -> int | None:
         """When the stream's newest entry was added; None without a stream or entries."""
         try:
-            info = self.client.xinfo_stream(self.settings.orders_stream)
+            info = self.client.xinfo_stream(stream)
         except redis.ResponseError:  # no such stream yet
             return None
         if not info.get("length"):
@@ -82,7 +94,7 @@ class Watchdog(AlertKeeper):
                 try:
                     self.check(now_ms())
                     failures = 0
-                except (redis.ConnectionError, redis.TimeoutError) as err:
+                except REDIS_DOWN as err:
                     failures += 1
                     log_line(log, logging.WARNING, "redis_unavailable", attempt=failures,
                              error=str(err).splitlines()[0][:120])

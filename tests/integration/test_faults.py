@@ -22,7 +22,6 @@ from common.redis_server import EmbeddedRedis, connect
 from common.settings import Settings, load_settings
 from ingest.faults import STEPS
 from ingest.history import orders_dir, read_summary
-from rehearsal.incidents import parse_incident
 from rehearsal.publish import StreamPublisher
 from rehearsal.replay import replay
 from rehearsal.run import simulate_to_file
@@ -73,16 +72,6 @@ def finish(settings: Settings, env: dict[str, str] | None = None) -> None:
     command = [*CLI, "ingest", "--until-idle", "-q", "--redis", str(settings.redis_url),
                "--data", str(settings.data_dir)]
     assert subprocess.run(command, timeout=300, env={**os.environ, **(env or {})}).returncode == 0
-
-
-@pytest.fixture(scope="module")
-def million(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A night of over a million events with duplicates, malformed and late arrivals."""
-    path = tmp_path_factory.mktemp("million") / "night.jsonl"
-    incidents = tuple(parse_incident(s) for s in (
-        "duplicate_resend@1m/60s", "malformed_burst@2m/30s", "late_arrivals@3m/60s"))
-    simulate_to_file(NightPlan(seed=20, peak_ops=4000, incidents=incidents), path, "test")
-    return path
 
 
 @pytest.mark.slow

@@ -1,0 +1,370 @@
+"""One war room over P partitions (`gmv combine`): the night as one worker would keep it, from
+what every partition's worker has committed.
+
+Each partition's worker writes its checkpoint's orders as a fresh part named by the checkpoint,
+then commits and names it in its manifest. The combiner follows the manifests and takes each
+part exactly once, in checkpoint order: the summed flow feeds one LiveState (so the peak is the
+peak of the sums, the top merchants exact), the detectors (a channel going dark is a fact about
+all partitions, an item's sales are summed wherever its orders land), and the documents every
+reader already knows: the live and night snapshots and the alert feed in Redis under the base
+stream's keys, `summary.json` and `history/manifest.json` in the data dir.
+
+It keeps nothing of its own: started or restarted, it reads every committed file once. A part
+compacted away before it was read (the combiner was down or far behind) makes it read again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import logging
+import signal
+import time
+from dataclasses import dataclass, field, replace
+from types import FrameType
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import redis
+
+from common.logs import log_event, log_line
+from common.redis_server import REDIS_DOWN, get_many
+from common.settings import Settings
+from ingest.contract import ORDER_SCHEMA
+from ingest.detect.watch import Watch
+from ingest.history import (
+    Manifest,
+    orders_dir,
+    part_checkpoint,
+    publish_manifest,
+    publish_summary,
+    read_columns,
+    read_whole_manifest,
+    summary_path,
+)
+from ingest.live_state import LiveState
+from ingest.read import id_key
+from ingest.snapshot import SnapshotPublisher, now_ms
+from ingest.store import FileEntry
+from ingest.summary import live_summary
+from ingest.windows import window_deltas
+
+log = logging.getLogger("gmv.combine")
+POLL_S = 0.1
+PUBLISH_FILES_EVERY_S = 1.0
+TOP_MERCHANTS = 10
+COLUMNS = ORDER_SCHEMA.names  # what the detectors see of an order (not the dedupe key)
+STALE_AFTER_MS = 10_000  # a partition whose worker has not beaten for this long is stale
+
+
+class Rebase(Exception):
+    """A part the combiner had not read is gone (compacted): read everything again."""
+
+
+@dataclass
+class Partition:
+    index: int
+    settings: Settings
+    applied: int = 0  # every checkpoint up to this one is in the state
+    files: list[FileEntry] = field(default_factory=list)  # the files of what is applied
+    position: str | None = None
+    rejected: int = 0
+    duplicates: int = 0
+    latest_s: int | None = None  # the latest event second of its orders taken
+
+    @property
+    def root_name(self) -> str:
+        """Where its files are, from the combined manifest's orders dir."""
+        return f"../../partitions/{self.index}/history/orders/"
+
+
+class Combiner:
+    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+        self.client, self.settings = client, settings
+        self.partitions = [Partition(p, settings.for_partition(p))
+                           for p in range(settings.partitions)]
+        self.stopping = False
+        self._files_at = 0.0
+        orders_dir(settings.data_dir).mkdir(parents=True, exist_ok=True)
+        self.state, self.merchants = self._rebuilt()
+        # No store: every declared item's sales so far are read from the files.
+        self.watch = Watch(client, settings, _NO_SALES, self._sold_so_far)
+        self.snapshots = SnapshotPublisher(client, (settings.snapshot_key, settings.night_key),
+                                           self.state, self._heartbeat,
+                                           settings.snapshot_interval_ms / 1000)
+
+    def _paths(self) -> list[str]:
+        return [str(orders_dir(p.settings.data_dir) / f.name)
+                for p in self.partitions for f in p.files if f.kind == "orders"]
+
+    def _rebuilt(self) -> tuple[LiveState, dict[str, list[int]]]:
+        """Every partition's committed orders, read once."""
+        started = time.monotonic()
+        state = LiveState(horizon_s=self.settings.dedupe_horizon_h * 3600)
+        merchants: dict[str, list[int]] = {}
+        for partition in self.partitions:
+            manifest = read_whole_manifest(partition.settings.data_dir)
+            partition.files, partition.applied = manifest.files, manifest.checkpoint
+            partition.position = manifest.position
+            partition.rejected = partition.duplicates = 0
+            partition.latest_s = max((f.max_ts_ms // 1000 for f in manifest.files
+                                      if f.kind == "orders" and f.max_ts_ms is not None),
+                                     default=None)
+            rejected, duplicates = self._counters_of(partition)
+            state.rejected += rejected
+            state.duplicates += duplicates
+            paths = [str(orders_dir(partition.settings.data_dir) / f.name)
+                     for f in manifest.files if f.kind == "orders"]
+            for batch in read_columns(paths, COLUMNS):
+                self._add_orders(state, merchants, pa.Table.from_batches([batch]), None)
+        state.top_merchants = _top(merchants)
+        log_event(log, "combiner_rebuilt", partitions=len(self.partitions), orders=state.orders,
+                  seconds=time.monotonic() - started)
+        return state, merchants
+
+    def _add_orders(self, state: LiveState, merchants: dict[str, list[int]], orders: pa.Table,
+                    clock_cap_s: int | None) -> pa.Table:
+        deltas = window_deltas(orders)
+        if not orders.num_rows:
+            return deltas
+        for second in state.add(deltas, 0, 0, clock_cap_s):
+            state.late_behind(second, self._second_orders(second))
+        sums = orders.group_by("merchant_id", use_threads=False).aggregate(
+            [("amount_cents", "sum"), ("amount_cents", "count")]).to_pydict()
+        for merchant, gmv, count in zip(sums["merchant_id"], sums["amount_cents_sum"],
+                                        sums["amount_cents_count"], strict=True):
+            pair = merchants.setdefault(merchant, [0, 0])
+            pair[0] += count
+            pair[1] += gmv
+        return deltas
+
+    def _second_orders(self, second: int) -> int:
+        """A second's orders over every partition, from the files (a late order far behind)."""
+        where = (ds.field("ts_ms") >= second * 1000) & (ds.field("ts_ms") < second * 1000 + 1000)
+        return sum(b.num_rows for b in read_columns(self._paths(), ["ts_ms"], where))
+
+    def _sold_so_far(self, items: list[str]) -> pa.Table:
+        sold: dict[str, int] = {}
+        for batch in read_columns(self._paths(), ["item_id", "quantity"],
+                                  ds.field("item_id").isin(items)):
+            for item, quantity in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(),
+                                      strict=True):
+                sold[item] = sold.get(item, 0) + quantity
+        return pa.table({"item_id": pa.array(list(sold), pa.string()),
+                         "quantity": pa.array(list(sold.values()), pa.int64())})
+
+    def run(self, until_idle: bool = False) -> None:
+        log_event(log, "combiner_started", partitions=len(self.partitions),
+                  orders=self.state.orders)
+        gc.disable()
+        self.snapshots.start()
+        # What was already committed is judged where a total says it all (an item's stock
+        # against its sales so far); the flow's detectors start from here.
+        self._apply(self.partitions[0], _EMPTY, 0, 0)
+        self._publish_files(now=True)
+        self.snapshots.publish(night_too=True)
+        try:
+            while not self.stopping:
+                try:
+                    took = self._follow()
+                except Rebase as why:
+                    log_line(log, logging.WARNING, "combiner_rebased", reason=str(why))
+                    with self.snapshots.lock:
+                        fresh, self.merchants = self._rebuilt()
+                        self.state.__dict__.update(fresh.__dict__)
+                    continue
+                except REDIS_DOWN as err:
+                    log_line(log, logging.WARNING, "redis_unavailable",
+                             error=str(err).splitlines()[0][:120])
+                    time.sleep(1.0)
+                    continue
+                if not took:
+                    self._quiet()
+                    if until_idle and self._all_idle():
+                        break
+                    time.sleep(POLL_S)
+        finally:
+            self._publish_files(now=True)
+            with contextlib.suppress(redis.RedisError):
+                self.snapshots.publish(night_too=True)
+            self.snapshots.stop()
+            self.watch.close()
+            gc.enable()
+
+    def _follow(self) -> bool:
+        """Every partition's parts committed since the last look, taken in event-time order
+        across partitions (as one worker would have met them); False when there were none."""
+        self.watch.read_stock()  # declared items' sales so far: from the files taken until now
+        news: list[tuple[Partition, Manifest, list[FileEntry]]] = []
+        for partition in self.partitions:
+            manifest = read_whole_manifest(partition.settings.data_dir)
+            if manifest.checkpoint <= partition.applied:
+                continue
+            if manifest.compacted_through > partition.applied:
+                raise Rebase(f"partition {partition.index}: parts up to checkpoint "
+                             f"{manifest.compacted_through} compacted, "
+                             f"{partition.applied} read")
+            news.append((partition, manifest, sorted(
+                (f for f in manifest.files if (c := part_checkpoint(f.name)) is not None
+                 and c > partition.applied), key=lambda f: f.name)))
+        if not news:
+            return False
+        # One step per checkpoint, in the order of arrival across partitions: (arrival ms,
+        # partition, its orders, rejected, duplicates). A checkpoint the manifest no longer
+        # tells of (after a worker's restart) goes by its orders' event time.
+        steps: list[tuple[int, int, pa.Table, int, int]] = []
+        for partition, manifest, parts in news:
+            told = {c[0]: c for c in manifest.recent if c[0] > partition.applied}
+            folder = orders_dir(partition.settings.data_dir)
+            tables: dict[int, tuple[int, pa.Table]] = {}
+            try:
+                for f in parts:
+                    checkpoint = part_checkpoint(f.name) or 0
+                    tables[checkpoint] = (f.max_ts_ms or 0, ds.dataset(
+                        str(folder / f.name), format="ipc").to_table(COLUMNS))
+            except (FileNotFoundError, OSError) as err:
+                raise Rebase(f"partition {partition.index}: {err}") from None
+            rejected, duplicates = self._counters_of(partition)
+            for checkpoint in sorted(set(told) | set(tables)):
+                arrival, orders = tables.get(checkpoint, (0, _EMPTY))
+                _, arrival, r, d = told.get(checkpoint, (checkpoint, arrival, 0, 0))
+                steps.append((arrival, partition.index, orders, r, d))
+                rejected, duplicates = rejected - r, duplicates - d
+            if rejected or duplicates or not steps:  # counts the manifest did not tell apart
+                steps.append((steps[-1][0] if steps else 0, partition.index, _EMPTY,
+                              rejected, duplicates))
+            partition.position = manifest.position
+        steps.sort(key=lambda step: (step[0], step[1]))
+        for _, index, orders, rejected, duplicates in steps:
+            self._apply(self.partitions[index], orders, rejected, duplicates)
+        for partition, manifest, _ in news:
+            partition.applied, partition.files = manifest.checkpoint, manifest.files
+        self._after()
+        return True
+
+    def _apply(self, partition: Partition, orders: pa.Table, rejected: int,
+               duplicates: int) -> None:
+        """One part (or a partition's counts alone) into the state, then the detectors, judged
+        up to the clock every partition has reached."""
+        cap = max((id_key(p.position)[0] // 1000 for p in self.partitions if p.position),
+                  default=None)
+        with self.snapshots.lock:
+            deltas = self._add_orders(self.state, self.merchants, orders, cap)
+            self.state.rejected += rejected
+            self.state.duplicates += duplicates
+        if orders.num_rows:
+            newest = pc.max(orders["ts_ms"]).as_py() // 1000
+            partition.latest_s = max(partition.latest_s or newest, newest)
+        reached = [p.latest_s for p in self.partitions if p.latest_s is not None]
+        clock_s = min(min(reached), self.state.latest_second() or 0) if reached else 0
+        self.watch.after_checkpoint(orders, orders.num_rows + rejected + duplicates, rejected,
+                                    duplicates, deltas, clock_s * 1000)
+
+    def _counters_of(self, partition: Partition) -> tuple[int, int]:
+        path = summary_path(partition.settings.data_dir)
+        if not path.exists():
+            return 0, 0
+        summary = json.loads(path.read_text())
+        added = (summary["rejected"] - partition.rejected,
+                 summary["duplicates"] - partition.duplicates)
+        partition.rejected, partition.duplicates = summary["rejected"], summary["duplicates"]
+        return added
+
+    def _after(self) -> None:
+        with self.snapshots.lock:
+            self.state.top_merchants = _top(self.merchants)
+        self._publish_files()
+        self.snapshots.publish()
+
+    def _quiet(self) -> None:
+        latest = self.state.latest_second()
+        now_s = now_ms() // 1000
+        if latest is not None and 0 < now_s - latest <= 600:
+            self.watch.quiet(now_s)
+        self.watch.flush()
+        self.watch.merge_acks()
+        # The partitions' rejects and duplicates arrive without orders, too.
+        rejected, duplicates = 0, 0
+        for partition in self.partitions:
+            r, d = self._counters_of(partition)
+            rejected, duplicates = rejected + r, duplicates + d
+        if rejected or duplicates:
+            with self.snapshots.lock:
+                self.state.rejected += rejected
+                self.state.duplicates += duplicates
+        self._publish_files(now=bool(rejected or duplicates))
+
+    def _all_idle(self) -> bool:
+        """Every partition's worker has committed all its stream holds."""
+        for partition in self.partitions:
+            stream = partition.settings.orders_stream
+            if not self.client.exists(stream):
+                continue
+            last = self.client.xinfo_stream(stream)["last-generated-id"]
+            if partition.position is None or id_key(last) > id_key(partition.position):
+                return False
+        return True
+
+    def _publish_files(self, now: bool = False) -> None:
+        if not now and time.monotonic() - self._files_at < PUBLISH_FILES_EVERY_S:
+            return
+        self._files_at = time.monotonic()
+        files = [replace(f, name=p.root_name + f.name) for p in self.partitions for f in p.files]
+        positions = {str(p.index): p.position for p in self.partitions}
+        publish_manifest(self.settings.data_dir, Manifest(
+            files, None, sum(p.applied for p in self.partitions), 0))
+        with self.snapshots.lock:
+            summary = live_summary(self.state, None)
+        publish_summary(self.settings.data_dir, {**summary, "position": None,
+                                                 "positions": positions})
+
+    def _heartbeat(self) -> dict[str, Any]:
+        """The partitions' heartbeats, summed where a sum means something; the oldest beat and
+        the largest lag stand for the whole (one stopped worker makes the war room stale)."""
+        raws = get_many(self.client, [p.settings.snapshot_key for p in self.partitions])
+        beats = [json.loads(raw) if raw else {} for raw in raws]
+        now = now_ms()
+        each = [{"partition": p.index, "worker": b.get("worker"), "position": p.position,
+                 "beat_ms": b.get("heartbeat_ms"), "lag_ms": b.get("lag_ms"),
+                 "ingest_eps": b.get("ingest_eps"), "load": b.get("load"),
+                 "stale": b.get("heartbeat_ms") is None or now - b["heartbeat_ms"] > STALE_AFTER_MS}
+                for p, b in zip(self.partitions, beats, strict=True)]
+        known = [b for b in beats if b.get("heartbeat_ms") is not None]
+        lags = [b["lag_ms"] for b in known if b.get("lag_ms") is not None]
+        stale = [e["partition"] for e in each if e["stale"]]
+        return {
+            "heartbeat_ms": min(b["heartbeat_ms"] for b in known) if len(known) == len(beats)
+            else None,
+            "worker": f"{len(self.partitions) - len(stale)}/{len(self.partitions)} partitions"
+            + (f" · stale: {','.join(map(str, stale))}" if stale else ""),
+            "position": None, "lag_ms": max(lags) if lags else None,
+            "ingest_eps": sum(b.get("ingest_eps") or 0 for b in known),
+            "load": max((b.get("load") or 0 for b in known), default=0),
+            "capacity_eps": sum(b.get("capacity_eps") or 0 for b in known) or None,
+            "capacity_basis": "sum of partitions",
+            "partitions": each, "stale_partitions": stale,
+        }
+
+
+def _top(merchants: dict[str, list[int]]) -> list[tuple[str, int, int]]:
+    best = sorted(merchants.items(), key=lambda item: (-item[1][1], item[0]))[:TOP_MERCHANTS]
+    return [(merchant, orders, gmv) for merchant, (orders, gmv) in best]
+
+
+_NO_SALES = pa.table({"item_id": pa.array([], pa.string()), "quantity": pa.array([], pa.int64())})
+_EMPTY = ORDER_SCHEMA.empty_table()
+
+
+def run_combiner(client: redis.Redis, settings: Settings, until_idle: bool) -> None:
+    combiner = Combiner(client, settings)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        combiner.stopping = True
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    combiner.run(until_idle)
+    log_event(log, "combiner_stopped", orders=combiner.state.orders)
+

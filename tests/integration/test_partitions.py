@@ -1,0 +1,129 @@
+"""A partitioned night (GMV_PARTITIONS=3) counts exactly what one partition counts: workers owning
+partition sets, a crash, a partition moved to another worker between runs, the combiner summing
+them all (shared/contract.md, "Partitions")."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import redis
+
+from common.settings import Settings
+from ingest.history import read_summary
+from rehearsal.replay import replay
+from tests.checks import assert_history_matches_truth, assert_matches_truth, dead_letters
+from tests.sample import SAMPLE, reference_rejected
+
+CLI = [sys.executable, "-m", "gmv.cli"]
+PARTITIONS = 3
+
+
+def gmv(settings: Settings, *args: str, env: dict[str, str] | None = None,
+        check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [*CLI, *args, "--redis", str(settings.redis_url), "--data", str(settings.data_dir)],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "GMV_PARTITIONS": str(settings.partitions), **(env or {})})
+    assert not check or done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def published(redis_client: redis.Redis, settings: Settings) -> Settings:
+    settings = settings.replace(partitions=PARTITIONS)
+    replay(SAMPLE, redis_client, settings, speed=None, retime=False)
+    return settings
+
+
+def assert_partitioned_night_is_exact(redis_client: redis.Redis, settings: Settings) -> None:
+    totals = read_summary(settings.data_dir)
+    assert_matches_truth(totals)
+    assert_history_matches_truth(settings.data_dir)
+    letters: Counter[bytes] = Counter()
+    for p in range(settings.partitions):
+        letters.update(dead_letters(redis_client, f"{settings.partition_stream(p)}:dead").values())
+    assert letters == reference_rejected()
+
+
+def test_the_publisher_routes_every_order_by_the_crc32_of_its_id(redis_client: redis.Redis,
+                                                                  settings: Settings) -> None:
+    from ingest.partitions import partition_of
+
+    settings = published(redis_client, settings)
+    assert not redis_client.exists(settings.orders_stream)
+    seen: dict[str, int] = {}
+    for p in range(PARTITIONS):
+        entries = redis_client.xrange(settings.partition_stream(p))
+        assert entries, f"partition {p} got nothing"
+        for _, fields in entries:
+            try:
+                order_id = json.loads(fields[b"data"])["order_id"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            if isinstance(order_id, str):
+                assert partition_of(order_id, PARTITIONS) == p
+                assert seen.setdefault(order_id, p) == p  # every copy in one partition
+
+
+def test_two_workers_and_the_combiner_count_the_night_exactly(redis_client: redis.Redis,
+                                                              settings: Settings) -> None:
+    settings = published(redis_client, settings)
+    gmv(settings, "ingest", "--until-idle", "--worker", "0/2")
+    gmv(settings, "ingest", "--until-idle", "--worker", "1/2")
+    gmv(settings, "combine", "--until-idle")
+    assert_partitioned_night_is_exact(redis_client, settings)
+    alerts = json.loads(gmv(settings, "alerts", "--json").stdout)
+    assert any(a["kind"] == "oversell" for a in alerts)  # an item's sales summed over partitions
+
+
+def test_one_command_runs_every_partition_and_sums_them(redis_client: redis.Redis,
+                                                        settings: Settings) -> None:
+    settings = published(redis_client, settings)
+    gmv(settings, "ingest", "--until-idle")
+    assert_partitioned_night_is_exact(redis_client, settings)
+    one = json.loads(gmv(settings, "summary", "--json").stdout)
+    assert sorted(one["positions"]) == ["0", "1", "2"]
+
+
+def test_a_crash_then_a_partition_moved_to_another_worker_stays_exact(
+        redis_client: redis.Redis, settings: Settings) -> None:
+    settings = published(redis_client, settings)
+    small = {"GMV_INGEST_BATCH_SIZE": "2000", "GMV_CHECKPOINT_EVENTS": "2000"}
+    crashed = gmv(settings, "ingest", "--until-idle", "--partitions", "0,1",
+                  env={**small, "GMV_FAULT_AT": "after_commit:3"}, check=False)
+    assert crashed.returncode == -9, crashed.stderr[-2000:]
+    # Partition 1 now belongs to the worker that owns 2; the first worker keeps 0.
+    gmv(settings, "ingest", "--until-idle", "--partitions", "1,2", env=small)
+    gmv(settings, "ingest", "--until-idle", "--partitions", "0", env=small)
+    gmv(settings, "combine", "--until-idle")
+    assert_partitioned_night_is_exact(redis_client, settings)
+
+
+def test_the_combined_war_room_equals_the_single_partition_one(
+        redis_client: redis.Redis, settings: Settings, tmp_path: Path) -> None:
+    single = settings.replace(data_dir=tmp_path / "single", orders_stream="single:orders")
+    replay(SAMPLE, redis_client, single, speed=None, retime=False)
+    gmv(single, "ingest", "--until-idle", env={"GMV_ORDERS_STREAM": "single:orders"})
+    settings = published(redis_client, settings)
+    gmv(settings, "ingest", "--until-idle")
+    one, many = read_summary(single.data_dir), read_summary(settings.data_dir)
+    for key in ("gmv", "orders", "peak_ops", "peak_second", "by_device", "rejected",
+                "duplicates"):
+        assert many[key] == one[key], key
+    night_one = json.loads(redis_client.get("single:orders:night") or b"{}")
+    night_many = json.loads(redis_client.get(settings.night_key) or b"{}")
+    for key in ("cumulative_gmv_cents", "orders", "by_region", "by_category", "top_merchants",
+                "milestones"):
+        assert night_many[key] == night_one[key], key
+
+
+@pytest.mark.parametrize("flags", [["--partitions", "3"], ["--worker", "2/2x"],
+                                   ["--partitions", "0,a"], ["--workers", "0"]])
+def test_a_bad_partition_flag_is_one_line(settings: Settings, flags: list[str]) -> None:
+    done = gmv(settings.replace(partitions=PARTITIONS), "ingest", *flags, check=False)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr

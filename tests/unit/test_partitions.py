@@ -1,0 +1,49 @@
+"""The partition routing of shared/contract.md: crc32 of the order id's UTF-8 bytes, mod P,
+whatever the payload's spelling; the owned-partition flags."""
+
+from __future__ import annotations
+
+import json
+import zlib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ingest.partitions import parse_owned, partition_of, route
+
+
+@given(order_id=st.text(min_size=1, max_size=40).filter(
+    lambda s: not any(0xD800 <= ord(c) <= 0xDFFF for c in s)), partitions=st.integers(1, 64))
+def test_every_spelling_of_one_order_routes_to_its_ids_partition(order_id: str,
+                                                                  partitions: int) -> None:
+    expected = zlib.crc32(order_id.encode()) % partitions
+    assert partition_of(order_id, partitions) == expected
+    body = {"order_id": order_id, "ts": 1, "amount": "1.00"}
+    for payload in (json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+                    json.dumps(body).encode(),  # escapes, spaces
+                    json.dumps({"ts": 1, **body}, indent=1).encode()):
+        assert route(payload, partitions) == expected
+
+
+@given(payload=st.binary(max_size=300), partitions=st.integers(1, 16))
+def test_any_bytes_route_somewhere(payload: bytes, partitions: int) -> None:
+    assert 0 <= route(payload, partitions) < partitions
+
+
+def test_a_payload_naming_order_id_twice_goes_by_what_json_keeps() -> None:
+    payload = b'{"order_id":"a","order_id":"b"}'
+    assert route(payload, 7) == partition_of("b", 7)
+
+
+@pytest.mark.parametrize(("text", "owned"), [("0,2,4", [0, 2, 4]), ("4,0", [0, 4]),
+                                             ("0/2", [0, 2, 4]), ("1/2", [1, 3, 5]),
+                                             ("5/6", [5])])
+def test_owned_partitions(text: str, owned: list[int]) -> None:
+    assert parse_owned(text, 6) == owned
+
+
+@pytest.mark.parametrize("text", ["6", "0,x", "", "2/2", "a/b", "7/8"])
+def test_owning_nothing_or_too_much_is_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_owned(text, 6)
