@@ -48,6 +48,9 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=101)
     parser.add_argument("--speed", type=float, default=10.0,
                         help="times the night's own pace (a batch spans about a second of it)")
+    parser.add_argument("--partitions", type=int, default=1,
+                        help="GMV_PARTITIONS: the nights routed over P partitions, counted by "
+                             "their workers and judged by the combiner (default 1)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     score = Score()
@@ -59,7 +62,8 @@ def main() -> None:
             plan = night(seed)
             client.flushall()
             settings = load_settings(env={}, redis_url=server.url,
-                                     data_dir=Path(tmp) / f"night-{seed}")
+                                     data_dir=Path(tmp) / f"night-{seed}",
+                                     partitions=args.partitions)
             alerts, incidents = rehearse_alerts(plan, client, settings, args.speed)
             before = (score.detected, len(score.false_alarms))
             score.add_night(alerts, incidents, plan.duration_s / 3600)
@@ -68,7 +72,7 @@ def main() -> None:
                   f"detected, {len(score.false_alarms) - before[1]} false alarms "
                   f"({time.monotonic() - started:,.0f} s)", flush=True)
     print(f"\nmachine: {machine()}\n{args.nights} nights, {score.hours:.2f} simulated hours, "
-          f"{score.incidents} incidents")
+          f"{score.incidents} incidents, {args.partitions} partition(s)")
     print(f"{'kind':<18}{'detected':>10}{'median delay':>14}{'max delay':>11}")
     for kind in KINDS:
         delays = score.delays_ms[kind]

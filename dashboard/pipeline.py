@@ -16,4 +16,15 @@ def pipeline_values(live: dict[str, Any], lang: str) -> tuple[str, ...]:
             f"{format_count(rate)}{unit}", f"{format_count(capacity)}{unit}",
             f"{rate / capacity:.0%}" if rate is not None and capacity else "—",
             format_count(live.get("rejected")), format_count(live.get("duplicates")),
-            format_duration_ms(live.get("age_ms"), lang), str(live.get("worker") or "—"))
+            format_duration_ms(live.get("age_ms"), lang), workers(live, lang))
+
+
+def workers(live: dict[str, Any], lang: str) -> str:
+    """The worker; with partitions, how many are live and each one's lag (or stale)."""
+    each = live.get("partitions")
+    if not each:
+        return str(live.get("worker") or "—")
+    lags = " · ".join(f"p{e['partition']} " + (text(lang, "partition_stale") if e.get("stale")
+                                                else format_duration_ms(e.get("lag_ms"), lang))
+                      for e in each)
+    return f"{live.get('worker')} ({lags})"

@@ -87,6 +87,7 @@ class Combiner:
         self.partitions = [Partition(p, settings.for_partition(p))
                            for p in range(settings.partitions)]
         self.stopping = False
+        self.started_ms = now_ms()
         self._files_at = 0.0
         orders_dir(settings.data_dir).mkdir(parents=True, exist_ok=True)
         self.state, self.merchants = self._rebuilt()
@@ -336,8 +337,9 @@ class Combiner:
         lags = [b["lag_ms"] for b in known if b.get("lag_ms") is not None]
         stale = [e["partition"] for e in each if e["stale"]]
         return {
-            "heartbeat_ms": min(b["heartbeat_ms"] for b in known) if len(known) == len(beats)
-            else None,
+            # A partition that never beat counts from the combiner's start: the banner shows.
+            "heartbeat_ms": min([b["heartbeat_ms"] for b in known] + (
+                [self.started_ms] if len(known) < len(beats) else [])),
             "worker": f"{len(self.partitions) - len(stale)}/{len(self.partitions)} partitions"
             + (f" · stale: {','.join(map(str, stale))}" if stale else ""),
             "position": None, "lag_ms": max(lags) if lags else None,

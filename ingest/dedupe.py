@@ -4,11 +4,12 @@ sized by the orders it holds, whole batches at a time.
 A fingerprint is a keyed 128-bit hash of the id's bytes (MurmurHash3's x64 128-bit rounds, in
 numpy, with a random key kept in the store, so nobody outside can aim a collision at an id).
 The table is open addressing with linear probing in one uint64 array: the top bits of the first
-half choose a slot, and a slot keeps 48 bits of the second half, the next 8 bits of the first
-and its distance from home (at most 255; a longer run makes the table grow). With the slot's
-position that verifies 76-80 bits of the fingerprint: a false duplicate among 200 million
-orders is ~10^-7 likely, for 8 bytes a slot (~11 bytes a remembered order at three-quarters
-full). The keys themselves live in the store; the table is rebuilt from them at start.
+half choose a slot, and a slot keeps 44 bits of the second half, the next 8 bits of the first
+and its distance from home in 12 bits (at most 4,095: at 80 % full, runs of a few hundred slots
+do occur among 100 million orders, and a limit of 255 made a whole day's table double at its
+end). With the slot's position that verifies 72-79 bits of the fingerprint: a false duplicate
+among 200 million orders is ~10^-6 likely, for 8 bytes a slot (~10 bytes a remembered order at
+80 % full). The keys themselves live in the history files; the table is rebuilt from them at start.
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ from common.logs import log_event
 log = logging.getLogger("gmv.dedupe")
 MAX_LOAD = 0.8
 MIN_SLOTS_LOG2 = 16
-_DISPLACEMENT = 255
+_DISPLACEMENT = 4095
+_DISPLACEMENT_BITS = 12
+_SPARE = 8  # bits of the first half kept beyond the home: the table can double 8 times
 _U = np.uint64
+_TAG = _U(0xFFFF_FFFF_FFF0_0000)  # the second half's 44 bits a slot keeps
 _C1, _C2 = _U(0x87C37B91114253D5), _U(0x4CF5AD432745937F)
 
 
@@ -97,7 +101,7 @@ class SeenOrders:
 
     def __init__(self, expected_orders: int) -> None:
         slots_log2 = max(MIN_SLOTS_LOG2, int(np.ceil(np.log2(max(expected_orders, 1) / MAX_LOAD))))
-        self._allocate(slots_log2, spare_bits=8)
+        self._allocate(slots_log2, spare_bits=_SPARE)
         self.count = 0
 
     def _allocate(self, slots_log2: int, spare_bits: int) -> None:
@@ -110,9 +114,10 @@ class SeenOrders:
 
     def _home_and_tag(self, h1: np.ndarray, h2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         home = (h1 >> _U(64 - self.slots_log2)).astype(np.int64)
-        spare = (h1 >> _U(56 - self.slots_log2)) & _U(0xFF) & _U((0xFF << (8 - self.spare_bits))
-                                                                 & 0xFF)
-        tag = (h2 & _U(0xFFFF_FFFF_FFFF_0000)) | (spare << _U(8))
+        full = (1 << _SPARE) - 1
+        spare = (h1 >> _U(64 - _SPARE - self.slots_log2)) & _U(
+            (full << (_SPARE - self.spare_bits)) & full)
+        tag = (h2 & _TAG) | (spare << _U(_DISPLACEMENT_BITS))
         return home, tag
 
     def first_seen(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
@@ -125,7 +130,7 @@ class SeenOrders:
             if new is not None:
                 self.count += int(new.sum())
                 return new
-            self._grow(self.count + len(h1))  # a run of 255 full slots: more room
+            self._grow(self.count + len(h1))  # a run of 4,095 full slots: more room
 
     def _insert(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray | None:
         home, tag = self._home_and_tag(h1, h2)
@@ -159,18 +164,18 @@ class SeenOrders:
         return new
 
     def _grow(self, needed: int) -> None:
-        """Twice the slots, rebuilt from what the slots keep: one of the 8 spare bits of each
+        """Twice the slots, rebuilt from what the slots keep: one of the spare bits of each
         fingerprint becomes a bit of its home."""
         if self.spare_bits == 0:
             raise MemoryError("the order table cannot grow further; set GMV_DEDUPE_ORDERS higher")
         old, old_log2, old_spare = self.table, self.slots_log2, self.spare_bits
         occupied = np.flatnonzero(old)
         values = old[occupied]
-        home = (occupied - (values & _U(0xFF)).astype(np.int64)) & ((1 << old_log2) - 1)
-        spare = (values >> _U(8)) & _U(0xFF)
-        h2 = values & _U(0xFFFF_FFFF_FFFF_0000)
+        home = (occupied - (values & _U(_DISPLACEMENT)).astype(np.int64)) & ((1 << old_log2) - 1)
+        spare = (values >> _U(_DISPLACEMENT_BITS)) & _U((1 << _SPARE) - 1)
+        h2 = values & _TAG
         # Rebuild h1's known top bits: the home, then the spare bits.
-        h1 = (home.astype(_U) << _U(64 - old_log2)) | (spare << _U(56 - old_log2))
+        h1 = (home.astype(_U) << _U(64 - old_log2)) | (spare << _U(64 - _SPARE - old_log2))
         del old
         self._allocate(old_log2 + 1, old_spare - 1)
         kept = self._insert(h1, h2)

@@ -126,11 +126,15 @@ def orders_view(db: duckdb.DuckDBPyConnection, paths: list[str], name: str = "or
 
 def read_columns(paths: list[str], columns: list[str], where: ds.Expression | None = None,
                  batch_rows: int = 1_000_000) -> Iterator[pa.RecordBatch]:
-    """Some columns of the committed order files, in batches."""
-    if not paths:
-        return iter(())
-    return orders_dataset(paths).to_batches(columns=columns, filter=where,
-                                            batch_size=batch_rows)
+    """Some columns of the committed order files, in batches, a file at a time and with
+    little read ahead: a whole day's files are read in bounded memory (a scan over all of them
+    at once kept gigabytes of decoded batches in flight)."""
+    for path in paths:
+        options = ds.ParquetFragmentScanOptions(pre_buffer=False) \
+            if path.endswith(".parquet") else None
+        yield from orders_dataset([path]).to_batches(
+            columns=columns, filter=where, batch_size=batch_rows, batch_readahead=1,
+            fragment_readahead=1, fragment_scan_options=options)
 
 
 def read_summary(data_dir: Path) -> dict[str, Any]:

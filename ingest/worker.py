@@ -83,6 +83,7 @@ class Worker:
         self.state.top_merchants = store.top_merchants(10)
         self.seen = self._remembered()
         self._remembered_from = self.state.latest_second()
+        self.judges = judges
         self.watch: Watch | PartitionWatch = Watch(
             client, settings, store.item_sold(), self._sold_so_far) \
             if judges else PartitionWatch()
@@ -119,6 +120,9 @@ class Worker:
         half = self.settings.dedupe_horizon_h * 1800
         if latest is not None and (since is None or latest - since >= half):
             if since is not None:
+                # Every key it holds is committed: the old table goes before the new is built,
+                # so memory never holds two.
+                del self.seen
                 self.seen = self._remembered()
             self._remembered_from = latest
 
@@ -316,8 +320,9 @@ class Worker:
 
     def _publish_files(self, now: bool = False) -> None:
         """The manifest and the summary for readers: at most every PUBLISH_FILES_EVERY_S while
-        orders flow (the screens read the snapshot), at once when asked (idle, compaction)."""
-        if now or self._due("files", PUBLISH_FILES_EVERY_S):
+        orders flow (the screens read the snapshot), at once when asked (idle, compaction); a
+        partition of several after every commit (the combiner follows them)."""
+        if now or not self.judges or self._due("files", PUBLISH_FILES_EVERY_S):
             publish_manifest(self.data_dir, Manifest(self.files, self.position,
                                                      self.store.checkpoint,
                                                      self.compacted_through,

@@ -127,3 +127,32 @@ def test_the_combined_war_room_equals_the_single_partition_one(
 def test_a_bad_partition_flag_is_one_line(settings: Settings, flags: list[str]) -> None:
     done = gmv(settings.replace(partitions=PARTITIONS), "ingest", *flags, check=False)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_a_partition_nobody_counts_is_shown_stale_with_each_partitions_lag(
+        redis_client: redis.Redis, settings: Settings) -> None:
+    from dashboard.pipeline import pipeline_values
+    from tests.conftest import wait_for
+
+    settings = published(redis_client, settings)
+    env = {**os.environ, "GMV_PARTITIONS": str(PARTITIONS)}
+    where = ["--redis", str(settings.redis_url), "--data", str(settings.data_dir), "-q"]
+    running = [subprocess.Popen([*CLI, "ingest", "--partitions", "0,1", *where], env=env),
+               subprocess.Popen([*CLI, "combine", *where], env=env)]
+    try:
+        def live() -> dict:
+            raw = redis_client.get(settings.snapshot_key)
+            return json.loads(raw) if raw else {}
+        wait_for(lambda: live().get("stale_partitions") == [2], 120,
+                 "partition 2 was never shown stale alone")
+        shown = live()
+        assert shown["worker"] == "2/3 partitions · stale: 2"
+        # The big screen's banner: the heartbeat is the oldest partition's.
+        assert shown["heartbeat_ms"] <= min(p["beat_ms"] or shown["heartbeat_ms"]
+                                            for p in shown["partitions"])
+        tile = pipeline_values(shown, "en")[-1]
+        assert "p2 stale" in tile and "p0 " in tile and "p1 " in tile
+    finally:
+        for process in running:
+            process.terminate()
+            process.wait(timeout=60)
