@@ -46,7 +46,7 @@ SETTINGS: tuple[Setting, ...] = (
             "...or once this many events are read, whichever comes first"),
     Setting("dedupe_orders", "GMV_DEDUPE_ORDERS", 4_000_000,
             "orders the worker expects to remember (within the horizon): sizes the dedupe table "
-            "up front, ~11 bytes an order; it grows beyond, at the cost of a pause"),
+            "up front, ~10 bytes an order; it grows beyond, at the cost of a pause"),
     Setting("dedupe_horizon_h", "GMV_DEDUPE_HORIZON_H", 48,
             "how long an order id is remembered, in hours of event time: a re-send within it is "
             "a duplicate"),

@@ -43,7 +43,6 @@ from ingest.history import (
     publish_summary,
     read_columns,
     read_whole_manifest,
-    summary_path,
 )
 from ingest.live_state import LiveState
 from ingest.read import id_key
@@ -114,7 +113,7 @@ class Combiner:
             partition.latest_s = max((f.max_ts_ms // 1000 for f in manifest.files
                                       if f.kind == "orders" and f.max_ts_ms is not None),
                                      default=None)
-            rejected, duplicates = self._counters_of(partition)
+            rejected, duplicates = self._counters_of(partition, manifest)
             state.rejected += rejected
             state.duplicates += duplicates
             paths = [str(orders_dir(partition.settings.data_dir) / f.name)
@@ -228,7 +227,7 @@ class Combiner:
                         str(folder / f.name), format="ipc").to_table(COLUMNS))
             except (FileNotFoundError, OSError) as err:
                 raise Rebase(f"partition {partition.index}: {err}") from None
-            rejected, duplicates = self._counters_of(partition)
+            rejected, duplicates = self._counters_of(partition, manifest)
             for checkpoint in sorted(set(told) | set(tables)):
                 arrival, orders = tables.get(checkpoint, (0, _EMPTY))
                 _, arrival, r, d = told.get(checkpoint, (checkpoint, arrival, 0, 0))
@@ -264,14 +263,12 @@ class Combiner:
         self.watch.after_checkpoint(orders, orders.num_rows + rejected + duplicates, rejected,
                                     duplicates, deltas, clock_s * 1000)
 
-    def _counters_of(self, partition: Partition) -> tuple[int, int]:
-        path = summary_path(partition.settings.data_dir)
-        if not path.exists():
-            return 0, 0
-        summary = json.loads(path.read_text())
-        added = (summary["rejected"] - partition.rejected,
-                 summary["duplicates"] - partition.duplicates)
-        partition.rejected, partition.duplicates = summary["rejected"], summary["duplicates"]
+    @staticmethod
+    def _counters_of(partition: Partition, manifest: Manifest) -> tuple[int, int]:
+        """The rejected and duplicates the partition committed since the last look (the
+        manifest's totals, written with the checkpoints it tells of)."""
+        added = (manifest.rejected - partition.rejected, manifest.duplicates - partition.duplicates)
+        partition.rejected, partition.duplicates = manifest.rejected, manifest.duplicates
         return added
 
     def _after(self) -> None:
@@ -287,16 +284,7 @@ class Combiner:
             self.watch.quiet(now_s)
         self.watch.flush()
         self.watch.merge_acks()
-        # The partitions' rejects and duplicates arrive without orders, too.
-        rejected, duplicates = 0, 0
-        for partition in self.partitions:
-            r, d = self._counters_of(partition)
-            rejected, duplicates = rejected + r, duplicates + d
-        if rejected or duplicates:
-            with self.snapshots.lock:
-                self.state.rejected += rejected
-                self.state.duplicates += duplicates
-        self._publish_files(now=bool(rejected or duplicates))
+        self._publish_files()
 
     def _all_idle(self) -> bool:
         """Every partition's worker has committed all its stream holds."""

@@ -54,6 +54,8 @@ class Manifest:
     # The latest checkpoints' [checkpoint, arrival_ms, rejected, duplicates]: what a reader
     # following the parts (the combiner) needs besides the orders.
     recent: list[list[int]] = field(default_factory=list)
+    rejected: int = 0  # committed so far, as of `checkpoint`
+    duplicates: int = 0
 
 
 def part_checkpoint(name: str) -> int | None:
@@ -68,7 +70,8 @@ def publish_manifest(data_dir: Path, manifest: Manifest) -> None:
         tmp.write_text(json.dumps({
             "version": MANIFEST_VERSION, "position": manifest.position,
             "checkpoint": manifest.checkpoint, "compacted_through": manifest.compacted_through,
-            "recent": manifest.recent,
+            "recent": manifest.recent, "rejected": manifest.rejected,
+            "duplicates": manifest.duplicates,
             "files": [asdict(f) for f in manifest.files]}))
 
 
@@ -88,7 +91,8 @@ def read_whole_manifest(data_dir: Path) -> Manifest:
     saved = json.loads(path.read_text())
     return Manifest([FileEntry(**f) for f in saved["files"]], saved.get("position"),
                     saved.get("checkpoint", 0), saved.get("compacted_through", 0),
-                    saved.get("recent", []))
+                    saved.get("recent", []), saved.get("rejected", 0),
+                    saved.get("duplicates", 0))
 
 
 def history_parts(data_dir: Path, kind: str = "orders") -> list[str]:

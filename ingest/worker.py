@@ -13,6 +13,7 @@ import signal
 import socket
 import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable
 from types import FrameType
@@ -323,10 +324,9 @@ class Worker:
         orders flow (the screens read the snapshot), at once when asked (idle, compaction); a
         partition of several after every commit (the combiner follows them)."""
         if now or not self.judges or self._due("files", PUBLISH_FILES_EVERY_S):
-            publish_manifest(self.data_dir, Manifest(self.files, self.position,
-                                                     self.store.checkpoint,
-                                                     self.compacted_through,
-                                                     list(self.recent)))
+            publish_manifest(self.data_dir, Manifest(
+                self.files, self.position, self.store.checkpoint, self.compacted_through,
+                list(self.recent), self.state.rejected, self.state.duplicates))
             publish_summary(self.data_dir, live_summary(self.state, self.position))
 
     def _dead_letter(self, entries: Entries, rejected: list[tuple[int, str]]) -> None:
@@ -416,7 +416,7 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
-def _stop_between_batches(workers: list[Worker], asked: threading.Event) -> None:
+def _stop_between_batches(workers: list[Stoppable], asked: threading.Event) -> None:
     """SIGTERM and Ctrl-C end the workers between two batches: nothing is interrupted half-way
     (what was read and not committed is read again next time; the stream and the store stay
     exact either way)."""
@@ -431,7 +431,7 @@ def _stop_between_batches(workers: list[Worker], asked: threading.Event) -> None
 
 
 def run_worker(client: redis.Redis, settings: Settings, until_idle: bool, judges: bool = True,
-               running: list[Worker] | None = None, asked: threading.Event | None = None) -> None:
+               running: list[Stoppable] | None = None, asked: threading.Event | None = None) -> None:
     """One partition's worker until it is drained (`until_idle`) or asked to stop."""
     faults = FaultPlan(settings.fault_at)
     store = opened(settings.data_dir / "gmv.duckdb")
@@ -459,7 +459,7 @@ def run_partitions(clients: Callable[[int], redis.Redis], settings: Settings, ow
     if settings.partitions == 1:
         run_worker(clients(0), settings, until_idle)
         return
-    running: list[Worker] = []
+    running: list[Stoppable] = []  # what SIGTERM and Ctrl-C stop: the workers, the combiner
     asked = threading.Event()
     _stop_between_batches(running, asked)
     failures: list[BaseException] = []
@@ -476,6 +476,7 @@ def run_partitions(clients: Callable[[int], redis.Redis], settings: Settings, ow
         except BaseException as err:
             log_line(log, logging.ERROR, "partition_failed", thread=name,
                      error=f"{type(err).__name__}: {str(err)[:200]}")
+            traceback.print_exc()
             failures.append(err)
             stop_all()
 
@@ -494,6 +495,7 @@ def run_partitions(clients: Callable[[int], redis.Redis], settings: Settings, ow
         def combine() -> None:
             made = combiner()
             combining.append(made)
+            running.append(made)
             made.stopping = asked.is_set()
             for thread in partition_threads:  # until idle: once every partition is
                 while until_idle and thread.is_alive() and not made.stopping:

@@ -156,3 +156,16 @@ def test_a_partition_nobody_counts_is_shown_stale_with_each_partitions_lag(
         for process in running:
             process.terminate()
             process.wait(timeout=60)
+
+
+def test_sigterm_stops_every_partition_and_the_combiner(redis_client: redis.Redis,
+                                                        settings: Settings) -> None:
+    from tests.conftest import wait_for
+
+    settings = published(redis_client, settings)
+    env = {**os.environ, "GMV_PARTITIONS": str(PARTITIONS)}
+    running = subprocess.Popen([*CLI, "ingest", "--redis", str(settings.redis_url), "--data",
+                                str(settings.data_dir), "-q"], env=env)
+    wait_for(lambda: (settings.data_dir / "summary.json").exists(), 120, "nothing combined")
+    running.terminate()
+    assert running.wait(timeout=60) == 0
