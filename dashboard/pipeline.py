@@ -20,11 +20,10 @@ def pipeline_values(live: dict[str, Any], lang: str) -> tuple[str, ...]:
 
 
 def workers(live: dict[str, Any], lang: str) -> str:
-    """The worker; with partitions, how many are live and each one's lag (or stale)."""
+    """The worker; with partitions, how many beat and which are stale (short: a tile)."""
     each = live.get("partitions")
     if not each:
         return str(live.get("worker") or "—")
-    lags = " · ".join(f"p{e['partition']} " + (text(lang, "partition_stale") if e.get("stale")
-                                                else format_duration_ms(e.get("lag_ms"), lang))
-                      for e in each)
-    return f"{live.get('worker')} ({lags})"
+    stale = [f"p{e['partition']}" for e in each if e.get("stale")]
+    counted = f"{len(each) - len(stale)}/{len(each)}"
+    return f"{counted} · {','.join(stale)} {text(lang, 'partition_stale')}" if stale else counted
