@@ -201,7 +201,9 @@ def _run_ingest(args: argparse.Namespace, settings: Settings) -> None:
     if args.workers:
         from gmv.workers import run_worker_processes
 
-        run_worker_processes(settings, args.workers, args.until_idle, args.quiet)
+        with redis_url_for(settings) as url:  # one Redis for them all (embedded: this one's)
+            run_worker_processes(settings.replace(redis_url=url), args.workers,
+                                 args.until_idle, args.quiet)
         return
     stop_on_sigterm()
     with redis_url_for(settings) as url:

@@ -16,7 +16,6 @@ compacted away before it was read (the combiner was down or far behind) makes it
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import logging
 import signal
@@ -159,7 +158,6 @@ class Combiner:
     def run(self, until_idle: bool = False) -> None:
         log_event(log, "combiner_started", partitions=len(self.partitions),
                   orders=self.state.orders)
-        gc.disable()
         self.snapshots.start()
         # What was already committed is judged where a total says it all (an item's stock
         # against its sales so far); the flow's detectors start from here.
@@ -192,11 +190,11 @@ class Combiner:
                 self.snapshots.publish(night_too=True)
             self.snapshots.stop()
             self.watch.close()
-            gc.enable()
 
     def _follow(self) -> bool:
-        """Every partition's parts committed since the last look, taken in event-time order
-        across partitions (as one worker would have met them); False when there were none."""
+        """Every partition's checkpoints committed since the last look, taken in the order of
+        their arrival across partitions (as one worker would have met them); False when there
+        were none."""
         self.watch.read_stock()  # declared items' sales so far: from the files taken until now
         news: list[tuple[Partition, Manifest, list[FileEntry]]] = []
         for partition in self.partitions:

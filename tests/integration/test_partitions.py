@@ -172,3 +172,11 @@ def test_sigterm_stops_every_partition_and_the_combiner(redis_client: redis.Redi
     wait_for(lambda: (settings.data_dir / "summary.json").exists(), 120, "nothing combined")
     running.terminate()
     assert running.wait(timeout=60) == 0
+
+
+def test_one_command_starts_the_worker_processes_and_the_combiner(redis_client: redis.Redis,
+                                                                  settings: Settings) -> None:
+    settings = published(redis_client, settings)
+    done = gmv(settings, "ingest", "--until-idle", "--workers", "2")
+    assert "event=workers_started workers=2 partitions=3" in done.stderr
+    assert_partitioned_night_is_exact(redis_client, settings)
