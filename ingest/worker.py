@@ -4,7 +4,6 @@ transaction, then tell everyone: the history manifest, the summary, the live sna
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import json
 import logging
@@ -145,8 +144,6 @@ class Worker:
                   position=self.position, orders=self.state.orders)
         gc.disable()  # the reader makes millions of short-lived objects; collected on a clock
         gc.freeze()
-        with contextlib.suppress(NotImplementedError):  # Arrow's allocator gives memory back
-            pa.jemalloc_set_decay_ms(0)
         self.snapshots.start()
         try:
             while True:
