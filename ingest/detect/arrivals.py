@@ -151,7 +151,7 @@ class ArrivalDetectors:
                 rate.usual_whole += getattr(batch, rate.whole)
             return []
         share = part / whole
-        z = (part - whole * usual) / math.sqrt(whole * usual * (1 - usual) + 1)
+        z = (part - whole * usual) / math.sqrt(max(whole * usual * (1 - usual), 0.0) + 1)
         fire = _beyond(share, usual, *RATE_FIRE) and z >= Z
         reading = True if fire else (None if is_open and _beyond(share, usual, *RATE_HOLD)
                                      else False)

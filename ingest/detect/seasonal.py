@@ -184,7 +184,7 @@ class SecondDetectors:
             return []
         base_orders = [orders for _, orders, _ in self.volume_base]
         base_gmv = [g for _, _, g in self.volume_base]
-        noise = max(math.sqrt(expect), _mad(base_orders) * math.sqrt(k))
+        noise = max(math.sqrt(max(expect, 0.0)), _mad(base_orders) * math.sqrt(k))
         ratio = actual / expect
         orders_open = self.book.is_open(ORDERS_DROP.kind, None)
         orders_reading = _reading(ratio <= DROP_FIRE and expect - actual >= Z * noise,
@@ -197,7 +197,7 @@ class SecondDetectors:
         # GMV on its own: a collapse while the orders hold (the average order fell).
         aov = sum(base_gmv) / max(sum(base_orders), 1)
         expect_gmv = expect * aov
-        gmv_noise = max(_mad(base_gmv) * math.sqrt(k), math.sqrt(expect) * aov)
+        gmv_noise = max(_mad(base_gmv) * math.sqrt(k), math.sqrt(max(expect, 0.0)) * aov)
         gmv_ratio = gmv / expect_gmv if expect_gmv else 1.0
         gmv_reading = _reading(
             gmv_ratio <= DROP_FIRE and ratio > DROP_HOLD and expect_gmv - gmv >= Z * gmv_noise,
@@ -252,7 +252,7 @@ class SecondDetectors:
                     base.append(now.orders_of(key), now.orders)
                 continue
             ratio = actual / expect
-            reading = _reading(ratio <= DROP_FIRE and expect - actual >= Z * math.sqrt(expect),
+            reading = _reading(ratio <= DROP_FIRE and expect - actual >= Z * math.sqrt(max(expect, 0.0)),
                                ratio < DROP_HOLD, is_open)
             dark = ratio <= DARK
             changes += self.book.observe(

@@ -101,6 +101,9 @@ def test_a_million_events_on_a_three_node_cluster_stay_exact_through_faults(
         assert workers.stop("worker-2") == 0
         workers.start("worker-a", "ingest", "--partitions", "0,3,5")
         workers.start("worker-b", "ingest", "--partitions", "2")
+        for name in ("worker-a", "worker-b"):  # up, and stopping cleanly on SIGTERM from here
+            wait_for(lambda name=name: "event=partitions_started" in
+                     (tmp_path / "logs" / f"{name}.log").read_text(), 120, f"{name} never started")
 
         wait_for(lambda: drained(client, settings), 300, "the cluster was never drained")
         workers.stop_all()
