@@ -36,6 +36,7 @@ from ingest.contract import ORDER_SCHEMA
 from ingest.detect.watch import Watch
 from ingest.history import (
     Manifest,
+    items_sold,
     orders_dir,
     part_checkpoint,
     publish_manifest,
@@ -146,14 +147,8 @@ class Combiner:
         return sum(b.num_rows for b in read_columns(self._paths(), ["ts_ms"], where))
 
     def _sold_so_far(self, items: list[str]) -> pa.Table:
-        sold: dict[str, int] = {}
-        for batch in read_columns(self._paths(), ["item_id", "quantity"],
-                                  ds.field("item_id").isin(items)):
-            for item, quantity in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(),
-                                      strict=True):
-                sold[item] = sold.get(item, 0) + quantity
-        return pa.table({"item_id": pa.array(list(sold), pa.string()),
-                         "quantity": pa.array(list(sold.values()), pa.int64())})
+        """item_id, quantity of `items` in the committed orders."""
+        return items_sold(self._paths(), items)
 
     def run(self, until_idle: bool = False) -> None:
         log_event(log, "combiner_started", partitions=len(self.partitions),

@@ -141,6 +141,17 @@ def read_columns(paths: list[str], columns: list[str], where: ds.Expression | No
             fragment_readahead=1, fragment_scan_options=options)
 
 
+def items_sold(paths: list[str], items: list[str]) -> pa.Table:
+    """item_id, quantity: what the committed order files hold of `items`."""
+    sold: dict[str, int] = {}
+    for batch in read_columns(paths, ["item_id", "quantity"], ds.field("item_id").isin(items)):
+        for item, quantity in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(),
+                                  strict=True):
+            sold[item] = sold.get(item, 0) + quantity
+    return pa.table({"item_id": pa.array(list(sold), pa.string()),
+                     "quantity": pa.array(list(sold.values()), pa.int64())})
+
+
 def read_summary(data_dir: Path) -> dict[str, Any]:
     """The contract's totals as the worker last committed them (it never needs the store)."""
     path = summary_path(data_dir)

@@ -33,6 +33,7 @@ from ingest.detect.watch import PartitionWatch, Watch
 from ingest.faults import FaultPlan
 from ingest.history import (
     Manifest,
+    items_sold,
     orders_dir,
     part_checkpoint,
     publish_manifest,
@@ -225,14 +226,7 @@ class Worker:
 
     def _sold_so_far(self, items: list[str]) -> pa.Table:
         """item_id, quantity of `items` in the committed orders."""
-        sold: dict[str, int] = {}
-        for batch in read_columns(self._files(), ["item_id", "quantity"],
-                                  ds.field("item_id").isin(items)):
-            for item, quantity in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(),
-                                      strict=True):
-                sold[item] = sold.get(item, 0) + quantity
-        return pa.table({"item_id": pa.array(list(sold), pa.string()),
-                         "quantity": pa.array(list(sold.values()), pa.int64())})
+        return items_sold(self._files(), items)
 
     def _commit(self) -> None:
         started = time.monotonic()
