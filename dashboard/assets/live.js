@@ -16,7 +16,7 @@
 
   // The same rules as dashboard/format.py: the scale table comes from there (the SCALES store).
   function scaleFor(cents, scales) {
-    return scales.find(([threshold]) => cents >= threshold)[1];
+    return (scales.find(([threshold]) => cents >= threshold) || scales[scales.length - 1])[1];
   }
   function scaled(cents, scale) {
     const step = scale.unit_cents / Math.pow(10, scale.decimals);
@@ -83,7 +83,10 @@
     if (!chart || !window.Plotly || (key === drawnMarks && chart === markedChart)) return;
     drawnMarks = key;
     markedChart = chart;
-    window.Plotly.relayout(chart, {shapes: marks.shapes, annotations: marks.annotations});
+    // A chart Dash is redrawing at that moment refuses: drawn again on the next fetch.
+    Promise.resolve()
+      .then(() => window.Plotly.relayout(chart, {shapes: marks.shapes, annotations: marks.annotations}))
+      .catch(() => { drawnMarks = ""; });
   }
 
   function ageText(ms, lang) {
@@ -107,7 +110,8 @@
         }
       },
       render_live: function (live, drawn, shares, scales, words) {
-        if (!live) return Array(8).fill(noUpdate());
+        // A document without a total (not a snapshot) leaves the screen as it was.
+        if (!live || typeof live.gmv_cents !== "number") return Array(8).fill(noUpdate());
         countUp(live.gmv_cents, scales);
         const devices = live.by_device || {};
         const ring = Object.assign({}, shares, {data: [Object.assign({}, shares.data[0], {

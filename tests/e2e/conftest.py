@@ -168,7 +168,7 @@ def page(browser: Browser) -> Iterator[Page]:
                                   locale="zh-CN", timezone_id="Europe/London")
     opened = context.new_page()
     errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.on("pageerror", lambda error: errors.append(f"{error}\n{error.stack}"))
     yield opened
     context.close()
     assert not errors, f"the page raised: {errors}"
