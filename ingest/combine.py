@@ -91,7 +91,7 @@ class Combiner:
         orders_dir(settings.data_dir).mkdir(parents=True, exist_ok=True)
         self.state, self.merchants = self._rebuilt()
         # No store: every declared item's sales so far are read from the files.
-        self.watch = Watch(client, settings, _NO_SALES, self._sold_so_far)
+        self.watch = Watch(client, settings, _NO_SALES, self._sold_so_far, partitioned=True)
         self.snapshots = SnapshotPublisher(client, (settings.snapshot_key, settings.night_key),
                                            self.state, self._heartbeat,
                                            settings.snapshot_interval_ms / 1000)

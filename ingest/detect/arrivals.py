@@ -186,3 +186,41 @@ class ArrivalDetectors:
         if reading is False:
             self.usual_bot_share = share
         return changes
+
+
+HOLD_MAX_ROWS = 1_000_000  # a partition stopped for long must not make the pool grow unbounded
+
+
+class HeldByClock:
+    """The arrival detectors fed the partitions' checkpoints as one worker would have met them.
+
+    Each partition commits its own span of event time, so the summed clock (the second every
+    partition has reached) stands still for some checkpoints and then jumps: fed as they come,
+    a jump would look like the flow of one partition over the span of all, a collapse. Orders
+    of seconds beyond the clock are held until it reaches them; each step then holds exactly
+    the orders of the seconds it moves the clock over (and the late ones)."""
+
+    def __init__(self, detectors: ArrivalDetectors) -> None:
+        self.detectors = detectors
+        self.held: list[pa.Table] = []
+        self.held_rows = self.rejected = self.duplicates = 0
+
+    def after_batch(self, inserted: pa.Table, sent: int, rejected: int, duplicates: int,
+                    clock_ms: int) -> list[Alert]:
+        if inserted.num_rows:
+            self.held.append(inserted.select(["ts_ms", "buyer_id"]))
+            self.held_rows += inserted.num_rows
+        self.rejected += rejected
+        self.duplicates += duplicates
+        before = self.detectors.clock_ms
+        if before is not None and clock_ms <= before and self.held_rows < HOLD_MAX_ROWS:
+            return []
+        held = pa.concat_tables(self.held) if self.held else pa.table(
+            {"ts_ms": pa.array([], pa.int64()), "buyer_id": pa.array([], pa.string())})
+        due = pc.less(held["ts_ms"], clock_ms + 1000)
+        ready, rest = held.filter(due), held.filter(pc.invert(due))
+        self.held, self.held_rows = ([rest] if rest.num_rows else []), rest.num_rows
+        rejected, duplicates, self.rejected, self.duplicates = \
+            self.rejected, self.duplicates, 0, 0
+        return self.detectors.after_batch(ready, ready.num_rows + rejected + duplicates,
+                                          rejected, duplicates, clock_ms)

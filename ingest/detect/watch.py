@@ -13,7 +13,7 @@ import redis
 
 from common.settings import Settings
 from ingest.contract import midnight_ms
-from ingest.detect.arrivals import ArrivalDetectors
+from ingest.detect.arrivals import ArrivalDetectors, HeldByClock
 from ingest.detect.inventory import InventoryFeed
 from ingest.detect.keeper import AlertKeeper, alerts_path
 from ingest.detect.oversell import OversellWatch
@@ -26,8 +26,9 @@ SoldScan = Callable[[list[str]], pa.Table]
 
 class Watch(AlertKeeper):
     def __init__(self, client: redis.Redis, settings: Settings, recorded: pa.Table,
-                 scan_sold: SoldScan) -> None:
-        """`recorded`: item_id, quantity of the declared items' sales the store holds."""
+                 scan_sold: SoldScan, partitioned: bool = False) -> None:
+        """`recorded`: item_id, quantity of the declared items' sales the store holds;
+        `partitioned`: fed the partitions' checkpoints by the combiner."""
         super().__init__(client, settings, alerts_path(settings.data_dir), settings.alerts_key)
         self.scan_sold = scan_sold
         self.oversell = OversellWatch()
@@ -36,7 +37,8 @@ class Watch(AlertKeeper):
             midnight_ms(date.fromisoformat(settings.festival_date))) \
             if settings.last_year_data_dir else None
         self.seconds = SecondDetectors(self.book, self.reference)
-        self.arrivals = ArrivalDetectors(self.book)
+        self.arrivals: ArrivalDetectors | HeldByClock = \
+            HeldByClock(ArrivalDetectors(self.book)) if partitioned else ArrivalDetectors(self.book)
         self.inventory = InventoryFeed(client, settings.inventory_stream, self.oversell)
         self.oversell.add_sold(recorded)
         self.recorded = set(recorded["item_id"].to_pylist())  # items the store counts

@@ -7,7 +7,7 @@ import pyarrow as pa
 
 from bench.scoring import ANSWERS
 from ingest.detect.alerts import FIRING, RESOLVED, Alert, AlertBook
-from ingest.detect.arrivals import ArrivalDetectors
+from ingest.detect.arrivals import ArrivalDetectors, HeldByClock
 from ingest.detect.seasonal import SETTLE_S, SecondDetectors
 from rehearsal.incidents import KINDS
 
@@ -122,6 +122,27 @@ def test_shares_of_a_collapsed_flow_raise_nothing() -> None:
         clock += 1000
         assert detectors.after_batch(orders(clock, 50), 60, 10, 0, clock) == []
     assert book.alerts == []
+
+
+def test_partitions_committing_uneven_spans_are_judged_as_one_flow() -> None:
+    """Two partitions commit three seconds of event time at a time, the third twelve: the
+    summed clock stands still, then jumps twelve seconds on a step holding a third of the flow.
+    Held by the clock, the flow is never judged collapsed (fed as it comes, it is for most of
+    the night), and a burst of rejected events (10 % against 1 %) opens its alert."""
+    book = AlertBook()
+    held = HeldByClock(ArrivalDetectors(book))
+    spans, latest = (3, 3, 12), [T0 - 1] * 3
+    changes = []
+    for _, p, start in sorted((start + spans[p], p, start) for p in range(3)
+                              for start in range(T0, T0 + 300, spans[p])):
+        ts = [s * 1000 for s in range(start, start + spans[p]) for _ in range(330)]
+        rejected = len(ts) // (9 if T0 + 200 <= start < T0 + 240 else 99)
+        latest[p] = start + spans[p] - 1
+        table = pa.table({"ts_ms": pa.array(ts, pa.int64()),
+                          "buyer_id": [f"u{p}-{i}" for i in range(len(ts))]})
+        changes += held.after_batch(table, len(ts) + rejected, rejected, 0, min(latest) * 1000)
+    assert {c.kind for c in changes} == {"rejected_rate"}
+    assert held.detectors.normal_covered_ms >= 120_000  # the last two minutes, all normal
 
 
 def test_every_incident_kind_of_the_simulator_has_an_alert_that_answers_it() -> None:
