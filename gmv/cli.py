@@ -130,6 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--json", action="store_true", help="print JSON (the contract's keys)")
     alerts = commands.add_parser("alerts", help="the alerts of the night, from the store")
     alerts.add_argument("--json", action="store_true", help="print JSON (the contract's keys)")
+    report = commands.add_parser("report", help="what changed in a range against a baseline: "
+                                                "contributors, incidents, milestones, peak")
+    report.add_argument("--from", dest="start", required=True, metavar="ISO",
+                        help="start, e.g. 2026-11-11T00:00 (Beijing unless an offset is given)")
+    report.add_argument("--to", dest="end", required=True, metavar="ISO", help="end (excluded)")
+    report.add_argument("--compare", choices=("previous", "last-year"), default="previous",
+                        help="the baseline: the range just before (default) or last year's "
+                             "same clock range (GMV_LAST_YEAR_DATA_DIR)")
+    report.add_argument("--json", action="store_true", help="print JSON")
+    report.add_argument("--html", type=Path, metavar="FILE", help="write a one-page report")
     commands.add_parser("watchdog", help="alerts on the pipeline from outside the worker: a "
                                          "missing heartbeat, stream lag")
     serve = commands.add_parser("serve", help="the dashboard, under gunicorn")
@@ -249,6 +259,27 @@ def _run_alerts(args: argparse.Namespace, settings: Settings) -> None:
               f"{alert['dimension'] or '-':<20} {alert['message']}")
 
 
+def _run_report(args: argparse.Namespace, settings: Settings) -> None:
+    import json
+
+    from dashboard.data.report import Span, build_report, nights, parse_instant
+    from dashboard.report_text import report_html, report_lines
+    from ingest.detect.keeper import read_alerts
+
+    try:
+        span = Span(parse_instant(args.start), parse_instant(args.end))
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    tonight, last_year = nights(settings)
+    report = build_report(span, args.compare, tonight, last_year, read_alerts(settings.data_dir))
+    if args.html:
+        args.html.write_text(report_html(report), encoding="utf-8")
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    elif not args.html:
+        print("\n".join(report_lines(report)))
+
+
 def _run_watchdog(args: argparse.Namespace, settings: Settings) -> None:
     from ingest.detect.watchdog import run_watchdog
     from ingest.worker import stop_on_sigterm
@@ -284,7 +315,8 @@ def _run_demo(args: argparse.Namespace, settings: Settings) -> None:
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], None]] = {
     "simulate": _run_simulate, "replay": _run_replay, "ingest": _run_ingest,
     "combine": _run_combine,
-    "summary": _run_summary, "alerts": _run_alerts, "watchdog": _run_watchdog,
+    "summary": _run_summary, "alerts": _run_alerts, "report": _run_report,
+    "watchdog": _run_watchdog,
     "serve": _run_serve, "demo": _run_demo,
 }
 

@@ -133,8 +133,9 @@ def test_partitions_committing_uneven_spans_are_judged_as_one_flow() -> None:
     held = HeldByClock(ArrivalDetectors(book))
     spans, latest = (3, 3, 12), [T0 - 1] * 3
     changes = []
-    for _, p, start in sorted((start + spans[p], p, start) for p in range(3)
-                              for start in range(T0, T0 + 300, spans[p])):
+    steps = sorted((start + spans[q], q, start) for q in range(3)
+                   for start in range(T0, T0 + 300, spans[q]))
+    for _, p, start in steps:
         ts = [s * 1000 for s in range(start, start + spans[p]) for _ in range(330)]
         rejected = len(ts) // (9 if T0 + 200 <= start < T0 + 240 else 99)
         latest[p] = start + spans[p] - 1

@@ -1,0 +1,186 @@
+"""The review's rollups: per committed order file, its orders and GMV per second by device,
+category, region and payment (and in all), and per minute by merchant, kept beside the data
+as small Parquet files. Coarse questions read these (a 100 M-order day is a few million rows);
+only what is finer than a rollup (a merchant per second, the edge of a range inside a minute)
+reads the orders themselves.
+
+A history file never changes once committed (compaction writes new ones), so a rollup is built
+once, the first time a question needs it, and dropped when its file leaves the manifest."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from common.logs import log_event
+from ingest.history import orders_dir, orders_view, read_manifest
+
+log = logging.getLogger("gmv.review")
+
+DIMENSIONS = ("device", "category", "region", "payment", "merchant")
+SECOND_DIMENSIONS = ("device", "category", "region", "payment")
+_COLUMN = {"merchant": "merchant_id", "payment": "coalesce(payment, 'none')"}
+GRAIN_S = {d: 1 for d in ("all", *SECOND_DIMENSIONS)} | {"merchant": 60}
+CACHE_DIR = "review-rollups"
+
+# One file's rollup: `second` is the bucket's first second (a minute's, for merchants).
+_ROLLUP_SQL = """
+SELECT ts_ms // 1000 AS second, 'all' AS dimension, 'all' AS value, count(*) AS orders,
+       sum(amount_cents)::BIGINT AS gmv_cents FROM orders GROUP BY ALL
+UNION ALL
+SELECT second, CASE g WHEN 7 THEN 'device' WHEN 11 THEN 'category' WHEN 13 THEN 'region'
+                      ELSE 'payment' END AS dimension,
+       CASE g WHEN 7 THEN device WHEN 11 THEN category WHEN 13 THEN region
+              ELSE payment END AS value, orders, gmv_cents
+FROM (SELECT ts_ms // 1000 AS second, device, category, region,
+             coalesce(payment, 'none') AS payment, count(*) AS orders,
+             sum(amount_cents)::BIGINT AS gmv_cents,
+             GROUPING(device, category, region, payment) AS g  -- the set's bits: 7 = device
+      FROM orders GROUP BY GROUPING SETS ((second, device), (second, category),
+                                          (second, region), (second, payment)))
+UNION ALL
+SELECT ts_ms // 60000 * 60 AS second, 'merchant' AS dimension, merchant_id AS value,
+       count(*) AS orders, sum(amount_cents)::BIGINT AS gmv_cents FROM orders GROUP BY ALL
+"""
+
+
+def _cache_name(part: str) -> str:
+    """A name that changes with the file (its path, size and modification time)."""
+    stat = os.stat(part)
+    key = f"{os.path.abspath(part)}|{stat.st_size}|{stat.st_mtime_ns}"
+    return f"{Path(part).stem}-{hashlib.sha1(key.encode()).hexdigest()[:12]}.parquet"
+
+
+@dataclass(frozen=True)
+class Rollups:
+    """The rollups of the history in `data_dir`, cached under `cache_root`'s data dir."""
+
+    data_dir: Path
+    cache_root: Path | None = None
+
+    @property
+    def cache(self) -> Path:
+        return Path(self.cache_root or self.data_dir) / CACHE_DIR / hashlib.sha1(
+            str(Path(self.data_dir).resolve()).encode()).hexdigest()[:8]
+
+    def parts(self, *spans: tuple[int, int]) -> list[str]:
+        """The committed order files, those holding event times in any of `spans` ([start_ms,
+        end_ms)) when given."""
+        folder = orders_dir(self.data_dir)
+        return [str(folder / f.name) for f in read_manifest(self.data_dir)
+                if f.kind == "orders" and (not spans or any(
+                    f.min_ts_ms is None or f.max_ts_ms is None
+                    or (f.min_ts_ms < end and f.max_ts_ms >= start) for start, end in spans))]
+
+    def files(self, parts: list[str]) -> list[str]:
+        """The rollup of each of `parts`, built where missing."""
+        self.cache.mkdir(parents=True, exist_ok=True)
+        wanted, built = [], False
+        for part in parts:
+            target = self.cache / _cache_name(part)
+            if not target.exists():
+                with open(self.cache / ".lock", "w") as lock:  # one build at a time per host
+                    fcntl.flock(lock, fcntl.LOCK_EX)
+                    if not target.exists():
+                        _build(part, target)
+                        built = True
+            wanted.append(str(target))
+        if built:
+            self._forget_retired()
+        return wanted
+
+    def _forget_retired(self) -> None:
+        """Drop the rollups of files no longer committed (compacted into others)."""
+        keep = set()
+        for part in self.parts():
+            with contextlib.suppress(FileNotFoundError):  # retired meanwhile
+                keep.add(_cache_name(part))
+        for old in self.cache.glob("*.parquet"):
+            if old.name not in keep:
+                old.unlink(missing_ok=True)
+
+    def connect(self, *spans: tuple[int, int]) -> duckdb.DuckDBPyConnection:
+        """A connection with the views `rollups` and `orders` (the raw orders) over the files
+        holding `spans` (all files when none is given)."""
+        for _ in range(3):
+            parts = self.parts(*spans)
+            try:
+                files = self.files(parts)
+                break
+            except FileNotFoundError:  # compacted away since the manifest was read: again
+                continue
+        else:
+            raise RuntimeError("the history kept changing under the review; try again")
+        db = duckdb.connect()
+        if files:
+            db.read_parquet(files).create_view("rollups")
+        else:
+            db.execute("CREATE VIEW rollups AS SELECT 0::BIGINT AS second, '' AS dimension, "
+                       "'' AS value, 0::BIGINT AS orders, 0::BIGINT AS gmv_cents WHERE false")
+        orders_view(db, parts)
+        return db
+
+
+def _build(part: str, target: Path) -> None:
+    db = duckdb.connect()
+    orders_view(db, [part])
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    db.execute(f"COPY ({_ROLLUP_SQL} ORDER BY dimension, second) TO '{tmp}' "
+               "(FORMAT parquet, ROW_GROUP_SIZE 100000)")
+    os.replace(tmp, target)
+    log_event(log, "rollup_built", part=Path(part).name, rollup=target.name)
+
+
+def split_range(start_ms: int, end_ms: int, grain_s: int) -> tuple[tuple[int, int] | None,
+                                                                     list[tuple[int, int]]]:
+    """[start_ms, end_ms) as the whole buckets of `grain_s` inside it (in seconds: first, end)
+    and the pieces at either edge finer than that (in ms), which only the orders can answer."""
+    grain_ms = grain_s * 1000
+    first = -(-start_ms // grain_ms) * grain_ms
+    last = end_ms // grain_ms * grain_ms
+    if first >= last:
+        return None, [(start_ms, end_ms)]
+    edges = [(a, b) for a, b in ((start_ms, first), (last, end_ms)) if b > a]
+    return (first // 1000, last // 1000), edges
+
+
+def grouped(db: duckdb.DuckDBPyConnection, start_ms: int, end_ms: int, dimensions: tuple[str, ...],
+            bucket_s: int | None) -> pa.Table:
+    """Orders and GMV of [start_ms, end_ms) by dimension and value (and bucket of `bucket_s`
+    when given): columns [bucket_ms,] dimension, value, orders, gmv_cents (DECIMAL, exact).
+    Each dimension from its rollup where its grain allows, from the orders at the edges."""
+    selects: list[str] = []
+    params: list[Any] = []
+    bucket = f"second // {bucket_s} * {bucket_s * 1000} AS bucket_ms, " if bucket_s else ""
+    raw_bucket = f"ts_ms // {bucket_s * 1000} * {bucket_s * 1000} AS bucket_ms, " \
+        if bucket_s else ""
+    for dimension in dimensions:
+        grain = GRAIN_S[dimension]
+        if bucket_s is not None and bucket_s % grain:
+            inner, edges = None, [(start_ms, end_ms)]  # finer than the rollup: the orders
+        else:
+            inner, edges = split_range(start_ms, end_ms, grain)
+        if inner is not None:
+            selects.append(f"SELECT {bucket}dimension, value, orders, gmv_cents FROM rollups "
+                           "WHERE dimension = ? AND second >= ? AND second < ?")
+            params += [dimension, *inner]
+        column = "'all'" if dimension == "all" else _COLUMN.get(dimension, dimension)
+        for a, b in edges:
+            selects.append(f"SELECT {raw_bucket}'{dimension}' AS dimension, "
+                           f"{column}::VARCHAR AS value, 1 AS orders, amount_cents AS gmv_cents "
+                           "FROM orders WHERE ts_ms >= ? AND ts_ms < ?")
+            params += [a, b]
+    keys = "bucket_ms, dimension, value" if bucket_s else "dimension, value"
+    return db.execute(
+        f"SELECT {keys}, sum(orders)::BIGINT AS orders, sum(gmv_cents)::DECIMAL(38, 0) AS "
+        f"gmv_cents FROM ({' UNION ALL '.join(selects)}) GROUP BY {keys} ORDER BY {keys}",
+        params).to_arrow_table()
