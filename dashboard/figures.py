@@ -104,6 +104,50 @@ def alert_marks(alerts: list[dict[str, Any]], lang: str, until_ms: int | None,
     return {"shapes": shapes, "annotations": labels}
 
 
+def partial_marks(bucket_starts: list[int], bucket_s: int, lang: str) -> list[dict[str, Any]]:
+    """A hatched-looking band over each bucket the range holds only in part, so its lower value
+    does not read as a fall."""
+    shapes = []
+    for start in bucket_starts:
+        x0, x1 = _times([start, start + bucket_s * 1000])
+        shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": x0, "x1": x1,
+                       "y0": 0, "y1": 1, "layer": "below", "line": {"width": 1, "dash": "dot",
+                                                                    "color": GREY},
+                       "fillcolor": "rgba(138,148,166,0.12)",
+                       "label": {"text": text(lang, "partial"), "textposition": "top center",
+                                 "font": {"size": 12, "color": GREY}}})
+    return shapes
+
+
+def range_band(start_ms: int, end_ms: int) -> dict[str, Any]:
+    """The chosen range, on the overview."""
+    x0, x1 = _times([start_ms, end_ms])
+    return {"type": "rect", "xref": "x", "yref": "paper", "x0": x0, "x1": x1, "y0": 0, "y1": 1,
+            "layer": "below", "line": {"width": 1, "color": ORANGE},
+            "fillcolor": "rgba(255,106,0,0.12)"}
+
+
+def share_figure(series: dict[str, list[Any]], lang: str, name: str, baseline_name: str,
+                 baseline: list[Any] | None = None) -> Figure:
+    """One value's share of GMV (%) per bucket through the range, and the same through the
+    baseline's range (aligned bucket for bucket), dashed."""
+    x = _times(series.get("bucket_ms", []))
+    data = [{"type": "scatter", "x": x, "y": series.get("now", []), "mode": "lines", "name": name,
+             "line": {"color": ORANGE, "width": 2.5}, "connectgaps": False,
+             "hovertemplate": "%{x}<br>%{y:.1f}%<extra></extra>"}]
+    if baseline is not None:
+        data.append({"type": "scatter", "x": x[:len(baseline)], "y": baseline, "mode": "lines",
+                     "name": baseline_name, "line": {"color": GREY, "width": 2, "dash": "dash"},
+                     "hovertemplate": "%{x}<br>%{y:.1f}%<extra></extra>"})
+    figure = _figure(data, showlegend=True,
+                     legend={"orientation": "h", "y": 1.02, "x": 0, "yanchor": "bottom"},
+                     yaxis={"ticksuffix": "%", "rangemode": "tozero", "automargin": True},
+                     xaxis={"automargin": True})
+    figure["layout"]["margin"] = figure["layout"]["margin"] | {"t": 36}
+    time_axis(figure, series.get("bucket_ms", []))
+    return figure
+
+
 def ops_series_figure(live: dict[str, Any] | None, lang: str) -> Figure:
     """Orders per second over the last five minutes: the frame that extendData then grows."""
     x, y = ops_points(live, None)
@@ -268,7 +312,10 @@ def buckets_figure(series: dict[str, list[Any]], lang: str, metric: str,
                      "mode": "lines", "name": f"{compare_name} · {text(lang, name)}",
                      "line": {"color": GREY, "width": 2, "dash": "dash"}})
     figure = _figure(data, showlegend=len(names) > 1 or bool(compare),
-                     legend={"orientation": "h", "y": 1.1, "x": 0})
+                     legend={"orientation": "h", "y": 1.02, "x": 0, "yanchor": "bottom"},
+                     yaxis={"automargin": True}, xaxis={"automargin": True})
+    figure["layout"]["margin"] = figure["layout"]["margin"] | {"t": 36 if len(names) > 1 or compare
+                                                               else 16}
     time_axis(figure, series.get("bucket_ms", []))
     if metric == "gmv":
         top = max((max(series[n], default=0) for n in names), default=0)

@@ -130,6 +130,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "big_screen": "大屏", "ops": "作战室", "review": "复盘", "language": "English",
         "per_second_unit": "/秒", "share": "占比", "yuan": "元", "time": "时间", "since": "始于",
         "acknowledge": "确认", "acknowledged": "已确认",
+        "per_hour": "每小时", "overview": "全天概览 · 拖选时间范围", "what_changed": "变化来源",
+        "what_changed_hint": "各取值相对基准占比的 GMV 变化：(本时段占比 − 基准占比) × "
+                             "本时段 GMV；点击一行看曲线",
+        "by_dimension": "分维度", "incidents": "事件", "no_incidents": "此时段没有告警",
+        "partial": "未完整", "was": "基准占比", "delta": "变化", "gmv_lost": "估计损失",
+        "against": "对比", "export_report": "下载报告", "export_too_big":
+            "导出将超过 {limit:,} 行：请选更粗的粒度或更短的时间范围",
+        "exported": "已导出 {rows:,} 行", "baseline": "基准",
+        "merchant_seconds": "按商家每秒只支持一小时以内的范围",
+        "empty_baseline": "基准时段没有订单：所有取值都算新增",
+        "duration": "持续", "minutes_short": "分", "seconds_short": "秒",
     },
     "en": {
         "title": "11.11 Live GMV", "gmv": "GMV", "orders": "Orders",
@@ -160,6 +171,20 @@ STRINGS: dict[str, dict[str, str]] = {
         "big_screen": "Big screen", "ops": "Operations", "review": "Review", "language": "中文",
         "per_second_unit": "/s", "share": "Share", "yuan": "CNY", "time": "Time", "since": "since",
         "acknowledge": "Acknowledge", "acknowledged": "acknowledged",
+        "per_hour": "Per hour", "overview": "The whole day · drag to choose a range",
+        "what_changed": "What changed",
+        "what_changed_hint": "GMV each value gained or lost against its baseline share: "
+                             "(share now − share then) × GMV now; click a row for its curve",
+        "by_dimension": "By dimension", "incidents": "Incidents",
+        "no_incidents": "No alert in this range", "partial": "partial", "was": "Baseline share",
+        "delta": "Change", "gmv_lost": "Est. lost", "against": "vs",
+        "export_report": "Download report",
+        "export_too_big": "The export would exceed {limit:,} rows: choose a coarser resolution "
+                          "or a shorter range",
+        "exported": "Exported {rows:,} rows", "baseline": "Baseline",
+        "merchant_seconds": "Merchants per second: ranges of up to one hour",
+        "empty_baseline": "The baseline has no orders: every value counts as new",
+        "duration": "lasted", "minutes_short": "min", "seconds_short": "s",
     },
 }
 

@@ -57,6 +57,16 @@ class Ids(StrEnum):
     REVIEW_TOTALS = "review-totals"
     REVIEW_ERROR = "review-error"
     REVIEW_ALERTS = "review-alerts"
+    REVIEW_CONTRIBUTORS = "review-contributors"
+    REVIEW_CONTRIBUTOR = "review-contributor"  # a row of the contributors table (pattern id)
+    REVIEW_CONTRIBUTOR_CHART = "review-contributor-chart"
+    REVIEW_CONTRIBUTOR_TITLE = "review-contributor-title"
+    REVIEW_DIMENSION_TABS = "review-dimension-tabs"
+    REVIEW_DIMENSION_TABLE = "review-dimension-table"
+    REVIEW_REPORT = "review-report"  # the range's report, for the tables and the click
+    EXPORT_REPORT = "export-report"
+    EXPORT_NOTE = "export-note"
+    REPLAY_DATA = "replay-data"
     EXPORT_CSV = "export-csv"
     EXPORT_PARQUET = "export-parquet"
     DOWNLOAD = "download"

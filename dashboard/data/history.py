@@ -1,40 +1,44 @@
-"""The committed orders in the history Parquet files: the review's and the drill-down's questions,
-and last year's night for the comparison curve."""
+"""The committed orders of a night as the review, the drill-down and last year's curve ask about
+them: from the rollups of its history files (dashboard/data/rollups.py), the orders themselves
+only where a question is finer than a rollup."""
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from ingest.history import history_parts, midnight_of_busiest, orders_view
+from dashboard.data.rollups import DIMENSIONS, Rollups, grouped
+from ingest.history import midnight_of_busiest, read_manifest
 
-DIMENSIONS = ("device", "category", "region", "payment", "merchant")
-_COLUMN = {"merchant": "merchant_id", "payment": "coalesce(payment, 'none')"}
+__all__ = ["DIMENSIONS", "History", "night_curve"]
 
 
 @dataclass(frozen=True)
 class History:
-    """Committed orders in the history files: readable while the worker writes more."""
+    """Committed orders in the history files: readable while the worker writes more.
+    `cache_root`: the data dir whose rollup cache to use (another night's is read-only)."""
 
     data_dir: Path
+    cache_root: Path | None = None
+    rollups: Rollups = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rollups", Rollups(self.data_dir, self.cache_root))
 
     def parts(self) -> list[str]:
-        return history_parts(self.data_dir)
-
-    def _query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
-        db = duckdb.connect()
-        orders_view(db, self.parts())
-        return db.sql(sql, params=params).to_arrow_table()
+        return self.rollups.parts()
 
     def bounds_ms(self) -> tuple[int, int] | None:
-        """First and last event time of the committed orders."""
-        row = self._query("SELECT min(ts_ms) AS first, max(ts_ms) AS last FROM orders").to_pylist()[0]
-        return (int(row["first"]), int(row["last"])) if row["first"] is not None else None
+        """First and last event time of the committed orders (from the manifest: no scan)."""
+        files = [f for f in read_manifest(self.data_dir) if f.kind == "orders" and f.rows
+                 and f.min_ts_ms is not None and f.max_ts_ms is not None]
+        if not files:
+            return None
+        return min(int(f.min_ts_ms or 0) for f in files), max(int(f.max_ts_ms or 0) for f in files)
 
     def series(self, start_ms: int, end_ms: int, bucket_s: int,
                dimension: str | None = None) -> pa.Table:
@@ -42,42 +46,54 @@ class History:
         dimension: columns bucket_ms, [value,] orders, gmv_cents (exact, as DECIMAL)."""
         if dimension is not None and dimension not in DIMENSIONS:
             raise ValueError(f"unknown dimension {dimension!r}")
-        value = f"{_COLUMN.get(dimension, dimension)} AS value, " if dimension else ""
-        return self._query(
-            f"SELECT ts_ms // {bucket_s * 1000} * {bucket_s * 1000} AS bucket_ms, {value}"
-            "count(*) AS orders, sum(amount_cents)::DECIMAL(38, 0) AS gmv_cents FROM orders "
-            "WHERE ts_ms >= ? AND ts_ms < ? GROUP BY ALL ORDER BY ALL", [start_ms, end_ms])
+        with self.rollups.connect((start_ms, end_ms)) as db:
+            table = grouped(db, start_ms, end_ms, (dimension or "all",), bucket_s)
+        table = table.drop_columns(["dimension"])
+        return table if dimension else table.drop_columns(["value"])
 
     def values(self, dimension: str, limit: int = 50) -> list[str]:
         """The dimension's values, most GMV first."""
         if dimension not in DIMENSIONS:
             raise ValueError(f"unknown dimension {dimension!r}")
-        table = self._query(f"SELECT {_COLUMN.get(dimension, dimension)} AS value FROM orders "
-                            f"GROUP BY ALL ORDER BY sum(amount_cents) DESC LIMIT {int(limit)}")
-        return [str(v) for v in table["value"].to_pylist()]
+        with self.rollups.connect() as db:
+            rows = db.execute("SELECT value FROM rollups WHERE dimension = ? GROUP BY value "
+                              "ORDER BY sum(gmv_cents) DESC, value LIMIT ?",
+                              [dimension, int(limit)]).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def count_values(self, dimension: str, start_ms: int, end_ms: int) -> int:
+        """How many values of the dimension have orders in [start_ms, end_ms) (to the rollup's
+        grain)."""
+        with self.rollups.connect((start_ms, end_ms)) as db:
+            row = db.execute("SELECT count(DISTINCT value) FROM rollups WHERE dimension = ? AND "
+                             "second >= ? AND second < ?", [dimension, start_ms // 1000 - 60,
+                                                            -(-end_ms // 1000)]).fetchone()
+        return int(row[0]) if row else 0
 
     def drill(self, dimension: str, value: str, start_ms: int, end_ms: int,
               bucket_s: int) -> pa.Table:
         """Orders and GMV per bucket of [start_ms, end_ms) for one value of one dimension."""
-        if dimension not in DIMENSIONS:
-            raise ValueError(f"unknown dimension {dimension!r}")
-        return self._query(
-            f"SELECT ts_ms // {bucket_s * 1000} * {bucket_s * 1000} AS bucket_ms, count(*) AS orders, "
-            "sum(amount_cents)::DECIMAL(38, 0) AS gmv_cents FROM orders "
-            f"WHERE ts_ms >= ? AND ts_ms < ? AND {_COLUMN.get(dimension, dimension)} = ? "
-            "GROUP BY ALL ORDER BY ALL", [start_ms, end_ms, value])
+        table = self.series(start_ms, end_ms, bucket_s, dimension)
+        return table.filter(pc.equal(table["value"], value)).drop_columns(["value"])
 
     def festival_midnight_ms(self) -> int | None:
         """Midnight (Beijing) opening the festival in these files: the day of the busiest second,
-        for every festival peaks just after its midnight."""
-        row = self._query("SELECT ts_ms // 1000 AS s FROM orders GROUP BY s "
-                          "ORDER BY count(*) DESC, s LIMIT 1").to_pylist()
-        return midnight_of_busiest(row[0]["s"]) if row else None
+        for every festival peaks just after its midnight. Cached while the files are unchanged."""
+        return _festival_midnight(self.rollups, tuple(self.parts()))
+
+
+@functools.lru_cache(maxsize=8)
+def _festival_midnight(rollups: Rollups, parts: tuple[str, ...]) -> int | None:
+    with rollups.connect() as db:
+        row = db.execute("SELECT second FROM rollups WHERE dimension = 'all' GROUP BY second "
+                         "ORDER BY sum(orders) DESC, second LIMIT 1").fetchone()
+    return midnight_of_busiest(int(row[0])) if row else None
 
 
 @functools.lru_cache(maxsize=4)
-def _night_curve(data_dir: Path, parts: tuple[str, ...]) -> tuple[list[int], list[int]] | None:
-    history = History(data_dir)
+def _night_curve(data_dir: Path, cache_root: Path | None,
+                 parts: tuple[str, ...]) -> tuple[list[int], list[int]] | None:
+    history = History(data_dir, cache_root)
     midnight = history.festival_midnight_ms()
     if midnight is None:
         return None
@@ -93,4 +109,4 @@ def _night_curve(data_dir: Path, parts: tuple[str, ...]) -> tuple[list[int], lis
 def night_curve(history: History) -> tuple[list[int], list[int]] | None:
     """(minutes after that night's midnight, GMV so far in cents at the end of each minute):
     last year's curve to draw at the same minute of tonight. Cached while its files are unchanged."""
-    return _night_curve(history.data_dir, tuple(history.parts()))
+    return _night_curve(history.data_dir, history.cache_root, tuple(history.parts()))

@@ -104,7 +104,8 @@ class DataSource:
 
     def last_year(self) -> History | None:
         path = self.settings.last_year_data_dir
-        return History(Path(path)) if path and orders_dir(Path(path)).is_dir() else None
+        return History(Path(path), cache_root=self.settings.data_dir) \
+            if path and orders_dir(Path(path)).is_dir() else None
 
 
 

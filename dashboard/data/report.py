@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 
 from common.settings import Settings
+from dashboard.data.history import History
 from dashboard.data.rollups import DIMENSIONS, Rollups, grouped
 from ingest.contract import BEIJING, beijing_iso, format_cents, midnight_ms
-from ingest.history import midnight_of_busiest, orders_dir
+from ingest.history import orders_dir
 from ingest.live_state import MILESTONES_YUAN
 
 COMPARES = ("previous", "last-year")
@@ -77,14 +78,6 @@ class Baseline:
     span: Span
 
 
-def festival_midnight(rollups: Rollups) -> int | None:
-    """Midnight opening the festival in a history: the day of its busiest second."""
-    with rollups.connect() as db:
-        row = db.execute("SELECT second FROM rollups WHERE dimension = 'all' GROUP BY second "
-                         "ORDER BY sum(orders) DESC, second LIMIT 1").fetchone()
-    return midnight_of_busiest(int(row[0])) if row else None
-
-
 def nights(settings: Settings) -> tuple[Night, Night | None]:
     """Tonight (at the configured festival date) and last year's, when one is loaded (its
     rollups cached beside tonight's data)."""
@@ -93,9 +86,9 @@ def nights(settings: Settings) -> tuple[Night, Night | None]:
     path = settings.last_year_data_dir
     if not path or not orders_dir(Path(path)).is_dir():
         return tonight, None
-    rollups = Rollups(Path(path), cache_root=settings.data_dir)
-    midnight = festival_midnight(rollups)
-    return tonight, Night(rollups, midnight) if midnight is not None else None
+    last_year = History(Path(path), cache_root=settings.data_dir)
+    midnight = last_year.festival_midnight_ms()
+    return tonight, Night(last_year.rollups, midnight) if midnight is not None else None
 
 
 def baseline_for(compare: str, span: Span, tonight: Night, last_year: Night | None) -> Baseline:
@@ -254,12 +247,6 @@ def incidents(rollups: Rollups, alerts: list[dict[str, Any]], span: Span) -> lis
     return sorted(found, key=lambda a: (a["start_ms"], a["kind"]))
 
 
-def first_second_ms(rollups: Rollups) -> int | None:
-    with rollups.connect() as db:
-        row = db.execute("SELECT min(second) FROM rollups WHERE dimension = 'all'").fetchone()
-    return int(row[0]) * 1000 if row and row[0] is not None else None
-
-
 def build_report(span: Span, compare: str, tonight: Night, last_year: Night | None,
                  alerts: list[dict[str, Any]]) -> dict[str, Any]:
     """The report as `gmv report --json` prints it (money as decimal strings)."""
@@ -268,14 +255,14 @@ def build_report(span: Span, compare: str, tonight: Night, last_year: Night | No
     base = totals_by_value(baseline.night.rollups, baseline.span)
     orders, gmv = now.get(("all", "all"), [0, 0])
     base_orders, base_gmv = base.get(("all", "all"), [0, 0])
-    first = first_second_ms(tonight.rollups)
+    bounds = History(tonight.rollups.data_dir).bounds_ms()
     return {
         **span.as_dict(), "gmv": format_cents(gmv), "gmv_cents": gmv, "orders": orders,
         "compare": {"with": compare, **baseline.span.as_dict(), "gmv": format_cents(base_gmv),
                     "gmv_cents": base_gmv, "orders": base_orders},
         "contributors": contributors(now, base, gmv, base_gmv),
         "incidents": incidents(tonight.rollups, alerts, span),
-        "milestones": milestones(tonight.rollups, span, first) if first is not None else [],
+        "milestones": milestones(tonight.rollups, span, bounds[0]) if bounds else [],
         "peak": peak(tonight.rollups, span),
         "device_split": device_split(tonight.rollups, span),
     }

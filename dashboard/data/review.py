@@ -15,9 +15,18 @@ import pyarrow.parquet as pq
 from dashboard.data.history import DIMENSIONS, History
 from ingest.contract import BEIJING, format_cents
 
-RESOLUTIONS_S = {"second": 1, "minute": 60}
+RESOLUTIONS_S = {"second": 1, "minute": 60, "hour": 3600}
 COMPARISONS = ("none", "previous", "last_year")
 MAX_BUCKETS = 20_000  # a browser draws this many points per line without trouble
+EXPORT_MAX_ROWS = 500_000
+MERCHANT_SECONDS_MAX_MS = 3_600_000  # merchants per second come from the orders themselves
+
+
+class ExportTooBig(ValueError):
+    def __init__(self, rows: int) -> None:
+        super().__init__(f"the export would hold about {rows:,} rows (at most "
+                         f"{EXPORT_MAX_ROWS:,}): choose a coarser resolution or a shorter range")
+        self.rows = rows
 
 
 @dataclass(frozen=True)
@@ -35,7 +44,10 @@ class ReviewQuery:
         if self.dimension is not None and self.dimension not in DIMENSIONS:
             raise ValueError(f"unknown dimension {self.dimension!r}")
         if (self.end_ms - self.start_ms) / 1000 / self.bucket_s > MAX_BUCKETS:
-            raise ValueError("too many points: choose per minute, or a shorter range")
+            raise ValueError("too many points: choose a coarser resolution, or a shorter range")
+        if self.dimension == "merchant" and self.resolution == "second" and \
+                self.end_ms - self.start_ms > MERCHANT_SECONDS_MAX_MS:
+            raise ValueError("merchants per second: ranges of up to one hour")
 
     @property
     def bucket_s(self) -> int:
@@ -51,6 +63,30 @@ class ReviewQuery:
 
 def answer(history: History, query: ReviewQuery) -> pa.Table:
     return history.series(query.start_ms, query.end_ms, query.bucket_s, query.dimension)
+
+
+def partial_buckets(query: ReviewQuery, latest_ms: int | None) -> list[int]:
+    """Starts of the buckets the range (or the night so far, up to `latest_ms`) covers only in
+    part: drawn as partial, not as a fall."""
+    bucket_ms = query.bucket_s * 1000
+    covered_end = min(query.end_ms, latest_ms + 1000) if latest_ms is not None else query.end_ms
+    first = query.start_ms // bucket_ms * bucket_ms
+    partial = [first] if first < query.start_ms else []
+    last = (covered_end - 1) // bucket_ms * bucket_ms
+    if last + bucket_ms > covered_end and last not in partial and last >= first:
+        partial.append(last)
+    return partial
+
+
+def export_answer(history: History, query: ReviewQuery) -> pa.Table:
+    """The answer for an export, refused before it is computed when it would exceed
+    EXPORT_MAX_ROWS (buckets x the dimension's values in the range)."""
+    buckets = -(-(query.end_ms - query.start_ms) // (query.bucket_s * 1000))
+    values = history.count_values(query.dimension, query.start_ms, query.end_ms) \
+        if query.dimension else 1
+    if buckets * values > EXPORT_MAX_ROWS:
+        raise ExportTooBig(buckets * values)
+    return answer(history, query)
 
 
 def chart_series(table: pa.Table, metric: str, top_values: int = 8) -> dict[str, list[Any]]:

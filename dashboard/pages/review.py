@@ -1,5 +1,8 @@
-"""The review view (`/review`): any range of the night from the history files, by any dimension,
-compared with the range before or with last year, replayed at N x, exported as CSV or Parquet."""
+"""The review view (`/review`), for the analyst the morning after: the whole day with a brush,
+the chosen range in detail (partial buckets said so, incidents on the time axis, a comparison
+line), what changed against the baseline (every value of every dimension ranked by the GMV it
+gained or lost against its share; click one for its curve), per-dimension tables, the range's
+incidents, exports capped in rows, a printable report, and a replay of any range."""
 
 from __future__ import annotations
 
@@ -7,20 +10,57 @@ from datetime import date
 from typing import Any
 
 import dash
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, Patch, State, callback, ctx, dcc, html, no_update
 
-from dashboard.alert_feed import alert_items
 from dashboard.components import GRAPH_CONFIG, header
 from dashboard.data import history as history_data
 from dashboard.data import live as live_data
-from dashboard.data.review import ReviewQuery, answer, chart_series, to_csv, to_parquet, totals
-from dashboard.figures import alert_marks, buckets_figure, cumulative_figure
-from dashboard.format import beijing_text, clock, format_count, format_exact, language, parse_beijing, text
+from dashboard.data.report import ReportError, Span, build_report, nights
+from dashboard.data.review import (
+    EXPORT_MAX_ROWS,
+    ExportTooBig,
+    ReviewQuery,
+    answer,
+    chart_series,
+    export_answer,
+    partial_buckets,
+    to_csv,
+    to_parquet,
+)
+from dashboard.figures import (
+    alert_marks,
+    buckets_figure,
+    cumulative_figure,
+    partial_marks,
+    range_band,
+    share_figure,
+)
+from dashboard.format import (
+    beijing_text,
+    clock,
+    format_count,
+    format_exact,
+    language,
+    parse_beijing,
+    text,
+)
 from dashboard.ids import Ids
 from dashboard.nav import nav
+from dashboard.report_text import report_html
 
 REPLAY_TICK_MS = 500
-REPLAY_SPEEDS = (10, 60, 300, 600)
+REPLAY_SPEEDS = (10, 60, 300, 600, 3600)
+REPLAY_POINTS = 1_500
+NICE_BUCKETS_S = (1, 5, 10, 30, 60, 300, 600, 1800, 3600)
+OVERVIEW_POINTS = 1_500
+CONTRIBUTORS_SHOWN = 12
+DIMENSION_ROWS = 15
+TABLE_DIMENSIONS = ("device", "region", "category", "payment", "merchant")
+
+
+def nice_bucket_s(span_ms: int, points: int, floor_s: int = 1) -> int:
+    return next((b for b in NICE_BUCKETS_S if b >= floor_s and span_ms / 1000 / b <= points),
+                NICE_BUCKETS_S[-1])
 
 
 def layout(lang: str | None = None, **_: Any) -> html.Div:
@@ -33,9 +73,9 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
     return html.Div(className="review", lang="zh-CN" if lang == "zh" else "en", children=[
         html.Div(id=Ids.PAGE, className="page", children=[
             dcc.Store(id=Ids.LANG, data=lang), dcc.Download(id=Ids.DOWNLOAD),
+            dcc.Store(id=Ids.REVIEW_REPORT),
             header(lang, "review_title", [nav(lang, "/review")], clock=False),
-            html.Div("" if bounds else text(lang, "no_history"), className="error"),
-            html.Div(className="panel", children=[
+            html.Div(className="panel controls-panel", children=[
                 html.Div(className="controls", children=[
                     _field(f"{text(lang, 'from')} ({text(lang, 'beijing_time')})",
                            dcc.Input(id=Ids.REVIEW_START, value=beijing_text(start), debounce=True)),
@@ -43,38 +83,76 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
                            dcc.Input(id=Ids.REVIEW_END, value=beijing_text(end), debounce=True)),
                     _field(text(lang, "resolution"), dcc.RadioItems(
                         id=Ids.REVIEW_RESOLUTION, value="minute", className="radio",
-                        options=[{"label": text(lang, "per_minute"), "value": "minute"},
-                                 {"label": text(lang, "per_second"), "value": "second"}])),
+                        options=[{"label": text(lang, f"per_{r}"), "value": r}
+                                 for r in ("second", "minute", "hour")])),
                     _field(text(lang, "dimension"), dcc.Dropdown(
-                        id=Ids.REVIEW_DIMENSION, options=choice, placeholder=text(lang, "all"))),
+                        id=Ids.REVIEW_DIMENSION, options=choice, placeholder=text(lang, "all"),
+                        className="dimension-choice")),
                     _field(text(lang, "compare"), dcc.RadioItems(
-                        id=Ids.REVIEW_COMPARE, value="none", className="radio",
+                        id=Ids.REVIEW_COMPARE, className="radio",
+                        value="last_year" if source.last_year() else "previous",
                         options=[{"label": text(lang, f"compare_{c}"), "value": c}
                                  for c in ("none", "previous", "last_year")])),
-                    html.Button(text(lang, "export_csv"), id=Ids.EXPORT_CSV, className="button"),
-                    html.Button(text(lang, "export_parquet"), id=Ids.EXPORT_PARQUET,
-                                className="button ghost"),
+                    html.Div(className="buttons", children=[
+                        html.Button(text(lang, "export_csv"), id=Ids.EXPORT_CSV,
+                                    className="button"),
+                        html.Button(text(lang, "export_parquet"), id=Ids.EXPORT_PARQUET,
+                                    className="button ghost"),
+                        html.Button(text(lang, "export_report"), id=Ids.EXPORT_REPORT,
+                                    className="button ghost")]),
                 ]),
-                html.Div(id=Ids.REVIEW_ERROR, className="error"),
-                html.Div(id=Ids.REVIEW_TOTALS, className="totals"),
-                dcc.Graph(id=Ids.REVIEW_OVERVIEW, config=GRAPH_CONFIG, style={"height": "9rem"},
+                html.Div(id=Ids.REVIEW_ERROR, className="error",
+                         children="" if bounds else text(lang, "no_history")),
+                html.Div(id=Ids.EXPORT_NOTE, className="note"),
+            ]),
+            html.Div(className="panel", children=[
+                html.H2(text(lang, "overview")),
+                dcc.Graph(id=Ids.REVIEW_OVERVIEW, config=GRAPH_CONFIG, style={"height": "8rem"},
                           figure=_overview(source, lang)),
-                dcc.Graph(id=Ids.REVIEW_CHART, config=GRAPH_CONFIG, style={"height": "24rem"},
-                          figure=buckets_figure({"bucket_ms": []}, lang, "gmv")),
-                html.Ul(id=Ids.REVIEW_ALERTS, className="alerts review-alerts"),
+            ]),
+            html.Div(className="review-grid", children=[
+                html.Div(className="panel", children=[
+                    html.Div(id=Ids.REVIEW_TOTALS, className="totals"),
+                    dcc.Graph(id=Ids.REVIEW_CHART, config=GRAPH_CONFIG, style={"height": "24rem"},
+                              figure=buckets_figure({"bucket_ms": []}, lang, "gmv")),
+                ]),
+                html.Div(className="panel", children=[
+                    html.H2(text(lang, "incidents")),
+                    html.Ul(id=Ids.REVIEW_ALERTS, className="alerts review-alerts"),
+                ]),
+            ]),
+            html.Div(className="review-grid", children=[
+                html.Div(className="panel", children=[
+                    html.H2(text(lang, "what_changed")),
+                    html.Div(text(lang, "what_changed_hint"), className="hint"),
+                    html.Div(id=Ids.REVIEW_CONTRIBUTORS),
+                    html.H2(id=Ids.REVIEW_CONTRIBUTOR_TITLE, className="contributor-title"),
+                    dcc.Graph(id=Ids.REVIEW_CONTRIBUTOR_CHART, config=GRAPH_CONFIG,
+                              style={"height": "15rem"},
+                              figure=share_figure({"bucket_ms": []}, lang, "", "")),
+                ]),
+                html.Div(className="panel", children=[
+                    html.H2(text(lang, "by_dimension")),
+                    dcc.Tabs(id=Ids.REVIEW_DIMENSION_TABS, value="region", className="tabs",
+                             children=[dcc.Tab(label=text(lang, d), value=d, className="tab",
+                                               selected_className="tab-selected")
+                                       for d in TABLE_DIMENSIONS]),
+                    html.Div(id=Ids.REVIEW_DIMENSION_TABLE),
+                ]),
             ]),
             html.Div(className="panel", children=[
                 html.H2(text(lang, "replay")),
                 html.Div(className="controls", children=[
                     html.Button(text(lang, "play"), id=Ids.REPLAY_PLAY, className="button"),
-                    _field(text(lang, "speed"), dcc.Dropdown(
-                        id=Ids.REPLAY_SPEED, value=60, clearable=False,
+                    _field(text(lang, "speed"), dcc.RadioItems(
+                        id=Ids.REPLAY_SPEED, value=60, className="radio",
                         options=[{"label": f"{s}×", "value": s} for s in REPLAY_SPEEDS])),
                     html.Div(id=Ids.REPLAY_GMV, className="replay-gmv"),
                 ]),
                 dcc.Store(id=Ids.REPLAY_STATE, data={"cursor_ms": None, "playing": False}),
+                dcc.Store(id=Ids.REPLAY_DATA),
                 dcc.Interval(id=Ids.REPLAY_TICK, interval=REPLAY_TICK_MS, disabled=True),
-                dcc.Graph(id=Ids.REPLAY_CHART, config=GRAPH_CONFIG, style={"height": "16rem"},
+                dcc.Graph(id=Ids.REPLAY_CHART, config=GRAPH_CONFIG, style={"height": "14rem"},
                           figure=cumulative_figure([], [], lang)),
             ]),
         ]),
@@ -86,17 +164,22 @@ def _field(label: str, control: Any) -> html.Label:
 
 
 def _overview(source: live_data.DataSource, lang: str) -> Any:
-    """The whole night per minute, to drag a range on."""
+    """The whole history at a resolution a browser draws at once, to drag a range on."""
     history = source.history()
     bounds = history.bounds_ms()
     if bounds is None:
         return buckets_figure({"bucket_ms": []}, lang, "gmv")
-    table = history.series(bounds[0], bounds[1] + 1, 60)
+    bucket_s = nice_bucket_s(bounds[1] - bounds[0], OVERVIEW_POINTS, 60)
+    first = bounds[0] // (bucket_s * 1000) * bucket_s * 1000
+    table = history.series(first, bounds[1] + 1, bucket_s)
     series = {"bucket_ms": table["bucket_ms"].to_pylist(),
               "all": [int(c) / 100 for c in table["gmv_cents"].to_pylist()]}
     figure = buckets_figure(series, lang, "gmv")
     figure["layout"] |= {"dragmode": "select", "selectdirection": "h",
                          "margin": figure["layout"]["margin"] | {"t": 4, "b": 28}}
+    partial = partial_buckets(ReviewQuery(first, bounds[1] + 1, "minute"), bounds[1])
+    figure["layout"]["shapes"] = partial_marks([p for p in partial if p >= series["bucket_ms"][-1]]
+                                               if series["bucket_ms"] else [], bucket_s, lang)
     return figure
 
 
@@ -124,114 +207,282 @@ def range_from_overview(selected: dict[str, Any] | None, relayout: dict[str, Any
     return str(first)[:19], str(last)[:19]
 
 
+def _report_compare(compare: str) -> str:
+    return "last-year" if compare == "last_year" else "previous"
+
+
 @callback(Output(Ids.REVIEW_CHART, "figure"), Output(Ids.REVIEW_TOTALS, "children"),
           Output(Ids.REVIEW_ERROR, "children"), Output(Ids.REVIEW_ALERTS, "children"),
+          Output(Ids.REVIEW_REPORT, "data"), Output(Ids.REVIEW_CONTRIBUTORS, "children"),
+          Output(Ids.REVIEW_OVERVIEW, "figure"),
           Input(Ids.REVIEW_START, "value"), Input(Ids.REVIEW_END, "value"),
           Input(Ids.REVIEW_RESOLUTION, "value"), Input(Ids.REVIEW_DIMENSION, "value"),
           Input(Ids.REVIEW_COMPARE, "value"), State(Ids.LANG, "data"))
 def refresh_review(start: str, end: str, resolution: str, dimension: str | None, compare: str,
                    lang: str) -> tuple[Any, ...]:
     source = live_data.source()
+    unchanged = (no_update,) * 7
     try:
         query = parse_query(start, end, resolution, dimension, _festival_day(source))
     except ValueError as err:
-        return no_update, no_update, f"{err} — {text(lang, 'bad_range')}", no_update
-    table = answer(source.history(), query)
-    other, name = _comparison(source, query, compare, lang)
+        return *unchanged[:2], f"{err} — {text(lang, 'bad_range')}", *unchanged[3:]
+    tonight, last_year = nights(source.settings)
+    try:
+        report = build_report(Span(query.start_ms, query.end_ms), _report_compare(compare),
+                              tonight, last_year, source.stored_alerts())
+    except ReportError as err:
+        return *unchanged[:2], str(err), *unchanged[3:]
+    history = source.history()
+    table = answer(history, query)
+    other = _comparison(source, query, compare) if compare != "none" else None
+    name = text(lang, f"compare_{compare}")
     figure = buckets_figure(chart_series(table, "gmv"), lang, "gmv",
                             chart_series(other, "gmv") if other is not None else None, name)
-    # The alerts of the range, as they were raised that night.
-    alerts = [a for a in source.stored_alerts() if a["state"] != "pending"
-              and a["start_ms"] < query.end_ms and (a["end_ms"] or query.end_ms) >= query.start_ms]
-    figure["layout"] |= alert_marks(alerts, lang, query.end_ms, query.start_ms)
-    orders, gmv = totals(table)
-    summary = (f"{text(lang, 'total')} {format_exact(gmv)} · {text(lang, 'orders')} "
-               f"{format_count(orders)} · {beijing_text(query.start_ms)} – {beijing_text(query.end_ms)}")
-    return figure, summary, "", alert_items(alerts[::-1], lang, with_actions=False)
+    bounds = history.bounds_ms()
+    partial = partial_buckets(query, bounds[1] if bounds else None)
+    marks = alert_marks(report["incidents"], lang, query.end_ms, query.start_ms)
+    figure["layout"]["shapes"] = marks["shapes"] + partial_marks(partial, query.bucket_s, lang)
+    figure["layout"]["annotations"] = marks["annotations"]
+    overview = Patch()
+    overview["layout"]["shapes"] = [range_band(query.start_ms, query.end_ms)]
+    return (figure, _totals(report, lang), "", _incident_items(report["incidents"], lang),
+            _stored(report), _contributors_table(report, lang), overview)
 
 
-def _comparison(source: live_data.DataSource, query: ReviewQuery, compare: str,
-                lang: str) -> tuple[Any, str]:
+def _stored(report: dict[str, Any]) -> dict[str, Any]:
+    """What the page keeps of the report: the top of what changed, each dimension's values."""
+    by_dimension: dict[str, list[dict[str, Any]]] = {}
+    for row in report["contributors"]:
+        by_dimension.setdefault(row["dimension"], []).append(row)
+    return {"from_ms": report["from_ms"], "to_ms": report["to_ms"],
+            "compare": report["compare"],
+            "contributors": report["contributors"][:CONTRIBUTORS_SHOWN],
+            "dimensions": {d: sorted(rows, key=lambda r: -r["gmv_cents"])[:DIMENSION_ROWS]
+                           for d, rows in by_dimension.items()}}
+
+
+def _totals(report: dict[str, Any], lang: str) -> list[Any]:
+    base = report["compare"]
+    change = f"{(report['gmv_cents'] - base['gmv_cents']) / base['gmv_cents']:+.1%}" \
+        if base["gmv_cents"] else "—"
+    parts = [html.Span([html.Span(text(lang, "gmv"), className="label"),
+                        html.B(format_exact(report["gmv_cents"]))]),
+             html.Span([html.Span(text(lang, "orders"), className="label"),
+                        html.B(format_count(report["orders"]))]),
+             html.Span([html.Span(f"{text(lang, 'against')} {text(lang, 'baseline')}",
+                                  className="label"),
+                        html.B(change, className="up" if change.startswith("+") else "down")])]
+    if report["peak"]:
+        parts.append(html.Span([html.Span(text(lang, "peak"), className="label"),
+                                html.B(f"{format_count(report['peak']['orders_per_s'])} "
+                                       f"{text(lang, 'at')} {clock(report['peak']['at_ms'])}")]))
+    return parts
+
+
+def _incident_items(incidents: list[dict[str, Any]], lang: str) -> list[Any]:
+    if not incidents:
+        return [html.Li(text(lang, "no_incidents"), className="alert quiet")]
+    items = []
+    for i in incidents:
+        lost = f" · {text(lang, 'gmv_lost')} {format_exact(i['gmv_lost_cents'])}" \
+            if i["gmv_lost_cents"] else ""
+        items.append(html.Li(className=f"alert {i['severity'] or ''} resolved", children=[
+            html.Div(className="alert-head", children=[
+                html.B(text(lang, i["kind"])),
+                html.Span(i["dimension"] or "", className="alert-where"),
+                html.Span(f"{clock(i['start_ms'])} · {_duration(i['duration_s'], lang)}{lost}",
+                          className="alert-when")]),
+            html.Div(i["message"] or "", className="alert-message")]))
+    return items
+
+
+def _duration(seconds: float, lang: str) -> str:
+    if seconds < 120:
+        return f"{seconds:,.0f} {text(lang, 'seconds_short')}"
+    return f"{seconds / 60:,.0f} {text(lang, 'minutes_short')}"
+
+
+def _signed(cents: int) -> str:
+    return ("+" if cents > 0 else "−" if cents < 0 else "") + format_exact(abs(cents))
+
+
+def _contributors_table(report: dict[str, Any], lang: str) -> Any:
+    head = html.Tr([html.Th(text(lang, "dimension")), html.Th(text(lang, "value")),
+                    html.Th(text(lang, "gmv"), className="n"),
+                    html.Th(text(lang, "share"), className="n"),
+                    html.Th(text(lang, "was"), className="n"),
+                    html.Th(text(lang, "delta"), className="n")])
+    rows = [html.Tr(id={"type": Ids.REVIEW_CONTRIBUTOR, "index": i}, n_clicks=0,
+                    className="clickable", children=[
+                        html.Td(text(lang, r["dimension"])), html.Td(text(lang, r["value"])),
+                        html.Td(format_exact(r["gmv_cents"]), className="n"),
+                        html.Td(f"{r['share']:.1%}", className="n"),
+                        html.Td(f"{r['baseline_share']:.1%}", className="n"),
+                        html.Td(_signed(r["delta_cents"]),
+                                className="n " + ("up" if r["delta_cents"] > 0 else "down"))])
+            for i, r in enumerate(report["contributors"][:CONTRIBUTORS_SHOWN])]
+    note = [] if report["compare"]["gmv_cents"] else [
+        html.Div(text(lang, "empty_baseline"), className="hint")]
+    return [*note, html.Table([html.Thead(head), html.Tbody(rows)], className="table")]
+
+
+@callback(Output(Ids.REVIEW_DIMENSION_TABLE, "children"),
+          Input(Ids.REVIEW_DIMENSION_TABS, "value"), Input(Ids.REVIEW_REPORT, "data"),
+          State(Ids.LANG, "data"))
+def dimension_table(dimension: str, stored: dict[str, Any] | None, lang: str) -> Any:
+    if not stored:
+        return no_update
+    rows = stored["dimensions"].get(dimension, [])
+    return html.Table(className="table", children=[
+        html.Thead(html.Tr([html.Th(text(lang, "value")), html.Th(text(lang, "gmv"), className="n"),
+                            html.Th(text(lang, "share"), className="n"),
+                            html.Th(text(lang, "was"), className="n"),
+                            html.Th(text(lang, "delta"), className="n")])),
+        html.Tbody([html.Tr([html.Td(text(lang, r["value"])),
+                             html.Td(format_exact(r["gmv_cents"]), className="n"),
+                             html.Td(f"{r['share']:.1%}", className="n"),
+                             html.Td(f"{r['baseline_share']:.1%}", className="n"),
+                             html.Td(_signed(r["delta_cents"]), className="n " + (
+                                 "up" if r["delta_cents"] > 0 else "down"))]) for r in rows])])
+
+
+@callback(Output(Ids.REVIEW_CONTRIBUTOR_CHART, "figure"),
+          Output(Ids.REVIEW_CONTRIBUTOR_TITLE, "children"),
+          Input({"type": Ids.REVIEW_CONTRIBUTOR, "index": ALL}, "n_clicks"),
+          Input(Ids.REVIEW_REPORT, "data"), State(Ids.LANG, "data"))
+def contributor_curve(_clicks: list[int], stored: dict[str, Any] | None, lang: str) -> Any:
+    """The chosen value's share of GMV through the range against the baseline's (the top
+    contributor until one is clicked)."""
+    if not stored or not stored["contributors"]:
+        return no_update, ""
+    picked = ctx.triggered_id["index"] if isinstance(ctx.triggered_id, dict) else 0
+    row = stored["contributors"][min(picked, len(stored["contributors"]) - 1)]
+    source = live_data.source()
+    span_ms = stored["to_ms"] - stored["from_ms"]
+    bucket_s = nice_bucket_s(span_ms, 120, 60 if row["dimension"] == "merchant" else 1)
+    now = _shares(source.history(), row, stored["from_ms"], stored["to_ms"], bucket_s)
+    base_history = source.history()
+    if stored["compare"]["with"] == "last-year":
+        base_history = source.last_year() or base_history
+    then = _shares(base_history, row, stored["compare"]["from_ms"], stored["compare"]["to_ms"],
+                   bucket_s)
+    name = f"{text(lang, row['dimension'])} · {text(lang, row['value'])}"
+    title = f"{name}: {_signed(row['delta_cents'])}"
+    return share_figure({"bucket_ms": now[0], "now": now[1]}, lang, name,
+                        text(lang, "baseline"), then[1]), title
+
+
+def _shares(history: history_data.History, row: dict[str, Any], start_ms: int, end_ms: int,
+            bucket_s: int) -> tuple[list[int], list[float | None]]:
+    first = start_ms // (bucket_s * 1000) * bucket_s * 1000
+    whole = history.series(first, end_ms, bucket_s)
+    mine = history.drill(row["dimension"], row["value"], first, end_ms, bucket_s)
+    part = dict(zip(mine["bucket_ms"].to_pylist(), mine["gmv_cents"].to_pylist(), strict=True))
+    buckets = list(range(first, end_ms, bucket_s * 1000))
+    totals = dict(zip(whole["bucket_ms"].to_pylist(), whole["gmv_cents"].to_pylist(), strict=True))
+    return buckets, [round(100 * int(part.get(b, 0)) / int(totals[b]), 3) if totals.get(b) else None
+                     for b in buckets]
+
+
+def _comparison(source: live_data.DataSource, query: ReviewQuery, compare: str) -> Any:
     if compare == "previous":
-        return answer(source.history(), query.shifted(query.start_ms - query.end_ms)), \
-            text(lang, "compare_previous")
+        return answer(source.history(), query.shifted(query.start_ms - query.end_ms))
     last_year = source.last_year()
     midnight = last_year.festival_midnight_ms() if last_year else None
     if compare == "last_year" and last_year is not None and midnight is not None:
-        return answer(last_year, query.shifted(midnight - source.festival_midnight_ms())), \
-            text(lang, "last_year")
-    return None, ""
+        return answer(last_year, query.shifted(midnight - source.festival_midnight_ms()))
+    return None
 
 
-@callback(Output(Ids.DOWNLOAD, "data"),
+@callback(Output(Ids.DOWNLOAD, "data"), Output(Ids.EXPORT_NOTE, "children"),
           Input(Ids.EXPORT_CSV, "n_clicks"), Input(Ids.EXPORT_PARQUET, "n_clicks"),
+          Input(Ids.EXPORT_REPORT, "n_clicks"),
           State(Ids.REVIEW_START, "value"), State(Ids.REVIEW_END, "value"),
           State(Ids.REVIEW_RESOLUTION, "value"), State(Ids.REVIEW_DIMENSION, "value"),
+          State(Ids.REVIEW_COMPARE, "value"), State(Ids.LANG, "data"),
           prevent_initial_call=True)
-def export(_csv: int | None, _parquet: int | None, start: str, end: str, resolution: str,
-           dimension: str | None) -> Any:
-    """What the chart shows, every value and bucket, as a file."""
+def export(_csv: int | None, _parquet: int | None, _report: int | None, start: str, end: str,
+           resolution: str, dimension: str | None, compare: str, lang: str) -> Any:
+    """What the chart shows, every value and bucket, as a file (or the range's report)."""
     source = live_data.source()
     try:
         query = parse_query(start, end, resolution, dimension, _festival_day(source))
-    except ValueError:
-        return no_update
-    table = answer(source.history(), query)
+    except ValueError as err:
+        return no_update, str(err)
     name = (f"gmv-{beijing_text(query.start_ms)}-{beijing_text(query.end_ms)}-{resolution}"
             f"{'-' + dimension if dimension else ''}").replace(" ", "T").replace(":", "")
+    if ctx.triggered_id == Ids.EXPORT_REPORT:
+        tonight, last_year = nights(source.settings)
+        try:
+            report = build_report(Span(query.start_ms, query.end_ms), _report_compare(compare),
+                                  tonight, last_year, source.stored_alerts())
+        except ReportError as err:
+            return no_update, str(err)
+        return dcc.send_string(report_html(report), f"{name}-report.html"), ""
+    try:
+        table = export_answer(source.history(), query)
+    except ExportTooBig:
+        return no_update, text(lang, "export_too_big", limit=EXPORT_MAX_ROWS)
+    note = text(lang, "exported", rows=table.num_rows)
     if ctx.triggered_id == Ids.EXPORT_PARQUET:
-        return dcc.send_bytes(to_parquet(table), f"{name}.parquet")
-    return dcc.send_string(to_csv(table), f"{name}.csv")
+        return dcc.send_bytes(to_parquet(table), f"{name}.parquet"), note
+    return dcc.send_string(to_csv(table), f"{name}.csv"), note
 
 
 @callback(Output(Ids.REPLAY_STATE, "data"), Output(Ids.REPLAY_TICK, "disabled"),
-          Output(Ids.REPLAY_PLAY, "children"),
+          Output(Ids.REPLAY_PLAY, "children"), Output(Ids.REPLAY_DATA, "data"),
           Input(Ids.REPLAY_PLAY, "n_clicks"), Input(Ids.REPLAY_TICK, "n_intervals"),
           State(Ids.REPLAY_STATE, "data"), State(Ids.REPLAY_SPEED, "value"),
           State(Ids.REVIEW_START, "value"), State(Ids.REVIEW_END, "value"), State(Ids.LANG, "data"),
           prevent_initial_call=True)
 def replay_step(_clicks: int | None, _ticks: int | None, state: dict[str, Any], speed: int,
                 start: str, end: str, lang: str) -> tuple[Any, ...]:
-    """Play/pause, and move the replay's clock by `speed` x the tick while playing."""
+    """Play/pause, and move the replay's clock by `speed` x the tick while playing. On play,
+    the range's running GMV is read once, at a resolution of at most REPLAY_POINTS points."""
+    source = live_data.source()
     try:
-        query = parse_query(start, end, "minute", None, _festival_day(live_data.source()))
+        query = parse_query(start, end, "minute", None, _festival_day(source))
     except ValueError:
-        return no_update, True, text(lang, "play")
+        return no_update, True, text(lang, "play"), no_update
     cursor = state.get("cursor_ms")
+    data: Any = no_update
     if ctx.triggered_id == Ids.REPLAY_PLAY:
         playing = not state.get("playing")
-        if playing and (cursor is None or cursor >= query.end_ms):
+        if playing and (cursor is None or cursor >= query.end_ms or cursor < query.start_ms):
             cursor = query.start_ms
+        if playing:
+            data = _replay_data(source, query)
     else:
         playing = bool(state.get("playing"))
         cursor = min((cursor or query.start_ms) + speed * REPLAY_TICK_MS, query.end_ms)
         playing = playing and cursor < query.end_ms
     return ({"cursor_ms": cursor, "playing": playing}, not playing,
-            text(lang, "pause" if playing else "play"))
+            text(lang, "pause" if playing else "play"), data)
 
 
-@callback(Output(Ids.REPLAY_CHART, "figure"), Output(Ids.REPLAY_GMV, "children"),
-          Input(Ids.REPLAY_STATE, "data"), State(Ids.REVIEW_START, "value"),
-          State(Ids.REVIEW_END, "value"), State(Ids.LANG, "data"), prevent_initial_call=True)
-def replay_frame(state: dict[str, Any], start: str, end: str, lang: str) -> tuple[Any, ...]:
-    """The night as it looked at the replay's clock: GMV so far, per second, up to it."""
-    source = live_data.source()
-    cursor = state.get("cursor_ms")
-    try:
-        query = parse_query(start, end, "second", None, _festival_day(source))
-    except ValueError:
-        return no_update, no_update
-    if cursor is None:
-        return no_update, no_update
-    table = answer(source.history(), ReviewQuery(query.start_ms, max(cursor, query.start_ms + 1000),
-                                                  "second"))
-    seconds = table["bucket_ms"].to_pylist()
+def _replay_data(source: live_data.DataSource, query: ReviewQuery) -> dict[str, Any]:
+    bucket_s = nice_bucket_s(query.end_ms - query.start_ms, REPLAY_POINTS)
+    first = query.start_ms // (bucket_s * 1000) * bucket_s * 1000
+    table = source.history().series(max(first, query.start_ms), query.end_ms, bucket_s)
     running, cumulative = 0, []
     for cents in table["gmv_cents"].to_pylist():
         running += int(cents)
         cumulative.append(running)
-    figure = cumulative_figure([ms + 1000 for ms in seconds], cumulative, lang)
-    return figure, f"{clock(cursor)} · {format_exact(running)}"
+    return {"end_ms": [int(b) + bucket_s * 1000 for b in table["bucket_ms"].to_pylist()],
+            "cumulative": cumulative}
+
+
+@callback(Output(Ids.REPLAY_CHART, "figure"), Output(Ids.REPLAY_GMV, "children"),
+          Input(Ids.REPLAY_STATE, "data"), State(Ids.REPLAY_DATA, "data"),
+          State(Ids.LANG, "data"), prevent_initial_call=True)
+def replay_frame(state: dict[str, Any], data: dict[str, Any] | None, lang: str) -> tuple[Any, ...]:
+    """The range as it looked at the replay's clock: GMV so far, up to it."""
+    cursor = state.get("cursor_ms")
+    if cursor is None or not data:
+        return no_update, no_update
+    shown = sum(1 for ms in data["end_ms"] if ms <= cursor)
+    x, y = data["end_ms"][:shown], data["cumulative"][:shown]
+    return cumulative_figure(x, y, lang), f"{clock(cursor)} · {format_exact(y[-1] if y else 0)}"
 
 
 dash.register_page(__name__, path="/review", title="GMV 11.11 · review", name="review", layout=layout)

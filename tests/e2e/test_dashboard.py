@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from playwright.sync_api import Page, expect
 
 from dashboard.format import format_exact, format_headline
@@ -161,7 +162,7 @@ def test_the_review_export_adds_up_to_the_summary(counted_sample: Stack, page: P
     assert rows[0]["bucket_start"].endswith("+08:00")
 
     page.locator(_id(Ids.REVIEW_DIMENSION)).click()
-    page.get_by_text("终端", exact=True).last.click()
+    page.get_by_role("option", name="终端", exact=True).click()
     with page.expect_download() as parquet_download:
         page.locator(_id(Ids.EXPORT_PARQUET)).click()
     table = pq.read_table(parquet_download.value.path())
@@ -169,11 +170,56 @@ def test_the_review_export_adds_up_to_the_summary(counted_sample: Stack, page: P
     assert sum(table["gmv"].to_pylist()) == Decimal(TRUTH["gmv"])
 
 
+def labels_inside(page: Page, chart: str) -> list[str]:
+    """The tick labels of a chart that stick out of its box (clipped on screen)."""
+    return list(page.evaluate(f"""() => {{
+        const box = document.querySelector('#{chart}').getBoundingClientRect();
+        return [...document.querySelectorAll('#{chart} .xtick text, #{chart} .ytick text')]
+            .filter(t => {{ const r = t.getBoundingClientRect();
+                return r.width > 0 && (r.left < box.left - 1 || r.right > box.right + 1); }})
+            .map(t => t.textContent); }}"""))
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)])
+def test_the_review_says_what_changed_with_its_incidents(counted_sample: Stack, page: Page,
+                                                         size: tuple[int, int]) -> None:
+    stack = counted_sample
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    page.goto(stack.base_url + "/review?lang=en")
+    rows = page.locator(_id(Ids.REVIEW_CONTRIBUTORS)).locator("tr.clickable")
+    expect(rows).to_have_count(12, timeout=20_000)
+    # The sample's flash sale oversold: an incident of the range, on the list.
+    expect(page.locator(_id(Ids.REVIEW_ALERTS))).to_contain_text("Oversell")
+    title = page.locator(_id(Ids.REVIEW_CONTRIBUTOR_TITLE))
+    expect(title).not_to_be_empty(timeout=10_000)
+    second = rows.nth(1).locator("td").nth(1).inner_text()
+    rows.nth(1).click()
+    expect(title).to_contain_text(second, timeout=10_000)
+    page.locator(_id(Ids.REVIEW_DIMENSION_TABS)).get_by_text("Device", exact=True).click()
+    expect(page.locator(_id(Ids.REVIEW_DIMENSION_TABLE))).to_contain_text("Mobile")
+    for chart in (Ids.REVIEW_CHART, Ids.REVIEW_OVERVIEW, Ids.REVIEW_CONTRIBUTOR_CHART):
+        expect(page.locator(_id(chart)).locator(".ytick").first).to_be_attached(timeout=10_000)
+        assert labels_inside(page, chart) == [], chart
+    screenshot(page, f"review-{size[0]}x{size[1]}")
+
+
+def test_an_export_too_large_is_refused_with_a_reason(counted_sample: Stack, page: Page) -> None:
+    stack = counted_sample
+    page.goto(stack.base_url + "/review?lang=en")
+    expect(page.locator(_id(Ids.REVIEW_TOTALS))).to_contain_text(format_exact(TRUTH_CENTS),
+                                                                 timeout=20_000)
+    page.locator(_id(Ids.REVIEW_RESOLUTION)).get_by_text("Per second").click()
+    page.locator(_id(Ids.REVIEW_DIMENSION)).click()
+    page.get_by_role("option", name="Merchant", exact=True).click()
+    page.locator(_id(Ids.EXPORT_CSV)).click()
+    expect(page.locator(_id(Ids.EXPORT_NOTE))).to_contain_text("would exceed 500,000 rows",
+                                                               timeout=10_000)
+
+
 def test_the_review_replays_the_night(counted_sample: Stack, page: Page) -> None:
     stack = counted_sample
     page.goto(stack.base_url + "/review?lang=en")
-    page.locator(_id(Ids.REPLAY_SPEED)).click()
-    page.get_by_text("600×", exact=True).click()
+    page.locator(_id(Ids.REPLAY_SPEED)).get_by_text("600×", exact=True).click()
     page.locator(_id(Ids.REPLAY_PLAY)).click()
     expect(page.locator(_id(Ids.REPLAY_PLAY))).to_have_text("Pause")
     # Ten minutes of night at 600x: over in about a second of replay ticks; it stops by itself.
