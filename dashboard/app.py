@@ -11,6 +11,7 @@ from dash import html
 from common.settings import Settings
 from dashboard.api import Api
 from dashboard.data.live import DataSource
+from dashboard.data.rollups import warm_in_background
 
 
 def create_app(settings: Settings) -> dash.Dash:
@@ -29,4 +30,6 @@ def create_app(settings: Settings) -> dash.Dash:
     # (plotly/dash#3971). One request before serving any closes that gap.
     app.server.test_client().get("/")
     app.server.wsgi_app = Api(app.server.wsgi_app, source)
+    last_year = source.last_year()
+    warm_in_background(source.history().rollups, *([last_year.rollups] if last_year else []))
     return app

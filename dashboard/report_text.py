@@ -29,7 +29,7 @@ def _when(iso: str | None) -> str:
 
 
 def report_lines(report: dict[str, Any]) -> list[str]:
-    base = report["compare"]
+    base = report["baseline"]
     lines = [f"{_when(report['from'])} – {_when(report['to'])}  GMV {_yuan(report['gmv_cents'])}"
              f"  orders {report['orders']:,}",
              f"against {base['with']} ({_when(base['from'])} – {_when(base['to'])}): GMV "
@@ -85,7 +85,7 @@ def _e(value: Any) -> str:
 
 
 def report_html(report: dict[str, Any]) -> str:
-    base = report["compare"]
+    base = report["baseline"]
     change = _change(report["gmv_cents"], base["gmv_cents"])
     peak = report["peak"]
     figures = [("GMV", _yuan(report["gmv_cents"])), ("Orders", f"{report['orders']:,}"),

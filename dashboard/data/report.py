@@ -130,9 +130,9 @@ def contributors(now: dict[tuple[str, str], list[int]], base: dict[tuple[str, st
         share, base_share = _share(cents, gmv), _share(base_cents, base_gmv)
         delta = round((share - base_share) * gmv)  # exact, then to the cent (half to even)
         rows.append({"dimension": dimension, "value": value, "gmv": format_cents(cents),
-                     "gmv_cents": cents, "share": round(float(share), 6),
+                     "gmv_cents": cents, "share": float(share),
                      "baseline_gmv": format_cents(base_cents),
-                     "baseline_share": round(float(base_share), 6), "delta": format_cents(delta),
+                     "baseline_share": float(base_share), "delta": format_cents(delta),
                      "delta_cents": delta})
     rows.sort(key=lambda r: (-abs(int(r["delta_cents"])), r["dimension"], r["value"]))
     return rows
@@ -258,7 +258,8 @@ def build_report(span: Span, compare: str, tonight: Night, last_year: Night | No
     bounds = History(tonight.rollups.data_dir).bounds_ms()
     return {
         **span.as_dict(), "gmv": format_cents(gmv), "gmv_cents": gmv, "orders": orders,
-        "compare": {"with": compare, **baseline.span.as_dict(), "gmv": format_cents(base_gmv),
+        "compare": compare,
+        "baseline": {"with": compare, **baseline.span.as_dict(), "gmv": format_cents(base_gmv),
                     "gmv_cents": base_gmv, "orders": base_orders},
         "contributors": contributors(now, base, gmv, base_gmv),
         "incidents": incidents(tonight.rollups, alerts, span),

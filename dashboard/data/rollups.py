@@ -14,6 +14,8 @@ import fcntl
 import hashlib
 import logging
 import os
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,6 +130,25 @@ class Rollups:
                        "'' AS value, 0::BIGINT AS orders, 0::BIGINT AS gmv_cents WHERE false")
         orders_view(db, parts)
         return db
+
+
+def warm_in_background(*rollups: Rollups) -> threading.Thread:
+    """Build the missing rollups of these histories in a daemon thread, so the morning's first
+    question does not wait for a whole day's (questions meanwhile build what they need)."""
+    def warm() -> None:
+        started = time.monotonic()
+        try:
+            for each in rollups:
+                each.files(each.parts())
+        except (OSError, duckdb.Error) as err:  # a file compacted away meanwhile, a full disk
+            log_event(log, "rollups_warm_failed", error=err)
+            return
+        log_event(log, "rollups_warm", histories=len(rollups),
+                  seconds=round(time.monotonic() - started, 1))
+
+    thread = threading.Thread(target=warm, name="rollups-warm", daemon=True)
+    thread.start()
+    return thread
 
 
 def _build(part: str, target: Path) -> None:

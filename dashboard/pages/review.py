@@ -255,14 +255,14 @@ def _stored(report: dict[str, Any]) -> dict[str, Any]:
     for row in report["contributors"]:
         by_dimension.setdefault(row["dimension"], []).append(row)
     return {"from_ms": report["from_ms"], "to_ms": report["to_ms"],
-            "compare": report["compare"],
+            "baseline": report["baseline"],
             "contributors": report["contributors"][:CONTRIBUTORS_SHOWN],
             "dimensions": {d: sorted(rows, key=lambda r: -r["gmv_cents"])[:DIMENSION_ROWS]
                            for d, rows in by_dimension.items()}}
 
 
 def _totals(report: dict[str, Any], lang: str) -> list[Any]:
-    base = report["compare"]
+    base = report["baseline"]
     change = f"{(report['gmv_cents'] - base['gmv_cents']) / base['gmv_cents']:+.1%}" \
         if base["gmv_cents"] else "—"
     parts = [html.Span([html.Span(text(lang, "gmv"), className="label"),
@@ -321,7 +321,7 @@ def _contributors_table(report: dict[str, Any], lang: str) -> Any:
                         html.Td(_signed(r["delta_cents"]),
                                 className="n " + ("up" if r["delta_cents"] > 0 else "down"))])
             for i, r in enumerate(report["contributors"][:CONTRIBUTORS_SHOWN])]
-    note = [] if report["compare"]["gmv_cents"] else [
+    note = [] if report["baseline"]["gmv_cents"] else [
         html.Div(text(lang, "empty_baseline"), className="hint")]
     return [*note, html.Table([html.Thead(head), html.Tbody(rows)], className="table")]
 
@@ -362,9 +362,9 @@ def contributor_curve(_clicks: list[int], stored: dict[str, Any] | None, lang: s
     bucket_s = nice_bucket_s(span_ms, 120, 60 if row["dimension"] == "merchant" else 1)
     now = _shares(source.history(), row, stored["from_ms"], stored["to_ms"], bucket_s)
     base_history = source.history()
-    if stored["compare"]["with"] == "last-year":
+    if stored["baseline"]["with"] == "last-year":
         base_history = source.last_year() or base_history
-    then = _shares(base_history, row, stored["compare"]["from_ms"], stored["compare"]["to_ms"],
+    then = _shares(base_history, row, stored["baseline"]["from_ms"], stored["baseline"]["to_ms"],
                    bucket_s)
     name = f"{text(lang, row['dimension'])} · {text(lang, row['value'])}"
     title = f"{name}: {_signed(row['delta_cents'])}"

@@ -5,6 +5,8 @@ is an incident with the GMV it cost, and every figure adds up to the orders to t
 from __future__ import annotations
 
 import json
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +82,12 @@ def test_a_region_that_lost_half_its_orders_tops_what_changed(night: Settings,
     # Half its share of the range's GMV, give or take the night's own noise.
     expected = top["baseline_share"] / 2 * report["gmv_cents"]
     assert 0.6 * expected < -top["delta_cents"] < 1.4 * expected
-    deltas = [abs(c["delta_cents"]) for c in report["contributors"]]
+    deltas = [abs(Decimal(c["delta"])) for c in report["contributors"]]
     assert deltas == sorted(deltas, reverse=True)
+    # The contract's formula, from the printed figures.
+    for c in report["contributors"][:50]:
+        exact = (Fraction(c["share"]) - Fraction(c["baseline_share"])) * Fraction(report["gmv"])
+        assert abs(Decimal(c["delta"]) - Decimal(float(exact))) <= Decimal("0.01")
 
 
 def test_every_figure_adds_up_to_the_orders_to_the_cent(night: Settings,
@@ -93,7 +99,8 @@ def test_every_figure_adds_up_to_the_orders_to_the_cent(night: Settings,
     assert (report["orders"], report["gmv_cents"]) == (orders, cents)
     assert report["gmv"] == f"{cents // 100}.{cents % 100:02d}"
     baseline = orders_truth(night, 431 - 662, 431)
-    assert (report["compare"]["orders"], report["compare"]["gmv_cents"]) == baseline
+    assert report["compare"] == "previous"
+    assert (report["baseline"]["orders"], report["baseline"]["gmv_cents"]) == baseline
     for dimension, column in (("region", "region"), ("merchant", "merchant_id")):
         truth = orders_truth(night, 431, 1093, column)
         rows = {c["value"]: c for c in report["contributors"] if c["dimension"] == dimension}
