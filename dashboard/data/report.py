@@ -5,12 +5,14 @@ and device split. What `gmv report` prints and `/review` shows, exact to the cen
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import date, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 
 from common.settings import Settings
@@ -103,11 +105,10 @@ def baseline_for(compare: str, span: Span, tonight: Night, last_year: Night | No
     raise ReportError(f"unknown comparison {compare!r}: previous or last-year")
 
 
-def totals_by_value(rollups: Rollups, span: Span,
+def totals_by_value(db: duckdb.DuckDBPyConnection, span: Span,
                     dimensions: tuple[str, ...] = ("all", *DIMENSIONS)) -> dict[tuple[str, str], list[int]]:
     """(dimension, value) -> [orders, gmv_cents] over the span."""
-    with rollups.connect((span.start_ms, span.end_ms)) as db:
-        table = grouped(db, span.start_ms, span.end_ms, dimensions, None)
+    table = grouped(db, span.start_ms, span.end_ms, dimensions, None)
     return {(d, v): [int(n), int(g)] for d, v, n, g in zip(
         table["dimension"].to_pylist(), table["value"].to_pylist(), table["orders"].to_pylist(),
         table["gmv_cents"].to_pylist(), strict=True)}
@@ -138,19 +139,18 @@ def contributors(now: dict[tuple[str, str], list[int]], base: dict[tuple[str, st
     return rows
 
 
-def seconds_series(rollups: Rollups, span: Span) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def seconds_series(db: duckdb.DuckDBPyConnection, span: Span) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(second, orders, gmv_cents) of every second with orders in the span."""
-    with rollups.connect((span.start_ms, span.end_ms)) as db:
-        table = grouped(db, span.start_ms, span.end_ms, ("all",), 1)
+    table = grouped(db, span.start_ms, span.end_ms, ("all",), 1)
     return (np.asarray(table["bucket_ms"].to_numpy(), dtype=np.int64) // 1000,
             np.asarray(table["orders"].to_numpy(), dtype=np.int64),
             np.array([int(g) for g in table["gmv_cents"].to_pylist()], dtype=np.int64))
 
 
-def milestones(rollups: Rollups, span: Span, first_ms: int) -> list[dict[str, Any]]:
+def milestones(db: duckdb.DuckDBPyConnection, span: Span, first_ms: int) -> list[dict[str, Any]]:
     """The GMV milestones the night's running total crossed inside the span (counted from
     `first_ms`, the night's start)."""
-    seconds, _, gmv = seconds_series(rollups, Span(first_ms, span.end_ms))
+    seconds, _, gmv = seconds_series(db, Span(first_ms, span.end_ms))
     if not len(seconds):
         return []
     running = np.cumsum(gmv)
@@ -164,8 +164,8 @@ def milestones(rollups: Rollups, span: Span, first_ms: int) -> list[dict[str, An
     return found
 
 
-def peak(rollups: Rollups, span: Span) -> dict[str, Any] | None:
-    seconds, orders, _ = seconds_series(rollups, span)
+def peak(db: duckdb.DuckDBPyConnection, span: Span) -> dict[str, Any] | None:
+    seconds, orders, _ = seconds_series(db, span)
     if not len(seconds):
         return None
     i = int(np.argmax(orders))  # the first of equal peaks
@@ -173,12 +173,11 @@ def peak(rollups: Rollups, span: Span) -> dict[str, Any] | None:
             "at_ms": int(seconds[i]) * 1000}
 
 
-def device_split(rollups: Rollups, span: Span) -> list[dict[str, Any]]:
+def device_split(db: duckdb.DuckDBPyConnection, span: Span) -> list[dict[str, Any]]:
     """Each device's share of GMV per bucket through the range (an hour, or finer when short)."""
     length_s = (span.end_ms - span.start_ms) // 1000
     bucket_s = next((b for b in SPLIT_BUCKETS_S if length_s / b <= SPLIT_ROWS), 86_400)
-    with rollups.connect((span.start_ms, span.end_ms)) as db:
-        table = grouped(db, span.start_ms, span.end_ms, ("device",), bucket_s)
+    table = grouped(db, span.start_ms, span.end_ms, ("device",), bucket_s)
     buckets: dict[int, dict[str, int]] = {}
     for bucket, value, cents in zip(table["bucket_ms"].to_pylist(), table["value"].to_pylist(),
                                     table["gmv_cents"].to_pylist(), strict=True):
@@ -196,13 +195,13 @@ def _device_order(item: tuple[str, int]) -> tuple[int, str]:
     return (DEVICE_ORDER.index(item[0]) if item[0] in DEVICE_ORDER else 9, item[0])
 
 
-def _gmv_of(rollups: Rollups, span: Span, dimension: str | None) -> dict[str, int]:
+def _gmv_of(db: duckdb.DuckDBPyConnection, span: Span, dimension: str | None) -> dict[str, int]:
     dims = ("all",) if dimension is None else ("all", dimension)
     return {f"{d}={v}" if d != "all" else "all": g
-            for (d, v), (_, g) in totals_by_value(rollups, span, dims).items()}
+            for (d, v), (_, g) in totals_by_value(db, span, dims).items()}
 
 
-def gmv_lost(rollups: Rollups, alert: dict[str, Any], end_ms: int) -> int | None:
+def gmv_lost(db: duckdb.DuckDBPyConnection, alert: dict[str, Any], end_ms: int) -> int | None:
     """GMV the incident cost against what the 10 minutes before it would have made: for a value
     of a dimension its share of them x the GMV of the incident's span, for the whole flow
     their rate x its length. None for kinds that do not lose sales."""
@@ -212,9 +211,9 @@ def gmv_lost(rollups: Rollups, alert: dict[str, Any], end_ms: int) -> int | None
     if end <= start:
         return 0
     dimension = alert.get("dimension")
-    before = _gmv_of(rollups, Span(start - BEFORE_INCIDENT_MS, start),
+    before = _gmv_of(db, Span(start - BEFORE_INCIDENT_MS, start),
                      dimension.split("=")[0] if dimension else None)
-    during = _gmv_of(rollups, Span(start, end), dimension.split("=")[0] if dimension else None)
+    during = _gmv_of(db, Span(start, end), dimension.split("=")[0] if dimension else None)
     if dimension:
         share = _share(before.get(dimension, 0), before.get("all", 0))
         expected = share * during.get("all", 0)
@@ -225,7 +224,8 @@ def gmv_lost(rollups: Rollups, alert: dict[str, Any], end_ms: int) -> int | None
     return max(round(expected - actual), 0)
 
 
-def incidents(rollups: Rollups, alerts: list[dict[str, Any]], span: Span) -> list[dict[str, Any]]:
+def incidents(db: duckdb.DuckDBPyConnection, alerts: list[dict[str, Any]],
+              span: Span) -> list[dict[str, Any]]:
     """The alerts raised inside the span (or open into it), oldest first."""
     found = []
     for alert in alerts:
@@ -235,7 +235,7 @@ def incidents(rollups: Rollups, alerts: list[dict[str, Any]], span: Span) -> lis
         if start >= span.end_ms or (end is not None and int(end) < span.start_ms):
             continue
         until = int(end) if end is not None else span.end_ms
-        lost = gmv_lost(rollups, alert, span.end_ms)
+        lost = gmv_lost(db, alert, span.end_ms)
         found.append({"kind": alert["kind"], "severity": alert.get("severity"),
                       "dimension": alert.get("dimension"), "state": alert.get("state"),
                       "start": alert.get("start"), "end": alert.get("end"), "start_ms": start,
@@ -251,19 +251,26 @@ def build_report(span: Span, compare: str, tonight: Night, last_year: Night | No
                  alerts: list[dict[str, Any]]) -> dict[str, Any]:
     """The report as `gmv report --json` prints it (money as decimal strings)."""
     baseline = baseline_for(compare, span, tonight, last_year)
-    now = totals_by_value(tonight.rollups, span)
-    base = totals_by_value(baseline.night.rollups, baseline.span)
-    orders, gmv = now.get(("all", "all"), [0, 0])
-    base_orders, base_gmv = base.get(("all", "all"), [0, 0])
     bounds = History(tonight.rollups.data_dir).bounds_ms()
-    return {
-        **span.as_dict(), "gmv": format_cents(gmv), "gmv_cents": gmv, "orders": orders,
-        "compare": compare,
-        "baseline": {"with": compare, **baseline.span.as_dict(), "gmv": format_cents(base_gmv),
-                    "gmv_cents": base_gmv, "orders": base_orders},
-        "contributors": contributors(now, base, gmv, base_gmv),
-        "incidents": incidents(tonight.rollups, alerts, span),
-        "milestones": milestones(tonight.rollups, span, bounds[0]) if bounds else [],
-        "peak": peak(tonight.rollups, span),
-        "device_split": device_split(tonight.rollups, span),
-    }
+    # One connection for tonight's every question (the running total reaches back to the
+    # night's start, an incident's loss to the minutes before it), one for another night's.
+    with contextlib.ExitStack() as stack:
+        db = stack.enter_context(tonight.rollups.connect())
+        base_db = db if baseline.night is tonight else stack.enter_context(
+            baseline.night.rollups.connect((baseline.span.start_ms, baseline.span.end_ms)))
+        now = totals_by_value(db, span)
+        base = totals_by_value(base_db, baseline.span)
+        orders, gmv = now.get(("all", "all"), [0, 0])
+        base_orders, base_gmv = base.get(("all", "all"), [0, 0])
+        return {
+            **span.as_dict(), "gmv": format_cents(gmv), "gmv_cents": gmv, "orders": orders,
+            "compare": compare,
+            "baseline": {"with": compare, **baseline.span.as_dict(),
+                         "gmv": format_cents(base_gmv), "gmv_cents": base_gmv,
+                         "orders": base_orders},
+            "contributors": contributors(now, base, gmv, base_gmv),
+            "incidents": incidents(db, alerts, span),
+            "milestones": milestones(db, span, bounds[0]) if bounds else [],
+            "peak": peak(db, span),
+            "device_split": device_split(db, span),
+        }
