@@ -135,7 +135,8 @@ STRINGS: dict[str, dict[str, str]] = {
                              "本时段 GMV；点击一行看曲线",
         "by_dimension": "分维度", "incidents": "事件", "no_incidents": "此时段没有告警",
         "partial": "未完整", "was": "基准占比", "delta": "变化", "gmv_lost": "估计损失",
-        "against": "对比", "export_report": "下载报告", "export_too_big":
+        "against": "对比", "export_report": "下载报告", "export_orders": "导出订单明细",
+        "export_too_big":
             "导出将超过 {limit:,} 行：请选更粗的粒度或更短的时间范围",
         "exported": "已导出 {rows:,} 行", "baseline": "基准",
         "merchant_seconds": "按商家每秒只支持一小时以内的范围",
@@ -178,7 +179,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "by_dimension": "By dimension", "incidents": "Incidents",
         "no_incidents": "No alert in this range", "partial": "partial", "was": "Baseline share",
         "delta": "Change", "gmv_lost": "Est. lost", "against": "vs",
-        "export_report": "Download report",
+        "export_report": "Download report", "export_orders": "Export orders",
         "export_too_big": "The export would exceed {limit:,} rows: choose a coarser resolution "
                           "or a shorter range",
         "exported": "Exported {rows:,} rows", "baseline": "Baseline",

@@ -65,6 +65,7 @@ class Ids(StrEnum):
     REVIEW_DIMENSION_TABLE = "review-dimension-table"
     REVIEW_REPORT = "review-report"  # the range's report, for the tables and the click
     EXPORT_REPORT = "export-report"
+    EXPORT_ORDERS = "export-orders"
     EXPORT_NOTE = "export-note"
     REPLAY_DATA = "replay-data"
     EXPORT_CSV = "export-csv"

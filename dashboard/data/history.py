@@ -70,6 +70,21 @@ class History:
                                                             -(-end_ms // 1000)]).fetchone()
         return int(row[0]) if row else 0
 
+    def orders(self, start_ms: int, end_ms: int, dimension: str | None = None,
+               value: str | None = None, limit: int | None = None) -> pa.Table:
+        """The orders themselves of [start_ms, end_ms) (of one value of a dimension when given),
+        in event time order, as the contract names their fields; at most `limit` rows."""
+        column = {"merchant": "merchant_id", "payment": "coalesce(payment, 'none')"}.get(
+            dimension or "", dimension)
+        where = f" AND {column} = ?" if dimension else ""
+        params: list[object] = [start_ms, end_ms, *([value] if dimension else [])]
+        with self.rollups.connect((start_ms, end_ms)) as db:
+            return db.execute(
+                "SELECT order_id, ts_ms, amount_cents, device, category, region, merchant_id, "
+                "buyer_id, item_id, quantity, payment FROM orders WHERE ts_ms >= ? AND ts_ms < ?"
+                f"{where} ORDER BY ts_ms, order_id{f' LIMIT {int(limit)}' if limit else ''}",
+                params).to_arrow_table()
+
     def drill(self, dimension: str, value: str, start_ms: int, end_ms: int,
               bucket_s: int) -> pa.Table:
         """Orders and GMV per bucket of [start_ms, end_ms) for one value of one dimension."""

@@ -23,6 +23,8 @@ from dashboard.data.review import (
     answer,
     chart_series,
     export_answer,
+    export_orders,
+    orders_csv,
     partial_buckets,
     to_csv,
     to_parquet,
@@ -97,6 +99,8 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
                         html.Button(text(lang, "export_csv"), id=Ids.EXPORT_CSV,
                                     className="button"),
                         html.Button(text(lang, "export_parquet"), id=Ids.EXPORT_PARQUET,
+                                    className="button ghost"),
+                        html.Button(text(lang, "export_orders"), id=Ids.EXPORT_ORDERS,
                                     className="button ghost"),
                         html.Button(text(lang, "export_report"), id=Ids.EXPORT_REPORT,
                                     className="button ghost")]),
@@ -348,13 +352,14 @@ def dimension_table(dimension: str, stored: dict[str, Any] | None, lang: str) ->
 
 @callback(Output(Ids.REVIEW_CONTRIBUTOR_CHART, "figure"),
           Output(Ids.REVIEW_CONTRIBUTOR_TITLE, "children"),
+          Output(Ids.REVIEW_CONTRIBUTOR_TITLE, "data-pick"),
           Input({"type": Ids.REVIEW_CONTRIBUTOR, "index": ALL}, "n_clicks"),
           Input(Ids.REVIEW_REPORT, "data"), State(Ids.LANG, "data"))
 def contributor_curve(_clicks: list[int], stored: dict[str, Any] | None, lang: str) -> Any:
     """The chosen value's share of GMV through the range against the baseline's (the top
     contributor until one is clicked)."""
     if not stored or not stored["contributors"]:
-        return no_update, ""
+        return no_update, "", ""
     picked = ctx.triggered_id["index"] if isinstance(ctx.triggered_id, dict) else 0
     row = stored["contributors"][min(picked, len(stored["contributors"]) - 1)]
     source = live_data.source()
@@ -368,8 +373,9 @@ def contributor_curve(_clicks: list[int], stored: dict[str, Any] | None, lang: s
                    bucket_s)
     name = f"{text(lang, row['dimension'])} · {text(lang, row['value'])}"
     title = f"{name}: {_signed(row['delta_cents'])}"
-    return share_figure({"bucket_ms": now[0], "now": now[1]}, lang, name,
-                        text(lang, "baseline"), then[1]), title
+    return (share_figure({"bucket_ms": now[0], "now": now[1]}, lang, name,
+                         text(lang, "baseline"), then[1]), title,
+            f"{row['dimension']}={row['value']}")
 
 
 def _shares(history: history_data.History, row: dict[str, Any], start_ms: int, end_ms: int,
@@ -396,14 +402,16 @@ def _comparison(source: live_data.DataSource, query: ReviewQuery, compare: str) 
 
 @callback(Output(Ids.DOWNLOAD, "data"), Output(Ids.EXPORT_NOTE, "children"),
           Input(Ids.EXPORT_CSV, "n_clicks"), Input(Ids.EXPORT_PARQUET, "n_clicks"),
-          Input(Ids.EXPORT_REPORT, "n_clicks"),
+          Input(Ids.EXPORT_REPORT, "n_clicks"), Input(Ids.EXPORT_ORDERS, "n_clicks"),
           State(Ids.REVIEW_START, "value"), State(Ids.REVIEW_END, "value"),
           State(Ids.REVIEW_RESOLUTION, "value"), State(Ids.REVIEW_DIMENSION, "value"),
-          State(Ids.REVIEW_COMPARE, "value"), State(Ids.LANG, "data"),
-          prevent_initial_call=True)
-def export(_csv: int | None, _parquet: int | None, _report: int | None, start: str, end: str,
-           resolution: str, dimension: str | None, compare: str, lang: str) -> Any:
-    """What the chart shows, every value and bucket, as a file (or the range's report)."""
+          State(Ids.REVIEW_COMPARE, "value"), State(Ids.REVIEW_CONTRIBUTOR_TITLE, "data-pick"),
+          State(Ids.LANG, "data"), prevent_initial_call=True)
+def export(_csv: int | None, _parquet: int | None, _report: int | None, _orders: int | None,
+           start: str, end: str, resolution: str, dimension: str | None, compare: str,
+           pick: str | None, lang: str) -> Any:
+    """What the chart shows, every value and bucket, as a file; the range's report; or the
+    orders themselves of the value whose curve is shown (all of the range's when none is)."""
     source = live_data.source()
     try:
         query = parse_query(start, end, resolution, dimension, _festival_day(source))
@@ -419,6 +427,15 @@ def export(_csv: int | None, _parquet: int | None, _report: int | None, start: s
         except ReportError as err:
             return no_update, str(err)
         return dcc.send_string(report_html(report), f"{name}-report.html"), ""
+    if ctx.triggered_id == Ids.EXPORT_ORDERS:
+        chosen, _, value = (pick or "").partition("=")
+        try:
+            orders = export_orders(source.history(), query, chosen or None, value or None)
+        except ExportTooBig:
+            return no_update, text(lang, "export_too_big", limit=EXPORT_MAX_ROWS)
+        suffix = f"-{chosen}-{value}" if chosen else ""
+        return (dcc.send_string(orders_csv(orders), f"orders-{name}{suffix}.csv"),
+                text(lang, "exported", rows=orders.num_rows))
     try:
         table = export_answer(source.history(), query)
     except ExportTooBig:

@@ -216,6 +216,24 @@ def test_an_export_too_large_is_refused_with_a_reason(counted_sample: Stack, pag
                                                                timeout=10_000)
 
 
+def test_the_orders_of_the_value_on_show_export_to_the_cent(counted_sample: Stack,
+                                                            page: Page) -> None:
+    stack = counted_sample
+    page.goto(stack.base_url + "/review?lang=en")
+    # Against the range before the night (no orders), the largest value changed the most.
+    page.locator(_id(Ids.REVIEW_COMPARE)).get_by_text("Previous range").click()
+    title = page.locator(_id(Ids.REVIEW_CONTRIBUTOR_TITLE))
+    expect(title).to_contain_text("Device · Mobile", timeout=20_000)
+    with page.expect_download() as download:
+        page.locator(_id(Ids.EXPORT_ORDERS)).click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert {r["device"] for r in rows} == {"mobile"}
+    assert len(rows) == TRUTH["by_device"]["mobile"]["orders"]
+    assert sum(Decimal(r["amount"]) for r in rows) == Decimal(TRUTH["by_device"]["mobile"]["gmv"])
+    assert rows[0]["ts"].endswith("+08:00")
+    expect(page.locator(_id(Ids.EXPORT_NOTE))).to_contain_text(f"{len(rows):,} rows")
+
+
 def test_the_review_replays_the_night(counted_sample: Stack, page: Page) -> None:
     stack = counted_sample
     page.goto(stack.base_url + "/review?lang=en")
