@@ -22,6 +22,7 @@ from dashboard.data.history import History
 from dashboard.data.report import Night, Span, build_report
 from dashboard.data.review import ReviewQuery, answer, chart_series, export_answer, to_csv
 from dashboard.data.rollups import CACHE_DIR
+from dashboard.pages.review import CHART_VALUES
 from ingest.detect.keeper import read_alerts
 from ingest.history import read_manifest
 
@@ -87,7 +88,8 @@ def main() -> None:
         compare = rng.choice(("previous", "last-year"))
         query = ReviewQuery(start, start + length_ms, resolution, dimension)
         began = time.perf_counter()
-        chart_series(answer(tonight_history, query), "gmv")
+        chart_series(tonight_history.series(query.start_ms, query.end_ms, query.bucket_s,
+                                            query.dimension, top=CHART_VALUES), "gmv")
         shifted = query.shifted(-length_ms) if compare == "previous" else query
         answer(tonight_history if compare == "previous" else last_year_history, shifted)
         build_report(Span(query.start_ms, query.end_ms), compare, tonight, last_year, alerts)

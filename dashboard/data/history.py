@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dashboard.data.rollups import DIMENSIONS, Rollups, grouped
+from dashboard.data.rollups import DIMENSIONS, HOUR_S, HOURLY, Rollups, grouped
 from ingest.history import midnight_of_busiest, read_manifest
 
 __all__ = ["DIMENSIONS", "History", "night_curve"]
@@ -41,13 +41,20 @@ class History:
         return min(int(f.min_ts_ms or 0) for f in files), max(int(f.max_ts_ms or 0) for f in files)
 
     def series(self, start_ms: int, end_ms: int, bucket_s: int,
-               dimension: str | None = None) -> pa.Table:
+               dimension: str | None = None, top: int | None = None) -> pa.Table:
         """Orders and GMV per bucket of event time in [start_ms, end_ms), optionally split by a
-        dimension: columns bucket_ms, [value,] orders, gmv_cents (exact, as DECIMAL)."""
+        dimension (only its `top` values by GMV in the range, when given): columns bucket_ms,
+        [value,] orders, gmv_cents (exact, as DECIMAL)."""
         if dimension is not None and dimension not in DIMENSIONS:
             raise ValueError(f"unknown dimension {dimension!r}")
         with self.rollups.connect((start_ms, end_ms)) as db:
-            table = grouped(db, start_ms, end_ms, (dimension or "all",), bucket_s)
+            values = None
+            if dimension and top:
+                totals = grouped(db, start_ms, end_ms, (dimension,), None)
+                order = pc.sort_indices(totals, [("gmv_cents", "descending"),
+                                                 ("value", "ascending")])
+                values = totals.take(order)["value"].to_pylist()[:top] or [""]
+            table = grouped(db, start_ms, end_ms, (dimension or "all",), bucket_s, values)
         table = table.drop_columns(["dimension"])
         return table if dimension else table.drop_columns(["value"])
 
@@ -58,16 +65,17 @@ class History:
         with self.rollups.connect() as db:
             rows = db.execute("SELECT value FROM rollups WHERE dimension = ? GROUP BY value "
                               "ORDER BY sum(gmv_cents) DESC, value LIMIT ?",
-                              [dimension, int(limit)]).fetchall()
+                              [dimension + HOURLY, int(limit)]).fetchall()
         return [str(r[0]) for r in rows]
 
     def count_values(self, dimension: str, start_ms: int, end_ms: int) -> int:
-        """How many values of the dimension have orders in [start_ms, end_ms) (to the rollup's
-        grain)."""
+        """How many values of the dimension have orders in the hours [start_ms, end_ms) touches
+        (an upper bound, from the hourly rows)."""
         with self.rollups.connect((start_ms, end_ms)) as db:
             row = db.execute("SELECT count(DISTINCT value) FROM rollups WHERE dimension = ? AND "
-                             "second >= ? AND second < ?", [dimension, start_ms // 1000 - 60,
-                                                            -(-end_ms // 1000)]).fetchone()
+                             "second >= ? AND second < ?",
+                             [dimension + HOURLY, start_ms // 1000 - HOUR_S,
+                              -(-end_ms // 1000)]).fetchone()
         return int(row[0]) if row else 0
 
     def orders(self, start_ms: int, end_ms: int, dimension: str | None = None,

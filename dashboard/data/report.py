@@ -14,6 +14,8 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from common.settings import Settings
 from dashboard.data.history import History
@@ -105,8 +107,20 @@ def baseline_for(compare: str, span: Span, tonight: Night, last_year: Night | No
     raise ReportError(f"unknown comparison {compare!r}: previous or last-year")
 
 
+def totals_table(db: duckdb.DuckDBPyConnection, span: Span) -> pa.Table:
+    """dimension, value, orders, gmv_cents over the span, for 'all' and every dimension."""
+    return grouped(db, span.start_ms, span.end_ms, ("all", *DIMENSIONS), None)
+
+
+def _whole(table: pa.Table) -> tuple[int, int]:
+    """(orders, gmv_cents) of a totals table's 'all' row."""
+    row = table.filter(pc.equal(table["dimension"], "all")).to_pylist()
+    return (int(row[0]["orders"]), int(row[0]["gmv_cents"])) if row else (0, 0)
+
+
 def totals_by_value(db: duckdb.DuckDBPyConnection, span: Span,
-                    dimensions: tuple[str, ...] = ("all", *DIMENSIONS)) -> dict[tuple[str, str], list[int]]:
+                    dimensions: tuple[str, ...] = ("all", *DIMENSIONS)
+                    ) -> dict[tuple[str, str], list[int]]:
     """(dimension, value) -> [orders, gmv_cents] over the span."""
     table = grouped(db, span.start_ms, span.end_ms, dimensions, None)
     return {(d, v): [int(n), int(g)] for d, v, n, g in zip(
@@ -118,24 +132,53 @@ def _share(part: int, whole: int) -> Fraction:
     return Fraction(part, whole) if whole else Fraction(0)
 
 
-def contributors(now: dict[tuple[str, str], list[int]], base: dict[tuple[str, str], list[int]],
-                 gmv: int, base_gmv: int) -> list[dict[str, Any]]:
-    """Every value of every dimension: delta = (share in range - share in baseline) x range GMV,
-    largest |delta| first (then by dimension and value, for a stable order)."""
-    rows: list[dict[str, Any]] = []
-    for dimension, value in sorted(set(now) | set(base)):
-        if dimension == "all":
-            continue
-        cents = now.get((dimension, value), [0, 0])[1]
-        base_cents = base.get((dimension, value), [0, 0])[1]
-        share, base_share = _share(cents, gmv), _share(base_cents, base_gmv)
-        delta = round((share - base_share) * gmv)  # exact, then to the cent (half to even)
-        rows.append({"dimension": dimension, "value": value, "gmv": format_cents(cents),
-                     "gmv_cents": cents, "share": float(share),
-                     "baseline_gmv": format_cents(base_cents),
-                     "baseline_share": float(base_share), "delta": format_cents(delta),
-                     "delta_cents": delta})
-    rows.sort(key=lambda r: (-abs(int(r["delta_cents"])), r["dimension"], r["value"]))
+def _round_half_even(numerator: int, denominator: int) -> int:
+    quotient, remainder = divmod(numerator, denominator)  # floor, remainder >= 0
+    twice = 2 * remainder
+    if twice > denominator or (twice == denominator and quotient % 2):
+        quotient += 1
+    return quotient
+
+
+_CONTRIBUTORS_SQL = """
+WITH j AS (
+    SELECT coalesce(n.dimension, b.dimension) AS dimension, coalesce(n.value, b.value) AS value,
+           coalesce(n.gmv_cents, 0)::HUGEINT AS c, coalesce(b.gmv_cents, 0)::HUGEINT AS bc
+    FROM (SELECT * FROM now_totals WHERE dimension <> 'all') n
+    FULL OUTER JOIN (SELECT * FROM base_totals WHERE dimension <> 'all') b
+        ON n.dimension = b.dimension AND n.value = b.value),
+d AS (  -- delta = c - bc x G / B, rounded to the cent, half to even
+    SELECT *, CASE WHEN $base = 0 THEN c ELSE c - (bc * $gmv // $base + CASE
+        WHEN 2 * (bc * $gmv % $base) > $base
+          OR (2 * (bc * $gmv % $base) = $base AND (bc * $gmv // $base) % 2 = 1) THEN 1 ELSE 0
+        END) END AS delta FROM j)
+SELECT dimension, value, {money_c} AS gmv, c::BIGINT AS gmv_cents,
+       CASE WHEN $gmv = 0 THEN 0.0 ELSE c::DOUBLE / $gmv END AS share,
+       {money_bc} AS baseline_gmv,
+       CASE WHEN $base = 0 THEN 0.0 ELSE bc::DOUBLE / $base END AS baseline_share,
+       {money_delta} AS delta, delta::BIGINT AS delta_cents
+FROM d ORDER BY abs(delta) DESC, dimension, value
+"""
+
+
+def _money_sql(column: str) -> str:
+    """Cents as the yuan string format_cents writes ('-1.05'), in SQL."""
+    return (f"(CASE WHEN {column} < 0 THEN '-' ELSE '' END || (abs({column}) // 100)::VARCHAR "
+            f"|| '.' || lpad((abs({column}) % 100)::VARCHAR, 2, '0'))")
+
+
+def contributors(now: pa.Table, base: pa.Table, gmv: int, base_gmv: int) -> list[dict[str, Any]]:
+    """Every value of every dimension (from two `grouped` tables): delta = (share in range -
+    share in baseline) x range GMV, largest |delta| first (then by dimension and value). In
+    integers: delta = cents - base_cents x GMV / base GMV, rounded to the cent (half to even)."""
+    db = duckdb.connect()
+    db.register("now_totals", now)
+    db.register("base_totals", base)
+    sql = _CONTRIBUTORS_SQL.format(money_c=_money_sql("c"), money_bc=_money_sql("bc"),
+                                   money_delta=_money_sql("delta"))
+    table: pa.Table = db.execute(sql, {"gmv": gmv, "base": base_gmv}).to_arrow_table()
+    rows: list[dict[str, Any]] = table.to_pylist()
+    db.close()
     return rows
 
 
@@ -144,7 +187,8 @@ def seconds_series(db: duckdb.DuckDBPyConnection, span: Span) -> tuple[np.ndarra
     table = grouped(db, span.start_ms, span.end_ms, ("all",), 1)
     return (np.asarray(table["bucket_ms"].to_numpy(), dtype=np.int64) // 1000,
             np.asarray(table["orders"].to_numpy(), dtype=np.int64),
-            np.array([int(g) for g in table["gmv_cents"].to_pylist()], dtype=np.int64))
+            # a second's GMV fits in 64 bits many times over
+            np.asarray(pc.cast(table["gmv_cents"], pa.int64()).to_numpy(), dtype=np.int64))
 
 
 def milestones(db: duckdb.DuckDBPyConnection, span: Span, first_ms: int) -> list[dict[str, Any]]:
@@ -224,9 +268,14 @@ def gmv_lost(db: duckdb.DuckDBPyConnection, alert: dict[str, Any], end_ms: int) 
     return max(round(expected - actual), 0)
 
 
-def incidents(db: duckdb.DuckDBPyConnection, alerts: list[dict[str, Any]],
-              span: Span) -> list[dict[str, Any]]:
-    """The alerts raised inside the span (or open into it), oldest first."""
+_LOSSES: dict[tuple[Any, ...], int | None] = {}  # the same files, the same incident: the same loss
+_LOSSES_KEPT = 1_000
+
+
+def incidents(db: duckdb.DuckDBPyConnection, alerts: list[dict[str, Any]], span: Span,
+              files: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The alerts raised inside the span (or open into it), oldest first; `files`: the
+    committed files they are measured on (their losses are remembered while those are)."""
     found = []
     for alert in alerts:
         if alert.get("state") == "pending" or alert.get("start_ms") is None:
@@ -235,7 +284,13 @@ def incidents(db: duckdb.DuckDBPyConnection, alerts: list[dict[str, Any]],
         if start >= span.end_ms or (end is not None and int(end) < span.start_ms):
             continue
         until = int(end) if end is not None else span.end_ms
-        lost = gmv_lost(db, alert, span.end_ms)
+        key = (files, alert["kind"], alert.get("dimension"), start, end,
+               None if end is not None else span.end_ms)
+        if key not in _LOSSES or not files:
+            if len(_LOSSES) >= _LOSSES_KEPT:
+                _LOSSES.clear()
+            _LOSSES[key] = gmv_lost(db, alert, span.end_ms)
+        lost = _LOSSES[key]
         found.append({"kind": alert["kind"], "severity": alert.get("severity"),
                       "dimension": alert.get("dimension"), "state": alert.get("state"),
                       "start": alert.get("start"), "end": alert.get("end"), "start_ms": start,
@@ -258,10 +313,10 @@ def build_report(span: Span, compare: str, tonight: Night, last_year: Night | No
         db = stack.enter_context(tonight.rollups.connect())
         base_db = db if baseline.night is tonight else stack.enter_context(
             baseline.night.rollups.connect((baseline.span.start_ms, baseline.span.end_ms)))
-        now = totals_by_value(db, span)
-        base = totals_by_value(base_db, baseline.span)
-        orders, gmv = now.get(("all", "all"), [0, 0])
-        base_orders, base_gmv = base.get(("all", "all"), [0, 0])
+        now = totals_table(db, span)
+        base = totals_table(base_db, baseline.span)
+        orders, gmv = _whole(now)
+        base_orders, base_gmv = _whole(base)
         return {
             **span.as_dict(), "gmv": format_cents(gmv), "gmv_cents": gmv, "orders": orders,
             "compare": compare,
@@ -269,7 +324,7 @@ def build_report(span: Span, compare: str, tonight: Night, last_year: Night | No
                          "gmv": format_cents(base_gmv), "gmv_cents": base_gmv,
                          "orders": base_orders},
             "contributors": contributors(now, base, gmv, base_gmv),
-            "incidents": incidents(db, alerts, span),
+            "incidents": incidents(db, alerts, span, tuple(tonight.rollups.parts())),
             "milestones": milestones(db, span, bounds[0]) if bounds else [],
             "peak": peak(db, span),
             "device_split": device_split(db, span),

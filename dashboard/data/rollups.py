@@ -32,10 +32,14 @@ DIMENSIONS = ("device", "category", "region", "payment", "merchant")
 SECOND_DIMENSIONS = ("device", "category", "region", "payment")
 _COLUMN = {"merchant": "merchant_id", "payment": "coalesce(payment, 'none')"}
 GRAIN_S = {d: 1 for d in ("all", *SECOND_DIMENSIONS)} | {"merchant": 60}
+HOUR_S = 3600
+HOURLY = "@h"  # a dimension's hourly rows: `device@h` (a day's merchants in 480k rows, not 10M)
 CACHE_DIR = "review-rollups"
+ROLLUP_VERSION = 2  # in every rollup's name: a new layout is built anew, not misread
 
-# One file's rollup: `second` is the bucket's first second (a minute's, for merchants).
-_ROLLUP_SQL = """
+# One file's rollup: `second` is the bucket's first second (a minute's, for merchants), and
+# the same per hour.
+_FINE_SQL = """
 SELECT ts_ms // 1000 AS second, 'all' AS dimension, 'all' AS value, count(*) AS orders,
        sum(amount_cents)::BIGINT AS gmv_cents FROM orders GROUP BY ALL
 UNION ALL
@@ -53,12 +57,18 @@ UNION ALL
 SELECT ts_ms // 60000 * 60 AS second, 'merchant' AS dimension, merchant_id AS value,
        count(*) AS orders, sum(amount_cents)::BIGINT AS gmv_cents FROM orders GROUP BY ALL
 """
+_ROLLUP_SQL = f"""
+SELECT * FROM fine
+UNION ALL
+SELECT second // {HOUR_S} * {HOUR_S}, dimension || '{HOURLY}', value, sum(orders)::BIGINT,
+       sum(gmv_cents)::BIGINT FROM fine GROUP BY ALL
+"""
 
 
 def _cache_name(part: str) -> str:
     """A name that changes with the file (its path, size and modification time)."""
     stat = os.stat(part)
-    key = f"{os.path.abspath(part)}|{stat.st_size}|{stat.st_mtime_ns}"
+    key = f"{ROLLUP_VERSION}|{os.path.abspath(part)}|{stat.st_size}|{stat.st_mtime_ns}"
     return f"{Path(part).stem}-{hashlib.sha1(key.encode()).hexdigest()[:12]}.parquet"
 
 
@@ -154,6 +164,7 @@ def warm_in_background(*rollups: Rollups) -> threading.Thread:
 def _build(part: str, target: Path) -> None:
     db = duckdb.connect()
     orders_view(db, [part])
+    db.execute(f"CREATE TEMP TABLE fine AS {_FINE_SQL}")
     tmp = target.with_suffix(f".{os.getpid()}.tmp")
     db.execute(f"COPY ({_ROLLUP_SQL} ORDER BY dimension, second) TO '{tmp}' "
                "(FORMAT parquet, ROW_GROUP_SIZE 100000)")
@@ -174,32 +185,50 @@ def split_range(start_ms: int, end_ms: int, grain_s: int) -> tuple[tuple[int, in
     return (first // 1000, last // 1000), edges
 
 
+def _pieces(start_ms: int, end_ms: int, dimension: str,
+            bucket_s: int | None) -> tuple[list[tuple[str, int, int]], list[tuple[int, int]]]:
+    """[start_ms, end_ms) as rollup pieces (rows' dimension, first second, end second), the
+    coarsest grain first, and what is left for the orders (ms)."""
+    levels = [(HOUR_S, dimension + HOURLY), (GRAIN_S[dimension], dimension)]
+    pieces: list[tuple[str, int, int]] = []
+    left = [(start_ms, end_ms)]
+    for grain, rows in levels:
+        if bucket_s is not None and bucket_s % grain:
+            continue  # finer buckets than this grain: not from these rows
+        still: list[tuple[int, int]] = []
+        for a, b in left:
+            inner, edges = split_range(a, b, grain)
+            if inner is not None:
+                pieces.append((rows, *inner))
+            still += edges
+        left = still
+    return pieces, left
+
+
 def grouped(db: duckdb.DuckDBPyConnection, start_ms: int, end_ms: int, dimensions: tuple[str, ...],
-            bucket_s: int | None) -> pa.Table:
+            bucket_s: int | None, values: list[str] | None = None) -> pa.Table:
     """Orders and GMV of [start_ms, end_ms) by dimension and value (and bucket of `bucket_s`
-    when given): columns [bucket_ms,] dimension, value, orders, gmv_cents (DECIMAL, exact).
-    Each dimension from its rollup where its grain allows, from the orders at the edges."""
+    when given; only `values` when given): columns [bucket_ms,] dimension, value, orders,
+    gmv_cents (DECIMAL, exact). Whole hours from the hourly rows, the rest from the finest
+    rollup that the buckets allow, the edges finer than that from the orders."""
     selects: list[str] = []
     params: list[Any] = []
     bucket = f"second // {bucket_s} * {bucket_s * 1000} AS bucket_ms, " if bucket_s else ""
     raw_bucket = f"ts_ms // {bucket_s * 1000} * {bucket_s * 1000} AS bucket_ms, " \
         if bucket_s else ""
+    only = f" AND value IN ({', '.join('?' * len(values))})" if values else ""
     for dimension in dimensions:
-        grain = GRAIN_S[dimension]
-        if bucket_s is not None and bucket_s % grain:
-            inner, edges = None, [(start_ms, end_ms)]  # finer than the rollup: the orders
-        else:
-            inner, edges = split_range(start_ms, end_ms, grain)
-        if inner is not None:
-            selects.append(f"SELECT {bucket}dimension, value, orders, gmv_cents FROM rollups "
-                           "WHERE dimension = ? AND second >= ? AND second < ?")
-            params += [dimension, *inner]
+        pieces, edges = _pieces(start_ms, end_ms, dimension, bucket_s)
+        for rows, first, end in pieces:
+            selects.append(f"SELECT {bucket}'{dimension}' AS dimension, value, orders, gmv_cents "
+                           f"FROM rollups WHERE dimension = ? AND second >= ? AND second < ?{only}")
+            params += [rows, first, end, *(values or [])]
         column = "'all'" if dimension == "all" else _COLUMN.get(dimension, dimension)
         for a, b in edges:
-            selects.append(f"SELECT {raw_bucket}'{dimension}' AS dimension, "
+            selects.append(f"SELECT * FROM (SELECT {raw_bucket}'{dimension}' AS dimension, "
                            f"{column}::VARCHAR AS value, 1 AS orders, amount_cents AS gmv_cents "
-                           "FROM orders WHERE ts_ms >= ? AND ts_ms < ?")
-            params += [a, b]
+                           f"FROM orders WHERE ts_ms >= ? AND ts_ms < ?) WHERE true{only}")
+            params += [a, b, *(values or [])]
     keys = "bucket_ms, dimension, value" if bucket_s else "dimension, value"
     return db.execute(
         f"SELECT {keys}, sum(orders)::BIGINT AS orders, sum(gmv_cents)::DECIMAL(38, 0) AS "

@@ -57,6 +57,7 @@ NICE_BUCKETS_S = (1, 5, 10, 30, 60, 300, 600, 1800, 3600)
 OVERVIEW_POINTS = 1_500
 CONTRIBUTORS_SHOWN = 12
 DIMENSION_ROWS = 15
+CHART_VALUES = 8  # lines on the detail chart when split by a dimension
 TABLE_DIMENSIONS = ("device", "region", "category", "payment", "merchant")
 
 
@@ -237,7 +238,8 @@ def refresh_review(start: str, end: str, resolution: str, dimension: str | None,
     except ReportError as err:
         return *unchanged[:2], str(err), *unchanged[3:]
     history = source.history()
-    table = answer(history, query)
+    table = history.series(query.start_ms, query.end_ms, query.bucket_s, query.dimension,
+                           top=CHART_VALUES)
     other = _comparison(source, query, compare) if compare != "none" else None
     name = text(lang, f"compare_{compare}")
     figure = buckets_figure(chart_series(table, "gmv"), lang, "gmv",
