@@ -114,7 +114,7 @@ def orders_view(db: duckdb.DuckDBPyConnection, paths: list[str], name: str = "or
     """A view `name` over the committed order files (empty, with the columns, when none)."""
     if not paths:
         db.register(f"{name}_empty", STORED.empty_table())
-        db.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {name}_empty")
+        db.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_empty")
         return
     parquet = [p for p in paths if p.endswith(".parquet")]
     fresh = [p for p in paths if p.endswith(".arrow")]
@@ -125,7 +125,7 @@ def orders_view(db: duckdb.DuckDBPyConnection, paths: list[str], name: str = "or
     if fresh:
         db.register(f"{name}_fresh", ds.dataset(fresh, format="ipc"))
         selects.append(f"SELECT * FROM {name}_fresh")
-    db.execute(f"CREATE OR REPLACE VIEW {name} AS " + " UNION ALL ".join(selects))
+    db.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS " + " UNION ALL ".join(selects))
 
 
 def read_columns(paths: list[str], columns: list[str], where: ds.Expression | None = None,

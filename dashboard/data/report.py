@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from common.settings import Settings
 from dashboard.data.history import History
-from dashboard.data.rollups import DIMENSIONS, Rollups, grouped
+from dashboard.data.rollups import DIMENSIONS, Rollups, grouped, shared_cursor
 from ingest.contract import BEIJING, beijing_iso, format_cents, midnight_ms
 from ingest.history import orders_dir
 from ingest.live_state import MILESTONES_YUAN
@@ -171,7 +171,7 @@ def contributors(now: pa.Table, base: pa.Table, gmv: int, base_gmv: int) -> list
     """Every value of every dimension (from two `grouped` tables): delta = (share in range -
     share in baseline) x range GMV, largest |delta| first (then by dimension and value). In
     integers: delta = cents - base_cents x GMV / base GMV, rounded to the cent (half to even)."""
-    db = duckdb.connect()
+    db = shared_cursor()
     db.register("now_totals", now)
     db.register("base_totals", base)
     sql = _CONTRIBUTORS_SQL.format(money_c=_money_sql("c"), money_bc=_money_sql("bc"),

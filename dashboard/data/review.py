@@ -19,6 +19,7 @@ RESOLUTIONS_S = {"second": 1, "minute": 60, "hour": 3600}
 COMPARISONS = ("none", "previous", "last_year")
 MAX_BUCKETS = 20_000  # a browser draws this many points per line without trouble
 EXPORT_MAX_ROWS = 500_000
+CHART_VALUES = 8  # lines on the review's chart when it is split by a dimension
 MERCHANT_SECONDS_MAX_MS = 3_600_000  # merchants per second come from the orders themselves
 
 

@@ -17,6 +17,7 @@ from dashboard.data import history as history_data
 from dashboard.data import live as live_data
 from dashboard.data.report import ReportError, Span, build_report, nights
 from dashboard.data.review import (
+    CHART_VALUES,
     EXPORT_MAX_ROWS,
     ExportTooBig,
     ReviewQuery,
@@ -57,7 +58,6 @@ NICE_BUCKETS_S = (1, 5, 10, 30, 60, 300, 600, 1800, 3600)
 OVERVIEW_POINTS = 1_500
 CONTRIBUTORS_SHOWN = 12
 DIMENSION_ROWS = 15
-CHART_VALUES = 8  # lines on the detail chart when split by a dimension
 TABLE_DIMENSIONS = ("device", "region", "category", "payment", "merchant")
 
 
