@@ -120,12 +120,18 @@ def orders_view(db: duckdb.DuckDBPyConnection, paths: list[str], name: str = "or
     fresh = [p for p in paths if p.endswith(".arrow")]
     selects = []
     if parquet:
-        db.read_parquet(parquet).create_view(f"{name}_compacted")
+        db.execute(f"CREATE OR REPLACE TEMP VIEW {name}_compacted AS SELECT * FROM "
+                   f"read_parquet({sql_list(parquet)})")
         selects.append(f"SELECT * FROM {name}_compacted")
     if fresh:
         db.register(f"{name}_fresh", ds.dataset(fresh, format="ipc"))
         selects.append(f"SELECT * FROM {name}_fresh")
     db.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS " + " UNION ALL ".join(selects))
+
+
+def sql_list(paths: list[str]) -> str:
+    """Paths as a SQL list literal, each quoted (a view of them stays its connection's own)."""
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
 
 
 def read_columns(paths: list[str], columns: list[str], where: ds.Expression | None = None,

@@ -24,7 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from common.logs import log_event
-from ingest.history import orders_dir, orders_view, read_manifest
+from ingest.history import orders_dir, orders_view, read_manifest, sql_list
 
 log = logging.getLogger("gmv.review")
 
@@ -134,7 +134,8 @@ class Rollups:
             raise RuntimeError("the history kept changing under the review; try again")
         db = _database().cursor()  # its own connection, to the process's one database
         if files:
-            db.read_parquet(files).create_view("rollups")
+            db.execute(f"CREATE OR REPLACE TEMP VIEW rollups AS SELECT * FROM "
+                       f"read_parquet({sql_list(files)})")
         else:
             db.execute("CREATE TEMP VIEW rollups AS SELECT 0::BIGINT AS second, '' AS dimension, "
                        "'' AS value, 0::BIGINT AS orders, 0::BIGINT AS gmv_cents WHERE false")
