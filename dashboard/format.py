@@ -63,6 +63,16 @@ def format_exact(cents: int) -> str:
     return f"¥{_grouped(cents // 100)}.{cents % 100:02d}"
 
 
+def format_signed(cents: int) -> str:
+    """A change of money with its sign: '+¥1,234.50', '−¥0.07', '¥0.00'."""
+    return ("+" if cents > 0 else "−" if cents < 0 else "") + format_exact(abs(cents))
+
+
+def format_change(now: int, before: int) -> str:
+    """How much `now` moved against `before`, as a signed percentage ('—' with no before)."""
+    return f"{(now - before) / before:+.1%}" if before else "—"
+
+
 def format_compact(cents: int, lang: str) -> str:
     """A short amount for labels and axes: '¥1.2亿', '¥356万', '¥1.2B', '¥3.6M'."""
     yuan = cents / 100  # display only: nothing adds these up

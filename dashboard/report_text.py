@@ -6,22 +6,11 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from dashboard.format import format_change, format_exact, format_signed
+
 TOP = 15
 _DIMENSION_NAMES = {"device": "Device", "region": "Region", "category": "Category",
                     "payment": "Payment", "merchant": "Merchant"}
-
-
-def _yuan(cents: int) -> str:
-    whole, rest = divmod(abs(cents), 100)
-    return f"{'-' if cents < 0 else ''}¥{whole:,}.{rest:02d}"
-
-
-def _signed(cents: int) -> str:
-    return ("+" if cents > 0 else "") + _yuan(cents)
-
-
-def _change(now: int, before: int) -> str:
-    return f"{(now - before) / before:+.1%}" if before else "n/a"
 
 
 def _when(iso: str | None) -> str:
@@ -30,27 +19,27 @@ def _when(iso: str | None) -> str:
 
 def report_lines(report: dict[str, Any]) -> list[str]:
     base = report["baseline"]
-    lines = [f"{_when(report['from'])} – {_when(report['to'])}  GMV {_yuan(report['gmv_cents'])}"
+    lines = [f"{_when(report['from'])} – {_when(report['to'])}  GMV {format_exact(report['gmv_cents'])}"
              f"  orders {report['orders']:,}",
              f"against {base['with']} ({_when(base['from'])} – {_when(base['to'])}): GMV "
-             f"{_yuan(base['gmv_cents'])} ({_change(report['gmv_cents'], base['gmv_cents'])})"]
+             f"{format_exact(base['gmv_cents'])} ({format_change(report['gmv_cents'], base['gmv_cents'])})"]
     if report["peak"]:
         lines.append(f"peak {report['peak']['orders_per_s']:,} orders/s at "
                      f"{_when(report['peak']['at'])}")
-    lines += [f"milestone {_yuan(m['yuan'] * 100)} at {_when(m['at'])}"
+    lines += [f"milestone {format_exact(m['yuan'] * 100)} at {_when(m['at'])}"
               for m in report["milestones"]]
     lines.append("")
     if not base["gmv_cents"]:
         lines.append("the baseline has no orders: every value counts as new")
     lines.append(f"{'what changed':<28}{'GMV':>20}{'share':>9}{'was':>9}{'delta':>20}")
     for row in report["contributors"][:TOP]:
-        lines.append(f"{row['dimension'] + '=' + row['value']:<28}{_yuan(row['gmv_cents']):>20}"
+        lines.append(f"{row['dimension'] + '=' + row['value']:<28}{format_exact(row['gmv_cents']):>20}"
                      f"{row['share']:>9.1%}{row['baseline_share']:>9.1%}"
-                     f"{_signed(row['delta_cents']):>20}")
+                     f"{format_signed(row['delta_cents']):>20}")
     if report["incidents"]:
         lines.append("")
         for incident in report["incidents"]:
-            lost = f"  lost ~{_yuan(incident['gmv_lost_cents'])}" \
+            lost = f"  lost ~{format_exact(incident['gmv_lost_cents'])}" \
                 if incident["gmv_lost_cents"] is not None else ""
             lines.append(f"{_when(incident['start'])}  {incident['duration_s']:>7,.0f} s  "
                          f"{incident['severity']:<8} {incident['kind']:<16} "
@@ -86,9 +75,9 @@ def _e(value: Any) -> str:
 
 def report_html(report: dict[str, Any]) -> str:
     base = report["baseline"]
-    change = _change(report["gmv_cents"], base["gmv_cents"])
+    change = format_change(report["gmv_cents"], base["gmv_cents"])
     peak = report["peak"]
-    figures = [("GMV", _yuan(report["gmv_cents"])), ("Orders", f"{report['orders']:,}"),
+    figures = [("GMV", format_exact(report["gmv_cents"])), ("Orders", f"{report['orders']:,}"),
                (f"vs {base['with']}", change)]
     if peak:
         figures.append(("Peak orders/s", f"{peak['orders_per_s']:,} at {_when(peak['at'])[11:]}"))
@@ -113,9 +102,9 @@ def report_html(report: dict[str, Any]) -> str:
         width = 8 * abs(r["delta_cents"]) / widest
         colour = "#0a7a3e" if r["delta_cents"] > 0 else "#b42318"
         parts.append(f"<tr><td>{_e(_DIMENSION_NAMES.get(r['dimension'], r['dimension']))}</td>"
-                     f"<td>{_e(r['value'])}</td><td class='n'>{_e(_yuan(r['gmv_cents']))}</td>"
+                     f"<td>{_e(r['value'])}</td><td class='n'>{_e(format_exact(r['gmv_cents']))}</td>"
                      f"<td class='n'>{r['share']:.1%}</td><td class='n'>{r['baseline_share']:.1%}"
-                     f"</td><td class='n {tone}'>{_e(_signed(r['delta_cents']))}</td>"
+                     f"</td><td class='n {tone}'>{_e(format_signed(r['delta_cents']))}</td>"
                      f"<td><span class='bar' style='width:{width:.2f}rem;background:{colour}'>"
                      "</span></td></tr>")
     parts.append("</table>")
@@ -124,7 +113,7 @@ def report_html(report: dict[str, Any]) -> str:
         parts.append("<table><tr><th>Start</th><th class='n'>Duration</th><th>Severity</th>"
                      "<th>Kind</th><th>Where</th><th class='n'>GMV lost (est.)</th></tr>")
         for i in report["incidents"]:
-            lost = _yuan(i["gmv_lost_cents"]) if i["gmv_lost_cents"] is not None else "–"
+            lost = format_exact(i["gmv_lost_cents"]) if i["gmv_lost_cents"] is not None else "–"
             parts.append(f"<tr><td>{_e(_when(i['start']))}</td><td class='n'>"
                          f"{i['duration_s']:,.0f} s</td><td>{_e(i['severity'])}</td>"
                          f"<td>{_e(i['kind'])}</td><td>{_e(i['dimension'] or 'all')}</td>"
@@ -134,7 +123,7 @@ def report_html(report: dict[str, Any]) -> str:
         parts.append("<p>No alert was raised in this range.</p>")
     if report["milestones"]:
         parts.append("<h2>Milestones</h2><table><tr><th>GMV</th><th>Reached</th></tr>" + "".join(
-            f"<tr><td>{_e(_yuan(m['yuan'] * 100))}</td><td>{_e(_when(m['at']))}</td></tr>"
+            f"<tr><td>{_e(format_exact(m['yuan'] * 100))}</td><td>{_e(_when(m['at']))}</td></tr>"
             for m in report["milestones"]) + "</table>")
     if report["device_split"]:
         parts.append("<h2>Device split through the range</h2><div class='legend'>" + "".join(

@@ -29,6 +29,18 @@ def _pairs() -> defaultdict[str, list[int]]:
     return defaultdict(lambda: [0, 0])
 
 
+def milestones_crossed(seconds: np.ndarray, gmv_cents: np.ndarray,
+                       before_cents: int = 0) -> list[tuple[int, int]]:
+    """(yuan, second) of each milestone a running total crosses: `gmv_cents` per second of
+    `seconds` (ascending) on top of `before_cents`; the second whose orders took it there."""
+    if not len(seconds):
+        return []
+    cumulative = before_cents + np.cumsum(gmv_cents, dtype=np.int64)
+    return [(yuan, int(seconds[int(np.searchsorted(cumulative, yuan * 100))]))
+            for yuan in MILESTONES_YUAN
+            if cumulative[-1] >= yuan * 100 and before_cents < yuan * 100]
+
+
 @dataclass
 class LiveState:
     """Totals of the night; `[orders, gmv_cents]` pairs by event-time second, by minute and by
@@ -163,12 +175,9 @@ class LiveState:
         if not self.seconds:
             return []
         seconds = np.fromiter(sorted(self.seconds), dtype=np.int64, count=len(self.seconds))
-        cumulative = self.before[1] + np.cumsum([self.seconds[s][1] for s in seconds.tolist()],
-                                                dtype=np.int64)
-        crossed = [(yuan, int(np.searchsorted(cumulative, yuan * 100)))
-                   for yuan in MILESTONES_YUAN
-                   if cumulative[-1] >= yuan * 100 and self.before[1] < yuan * 100]
-        return [(yuan, int(seconds[i])) for yuan, i in crossed]
+        gmv = np.fromiter((self.seconds[s][1] for s in seconds.tolist()), dtype=np.int64,
+                          count=len(seconds))
+        return milestones_crossed(seconds, gmv, self.before[1])
 
     def night_minutes(self) -> tuple[int, int, range]:
         """(orders, gmv_cents) before the night's minute range, and the range: at most a day and

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dashboard.data.rollups import DIMENSIONS, HOUR_S, HOURLY, Rollups, grouped
+from dashboard.data.rollups import DIMENSIONS, HOUR_S, HOURLY, Rollups, column_sql, grouped
 from ingest.history import midnight_of_busiest, read_manifest
 
 __all__ = ["DIMENSIONS", "History", "night_curve"]
@@ -82,9 +82,9 @@ class History:
                value: str | None = None, limit: int | None = None) -> pa.Table:
         """The orders themselves of [start_ms, end_ms) (of one value of a dimension when given),
         in event time order, as the contract names their fields; at most `limit` rows."""
-        column = {"merchant": "merchant_id", "payment": "coalesce(payment, 'none')"}.get(
-            dimension or "", dimension)
-        where = f" AND {column} = ?" if dimension else ""
+        if dimension is not None and dimension not in DIMENSIONS:
+            raise ValueError(f"unknown dimension {dimension!r}")
+        where = f" AND {column_sql(dimension)} = ?" if dimension else ""
         params: list[object] = [start_ms, end_ms, *([value] if dimension else [])]
         with self.rollups.connect((start_ms, end_ms)) as db:
             return db.execute(
@@ -96,8 +96,11 @@ class History:
     def drill(self, dimension: str, value: str, start_ms: int, end_ms: int,
               bucket_s: int) -> pa.Table:
         """Orders and GMV per bucket of [start_ms, end_ms) for one value of one dimension."""
-        table = self.series(start_ms, end_ms, bucket_s, dimension)
-        return table.filter(pc.equal(table["value"], value)).drop_columns(["value"])
+        if dimension not in DIMENSIONS:
+            raise ValueError(f"unknown dimension {dimension!r}")
+        with self.rollups.connect((start_ms, end_ms)) as db:
+            table = grouped(db, start_ms, end_ms, (dimension,), bucket_s, [value])
+        return table.drop_columns(["dimension", "value"])
 
     def festival_midnight_ms(self) -> int | None:
         """Midnight (Beijing) opening the festival in these files: the day of the busiest second,

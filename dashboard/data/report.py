@@ -22,7 +22,7 @@ from dashboard.data.history import History
 from dashboard.data.rollups import DIMENSIONS, Rollups, grouped, shared_cursor
 from ingest.contract import BEIJING, beijing_iso, format_cents, midnight_ms
 from ingest.history import orders_dir
-from ingest.live_state import MILESTONES_YUAN
+from ingest.live_state import milestones_crossed
 
 COMPARES = ("previous", "last-year")
 MAX_RANGE_MS = 8 * 86_400_000
@@ -191,30 +191,23 @@ def seconds_series(db: duckdb.DuckDBPyConnection, span: Span) -> tuple[np.ndarra
             np.asarray(pc.cast(table["gmv_cents"], pa.int64()).to_numpy(), dtype=np.int64))
 
 
-def milestones(db: duckdb.DuckDBPyConnection, span: Span, first_ms: int) -> list[dict[str, Any]]:
-    """The GMV milestones the night's running total crossed inside the span (counted from
-    `first_ms`, the night's start)."""
-    seconds, _, gmv = seconds_series(db, Span(first_ms, span.end_ms))
-    if not len(seconds):
-        return []
-    running = np.cumsum(gmv)
-    found = []
-    for yuan in MILESTONES_YUAN:
-        i = int(np.searchsorted(running, yuan * 100))
-        if i < len(seconds) and seconds[i] * 1000 >= span.start_ms:
-            found.append({"yuan": yuan, "gmv": format_cents(yuan * 100),
-                          "at": beijing_iso(int(seconds[i]) * 1000),
-                          "at_ms": int(seconds[i]) * 1000})
-    return found
+def milestones(seconds: np.ndarray, gmv: np.ndarray, span: Span) -> list[dict[str, Any]]:
+    """The GMV milestones the night's running total (`gmv` per second of `seconds`, from the
+    night's start) crossed inside the span."""
+    return [{"yuan": yuan, "gmv": format_cents(yuan * 100), "at": beijing_iso(second * 1000),
+             "at_ms": second * 1000}
+            for yuan, second in milestones_crossed(seconds, gmv)
+            if second * 1000 >= span.start_ms]
 
 
-def peak(db: duckdb.DuckDBPyConnection, span: Span) -> dict[str, Any] | None:
-    seconds, orders, _ = seconds_series(db, span)
-    if not len(seconds):
+def peak(seconds: np.ndarray, orders: np.ndarray, span: Span) -> dict[str, Any] | None:
+    """The span's busiest second (the first of equal ones)."""
+    inside = (seconds * 1000 >= span.start_ms) & (seconds * 1000 < span.end_ms)
+    if not inside.any():
         return None
-    i = int(np.argmax(orders))  # the first of equal peaks
-    return {"orders_per_s": int(orders[i]), "at": beijing_iso(int(seconds[i]) * 1000),
-            "at_ms": int(seconds[i]) * 1000}
+    at = int(seconds[inside][int(np.argmax(orders[inside]))])
+    return {"orders_per_s": int(orders[inside].max()), "at": beijing_iso(at * 1000),
+            "at_ms": at * 1000}
 
 
 def device_split(db: duckdb.DuckDBPyConnection, span: Span) -> list[dict[str, Any]]:
@@ -317,6 +310,9 @@ def build_report(span: Span, compare: str, tonight: Night, last_year: Night | No
         base = totals_table(base_db, baseline.span)
         orders, gmv = _whole(now)
         base_orders, base_gmv = _whole(base)
+        # Every second from the night's start: its running total (milestones), the span's peak.
+        first = min(bounds[0], span.start_ms) if bounds else span.start_ms
+        seconds, orders_by_second, gmv_by_second = seconds_series(db, Span(first, span.end_ms))
         return {
             **span.as_dict(), "gmv": format_cents(gmv), "gmv_cents": gmv, "orders": orders,
             "compare": compare,
@@ -325,7 +321,7 @@ def build_report(span: Span, compare: str, tonight: Night, last_year: Night | No
                          "orders": base_orders},
             "contributors": contributors(now, base, gmv, base_gmv),
             "incidents": incidents(db, alerts, span, tuple(tonight.rollups.parts())),
-            "milestones": milestones(db, span, bounds[0]) if bounds else [],
-            "peak": peak(db, span),
+            "milestones": milestones(seconds, gmv_by_second, span),
+            "peak": peak(seconds, orders_by_second, span),
             "device_split": device_split(db, span),
         }

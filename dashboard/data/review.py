@@ -127,44 +127,47 @@ def export_orders(history: History, query: ReviewQuery, dimension: str | None = 
                            limit=EXPORT_MAX_ROWS + 1)
     if table.num_rows > EXPORT_MAX_ROWS:
         raise ExportTooBig(table.num_rows)
-    times = pa.array(table["ts_ms"].to_pylist(), pa.timestamp("ms")).cast(
-        pa.timestamp("ms", tz="Asia/Shanghai"))
-    amounts = pa.array([Decimal(format_cents(int(c))) for c in table["amount_cents"].to_pylist()],
-                       pa.decimal128(20, 2))
-    return table.drop_columns(["ts_ms", "amount_cents"]).add_column(1, "ts", times) \
-        .add_column(2, "amount", amounts)
+    return table.drop_columns(["ts_ms", "amount_cents"]) \
+        .add_column(1, "ts", _beijing_times(table["ts_ms"])) \
+        .add_column(2, "amount", _yuan(table["amount_cents"]))
 
 
 def orders_csv(table: pa.Table) -> str:
-    out = io.StringIO()
-    out.write(",".join(table.column_names) + "\n")
-    for row in table.to_pylist():
-        row["ts"] = row["ts"].astimezone(BEIJING).isoformat()
-        out.write(",".join("" if v is None else _csv_cell(v) for v in row.values()) + "\n")
-    return out.getvalue()
+    return _csv(table, "ts")
+
+
+def _beijing_times(epoch_ms: pa.ChunkedArray) -> pa.Array:
+    return pa.array(epoch_ms.to_pylist(), pa.timestamp("ms")).cast(
+        pa.timestamp("ms", tz="Asia/Shanghai"))
+
+
+def _yuan(cents: pa.ChunkedArray) -> pa.Array:
+    """Cents (integers or DECIMAL) as exact yuan decimals."""
+    return pa.array([Decimal(format_cents(int(c))) for c in cents.to_pylist()],
+                    pa.decimal128(20, 2))
 
 
 def export_table(table: pa.Table) -> pa.Table:
     """The answer as people read it: bucket start in Beijing time, orders, GMV in yuan (exact)."""
-    starts = pa.array(table["bucket_ms"].to_pylist(), pa.timestamp("ms")).cast(
-        pa.timestamp("ms", tz="Asia/Shanghai"))
-    columns: dict[str, Any] = {"bucket_start": starts}
+    columns: dict[str, Any] = {"bucket_start": _beijing_times(table["bucket_ms"])}
     if "value" in table.column_names:
         columns["value"] = table["value"]
     columns["orders"] = table["orders"].cast(pa.int64())
-    columns["gmv"] = pa.array([Decimal(format_cents(int(c))) for c in table["gmv_cents"].to_pylist()],
-                              pa.decimal128(20, 2))
+    columns["gmv"] = _yuan(table["gmv_cents"])
     return pa.table(columns)
 
 
 def to_csv(table: pa.Table) -> str:
-    rows = export_table(table).to_pylist()
+    return _csv(export_table(table), "bucket_start")
+
+
+def _csv(table: pa.Table, time_column: str) -> str:
+    """A table as CSV: the time column in ISO with its +08:00, a missing value empty."""
     out = io.StringIO()
-    header = list(rows[0]) if rows else ["bucket_start", "orders", "gmv"]
-    out.write(",".join(header) + "\n")
-    for row in rows:
-        row["bucket_start"] = row["bucket_start"].astimezone(BEIJING).isoformat()
-        out.write(",".join(_csv_cell(row[k]) for k in header) + "\n")
+    out.write(",".join(table.column_names) + "\n")
+    for row in table.to_pylist():
+        row[time_column] = row[time_column].astimezone(BEIJING).isoformat()
+        out.write(",".join("" if v is None else _csv_cell(v) for v in row.values()) + "\n")
     return out.getvalue()
 
 

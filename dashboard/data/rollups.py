@@ -30,7 +30,12 @@ log = logging.getLogger("gmv.review")
 
 DIMENSIONS = ("device", "category", "region", "payment", "merchant")
 SECOND_DIMENSIONS = ("device", "category", "region", "payment")
-_COLUMN = {"merchant": "merchant_id", "payment": "coalesce(payment, 'none')"}
+_COLUMN = {"all": "'all'", "merchant": "merchant_id", "payment": "coalesce(payment, 'none')"}
+
+
+def column_sql(dimension: str) -> str:
+    """The orders' expression for a dimension's value (a missing payment is 'none')."""
+    return _COLUMN.get(dimension, dimension)
 GRAIN_S = {d: 1 for d in ("all", *SECOND_DIMENSIONS)} | {"merchant": 60}
 HOUR_S = 3600
 HOURLY = "@h"  # a dimension's hourly rows: `device@h` (a day's merchants in 480k rows, not 10M)
@@ -245,7 +250,7 @@ def grouped(db: duckdb.DuckDBPyConnection, start_ms: int, end_ms: int, dimension
             selects.append(f"SELECT {bucket}'{dimension}' AS dimension, value, orders, gmv_cents "
                            f"FROM rollups WHERE dimension = ? AND second >= ? AND second < ?{only}")
             params += [rows, first, end, *(values or [])]
-        column = "'all'" if dimension == "all" else _COLUMN.get(dimension, dimension)
+        column = column_sql(dimension)
         for a, b in edges:
             selects.append(f"SELECT * FROM (SELECT {raw_bucket}'{dimension}' AS dimension, "
                            f"{column}::VARCHAR AS value, 1 AS orders, amount_cents AS gmv_cents "

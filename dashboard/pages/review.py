@@ -41,8 +41,10 @@ from dashboard.figures import (
 from dashboard.format import (
     beijing_text,
     clock,
+    format_change,
     format_count,
     format_exact,
+    format_signed,
     language,
     parse_beijing,
     text,
@@ -268,9 +270,7 @@ def _stored(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def _totals(report: dict[str, Any], lang: str) -> list[Any]:
-    base = report["baseline"]
-    change = f"{(report['gmv_cents'] - base['gmv_cents']) / base['gmv_cents']:+.1%}" \
-        if base["gmv_cents"] else "—"
+    change = format_change(report["gmv_cents"], report["baseline"]["gmv_cents"])
     parts = [html.Span([html.Span(text(lang, "gmv"), className="label"),
                         html.B(format_exact(report["gmv_cents"]))]),
              html.Span([html.Span(text(lang, "orders"), className="label"),
@@ -308,28 +308,32 @@ def _duration(seconds: float, lang: str) -> str:
     return f"{seconds / 60:,.0f} {text(lang, 'minutes_short')}"
 
 
-def _signed(cents: int) -> str:
-    return ("+" if cents > 0 else "−" if cents < 0 else "") + format_exact(abs(cents))
+def _change_table(rows: list[dict[str, Any]], lang: str, clickable: bool) -> html.Table:
+    """Values with their GMV, share now and in the baseline, and the change; the contributors
+    (clickable, with their dimension) or one dimension's values."""
+    numbers = ("gmv", "share", "was", "delta")
+    head = [*(["dimension"] if clickable else []), "value", *numbers]
+    body = []
+    for i, r in enumerate(rows):
+        cells = [*([html.Td(text(lang, r["dimension"]))] if clickable else []),
+                 html.Td(text(lang, r["value"])),
+                 html.Td(format_exact(r["gmv_cents"]), className="n"),
+                 html.Td(f"{r['share']:.1%}", className="n"),
+                 html.Td(f"{r['baseline_share']:.1%}", className="n"),
+                 html.Td(format_signed(r["delta_cents"]),
+                         className="n " + ("up" if r["delta_cents"] > 0 else "down"))]
+        body.append(html.Tr(cells, id={"type": Ids.REVIEW_CONTRIBUTOR, "index": i}, n_clicks=0,
+                            className="clickable") if clickable else html.Tr(cells))
+    return html.Table(className="table", children=[
+        html.Thead(html.Tr([html.Th(text(lang, h), className="n" if h in numbers else None)
+                            for h in head])),
+        html.Tbody(body)])
 
 
 def _contributors_table(report: dict[str, Any], lang: str) -> Any:
-    head = html.Tr([html.Th(text(lang, "dimension")), html.Th(text(lang, "value")),
-                    html.Th(text(lang, "gmv"), className="n"),
-                    html.Th(text(lang, "share"), className="n"),
-                    html.Th(text(lang, "was"), className="n"),
-                    html.Th(text(lang, "delta"), className="n")])
-    rows = [html.Tr(id={"type": Ids.REVIEW_CONTRIBUTOR, "index": i}, n_clicks=0,
-                    className="clickable", children=[
-                        html.Td(text(lang, r["dimension"])), html.Td(text(lang, r["value"])),
-                        html.Td(format_exact(r["gmv_cents"]), className="n"),
-                        html.Td(f"{r['share']:.1%}", className="n"),
-                        html.Td(f"{r['baseline_share']:.1%}", className="n"),
-                        html.Td(_signed(r["delta_cents"]),
-                                className="n " + ("up" if r["delta_cents"] > 0 else "down"))])
-            for i, r in enumerate(report["contributors"][:CONTRIBUTORS_SHOWN])]
     note = [] if report["baseline"]["gmv_cents"] else [
         html.Div(text(lang, "empty_baseline"), className="hint")]
-    return [*note, html.Table([html.Thead(head), html.Tbody(rows)], className="table")]
+    return [*note, _change_table(report["contributors"][:CONTRIBUTORS_SHOWN], lang, True)]
 
 
 @callback(Output(Ids.REVIEW_DIMENSION_TABLE, "children"),
@@ -338,18 +342,7 @@ def _contributors_table(report: dict[str, Any], lang: str) -> Any:
 def dimension_table(dimension: str, stored: dict[str, Any] | None, lang: str) -> Any:
     if not stored:
         return no_update
-    rows = stored["dimensions"].get(dimension, [])
-    return html.Table(className="table", children=[
-        html.Thead(html.Tr([html.Th(text(lang, "value")), html.Th(text(lang, "gmv"), className="n"),
-                            html.Th(text(lang, "share"), className="n"),
-                            html.Th(text(lang, "was"), className="n"),
-                            html.Th(text(lang, "delta"), className="n")])),
-        html.Tbody([html.Tr([html.Td(text(lang, r["value"])),
-                             html.Td(format_exact(r["gmv_cents"]), className="n"),
-                             html.Td(f"{r['share']:.1%}", className="n"),
-                             html.Td(f"{r['baseline_share']:.1%}", className="n"),
-                             html.Td(_signed(r["delta_cents"]), className="n " + (
-                                 "up" if r["delta_cents"] > 0 else "down"))]) for r in rows])])
+    return _change_table(stored["dimensions"].get(dimension, []), lang, False)
 
 
 @callback(Output(Ids.REVIEW_CONTRIBUTOR_CHART, "figure"),
@@ -374,7 +367,7 @@ def contributor_curve(_clicks: list[int], stored: dict[str, Any] | None, lang: s
     then = _shares(base_history, row, stored["baseline"]["from_ms"], stored["baseline"]["to_ms"],
                    bucket_s)
     name = f"{text(lang, row['dimension'])} · {text(lang, row['value'])}"
-    title = f"{name}: {_signed(row['delta_cents'])}"
+    title = f"{name}: {format_signed(row['delta_cents'])}"
     return (share_figure({"bucket_ms": now[0], "now": now[1]}, lang, name,
                          text(lang, "baseline"), then[1]), title,
             f"{row['dimension']}={row['value']}")
@@ -435,6 +428,8 @@ def export(_csv: int | None, _parquet: int | None, _report: int | None, _orders:
             orders = export_orders(source.history(), query, chosen or None, value or None)
         except ExportTooBig:
             return no_update, text(lang, "export_too_big", limit=EXPORT_MAX_ROWS)
+        except ValueError as err:  # the pick comes from the browser: an unknown dimension
+            return no_update, str(err)
         suffix = f"-{chosen}-{value}" if chosen else ""
         return (dcc.send_string(orders_csv(orders), f"orders-{name}{suffix}.csv"),
                 text(lang, "exported", rows=orders.num_rows))
