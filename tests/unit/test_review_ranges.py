@@ -3,6 +3,8 @@ which buckets a chart must call partial."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dashboard.data.review import ReviewQuery, partial_buckets
@@ -39,3 +41,12 @@ def test_questions_the_review_refuses() -> None:
     with pytest.raises(ValueError, match="coarser resolution"):
         ReviewQuery(0, 86_400_000, "second")
     assert ReviewQuery(0, 86_400_000, "hour", "merchant").bucket_s == 3600
+
+
+def test_a_dimension_sent_by_the_browser_is_checked_before_any_query(tmp_path: Path) -> None:
+    from dashboard.data.history import History
+
+    with pytest.raises(ValueError, match="unknown dimension"):
+        History(tmp_path).orders(0, 60_000, "region = region OR 1", "x")
+    with pytest.raises(ValueError, match="unknown dimension"):
+        History(tmp_path).drill("colour", "red", 0, 60_000, 60)
