@@ -266,9 +266,10 @@ _LOSSES_KEPT = 1_000
 
 
 def incidents(db: duckdb.DuckDBPyConnection, alerts: list[dict[str, Any]], span: Span,
-              files: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """The alerts raised inside the span (or open into it), oldest first; `files`: the
-    committed files they are measured on (their losses are remembered while those are)."""
+              files: tuple[str, ...] = (), latest_ms: int | None = None) -> list[dict[str, Any]]:
+    """The alerts raised inside the span (or open into it), oldest first; one still open lasts
+    until `latest_ms` (the night so far; the span's end when not given). `files`: the committed
+    files they are measured on (their losses are remembered while those are)."""
     found = []
     for alert in alerts:
         if alert.get("state") == "pending" or alert.get("start_ms") is None:
@@ -276,13 +277,12 @@ def incidents(db: duckdb.DuckDBPyConnection, alerts: list[dict[str, Any]], span:
         start, end = int(alert["start_ms"]), alert.get("end_ms")
         if start >= span.end_ms or (end is not None and int(end) < span.start_ms):
             continue
-        until = int(end) if end is not None else span.end_ms
-        key = (files, alert["kind"], alert.get("dimension"), start, end,
-               None if end is not None else span.end_ms)
+        until = int(end) if end is not None else latest_ms or span.end_ms
+        key = (files, alert["kind"], alert.get("dimension"), start, until)
         if key not in _LOSSES or not files:
             if len(_LOSSES) >= _LOSSES_KEPT:
                 _LOSSES.clear()
-            _LOSSES[key] = gmv_lost(db, alert, span.end_ms)
+            _LOSSES[key] = gmv_lost(db, alert, until)
         lost = _LOSSES[key]
         found.append({"kind": alert["kind"], "severity": alert.get("severity"),
                       "dimension": alert.get("dimension"), "state": alert.get("state"),
@@ -320,7 +320,8 @@ def build_report(span: Span, compare: str, tonight: Night, last_year: Night | No
                          "gmv": format_cents(base_gmv), "gmv_cents": base_gmv,
                          "orders": base_orders},
             "contributors": contributors(now, base, gmv, base_gmv),
-            "incidents": incidents(db, alerts, span, tuple(tonight.rollups.parts())),
+            "incidents": incidents(db, alerts, span, tuple(tonight.rollups.parts()),
+                                   bounds[1] + 1000 if bounds else None),
             "milestones": milestones(seconds, gmv_by_second, span),
             "peak": peak(seconds, orders_by_second, span),
             "device_split": device_split(db, span),
