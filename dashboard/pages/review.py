@@ -190,10 +190,18 @@ def _overview(source: live_data.DataSource, lang: str) -> Any:
     return figure
 
 
+class BadTime(ValueError):
+    """A range field that is not a time (the page says how to write one)."""
+
+
 def parse_query(start: str, end: str, resolution: str, dimension: str | None,
                 festival_day: date) -> ReviewQuery:
-    return ReviewQuery(parse_beijing(start or "", festival_day), parse_beijing(end or "", festival_day),
-                       resolution, dimension or None)
+    try:
+        start_ms, end_ms = parse_beijing(start or "", festival_day), \
+            parse_beijing(end or "", festival_day)
+    except ValueError as err:
+        raise BadTime(str(err)) from None
+    return ReviewQuery(start_ms, end_ms, resolution, dimension or None)
 
 
 def _festival_day(source: live_data.DataSource) -> date:
@@ -231,8 +239,10 @@ def refresh_review(start: str, end: str, resolution: str, dimension: str | None,
     unchanged = (no_update,) * 7
     try:
         query = parse_query(start, end, resolution, dimension, _festival_day(source))
-    except ValueError as err:
+    except BadTime as err:
         return *unchanged[:2], f"{err} — {text(lang, 'bad_range')}", *unchanged[3:]
+    except ValueError as err:  # a question the review refuses, with its reason
+        return *unchanged[:2], str(err), *unchanged[3:]
     tonight, last_year = nights(source.settings)
     try:
         report = build_report(Span(query.start_ms, query.end_ms), _report_compare(compare),
@@ -242,7 +252,7 @@ def refresh_review(start: str, end: str, resolution: str, dimension: str | None,
     history = source.history()
     table = history.series(query.start_ms, query.end_ms, query.bucket_s, query.dimension,
                            top=CHART_VALUES)
-    other = _comparison(source, query, compare) if compare != "none" else None
+    other = _comparison(source, query, report["baseline"]) if compare != "none" else None
     name = text(lang, f"compare_{compare}")
     figure = buckets_figure(chart_series(table, "gmv"), lang, "gmv",
                             chart_series(other, "gmv") if other is not None else None, name)
@@ -361,11 +371,9 @@ def contributor_curve(_clicks: list[int], stored: dict[str, Any] | None, lang: s
     span_ms = stored["to_ms"] - stored["from_ms"]
     bucket_s = nice_bucket_s(span_ms, 120, 60 if row["dimension"] == "merchant" else 1)
     now = _shares(source.history(), row, stored["from_ms"], stored["to_ms"], bucket_s)
-    base_history = source.history()
-    if stored["baseline"]["with"] == "last-year":
-        base_history = source.last_year() or base_history
-    then = _shares(base_history, row, stored["baseline"]["from_ms"], stored["baseline"]["to_ms"],
-                   bucket_s)
+    baseline = stored["baseline"]
+    then = _shares(_baseline_history(source, baseline) or source.history(), row,
+                   baseline["from_ms"], baseline["to_ms"], bucket_s)
     name = f"{text(lang, row['dimension'])} · {text(lang, row['value'])}"
     title = f"{name}: {format_signed(row['delta_cents'])}"
     return (share_figure({"bucket_ms": now[0], "now": now[1]}, lang, name,
@@ -385,14 +393,18 @@ def _shares(history: history_data.History, row: dict[str, Any], start_ms: int, e
                      for b in buckets]
 
 
-def _comparison(source: live_data.DataSource, query: ReviewQuery, compare: str) -> Any:
-    if compare == "previous":
-        return answer(source.history(), query.shifted(query.start_ms - query.end_ms))
-    last_year = source.last_year()
-    midnight = last_year.festival_midnight_ms() if last_year else None
-    if compare == "last_year" and last_year is not None and midnight is not None:
-        return answer(last_year, query.shifted(midnight - source.festival_midnight_ms()))
-    return None
+def _baseline_history(source: live_data.DataSource,
+                      baseline: dict[str, Any]) -> history_data.History | None:
+    """The night the report's baseline range is in."""
+    return source.last_year() if baseline["with"] == "last-year" else source.history()
+
+
+def _comparison(source: live_data.DataSource, query: ReviewQuery,
+                baseline: dict[str, Any]) -> Any:
+    """The chart's comparison line: the report's baseline range at the chart's resolution."""
+    history = _baseline_history(source, baseline)
+    return answer(history, ReviewQuery(baseline["from_ms"], baseline["to_ms"], query.resolution)) \
+        if history is not None else None
 
 
 @callback(Output(Ids.DOWNLOAD, "data"), Output(Ids.EXPORT_NOTE, "children"),
