@@ -70,9 +70,12 @@ class Partition:
     applied: int = 0  # every checkpoint up to this one is in the state
     files: list[FileEntry] = field(default_factory=list)  # the files of what is applied
     position: str | None = None
-    rejected: int = 0
+    rejected: int = 0  # of the checkpoints in the state
     duplicates: int = 0
     latest_s: int | None = None  # the latest event second of its orders taken
+    # Checkpoints beyond `applied` already in the state: a look cut short (Redis away in the
+    # middle of it) is taken again without counting them twice.
+    taken: set[Any] = field(default_factory=set)
 
     @property
     def root_name(self) -> str:
@@ -109,13 +112,13 @@ class Combiner:
             manifest = read_whole_manifest(partition.settings.data_dir)
             partition.files, partition.applied = manifest.files, manifest.checkpoint
             partition.position = manifest.position
-            partition.rejected = partition.duplicates = 0
+            partition.rejected, partition.duplicates = manifest.rejected, manifest.duplicates
+            partition.taken.clear()
             partition.latest_s = max((f.max_ts_ms // 1000 for f in manifest.files
                                       if f.kind == "orders" and f.max_ts_ms is not None),
                                      default=None)
-            rejected, duplicates = self._counters_of(partition, manifest)
-            state.rejected += rejected
-            state.duplicates += duplicates
+            state.rejected += manifest.rejected
+            state.duplicates += manifest.duplicates
             paths = [str(orders_dir(partition.settings.data_dir) / f.name)
                      for f in manifest.files if f.kind == "orders"]
             for batch in read_columns(paths, COLUMNS):
@@ -206,9 +209,9 @@ class Combiner:
         if not news:
             return False
         # One step per checkpoint, in the order of arrival across partitions: (arrival ms,
-        # partition, its orders, rejected, duplicates). A checkpoint the manifest no longer
-        # tells of (after a worker's restart) goes by its orders' event time.
-        steps: list[tuple[int, int, pa.Table, int, int]] = []
+        # partition, checkpoint, its orders, rejected, duplicates). A checkpoint the manifest no
+        # longer tells of (after a worker's restart) goes by its orders' event time.
+        steps: list[tuple[int, int, Any, pa.Table, int, int]] = []
         for partition, manifest, parts in news:
             told = {c[0]: c for c in manifest.recent if c[0] > partition.applied}
             folder = orders_dir(partition.settings.data_dir)
@@ -216,38 +219,46 @@ class Combiner:
             try:
                 for f in parts:
                     checkpoint = part_checkpoint(f.name) or 0
-                    tables[checkpoint] = (f.max_ts_ms or 0, ds.dataset(
-                        str(folder / f.name), format="ipc").to_table(COLUMNS))
+                    if checkpoint not in partition.taken:
+                        tables[checkpoint] = (f.max_ts_ms or 0, ds.dataset(
+                            str(folder / f.name), format="ipc").to_table(COLUMNS))
             except (FileNotFoundError, OSError) as err:
                 raise Rebase(f"partition {partition.index}: {err}") from None
             rejected, duplicates = self._counters_of(partition, manifest)
-            for checkpoint in sorted(set(told) | set(tables)):
+            for checkpoint in sorted((set(told) | set(tables)) - partition.taken):
                 arrival, orders = tables.get(checkpoint, (0, _EMPTY))
                 _, arrival, r, d = told.get(checkpoint, (checkpoint, arrival, 0, 0))
-                steps.append((arrival, partition.index, orders, r, d))
+                steps.append((arrival, partition.index, checkpoint, orders, r, d))
                 rejected, duplicates = rejected - r, duplicates - d
-            if rejected or duplicates or not steps:  # counts the manifest did not tell apart
-                steps.append((steps[-1][0] if steps else 0, partition.index, _EMPTY,
-                              rejected, duplicates))
+            rest = ("rest", manifest.checkpoint)  # counts the manifest did not tell apart
+            if (rejected or duplicates or not steps) and rest not in partition.taken:
+                steps.append((steps[-1][0] if steps else 0, partition.index, rest,
+                              _EMPTY, rejected, duplicates))
             partition.position = manifest.position
         steps.sort(key=lambda step: (step[0], step[1]))
-        for _, index, orders, rejected, duplicates in steps:
-            self._apply(self.partitions[index], orders, rejected, duplicates)
+        for _, index, checkpoint, orders, rejected, duplicates in steps:
+            self._apply(self.partitions[index], orders, rejected, duplicates, checkpoint)
         for partition, manifest, _ in news:
             partition.applied, partition.files = manifest.checkpoint, manifest.files
+            partition.taken.clear()
         self._after()
         return True
 
     def _apply(self, partition: Partition, orders: pa.Table, rejected: int,
-               duplicates: int) -> None:
+               duplicates: int, checkpoint: Any = None) -> None:
         """One part (or a partition's counts alone) into the state, then the detectors, judged
-        up to the clock every partition has reached."""
+        up to the clock every partition has reached. Once in the state, the checkpoint counts
+        as taken, whatever the detectors then meet (Redis away: the look is taken again)."""
         cap = max((id_key(p.position)[0] // 1000 for p in self.partitions if p.position),
                   default=None)
         with self.snapshots.lock:
             deltas = self._add_orders(self.state, self.merchants, orders, cap)
             self.state.rejected += rejected
             self.state.duplicates += duplicates
+            if checkpoint is not None:
+                partition.taken.add(checkpoint)
+                partition.rejected += rejected
+                partition.duplicates += duplicates
         if orders.num_rows:
             newest = pc.max(orders["ts_ms"]).as_py() // 1000
             partition.latest_s = max(partition.latest_s or newest, newest)
@@ -258,11 +269,9 @@ class Combiner:
 
     @staticmethod
     def _counters_of(partition: Partition, manifest: Manifest) -> tuple[int, int]:
-        """The rejected and duplicates the partition committed since the last look (the
-        manifest's totals, written with the checkpoints it tells of)."""
-        added = (manifest.rejected - partition.rejected, manifest.duplicates - partition.duplicates)
-        partition.rejected, partition.duplicates = manifest.rejected, manifest.duplicates
-        return added
+        """The rejected and duplicates the partition committed beyond what the state holds
+        (the manifest's totals, written with the checkpoints it tells of)."""
+        return manifest.rejected - partition.rejected, manifest.duplicates - partition.duplicates
 
     def _after(self) -> None:
         with self.snapshots.lock:
