@@ -34,6 +34,7 @@ from common.redis_server import REDIS_DOWN, get_many
 from common.settings import Settings
 from ingest.contract import ORDER_SCHEMA
 from ingest.detect.watch import Watch
+from ingest.faults import FaultPlan
 from ingest.history import (
     Manifest,
     items_sold,
@@ -90,6 +91,7 @@ class Combiner:
                            for p in range(settings.partitions)]
         self.stopping = False
         self.started_ms = now_ms()
+        self.faults = FaultPlan(settings.fault_at)
         self._files_at = 0.0
         orders_dir(settings.data_dir).mkdir(parents=True, exist_ok=True)
         self.state, self.merchants = self._rebuilt()
@@ -259,6 +261,7 @@ class Combiner:
                 partition.taken.add(checkpoint)
                 partition.rejected += rejected
                 partition.duplicates += duplicates
+        self.faults.reached("combine_after_apply")
         if orders.num_rows:
             newest = pc.max(orders["ts_ms"]).as_py() // 1000
             partition.latest_s = max(partition.latest_s or newest, newest)

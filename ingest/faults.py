@@ -1,12 +1,16 @@
 """Crashes on purpose, for the fault tests only: with GMV_FAULT_AT=<step>:<n> the worker kills
 itself (SIGKILL, no clean-up) the n-th time it reaches the named step of its exactly-once path,
-so a test can land a crash exactly there whatever the machine's speed. Unset, it costs nothing."""
+so a test can land a crash exactly there whatever the machine's speed; at the combiner's step,
+Redis goes away instead (a connection error, as a restarted node makes), and it carries on.
+Unset, it costs nothing."""
 
 from __future__ import annotations
 
 import logging
 import os
 import signal
+
+import redis
 
 from common.logs import log_line
 
@@ -18,7 +22,9 @@ STEPS = (
     "after_commit",         # committed with the position; the manifest, summary, snapshot not told
     "after_compaction_write",   # compacted files written that no commit names yet
     "after_compaction_commit",  # a commit names them; the files they replace are still there
+    "combine_after_apply",  # the combiner took a partition's checkpoint; its detectors not yet
 )
+REDIS_AWAY_STEPS = {"combine_after_apply"}
 
 
 class FaultPlan:
@@ -35,6 +41,8 @@ class FaultPlan:
         self.hits += 1
         if self.hits == self.at:
             log_line(log, logging.WARNING, "fault_injected", step=step, hit=self.hits)
+            if step in REDIS_AWAY_STEPS:
+                raise redis.ConnectionError(f"fault injected at {step}")
             os.kill(os.getpid(), signal.SIGKILL)
 
 

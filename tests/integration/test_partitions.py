@@ -18,6 +18,7 @@ from common.settings import Settings
 from ingest.history import read_summary
 from rehearsal.replay import replay
 from tests.checks import assert_history_matches_truth, assert_matches_truth, dead_letters
+from tests.conftest import wait_for
 from tests.sample import SAMPLE, reference_rejected
 
 CLI = [sys.executable, "-m", "gmv.cli"]
@@ -79,6 +80,30 @@ def test_two_workers_and_the_combiner_count_the_night_exactly(redis_client: redi
     assert_partitioned_night_is_exact(redis_client, settings)
     alerts = json.loads(gmv(settings, "alerts", "--json").stdout)
     assert any(a["kind"] == "oversell" for a in alerts)  # an item's sales summed over partitions
+
+
+def test_redis_away_in_the_middle_of_a_combined_look_counts_nothing_twice(
+        redis_client: redis.Redis, settings: Settings) -> None:
+    """The combiner follows the workers as they commit; Redis "goes away" (a connection error at
+    the named step) after it took the 2nd checkpoint of a look: it looks again, and every
+    checkpoint it already took stays counted once."""
+    settings = published(redis_client, settings)
+    env = {**os.environ, "GMV_PARTITIONS": str(PARTITIONS), "GMV_FAULT_AT": "combine_after_apply:2",
+           "GMV_CHECKPOINT_EVENTS": "5000"}
+    logs = settings.data_dir.parent / "combine.log"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with logs.open("wb") as log:
+        combiner = subprocess.Popen(
+            [*CLI, "combine", "--until-idle", "--redis", str(settings.redis_url),
+             "--data", str(settings.data_dir)], stdout=log, stderr=log, env=env)
+        wait_for(lambda: "event=combiner_started" in logs.read_text(), 60,
+                 "the combiner never started")
+        gmv(settings, "ingest", "--until-idle", env={"GMV_CHECKPOINT_EVENTS": "5000"})
+        assert combiner.wait(timeout=300) == 0
+    text = logs.read_text()
+    assert "event=fault_injected step=combine_after_apply hit=2" in text
+    assert "event=redis_unavailable" in text
+    assert_partitioned_night_is_exact(redis_client, settings)
 
 
 def test_one_command_runs_every_partition_and_sums_them(redis_client: redis.Redis,
