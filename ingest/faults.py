@@ -22,9 +22,11 @@ STEPS = (
     "after_commit",         # committed with the position; the manifest, summary, snapshot not told
     "after_compaction_write",   # compacted files written that no commit names yet
     "after_compaction_commit",  # a commit names them; the files they replace are still there
-    "combine_after_apply",  # the combiner took a partition's checkpoint; its detectors not yet
 )
-REDIS_AWAY_STEPS = {"combine_after_apply"}
+# The combiner's: Redis goes away there (no crash: a restart re-reads every file anyway).
+REDIS_AWAY_STEPS = (
+    "combine_after_apply",  # a partition's checkpoint is in the combined state, its detectors not
+)
 
 
 class FaultPlan:
@@ -48,7 +50,7 @@ class FaultPlan:
 
 def parse_fault(spec: str) -> tuple[str, int]:
     step, _, count = spec.partition(":")
-    if step not in STEPS or not count.isdigit() or int(count) < 1:
+    if step not in STEPS + REDIS_AWAY_STEPS or not count.isdigit() or int(count) < 1:
         raise ValueError(f"GMV_FAULT_AT={spec!r} is not <step>:<n> with a step of "
-                         f"{', '.join(STEPS)} and n >= 1")
+                         f"{', '.join(STEPS + REDIS_AWAY_STEPS)} and n >= 1")
     return step, int(count)
