@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
+from urllib.parse import quote
 
 import redis
 from redis.cluster import RedisCluster
@@ -115,12 +116,13 @@ class EmbeddedRedis:
     """redis-server with AOF persistence in `home`; reused if one already serves that dir."""
 
     def __init__(self, home: Path, append_only: bool = True, port: int | None = None,
-                 extra_args: tuple[str, ...] = ()) -> None:
+                 extra_args: tuple[str, ...] = (), credentials: str = "") -> None:
         """`port`: listen on 127.0.0.1:port (else a unix socket when the path allows);
-        `extra_args`: more of redis-server's options."""
+        `extra_args`: more of redis-server's options (e.g. --requirepass, --aclfile);
+        `credentials`: 'user:password' (or ':password') for its URL, with such options."""
         self.home = home
         self.append_only = append_only
-        self.port, self.extra_args = port, extra_args
+        self.port, self.extra_args, self.credentials = port, extra_args, credentials
         self.url_file = home / "server.url"
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
@@ -147,13 +149,15 @@ class EmbeddedRedis:
 
     def _listen_args(self) -> tuple[list[str], str]:
         sock = self.home / "redis.sock"
-        if self.port is None and len(str(sock.resolve())) <= _UNIX_PATH_MAX:
+        if self.port is None and not self.credentials and len(str(sock.resolve())) <= _UNIX_PATH_MAX:
             with contextlib.suppress(FileNotFoundError):
                 sock.unlink()
             return ["--port", "0", "--unixsocket", str(sock.resolve()), "--unixsocketperm", "700"], \
                 f"unix://{sock.resolve()}"
         port = self.port or free_loopback_port()
-        return ["--port", str(port), "--bind", "127.0.0.1"], f"redis://127.0.0.1:{port}/0"
+        user, _, password = self.credentials.partition(":")
+        userinfo = f"{quote(user, safe='')}:{quote(password, safe='')}@" if self.credentials else ""
+        return ["--port", str(port), "--bind", "127.0.0.1"], f"redis://{userinfo}127.0.0.1:{port}/0"
 
     def _wait_ready(self) -> None:
         assert self.process is not None

@@ -67,6 +67,21 @@ SETTINGS: tuple[Setting, ...] = (
             "gunicorn worker processes of `gmv serve` (they share nothing but Redis and files); "
             "about two per core: screens' connections then spread evenly (BENCHMARKS.md)"),
     Setting("web_threads", "GMV_WEB_THREADS", 4, "threads per gunicorn worker"),
+    Setting("session_secret", "GMV_SESSION_SECRET", "",
+            "key that signs the dashboard's session cookies (every `gmv serve` of a war room "
+            "needs the same); empty: one made once and kept in '<data dir>/session-secret'"),
+    Setting("trusted_user_header", "GMV_TRUSTED_USER_HEADER", "",
+            "single sign-on: the request header in which a reverse proxy names the signed-in "
+            "user (e.g. X-Forwarded-User; the user must exist, with its role); only behind a "
+            "proxy that sets it on every request and strips it from clients; empty: off"),
+    Setting("cookie_secure", "GMV_COOKIE_SECURE", False,
+            "session cookies only over HTTPS (set it when a TLS proxy fronts the dashboard)"),
+    Setting("export_rate_per_min", "GMV_EXPORT_RATE_PER_MIN", 12,
+            "exports (files of /review) one person may ask for per minute"),
+    Setting("summary_rate_per_min", "GMV_SUMMARY_RATE_PER_MIN", 120,
+            "requests of /api/summary one person (or address, without users) may make per minute"),
+    Setting("sign_in_rate_per_min", "GMV_SIGN_IN_RATE_PER_MIN", 10,
+            "failed sign-ins per name and address per minute before sign-in is refused a while"),
     Setting("last_year_data_dir", "GMV_LAST_YEAR_DATA_DIR", "",
             "data dir of a previous year's night (its history files), drawn beside tonight's "
             "curve at the same minute (and the volume alerts' seasonal expectation); empty: none"),
@@ -107,6 +122,12 @@ class Settings:
     web_port: int
     web_workers: int
     web_threads: int
+    session_secret: str
+    trusted_user_header: str
+    cookie_secure: bool
+    export_rate_per_min: int
+    summary_rate_per_min: int
+    sign_in_rate_per_min: int
     last_year_data_dir: str
     alert_webhook_url: str
     alert_webhook_timeout_ms: int
@@ -141,6 +162,10 @@ class Settings:
     def night_key(self) -> str:
         """The Redis key of the night per minute, for the dashboard's night charts."""
         return f"{self.orders_stream}:night"
+
+    def rate_key(self, action: str, who: str, minute: int) -> str:
+        """The Redis counter of `who`'s `action`s in one minute (the dashboard's rate limits)."""
+        return f"{self.orders_stream}:rate:{action}:{minute}:{who}"
 
     def partition_stream(self, partition: int) -> str:
         """`gmv:orders` for one partition; `gmv:orders:{p}` (a Redis Cluster hash tag) for several."""

@@ -21,8 +21,9 @@ def alert_items(alerts: list[dict[str, Any]], lang: str, with_actions: bool = Tr
     for alert in alerts[:MAX_FEED]:
         acked = alert.get("acknowledged_ms")
         if acked:
-            action: Any = html.Span(f"{text(lang, 'acknowledged')} {clock(acked)}",
-                                    className="acked")
+            by = alert.get("acknowledged_by")
+            said = text(lang, "acknowledged_by", who=by) if by else text(lang, "acknowledged")
+            action: Any = html.Span(f"{said} {clock(acked)}", className="acked")
         elif with_actions and alert.get("state") == "firing" and alert.get("key"):
             action = html.Button(text(lang, "acknowledge"), n_clicks=0, className="ack",
                                  id={"type": Ids.ACK_BUTTON, "key": alert["key"]})

@@ -12,25 +12,49 @@ from urllib.parse import parse_qs
 
 from dashboard.components import night_payload
 from dashboard.data.live import DataSource, snapshot_age_ms
-from dashboard.format import language
+from dashboard.gate import Gate
+from dashboard.params import BadParameter, check_query, language
+from dashboard.roles import Can, Identity
 
+Route = Callable[[dict[str, Any]], tuple[str, bytes, dict[str, str]]]
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 _NO_SNAPSHOT = {"error": "no live snapshot yet: is `gmv ingest` running against this Redis?"}
 
 
 class Api:
-    """Answers /api/*; hands every other request to the Dash app."""
+    """Answers /api/*, to those whose role may read it (the gate says who is asking); hands every
+    other request to the Dash app."""
 
-    def __init__(self, app: WsgiApp, source: DataSource) -> None:
-        self.app, self.source = app, source
-        self.routes: dict[str, Callable[[dict[str, Any]], tuple[str, bytes, dict[str, str]]]] = {
-            "/api/live": self.live, "/api/night-figures": self.night_figures,
-            "/api/summary": self.summary, "/api/alerts": self.alerts}
+    def __init__(self, app: WsgiApp, source: DataSource, gate: Gate) -> None:
+        self.app, self.source, self.gate = app, source, gate
+        self.routes: dict[str, tuple[Can, Route]] = {
+            "/api/live": (Can.BIG_SCREEN, self.live),
+            "/api/night-figures": (Can.BIG_SCREEN, self.night_figures),
+            "/api/summary": (Can.SUMMARY, self.summary), "/api/alerts": (Can.ALERTS, self.alerts)}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        route = self.routes.get(environ.get("PATH_INFO", ""))
-        if route is None or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+        path = environ.get("PATH_INFO", "")
+        found = self.routes.get(path)
+        if found is None:
+            if path.startswith("/api/"):
+                return _answer(start_response, "404 Not Found", {"error": f"no such API: {path}"})
             return self.app(environ, start_response)
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return _answer(start_response, "405 Method Not Allowed", {"error": "GET only"},
+                           {"Allow": "GET, HEAD"})
+        needed, route = found
+        try:
+            check_query(_query(environ))
+        except BadParameter as err:
+            return _answer(start_response, "400 Bad Request", {"error": str(err)})
+        who = self.gate.identify(environ)
+        if (refusal := self.gate.refusal(environ, who)) is not None:
+            return _answer(start_response, refusal[0], {"error": refusal[1]})
+        assert who is not None
+        if not who.can(needed):
+            return _answer(start_response, "403 Forbidden",
+                           {"error": f"{path} is not open to the role {who.role}"})
+        environ["gmv.identity"] = who
         status, body, headers = route(environ)
         start_response(status, [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
                                 ("Content-Length", str(len(body))), *headers.items()])
@@ -46,11 +70,19 @@ class Api:
 
     def night_figures(self, environ: dict[str, Any]) -> tuple[str, bytes, dict[str, str]]:
         """The night's charts as the page draws them, encoded once per update and language."""
-        lang = language(parse_qs(environ.get("QUERY_STRING", "")).get("lang", [None])[0])
+        lang = language(_query(environ).get("lang"))
         return "200 OK", night_payload(self.source, lang), {}
 
     def summary(self, environ: dict[str, Any]) -> tuple[str, bytes, dict[str, str]]:
-        """The contract's totals, from the store (or its history files while the worker runs)."""
+        """The contract's totals, from the store (or its history files while the worker runs):
+        a file scan, so rate-limited per person."""
+        who: Identity = environ["gmv.identity"]
+        limit = self.source.settings.summary_rate_per_min
+        key = who.name if who.kind != "local" else f"local@{environ.get('REMOTE_ADDR')}"
+        if (wait := self.gate.limits.spend("summary", key, limit)) is not None:
+            return "429 Too Many Requests", json.dumps(
+                {"error": f"at most {limit} requests a minute: try again in {wait} s"}).encode(), \
+                {"Retry-After": str(wait)}
         try:
             totals = self.source.summary()
         except FileNotFoundError as err:
@@ -60,3 +92,15 @@ class Api:
     def alerts(self, environ: dict[str, Any]) -> tuple[str, bytes, dict[str, str]]:
         """The night's alerts as `gmv alerts --json` prints them (the contract's keys)."""
         return "200 OK", json.dumps(self.source.stored_alerts(), ensure_ascii=False).encode(), {}
+
+
+def _query(environ: dict[str, Any]) -> dict[str, str]:
+    return {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+
+
+def _answer(start_response: Callable[..., Any], status: str, document: dict[str, Any],
+            headers: dict[str, str] | None = None) -> list[bytes]:
+    body = json.dumps(document, ensure_ascii=False).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
+                            ("Content-Length", str(len(body))), *(headers or {}).items()])
+    return [body]

@@ -12,6 +12,7 @@ from common.settings import Settings
 from dashboard.api import Api
 from dashboard.data.live import DataSource
 from dashboard.data.rollups import warm_in_background
+from dashboard.gate import Gate
 
 
 def create_app(settings: Settings) -> dash.Dash:
@@ -22,14 +23,16 @@ def create_app(settings: Settings) -> dash.Dash:
         title="GMV 11.11")
     source = DataSource.connect(settings)
     app.server.extensions["gmv"] = source
+    gate = Gate(settings, source.client)
+    gate.install(app.server)
     from dashboard.pages import big_screen, ops, review  # noqa: F401  (register the pages)
 
     app.layout = html.Div(dash.page_container)
     # Dash sets itself up on its first request, and a second request arriving meanwhile (gunicorn
     # threads, a browser fetching its scripts) finds the script registry empty and fails
     # (plotly/dash#3971). One request before serving any closes that gap.
-    app.server.test_client().get("/")
-    app.server.wsgi_app = Api(app.server.wsgi_app, source)
+    app.server.test_client().get("/", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    app.server.wsgi_app = Api(app.server.wsgi_app, source, gate)
     last_year = source.last_year()
     warm_in_background(source.history().rollups, *([last_year.rollups] if last_year else []))
     return app

@@ -47,6 +47,9 @@ class Ids(StrEnum):
     DRILL_VALUE = "drill-value"
     DRILL_CHART = "drill-chart"
     LANG_SWITCH = "lang-switch"
+    WHO = "who"  # who is signed in
+    SIGN_OUT = "sign-out"
+    AUDIT = "audit"  # the audit log on /ops, for admins
     REVIEW_OVERVIEW = "review-overview"
     REVIEW_START = "review-start"
     REVIEW_END = "review-end"

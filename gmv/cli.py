@@ -19,6 +19,7 @@ from common.settings import Settings, load_settings
 from rehearsal.incidents import every_kind, parse_duration_s, parse_incident, with_targets
 
 log = logging.getLogger("gmv")
+ROLE_NAMES = ("viewer", "operator", "analyst", "admin")  # dashboard/roles.py (checked by a test)
 
 
 class UsageError(Exception):
@@ -147,6 +148,29 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_positive(int), help="port (default: GMV_WEB_PORT, 8050)")
     serve.add_argument("--workers", type=_positive(int),
                        help="gunicorn worker processes (default: GMV_WEB_WORKERS, 4)")
+    user = commands.add_parser("user", help="the dashboard's users: add (or change), remove, list")
+    user_commands = user.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    user_add = user_commands.add_parser("add", help="add a user, or change one's role and password "
+                                                    "(the password is asked for, or read from stdin)")
+    user_add.add_argument("name")
+    user_add.add_argument("--role", required=True, choices=ROLE_NAMES)
+    user_remove = user_commands.add_parser("remove", help="remove a user (their sessions end)")
+    user_remove.add_argument("name")
+    user_list = user_commands.add_parser("list", help="the users and their roles")
+    user_list.add_argument("--json", action="store_true", help="print JSON")
+    for sub in user_commands.choices.values():
+        _common(sub)
+    kiosk = commands.add_parser("kiosk-link", help="a read-only link to the big screen for a wall "
+                                                   "(a long random token; revocable)")
+    kiosk.add_argument("--label", default="wall", help="what the link is for (default: wall)")
+    kiosk.add_argument("--url", metavar="BASE",
+                       help="the dashboard's address as the wall reaches it (default: "
+                            "http://GMV_WEB_HOST:GMV_WEB_PORT)")
+    kiosk.add_argument("--revoke", metavar="ID", help="end the link with this id")
+    kiosk.add_argument("--list", action="store_true", help="the links made, live and revoked")
+    audit = commands.add_parser("audit", help="who acknowledged, exported, signed in, changed users")
+    audit.add_argument("--json", action="store_true", help="print JSON")
+    audit.add_argument("--limit", type=_positive(int), help="the newest N entries only")
     demo = commands.add_parser("demo", help="the whole war room on embedded defaults")
     demo.add_argument("--seed", type=_non_negative_int, default=1)
     demo.add_argument("--peak-ops", type=_positive(int), default=4000)
@@ -154,8 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--incident", action="append", default=[], metavar="SPEC",
                       help="inject this incident instead of one of every kind, e.g. "
                            "device_dark@2m/60s:device=pad (repeatable)")
-    for sub in commands.choices.values():
-        _common(sub)
+    for name, sub in commands.choices.items():
+        if name != "user":  # its own subcommands take them
+            _common(sub)
     return parser
 
 
@@ -290,12 +315,105 @@ def _run_watchdog(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _run_serve(args: argparse.Namespace, settings: Settings) -> None:
+    from dashboard.accounts import Accounts
+    from dashboard.gate import is_loopback
     from dashboard.serve import serve
 
     settings = settings.replace(**{k: v for k, v in (("web_host", args.host), ("web_port", args.port),
                                                      ("web_workers", args.workers)) if v})
+    host = settings.web_host
+    if not (is_loopback(host) or host == "localhost") and not Accounts(settings.data_dir).has_users():
+        raise UsageError(f"--host {host} without users would open the war room to anyone who "
+                         f"reaches the port: add one first (gmv user add NAME --role admin), or "
+                         f"serve on 127.0.0.1")
     with redis_url_for(settings) as url:
         serve(settings.replace(redis_url=url))
+
+
+def _cli_actor() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _read_password(name: str) -> str:
+    import getpass
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass(f"password for {name}: ")
+    if getpass.getpass("again: ") != first:
+        raise UsageError("the two passwords differ")
+    return first
+
+
+def _run_user(args: argparse.Namespace, settings: Settings) -> None:
+    import json
+
+    from dashboard.accounts import AccountError, Accounts
+
+    accounts = Accounts(settings.data_dir)
+    try:
+        if args.action == "add":
+            accounts.add_user(args.name, args.role, _read_password(args.name))
+            accounts.record(_cli_actor(), "user_set", "cli", user=args.name, role=args.role)
+            print(f"{args.name}: {args.role}")
+        elif args.action == "remove":
+            accounts.remove_user(args.name)
+            accounts.record(_cli_actor(), "user_removed", "cli", user=args.name)
+            print(f"{args.name}: removed")
+        elif args.json:
+            print(json.dumps(accounts.users(), ensure_ascii=False))
+        else:
+            for user in accounts.users():
+                print(f"{user['name']:<24} {user['role']}")
+    except AccountError as err:
+        raise UsageError(str(err)) from None
+
+
+def _run_kiosk_link(args: argparse.Namespace, settings: Settings) -> None:
+    from dashboard.accounts import AccountError, Accounts
+
+    accounts = Accounts(settings.data_dir)
+    try:
+        if args.revoke:
+            accounts.revoke_kiosk_link(args.revoke)
+            accounts.record(_cli_actor(), "kiosk_link_revoked", "cli", link=args.revoke)
+            print(f"kiosk link {args.revoke}: revoked")
+            return
+    except AccountError as err:
+        raise UsageError(str(err)) from None
+    if args.list:
+        for link in accounts.kiosk_links():
+            state = "revoked" if link["revoked_ms"] else "live"
+            print(f"{link['id']}  {state:<8} {link['label']}")
+        return
+    base = (args.url or f"http://{settings.web_host}:{settings.web_port}").rstrip("/")
+    link_id, token = accounts.add_kiosk_link(args.label)
+    accounts.record(_cli_actor(), "kiosk_link_made", "cli", link=link_id, label=args.label)
+    print(f"{base}/kiosk/{token}")
+    print(f"(kiosk link {link_id}: the big screen only; end it with gmv kiosk-link --revoke "
+          f"{link_id})", file=sys.stderr)
+
+
+def _run_audit(args: argparse.Namespace, settings: Settings) -> None:
+    import json
+
+    from dashboard.accounts import Accounts
+    from ingest.contract import beijing_iso
+
+    entries = Accounts(settings.data_dir).audit(limit=args.limit)
+    for entry in entries:
+        entry["at"] = beijing_iso(entry["at_ms"])
+    if args.json:
+        print(json.dumps(entries, ensure_ascii=False))
+        return
+    for entry in entries:
+        what = " ".join(f"{k}={v}" for k, v in entry["what"].items())
+        print(f"{entry['at']}  {entry['who']:<16} {entry['action']:<18} {what}  ({entry['source']})")
 
 
 def _run_demo(args: argparse.Namespace, settings: Settings) -> None:
@@ -318,6 +436,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], None]] = {
     "summary": _run_summary, "alerts": _run_alerts, "report": _run_report,
     "watchdog": _run_watchdog,
     "serve": _run_serve, "demo": _run_demo,
+    "user": _run_user, "kiosk-link": _run_kiosk_link, "audit": _run_audit,
 }
 
 

@@ -89,9 +89,16 @@ class DataSource:
         """Every alert of the night from the files, oldest first: what the review draws."""
         return read_alerts(self.settings.data_dir)
 
-    def acknowledge(self, key: str, at_ms: int) -> None:
-        """An operator has seen the alert: the worker (or the watchdog) records it in its feed."""
-        self.client.hsetnx(self.settings.acks_key, key, at_ms)
+    def acknowledge(self, key: str, by: str, at_ms: int) -> bool:
+        """An operator has seen the alert: the worker (or the watchdog) records it in its feed.
+        Only an alert of the feeds that fires and nobody has acknowledged can be (False, and
+        nothing written, for any other key: the hash holds real alerts only)."""
+        if not any(a.get("key") == key and a.get("state") == "firing"
+                   and not a.get("acknowledged_ms") for a in self.alerts()):
+            return False
+        mark = json.dumps({"at_ms": at_ms, "by": by}, ensure_ascii=False)
+        self.client.hsetnx(self.settings.acks_key, key, mark)
+        return True
 
     def summary(self) -> dict[str, Any]:
         return read_summary(self.settings.data_dir)

@@ -11,6 +11,8 @@ from dashboard.components import banner, header, headline, night_panels, plumbin
 from dashboard.data import live as live_data
 from dashboard.format import language
 from dashboard.ids import Ids
+from dashboard.nav import page_layout
+from dashboard.roles import Can
 
 
 def layout(lang: str | None = None, **_: Any) -> html.Div:
@@ -23,4 +25,5 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
     ])
 
 
-dash.register_page(__name__, path="/", title="GMV 11.11", name="big-screen", layout=layout)
+dash.register_page(__name__, path="/", title="GMV 11.11", name="big-screen",
+                   layout=page_layout(Can.BIG_SCREEN, layout))

@@ -7,20 +7,24 @@ import time
 from typing import Any
 
 import dash
+import flask
 from dash import ALL, Input, Output, State, callback, dcc, html, no_update
+from werkzeug.exceptions import BadRequest
 
 from dashboard.alert_feed import alert_items
 from dashboard.components import GRAPH_CONFIG, banner, header, headline, night_panels, plumbing, tile
 from dashboard.data import live as live_data
 from dashboard.figures import buckets_figure
 from dashboard.format import clock, format_compact, format_count, language, text
+from dashboard.gate import allowed, current_identity, gate, requires
 from dashboard.ids import Ids
-from dashboard.nav import nav
+from dashboard.nav import nav, page_layout
 from dashboard.pipeline import pipeline_values
+from dashboard.roles import Can
 
 DRILL_DIMENSIONS = ("device", "region", "category")
 DRILL_WINDOW_MS = 60 * 60_000
-MAX_FEED = 20  # the drill-down shows the last hour, per minute
+AUDIT_SHOWN = 30
 
 
 def layout(lang: str | None = None, **_: Any) -> html.Div:
@@ -46,6 +50,7 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
                 html.Div(className="panel", children=[
                     html.H2(text(lang, "top_merchants")),
                     html.Table(id=Ids.MERCHANTS, className="table")]),
+                *([audit_panel(lang)] if allowed(Can.ADMIN) else []),
                 html.Div(className="panel", children=[
                     html.H2(text(lang, "drill")),
                     html.Div(className="controls", children=[
@@ -60,6 +65,31 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
     ])
 
 
+def audit_panel(lang: str) -> html.Div:
+    return html.Div(className="panel audit-panel", children=[
+        html.H2(text(lang, "audit")), html.Ul(id=Ids.AUDIT, className="audit",
+                                             children=audit_items(lang))])
+
+
+def audit_items(lang: str) -> list[Any]:
+    """The newest entries first: who, when, what, from where."""
+    entries = gate().accounts.audit(limit=AUDIT_SHOWN)[::-1]
+    if not entries:
+        return [html.Li(text(lang, "no_audit"), className="quiet")]
+    return [html.Li(className="audit-entry", children=[
+        html.Span(clock(e["at_ms"]), className="audit-when"), html.B(e["who"]),
+        html.Span(e["action"], className="audit-action"),
+        html.Span(" ".join(f"{k}={v}" for k, v in e["what"].items()), className="audit-what"),
+        html.Span(e["source"], className="audit-source")]) for e in entries]
+
+
+@callback(Output(Ids.AUDIT, "children"), Input(Ids.SLOW_TICK, "n_intervals"),
+          State(Ids.LANG, "data"), prevent_initial_call=True)
+@requires(Can.ADMIN)
+def refresh_audit(_: int | None, lang: str) -> list[Any]:
+    return audit_items(lang)
+
+
 def merchant_rows(night: dict[str, Any], lang: str) -> list[Any]:
     rows = [html.Tr([html.Th(text(lang, "merchant")), html.Th(text(lang, "gmv")),
                      html.Th(text(lang, "orders"))])]
@@ -72,15 +102,23 @@ def merchant_rows(night: dict[str, Any], lang: str) -> list[Any]:
 @callback(Output(Ids.ACK_NOTE, "children"),
           Input({"type": Ids.ACK_BUTTON, "key": ALL}, "n_clicks"), State(Ids.LANG, "data"),
           prevent_initial_call=True)
+@requires(Can.ACKNOWLEDGE)
 def acknowledge(clicks: list[int | None], lang: str) -> Any:
     """A press of an alert's button (the feed is redrawn each second: a new button's 0 is no
-    press)."""
+    press). Only an alert that fires and nobody has acknowledged can be: any other id the
+    browser sends is a 400, and nothing is written."""
     pressed = dash.ctx.triggered_id
     if not pressed or not dash.ctx.triggered[0].get("value"):
         return no_update
-    live_data.source().acknowledge(pressed["key"], int(time.time() * 1000))
-    kind = pressed["key"].split("|", 1)[0]
-    return f"{text(lang, 'acknowledged')}: {text(lang, kind)} {clock(int(time.time() * 1000))}"
+    key = pressed.get("key") if isinstance(pressed, dict) else None
+    who = current_identity()
+    assert who is not None
+    now_ms = int(time.time() * 1000)
+    if not isinstance(key, str) or not live_data.source().acknowledge(key, who.name, now_ms):
+        raise BadRequest(f"no firing, unacknowledged alert {str(key)[:80]!r}")
+    gate().accounts.record(who, "acknowledge", flask.request.remote_addr or "?", alert=key)
+    kind = key.split("|", 1)[0]
+    return f"{text(lang, 'acknowledged')}: {text(lang, kind)} {clock(now_ms)}"
 
 
 @callback(
@@ -89,6 +127,7 @@ def acknowledge(clicks: list[int | None], lang: str) -> Any:
     Output(Ids.DUPLICATES, "children"), Output(Ids.HEARTBEAT, "children"),
     Output(Ids.WORKER, "children"), Output(Ids.MERCHANTS, "children"), Output(Ids.ALERTS, "children"),
     Input(Ids.TICK, "n_intervals"), State(Ids.LANG, "data"))
+@requires(Can.OPS)
 def refresh_pipeline(_: int | None, lang: str) -> tuple[Any, ...]:
     source = live_data.source()
     live = source.live()
@@ -101,6 +140,7 @@ def refresh_pipeline(_: int | None, lang: str) -> tuple[Any, ...]:
 @callback(Output(Ids.DRILL_VALUE, "options"), Output(Ids.DRILL_VALUE, "value"),
           Input(Ids.DRILL_DIMENSION, "value"), State(Ids.DRILL_VALUE, "value"),
           State(Ids.LANG, "data"))
+@requires(Can.OPS)
 def drill_values(dimension: str, current: str | None, lang: str) -> tuple[Any, ...]:
     source = live_data.source()
     totals = (source.live() or {}).get("by_device", {}) if dimension == "device" else \
@@ -113,6 +153,7 @@ def drill_values(dimension: str, current: str | None, lang: str) -> tuple[Any, .
 @callback(Output(Ids.DRILL_CHART, "figure"), Input(Ids.DRILL_VALUE, "value"),
           Input(Ids.SLOW_TICK, "n_intervals"), State(Ids.DRILL_DIMENSION, "value"),
           State(Ids.LANG, "data"))
+@requires(Can.OPS)
 def refresh_drill(value: str | None, _: int | None, dimension: str, lang: str) -> Any:
     if not value:
         return no_update
@@ -133,4 +174,5 @@ def refresh_drill(value: str | None, _: int | None, dimension: str, lang: str) -
     return figure
 
 
-dash.register_page(__name__, path="/ops", title="GMV 11.11 · ops", name="ops", layout=layout)
+dash.register_page(__name__, path="/ops", title="GMV 11.11 · ops", name="ops",
+                   layout=page_layout(Can.OPS, layout))

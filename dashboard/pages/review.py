@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 import dash
+import flask
 from dash import ALL, Input, Output, Patch, State, callback, ctx, dcc, html, no_update
 
 from dashboard.components import GRAPH_CONFIG, header
@@ -46,12 +47,14 @@ from dashboard.format import (
     format_exact,
     format_signed,
     language,
-    parse_beijing,
     text,
 )
+from dashboard.gate import current_identity, gate, requires
 from dashboard.ids import Ids
-from dashboard.nav import nav
+from dashboard.nav import nav, page_layout
+from dashboard.params import BadTime, export_pick, review_query
 from dashboard.report_text import report_html
+from dashboard.roles import Can
 
 REPLAY_TICK_MS = 500
 REPLAY_SPEEDS = (10, 60, 300, 600, 3600)
@@ -190,20 +193,6 @@ def _overview(source: live_data.DataSource, lang: str) -> Any:
     return figure
 
 
-class BadTime(ValueError):
-    """A range field that is not a time (the page says how to write one)."""
-
-
-def parse_query(start: str, end: str, resolution: str, dimension: str | None,
-                festival_day: date) -> ReviewQuery:
-    try:
-        start_ms, end_ms = parse_beijing(start or "", festival_day), \
-            parse_beijing(end or "", festival_day)
-    except ValueError as err:
-        raise BadTime(str(err)) from None
-    return ReviewQuery(start_ms, end_ms, resolution, dimension or None)
-
-
 def _festival_day(source: live_data.DataSource) -> date:
     return date.fromisoformat(source.settings.festival_date)
 
@@ -211,6 +200,7 @@ def _festival_day(source: live_data.DataSource) -> date:
 @callback(Output(Ids.REVIEW_START, "value"), Output(Ids.REVIEW_END, "value"),
           Input(Ids.REVIEW_OVERVIEW, "selectedData"), Input(Ids.REVIEW_OVERVIEW, "relayoutData"),
           prevent_initial_call=True)
+@requires(Can.REVIEW)
 def range_from_overview(selected: dict[str, Any] | None, relayout: dict[str, Any] | None) -> Any:
     """Dragging a range (or zooming) on the overview sets the fields."""
     if ctx.triggered_id == Ids.REVIEW_OVERVIEW and selected and selected.get("range"):
@@ -233,12 +223,13 @@ def _report_compare(compare: str) -> str:
           Input(Ids.REVIEW_START, "value"), Input(Ids.REVIEW_END, "value"),
           Input(Ids.REVIEW_RESOLUTION, "value"), Input(Ids.REVIEW_DIMENSION, "value"),
           Input(Ids.REVIEW_COMPARE, "value"), State(Ids.LANG, "data"))
+@requires(Can.REVIEW)
 def refresh_review(start: str, end: str, resolution: str, dimension: str | None, compare: str,
                    lang: str) -> tuple[Any, ...]:
     source = live_data.source()
     unchanged = (no_update,) * 7
     try:
-        query = parse_query(start, end, resolution, dimension, _festival_day(source))
+        query = review_query(start, end, resolution, dimension, _festival_day(source))
     except BadTime as err:
         return *unchanged[:2], f"{err} — {text(lang, 'bad_range')}", *unchanged[3:]
     except ValueError as err:  # a question the review refuses, with its reason
@@ -349,6 +340,7 @@ def _contributors_table(report: dict[str, Any], lang: str) -> Any:
 @callback(Output(Ids.REVIEW_DIMENSION_TABLE, "children"),
           Input(Ids.REVIEW_DIMENSION_TABS, "value"), Input(Ids.REVIEW_REPORT, "data"),
           State(Ids.LANG, "data"))
+@requires(Can.REVIEW)
 def dimension_table(dimension: str, stored: dict[str, Any] | None, lang: str) -> Any:
     if not stored:
         return no_update
@@ -360,6 +352,7 @@ def dimension_table(dimension: str, stored: dict[str, Any] | None, lang: str) ->
           Output(Ids.REVIEW_CONTRIBUTOR_TITLE, "data-pick"),
           Input({"type": Ids.REVIEW_CONTRIBUTOR, "index": ALL}, "n_clicks"),
           Input(Ids.REVIEW_REPORT, "data"), State(Ids.LANG, "data"))
+@requires(Can.REVIEW)
 def contributor_curve(_clicks: list[int], stored: dict[str, Any] | None, lang: str) -> Any:
     """The chosen value's share of GMV through the range against the baseline's (the top
     contributor until one is clicked)."""
@@ -414,45 +407,66 @@ def _comparison(source: live_data.DataSource, query: ReviewQuery,
           State(Ids.REVIEW_RESOLUTION, "value"), State(Ids.REVIEW_DIMENSION, "value"),
           State(Ids.REVIEW_COMPARE, "value"), State(Ids.REVIEW_CONTRIBUTOR_TITLE, "data-pick"),
           State(Ids.LANG, "data"), prevent_initial_call=True)
+@requires(Can.EXPORT)
 def export(_csv: int | None, _parquet: int | None, _report: int | None, _orders: int | None,
            start: str, end: str, resolution: str, dimension: str | None, compare: str,
            pick: str | None, lang: str) -> Any:
     """What the chart shows, every value and bucket, as a file; the range's report; or the
-    orders themselves of the value whose curve is shown (all of the range's when none is)."""
+    orders themselves of the value whose curve is shown (all of the range's when none is).
+    Limited per person and minute; each one is in the audit log."""
     source = live_data.source()
     try:
-        query = parse_query(start, end, resolution, dimension, _festival_day(source))
+        query = review_query(start, end, resolution, dimension, _festival_day(source))
     except ValueError as err:
         return no_update, str(err)
-    name = (f"gmv-{beijing_text(query.start_ms)}-{beijing_text(query.end_ms)}-{resolution}"
-            f"{'-' + dimension if dimension else ''}").replace(" ", "T").replace(":", "")
-    if ctx.triggered_id == Ids.EXPORT_REPORT:
+    who = current_identity()
+    assert who is not None
+    limit = source.settings.export_rate_per_min
+    if (wait := gate().limits.spend("export", who.name, limit)) is not None:
+        return no_update, text(lang, "too_many_exports", limit=limit, seconds=wait)
+    kind = {Ids.EXPORT_REPORT: "report", Ids.EXPORT_ORDERS: "orders",
+            Ids.EXPORT_PARQUET: "parquet"}.get(ctx.triggered_id, "csv")
+    answer_file, note, rows = _export_file(source, query, kind, compare, pick, lang)
+    if answer_file is not no_update:
+        gate().accounts.record(who, "export", flask.request.remote_addr or "?", kind=kind,
+                               start=beijing_text(query.start_ms), end=beijing_text(query.end_ms),
+                               resolution=resolution, dimension=dimension or "", pick=pick or "",
+                               rows=rows)
+    return answer_file, note
+
+
+def _export_file(source: live_data.DataSource, query: ReviewQuery, kind: str, compare: str,
+                 pick: str | None, lang: str) -> tuple[Any, str, int]:
+    """(the file to send, or no_update; the note beside the buttons; the rows in it)"""
+    name = (f"gmv-{beijing_text(query.start_ms)}-{beijing_text(query.end_ms)}-{query.resolution}"
+            f"{'-' + query.dimension if query.dimension else ''}").replace(" ", "T").replace(":", "")
+    if kind == "report":
         tonight, last_year = nights(source.settings)
         try:
             report = build_report(Span(query.start_ms, query.end_ms), _report_compare(compare),
                                   tonight, last_year, source.stored_alerts())
         except ReportError as err:
-            return no_update, str(err)
-        return dcc.send_string(report_html(report), f"{name}-report.html"), ""
-    if ctx.triggered_id == Ids.EXPORT_ORDERS:
-        chosen, _, value = (pick or "").partition("=")
+            return no_update, str(err), 0
+        return dcc.send_string(report_html(report), f"{name}-report.html"), "", 0
+    if kind == "orders":
         try:
-            orders = export_orders(source.history(), query, chosen or None, value or None)
+            chosen, value = export_pick(pick)
+            orders = export_orders(source.history(), query, chosen, value)
         except ExportTooBig:
-            return no_update, text(lang, "export_too_big", limit=EXPORT_MAX_ROWS)
+            return no_update, text(lang, "export_too_big", limit=EXPORT_MAX_ROWS), 0
         except ValueError as err:  # the pick comes from the browser: an unknown dimension
-            return no_update, str(err)
+            return no_update, str(err), 0
         suffix = f"-{chosen}-{value}" if chosen else ""
         return (dcc.send_string(orders_csv(orders), f"orders-{name}{suffix}.csv"),
-                text(lang, "exported", rows=orders.num_rows))
+                text(lang, "exported", rows=orders.num_rows), orders.num_rows)
     try:
         table = export_answer(source.history(), query)
     except ExportTooBig:
-        return no_update, text(lang, "export_too_big", limit=EXPORT_MAX_ROWS)
+        return no_update, text(lang, "export_too_big", limit=EXPORT_MAX_ROWS), 0
     note = text(lang, "exported", rows=table.num_rows)
-    if ctx.triggered_id == Ids.EXPORT_PARQUET:
-        return dcc.send_bytes(to_parquet(table), f"{name}.parquet"), note
-    return dcc.send_string(to_csv(table), f"{name}.csv"), note
+    if kind == "parquet":
+        return dcc.send_bytes(to_parquet(table), f"{name}.parquet"), note, table.num_rows
+    return dcc.send_string(to_csv(table), f"{name}.csv"), note, table.num_rows
 
 
 @callback(Output(Ids.REPLAY_STATE, "data"), Output(Ids.REPLAY_TICK, "disabled"),
@@ -461,13 +475,14 @@ def export(_csv: int | None, _parquet: int | None, _report: int | None, _orders:
           State(Ids.REPLAY_STATE, "data"), State(Ids.REPLAY_SPEED, "value"),
           State(Ids.REVIEW_START, "value"), State(Ids.REVIEW_END, "value"), State(Ids.LANG, "data"),
           prevent_initial_call=True)
+@requires(Can.REVIEW)
 def replay_step(_clicks: int | None, _ticks: int | None, state: dict[str, Any], speed: int,
                 start: str, end: str, lang: str) -> tuple[Any, ...]:
     """Play/pause, and move the replay's clock by `speed` x the tick while playing. On play,
     the range's running GMV is read once, at a resolution of at most REPLAY_POINTS points."""
     source = live_data.source()
     try:
-        query = parse_query(start, end, "minute", None, _festival_day(source))
+        query = review_query(start, end, "minute", None, _festival_day(source))
     except ValueError:
         return no_update, True, text(lang, "play"), no_update
     cursor = state.get("cursor_ms")
@@ -501,6 +516,7 @@ def _replay_data(source: live_data.DataSource, query: ReviewQuery) -> dict[str, 
 @callback(Output(Ids.REPLAY_CHART, "figure"), Output(Ids.REPLAY_GMV, "children"),
           Input(Ids.REPLAY_STATE, "data"), State(Ids.REPLAY_DATA, "data"),
           State(Ids.LANG, "data"), prevent_initial_call=True)
+@requires(Can.REVIEW)
 def replay_frame(state: dict[str, Any], data: dict[str, Any] | None, lang: str) -> tuple[Any, ...]:
     """The range as it looked at the replay's clock: GMV so far, up to it."""
     cursor = state.get("cursor_ms")
@@ -511,4 +527,5 @@ def replay_frame(state: dict[str, Any], data: dict[str, Any] | None, lang: str) 
     return cumulative_figure(x, y, lang), f"{clock(cursor)} · {format_exact(y[-1] if y else 0)}"
 
 
-dash.register_page(__name__, path="/review", title="GMV 11.11 · review", name="review", layout=layout)
+dash.register_page(__name__, path="/review", title="GMV 11.11 · review", name="review",
+                   layout=page_layout(Can.REVIEW, layout))

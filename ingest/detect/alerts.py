@@ -36,6 +36,7 @@ class Alert:
     acknowledged_ms: int | None = None
     fired_ms: int | None = None  # the detector's clock when it fired: what the delay is measured by
     normal_since_ms: int | None = field(default=None, repr=False)
+    acknowledged_by: str | None = None
 
     @property
     def key(self) -> str:
@@ -48,7 +49,7 @@ class Alert:
                 "dimension": self.dimension, "message": self.message, "state": self.state,
                 "expected": self.expected, "actual": self.actual, "start_ms": self.start_ms,
                 "end_ms": self.end_ms, "acknowledged_ms": self.acknowledged_ms,
-                "fired_ms": self.fired_ms, "key": self.key}
+                "acknowledged_by": self.acknowledged_by, "fired_ms": self.fired_ms, "key": self.key}
 
 
 class AlertBook:
@@ -110,14 +111,18 @@ class AlertBook:
         """An alert still open when the worker stopped, back under watch."""
         self._open[(alert.kind, alert.dimension)] = alert
 
-    def acknowledge(self, key: str, at_ms: int) -> Alert | None:
+    def acknowledge(self, key: str, at_ms: int, by: str | None = None) -> Alert | None:
         """The alert acknowledged now; None when unknown or acknowledged before (the first
         acknowledgement stands)."""
         for alert in self.alerts:
             if alert.key == key and alert.acknowledged_ms is None:
-                alert.acknowledged_ms = at_ms
+                alert.acknowledged_ms, alert.acknowledged_by = at_ms, by
                 return alert
         return None
+
+    def unacknowledged(self) -> list[Alert]:
+        """The alerts someone may still acknowledge: open (firing) and not acknowledged."""
+        return [a for a in self._open.values() if a.state != PENDING and a.acknowledged_ms is None]
 
     def is_open(self, kind: str, dimension: str | None) -> bool:
         return (kind, dimension) in self._open

@@ -45,7 +45,23 @@ def read_alerts(data_dir: Path) -> list[dict[str, Any]]:
 def alert_from(saved: dict[str, Any]) -> Alert:
     return Alert(saved["kind"], saved["severity"], saved["dimension"], saved["start_ms"],
                  saved["message"], saved["expected"], saved["actual"], saved["state"],
-                 saved["end_ms"], saved["acknowledged_ms"], saved.get("fired_ms"))
+                 saved["end_ms"], saved["acknowledged_ms"], saved.get("fired_ms"),
+                 acknowledged_by=saved.get("acknowledged_by"))
+
+
+def parse_ack(mark: bytes | str) -> tuple[int | None, str | None]:
+    """An acknowledgement as /ops writes it ({"at_ms": .., "by": ..}; a bare epoch ms before
+    sign-in existed): (when, who), (None, None) when it is neither."""
+    try:
+        value = json.loads(mark)
+    except (ValueError, UnicodeDecodeError):
+        return None, None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value, None
+    if isinstance(value, dict) and isinstance(value.get("at_ms"), int):
+        by = value.get("by")
+        return value["at_ms"], str(by)[:64] if by is not None else None
+    return None, None
 
 
 class AlertKeeper:
@@ -74,8 +90,9 @@ class AlertKeeper:
         for alert in changes:
             printed = alert.as_json()
             what = event or alert.state
+            by = {"by": alert.acknowledged_by} if what == "acknowledged" else {}
             log_event(log, f"alert_{what}", kind=alert.kind, dimension=alert.dimension,
-                      severity=alert.severity, start=printed["start"], message=alert.message)
+                      severity=alert.severity, start=printed["start"], message=alert.message, **by)
             if self.webhook is not None:
                 self.webhook.notify(what, printed)
         if changes or (self.book.revised and time.monotonic() - self._stored_at >= REVISE_EVERY_S):
@@ -95,17 +112,27 @@ class AlertKeeper:
         self._stored_at = time.monotonic()
 
     def merge_acks(self) -> None:
-        """Acknowledgements from the operations view (a Redis hash: alert key -> epoch ms),
-        read at most every ACKS_EVERY_S."""
+        """Acknowledgements from the operations view (a Redis hash: alert key -> {at_ms, by}),
+        read at most every ACKS_EVERY_S and only for the alerts that may still be acknowledged
+        (the open ones: a handful), whatever else the hash holds."""
         now = time.monotonic()
         if now - self._acks_at < ACKS_EVERY_S:
             return
         self._acks_at = now
-        acks: dict[bytes, bytes] = self.client.hgetall(self.settings.acks_key)  # type: ignore[assignment]
-        if not acks:
+        waiting = self.book.unacknowledged()
+        if not waiting:
             return
-        acked = [alert for key, at in acks.items()
-                 if (alert := self.book.acknowledge(key.decode(), int(at))) is not None]
+        marks = self.client.hmget(self.settings.acks_key, [a.key for a in waiting])
+        acked = []
+        for alert, mark in zip(waiting, marks, strict=True):
+            if mark is None:
+                continue
+            at_ms, by = parse_ack(mark)
+            if at_ms is None:
+                log_event(log, "ack_unreadable", key=alert.key, value=repr(mark[:80]))
+                at_ms = int(time.time() * 1000)
+            if self.book.acknowledge(alert.key, at_ms, by) is not None:
+                acked.append(alert)
         self.publish(acked, "acknowledged")
 
     def close(self) -> None:

@@ -38,6 +38,7 @@ class Stack:
     logs: Path
     worker: subprocess.Popen[bytes] | None = None
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)  # settings of its processes
 
     @property
     def where(self) -> list[str]:
@@ -49,7 +50,7 @@ class Stack:
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{name}.log").open("ab")
-        env = {**os.environ, "GMV_LAST_YEAR_DATA_DIR": str(self.last_year_dir)}
+        env = {**os.environ, "GMV_LAST_YEAR_DATA_DIR": str(self.last_year_dir), **self.env}
         process = subprocess.Popen([*CLI, *args, *self.where], stdout=log, stderr=log, env=env)
         self.processes.append(process)
         return process
@@ -66,7 +67,8 @@ class Stack:
     def serve(self) -> None:
         port = self.base_url.rsplit(":", 1)[1].rstrip("/")
         self._spawn("serve", ["serve", "--port", port, "--workers", "2"])
-        wait_for(lambda: http_status(self.base_url) == 200, 60, "the dashboard never answered")
+        wait_for(lambda: http_status(self.base_url + "/login") == 200, 60,
+                 "the dashboard never answered")
 
     def live(self) -> dict[str, Any]:
         raw = self.client.get(self.settings.snapshot_key)
@@ -104,11 +106,12 @@ def json_when_ready(url: str) -> Any:
 
 
 @contextlib.contextmanager
-def running_stack(home: Path) -> Iterator[Stack]:
-    """Redis, `gmv ingest` and `gmv serve` of its own under `home`."""
+def running_stack(home: Path, env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """Redis, `gmv ingest` and `gmv serve` of its own under `home` (`env`: settings for them)."""
     with EmbeddedRedis(home / "redis") as server:
         settings = load_settings(env={}, redis_url=server.url, data_dir=home / "data")
-        running = Stack(settings, connect(server.url), f"http://127.0.0.1:{free_loopback_port()}", home)
+        running = Stack(settings, connect(server.url), f"http://127.0.0.1:{free_loopback_port()}",
+                        home, env=env or {})
         try:
             running.start_worker()
             running.serve()

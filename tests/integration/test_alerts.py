@@ -79,14 +79,34 @@ def test_an_acknowledgement_from_the_operations_view_reaches_the_feed_and_the_fi
     run_worker(redis_client, settings, until_idle=True)
     (alert,) = [a for a in read_alerts(settings.data_dir) if a["kind"] == "oversell"]
     assert alert["acknowledged_ms"] is None
-    DataSource(settings, redis_client).acknowledge(alert["key"], 1_794_330_000_000)
+    source = DataSource(settings, redis_client)
+    assert source.acknowledge(alert["key"], "mei", 1_794_330_000_000)
     run_worker(redis_client, settings, until_idle=True)  # merges it while idle
     (acked,) = [a for a in read_alerts(settings.data_dir) if a["key"] == alert["key"]]
     assert acked["acknowledged_ms"] == 1_794_330_000_000 and acked["state"] == "firing"
-    feed = DataSource(settings, redis_client).alerts()
-    assert next(a for a in feed if a["key"] == alert["key"])["acknowledged_ms"] == 1_794_330_000_000
-    # Pressing again changes nothing: the first acknowledgement stands.
-    DataSource(settings, redis_client).acknowledge(alert["key"], 1_794_330_999_000)
+    assert acked["acknowledged_by"] == "mei"
+    mine = next(a for a in source.alerts() if a["key"] == alert["key"])
+    assert (mine["acknowledged_ms"], mine["acknowledged_by"]) == (1_794_330_000_000, "mei")
+    # Pressing again is refused and changes nothing: the first acknowledgement stands.
+    assert not source.acknowledge(alert["key"], "li", 1_794_330_999_000)
     run_worker(redis_client, settings, until_idle=True)
     (again,) = [a for a in read_alerts(settings.data_dir) if a["key"] == alert["key"]]
-    assert again["acknowledged_ms"] == 1_794_330_000_000
+    assert (again["acknowledged_ms"], again["acknowledged_by"]) == (1_794_330_000_000, "mei")
+
+
+def test_acknowledgements_of_alerts_that_do_not_exist_are_refused_and_junk_in_the_hash_is_harmless(
+        redis_client: redis.Redis, settings: Settings) -> None:
+    """Only a firing alert's key is written; whatever else lands in the hash (a hand-written
+    HSET, an older dashboard) neither stops the worker nor is read beyond the open alerts."""
+    replay(SAMPLE, redis_client, settings, speed=None, retime=False)
+    run_worker(redis_client, settings, until_idle=True)
+    source = DataSource(settings, redis_client)
+    assert not source.acknowledge("oversell|item=nope|1", "mei", 1)
+    assert not source.acknowledge("x" * 10_000, "mei", 1)
+    assert redis_client.hlen(settings.acks_key) == 0
+    (alert,) = [a for a in read_alerts(settings.data_dir) if a["kind"] == "oversell"]
+    redis_client.hset(settings.acks_key, mapping={f"junk-{i}": "x" * 100 for i in range(5_000)})
+    redis_client.hset(settings.acks_key, alert["key"], b"\xff not json")
+    run_worker(redis_client, settings, until_idle=True)
+    (acked,) = [a for a in read_alerts(settings.data_dir) if a["key"] == alert["key"]]
+    assert acked["acknowledged_ms"] is not None and acked["acknowledged_by"] is None

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from ingest.detect.alerts import FIRING, RESOLVED, AlertBook, Rule
+from ingest.detect.keeper import parse_ack
 
 RULE = Rule("device_dark", "major", fire_after_ms=5_000, resolve_after_ms=10_000)
 
@@ -55,3 +59,18 @@ def test_a_reading_between_the_thresholds_holds_an_open_alert_and_opens_none() -
     assert book.observe(fire_now, None, False, 8_500) == []
     (resolved,) = book.observe(fire_now, None, False, 13_500)
     assert resolved.state == RESOLVED and resolved.end_ms == 8_500
+
+
+@given(st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
+def test_any_bytes_in_the_acknowledgements_hash_parse_or_are_refused(mark: bytes) -> None:
+    """The hash is writable by anyone with the dashboard's Redis user: whatever it holds, the
+    worker reads a time and a name, or nothing, and never raises."""
+    at_ms, by = parse_ack(mark)
+    assert at_ms is None or isinstance(at_ms, int)
+    assert by is None or (isinstance(by, str) and len(by) <= 64)
+
+
+def test_acknowledgements_as_the_dashboard_writes_them_and_as_it_wrote_them_before() -> None:
+    assert parse_ack(b'{"at_ms": 5, "by": "mei"}') == (5, "mei")
+    assert parse_ack(b"1794330000000") == (1_794_330_000_000, None)
+    assert parse_ack(b'{"at_ms": "5"}') == (None, None) and parse_ack(b"true") == (None, None)

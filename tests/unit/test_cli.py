@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -49,3 +50,44 @@ def test_an_unreachable_redis_is_one_line(tmp_path) -> None:
     result = gmv("replay", str(tmp_path / "n.jsonl"), "--redis", "redis://127.0.0.1:1/0")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("gmv replay: error:")
+
+
+def test_serving_beyond_this_machine_without_users_is_refused_in_one_line(tmp_path) -> None:
+    result = gmv("serve", "--host", "0.0.0.0", "--data", str(tmp_path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "--host 0.0.0.0 without users" in line and "gmv user add" in line
+
+
+@pytest.mark.parametrize("args, says", [
+    (["user", "add", "Bad Name", "--role", "viewer"], "is not a user name"),
+    (["user", "add", "mei", "--role", "boss"], "invalid choice"),
+    (["user", "add", "mei", "--role", "viewer"], "at least 10 characters"),
+    (["user", "remove", "nobody"], "no user 'nobody'"),
+    (["kiosk-link", "--revoke", "nope"], "no live kiosk link 'nope'"),
+])
+def test_user_and_kiosk_mistakes_are_one_line(tmp_path, args: list[str], says: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "gmv.cli", *args, "--data", str(tmp_path)],
+                            capture_output=True, text=True, timeout=60, input="short\n")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()
+             and "usage:" not in line and not line.startswith(" ")]
+    assert len(lines) == 1 and says in lines[0], result.stderr
+
+
+def test_users_are_added_changed_listed_and_removed_and_each_change_is_audited(tmp_path) -> None:
+    where = ["--data", str(tmp_path)]
+    for role in ("viewer", "analyst"):
+        done = subprocess.run([sys.executable, "-m", "gmv.cli", "user", "add", "mei", "--role", role,
+                               *where], capture_output=True, text=True, timeout=60,
+                              input="a long enough password\n")
+        assert done.returncode == 0, done.stderr
+    listed = gmv("user", "list", "--json", *where)
+    assert json.loads(listed.stdout) == [
+        {"name": "mei", "role": "analyst", "created_ms": json.loads(listed.stdout)[0]["created_ms"]}]
+    assert gmv("user", "remove", "mei", *where).returncode == 0
+    audit = json.loads(gmv("audit", "--json", *where).stdout)
+    assert [(e["action"], e["what"]) for e in audit] == [
+        ("user_set", {"user": "mei", "role": "viewer"}), ("user_set", {"user": "mei", "role": "analyst"}),
+        ("user_removed", {"user": "mei"})]
+    assert all(e["source"] == "cli" and e["at"].endswith("+08:00") for e in audit)

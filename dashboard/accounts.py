@@ -1,0 +1,273 @@
+"""The war room's users, kiosk links and audit log: one SQLite file in the data dir
+(`access.sqlite3`), shared by every dashboard process and the `gmv user`/`kiosk-link`/`audit`
+commands. Passwords are stored as argon2id hashes (argon2-cffi); a kiosk link's token only as its
+SHA-256 (it is 256 random bits: a slow hash would add nothing but latency)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from dashboard.roles import ROLES, Identity
+
+FILE_NAME = "access.sqlite3"
+SECRET_FILE = "session-secret"
+MIN_PASSWORD = 10
+NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-@")
+RELOAD_EVERY_S = 1.0  # how soon a removed user or revoked link stops working in a running server
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, role TEXT NOT NULL,
+    password_hash TEXT NOT NULL, epoch INTEGER NOT NULL, created_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS kiosk_links (id TEXT PRIMARY KEY, token_sha256 TEXT UNIQUE NOT NULL,
+    label TEXT NOT NULL, created_ms INTEGER NOT NULL, revoked_ms INTEGER);
+CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL,
+    who TEXT NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL, what TEXT NOT NULL,
+    source TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta VALUES ('generation', 0);
+"""
+_HASHER = PasswordHasher()
+# A hash to verify against when the name is unknown, so a failed sign-in takes as long either way.
+_DUMMY_HASH = _HASHER.hash(secrets.token_hex(16))
+
+
+class AccountError(ValueError):
+    """A refused change (bad name, weak password, unknown user): one line for the person."""
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str
+    password_hash: str
+    epoch: int  # bumped by a password or role change: the user's older sessions end
+
+    @property
+    def session_id(self) -> str:
+        return f"u:{self.name}:{self.epoch}"
+
+
+@dataclass(frozen=True)
+class Directory:
+    """Who exists, as one process last read it."""
+
+    users: dict[str, User]
+    kiosk_links: dict[str, str]  # live link id -> token sha256
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def check_name(name: str) -> str:
+    if not name or len(name) > 64 or not set(name) <= NAME_CHARS:
+        raise AccountError(f"{name!r} is not a user name: 1-64 of a-z 0-9 . _ - @")
+    return name
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise AccountError(f"{role!r} is not a role: one of {', '.join(ROLES)}")
+    return role
+
+
+class Accounts:
+    """The access file of a data dir. Thread-safe; each thread has its own connection."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = Path(data_dir) / FILE_NAME
+        self._local = threading.local()
+        self._directory: Directory | None = None
+        self._checked_at = 0.0
+        self._generation = -1
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "pid", None) != os.getpid():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")  # the audit is durable at each record
+            conn.executescript(_SCHEMA)
+            os.chmod(self.path, 0o600)
+            self._local.conn, self._local.pid = conn, os.getpid()
+        yield conn
+
+    def _changed(self, conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+
+    # -- users ---------------------------------------------------------------------------------
+
+    def add_user(self, name: str, role: str, password: str) -> None:
+        check_name(name), check_role(role)
+        if len(password) < MIN_PASSWORD:
+            raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
+        with self._db() as db:
+            row = db.execute("SELECT epoch FROM users WHERE name = ?", (name,)).fetchone()
+            epoch = (row[0] + 1) if row else 1
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("INSERT OR REPLACE INTO users VALUES (?, ?, ?, ?, ?)",
+                       (name, role, _HASHER.hash(password), epoch, _now_ms()))
+            self._changed(db)
+            db.execute("COMMIT")
+
+    def remove_user(self, name: str) -> None:
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            gone = db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount
+            self._changed(db)
+            db.execute("COMMIT")
+        if not gone:
+            raise AccountError(f"no user {name!r}")
+
+    def users(self) -> list[dict[str, Any]]:
+        with self._db() as db:
+            rows = db.execute("SELECT name, role, created_ms FROM users ORDER BY name").fetchall()
+        return [{"name": n, "role": r, "created_ms": c} for n, r, c in rows]
+
+    def has_users(self) -> bool:
+        return bool(self.directory().users)
+
+    def sign_in(self, name: str, password: str) -> User | None:
+        """The user when the password is theirs; None otherwise (as slowly either way)."""
+        user = self.directory(fresh=True).users.get(name)  # a user added a moment ago signs in
+        try:
+            _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        return user
+
+    # -- kiosk links ---------------------------------------------------------------------------
+
+    def add_kiosk_link(self, label: str) -> tuple[str, str]:
+        """A new read-only link for a wall screen: (its id, its token). Only the token's digest
+        is kept: a lost link is revoked and made again, never shown twice."""
+        link_id, token = secrets.token_hex(4), secrets.token_urlsafe(32)
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("INSERT INTO kiosk_links VALUES (?, ?, ?, ?, NULL)",
+                       (link_id, token_digest(token), label[:80], _now_ms()))
+            self._changed(db)
+            db.execute("COMMIT")
+        return link_id, token
+
+    def revoke_kiosk_link(self, link_id: str) -> None:
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            gone = db.execute("UPDATE kiosk_links SET revoked_ms = ? WHERE id = ? AND revoked_ms "
+                              "IS NULL", (_now_ms(), link_id)).rowcount
+            self._changed(db)
+            db.execute("COMMIT")
+        if not gone:
+            raise AccountError(f"no live kiosk link {link_id!r}")
+
+    def kiosk_links(self) -> list[dict[str, Any]]:
+        with self._db() as db:
+            rows = db.execute("SELECT id, label, created_ms, revoked_ms FROM kiosk_links "
+                              "ORDER BY created_ms").fetchall()
+        return [{"id": i, "label": la, "created_ms": c, "revoked_ms": r} for i, la, c, r in rows]
+
+    def kiosk_link_of(self, token: str) -> str | None:
+        digest = token_digest(token)
+        return next((i for i, d in self.directory(fresh=True).kiosk_links.items()
+                     if secrets.compare_digest(d, digest)), None)
+
+    # -- who a session is ----------------------------------------------------------------------
+
+    def directory(self, fresh: bool = False) -> Directory:
+        """Users and live kiosk links, re-read when another process changed them (checked at
+        most every RELOAD_EVERY_S: one tiny query; `fresh`: checked now)."""
+        now = time.monotonic()
+        if not fresh and self._directory is not None and now - self._checked_at < RELOAD_EVERY_S:
+            return self._directory
+        with self._lock, self._db() as db:
+            self._checked_at = now
+            generation = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
+            if self._directory is None or generation != self._generation:
+                users = {n: User(n, r, h, e) for n, r, h, e in
+                         db.execute("SELECT name, role, password_hash, epoch FROM users")}
+                links = dict(db.execute("SELECT id, token_sha256 FROM kiosk_links "
+                                        "WHERE revoked_ms IS NULL").fetchall())
+                self._directory, self._generation = Directory(users, links), generation
+        return self._directory
+
+    def identity(self, session_id: str) -> Identity | None:
+        """The identity a session cookie names, while it still stands: the user exists with the
+        same epoch (no password or role change since), or the kiosk link is not revoked."""
+        kind, _, rest = session_id.partition(":")
+        directory = self.directory()
+        if kind == "u":
+            name, _, epoch = rest.rpartition(":")
+            user = directory.users.get(name)
+            if user is not None and str(user.epoch) == epoch:
+                return Identity(user.name, user.role, "user", user.session_id)
+        elif kind == "k" and rest in directory.kiosk_links:
+            return Identity(f"kiosk {rest}", "viewer", "kiosk", session_id)
+        return None
+
+    def user_identity(self, name: str) -> Identity | None:
+        user = self.directory().users.get(name)
+        return Identity(user.name, user.role, "user", user.session_id) if user else None
+
+    # -- the audit log -------------------------------------------------------------------------
+
+    def record(self, who: Identity | str, action: str, source: str, **what: Any) -> None:
+        """One line of the audit log, on disk before this returns."""
+        name, role = (who.name, who.role) if isinstance(who, Identity) else (who, "")
+        with self._db() as db:
+            db.execute("INSERT INTO audit (at_ms, who, role, action, what, source) "
+                       "VALUES (?, ?, ?, ?, ?, ?)",
+                       (_now_ms(), name, role, action, json.dumps(what, ensure_ascii=False,
+                                                                  sort_keys=True), source))
+
+    def audit(self, limit: int | None = None, since_ms: int = 0) -> list[dict[str, Any]]:
+        """The audit log, oldest first (the newest `limit` when given)."""
+        with self._db() as db:
+            rows = db.execute("SELECT seq, at_ms, who, role, action, what, source FROM audit "
+                              "WHERE at_ms >= ? ORDER BY seq DESC LIMIT ?",
+                              (since_ms, -1 if limit is None else limit)).fetchall()
+        return [{"seq": s, "at_ms": at, "who": w, "role": r, "action": a, "what": json.loads(t),
+                 "source": src} for s, at, w, r, a, t, src in reversed(rows)]
+
+
+def session_secret(data_dir: Path, configured: str) -> str:
+    """The key that signs session cookies: the setting when given, else one made once and kept
+    in the data dir (every dashboard process on it signs alike, and a restart signs no one out)."""
+    if configured:
+        return configured
+    path = Path(data_dir) / SECRET_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(100):  # another process is writing it this instant
+            secret = path.read_text().strip()
+            if secret:
+                return secret
+            time.sleep(0.01)
+        raise RuntimeError(f"{path} is empty: remove it and start again") from None
+    with os.fdopen(fd, "w") as file:
+        file.write(secrets.token_hex(32))
+        file.flush()
+        os.fsync(file.fileno())
+    return path.read_text().strip()
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

@@ -1,0 +1,334 @@
+"""The door of the war room: sign-in and sign-out (Flask-Login sessions in signed cookies), kiosk
+links, CSRF protection (Flask-WTF; Dash's renderer sends the `_csrf_token` cookie back as a
+header), who may open which page and run which callback, and per-person rate limits.
+
+With no users configured nobody signs in: the war room answers its own machine only (loopback
+addresses), as before users existed. `gmv serve` refuses to listen beyond it then (gmv/cli.py)."""
+
+from __future__ import annotations
+
+import functools
+import html as html_text
+import ipaddress
+import logging
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from http.cookies import CookieError, SimpleCookie
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, quote, urlsplit
+
+import flask
+import flask_login
+import redis
+from flask_wtf.csrf import CSRFProtect, generate_csrf
+from itsdangerous import BadSignature
+from werkzeug.exceptions import Forbidden
+
+from common.logs import log_event
+from common.settings import Settings
+from dashboard.accounts import Accounts, session_secret
+from dashboard.format import text
+from dashboard.params import BadParameter, check_query, language
+from dashboard.roles import LOCAL, PAGES, Can, Identity
+
+log = logging.getLogger("gmv.gate")
+SESSION_COOKIE = "gmv_session"
+CSRF_COOKIE = "_csrf_token"  # the name dash-renderer reads (Dash(csrf_token_name=...))
+SESSION_HOURS = 12
+PUBLIC = ("/login", "/logout", "/_favicon.ico")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def is_loopback(address: str | None) -> bool:
+    try:
+        return ipaddress.ip_address((address or "").split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class RateLimits:
+    """Counters per person, action and minute in Redis, shared by every dashboard process.
+    Redis away: nothing is limited (the screens are failing louder than a limit could)."""
+
+    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+        self.client, self.settings = client, settings
+
+    def _key(self, action: str, who: str) -> str:
+        return self.settings.rate_key(action, who, int(time.time() // 60))
+
+    def spend(self, action: str, who: str, per_minute: int) -> int | None:
+        """Counts one `action` of `who`; the seconds until the next minute when over the limit."""
+        key = self._key(action, who)
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.incr(key)
+            pipe.expire(key, 120)
+            count = int(pipe.execute()[0])
+        except redis.RedisError:
+            return None
+        return 60 - int(time.time()) % 60 if count > per_minute else None
+
+    def spent(self, action: str, who: str) -> int:
+        try:
+            return int(self.client.get(self._key(action, who)) or 0)
+        except redis.RedisError:
+            return 0
+
+
+class Gate:
+    """Installed on the Flask server of the Dash app; the JSON API asks it too (`identify`)."""
+
+    def __init__(self, settings: Settings, client: redis.Redis) -> None:
+        self.settings = settings
+        self.accounts = Accounts(settings.data_dir)
+        self.limits = RateLimits(client, settings)
+        self._serializer: Any = None
+
+    # -- installing ----------------------------------------------------------------------------
+
+    def install(self, server: flask.Flask) -> None:
+        server.secret_key = session_secret(self.settings.data_dir, self.settings.session_secret)
+        server.config.update(
+            SESSION_COOKIE_NAME=SESSION_COOKIE, SESSION_COOKIE_HTTPONLY=True,
+            SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=self.settings.cookie_secure,
+            PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
+            WTF_CSRF_TIME_LIMIT=SESSION_HOURS * 3600)
+        manager = flask_login.LoginManager(server)
+        manager.user_loader(self.accounts.identity)
+        manager.request_loader(self._request_identity)
+        manager.session_protection = None  # a wall screen's address may change under a proxy
+        CSRFProtect(server)
+        server.extensions["gmv_gate"] = self
+        server.add_url_rule("/login", "gmv_sign_in", self.sign_in, methods=["GET", "POST"])
+        server.add_url_rule("/logout", "gmv_sign_out", self.sign_out, methods=["POST"])
+        server.add_url_rule("/kiosk/<token>", "gmv_kiosk", self.kiosk)
+        server.before_request(self.check_request)
+        server.after_request(self.hand_out_csrf_token)
+        self._serializer = server.session_interface.get_signing_serializer(server)  # type: ignore[attr-defined]
+
+    # -- who is asking -------------------------------------------------------------------------
+
+    def _request_identity(self, request: flask.Request) -> Identity | None:
+        """Without a session: the user the trusted proxy names, or the local war room."""
+        return self._without_session(request.headers.get(self.settings.trusted_user_header)
+                                     if self.settings.trusted_user_header else None,
+                                     request.remote_addr)
+
+    def _without_session(self, proxied_name: str | None, address: str | None) -> Identity | None:
+        if proxied_name:
+            return self.accounts.user_identity(proxied_name)
+        if not self.accounts.has_users() and is_loopback(address):
+            return LOCAL
+        return None
+
+    def identify(self, environ: dict[str, Any]) -> Identity | None:
+        """Who a plain WSGI request (the JSON API, outside Flask) comes from: its signed session
+        cookie, as Flask-Login reads it, else as `_request_identity`."""
+        header = self.settings.trusted_user_header
+        proxied = environ.get("HTTP_" + header.upper().replace("-", "_")) if header else None
+        if not proxied:
+            session_id = self._session_id(environ.get("HTTP_COOKIE", ""))
+            if session_id and (who := self.accounts.identity(session_id)) is not None:
+                return who
+        return self._without_session(proxied, environ.get("REMOTE_ADDR"))
+
+    def _session_id(self, cookies: str) -> str | None:
+        if SESSION_COOKIE not in cookies:
+            return None
+        try:
+            morsel = SimpleCookie(cookies).get(SESSION_COOKIE)
+            data = self._serializer.loads(morsel.value, max_age=SESSION_HOURS * 3600) \
+                if morsel else None
+        except (CookieError, BadSignature, ValueError):
+            return None
+        found = data.get("_user_id") if isinstance(data, dict) else None
+        return found if isinstance(found, str) else None
+
+    def refusal(self, environ: dict[str, Any], who: Identity | None) -> tuple[str, str] | None:
+        """Why a request without the right identity is refused: (status, reason)."""
+        if who is not None:
+            return None
+        if not self.accounts.has_users():
+            return "403 Forbidden", ("no users are configured: the war room answers only its own "
+                                     "machine (add users with `gmv user add`)")
+        return "401 Unauthorized", "sign in first: /login"
+
+    # -- every request through Flask (pages, Dash's own routes, callbacks) ---------------------
+
+    def check_request(self) -> Any:
+        request = flask.request
+        if request.path in PUBLIC or request.path.startswith("/kiosk/"):
+            return None
+        try:
+            check_query(request.args)
+        except BadParameter as err:
+            return _plain(400, str(err))
+        who = current_identity()
+        if who is None:
+            status, reason = self.refusal(request.environ, None) or ("401", "")
+            wants_page = request.method == "GET" and request.path in PAGES
+            if status.startswith("401") and wants_page:
+                return flask.redirect(f"/login?next={quote(request.full_path.rstrip('?'))}")
+            return _plain(int(status[:3]), reason)
+        needed = PAGES.get(request.path)
+        if needed is not None and not who.can(needed):
+            return _refused_page(who, request.args.get("lang"))
+        return None
+
+    def hand_out_csrf_token(self, response: flask.Response) -> flask.Response:
+        """The token Dash's renderer sends back with every callback (as X-CSRFToken)."""
+        if flask.request.path not in ("/_dash-update-component", "/login") and \
+                response.mimetype != "text/html":
+            return response
+        response.set_cookie(CSRF_COOKIE, generate_csrf(), samesite="Strict", httponly=False,
+                            secure=self.settings.cookie_secure)
+        return response
+
+    # -- signing in and out --------------------------------------------------------------------
+
+    def sign_in(self) -> Any:
+        request = flask.request
+        target = _safe_next(request.values.get("next"))
+        lang = lang_or_default(request.args.get("lang") or parse_qs(urlsplit(target).query)
+                               .get("lang", [None])[-1])
+        if request.method == "GET":
+            return _sign_in_page(lang, target, "")
+        name = request.form.get("name", "").strip().lower()[:64]
+        where = f"{name}@{request.remote_addr}"
+        if self.limits.spent("sign_in_failed", where) >= self.settings.sign_in_rate_per_min:
+            log_event(log, "sign_in_throttled", name=name, source=request.remote_addr)
+            return _sign_in_page(lang, target, text(lang, "sign_in_throttled"), 429)
+        user = self.accounts.sign_in(name, request.form.get("password", ""))
+        if user is None:
+            self.limits.spend("sign_in_failed", where, self.settings.sign_in_rate_per_min)
+            self.accounts.record(name or "?", "sign_in_failed", _source())
+            log_event(log, "sign_in_failed", name=name, source=request.remote_addr)
+            return _sign_in_page(lang, target, text(lang, "sign_in_failed"), 401)
+        who = Identity(user.name, user.role, "user", user.session_id)
+        flask.session.clear()  # a fresh session (and CSRF token) for the signed-in person
+        flask_login.login_user(who)
+        self.accounts.record(who, "sign_in", _source())
+        log_event(log, "signed_in", user=who.name, role=who.role, source=request.remote_addr)
+        return flask.redirect(target)
+
+    def sign_out(self) -> Any:
+        who = current_identity()
+        if who is not None and who.kind != "local":
+            self.accounts.record(who, "sign_out", _source())
+            log_event(log, "signed_out", user=who.name)
+        flask_login.logout_user()
+        flask.session.clear()
+        return flask.redirect("/login")
+
+    def kiosk(self, token: str) -> Any:
+        """A wall screen opens its link once: a read-only session for the big screen."""
+        link = self.accounts.kiosk_link_of(token) if len(token) < 200 else None
+        if link is None:
+            log_event(log, "kiosk_link_refused", source=flask.request.remote_addr)
+            return _plain(403, "this kiosk link is not valid (revoked, or mistyped)")
+        who = Identity(f"kiosk {link}", "viewer", "kiosk", f"k:{link}")
+        flask.session.clear()
+        flask_login.login_user(who, remember=False)
+        flask.session.permanent = True
+        self.accounts.record(who, "kiosk_opened", _source(), link=link)
+        log_event(log, "kiosk_opened", link=link, source=flask.request.remote_addr)
+        return flask.redirect(f"/?lang={lang_or_default(flask.request.args.get('lang'))}")
+
+
+def gate() -> Gate:
+    found: Gate = flask.current_app.extensions["gmv_gate"]
+    return found
+
+
+def current_identity() -> Identity | None:
+    user = flask_login.current_user
+    return user if isinstance(user, Identity) else None
+
+
+def allowed(what: Can) -> bool:
+    who = current_identity()
+    return who is not None and who.can(what)
+
+
+def requires(what: Can) -> Callable[[F], F]:
+    """A Dash callback only for those who may `what`: anyone else's request is a 403, whatever
+    the browser sends (a page's layout is not the only way to reach its callbacks)."""
+    def wrap(func: F) -> F:
+        @functools.wraps(func)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            if not allowed(what):
+                raise Forbidden(f"not for your role: {what}")
+            return func(*args, **kwargs)
+        guarded.requires = what  # type: ignore[attr-defined]
+        return guarded  # type: ignore[return-value]
+    return wrap
+
+
+def _source() -> str:
+    return flask.request.remote_addr or "?"
+
+
+def lang_or_default(value: str | None) -> str:
+    try:
+        return language(value)
+    except BadParameter:
+        return "zh"
+
+
+def _safe_next(value: str | None) -> str:
+    """Where to go after signing in: a path of this site only."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+def _plain(status: int, message: str) -> flask.Response:
+    return flask.Response(message + "\n", status=status, mimetype="text/plain")
+
+
+_PAGE_STYLE = """
+body{margin:0;min-height:100vh;display:grid;place-items:center;background:#070b14;color:#e8ecf3;
+font-family:"Noto Sans CJK SC","Noto Sans SC",sans-serif}
+main{background:#0f1626;border:1px solid #1d2740;border-radius:.8rem;padding:2.2rem 2.6rem;
+width:min(26rem,90vw)}
+h1{margin:0 0 1.4rem;font-size:1.6rem}.brand{color:#ff6a00;font-weight:900;margin-right:.6rem}
+label{display:block;color:#8a94a6;margin:.8rem 0 .3rem}
+input{width:100%;box-sizing:border-box;padding:.6rem;font-size:1.1rem;background:#070b14;
+color:#e8ecf3;border:1px solid #1d2740;border-radius:.4rem}
+button{margin-top:1.4rem;width:100%;padding:.7rem;font-size:1.1rem;font-weight:700;border:0;
+border-radius:.4rem;background:#ff6a00;color:#fff;cursor:pointer}
+.error{color:#ff4d4f;margin-top:1rem}a{color:#ffc53d}
+"""
+
+
+def _sign_in_page(lang: str, target: str, error: str, status: int = 200) -> flask.Response:
+    esc = html_text.escape
+    body = f"""<!doctype html><html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head>
+<meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>GMV 11.11 · {esc(text(lang, 'sign_in'))}</title><style>{_PAGE_STYLE}</style></head><body>
+<main><h1><span class="brand">11.11</span>{esc(text(lang, 'sign_in'))}</h1>
+<form method="post" action="/login?lang={lang}">
+<input type="hidden" name="csrf_token" value="{esc(generate_csrf())}">
+<input type="hidden" name="next" value="{esc(target)}">
+<label for="name">{esc(text(lang, 'user_name'))}</label>
+<input id="name" name="name" autocomplete="username" autofocus required>
+<label for="password">{esc(text(lang, 'password'))}</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit" id="sign-in">{esc(text(lang, 'sign_in'))}</button>
+{f'<div class="error" role="alert">{esc(error)}</div>' if error else ''}
+</form></main></body></html>"""
+    return flask.Response(body, status=status, mimetype="text/html")
+
+
+def _refused_page(who: Identity, lang_value: str | None) -> flask.Response:
+    lang, esc = lang_or_default(lang_value), html_text.escape
+    body = f"""<!doctype html><html><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1"><title>GMV 11.11</title>
+<style>{_PAGE_STYLE}</style></head><body><main><h1>{esc(text(lang, 'not_for_role'))}</h1>
+<p>{esc(text(lang, 'signed_in_as', name=who.name, role=text(lang, 'role_' + who.role)))}</p>
+<p><a href="/?lang={lang}">{esc(text(lang, 'big_screen'))}</a></p>
+<form method="post" action="/logout"><input type="hidden" name="csrf_token"
+value="{esc(generate_csrf())}"><button type="submit">{esc(text(lang, 'sign_out'))}</button>
+</form></main></body></html>"""
+    return flask.Response(body, status=403, mimetype="text/html")

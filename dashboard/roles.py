@@ -1,0 +1,60 @@
+"""Who may see and do what: the roles, what each may do, and who is asking (an identity)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Can(StrEnum):
+    """One thing a person may do; a role is a set of them."""
+
+    BIG_SCREEN = "big_screen"  # `/`, /api/live, /api/night-figures
+    OPS = "ops"  # `/ops`, /api/alerts, /api/summary
+    ACKNOWLEDGE = "acknowledge"
+    REVIEW = "review"  # `/review`, /api/summary, /api/alerts
+    EXPORT = "export"
+    SUMMARY = "summary"  # /api/summary
+    ALERTS = "alerts"  # /api/alerts
+    ADMIN = "admin"  # users, kiosk links, the audit log
+
+
+ROLES: dict[str, frozenset[Can]] = {
+    "viewer": frozenset({Can.BIG_SCREEN}),
+    "operator": frozenset({Can.BIG_SCREEN, Can.OPS, Can.ACKNOWLEDGE, Can.SUMMARY, Can.ALERTS}),
+    "analyst": frozenset({Can.BIG_SCREEN, Can.REVIEW, Can.EXPORT, Can.SUMMARY, Can.ALERTS}),
+    "admin": frozenset(Can),
+}
+KIOSK = frozenset({Can.BIG_SCREEN})
+
+# What each page needs; the big screen is the only one a kiosk link opens.
+PAGES: dict[str, Can] = {"/": Can.BIG_SCREEN, "/ops": Can.OPS, "/review": Can.REVIEW}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is asking. `kind`: "user" (signed in, or named by the trusted proxy), "kiosk" (a
+    kiosk link) or "local" (no users configured: the loopback-only war room, open as before)."""
+
+    name: str
+    role: str
+    kind: str
+    session_id: str = ""  # what the signed session cookie holds for it
+
+    @property
+    def may(self) -> frozenset[Can]:
+        return KIOSK if self.kind == "kiosk" else ROLES.get(self.role, frozenset())
+
+    def can(self, what: Can) -> bool:
+        return what in self.may
+
+    # Flask-Login's user interface.
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return self.session_id
+
+
+LOCAL = Identity("local", "admin", "local")

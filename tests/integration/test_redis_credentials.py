@@ -1,0 +1,106 @@
+"""The war room against a Redis that wants credentials: a password (requirepass), and the
+least-privilege ACL users of docs/redis-acl.conf, each part with its own user."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+import redis
+
+from common.redis_server import EmbeddedRedis, connect, free_loopback_port
+from common.settings import load_settings
+from dashboard.data.live import DataSource
+from ingest.detect.keeper import read_alerts
+from ingest.history import read_summary
+from ingest.worker import run_worker
+from rehearsal.replay import replay
+from tests.conftest import wait_for
+from tests.sample import SAMPLE, TRUTH
+
+ACL_RULES = Path(__file__).parents[2] / "docs" / "redis-acl.conf"
+CLI = [sys.executable, "-m", "gmv.cli"]
+
+
+def test_a_redis_with_a_password_counts_the_night_exactly(tmp_path: Path) -> None:
+    with EmbeddedRedis(tmp_path / "redis", port=free_loopback_port(),
+                       extra_args=("--requirepass", "night:pass word"),
+                       credentials=":night:pass word") as server:
+        assert ":night%3Apass%20word@" in server.url  # the password is quoted in the URL
+        settings = load_settings(env={}, redis_url=server.url, data_dir=tmp_path / "data")
+        client = connect(server.url)
+        replay(SAMPLE, client, settings, speed=None, retime=False)
+        run_worker(client, settings, until_idle=True)
+        assert read_summary(settings.data_dir)["gmv"] == TRUTH["gmv"]
+        anonymous = server.url.replace(":night%3Apass%20word@", "")
+        with pytest.raises(redis.AuthenticationError):
+            connect(anonymous).get(settings.snapshot_key)
+
+
+def test_the_stack_runs_with_the_least_privilege_acl_users(tmp_path: Path) -> None:
+    """Producer, worker and dashboard each with their own user of docs/redis-acl.conf: the night
+    counts exactly, the dashboard serves it and takes an acknowledgement, and each user is
+    refused what is not its job; a wrong password is one clear line."""
+    acl = tmp_path / "users.acl"
+    acl.write_text(ACL_RULES.read_text().replace("CHANGE-ME-", "pw-")
+                   + "user admin on >pw-admin ~* &* +@all\n")
+    port = free_loopback_port()
+
+    def url(user: str, password: str | None = None) -> str:
+        return f"redis://{user}:{password or 'pw-' + user}@127.0.0.1:{port}/0"
+
+    with EmbeddedRedis(tmp_path / "redis", port=port, extra_args=("--aclfile", str(acl)),
+                       credentials="admin:pw-admin"):
+        data = tmp_path / "data"
+        settings = load_settings(env={}, redis_url=url("worker"), data_dir=data)
+        replay(SAMPLE, connect(url("producer")), settings, speed=None, retime=False)
+        ingest = subprocess.run([*CLI, "ingest", "--until-idle", "-q", "--redis", url("worker"),
+                                 "--data", str(data)], capture_output=True, text=True, timeout=300)
+        assert ingest.returncode == 0, ingest.stderr
+        assert read_summary(data)["orders"] == TRUTH["accepted"]
+
+        web_port = free_loopback_port()
+        serve = subprocess.Popen([*CLI, "serve", "--port", str(web_port), "--workers", "1",
+                                  "--redis", url("dashboard"), "--data", str(data)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            base = f"http://127.0.0.1:{web_port}"
+            wait_for(lambda: _get(base + "/api/live") is not None, 60, "the dashboard never served")
+            assert json.loads(_get(base + "/api/live") or b"{}")["orders"] == TRUTH["accepted"]
+            assert json.loads(_get(base + "/api/summary") or b"{}")["gmv"] == TRUTH["gmv"]
+            admin = connect(url("admin"))
+            assert admin.keys(f"{settings.orders_stream}:rate:summary:*")  # its limit counted
+            dashboard = DataSource(settings.replace(redis_url=url("dashboard")),
+                                   connect(url("dashboard")))
+            (oversell,) = [a for a in read_alerts(data) if a["kind"] == "oversell"]
+            assert dashboard.acknowledge(oversell["key"], "mei", 1_794_330_000_000)
+        finally:
+            serve.terminate()
+            serve.wait(timeout=30)
+        run_worker(connect(url("worker")), settings, until_idle=True)
+        (acked,) = [a for a in read_alerts(data) if a["kind"] == "oversell"]
+        assert acked["acknowledged_by"] == "mei"
+
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            connect(url("producer")).get(settings.snapshot_key)
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            connect(url("dashboard")).xadd(settings.orders_stream, {"data": b"{}"})
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            connect(url("dashboard")).xread({settings.orders_stream: "0-0"}, count=1)
+        wrong = subprocess.run([*CLI, "ingest", "--until-idle", "-q", "--redis",
+                                url("worker", "not-it"), "--data", str(data)],
+                               capture_output=True, text=True, timeout=60)
+        assert wrong.returncode == 1 and len(wrong.stderr.strip().splitlines()) == 1, wrong.stderr
+        assert "password" in wrong.stderr
+
+
+def _get(url: str) -> bytes | None:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return bytes(response.read())
+    except OSError:
+        return None
