@@ -6,8 +6,9 @@ from __future__ import annotations
 import functools
 import json
 import re
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,46 @@ from ingest.contract import midnight_ms
 from ingest.detect.keeper import read_alerts
 from ingest.history import orders_dir, read_summary
 
+# How long a process reuses what it read from Redis for the screens. A thousand screens each
+# asking every second would otherwise be a thousand round trips a second per key (and the
+# night document, hundreds of KB, two hundred times a second): on two cores that traffic, not
+# the drawing, was what made the big screen's requests slow under load (BENCHMARKS.md, "Soak").
+# The worker publishes the snapshot every 250-400 ms and the night once a second.
+LIVE_REUSE_S = 0.1
+NIGHT_REUSE_S = 0.5
+
+
+class Reused:
+    """Values read from Redis, reused for a moment by every thread of the process; one thread
+    reads again when they are older, the others wait for it rather than all reading."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[tuple[str, ...], tuple[float, list[bytes | None]]] = {}
+
+    def get(self, keys: tuple[str, ...], max_age_s: float,
+            read: Any) -> list[bytes | None]:
+        now = time.monotonic()
+        found = self._values.get(keys)
+        if found is not None and now - found[0] < max_age_s:
+            return found[1]
+        with self._lock:
+            found = self._values.get(keys)
+            if found is not None and time.monotonic() - found[0] < max_age_s:
+                return found[1]
+            try:
+                values = [v if isinstance(v, bytes) else None for v in read(keys)]
+            except redis.RedisError:  # Redis away: nothing kept, asked again next time
+                return [None] * len(keys)
+            self._values[keys] = (time.monotonic(), values)
+            return values
+
 
 @dataclass(frozen=True)
 class DataSource:
     settings: Settings
     client: redis.Redis
+    reused: Reused = field(default_factory=Reused, compare=False)
 
     @classmethod
     def connect(cls, settings: Settings) -> DataSource:
@@ -51,8 +87,10 @@ class DataSource:
         return self._raw(self.settings.night_key)
 
     def raw_live(self) -> bytes | None:
-        """The snapshot's bytes as the worker wrote them, for /api/live."""
-        return self._raw(self.settings.snapshot_key)
+        """The snapshot's bytes as the worker wrote them, for /api/live (at most LIVE_REUSE_S
+        old: read once for every screen asking meanwhile)."""
+        return self.reused.get((self.settings.snapshot_key,), LIVE_REUSE_S,
+                               lambda keys: get_many(self.client, list(keys)))[0]
 
     def _raw(self, key: str) -> bytes | None:
         try:
@@ -76,8 +114,9 @@ class DataSource:
     def drawing_raw(self) -> tuple[bytes | None, tuple[bytes | None, ...]]:
         """The night document and both alert feeds, in one round trip: what the night charts
         are drawn (and cached) from, on every screen's request."""
-        night, *alerts = self._raws(self.settings.night_key, self.settings.alerts_key,
-                                    self.settings.pipeline_alerts_key)
+        keys = (self.settings.night_key, self.settings.alerts_key, self.settings.pipeline_alerts_key)
+        night, *alerts = self.reused.get(keys, NIGHT_REUSE_S,
+                                         lambda keys: get_many(self.client, list(keys)))
         return night, tuple(alerts)
 
     def alerts(self) -> list[dict[str, Any]]:
