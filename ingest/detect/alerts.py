@@ -127,5 +127,11 @@ class AlertBook:
     def is_open(self, kind: str, dimension: str | None) -> bool:
         return (kind, dimension) in self._open
 
+    def opened_since(self, kind: str, since_ms: int) -> bool:
+        """An alert of this kind is open (pending or firing) for some dimension value, and
+        began at or after `since_ms`."""
+        return any(open_kind == kind and alert.start_ms >= since_ms
+                   for (open_kind, _), alert in self._open.items())
+
     def firing(self) -> list[Alert]:
         return [a for a in self.alerts if a.state == FIRING]

@@ -27,6 +27,7 @@ POOL_MAX_S = 15
 MIN_BASELINE_S = 20
 VOLUME_BASELINE_S = 30  # the volume changes fast around midnight: a short memory
 SHARE_BASELINE_S = 120  # shares and prices drift slowly: a longer, steadier memory
+SHARE_FREEZE_MAX_S = 600  # the longest another value's outage keeps a dimension's shares unlearned
 VOLUME_MIN_EXPECTED = 50  # orders a pooled expectation must hold before a drop is judged
 SHARE_MIN_EXPECTED = 60
 PRICE_MIN_ORDERS = 30
@@ -232,6 +233,12 @@ class SecondDetectors:
         changes: list[Alert] = []
         keys = set(self.share_base) | self._new_keys(
             [k for k in now.values if k[0] in MIX_DIMENSIONS], self.share_base)
+        # While one value of a dimension is dark the others hold more of what is left: their
+        # shares are not learned then, or their return to normal would read as a loss (and,
+        # with nothing learned while an alert is open, never resolve). An outage longer than
+        # SHARE_FREEZE_MAX_S is the others' new normal: learning resumes.
+        since = at_ms - SHARE_FREEZE_MAX_S * 1000
+        settled = {d: not self.book.opened_since(DARK_RULES[d].kind, since) for d in MIX_DIMENSIONS}
         for key in sorted(keys):
             dimension, value = key
             base = self.share_base[key]
@@ -248,7 +255,7 @@ class SecondDetectors:
             rule, where = DARK_RULES[dimension], f"{dimension}={value}"
             is_open = self.book.is_open(rule.kind, where)
             if expect < SHARE_MIN_EXPECTED:
-                if not is_open:
+                if not is_open and settled[dimension]:
                     base.append(now.orders_of(key), now.orders)
                 continue
             ratio = actual / expect
@@ -261,7 +268,7 @@ class SecondDetectors:
                 f"{expect:,.0f} expected at its usual {share:.1%} share ({ratio:.0%})",
                 expected=round(expect, 1), actual=actual, clock_ms=clock_ms,
                 severity="critical" if dark else None)
-            if reading is False:
+            if reading is False and settled[dimension]:
                 base.append(now.orders_of(key), now.orders)
         return changes
 

@@ -148,3 +148,20 @@ def test_partitions_committing_uneven_spans_are_judged_as_one_flow() -> None:
 
 def test_every_incident_kind_of_the_simulator_has_an_alert_that_answers_it() -> None:
     assert set(ANSWERS) == set(KINDS)
+
+
+def test_after_one_value_goes_dark_the_others_shares_are_not_learned_from_its_outage() -> None:
+    """While mobile is dark, pc and pad hold a larger share of what is left. Learned as their
+    usual share, their return to normal would read as 'losing share' and, with nothing learned
+    while an alert fires, never resolve (seen on a full simulated day: payment_dark for card,
+    huabei and balance open for 18 hours after alipay's two dark minutes)."""
+    book = AlertBook()
+    detectors = SecondDetectors(book)
+    usual = {"mobile": 0.5, "pc": 0.3, "pad": 0.2}
+    changes = run(detectors, night([400] * 200), **usual)
+    changes += run(detectors, {T0 + 200 + i: 200 for i in range(120)}, pc=0.6, pad=0.4)
+    changes += run(detectors, {T0 + 320 + i: 400 for i in range(300)}, **usual)
+    darks = {(a.kind, a.dimension) for state, a in changes if state == FIRING}
+    assert ("device_dark", "device=mobile") in darks
+    assert not {d for d in darks if d[1] in ("device=pc", "device=pad")}, darks
+    assert not [a for a in book.firing() if a.kind == "device_dark"]
