@@ -19,11 +19,9 @@ def alert_items(alerts: list[dict[str, Any]], lang: str, with_actions: bool = Tr
         return [html.Li(text(lang, "no_alerts"), className="alert quiet")]
     items = []
     for alert in alerts[:MAX_FEED]:
-        acked = alert.get("acknowledged_ms")
+        acked = acknowledgement(alert, lang)
         if acked:
-            by = alert.get("acknowledged_by")
-            said = text(lang, "acknowledged_by", who=by) if by else text(lang, "acknowledged")
-            action: Any = html.Span(f"{said} {clock(acked)}", className="acked")
+            action: Any = html.Span(acked, className="acked")
         elif with_actions and alert.get("state") == "firing" and alert.get("key"):
             action = html.Button(text(lang, "acknowledge"), n_clicks=0, className="ack",
                                  id={"type": Ids.ACK_BUTTON, "key": alert["key"]})
@@ -37,6 +35,15 @@ def alert_items(alerts: list[dict[str, Any]], lang: str, with_actions: bool = Tr
                           html.Span(_when(alert, lang), className="alert-when"), action]),
                       html.Div(alert.get("message", ""), className="alert-message")]))
     return items
+
+
+def acknowledgement(alert: dict[str, Any], lang: str) -> str:
+    """'acknowledged by mei 00:03:05' (or '' while nobody has)."""
+    at, by = alert.get("acknowledged_ms"), alert.get("acknowledged_by")
+    if not at:
+        return ""
+    said = text(lang, "acknowledged_by", who=by) if by else text(lang, "acknowledged")
+    return f"{said} {clock(at)}"
 
 
 def _when(alert: dict[str, Any], lang: str) -> str:

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from common.logs import log_event
 from common.redis_server import connect, redis_url_for
 from common.settings import Settings
+from dashboard.accounts import Accounts
 from ingest.history import orders_dir
 from rehearsal.incidents import Incident, every_kind
 from rehearsal.run import simulate_to_stream
@@ -63,6 +64,13 @@ def _last_year(settings: Settings, url: str, seed: int, peak_ops: int) -> ExitSt
     return services
 
 
+def _access_note(settings: Settings) -> str:
+    if Accounts(settings.data_dir).has_users():
+        return "Sign in with one of this data dir's users (gmv user list)."
+    return ("Local only, no sign-in: this machine alone can open it (to show it to the room, "
+            "add users: README, 'Who may see and do what').")
+
+
 def run_demo(settings: Settings, seed: int, peak_ops: int, speed: float,
              incidents: tuple[Incident, ...] = ()) -> None:
     """Redis, the ingest worker, the watchdog, the dashboard and the simulator at festival pace,
@@ -83,7 +91,7 @@ def run_demo(settings: Settings, seed: int, peak_ops: int, speed: float,
                 _service("dashboard", ["serve", *where], compare), \
                 _last_year(settings, url, seed, peak_ops):
             print(f"\n  The war room: {url_shown}  (operations: {url_shown}ops, review: "
-                  f"{url_shown}review; English: ?lang=en)\n  Ctrl-C stops everything.\n",
-                  flush=True)
+                  f"{url_shown}review; English: ?lang=en)\n  {_access_note(settings)}\n"
+                  f"  Ctrl-C stops everything.\n", flush=True)
             simulate_to_stream(plan, connect(url), settings, speed,
                                settings.data_dir / "labels.json", "gmv demo")

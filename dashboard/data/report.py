@@ -291,7 +291,8 @@ def incidents(db: duckdb.DuckDBPyConnection, alerts: list[dict[str, Any]], span:
                       "message": alert.get("message"),
                       "gmv_lost": format_cents(lost) if lost is not None else None,
                       "gmv_lost_cents": lost,
-                      "acknowledged_ms": alert.get("acknowledged_ms")})
+                      "acknowledged_ms": alert.get("acknowledged_ms"),
+                      "acknowledged_by": alert.get("acknowledged_by")})
     return sorted(found, key=lambda a: (a["start_ms"], a["kind"]))
 
 

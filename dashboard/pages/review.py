@@ -13,6 +13,7 @@ import dash
 import flask
 from dash import ALL, Input, Output, Patch, State, callback, ctx, dcc, html, no_update
 
+from dashboard.alert_feed import acknowledgement
 from dashboard.components import GRAPH_CONFIG, header
 from dashboard.data import history as history_data
 from dashboard.data import live as live_data
@@ -298,7 +299,9 @@ def _incident_items(incidents: list[dict[str, Any]], lang: str) -> list[Any]:
                 html.B(text(lang, i["kind"])),
                 html.Span(i["dimension"] or "", className="alert-where"),
                 html.Span(f"{clock(i['start_ms'])} · {_duration(i['duration_s'], lang)}{lost}",
-                          className="alert-when")]),
+                          className="alert-when"),
+                *([html.Span(acked, className="acked")] if (acked := acknowledgement(i, lang))
+                  else [])]),
             html.Div(i["message"] or "", className="alert-message")]))
     return items
 

@@ -25,6 +25,7 @@ from tests.sample import STOCK, TRUTH, sample_payloads
 
 USERS = {"vera": "viewer", "otto": "operator", "ana": "analyst", "ada": "admin"}
 SUMMARY_LIMIT = 5
+PROXY_HEADER = "X-Forwarded-User"
 
 
 def password(name: str) -> str:
@@ -44,7 +45,8 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     for name, role in USERS.items():
         if name != "ada":
             accounts.add_user(name, role, password(name))
-    with running_stack(home, {"GMV_SUMMARY_RATE_PER_MIN": str(SUMMARY_LIMIT)}) as stack:
+    with running_stack(home, {"GMV_SUMMARY_RATE_PER_MIN": str(SUMMARY_LIMIT),
+                              "GMV_TRUSTED_USER_HEADER": PROXY_HEADER}) as stack:
         StreamPublisher(stack.client, stack.settings.inventory_stream).publish(
             STOCK.read_bytes().splitlines())
         publish_sample(stack, sample_payloads())
@@ -284,3 +286,17 @@ def test_signing_out_ends_the_session(secured: Stack, context: BrowserContext) -
     assert status == 302 and location.startswith("/login")
     assert [e["action"] for e in Accounts(secured.settings.data_dir).audit()
             if e["who"] == "otto"][-1] == "sign_out"
+
+
+def test_a_trusted_proxy_names_the_user_and_the_role_still_decides(secured: Stack) -> None:
+    """Single sign-on (GMV_TRUSTED_USER_HEADER): the proxy's name signs the request in; the
+    user must exist here, and gets only its role."""
+    base = secured.base_url
+    assert status_without_redirects(base + "/ops", {PROXY_HEADER: "otto"})[0] == 200
+    assert status_without_redirects(base + "/api/alerts", {PROXY_HEADER: "otto"})[0] == 200
+    assert status_without_redirects(base + "/review", {PROXY_HEADER: "otto"})[0] == 403
+    assert status_without_redirects(base + "/api/live", {PROXY_HEADER: "vera"})[0] == 200
+    assert status_without_redirects(base + "/api/alerts", {PROXY_HEADER: "vera"})[0] == 403
+    status, location = status_without_redirects(base + "/ops", {PROXY_HEADER: "mallory"})
+    assert status == 302 and location.startswith("/login")
+    assert status_without_redirects(base + "/api/live", {PROXY_HEADER: "mallory"})[0] == 401
