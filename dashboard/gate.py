@@ -35,7 +35,8 @@ from dashboard.roles import LOCAL, PAGES, Can, Identity
 log = logging.getLogger("gmv.gate")
 SESSION_COOKIE = "gmv_session"
 CSRF_COOKIE = "_csrf_token"  # the name dash-renderer reads (Dash(csrf_token_name=...))
-SESSION_HOURS = 12
+SESSION_HOURS = 12  # a person's session
+KIOSK_DAYS = 7  # a wall's: it reads through /api/*, which never renews a cookie
 VERIFIED_FOR_S = 60
 VERIFIED_KEPT = 20_000
 PUBLIC = ("/login", "/logout", "/_favicon.ico")
@@ -95,7 +96,7 @@ class Gate:
         server.config.update(
             SESSION_COOKIE_NAME=SESSION_COOKIE, SESSION_COOKIE_HTTPONLY=True,
             SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=self.settings.cookie_secure,
-            PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
+            PERMANENT_SESSION_LIFETIME=timedelta(days=KIOSK_DAYS),
             WTF_CSRF_TIME_LIMIT=SESSION_HOURS * 3600)
         manager = flask_login.LoginManager(server)
         manager.user_loader(self.accounts.identity)
@@ -155,11 +156,13 @@ class Gate:
     def _verify(self, cookies: str) -> str | None:
         try:
             morsel = SimpleCookie(cookies).get(SESSION_COOKIE)
-            data = self._serializer.loads(morsel.value, max_age=SESSION_HOURS * 3600) \
+            data = self._serializer.loads(morsel.value, max_age=KIOSK_DAYS * 86400) \
                 if morsel else None
         except (CookieError, BadSignature, ValueError):
             return None
-        found = data.get("_user_id") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or not session_fresh(data):
+            return None
+        found = data.get("_user_id")
         return found if isinstance(found, str) else None
 
     def refusal(self, environ: dict[str, Any], who: Identity | None) -> tuple[str, str] | None:
@@ -181,6 +184,9 @@ class Gate:
             check_query(request.args)
         except BadParameter as err:
             return _plain(400, str(err))
+        if flask.session.get("_user_id") and not session_fresh(flask.session):
+            flask_login.logout_user()  # older than a session may be: sign in again
+            flask.session.clear()
         who = current_identity()
         if who is None:
             status, reason = self.refusal(request.environ, None) or ("401", "")
@@ -225,6 +231,7 @@ class Gate:
         who = Identity(user.name, user.role, "user", user.session_id)
         flask.session.clear()  # a fresh session (and CSRF token) for the signed-in person
         flask_login.login_user(who)
+        flask.session["since_ms"] = int(time.time() * 1000)
         self.accounts.record(who, "sign_in", _source())
         log_event(log, "signed_in", user=who.name, role=who.role, source=request.remote_addr)
         return flask.redirect(target)
@@ -247,10 +254,21 @@ class Gate:
         who = Identity(f"kiosk {link}", "viewer", "kiosk", f"k:{link}")
         flask.session.clear()
         flask_login.login_user(who, remember=False)
-        flask.session.permanent = True
+        flask.session.permanent = True  # the cookie outlives the browser: a wall restarts
+        flask.session["since_ms"] = int(time.time() * 1000)
         self.accounts.record(who, "kiosk_opened", _source(), link=link)
         log_event(log, "kiosk_opened", link=link, source=flask.request.remote_addr)
         return flask.redirect(f"/?lang={lang_or_default(flask.request.args.get('lang'))}")
+
+
+def session_fresh(session: Any) -> bool:
+    """A session younger than its kind may be: SESSION_HOURS for a person, KIOSK_DAYS for a
+    kiosk link (which is revoked, not aged, when it must end sooner)."""
+    since, who = session.get("since_ms"), str(session.get("_user_id") or "")
+    if not isinstance(since, int):
+        return False
+    longest_s = KIOSK_DAYS * 86400 if who.startswith("k:") else SESSION_HOURS * 3600
+    return time.time() * 1000 - since <= longest_s * 1000
 
 
 def gate() -> Gate:

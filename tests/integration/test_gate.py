@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from common.redis_server import EmbeddedRedis
 from common.settings import load_settings
 from dashboard.accounts import Accounts
 from dashboard.app import create_app
+from tests.conftest import wait_for
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1"}
 
@@ -107,3 +109,32 @@ def test_the_page_router_refuses_a_layout_to_the_wrong_role(app: dash.Dash) -> N
     answer = operator.post("/_dash-update-component", json=body, environ_base=LOCAL,
                            headers={"X-CSRFToken": token})
     assert "Pipeline" in json.dumps(answer.get_json(), ensure_ascii=False)
+
+
+def test_a_session_older_than_its_kind_may_be_signs_in_again(app: dash.Dash) -> None:
+    """A person's session lasts 12 hours, a kiosk link's 7 days; the pages and the JSON API
+    (which reads the cookie itself) agree."""
+    accounts = Accounts(data_dir(app))
+    if "otto" not in {u["name"] for u in accounts.users()}:
+        accounts.add_user("otto", "operator", "otto-long-password")
+    link, _ = accounts.add_kiosk_link("wall")
+    serializer = app.server.session_interface.get_signing_serializer(app.server)  # type: ignore[attr-defined]
+    now_ms = int(time.time() * 1000)
+    otto = accounts.user_identity("otto")
+    assert otto is not None
+
+    def browser(who: str, age_h: float) -> FlaskClient:
+        with_cookie = client(app)
+        with_cookie.set_cookie("gmv_session", serializer.dumps(
+            {"_user_id": who, "since_ms": now_ms - int(age_h * 3_600_000)}))
+        return with_cookie
+
+    away = {"REMOTE_ADDR": "10.0.0.9"}
+    wait_for(lambda: browser(f"k:{link}", 0).get("/api/live", environ_base=away).status_code != 401,
+             10, "the new kiosk link never reached the app")  # each process re-reads within 1 s
+    for who, age_h, fresh in ((otto.session_id, 11, True), (otto.session_id, 13, False),
+                              (f"k:{link}", 24 * 6, True), (f"k:{link}", 24 * 8, False)):
+        live = browser(who, age_h).get("/api/live", environ_base=away)
+        page = browser(who, age_h).get("/", environ_base=away)
+        assert (live.status_code != 401) == fresh, (who, age_h, live.status_code)
+        assert (page.status_code == 200) == fresh, (who, age_h, page.status_code)
