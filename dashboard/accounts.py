@@ -210,8 +210,14 @@ class Accounts:
     def identity(self, session_id: str) -> Identity | None:
         """The identity a session cookie names, while it still stands: the user exists with the
         same epoch (no password or role change since), or the kiosk link is not revoked."""
+        found = self._identity(session_id, self.directory())
+        if found is None:  # made a moment ago in another process? (re-read now, only on a miss)
+            found = self._identity(session_id, self.directory(fresh=True))
+        return found
+
+    @staticmethod
+    def _identity(session_id: str, directory: Directory) -> Identity | None:
         kind, _, rest = session_id.partition(":")
-        directory = self.directory()
         if kind == "u":
             name, _, epoch = rest.rpartition(":")
             user = directory.users.get(name)
@@ -222,7 +228,7 @@ class Accounts:
         return None
 
     def user_identity(self, name: str) -> Identity | None:
-        user = self.directory().users.get(name)
+        user = self.directory().users.get(name) or self.directory(fresh=True).users.get(name)
         return Identity(user.name, user.role, "user", user.session_id) if user else None
 
     # -- the audit log -------------------------------------------------------------------------
