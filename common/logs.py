@@ -5,11 +5,23 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from pathlib import Path
 
 
 def setup_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(stream=sys.stderr, level=level, force=True,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def log_to_file(path: Path) -> None:
+    """This process's log lines into `path` instead of the terminal (the demo keeps the
+    terminal for the war room's address and its status line)."""
+    root = logging.getLogger()
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
 
 
 def _value(value: object) -> str:

@@ -140,8 +140,10 @@ class EmbeddedRedis:
                "--appendonly", "yes" if self.append_only else "no", "--appendfsync", "everysec",
                "--save", "",
                "--logfile", "redis.log", "--daemonize", "no", *self.extra_args]
+        # A session of its own: a Ctrl-C in the terminal reaches the command, which stops the
+        # server last (a server stopped first would cut the command's writes short).
         self.process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        preexec_fn=_die_with_parent)
+                                        preexec_fn=_die_with_parent, start_new_session=True)
         self._wait_ready()
         self.url_file.write_text(self.url)
         log.info("event=redis_started pid=%d url=%s", self.process.pid, self.url)

@@ -99,30 +99,47 @@ def headline(lang: str, live: dict[str, Any] | None) -> html.Section:
     ])
 
 
-def _panel(title: str, body: Any) -> html.Div:
-    return html.Div(className="panel", children=[html.H2(title), body])
+def _panel(title: str, body: Any, name: str) -> html.Div:
+    return html.Div(className=f"panel panel-{name}", children=[html.H2(title), body])
 
 
-def _graph(graph_id: str, figure: Any, height_rem: float) -> dcc.Graph:
-    return dcc.Graph(id=graph_id, figure=figure, config=GRAPH_CONFIG,
-                     style={"height": f"{height_rem}rem"})
+def _graph(graph_id: str, figure: Any, height_rem: float | None) -> dcc.Graph:
+    """A chart `height_rem` tall, or (None) as tall as its panel leaves it."""
+    return dcc.Graph(id=graph_id, figure=figure, config=GRAPH_CONFIG, className="chart",
+                     style={"height": f"{height_rem}rem" if height_rem else "100%"})
 
 
-def night_panels(lang: str, live: dict[str, Any] | None) -> html.Section:
+def night_panels(lang: str, live: dict[str, Any] | None, fill: bool = False) -> html.Section:
     """The night's charts: GMV so far with last year and milestones, orders/s, devices,
-    categories and regions."""
+    categories and regions. `fill`: the big screen's, sharing the window's height (no scroll);
+    on a phone the first two come first and the rest behind a 'more' button."""
     night, trend, categories, regions, _ = night_outputs(live_data.source(), lang)
-    return html.Section(className="charts", children=[
+    tall, short = (None, None) if fill else (21, 14)
+    return html.Section(className="charts fill" if fill else "charts", children=[
         html.Div(className="grid top", children=[
-            _panel(text(lang, "night"), _graph(Ids.NIGHT_CHART, night, 21)),
-            _panel(text(lang, "ops_series"), _graph(Ids.OPS_CHART, ops_series_figure(live, lang), 21)),
+            _panel(text(lang, "night"), _graph(Ids.NIGHT_CHART, night, tall), "night"),
+            _panel(text(lang, "ops_series"),
+                   _graph(Ids.OPS_CHART, ops_series_figure(live, lang), tall), "ops"),
             _panel(text(lang, "devices"),
-                   _graph(Ids.DEVICE_SHARES, device_share_figure(live, lang), 21))]),
+                   _graph(Ids.DEVICE_SHARES, device_share_figure(live, lang), tall), "devices")]),
+        more_button(lang),
         html.Div(className="grid bottom", children=[
-            _panel(text(lang, "device_trend"), _graph(Ids.DEVICE_TREND, trend, 14)),
-            _panel(text(lang, "categories"), _graph(Ids.CATEGORIES, categories, 14)),
-            _panel(text(lang, "regions"), _graph(Ids.REGIONS, regions, 14))]),
+            _panel(text(lang, "device_trend"), _graph(Ids.DEVICE_TREND, trend, short), "trend"),
+            _panel(text(lang, "categories"), _graph(Ids.CATEGORIES, categories, short),
+                   "categories"),
+            _panel(text(lang, "regions"), _graph(Ids.REGIONS, regions, short), "regions")]),
     ])
+
+
+def more_button(lang: str) -> html.Button:
+    words: dict[str, Any] = {"data-more": text(lang, "more"), "data-less": text(lang, "less")}
+    return html.Button(text(lang, "more"), id=Ids.MORE, className="more", n_clicks=0, **words)
+
+
+def wide_only(lang: str) -> html.Div:
+    """What /ops and /review say on a phone (CSS shows it below 600 px, instead of the page)."""
+    return html.Div(className="wide-only", role="note", children=[
+        text(lang, "wide_only"), " ", dcc.Link(text(lang, "big_screen"), href=f"/?lang={lang}")])
 
 
 def headline_values(live: dict[str, Any], lang: str) -> dict[str, Any]:

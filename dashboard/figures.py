@@ -203,7 +203,8 @@ def night_figure(night: dict[str, Any] | None, last_year: tuple[list[int], list[
                 "textposition": "top center", "textfont": {"size": 17, "color": INK},
                 "cliponaxis": False, "hoverinfo": "skip", "showlegend": False})
     figure = _figure(data, showlegend=bool(last_year and points), yaxis={"rangemode": "tozero"},
-                     legend={"orientation": "h", "y": 1.08, "x": 0, "font": {"size": 15}},
+                     legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0,
+                             "font": {"size": 15}},
                      margin={"l": 84, "r": 24, "t": 16, "b": 40})
     time_axis(figure, x_ms)
     money_axis(figure, int(top * 1.1), lang)
@@ -258,7 +259,8 @@ def device_trend_figure(night: dict[str, Any] | None, lang: str) -> Figure:
                 "line": {"width": 0.5, "color": DEVICE_COLOURS.get(device, GREY)},
                 "hovertemplate": f"{text(lang, device)} %{{y:.1%}}<extra></extra>"})
     figure = _figure(data, showlegend=True, margin={"l": 56, "r": 16, "t": 36, "b": 32},
-                     legend={"orientation": "h", "y": 1.18, "x": 0, "font": {"size": 15}},
+                     legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0,
+                             "font": {"size": 15}},
                      yaxis={"tickformat": ".0%", "range": [0, 1]})
     time_axis(figure, [start, start + 60_000 * len(night["orders"])] if night and start else [])
     return figure
@@ -272,7 +274,8 @@ def device_share_figure(live: dict[str, Any] | None, lang: str) -> Figure:
         "hole": 0.62, "sort": False, "direction": "clockwise",
         "domain": {"x": [0.12, 0.88], "y": [0.1, 0.9]},
         "marker": {"colors": [DEVICE_COLOURS[d] for d in DEVICES]},
-        "textinfo": "label+percent", "textposition": "outside", "textfont": {"size": 17, "color": INK},
+        "textinfo": "label+percent", "textposition": "outside", "automargin": True,
+        "textfont": {"size": 17, "color": INK},
         "hoverinfo": "skip"}],
         margin={"l": 40, "r": 40, "t": 36, "b": 36})
 
@@ -292,8 +295,9 @@ def totals_bar_figure(totals: dict[str, dict[str, Any]], lang: str, limit: int =
           "text": [format_compact(v["gmv_cents"], lang) for _, v in best],
           "textposition": "outside", "cliponaxis": False,
           "textfont": {"size": 15, "color": INK}, "hoverinfo": "skip"}],
-        margin={"l": 100, "r": 8, "t": 4, "b": 4}, bargap=0.22,
-        xaxis={"visible": False, "range": [0, most * 1.3]}, yaxis={"tickfont": {"size": 15, "color": INK}})
+        margin={"l": 8, "r": 8, "t": 4, "b": 4}, bargap=0.22,
+        xaxis={"visible": False, "range": [0, most * 1.3]},
+        yaxis={"tickfont": {"size": 15, "color": INK}, "automargin": True})
 
 
 def buckets_figure(series: dict[str, list[Any]], lang: str, metric: str,

@@ -158,7 +158,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "role_viewer": "观看", "role_operator": "值班", "role_analyst": "分析", "role_admin": "管理员",
         "acknowledged_by": "{who} 已确认", "audit": "审计记录", "no_audit": "暂无记录",
         "too_many_exports": "导出过于频繁：每分钟最多 {limit} 次，{seconds} 秒后再试",
-        "unknown_alert": "该告警已不存在或已确认",
+        "more": "更多图表", "less": "收起",
+        "wide_only": "此页面需要更大的屏幕（至少 1280 像素宽）。手机上请看大屏：",
     },
     "en": {
         "title": "11.11 Live GMV", "gmv": "GMV", "orders": "Orders",
@@ -211,7 +212,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "role_operator": "operator", "role_analyst": "analyst", "role_admin": "admin",
         "acknowledged_by": "acknowledged by {who}", "audit": "Audit log", "no_audit": "Nothing yet",
         "too_many_exports": "Too many exports: at most {limit} a minute, try again in {seconds} s",
-        "unknown_alert": "That alert no longer fires, or was acknowledged already",
+        "more": "More charts", "less": "Fewer charts",
+        "wide_only": "This page needs a wider screen (1280 px or more). On a phone, open the "
+                     "big screen:",
     },
 }
 

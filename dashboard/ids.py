@@ -46,7 +46,9 @@ class Ids(StrEnum):
     DRILL_DIMENSION = "drill-dimension"
     DRILL_VALUE = "drill-value"
     DRILL_CHART = "drill-chart"
+    DRILL_TITLE = "drill-title"
     LANG_SWITCH = "lang-switch"
+    MORE = "more"  # on a phone: the big screen's other charts
     WHO = "who"  # who is signed in
     SIGN_OUT = "sign-out"
     AUDIT = "audit"  # the audit log on /ops, for admins

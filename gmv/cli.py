@@ -427,7 +427,7 @@ def _run_demo(args: argparse.Namespace, settings: Settings) -> None:
         raise UsageError(str(err)) from None
     stop_on_sigterm()  # a process manager's stop ends the demo's services too
     run_demo(settings, seed=args.seed, peak_ops=args.peak_ops, speed=args.speed,
-             incidents=incidents)
+             incidents=incidents)  # Ctrl-C: it stops everything and says so, no error
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], None]] = {

@@ -9,11 +9,13 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import date, timedelta
+from pathlib import Path
 
-from common.logs import log_event
+from common.logs import log_event, log_to_file
 from common.redis_server import connect, redis_url_for
 from common.settings import Settings
 from dashboard.accounts import Accounts
+from gmv.status import StatusLine
 from ingest.history import orders_dir
 from rehearsal.incidents import Incident, every_kind
 from rehearsal.run import simulate_to_stream
@@ -28,12 +30,16 @@ DEMO_WORKERS = 2  # the comparison covers the demo's first twenty minutes
 
 
 @contextmanager
-def _service(name: str, args: list[str], env: dict[str, str] | None = None,
+def _service(name: str, args: list[str], logs: Path, env: dict[str, str] | None = None,
              nice: int = 0) -> Iterator[subprocess.Popen[bytes]]:
-    """A `gmv` subcommand running beside the demo, stopped (SIGTERM) when the demo ends."""
-    process = subprocess.Popen([sys.executable, "-m", "gmv.cli", *args],
-                               env={**os.environ, **(env or {})},
-                               preexec_fn=(lambda: os.nice(nice)) if nice else None)
+    """A `gmv` subcommand running beside the demo, its output in `logs/<name>.log`, stopped
+    (SIGTERM) when the demo ends. In a session of its own: the terminal's Ctrl-C reaches the
+    demo alone, which then stops each of them in turn (Redis last)."""
+    with (logs / f"{name}.log").open("ab") as out:
+        process = subprocess.Popen([sys.executable, "-m", "gmv.cli", *args],
+                                   env={**os.environ, **(env or {})}, stdout=out, stderr=out,
+                                   stdin=subprocess.DEVNULL, start_new_session=True,
+                                   preexec_fn=(lambda: os.nice(nice)) if nice else None)
     log_event(log, "service_started", service=name, pid=process.pid)
     try:
         yield process
@@ -43,10 +49,11 @@ def _service(name: str, args: list[str], env: dict[str, str] | None = None,
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
         log_event(log, "service_stopped", service=name, code=process.returncode)
 
 
-def _last_year(settings: Settings, url: str, seed: int, peak_ops: int) -> ExitStack:
+def _last_year(settings: Settings, url: str, seed: int, peak_ops: int, logs: Path) -> ExitStack:
     """Last year's night for the comparison curve, at four fifths of tonight's peak: simulated
     into its own stream and data dir by niced processes that yield the CPU to tonight's. Kept
     between demos; an existing one is reused."""
@@ -59,8 +66,8 @@ def _last_year(settings: Settings, url: str, seed: int, peak_ops: int) -> ExitSt
         services.enter_context(_service("last_year_simulator", [
             "simulate", "--day", day.isoformat(), "--seed", str(seed + 1),
             "--peak-ops", str(peak_ops * 4 // 5), "--start=-1m", "--duration", LAST_YEAR_SPAN,
-            "--max", *where], env, nice=19))
-    services.enter_context(_service("last_year_worker", ["ingest", *where], env, nice=19))
+            "--max", *where], logs, env, nice=19))
+    services.enter_context(_service("last_year_worker", ["ingest", *where], logs, env, nice=19))
     return services
 
 
@@ -75,23 +82,39 @@ def run_demo(settings: Settings, seed: int, peak_ops: int, speed: float,
              incidents: tuple[Incident, ...] = ()) -> None:
     """Redis, the ingest worker, the watchdog, the dashboard and the simulator at festival pace,
     from a minute before midnight, with `incidents` (default: one of every kind in the first
-    half hour); last year's night loads beside it for the comparison."""
+    half hour); last year's night loads beside it for the comparison. The terminal keeps the
+    war room's address and one status line; every process logs to `DATA/logs/`. Ctrl-C stops
+    everything and returns."""
     plan = NightPlan(seed=seed, peak_ops=peak_ops, start_s=DEMO_START_S,
                      duration_s=DEMO_DURATION_S,
                      incidents=incidents or tuple(every_kind(120, 1800, seed)))
-    with redis_url_for(settings) as url:
-        where = ["--redis", url, "--data", str(settings.data_dir)]
-        log_event(log, "demo_started", redis=url, data=settings.data_dir)
-        url_shown = f"http://{settings.web_host}:{settings.web_port}/"
-        compare = {"GMV_LAST_YEAR_DATA_DIR": str(settings.data_dir / LAST_YEAR_DIR)}
-        # Partitioned (GMV_PARTITIONS > 1): two worker processes and the combiner.
-        workers = [] if settings.partitions == 1 else ["--workers", str(DEMO_WORKERS)]
-        with _service("worker", ["ingest", *workers, *where], compare), \
-                _service("watchdog", ["watchdog", *where]), \
-                _service("dashboard", ["serve", *where], compare), \
-                _last_year(settings, url, seed, peak_ops):
-            print(f"\n  The war room: {url_shown}  (operations: {url_shown}ops, review: "
-                  f"{url_shown}review; English: ?lang=en)\n  {_access_note(settings)}\n"
-                  f"  Ctrl-C stops everything.\n", flush=True)
-            simulate_to_stream(plan, connect(url), settings, speed,
-                               settings.data_dir / "labels.json", "gmv demo")
+    logs = settings.data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log_to_file(logs / "demo.log")
+    status: StatusLine | None = None
+    try:
+        with redis_url_for(settings) as url:
+            where = ["--redis", url, "--data", str(settings.data_dir)]
+            log_event(log, "demo_started", redis=url, data=settings.data_dir)
+            url_shown = f"http://{settings.web_host}:{settings.web_port}/"
+            compare = {"GMV_LAST_YEAR_DATA_DIR": str(settings.data_dir / LAST_YEAR_DIR)}
+            # Partitioned (GMV_PARTITIONS > 1): two worker processes and the combiner.
+            workers = [] if settings.partitions == 1 else ["--workers", str(DEMO_WORKERS)]
+            with _service("worker", ["ingest", *workers, *where], logs, compare), \
+                    _service("watchdog", ["watchdog", *where], logs), \
+                    _service("dashboard", ["serve", *where], logs, compare), \
+                    _last_year(settings, url, seed, peak_ops, logs):
+                print(f"\n  The war room: {url_shown}  (operations: {url_shown}ops, review: "
+                      f"{url_shown}review; English: ?lang=en)\n  {_access_note(settings)}\n"
+                      f"  Logs: {logs}/   Ctrl-C stops everything.\n", flush=True)
+                status = StatusLine(connect(url), settings)
+                status.start()
+                simulate_to_stream(plan, connect(url), settings, speed,
+                                   settings.data_dir / "labels.json", "gmv demo")
+    except KeyboardInterrupt:
+        log_event(log, "demo_interrupted")
+    finally:
+        if status is not None:
+            status.stop()
+    print(f"  Stopped: the simulator, the worker, the watchdog, the dashboard and Redis. The "
+          f"night so far is kept in {settings.data_dir}/.", flush=True)

@@ -9,6 +9,7 @@
   const BEIJING_OFFSET_MS = 8 * 3600 * 1000;  // no daylight saving in China
   const SERIES_POINTS = 300;
   const OPS_CHART_ID = "ops-chart";  // dashboard/ids.py
+  const MORE_ID = "more";
   const shown = {};
   const noUpdate = () => window.dash_clientside.no_update;
 
@@ -87,8 +88,11 @@
     drawnMarks = key;
     markedChart = chart;
     // A chart Dash is redrawing at that moment refuses: drawn again on the next fetch.
+    const k = window.gmvFit ? window.gmvFit.scale() : 1;
+    const notes = (marks.annotations || []).map(note => Object.assign({}, note, {
+      font: window.gmvFit ? window.gmvFit.sized(note.font, k, 12) : note.font}));
     Promise.resolve()
-      .then(() => window.Plotly.relayout(chart, {shapes: marks.shapes, annotations: marks.annotations}))
+      .then(() => window.Plotly.relayout(chart, {shapes: marks.shapes, annotations: notes}))
       .catch(() => { drawnMarks = ""; });
   }
 
@@ -97,6 +101,16 @@
     if (s < 120) return lang === "zh" ? s + " 秒" : s + " s";
     return lang === "zh" ? Math.round(s / 60) + " 分钟" : Math.round(s / 60) + " min";
   }
+
+  // On a phone the big screen's other charts are one tap away (the button shows there only).
+  document.addEventListener("click", event => {
+    const button = event.target.closest && event.target.closest("#" + MORE_ID);
+    if (!button) return;
+    const charts = button.closest(".charts");
+    const open = charts.classList.toggle("more-open");
+    button.textContent = open ? button.dataset.less : button.dataset.more;
+    window.dispatchEvent(new Event("resize"));  // the charts just shown take their size
+  });
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     gmv: {

@@ -21,7 +21,7 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
     return html.Div(className="kiosk", lang="zh-CN" if lang == "zh" else "en", children=[
         html.Div(id=Ids.PAGE, className="page", children=[
             *plumbing(lang, live), banner(), header(lang, "title"), headline(lang, live),
-            night_panels(lang, live)]),
+            night_panels(lang, live, fill=True)]),
     ])
 
 

@@ -12,7 +12,16 @@ from dash import ALL, Input, Output, State, callback, dcc, html, no_update
 from werkzeug.exceptions import BadRequest
 
 from dashboard.alert_feed import alert_items
-from dashboard.components import GRAPH_CONFIG, banner, header, headline, night_panels, plumbing, tile
+from dashboard.components import (
+    GRAPH_CONFIG,
+    banner,
+    header,
+    headline,
+    night_panels,
+    plumbing,
+    tile,
+    wide_only,
+)
 from dashboard.data import live as live_data
 from dashboard.figures import buckets_figure
 from dashboard.format import clock, format_compact, format_count, language, text
@@ -31,6 +40,7 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
     lang = language(lang)
     live = live_data.source().live()
     return html.Div(className="ops", lang="zh-CN" if lang == "zh" else "en", children=[
+        wide_only(lang),
         html.Div(id=Ids.PAGE, className="page", children=[
             *plumbing(lang, live), banner(), header(lang, "ops_title", [nav(lang, "/ops")]),
             headline(lang, live),
@@ -58,6 +68,7 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
                                      options=[{"label": text(lang, d), "value": d}
                                               for d in DRILL_DIMENSIONS]),
                         dcc.Dropdown(id=Ids.DRILL_VALUE, clearable=False)]),
+                    html.Div(id=Ids.DRILL_TITLE, className="hint"),
                     dcc.Graph(id=Ids.DRILL_CHART, config=GRAPH_CONFIG, style={"height": "15rem"},
                               figure=buckets_figure({"bucket_ms": []}, lang, "gmv"))]),
             ]),
@@ -150,28 +161,27 @@ def drill_values(dimension: str, current: str | None, lang: str) -> tuple[Any, .
     return options, current if current in values else (values[0] if values else None)
 
 
-@callback(Output(Ids.DRILL_CHART, "figure"), Input(Ids.DRILL_VALUE, "value"),
+@callback(Output(Ids.DRILL_CHART, "figure"), Output(Ids.DRILL_TITLE, "children"),
+          Input(Ids.DRILL_VALUE, "value"),
           Input(Ids.SLOW_TICK, "n_intervals"), State(Ids.DRILL_DIMENSION, "value"),
           State(Ids.LANG, "data"))
 @requires(Can.OPS)
 def refresh_drill(value: str | None, _: int | None, dimension: str, lang: str) -> Any:
     if not value:
-        return no_update
+        return no_update, no_update
     source = live_data.source()
     latest = (source.live() or {}).get("latest_second_ms")
     if latest is None:
-        return no_update
+        return no_update, no_update
     # Whole minutes only: the one still filling would look like a collapse.
     until = latest // 60_000 * 60_000
     table = source.history().drill(dimension, value, until - DRILL_WINDOW_MS, until, 60)
     series = {"bucket_ms": table["bucket_ms"].to_pylist(),
               value: [int(c) / 100 for c in table["gmv_cents"].to_pylist()]}
     figure = buckets_figure(series, lang, "gmv")
-    figure["layout"] |= {"title": {"text": f"{text(lang, dimension)} = {text(lang, value)} · "
-                                           f"{text(lang, 'per_minute')} · {clock(latest)}",
-                                   "font": {"size": 14}},
-                         "margin": figure["layout"]["margin"] | {"t": 36}}
-    return figure
+    # The title above the chart, in the page: it wraps where a chart's own title would be cut.
+    return figure, (f"{text(lang, dimension)} = {text(lang, value)} · {text(lang, 'per_minute')} · "
+                    f"{clock(latest)}")
 
 
 dash.register_page(__name__, path="/ops", title="GMV 11.11 · ops", name="ops",

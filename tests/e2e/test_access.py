@@ -110,11 +110,15 @@ def callback_body(output: str, inputs: list[dict[str, Any]],
 AUDIT_CALL = callback_body(f"{Ids.AUDIT}.children",
                            [{"id": Ids.SLOW_TICK, "property": "n_intervals", "value": 1}],
                            [{"id": Ids.LANG, "property": "data", "value": "en"}])
-DRILL_CALL = callback_body(f"{Ids.DRILL_CHART}.figure",
-                           [{"id": Ids.DRILL_VALUE, "property": "value", "value": "mobile"},
-                            {"id": Ids.SLOW_TICK, "property": "n_intervals", "value": 1}],
-                           [{"id": Ids.DRILL_DIMENSION, "property": "value", "value": "device"},
-                            {"id": Ids.LANG, "property": "data", "value": "en"}])
+DRILL_CALL = {
+    "output": f"..{Ids.DRILL_CHART}.figure...{Ids.DRILL_TITLE}.children..",
+    "outputs": [{"id": Ids.DRILL_CHART, "property": "figure"},
+                {"id": Ids.DRILL_TITLE, "property": "children"}],
+    "inputs": [{"id": Ids.DRILL_VALUE, "property": "value", "value": "mobile"},
+               {"id": Ids.SLOW_TICK, "property": "n_intervals", "value": 1}],
+    "changedPropIds": [f"{Ids.DRILL_VALUE}.value"],
+    "state": [{"id": Ids.DRILL_DIMENSION, "property": "value", "value": "device"},
+              {"id": Ids.LANG, "property": "data", "value": "en"}]}
 
 
 def ack_call(key: str) -> dict[str, Any]:
@@ -198,6 +202,8 @@ def test_an_operator_acknowledges_and_every_screen_says_who(secured: Stack,
              if a.get("acknowledged_by")]
     assert [a["acknowledged_by"] for a in acked] == ["otto"]
     assert page.goto(secured.base_url + "/review").status == 403  # type: ignore[union-attr]
+    page.goto(secured.base_url + "/ops")
+    assert post_callback(page, DRILL_CALL).status == 200  # what a viewer is refused, below
 
 
 def test_acknowledging_an_alert_that_does_not_exist_is_refused_and_writes_nothing(

@@ -1,0 +1,118 @@
+// Every chart fitted to the screen it is on, whatever drew it (Dash, or live.js): its text and
+// margins scale with the page's root font size (style.css: 16 px on a 1080p screen, 32 px on
+// 4K), time axes get as many ticks as fit side by side, and a bar chart keeps every name. The
+// figures stay as the server drew them (for 1080p); this adjusts a copy at each Plotly.react.
+(function () {
+  const BASE_FONT_PX = 16;  // the root font size the figures are drawn for (dashboard/figures.py)
+  const TICK_EM = 5.2;  // room for one "00:00:00" time label and its gap, in font sizes
+  const LINE_HEIGHT = 1.6;  // a CJK label's box is ~1.45 font sizes tall; and a gap
+
+  // The page's scale, times --chart-font-scale (style.css: smaller on a phone, where a chart is
+  // a third of the page's width rather than a third of a wall's).
+  function scale() {
+    const root = getComputedStyle(document.documentElement);
+    const chart = parseFloat(root.getPropertyValue("--chart-font-scale")) || 1;
+    return (parseFloat(root.fontSize) / BASE_FONT_PX || 1) * chart;
+  }
+
+  function sized(font, k, fallback) {
+    return Object.assign({}, font, {size: Math.round(((font || {}).size || fallback) * k * 10) / 10});
+  }
+
+  // The layout for a chart `width` x `height` px at scale k: a copy, the original untouched.
+  function fitLayout(base, k, width, height, data) {
+    const layout = JSON.parse(JSON.stringify(base || {}));
+    const fontPx = ((layout.font || {}).size || 12) * k;
+    layout.font = sized(layout.font, k, 12);
+    if (layout.margin) {
+      for (const side of ["l", "r", "t", "b"]) {
+        if (typeof layout.margin[side] === "number") layout.margin[side] = Math.round(layout.margin[side] * k);
+      }
+    }
+    if (layout.legend && layout.legend.font) layout.legend.font = sized(layout.legend.font, k, 12);
+    if (layout.hoverlabel && layout.hoverlabel.font) layout.hoverlabel.font = sized(layout.hoverlabel.font, k, 12);
+    for (const note of layout.annotations || []) note.font = sized(note.font, k, 12);
+    for (const key of Object.keys(layout)) {
+      if (!/^[xy]axis\d*$/.test(key)) continue;
+      const axis = layout[key];
+      if (axis.tickfont && axis.tickfont.size) axis.tickfont = sized(axis.tickfont, k, 12);
+      const tickPx = ((axis.tickfont || {}).size || fontPx);
+      if (key[0] === "x" && (axis.tickformat || axis.type === "date") && width) {
+        // Side by side, never turned or overlapping: fewer ticks when there is less room.
+        const room = Math.max(width - (layout.margin ? (layout.margin.l || 0) + (layout.margin.r || 0) : 0), 0);
+        axis.nticks = Math.max(2, Math.min(axis.nticks || 12, Math.floor(room / (TICK_EM * tickPx))));
+        axis.tickangle = 0;
+      }
+      if (key[0] === "y" && isBarNames(data) && height) {
+        // Every name of a horizontal bar chart, small enough to fit one per bar.
+        const bars = (data[0].y || []).length || 1;
+        const room = height - (layout.margin ? (layout.margin.t || 0) + (layout.margin.b || 0) : 0);
+        const size = Math.max(Math.min(tickPx, room / bars / LINE_HEIGHT), 8);
+        axis.tickfont = Object.assign({}, axis.tickfont, {size: size});
+        axis.tickmode = "linear";
+        axis.dtick = 1;
+      }
+    }
+    return layout;
+  }
+
+  function isBarNames(data) {
+    return Array.isArray(data) && data.length === 1 && data[0].type === "bar" && data[0].orientation === "h";
+  }
+
+  function fitData(data, k) {
+    return (data || []).map(trace => trace.textfont ? Object.assign({}, trace, {textfont: sized(trace.textfont, k, 12)}) : trace);
+  }
+
+  function wrap(P) {
+    if (!P || P.__gmvFitted || typeof P.react !== "function") return P;
+    const react = P.react;
+    P.react = function (gd, figure, ...rest) {
+      if (gd && figure && !Array.isArray(figure) && figure.layout && rest.length === 0) {
+        const k = scale();
+        gd.__gmvBase = {layout: figure.layout, data: figure.data};
+        // The size the page gives the chart (the plot's own div may still have Plotly's default).
+        const box = gd.closest(".dash-graph") || gd;
+        figure = Object.assign({}, figure, {
+          data: fitData(figure.data, k),
+          layout: fitLayout(figure.layout, k, box.clientWidth, box.clientHeight, figure.data)});
+      }
+      return react.call(this, gd, figure, ...rest);
+    };
+    P.__gmvFitted = true;
+    return P;
+  }
+
+  // Plotly arrives after this script (Dash loads it with the first graph): wrapped on arrival.
+  if (window.Plotly) {
+    wrap(window.Plotly);
+  } else {
+    let held;
+    Object.defineProperty(window, "Plotly", {
+      configurable: true, enumerable: true,
+      get() { return held; },
+      set(value) { held = wrap(value); },
+    });
+  }
+
+  // A turned phone or a resized window: the same figures, fitted again (layout only: the live
+  // charts' data has grown since and stays as it is).
+  let resizing = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizing);
+    resizing = setTimeout(() => {
+      const k = scale();
+      document.querySelectorAll(".js-plotly-plot").forEach(gd => {
+        const base = gd.__gmvBase;
+        if (!base || !window.Plotly) return;
+        const box = gd.closest(".dash-graph") || gd;
+        const layout = fitLayout(base.layout, k, box.clientWidth, box.clientHeight, base.data);
+        delete layout.shapes;  // the alert marks live.js laid on stay as they are
+        delete layout.annotations;
+        window.Plotly.relayout(gd, layout).catch(() => {});
+      });
+    }, 250);
+  });
+
+  window.gmvFit = {scale: scale, sized: sized};
+})();
