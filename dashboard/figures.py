@@ -97,8 +97,12 @@ def alert_marks(alerts: list[dict[str, Any]], lang: str, until_ms: int | None,
             shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": x0, "x1": x1,
                            "y0": 0, "y1": 1, "layer": "below", "line": {"width": 0},
                            "fillcolor": fill})
+        # Written into the chart from whichever side has room: a label near the right end,
+        # anchored left, would run past the chart's edge and be cut.
+        late = since_ms is not None and until_ms is not None and \
+            start > since_ms + 0.55 * (until_ms - since_ms)
         labels.append({"xref": "x", "yref": "paper", "x": x0, "y": 0.98 - 0.09 * (i % 3),
-                       "xanchor": "left", "yanchor": "top", "showarrow": False,
+                       "xanchor": "right" if late else "left", "yanchor": "top", "showarrow": False,
                        "text": text(lang, alert["kind"]), "font": {"size": 13, "color": INK},
                        "bgcolor": "rgba(11,16,32,0.6)"})
     return {"shapes": shapes, "annotations": labels}

@@ -15,6 +15,7 @@ import redis
 from common.redis_server import EmbeddedRedis, connect, free_loopback_port
 from common.settings import load_settings
 from dashboard.data.live import DataSource
+from dashboard.gate import RateLimits
 from ingest.detect.keeper import read_alerts
 from ingest.history import read_summary
 from ingest.worker import run_worker
@@ -72,8 +73,9 @@ def test_the_stack_runs_with_the_least_privilege_acl_users(tmp_path: Path) -> No
             wait_for(lambda: _get(base + "/api/live") is not None, 60, "the dashboard never served")
             assert json.loads(_get(base + "/api/live") or b"{}")["orders"] == TRUTH["accepted"]
             assert json.loads(_get(base + "/api/summary") or b"{}")["gmv"] == TRUTH["gmv"]
-            admin = connect(url("admin"))
-            assert admin.keys(f"{settings.orders_stream}:rate:summary:*")  # its limit counted
+            # Its rate limits count (with users; failing, they would let everything through).
+            limits = RateLimits(connect(url("dashboard")), settings)
+            assert limits.spend("summary", "mei", 1) is None and limits.spent("summary", "mei") == 1
             dashboard = DataSource(settings.replace(redis_url=url("dashboard")),
                                    connect(url("dashboard")))
             (oversell,) = [a for a in read_alerts(data) if a["kind"] == "oversell"]
