@@ -120,9 +120,10 @@ def running_stack(home: Path, env: dict[str, str] | None = None) -> Iterator[Sta
             running.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """One war room for the tests that only read what the sample night left."""
+    """One war room for the tests that only read what the sample night left (every module's:
+    starting one and counting the sample takes half a minute)."""
     with running_stack(tmp_path_factory.mktemp("war-room")) as running:
         yield running
 
@@ -138,7 +139,7 @@ def publish_sample(stack: Stack, payloads: Sequence[bytes]) -> None:
     StreamPublisher(stack.client, stack.settings.orders_stream).publish(payloads)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def counted_sample(stack: Stack) -> Stack:
     """The sample night (its stock first) counted by the stack's worker and in its history files,
     whichever test asks first."""
