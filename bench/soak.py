@@ -32,7 +32,7 @@ import numpy as np
 from playwright.sync_api import sync_playwright
 
 from bench.publish import machine
-from bench.viewers import wait_until_up
+from bench.viewers import exchange, wait_until_up
 from common.redis_server import EmbeddedRedis, connect, free_loopback_port
 from common.settings import load_settings
 from dashboard.accounts import Accounts
@@ -116,17 +116,6 @@ def kiosk_cookie(base_url: str, data: Path) -> str:
     raise RuntimeError("the kiosk link did not answer with a session")
 
 
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                    request: bytes) -> bool:
-    writer.write(request)
-    await writer.drain()
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                  if line.lower().startswith(b"content-length"))
-    body = await reader.readexactly(length)
-    return head.startswith(b"HTTP/1.1 200") and body.startswith(b"{")
-
-
 async def _viewer(port: int, live: bytes, night: bytes, until: float, run: Run) -> None:
     """A big screen: the snapshot each second, the night's charts every fifth, one connection."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -141,7 +130,7 @@ async def _viewer(port: int, live: bytes, night: bytes, until: float, run: Run) 
                     return
                 started = time.perf_counter()
                 try:
-                    ok = await _exchange(reader, writer, request)
+                    ok = await exchange(reader, writer, request)
                 except (OSError, asyncio.IncompleteReadError, StopIteration):
                     ok = False
                     writer.close()

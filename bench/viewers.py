@@ -78,7 +78,7 @@ class Latencies:
                 "errors": self.errors}
 
 
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                     request: bytes) -> bool:
     """One request on a keep-alive connection; True when it came back 200 with a JSON body."""
     writer.write(request)
@@ -113,7 +113,7 @@ async def _viewer(port: int, seconds_of: list[list[bytes]], until: float, out: L
                     return
                 started = time.perf_counter()
                 try:
-                    ok = await _exchange(reader, writer, request)
+                    ok = await exchange(reader, writer, request)
                 except (OSError, asyncio.IncompleteReadError, StopIteration):
                     ok = False
                     writer.close()

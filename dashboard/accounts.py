@@ -109,8 +109,19 @@ class Accounts:
             self._local.conn, self._local.pid = conn, os.getpid()
         yield conn
 
-    def _changed(self, conn: sqlite3.Connection) -> None:
-        conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+    @contextmanager
+    def _change(self) -> Iterator[sqlite3.Connection]:
+        """One write to users or kiosk links, in a transaction that also moves the generation
+        (every process re-reads the directory when it has moved)."""
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     # -- users ---------------------------------------------------------------------------------
 
@@ -118,21 +129,15 @@ class Accounts:
         check_name(name), check_role(role)
         if len(password) < MIN_PASSWORD:
             raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
-        with self._db() as db:
+        hashed = _HASHER.hash(password)  # slow on purpose: outside the transaction
+        with self._change() as db:
             row = db.execute("SELECT epoch FROM users WHERE name = ?", (name,)).fetchone()
-            epoch = (row[0] + 1) if row else 1
-            db.execute("BEGIN IMMEDIATE")
             db.execute("INSERT OR REPLACE INTO users VALUES (?, ?, ?, ?, ?)",
-                       (name, role, _HASHER.hash(password), epoch, _now_ms()))
-            self._changed(db)
-            db.execute("COMMIT")
+                       (name, role, hashed, (row[0] + 1) if row else 1, _now_ms()))
 
     def remove_user(self, name: str) -> None:
-        with self._db() as db:
-            db.execute("BEGIN IMMEDIATE")
+        with self._change() as db:
             gone = db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount
-            self._changed(db)
-            db.execute("COMMIT")
         if not gone:
             raise AccountError(f"no user {name!r}")
 
@@ -159,21 +164,15 @@ class Accounts:
         """A new read-only link for a wall screen: (its id, its token). Only the token's digest
         is kept: a lost link is revoked and made again, never shown twice."""
         link_id, token = secrets.token_hex(4), secrets.token_urlsafe(32)
-        with self._db() as db:
-            db.execute("BEGIN IMMEDIATE")
+        with self._change() as db:
             db.execute("INSERT INTO kiosk_links VALUES (?, ?, ?, ?, NULL)",
                        (link_id, token_digest(token), label[:80], _now_ms()))
-            self._changed(db)
-            db.execute("COMMIT")
         return link_id, token
 
     def revoke_kiosk_link(self, link_id: str) -> None:
-        with self._db() as db:
-            db.execute("BEGIN IMMEDIATE")
+        with self._change() as db:
             gone = db.execute("UPDATE kiosk_links SET revoked_ms = ? WHERE id = ? AND revoked_ms "
                               "IS NULL", (_now_ms(), link_id)).rowcount
-            self._changed(db)
-            db.execute("COMMIT")
         if not gone:
             raise AccountError(f"no live kiosk link {link_id!r}")
 

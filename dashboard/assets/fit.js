@@ -101,7 +101,7 @@
   window.addEventListener("resize", () => {
     clearTimeout(resizing);
     resizing = setTimeout(() => {
-      const k = scale();
+      const k = scale(), done = [];
       document.querySelectorAll(".js-plotly-plot").forEach(gd => {
         const base = gd.__gmvBase;
         if (!base || !window.Plotly) return;
@@ -109,10 +109,11 @@
         const layout = fitLayout(base.layout, k, box.clientWidth, box.clientHeight, base.data);
         delete layout.shapes;  // the alert marks live.js laid on stay as they are
         delete layout.annotations;
-        window.Plotly.relayout(gd, layout).catch(() => {});
+        done.push(window.Plotly.relayout(gd, layout).catch(() => {}));
       });
+      Promise.all(done).then(() => { window.gmvFit.refits += 1; });  // what tests wait for
     }, 250);
   });
 
-  window.gmvFit = {scale: scale, sized: sized};
+  window.gmvFit = {scale: scale, sized: sized, refits: 0};
 })();

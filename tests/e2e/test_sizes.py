@@ -25,6 +25,9 @@ CHARTS = (Ids.NIGHT_CHART, Ids.OPS_CHART, Ids.DEVICE_SHARES, Ids.DEVICE_TREND, I
           Ids.REGIONS)
 
 MEASURE = (Path(__file__).parent / "measure_fit.js").read_text()
+# /ops and /review drawn: their charts have text and none is being plotted (dcc.Graph marks it).
+SETTLED = """() => document.querySelectorAll('.js-plotly-plot svg text').length > 10
+  && !document.querySelector('.dash-graph--pending')"""
 # Every chart the page shows has been drawn, with its text (none is between two drawings).
 EVERY_CHART_DRAWN = """() => {
   const shown = [...document.querySelectorAll('.dash-graph')]
@@ -53,7 +56,6 @@ def drawn(page: Page) -> None:
     truth = format_exact(int(Decimal(TRUTH["gmv"]) * 100))
     expect(page.locator(f"#{Ids.GMV_EXACT}")).to_have_text(truth, timeout=30_000)
     page.wait_for_function(EVERY_CHART_DRAWN, timeout=30_000)
-    page.wait_for_timeout(1_500)  # the count-up's last frames, the night's charts redrawn
 
 
 def measure(page: Page, every_chart: bool = True) -> dict[str, Any]:
@@ -96,12 +98,13 @@ def test_on_a_phone_the_essentials_come_first_and_the_rest_is_one_tap_away(
             expect(page.locator(f"#{essential}")).to_be_visible()
         for later in (Ids.OPS_CHART, Ids.CATEGORIES, Ids.REGIONS, Ids.DEVICE_TREND):
             expect(page.locator(f"#{later}")).to_be_hidden()
+        refits = page.evaluate("window.gmvFit.refits")
         page.locator(f"#{Ids.MORE}").tap()
         expect(page.locator(f"#{Ids.MORE}")).to_have_text("Fewer charts")
         for later in (Ids.OPS_CHART, Ids.CATEGORIES, Ids.REGIONS, Ids.DEVICE_TREND):
             expect(page.locator(f"#{later}")).to_be_visible()
         page.wait_for_function(EVERY_CHART_DRAWN, timeout=30_000)
-        page.wait_for_timeout(600)  # refitted to their new size
+        page.wait_for_function(f"window.gmvFit.refits > {refits}")  # fitted to their new size
         found = measure(page)
         page.screenshot(path=str(ARTIFACTS / "big-screen-phone-more.png"), full_page=True)
         assert not found["problems"], "\n".join(found["problems"][:20])
@@ -114,9 +117,7 @@ def test_ops_and_review_fit_a_laptop_and_say_so_politely_on_a_phone(
         counted_sample: Stack, browser: Browser, path: str) -> None:
     page = open_at(browser, counted_sample, path + "?lang=en", "laptop")
     try:
-        page.wait_for_function("""() => document.querySelectorAll('.js-plotly-plot svg text').length > 10""",
-                               timeout=30_000)
-        page.wait_for_timeout(2_000)
+        page.wait_for_function(SETTLED, timeout=30_000)
         found = measure(page, every_chart=False)
         page.screenshot(path=str(ARTIFACTS / f"{path.strip('/')}-1366.png"), full_page=True)
         assert not found["problems"], "\n".join(found["problems"][:20])
