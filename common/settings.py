@@ -85,6 +85,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("last_year_data_dir", "GMV_LAST_YEAR_DATA_DIR", "",
             "data dir of a previous year's night (its history files), drawn beside tonight's "
             "curve at the same minute (and the volume alerts' seasonal expectation); empty: none"),
+    Setting("guesses_close_at", "GMV_GUESSES_CLOSE_AT", "",
+            "when the staff guessing game on the final GMV closes, ISO 8601 (Beijing unless an "
+            "offset is given); judged by the night's clock (the newest order counted), or the "
+            "wall clock before any; empty: 00:00 of the festival day"),
     Setting("alert_webhook_url", "GMV_ALERT_WEBHOOK_URL", "",
             "URL that every change of an alert's state is POSTed to as JSON (the team's chat "
             "tool); empty: none"),
@@ -129,6 +133,7 @@ class Settings:
     summary_rate_per_min: int
     sign_in_rate_per_min: int
     last_year_data_dir: str
+    guesses_close_at: str
     alert_webhook_url: str
     alert_webhook_timeout_ms: int
     alert_webhook_retries: int

@@ -25,7 +25,7 @@ def create_app(settings: Settings) -> dash.Dash:
     app.server.extensions["gmv"] = source
     gate = Gate(settings, source.client)
     gate.install(app.server)
-    from dashboard.pages import big_screen, ops, review  # noqa: F401  (register the pages)
+    from dashboard.pages import big_screen, guess, ops, review  # noqa: F401  (register the pages)
 
     app.layout = html.Div(dash.page_container)
     # Dash sets itself up on its first request, and a second request arriving meanwhile (gunicorn

@@ -36,7 +36,9 @@ from dashboard.format import (
     scale_table,
     text,
 )
+from dashboard.guesses import Guess
 from dashboard.ids import Ids
+from dashboard.outlook import big_screen_outlook
 
 LIVE_INTERVAL_MS = 1000
 NIGHT_INTERVAL_MS = 5000
@@ -87,6 +89,8 @@ def headline(lang: str, live: dict[str, Any] | None) -> html.Section:
             html.Div(values["target"]["text"] if live else "—", id=Ids.GMV, className="gmv"),
             html.Div(values["target"]["exact"] if live else "", id=Ids.GMV_EXACT,
                      className="gmv-exact"),
+            html.Div(night_outputs(live_data.source(), lang)[5], id=Ids.OUTLOOK,
+                     className="outlook"),
             html.Div(night_outputs(live_data.source(), lang)[4], id=Ids.MILESTONES,
                      className="milestones"),
         ]),
@@ -113,7 +117,7 @@ def night_panels(lang: str, live: dict[str, Any] | None, fill: bool = False) -> 
     """The night's charts: GMV so far with last year and milestones, orders/s, devices,
     categories and regions. `fill`: the big screen's, sharing the window's height (no scroll);
     on a phone the first two come first and the rest behind a 'more' button."""
-    night, trend, categories, regions, _ = night_outputs(live_data.source(), lang)
+    night, trend, categories, regions, *_ = night_outputs(live_data.source(), lang)
     tall, short = (None, None) if fill else (21, 14)
     return html.Section(className="charts fill" if fill else "charts", children=[
         html.Div(className="grid top", children=[
@@ -177,8 +181,9 @@ def night_payload(source: live_data.DataSource, lang: str) -> bytes:
 
 def _drawing(source: live_data.DataSource, lang: str) -> tuple[tuple[Any, ...], bytes]:
     raw, alerts = source.drawing_raw()
+    guesses = source.guesses()
     with _DRAWING:
-        return _night_outputs(source, lang, raw, alerts)
+        return _night_outputs(source, lang, raw, alerts, guesses)
 
 
 # When the night document changes, the screens asking in that instant wait for one drawing
@@ -188,7 +193,8 @@ _DRAWING = threading.Lock()
 
 @functools.lru_cache(maxsize=4)
 def _night_outputs(source: live_data.DataSource, lang: str, raw: bytes | None,
-                   alerts_raw: tuple[bytes | None, ...]) -> tuple[tuple[Any, ...], bytes]:
+                   alerts_raw: tuple[bytes | None, ...],
+                   guesses: tuple[Guess, ...]) -> tuple[tuple[Any, ...], bytes]:
     night = live_data.parsed_night(raw) if raw else None
     alerts = live_data.parsed_alerts(alerts_raw)
     last_year = source.last_year()
@@ -197,8 +203,9 @@ def _night_outputs(source: live_data.DataSource, lang: str, raw: bytes | None,
                device_trend_figure(night, lang),
                totals_bar_figure((night or {}).get("by_category", {}), lang),
                totals_bar_figure((night or {}).get("by_region", {}), lang),
-               milestone_chips(night, lang))
-    names = ("night", "trend", "categories", "regions", "milestones")
+               milestone_chips(night, lang),
+               big_screen_outlook(night, guesses, source.guess_board().closes_at_ms, lang))
+    names = ("night", "trend", "categories", "regions", "milestones", "outlook")
     # The alerts of the live orders/s chart's five minutes, laid over it by the browser.
     latest = (night or {}).get("latest_ms")
     live_marks = alert_marks(alerts, lang, latest, latest - SERIES_POINTS * 1000) \
@@ -230,7 +237,7 @@ clientside_callback(
     ClientsideFunction("gmv", "fetch_night"),
     Output(Ids.NIGHT_CHART, "figure"), Output(Ids.DEVICE_TREND, "figure"),
     Output(Ids.CATEGORIES, "figure"), Output(Ids.REGIONS, "figure"),
-    Output(Ids.MILESTONES, "children"),
+    Output(Ids.MILESTONES, "children"), Output(Ids.OUTLOOK, "children"),
     Input(Ids.SLOW_TICK, "n_intervals"), State(Ids.LANG, "data"), prevent_initial_call=True)
 clientside_callback(ClientsideFunction("gmv", "tick"), Output(Ids.CLOCK, "children"),
                     Output(Ids.STALE_BANNER, "children"), Output(Ids.STALE_BANNER, "className"),

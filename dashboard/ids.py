@@ -31,6 +31,8 @@ class Ids(StrEnum):
     CATEGORIES = "categories"
     REGIONS = "regions"
     MILESTONES = "milestones"
+    OUTLOOK = "outlook"
+    OPS_OUTLOOK = "ops-outlook"
     LAG = "lag"
     INGEST_RATE = "ingest-rate"
     CAPACITY = "capacity"

@@ -14,7 +14,7 @@ from dashboard.gate import allowed, current_identity, lang_or_default
 from dashboard.ids import Ids
 from dashboard.roles import PAGES, Can, Identity
 
-VIEWS = (("/", "big_screen"), ("/ops", "ops"), ("/review", "review"))
+VIEWS = (("/", "big_screen"), ("/ops", "ops"), ("/review", "review"), ("/guess", "guess_page"))
 
 
 def nav(lang: str, here: str) -> html.Nav:

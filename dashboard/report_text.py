@@ -28,6 +28,8 @@ def report_lines(report: dict[str, Any]) -> list[str]:
                      f"{_when(report['peak']['at'])}")
     lines += [f"milestone {format_exact(m['yuan'] * 100)} at {_when(m['at'])}"
               for m in report["milestones"]]
+    if (ahead := report.get("next_year")) is not None:
+        lines.append(next_year_text(ahead))
     lines.append("")
     if not base["gmv_cents"]:
         lines.append("the baseline has no orders: every value counts as new")
@@ -45,6 +47,13 @@ def report_lines(report: dict[str, Any]) -> list[str]:
                          f"{incident['severity']:<8} {incident['kind']:<16} "
                          f"{incident['dimension'] or '-':<18}{lost}")
     return lines
+
+
+def next_year_text(ahead: dict[str, Any]) -> str:
+    room = (f"; capacity {ahead['capacity_eps']:,} entries/s measured ({ahead['capacity_basis']}): "
+            f"headroom {ahead['headroom']:.1f}x") if ahead["capacity_eps"] else \
+        "; capacity not measured"
+    return f"next year's baseline: peak {ahead['peak_ops']:,} orders/s{room}"
 
 
 _CSS = """
@@ -81,6 +90,10 @@ def report_html(report: dict[str, Any]) -> str:
                (f"vs {base['with']}", change)]
     if peak:
         figures.append(("Peak orders/s", f"{peak['orders_per_s']:,} at {_when(peak['at'])[11:]}"))
+    if (ahead := report.get("next_year")) is not None:
+        figures.append(("Next year's baseline", f"{ahead['peak_ops']:,} orders/s"))
+        if ahead["capacity_eps"]:
+            figures.append(("Headroom", f"{ahead['headroom']:.1f}× ({ahead['capacity_eps']:,}/s)"))
     parts = [f"<!doctype html><html lang='en'><meta charset='utf-8'>"
              f"<title>GMV report {_e(_when(report['from']))}</title><style>{_CSS}</style><body>",
              f"<h1>Festival GMV report</h1><p class='sub'>{_e(_when(report['from']))} – "

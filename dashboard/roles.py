@@ -17,18 +17,22 @@ class Can(StrEnum):
     SUMMARY = "summary"  # /api/summary
     ALERTS = "alerts"  # /api/alerts
     ADMIN = "admin"  # users, kiosk links, the audit log
+    GUESS = "guess"  # `/guess`: the staff guessing game on the final GMV
 
 
 ROLES: dict[str, frozenset[Can]] = {
-    "viewer": frozenset({Can.BIG_SCREEN}),
-    "operator": frozenset({Can.BIG_SCREEN, Can.OPS, Can.ACKNOWLEDGE, Can.SUMMARY, Can.ALERTS}),
-    "analyst": frozenset({Can.BIG_SCREEN, Can.REVIEW, Can.EXPORT, Can.SUMMARY, Can.ALERTS}),
+    "viewer": frozenset({Can.BIG_SCREEN, Can.GUESS}),
+    "operator": frozenset({Can.BIG_SCREEN, Can.GUESS, Can.OPS, Can.ACKNOWLEDGE, Can.SUMMARY,
+                           Can.ALERTS}),
+    "analyst": frozenset({Can.BIG_SCREEN, Can.GUESS, Can.REVIEW, Can.EXPORT, Can.SUMMARY,
+                          Can.ALERTS}),
     "admin": frozenset(Can),
 }
 KIOSK = frozenset({Can.BIG_SCREEN})
 
 # What each page needs; the big screen is the only one a kiosk link opens.
-PAGES: dict[str, Can] = {"/": Can.BIG_SCREEN, "/ops": Can.OPS, "/review": Can.REVIEW}
+PAGES: dict[str, Can] = {"/": Can.BIG_SCREEN, "/ops": Can.OPS, "/review": Can.REVIEW,
+                         "/guess": Can.GUESS}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import redis
 
@@ -141,6 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
                              "same clock range (GMV_LAST_YEAR_DATA_DIR)")
     report.add_argument("--json", action="store_true", help="print JSON")
     report.add_argument("--html", type=Path, metavar="FILE", help="write a one-page report")
+    forecast = commands.add_parser("forecast", help="the festival day's final GMV forecast (80 % "
+                                                    "interval), from the store")
+    forecast.add_argument("--json", action="store_true", help="print JSON (the contract's keys)")
+    forecast.add_argument("--at", metavar="ISO",
+                          help="as it stood then: only the orders stamped before it (Beijing "
+                               "unless an offset is given)")
+    guesses = commands.add_parser("guesses", help="the staff guessing game: every guess and its "
+                                                  "distance to the final (or the forecast)")
+    guesses.add_argument("--json", action="store_true", help="print JSON")
     commands.add_parser("watchdog", help="alerts on the pipeline from outside the worker: a "
                                          "missing heartbeat, stream lag")
     serve = commands.add_parser("serve", help="the dashboard, under gunicorn")
@@ -305,6 +314,68 @@ def _run_report(args: argparse.Namespace, settings: Settings) -> None:
         print("\n".join(report_lines(report)))
 
 
+def _forecast_now(settings: Settings, at: str | None = None) -> tuple[dict[str, Any], int | None]:
+    """The forecast from the committed history (and last year's, when set) and the night's
+    clock it stands at."""
+    import numpy as np
+
+    from dashboard.data.report import parse_instant
+    from ingest.contract import midnight_ms
+    from ingest.forecast import NotYet, forecast
+    from ingest.history import night_minutes
+
+    try:
+        until = parse_instant(at) if at else None
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    midnight = midnight_ms(date.fromisoformat(settings.festival_date))
+    tonight = night_minutes(settings.data_dir, midnight, until)
+    if tonight is None:
+        return NotYet(None, "no orders of the festival day "
+                            f"{settings.festival_date} in the store yet").to_json(), until
+    last_year = None
+    if settings.last_year_data_dir:
+        before = night_minutes(Path(settings.last_year_data_dir))
+        last_year = np.array(before.complete_minutes(), dtype=np.int64) if before else None
+    result = forecast(np.array(tonight.complete_minutes(), dtype=np.int64), tonight.before_cents,
+                      midnight, last_year)
+    return result.to_json(), tonight.clock_ms
+
+
+def _run_forecast(args: argparse.Namespace, settings: Settings) -> None:
+    import json
+
+    document, _ = _forecast_now(settings, args.at)
+    if args.json:
+        print(json.dumps(document, ensure_ascii=False))
+    elif document["status"] != "ok":
+        print(f"not enough data: {document['message']}")
+    else:
+        print(f"as of {document['as_of']}: the day ends at ¥{document['final_gmv']} "
+              f"(80 %: ¥{document['low']} - ¥{document['high']}; {document['method']})")
+
+
+def _run_guesses(args: argparse.Namespace, settings: Settings) -> None:
+    import json
+
+    from dashboard.guesses import GuessBoard, closing_ms, standings
+
+    board = GuessBoard(settings.data_dir, closing_ms(settings.guesses_close_at,
+                                                     settings.festival_date))
+    document, clock = _forecast_now(settings)
+    table = standings(board.guesses(), board.closes_at_ms, document, clock)
+    if args.json:
+        print(json.dumps(table, ensure_ascii=False))
+        return
+    state = "open" if table["open"] else "closed"
+    print(f"{table['count']} guesses; {state} (closes {table['closes_at']}); "
+          f"against the {table['against'] or 'final (not known yet)'}"
+          + (f" ¥{table['target']}" if table["target"] else ""))
+    for row in table["guesses"]:
+        distance = f"off by ¥{row['distance']}" if row["distance"] is not None else ""
+        print(f"{row['rank'] or '-':>4}  {row['name']:<24} ¥{row['amount']:>22}  {distance}")
+
+
 def _run_watchdog(args: argparse.Namespace, settings: Settings) -> None:
     from ingest.detect.watchdog import run_watchdog
     from ingest.worker import stop_on_sigterm
@@ -434,6 +505,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], None]] = {
     "simulate": _run_simulate, "replay": _run_replay, "ingest": _run_ingest,
     "combine": _run_combine,
     "summary": _run_summary, "alerts": _run_alerts, "report": _run_report,
+    "forecast": _run_forecast, "guesses": _run_guesses,
     "watchdog": _run_watchdog,
     "serve": _run_serve, "demo": _run_demo,
     "user": _run_user, "kiosk-link": _run_kiosk_link, "audit": _run_audit,

@@ -45,11 +45,12 @@ from ingest.history import (
     read_columns,
     read_whole_manifest,
 )
+from ingest.live_forecast import LiveForecast
 from ingest.live_state import LiveState
 from ingest.read import id_key
 from ingest.snapshot import SnapshotPublisher, now_ms
 from ingest.store import FileEntry
-from ingest.summary import live_summary
+from ingest.summary import capacity_of, live_summary
 from ingest.windows import window_deltas
 
 log = logging.getLogger("gmv.combine")
@@ -99,7 +100,8 @@ class Combiner:
         self.watch = Watch(client, settings, _NO_SALES, self._sold_so_far, partitioned=True)
         self.snapshots = SnapshotPublisher(client, (settings.snapshot_key, settings.night_key),
                                            self.state, self._heartbeat,
-                                           settings.snapshot_interval_ms / 1000)
+                                           settings.snapshot_interval_ms / 1000,
+                                           LiveForecast(settings))
 
     def _paths(self) -> list[str]:
         return [str(orders_dir(p.settings.data_dir) / f.name)
@@ -313,7 +315,8 @@ class Combiner:
         with self.snapshots.lock:
             summary = live_summary(self.state, None)
         publish_summary(self.settings.data_dir, {**summary, "position": None,
-                                                 "positions": positions})
+                                                 "positions": positions,
+                                                 **capacity_of(self._heartbeat())})
 
     def _heartbeat(self) -> dict[str, Any]:
         """The partitions' heartbeats, summed where a sum means something; the oldest beat and

@@ -184,3 +184,53 @@ def orders_by_second_of_night(data_dir: Path) -> dict[int, int]:
         return {}
     midnight_s = midnight_of_busiest(max(rows, key=lambda r: (r[1], -r[0]))[0]) // 1000
     return {int(s) - midnight_s: int(n) for s, n in rows}
+
+
+@dataclass(frozen=True)
+class NightMinutes:
+    """A recorded night's GMV per minute of its festival day (index 0: 00:00-00:01) and before
+    its midnight (the eve), in cents, counting orders stamped before `until_ms` only."""
+
+    midnight_ms: int
+    day: list[int]
+    before_cents: int
+    clock_ms: int  # the newest order counted (or `until_ms`): minutes before its own are complete
+
+    def complete_minutes(self) -> list[int]:
+        """The day's minutes that are over by the clock (all of them once the day is)."""
+        return self.day[:max(0, (self.clock_ms - self.midnight_ms) // 60_000)]
+
+
+def night_minutes(data_dir: Path, midnight_ms: int | None = None,
+                  until_ms: int | None = None) -> NightMinutes | None:
+    """GMV per minute of the night in `data_dir`'s history: of the festival day opening at
+    `midnight_ms` (default: the day of its busiest second), up to `until_ms` (default: all of
+    it). None when it holds no orders of that day."""
+    parts = history_parts(data_dir)
+    if not parts:
+        return None
+    db = duckdb.connect()
+    orders_view(db, parts)
+    if midnight_ms is None:
+        row = db.execute("SELECT ts_ms // 1000 AS s FROM orders GROUP BY s "
+                         "ORDER BY count(*) DESC, s LIMIT 1").fetchone()
+        if row is None:
+            return None
+        midnight_ms = midnight_of_busiest(int(row[0]))
+    end = midnight_ms + 86_400_000 if until_ms is None else min(until_ms, midnight_ms + 86_400_000)
+    rows = db.execute(
+        # floor, not //: DuckDB's integer division truncates toward zero (the eve's last minute
+        # would join 00:00's).
+        "SELECT floor((ts_ms - ?) / 60000.0)::BIGINT AS m, sum(amount_cents)::BIGINT FROM orders "
+        "WHERE ts_ms < ? GROUP BY m", [midnight_ms, end]).fetchall()
+    by_minute = {int(m): int(cents) for m, cents in rows}
+    minutes = max(0, (end - midnight_ms) // 60_000)
+    if not any(m >= 0 for m in by_minute):
+        return None
+    if until_ms is None:
+        newest = db.execute("SELECT max(ts_ms) FROM orders").fetchone()
+        clock = int(newest[0]) + 1 if newest and newest[0] is not None else end
+    else:
+        clock = until_ms
+    return NightMinutes(midnight_ms, [by_minute.get(m, 0) for m in range(minutes)],
+                        sum(cents for m, cents in by_minute.items() if m < 0), clock)

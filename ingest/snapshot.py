@@ -17,6 +17,7 @@ from typing import Any
 import redis
 
 from ingest.contract import DEVICES, beijing_iso, format_cents
+from ingest.live_forecast import LiveForecast
 from ingest.live_state import LiveState
 
 SNAPSHOT_VERSION = 2
@@ -107,8 +108,9 @@ class SnapshotPublisher:
     Whoever changes the state holds `lock`."""
 
     def __init__(self, client: redis.Redis, keys: tuple[str, str], state: LiveState,
-                 heartbeat: Callable[[], dict[str, Any]], interval_s: float) -> None:
-        self.client, self.state = client, state
+                 heartbeat: Callable[[], dict[str, Any]], interval_s: float,
+                 forecast: LiveForecast | None = None) -> None:
+        self.client, self.state, self.forecast = client, state, forecast
         self.live_key, self.night_key = keys
         self.heartbeat, self.interval_s = heartbeat, interval_s
         self.lock = threading.Lock()
@@ -123,9 +125,10 @@ class SnapshotPublisher:
         night = None
         with self.lock:
             self.seq += 1
-            live = live_document(self.state, self.seq, heartbeat)
+            outlook = {"forecast": self.forecast.update(self.state)} if self.forecast else {}
+            live = live_document(self.state, self.seq, {**heartbeat, **outlook})
             if night_too or time.monotonic() - self._night_at >= NIGHT_EVERY_S:
-                night = night_document(self.state)
+                night = {**night_document(self.state), **outlook}
                 self._night_at = time.monotonic()
         if night is not None:
             self.client.set(self.night_key, encode_snapshot(night))
@@ -133,9 +136,13 @@ class SnapshotPublisher:
 
     def start(self) -> None:
         self._thread.start()
+        if self.forecast is not None:
+            self.forecast.start()
 
     def stop(self) -> None:
         self._stop.set()
+        if self.forecast is not None:
+            self.forecast.stop()
         self._thread.join(timeout=5)
 
     def _beat(self) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ingest.contract import beijing_iso, format_cents
+from ingest.history import read_summary
 from ingest.live_state import LiveState
 
 
@@ -20,3 +22,18 @@ def live_summary(state: LiveState, position: str | None) -> dict[str, Any]:
         "rejected": state.rejected, "duplicates": state.duplicates,
         "position": position,
     }
+
+
+def capacity_of(figures: dict[str, Any]) -> dict[str, Any]:
+    """The pipeline's measured capacity (entries/s) as the summary keeps it for the morning
+    report: next year's baseline is tonight's peak against it."""
+    return {"capacity_eps": figures.get("capacity_eps"),
+            "capacity_basis": figures.get("capacity_basis")}
+
+
+def previous_capacity(data_dir: Path) -> dict[str, Any]:
+    """The capacity the last run measured (kept in its summary), for a run that has not yet."""
+    try:
+        return capacity_of(read_summary(data_dir))
+    except (FileNotFoundError, ValueError):
+        return capacity_of({})

@@ -41,6 +41,7 @@ from ingest.history import (
     read_columns,
     summary_path,
 )
+from ingest.live_forecast import LiveForecast
 from ingest.live_state import LiveState
 from ingest.parts import remove_unnamed, write_part
 from ingest.rate import RateMeter
@@ -48,7 +49,7 @@ from ingest.read import Entries, StreamReader, id_key
 from ingest.snapshot import SnapshotPublisher, now_ms
 from ingest.stages import Stages
 from ingest.store import Commit, FileEntry, Store, opened
-from ingest.summary import live_summary
+from ingest.summary import capacity_of, live_summary, previous_capacity
 from ingest.windows import merchant_minutes, window_deltas
 
 log = logging.getLogger("gmv.ingest")
@@ -89,11 +90,13 @@ class Worker:
             client, settings, store.item_sold(), self._sold_so_far) \
             if judges else PartitionWatch()
         self.rate = RateMeter()
+        self.capacity = previous_capacity(self.data_dir)  # until this run measures its own
         self.progress = Progress(log, "entries")
         self.pending = Checkpoint(settings.checkpoint_interval_ms / 1000, settings.checkpoint_events)
         self.snapshots = SnapshotPublisher(client, (settings.snapshot_key, settings.night_key),
                                            self.state, self._heartbeat,
-                                           settings.snapshot_interval_ms / 1000)
+                                           settings.snapshot_interval_ms / 1000,
+                                           LiveForecast(settings) if judges else None)
         self._at: dict[str, float] = {}
         self.unjudged: list[Entries] = []
         self.stopping = False  # asked to stop (SIGTERM): between two batches, cleanly
@@ -318,7 +321,11 @@ class Worker:
             publish_manifest(self.data_dir, Manifest(
                 self.files, self.position, self.store.checkpoint, self.compacted_through,
                 list(self.recent), self.state.rejected, self.state.duplicates))
-            publish_summary(self.data_dir, live_summary(self.state, self.position))
+            measured = capacity_of(self.rate.figures())
+            if measured["capacity_eps"] is not None:
+                self.capacity = measured
+            publish_summary(self.data_dir, {**live_summary(self.state, self.position),
+                                            **self.capacity})
 
     def _dead_letter(self, entries: Entries, rejected: list[tuple[int, str]]) -> None:
         # Before the commit: a crash in between sends them again, so the dead-letter stream is

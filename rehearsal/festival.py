@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-PEAK_AT_S = 26  # the 2020 record was reached 26 s after midnight
+from ingest.day_shape import DEFAULT_SHAPE, PART_NAMES, PEAK_AT_S, DayShape, window
 
 CATEGORIES: tuple[tuple[str, float, float, float], ...] = (
     # name, share of merchants, median unit price (yuan), log-normal sigma
@@ -35,40 +35,28 @@ BUYERS = 5_000_000
 MERCHANT_TAIL, ITEM_TAIL, BUYER_TAIL = 3.0, 2.0, 1.5
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return np.asarray(1.0 / (1.0 + np.exp(-x)))
-
-
-def _window(hour: np.ndarray, start: float, end: float, sharpness: float = 3.0) -> np.ndarray:
-    return _sigmoid((hour - start) * sharpness) * _sigmoid((end - hour) * sharpness)
-
-
-def rate_fraction(t_s: np.ndarray) -> np.ndarray:
+def rate_fraction(t_s: np.ndarray, shape: DayShape = DEFAULT_SHAPE) -> np.ndarray:
     """Orders/s as a fraction of the peak, `t_s` seconds after midnight (negative: the eve).
 
-    Warm-up on the eve, the surge to 1.0 at PEAK_AT_S, a decay that reaches the night trough
-    around 02:30, then the day: morning rise, lunch and evening bumps, the final-hour push.
+    Warm-up on the eve, the surge to 1.0 at PEAK_AT_S, then the day's `shape`: a decay that
+    reaches the night trough around 02:30, the morning rise, lunch and evening waves, the
+    final-hour push.
     """
     t = np.asarray(t_s, dtype=np.float64)
-    hour = t / 3600.0
     warmup = 0.01 + 0.05 * np.exp(np.minimum(t, 0) / 300.0)
     rise = 0.06 + 0.94 * (np.clip(t, 0, PEAK_AT_S) / PEAK_AT_S) ** 2
-    after = np.maximum(t - PEAK_AT_S, 0)
-    decay = 0.65 * np.exp(-after / 240.0) + 0.35 * (1 + after / 600.0) ** -1.2
-    surge = np.where(t < PEAK_AT_S, rise, decay)
-    day = (0.004 + 0.03 * _window(hour, 8.5, 23.5, 1.5)
-           + 0.015 * np.exp(-((hour - 12.5) / 0.7) ** 2)
-           + 0.03 * np.exp(-((hour - 20.5) / 1.3) ** 2)
-           + 0.08 * np.clip(hour - 23.0, 0, 1) ** 2)
-    return np.asarray(np.where(t < 0, warmup, surge + day))
+    parts, sizes = shape.parts(t), shape.sizes()
+    decay = sizes["surge_fast"] * parts["surge_fast"] + sizes["surge_slow"] * parts["surge_slow"]
+    day = sum(sizes[name] * parts[name] for name in PART_NAMES[2:])
+    return np.asarray(np.where(t < 0, warmup, np.where(t < PEAK_AT_S, rise, decay) + day))
 
 
 def device_shares(t_s: np.ndarray) -> np.ndarray:
     """Shares of (pc, mobile, pad, other) by Beijing hour: PC in office hours, pad in the evening,
     mobile everywhere else (the commute and bedtime). Shape (len(t_s), 4)."""
     hour = np.mod(np.asarray(t_s, dtype=np.float64) / 3600.0, 24.0)
-    pc = 0.08 + 0.30 * _window(hour, 9.0, 18.0)
-    pad = 0.04 + 0.09 * _window(hour, 19.0, 23.0)
+    pc = 0.08 + 0.30 * window(hour, 9.0, 18.0)
+    pad = 0.04 + 0.09 * window(hour, 19.0, 23.0)
     other = np.full_like(hour, 0.02)
     mobile = 1.0 - pc - pad - other
     return np.stack([pc, mobile, pad, other], axis=-1)

@@ -145,12 +145,13 @@
       fetch_night: async function (n, lang) {
         try {
           const response = await fetch("api/night-figures?lang=" + lang, {cache: "no-store"});
-          if (!response.ok) return Array(5).fill(noUpdate());
+          if (!response.ok) return Array(6).fill(noUpdate());
           const night = await response.json();
           markLiveChart(night.live_marks);
-          return [night.night, night.trend, night.categories, night.regions, night.milestones];
+          return [night.night, night.trend, night.categories, night.regions, night.milestones,
+                  night.outlook];
         } catch (error) {
-          return Array(5).fill(noUpdate());
+          return Array(6).fill(noUpdate());
         }
       },
       // The feed's age is its age when the server read it plus the time since: immune to a

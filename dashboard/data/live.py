@@ -19,6 +19,7 @@ import redis
 from common.redis_server import connect, get_many
 from common.settings import Settings
 from dashboard.data.history import History
+from dashboard.guesses import Guess, GuessBoard, closing_ms
 from ingest.contract import midnight_ms
 from ingest.detect.keeper import read_alerts
 from ingest.history import orders_dir, read_summary
@@ -148,11 +149,33 @@ class DataSource:
     def history(self) -> History:
         return History(self.settings.data_dir)
 
+    def guess_board(self) -> GuessBoard:
+        return _board(self.settings.data_dir, closing_ms(self.settings.guesses_close_at,
+                                                         self.settings.festival_date))
+
+    def guesses(self) -> tuple[Guess, ...]:
+        """The guesses, read again at most once a second by each process."""
+        board = self.guess_board()
+        return _reused_guesses(board, int(time.monotonic() / GUESSES_REUSE_S))
+
     def last_year(self) -> History | None:
         path = self.settings.last_year_data_dir
         return History(Path(path), cache_root=self.settings.data_dir) \
             if path and orders_dir(Path(path)).is_dir() else None
 
+
+
+GUESSES_REUSE_S = 1.0
+
+
+@functools.lru_cache(maxsize=4)
+def _board(data_dir: Path, closes_at_ms: int) -> GuessBoard:
+    return GuessBoard(data_dir, closes_at_ms)
+
+
+@functools.lru_cache(maxsize=2)
+def _reused_guesses(board: GuessBoard, _second: int) -> tuple[Guess, ...]:
+    return tuple(board.guesses())
 
 
 _HEARTBEAT = re.compile(rb'"heartbeat_ms":(\d+)')

@@ -21,7 +21,7 @@ from common.settings import Settings
 from dashboard.data.history import History
 from dashboard.data.rollups import DIMENSIONS, Rollups, grouped, shared_cursor
 from ingest.contract import BEIJING, beijing_iso, format_cents, midnight_ms
-from ingest.history import orders_dir
+from ingest.history import orders_dir, read_summary
 from ingest.live_state import milestones_crossed
 
 COMPARES = ("previous", "last-year")
@@ -326,4 +326,20 @@ def build_report(span: Span, compare: str, tonight: Night, last_year: Night | No
             "milestones": milestones(seconds, gmv_by_second, span),
             "peak": peak(seconds, orders_by_second, span),
             "device_split": device_split(db, span),
+            "next_year": next_year(tonight.rollups.data_dir),
         }
+
+
+def next_year(data_dir: Path) -> dict[str, Any] | None:
+    """Tonight's peak as next year's baseline, against the capacity the pipeline measured (from
+    the worker's summary): how much room there was, and how much a year's growth may take."""
+    try:
+        summary = read_summary(data_dir)
+    except (FileNotFoundError, ValueError):
+        return None
+    peak_ops, capacity = summary.get("peak_ops"), summary.get("capacity_eps")
+    if not peak_ops:
+        return None
+    return {"peak_ops": int(peak_ops), "peak_second": summary.get("peak_second"),
+            "capacity_eps": capacity, "capacity_basis": summary.get("capacity_basis"),
+            "headroom": round(capacity / peak_ops, 2) if capacity else None}

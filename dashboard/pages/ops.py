@@ -28,6 +28,7 @@ from dashboard.format import clock, format_compact, format_count, language, text
 from dashboard.gate import allowed, current_identity, gate, requires
 from dashboard.ids import Ids
 from dashboard.nav import nav, page_layout
+from dashboard.outlook import ops_outlook
 from dashboard.pipeline import pipeline_values
 from dashboard.roles import Can
 
@@ -54,6 +55,9 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
                         tile(lang, "duplicates", Ids.DUPLICATES),
                         tile(lang, "heartbeat", Ids.HEARTBEAT), tile(lang, "worker", Ids.WORKER)]),
                 ]),
+                html.Div(className="panel outlook-panel", children=[
+                    html.H2(text(lang, "forecast_title")),
+                    html.Div(outlook_rows(lang), id=Ids.OPS_OUTLOOK, className="ops-outlook")]),
                 html.Div(className="panel", children=[
                     html.H2(text(lang, "alerts")), html.Ul(id=Ids.ALERTS, className="alerts"),
                     html.Div(id=Ids.ACK_NOTE, className="ack-note", role="status")]),
@@ -99,6 +103,19 @@ def audit_items(lang: str) -> list[Any]:
 @requires(Can.ADMIN)
 def refresh_audit(_: int | None, lang: str) -> list[Any]:
     return audit_items(lang)
+
+
+def outlook_rows(lang: str) -> list[Any]:
+    source = live_data.source()
+    return ops_outlook(source.night(), source.live(), source.guesses(),
+                       source.guess_board().closes_at_ms, lang)
+
+
+@callback(Output(Ids.OPS_OUTLOOK, "children"), Input(Ids.SLOW_TICK, "n_intervals"),
+          State(Ids.LANG, "data"), prevent_initial_call=True)
+@requires(Can.OPS)
+def refresh_outlook(_: int | None, lang: str) -> list[Any]:
+    return outlook_rows(lang)
 
 
 def merchant_rows(night: dict[str, Any], lang: str) -> list[Any]:

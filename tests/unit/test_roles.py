@@ -14,11 +14,12 @@ def test_what_each_role_may_do() -> None:
     def may(role: str) -> set[str]:
         return {str(c) for c in Identity("x", role, "user").may}
 
-    assert may("viewer") == {"big_screen"}
+    assert may("viewer") == {"big_screen", "guess"}  # every person of the staff may guess
+    assert all("guess" in may(role) for role in ROLES)
     assert {"ops", "acknowledge"} <= may("operator") and not {"review", "export", "admin"} & may("operator")
     assert {"review", "export"} <= may("analyst") and not {"ops", "acknowledge", "admin"} & may("analyst")
     assert may("admin") == {str(c) for c in Can}
     assert Identity("k", "admin", "kiosk").may == KIOSK == {Can.BIG_SCREEN}  # a link is never more
     assert Identity("x", "nobody", "user").may == frozenset()
     assert LOCAL.can(Can.ADMIN)
-    assert set(PAGES) == {"/", "/ops", "/review"}
+    assert set(PAGES) == {"/", "/ops", "/review", "/guess"}

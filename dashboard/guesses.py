@@ -1,0 +1,193 @@
+"""The staff guessing game on the day's final GMV: one guess per person (per name on a local war
+room without users), changeable until the board closes, then frozen; the closest to the final
+in absolute terms wins, an earlier guess before a later one at the same distance. Kept in the
+data dir's `guesses.sqlite3` (WAL, every write synchronous: a restart loses none)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from ingest.contract import BEIJING, beijing_iso, format_cents, midnight_ms
+
+FILE_NAME = "guesses.sqlite3"
+MAX_NAME = 40
+MAX_GUESS_CENTS = 100_000_000_000_000_00  # ¥100 万亿: far beyond any festival day
+UNITS = {"": 1, "亿": 100_000_000, "万": 10_000, "bn": 1_000_000_000, "b": 1_000_000_000,
+         "m": 1_000_000, "k": 1_000}
+_AMOUNT = re.compile(r"^\s*¥?\s*([0-9][0-9,\s]*(?:\.[0-9]+)?)\s*(亿|万|bn|b|m|k)?\s*(元|yuan)?\s*$",
+                     re.IGNORECASE)
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS guesses (key TEXT PRIMARY KEY, name TEXT NOT NULL,
+    amount_cents INTEGER NOT NULL, at_ms INTEGER NOT NULL, first_at_ms INTEGER NOT NULL,
+    by TEXT NOT NULL);
+"""
+
+
+class GuessError(ValueError):
+    """A refused guess: one line for the person; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Guess:
+    key: str
+    name: str
+    amount_cents: int
+    at_ms: int  # when it was last set: the tie-break
+    by: str
+
+
+@dataclass(frozen=True)
+class Ranked:
+    rank: int
+    guess: Guess
+    distance_cents: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rank": self.rank, "name": self.guess.name,
+                "amount": format_cents(self.guess.amount_cents),
+                "distance": format_cents(self.distance_cents), "at": beijing_iso(self.guess.at_ms)}
+
+
+def parse_amount(text: str) -> int:
+    """A guess as people type it: "3200亿", "320,000,000,000", "¥3 200.5 亿", "320bn"; in cents."""
+    match = _AMOUNT.match(unicodedata.normalize("NFKC", text or "").replace("，", ","))
+    if not match or not any(c.isdigit() for c in match.group(1)):
+        raise GuessError("the amount must be a number of yuan, like 3200亿 or 320000000000")
+    digits = re.sub(r"[,\s]", "", match.group(1))
+    try:
+        yuan = Decimal(digits) * UNITS[(match.group(2) or "").lower()]
+    except (InvalidOperation, KeyError):
+        raise GuessError("the amount must be a number of yuan, like 3200亿") from None
+    cents = yuan * 100
+    if cents != cents.to_integral_value():
+        raise GuessError("the amount has more than two decimals of a yuan")
+    if cents <= 0:
+        raise GuessError("the amount must be more than zero")
+    if cents > MAX_GUESS_CENTS:
+        raise GuessError("the amount is beyond any festival day (at most ¥100 万亿)")
+    return int(cents)
+
+
+def clean_name(text: str) -> str:
+    name = " ".join(unicodedata.normalize("NFKC", text or "").split())
+    if not name:
+        raise GuessError("a guess needs a name")
+    if len(name) > MAX_NAME:
+        raise GuessError(f"the name is longer than {MAX_NAME} characters")
+    if any(unicodedata.category(c).startswith("C") for c in name):
+        raise GuessError("the name has characters that cannot be shown")
+    return name
+
+
+def closing_ms(setting: str, festival_date: str) -> int:
+    """When the board closes: the setting (ISO, Beijing unless it has an offset), else midnight
+    opening the festival day."""
+    if not setting:
+        return midnight_ms(date.fromisoformat(festival_date))
+    try:
+        moment = datetime.fromisoformat(setting)
+    except ValueError:
+        raise ValueError(f"GMV_GUESSES_CLOSE_AT={setting!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=BEIJING)
+    return int(moment.timestamp() * 1000)
+
+
+class GuessBoard:
+    def __init__(self, data_dir: Path, closes_at_ms: int) -> None:
+        self.path = data_dir / FILE_NAME
+        self.closes_at_ms = closes_at_ms
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with self._db() as db:
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            yield db
+        finally:
+            db.close()
+
+    def is_open(self, now_ms: int) -> bool:
+        return now_ms < self.closes_at_ms
+
+    def submit(self, key: str, name: str, amount: str, now_ms: int, by: str) -> Guess:
+        """Sets `key`'s guess (a person's, or a name's on a local war room); refused with a
+        GuessError after closing or for a bad name or amount."""
+        if not self.is_open(now_ms):
+            raise GuessError(f"the guessing closed at {beijing_iso(self.closes_at_ms)[:16]} "
+                             "Beijing time: guesses are frozen")
+        guess = Guess(key, clean_name(name), parse_amount(amount), now_ms, by)
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            taken = db.execute("SELECT key FROM guesses WHERE lower(name) = lower(?) AND key != ?",
+                               [guess.name, key]).fetchone()
+            if taken is not None:
+                db.execute("ROLLBACK")
+                raise GuessError(f"someone else already guesses as {guess.name!r}: "
+                                 "add something to tell you apart")
+            db.execute("INSERT INTO guesses VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE "
+                       "SET name = excluded.name, amount_cents = excluded.amount_cents, "
+                       "at_ms = excluded.at_ms, by = excluded.by",
+                       [key, guess.name, guess.amount_cents, now_ms, now_ms, by])
+            db.execute("COMMIT")
+        return guess
+
+    def guesses(self) -> list[Guess]:
+        with self._db() as db:
+            rows = db.execute("SELECT key, name, amount_cents, at_ms, by FROM guesses "
+                              "ORDER BY at_ms, key").fetchall()
+        return [Guess(str(k), str(n), int(a), int(t), str(b)) for k, n, a, t, b in rows]
+
+    def mine(self, key: str) -> Guess | None:
+        return next((g for g in self.guesses() if g.key == key), None)
+
+
+def ranked(guesses: list[Guess], target_cents: int) -> list[Ranked]:
+    """Closest first; at the same distance the earlier guess, then the name."""
+    order = sorted(guesses, key=lambda g: (abs(g.amount_cents - target_cents), g.at_ms, g.name))
+    return [Ranked(i + 1, g, abs(g.amount_cents - target_cents)) for i, g in enumerate(order)]
+
+
+def local_key(name: str) -> str:
+    """On a local war room without users a guess is a name's: the same name changes it."""
+    return "name:" + clean_name(name).casefold()
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def standings(guesses: list[Guess], closes_at_ms: int, forecast: dict[str, Any] | None,
+              night_clock_ms: int | None) -> dict[str, Any]:
+    """The board as `gmv guesses --json`, /ops and the big screen show it: open or closed (by the
+    night's clock, or the wall clock before any order), and every guess ranked against the final
+    GMV once the day is over, against the forecast's final before that (when there is one)."""
+    clock = night_clock_ms if night_clock_ms is not None else now_ms()
+    target, against = None, None
+    if forecast and forecast.get("status") == "ok":
+        target = int(forecast["final_gmv_cents"])
+        against = "final" if forecast.get("method") == "final" else "forecast"
+    ranking = ranked(guesses, target) if target is not None else []
+    return {
+        "closes_at": beijing_iso(closes_at_ms), "closes_at_ms": closes_at_ms,
+        "open": clock < closes_at_ms, "count": len(guesses), "against": against,
+        "target": format_cents(target) if target is not None else None,
+        "guesses": [r.to_json() for r in ranking] if ranking else [
+            {"rank": None, "name": g.name, "amount": format_cents(g.amount_cents),
+             "distance": None, "at": beijing_iso(g.at_ms)} for g in guesses],
+        "winner": ranking[0].to_json() if ranking and against == "final" else None,
+    }

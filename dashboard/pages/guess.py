@@ -1,0 +1,118 @@
+"""The guessing game (`/guess`): a signed-in person's one guess of the day's final GMV (a name's
+on the local war room without users), changeable until the board closes; then the board."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import dash
+import flask
+from dash import Input, Output, State, callback, dcc, html, no_update
+
+from dashboard.components import header
+from dashboard.data import live as live_data
+from dashboard.format import beijing_text, clock, format_exact, language, text
+from dashboard.gate import current_identity, gate, requires
+from dashboard.guesses import GuessError, local_key
+from dashboard.nav import nav, page_layout
+from dashboard.outlook import board_of, cents_of, forecast_text
+from dashboard.roles import Can, Identity
+
+NAME, AMOUNT, SUBMIT, NOTE, YOURS, BOARD = ("guess-name", "guess-amount", "guess-submit",
+                                            "guess-note", "guess-yours", "guess-board")
+
+
+def _key(who: Identity, name: str) -> str:
+    return f"user:{who.name}" if who.kind == "user" else local_key(name)
+
+
+def _night_clock_ms() -> int:
+    """The board's clock: the night's (the newest order counted), the wall clock before any."""
+    latest = (live_data.source().live() or {}).get("latest_second_ms")
+    return int(latest) + 999 if latest is not None else int(time.time() * 1000)
+
+
+def layout(lang: str | None = None, **_: Any) -> html.Div:
+    lang = language(lang)
+    source = live_data.source()
+    who = current_identity()
+    board = source.guess_board()
+    closes = beijing_text(board.closes_at_ms)[:16]
+    mine = board.mine(f"user:{who.name}") if who is not None and who.kind == "user" else None
+    is_open = board.is_open(_night_clock_ms())
+    form = html.Div(className="guess-form", children=[
+        html.Label([text(lang, "guess_name"), dcc.Input(
+            id=NAME, type="text", maxLength=40, debounce=False,
+            value=mine.name if mine else (who.name if who is not None and who.kind == "user"
+                                           else ""))]),
+        html.Label([text(lang, "guess_amount"), dcc.Input(
+            id=AMOUNT, type="text", maxLength=40,
+            value=format_exact(mine.amount_cents).lstrip("¥") if mine else "")]),
+        html.Button(text(lang, "guess_submit"), id=SUBMIT, n_clicks=0, className="guess-submit"),
+    ]) if is_open else html.P(text(lang, "guess_frozen", time=closes), className="guess-frozen")
+    return html.Div(className="guess-page", lang="zh-CN" if lang == "zh" else "en", children=[
+        dcc.Store(id="guess-lang", data=lang),
+        header(lang, "guesses_title", [nav(lang, "/guess")], clock=False),
+        html.Section(className="panel guess-panel", children=[
+            html.P(text(lang, "guess_intro", time=closes), className="guess-intro"),
+            form,
+            html.Div(id=NOTE, role="status", className="guess-note"),
+            html.Div(_yours(mine, lang), id=YOURS, className="guess-yours"),
+            html.P(forecast_text((source.night() or {}).get("forecast"), lang),
+                   className="guess-forecast"),
+            html.Div(board_table(lang), id=BOARD)]),
+    ])
+
+
+def _yours(mine: Any, lang: str) -> str:
+    return text(lang, "guess_yours", amount=format_exact(mine.amount_cents),
+                time=clock(mine.at_ms)) if mine else ""
+
+
+def board_table(lang: str, fresh: bool = False) -> Any:
+    """Every guess: ranked against the final (after the day) or the forecast (during it).
+    `fresh`: read the guesses now (after a change), not as reused for a second."""
+    source = live_data.source()
+    guesses = tuple(source.guess_board().guesses()) if fresh else source.guesses()
+    board = board_of(source.night(), guesses, source.guess_board().closes_at_ms)
+    if not board["count"]:
+        return html.P(text(lang, "guess_none"), className="quiet")
+    against = {"final": "guess_against_final", "forecast": "guess_against_forecast"}.get(
+        board["against"] or "")
+    rows = [html.Tr([html.Th("#"), html.Th(text(lang, "guess_name")), html.Th("¥"),
+                     html.Th(text(lang, against) if against else "")])]
+    for row in board["guesses"]:
+        rows.append(html.Tr(className="winner" if board["winner"] and row["rank"] == 1 else "",
+                            children=[html.Td(row["rank"] or "·"), html.Td(row["name"]),
+                                      html.Td(format_exact(cents_of(row["amount"]))),
+                                      html.Td(format_exact(cents_of(row["distance"]))
+                                              if row["distance"] else "")]))
+    return html.Table(rows, className="table guess-table")
+
+
+@callback(Output(NOTE, "children"), Output(NOTE, "className"), Output(YOURS, "children"),
+          Output(BOARD, "children"),
+          Input(SUBMIT, "n_clicks"), State(NAME, "value"), State(AMOUNT, "value"),
+          State("guess-lang", "data"), prevent_initial_call=True)
+@requires(Can.GUESS)
+def submit(clicks: int | None, name: str | None, amount: str | None, lang: str) -> tuple[Any, ...]:
+    if not clicks:
+        return (no_update,) * 4
+    lang = language(lang)
+    who = current_identity()
+    assert who is not None
+    board = live_data.source().guess_board()
+    try:
+        guess = board.submit(_key(who, name or ""), name or "", amount or "", _night_clock_ms(),
+                             who.name)
+    except GuessError as err:
+        return str(err), "guess-note error", no_update, no_update
+    gate().accounts.record(who, "guess", flask.request.remote_addr or "?", name=guess.name,
+                           amount=format_exact(guess.amount_cents))
+    saved = text(lang, "guess_saved", name=guess.name, amount=format_exact(guess.amount_cents))
+    return saved, "guess-note ok", _yours(guess, lang), board_table(lang, fresh=True)
+
+
+dash.register_page(__name__, path="/guess", title="GMV 11.11 · guess", name="guess",
+                   layout=page_layout(Can.GUESS, layout))

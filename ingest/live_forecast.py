@@ -1,0 +1,89 @@
+"""The forecast the live snapshot carries: recomputed from the night so far when a minute
+completes, and at most once a second when late orders change the minutes before, against last
+year's day when a whole one is loaded (GMV_LAST_YEAR_DATA_DIR, read by a thread of its own)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from common.logs import log_event
+from common.settings import Settings
+from ingest.contract import midnight_ms
+from ingest.forecast import DAY_MINUTES, NotYet, forecast, whole_day
+from ingest.history import history_parts, night_minutes
+from ingest.live_state import LiveState
+
+log = logging.getLogger("gmv.forecast")
+REFRESH_S = 1.0  # ~2 ms a time
+LAST_YEAR_EVERY_S = 60.0  # last year's files may still be loading (the demo loads them alongside)
+
+
+class LiveForecast:
+    def __init__(self, settings: Settings) -> None:
+        self.midnight_ms = midnight_ms(date.fromisoformat(settings.festival_date))
+        self.current: dict[str, Any] = NotYet(None, "the festival day has not begun").to_json()
+        self._computed_at = -REFRESH_S
+        self._counted: tuple[int, int] | None = None  # (minute under way, GMV) when computed
+        self._last_year: np.ndarray | None = None
+        path = settings.last_year_data_dir
+        self._last_year_dir = Path(path) if path else None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._load_last_year, name="last-year",
+                                        daemon=True)
+
+    def start(self) -> None:
+        if self._last_year_dir is not None:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def update(self, state: LiveState) -> dict[str, Any]:
+        """The forecast as of the state's clock (the caller holds the state's lock)."""
+        latest = state.latest_second()
+        if latest is None:
+            return self.current
+        minute = latest // 60  # under way: not counted
+        counted = (minute, state.gmv_cents)
+        if counted == self._counted or (minute == self._minute_computed()
+                                        and time.monotonic() - self._computed_at < REFRESH_S):
+            return self.current
+        first = self.midnight_ms // 60_000
+        day = np.array([state.minutes[m][1] if m in state.minutes else 0
+                        for m in range(first, min(minute, first + DAY_MINUTES))], dtype=np.int64)
+        before = state.before[1] + sum(pair[1] for m, pair in state.minutes.items() if m < first)
+        result = forecast(day, before, self.midnight_ms, self._last_year)
+        self.current = result.to_json()
+        if minute != self._minute_computed() and not isinstance(result, NotYet):
+            log_event(log, "forecast", as_of=self.current["as_of"], final=self.current["final_gmv"],
+                      low=self.current["low"], high=self.current["high"],
+                      method=self.current["method"])
+        self._counted, self._computed_at = counted, time.monotonic()
+        return self.current
+
+    def _minute_computed(self) -> int | None:
+        return self._counted[0] if self._counted else None
+
+    def _load_last_year(self) -> None:
+        assert self._last_year_dir is not None
+        seen: list[str] = []
+        while not self._stop.is_set():
+            try:
+                parts = history_parts(self._last_year_dir)
+                if parts and parts != seen:
+                    seen = parts
+                    night = night_minutes(self._last_year_dir)
+                    minutes = np.array(night.complete_minutes(), dtype=np.int64) if night else None
+                    self._last_year = minutes if whole_day(minutes) else None
+                    log_event(log, "last_year_loaded", minutes=int(np.count_nonzero(minutes))
+                              if minutes is not None else 0, whole_day=self._last_year is not None)
+            except Exception as err:  # noqa: BLE001 - last year is optional: the forecast goes on
+                log_event(log, "last_year_unreadable", error=str(err)[:200])
+            self._stop.wait(LAST_YEAR_EVERY_S)

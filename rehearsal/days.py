@@ -1,0 +1,86 @@
+"""Whole festival days in minutes, fast: the GMV of each minute of a simulated day, for measuring
+the forecast on many days without publishing billions of orders.
+
+Each day has its own shape (its parts' sizes and timings drawn around the profile, or around
+last year's) and hour-long swings around it; orders per second are Poisson at `peak_ops` times
+the shape; a minute's GMV is the sum of its orders' amounts, drawn as the simulator's catalogue
+prices them (by the central limit: thousands of orders a minute)."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ingest.day_shape import DAY_S, DEFAULT_SHAPE, DayShape
+from rehearsal.festival import Catalogue, draw_orders, rate_fraction
+
+EVE_S = 600  # the eve's warm-up before midnight
+
+
+@dataclass(frozen=True)
+class SimulatedDay:
+    shape: DayShape
+    peak_ops: int
+    before_cents: int  # the eve's GMV
+    minutes: np.ndarray  # GMV in cents of each minute of the day (1440)
+
+    @property
+    def final_cents(self) -> int:
+        return self.before_cents + int(self.minutes.sum())
+
+
+def varied_shape(rng: np.random.Generator, around: DayShape = DEFAULT_SHAPE,
+                 spread: float = 1.0) -> DayShape:
+    """A day's own shape: each part's size around `around`'s (log-normal, sd 0.25 x spread),
+    the decays' and the evening's timings shifted."""
+    def size(value: float, sd: float = 0.25) -> float:
+        return float(value * np.exp(rng.normal(0.0, sd * spread)))
+
+    return replace(
+        around,
+        surge_fast=size(around.surge_fast), surge_slow=size(around.surge_slow),
+        surge_fast_s=size(around.surge_fast_s, 0.15), surge_slow_s=size(around.surge_slow_s, 0.15),
+        floor=size(around.floor, 0.3), daytime=size(around.daytime, 0.2),
+        lunch=size(around.lunch, 0.4), evening=size(around.evening, 0.3),
+        evening_hour=float(np.clip(around.evening_hour + rng.normal(0, 0.4 * spread), 18.5, 22.5)),
+        final_push=size(around.final_push, 0.4))
+
+
+@functools.lru_cache(maxsize=4)
+def amount_moments(seed: int = 1, sample: int = 400_000) -> tuple[float, float]:
+    """Mean and standard deviation of an order's amount (cents) under the simulator's catalogue."""
+    rng = np.random.default_rng([seed, 0xA40])
+    ts = np.zeros(sample, dtype=np.int64)
+    amounts = draw_orders(rng, Catalogue.build(seed), ts, 0).amount_cents.astype(np.float64)
+    return float(amounts.mean()), float(amounts.std())
+
+
+def _swings(rng: np.random.Generator, seconds: int, sd: float, minutes: float) -> np.ndarray:
+    """Hour-long multiplicative swings: an AR(1) per minute in log scale, held within each minute."""
+    count = seconds // 60 + 1
+    rho = np.exp(-1.0 / minutes)
+    noise = rng.normal(0.0, sd * np.sqrt(1 - rho ** 2), count)
+    walk = np.empty(count)
+    walk[0] = rng.normal(0.0, sd)
+    for i in range(1, count):
+        walk[i] = rho * walk[i - 1] + noise[i]
+    return np.exp(np.repeat(walk, 60)[:seconds] - sd ** 2 / 2)
+
+
+def simulate_day(shape: DayShape, peak_ops: int, seed: int, swing_sd: float = 0.06,
+                 swing_minutes: float = 45.0) -> SimulatedDay:
+    rng = np.random.default_rng([seed, 0xDA7])
+    seconds = np.arange(-EVE_S, DAY_S, dtype=np.float64) + 0.5
+    rate = peak_ops * rate_fraction(seconds, shape) * _swings(rng, len(seconds), swing_sd,
+                                                              swing_minutes)
+    orders = rng.poisson(rate)
+    mean, sd = amount_moments()
+    eve, day = orders[:EVE_S], orders[EVE_S:].reshape(-1, 60).sum(axis=1)
+
+    def gmv(counts: np.ndarray) -> np.ndarray:
+        draws = rng.normal(counts * mean, np.sqrt(np.maximum(counts, 0)) * sd)
+        return np.maximum(np.round(draws), 0).astype(np.int64)
+
+    return SimulatedDay(shape, peak_ops, int(gmv(np.array([eve.sum()]))[0]), gmv(day))
