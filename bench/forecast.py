@@ -11,8 +11,8 @@ smaller). At each checkpoint both forecasts see only the complete minutes before
 Prints, per checkpoint, each one's absolute percentage error (mean and median over the days),
 on how many days ours was closer, and how often our 80 % interval held the final.
 
-    python -m bench.forecast [--days 12] [--seed 1]
-    python -m bench.forecast --days 40 --seed 1000   # calibration days (not the benchmark's)
+    python -m bench.forecast [--days 40] [--seed 1]
+    python -m bench.forecast --calibrate --days 200 --seed 1000   # the tables of ingest/forecast.py
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ingest import forecast as forecasting
 from ingest.forecast import Forecast, forecast, profile_minutes
-from rehearsal.days import SimulatedDay, simulate_day, varied_shape
+from rehearsal.days import SimulatedDay, drawn_outages, simulate_day, varied_shape
 
 CHECKPOINTS = (("00:10", 10), ("01:00", 60), ("06:00", 360), ("12:00", 720), ("18:00", 1080))
 MIDNIGHT_MS = 0
@@ -47,11 +48,14 @@ def nights(count: int, first_seed: int) -> list[Night]:
         if seed % 2 == 0:
             before = varied_shape(rng)
             growth = float(rng.uniform(1.2, 1.6))
-            last_year = simulate_day(before, int(peak / growth), seed * 7 + 1)
-            tonight = simulate_day(varied_shape(rng, before, spread=0.6), peak, seed * 7)
+            last_year = simulate_day(before, int(peak / growth), seed * 7 + 1,
+                                     outages=drawn_outages(rng))
+            tonight = simulate_day(varied_shape(rng, before, spread=0.6), peak, seed * 7,
+                                   outages=drawn_outages(rng))
             made.append(Night(seed, tonight, last_year))
         else:
-            made.append(Night(seed, simulate_day(varied_shape(rng), peak, seed * 7), None))
+            made.append(Night(seed, simulate_day(varied_shape(rng), peak, seed * 7,
+                                                 outages=drawn_outages(rng)), None))
     return made
 
 
@@ -67,9 +71,9 @@ def naive(night: Night, minutes: int) -> int:
 
 
 def ours(night: Night, minutes: int) -> Forecast:
-    last = night.last_year.minutes if night.last_year is not None else None
+    last = night.last_year
     result = forecast(night.tonight.minutes[:minutes], night.tonight.before_cents, MIDNIGHT_MS,
-                      last)
+                      last.minutes if last else None, last.before_cents if last else None)
     assert isinstance(result, Forecast), result
     return result
 
@@ -78,11 +82,35 @@ def ape(guess: int, final: int) -> float:
     return abs(guess - final) / final * 100
 
 
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def _print_table(name: str, values: list[float], note: str) -> None:
+    print(f"{name} = (  # {note}")
+    for row in range(0, 24, 6):
+        print("    " + " ".join(f"{v:.4g}," for v in values[row:row + 6]))
+    print(")")
+
+
 def calibrate(made: list[Night]) -> None:
-    """The interval's spread by hour: RMS of log(actual rest of the day / forecast rest), at four
-    minutes of each hour, with last year and with the profile; printed for ingest/forecast.py."""
-    for has_last_year, name in ((True, "SPREAD_LAST_YEAR"), (False, "SPREAD_PROFILE")):
+    """The forecast's two tables, by hour, with last year and with the profile: how much the
+    recent level counts (the weight of the grid with the least mean APE at minutes 15 and 45),
+    then the interval's spread with those weights (the 80th percentile of |log(actual rest of the
+    day / forecast rest)| at minutes 5, 20, 35, 50, over Z80). Printed for ingest/forecast.py."""
+    for has_last_year, suffix in ((True, "LAST_YEAR"), (False, "PROFILE")):
         days = [n for n in made if (n.last_year is not None) == has_last_year]
+        table = f"RECENT_WEIGHT_{suffix}"
+        weights = []
+        for hour in range(24):
+            errors = {}
+            for weight in WEIGHTS:
+                setattr(forecasting, table, (weight,) * 24)
+                errors[weight] = statistics.fmean(
+                    ape(ours(n, m).final_cents, n.tonight.final_cents)
+                    for m in (hour * 60 + 15, hour * 60 + 45) for n in days)
+            weights.append(min(WEIGHTS, key=lambda w: (errors[w], w)))
+            print(f"  {suffix.lower()} {hour:02d}:00 weight {weights[-1]}", file=sys.stderr)
+        setattr(forecasting, table, tuple(weights))
         spreads = []
         for hour in range(24):
             errors = []
@@ -91,11 +119,11 @@ def calibrate(made: list[Night]) -> None:
                     result = ours(night, minutes)
                     rest = night.tonight.final_cents - result.so_far_cents
                     errors.append(np.log(rest / (result.final_cents - result.so_far_cents)))
-            spreads.append(float(np.sqrt(np.mean(np.square(errors)))))
-        print(f"{name} = (  # {len(days)} days")
-        for row in range(0, 24, 6):
-            print("    " + " ".join(f"{v:.4f}," for v in spreads[row:row + 6]))
-        print(")")
+            # The spread that puts 80 % of these days' errors inside Z80 of it: the interval's
+            # width as the days showed it (errors have heavier tails than a normal's).
+            spreads.append(float(np.quantile(np.abs(errors), 0.8)) / forecasting.Z80)
+        _print_table(table, weights, f"{len(days)} days")
+        _print_table(f"SPREAD_{suffix}", spreads, f"{len(days)} days")
 
 
 def table(made: list[Night]) -> None:
@@ -130,7 +158,7 @@ def table(made: list[Night]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=12)
+    parser.add_argument("--days", type=int, default=40)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--calibrate", action="store_true",
                         help="print the interval's spread table from these days (use seeds "

@@ -3,12 +3,16 @@ interval.
 
 Tonight is read against a reference day: last year's, minute by minute, when a whole one is
 loaded, else the festival-day profile (`ingest.day_shape`: the midnight surge, the 02:30 trough,
-the daytime waves, the evening rise). Tonight's level against it (the ratio of tonight's GMV to
-the reference's at the same minute) is followed minute by minute in log scale by a local-level
-Kalman filter: it starts at the surge's ratio and moves as the hours tell more (the daytime's
-ratio at noon outweighs the surge's). The rest of the day is the reference's rest at the current
-level. The interval's width at each hour is how far that rest has strayed on simulated days
-other than the benchmark's (`python -m bench.forecast --calibrate`).
+the daytime waves, the evening rise). Tonight's level against it is the ratio of tonight's GMV
+to the reference's, in two readings: over the whole night so far (with the eves), and recent (a
+local-level Kalman filter over the minutes). The rest of the day is the reference's rest at a
+blend of the two whose weight moves with the hour: at ten past midnight the whole night's level
+(the surge's minutes say little about the afternoon, and the last ones less than all), by noon
+the recent one (the daytime has shown its own level). Incidents neither year should repeat are
+set aside: tonight's minutes far from the hour's level do not move it (the GMV they lost is
+lost, but says nothing of the rest), and last year's are repaired in the rest of its day. The
+weights and the interval's width by hour are measured on simulated days other than the
+benchmark's (`python -m bench.forecast --calibrate`).
 
 Only complete minutes count: the minute under way and anything after it are never read.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,25 +36,45 @@ Z80 = 1.2816  # the 80 % interval: 10 % either side
 # The level's random walk per minute and a minute's own noise around it (log scale).
 LEVEL_STEP_VARIANCE = 1e-5
 MINUTE_VARIANCE = 0.2
+# A minute this far from the level around it (log ratio: 0.3 is -26 %/+35 %) is an incident's:
+# last year's are repaired (against its 31 minutes around), tonight's do not move the level
+# (against its hour before, so that a real change of level is accepted within half an hour).
+INCIDENT_LOG_RATIO = 0.3
+REPAIR_MINUTES = 31
+REPAIR_FROM_MINUTE = 60
+USUAL_MINUTES = 61
+# How much the recent level counts against the whole night's, by hour.
+RECENT_WEIGHT_LAST_YEAR = (
+    0, 0, 0.25, 0.75, 0.75, 0.75,
+    0.75, 1, 1, 1, 1, 1,
+    1, 1, 0.75, 0.75, 0.75, 0.5,
+    0.5, 0.25, 0.25, 0.5, 0.25, 0.75,
+)
+RECENT_WEIGHT_PROFILE = (
+    0, 0, 0, 0, 0, 0,
+    0.25, 0.75, 1, 1, 1, 1,
+    1, 1, 1, 0.75, 0.75, 0.75,
+    0.5, 0.25, 0.25, 0.25, 0, 0,
+)
 WHOLE_DAY_MINUTES = 23 * 60  # a last year with less than this is not a whole day: not used
 METHOD_PROFILE = "level-vs-festival-profile"
 METHOD_LAST_YEAR = "level-vs-last-year"
 METHOD_FINAL = "final"
-# How far the rest of the day strays from the forecast (sd of log(actual rest / forecast rest)),
-# by hour of the day, with last year loaded and with the profile only. Measured on 200
-# calibration days (seeds 1000-1199, `python -m bench.forecast --calibrate`); the benchmark's
-# days are others.
+# How far the rest of the day strays from the forecast (80 % of |log(actual rest / forecast
+# rest)| fall within Z80 times it), by hour of the day, with last year loaded and with the
+# profile only. Both tables measured on 200 calibration days (seeds 1000-1199, `python -m
+# bench.forecast --calibrate`); the benchmark's days are others.
 SPREAD_LAST_YEAR = (
-    0.1518, 0.1624, 0.1587, 0.1511, 0.1527, 0.1544,
-    0.1497, 0.1376, 0.1158, 0.0888, 0.0713, 0.0646,
-    0.0593, 0.0671, 0.0672, 0.0683, 0.0752, 0.0818,
-    0.0875, 0.0952, 0.1075, 0.1076, 0.1332, 0.1850,
+    0.1696, 0.1848, 0.1813, 0.1717, 0.1741, 0.1726,
+    0.1576, 0.1514, 0.1177, 0.09127, 0.07386, 0.06789,
+    0.07471, 0.08144, 0.07265, 0.07064, 0.07365, 0.07869,
+    0.08244, 0.08694, 0.0978, 0.1066, 0.135, 0.1784,
 )
 SPREAD_PROFILE = (
-    0.2341, 0.2659, 0.2715, 0.2681, 0.2612, 0.2577,
-    0.2503, 0.2237, 0.1781, 0.1314, 0.0976, 0.0768,
-    0.0746, 0.0843, 0.0835, 0.0857, 0.0924, 0.1054,
-    0.1207, 0.1357, 0.1423, 0.1410, 0.1990, 0.2930,
+    0.2132, 0.2418, 0.2475, 0.2473, 0.2499, 0.2501,
+    0.2522, 0.2238, 0.1722, 0.13, 0.09628, 0.07708,
+    0.077, 0.08485, 0.08356, 0.08854, 0.09131, 0.1027,
+    0.1141, 0.1256, 0.1301, 0.1361, 0.1928, 0.3133,
 )
 
 
@@ -102,20 +127,88 @@ def whole_day(last_year: np.ndarray | None) -> bool:
         WHOLE_DAY_MINUTES
 
 
-def tonights_level(observed: np.ndarray, reference: np.ndarray) -> float:
-    """Tonight's level against the reference (log of the ratio) as of the last observed minute:
-    a local-level Kalman filter over the minutes, starting from the first minutes' ratio."""
-    start = min(len(observed), MIN_MINUTES)
-    level = math.log(observed[:start].sum() / reference[:start].sum())
-    variance = 1.0
-    for value, expected in zip(observed, reference[:len(observed)], strict=True):
-        if value <= 0 or expected <= 0:  # a minute without orders (or none last year): no news
-            continue
+def _rolling_median(values: np.ndarray, window: int, centred: bool) -> np.ndarray:
+    """The median of each value's window (ignoring NaN; the window shrinks at the edges)."""
+    half = window // 2
+    before, after = (half, half) if centred else (window - 1, 0)
+    padded = np.concatenate([np.full(before, np.nan), values, np.full(after, np.nan)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, window)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN window: NaN, as meant
+        return np.asarray(np.nanmedian(windows, axis=1))
+
+
+def _log_ratio(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.where((values > 0) & (reference > 0),
+                        np.log(np.maximum(values, 1e-300) / np.maximum(reference, 1e-300)), np.nan)
+
+
+def repaired(last_year: np.ndarray, after: int) -> np.ndarray:
+    """Last year's day from minute `after` on without its incidents: a minute far from its
+    neighbours' level against the profile (an outage's dip, a flash sale's spike) is put back at
+    that level. Not in the surge's first hour, where that level moves too fast to tell."""
+    profile = profile_minutes()
+    ratio = _log_ratio(last_year, profile)
+    level = _rolling_median(ratio, REPAIR_MINUTES, centred=True)
+    odd = ~(np.abs(ratio - level) <= INCIDENT_LOG_RATIO) & np.isfinite(level)
+    odd[:max(after, REPAIR_FROM_MINUTE)] = False
+    return np.where(odd, np.exp(level) * profile, last_year)
+
+
+def usual_minutes(observed: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Tonight's minutes that tell its level: not those far from the level of the hour before
+    (an incident's loss is real, but it says nothing of the rest of the day)."""
+    ratio = _log_ratio(observed, reference[:len(observed)])
+    level = _rolling_median(ratio, USUAL_MINUTES, centred=False)
+    return np.asarray(np.abs(ratio - level) <= INCIDENT_LOG_RATIO)
+
+
+@functools.lru_cache(maxsize=1)
+def _kalman_gains() -> np.ndarray:
+    """The filter's gain at each usual minute: with fixed variances it does not depend on the
+    data, so the level is a weighted sum of the minutes' ratios (computed at once)."""
+    gains, variance = np.empty(DAY_MINUTES), 1.0
+    for i in range(DAY_MINUTES):
         variance += LEVEL_STEP_VARIANCE
-        gain = variance / (variance + MINUTE_VARIANCE)
-        level += gain * (math.log(value / expected) - level)
-        variance *= 1 - gain
-    return level
+        gains[i] = variance / (variance + MINUTE_VARIANCE)
+        variance *= 1 - gains[i]
+    gains.setflags(write=False)
+    return gains
+
+
+def tonights_level(observed: np.ndarray, reference: np.ndarray, usual: np.ndarray) -> float:
+    """Tonight's recent level against the reference (log of the ratio) as of the last minute: a
+    local-level Kalman filter over the usual minutes, starting from the first minutes' ratio."""
+    start = min(len(observed), MIN_MINUTES)
+    first = math.log(observed[:start].sum() / reference[:start].sum())
+    ratios = _log_ratio(observed, reference[:len(observed)])[usual]
+    gains = _kalman_gains()[:len(ratios)]
+    # keep[k]: how much of the level after minute k survives the later minutes.
+    log_keep = np.log1p(-gains)
+    after = np.concatenate([np.cumsum(log_keep[::-1])[::-1][1:], [0.0]])
+    return float(first * math.exp(log_keep.sum()) + np.dot(gains * np.exp(after), ratios))
+
+
+def whole_level(observed: np.ndarray, reference: np.ndarray, usual: np.ndarray,
+                eves: tuple[int, int] = (0, 0)) -> float:
+    """Tonight's level over the eve and all its usual minutes so far: GMV against the
+    reference's (`eves`: tonight's eve and the reference's, when both are known)."""
+    seen = eves[1] + float(reference[:len(observed)][usual].sum())
+    return math.log((eves[0] + float(observed[usual].sum())) / seen) if seen > 0 else 0.0
+
+
+def level_now(observed: np.ndarray, reference: np.ndarray, use_last_year: bool,
+              eves: tuple[int, int] = (0, 0)) -> float:
+    """The level the rest of the day is drawn at: early the whole night's (the surge says more
+    of the day than its last minutes do), through the day more and more the recent one."""
+    usual = usual_minutes(observed, reference)
+    if not usual.any():
+        usual = observed > 0
+    weight = (RECENT_WEIGHT_LAST_YEAR if use_last_year else RECENT_WEIGHT_PROFILE)[
+        min(len(observed) // 60, 23)]
+    return weight * tonights_level(observed, reference, usual) + \
+        (1 - weight) * whole_level(observed, reference, usual, eves)
 
 
 def spread_at(minutes: int, reference_is_last_year: bool) -> float:
@@ -124,10 +217,12 @@ def spread_at(minutes: int, reference_is_last_year: bool) -> float:
 
 
 def forecast(day: np.ndarray, before_cents: int, midnight_ms: int,
-             last_year: np.ndarray | None = None) -> Forecast | NotYet:
+             last_year: np.ndarray | None = None,
+             last_year_before_cents: int | None = None) -> Forecast | NotYet:
     """The final GMV of the festival day from `day`: GMV in cents of each complete minute since
     midnight (index 0 is 00:00-00:01; its length is how much of the day is known) and
-    `before_cents`, the eve's. `last_year`: that night's GMV per minute after its midnight."""
+    `before_cents`, the eve's. `last_year`: that night's GMV per minute after its midnight, and
+    its eve's when known."""
     minutes = min(len(day), DAY_MINUTES)
     counted = np.asarray(day[:minutes], dtype=np.int64)
     so_far = int(before_cents) + int(counted.sum())
@@ -143,7 +238,12 @@ def forecast(day: np.ndarray, before_cents: int, midnight_ms: int,
                  if use_last_year else profile_minutes())
     if reference[:MIN_MINUTES].sum() <= 0:
         return NotYet(as_of, "last year has no orders in its first minutes to compare with")
-    rest = float(reference[minutes:].sum()) * math.exp(tonights_level(observed, reference))
+    # The eves count in the level when both are known (the eve's warm-up is part of the night).
+    eves = (int(before_cents), int(last_year_before_cents)) \
+        if use_last_year and last_year_before_cents else (0, 0)
+    level = level_now(observed, reference, use_last_year, eves)
+    ahead = repaired(reference, minutes) if use_last_year else reference
+    rest = float(ahead[minutes:].sum()) * math.exp(level)
     spread = spread_at(minutes, use_last_year)
     return Forecast(as_of, so_far + round(rest), so_far + round(rest * math.exp(-Z80 * spread)),
                     so_far + round(rest * math.exp(Z80 * spread)),

@@ -20,11 +20,22 @@ EVE_S = 600  # the eve's warm-up before midnight
 
 
 @dataclass(frozen=True)
+class Outage:
+    """A stretch of the day when part of the orders cannot be paid (a payment path or a device
+    dark, a region cut off): only `kept` of the rate gets through."""
+
+    start_minute: int
+    minutes: int
+    kept: float
+
+
+@dataclass(frozen=True)
 class SimulatedDay:
     shape: DayShape
     peak_ops: int
     before_cents: int  # the eve's GMV
     minutes: np.ndarray  # GMV in cents of each minute of the day (1440)
+    outages: tuple[Outage, ...] = ()
 
     @property
     def final_cents(self) -> int:
@@ -57,6 +68,17 @@ def amount_moments(seed: int = 1, sample: int = 400_000) -> tuple[float, float]:
     return float(amounts.mean()), float(amounts.std())
 
 
+def drawn_outages(rng: np.random.Generator, chance: float = 0.5) -> tuple[Outage, ...]:
+    """Most nights have an incident or two: each of two chances `chance`, anywhere in the day
+    (a third of them in the busy first two hours), 5-40 minutes, 20-80 % of the orders lost."""
+    outages = []
+    for _ in range(2):
+        if rng.random() < chance:
+            start = int(rng.integers(0, 120)) if rng.random() < 1 / 3 else int(rng.integers(0, 1400))
+            outages.append(Outage(start, int(rng.integers(5, 41)), float(rng.uniform(0.2, 0.8))))
+    return tuple(outages)
+
+
 def _swings(rng: np.random.Generator, seconds: int, sd: float, minutes: float) -> np.ndarray:
     """Hour-long multiplicative swings: an AR(1) per minute in log scale, held within each minute."""
     count = seconds // 60 + 1
@@ -70,11 +92,14 @@ def _swings(rng: np.random.Generator, seconds: int, sd: float, minutes: float) -
 
 
 def simulate_day(shape: DayShape, peak_ops: int, seed: int, swing_sd: float = 0.06,
-                 swing_minutes: float = 45.0) -> SimulatedDay:
+                 swing_minutes: float = 45.0, outages: tuple[Outage, ...] = ()) -> SimulatedDay:
     rng = np.random.default_rng([seed, 0xDA7])
     seconds = np.arange(-EVE_S, DAY_S, dtype=np.float64) + 0.5
     rate = peak_ops * rate_fraction(seconds, shape) * _swings(rng, len(seconds), swing_sd,
                                                               swing_minutes)
+    for outage in outages:
+        start = EVE_S + outage.start_minute * 60
+        rate[start:start + outage.minutes * 60] *= outage.kept
     orders = rng.poisson(rate)
     mean, sd = amount_moments()
     eve, day = orders[:EVE_S], orders[EVE_S:].reshape(-1, 60).sum(axis=1)
@@ -83,4 +108,4 @@ def simulate_day(shape: DayShape, peak_ops: int, seed: int, swing_sd: float = 0.
         draws = rng.normal(counts * mean, np.sqrt(np.maximum(counts, 0)) * sd)
         return np.maximum(np.round(draws), 0).astype(np.int64)
 
-    return SimulatedDay(shape, peak_ops, int(gmv(np.array([eve.sum()]))[0]), gmv(day))
+    return SimulatedDay(shape, peak_ops, int(gmv(np.array([eve.sum()]))[0]), gmv(day), outages)

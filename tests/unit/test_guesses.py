@@ -1,0 +1,145 @@
+"""The guessing game's rules on a real SQLite file: one guess per person, changeable until the
+board closes and frozen after, ranked by absolute distance with the earlier guess first, kept
+across a restart, and every bad input refused with one line and nothing changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dashboard.guesses import (
+    GuessBoard,
+    GuessError,
+    closing_ms,
+    local_key,
+    parse_amount,
+    ranked,
+    standings,
+)
+from ingest.contract import midnight_ms
+from ingest.forecast import Forecast
+
+CLOSES = 1_794_326_400_000  # 2026-11-11 00:00 Beijing
+BEFORE = CLOSES - 3_600_000
+
+
+def board(tmp_path: Path) -> GuessBoard:
+    return GuessBoard(tmp_path, CLOSES)
+
+
+@pytest.mark.parametrize(("typed", "cents"), [
+    ("320000000000", 320_000_000_000_00), ("3200亿", 320_000_000_000_00),
+    ("¥3,200.5 亿", 320_050_000_000_00), ("320bn", 320_000_000_000_00), ("1.5M", 1_500_000_00),
+    ("１２３４５", 12_345_00), ("999,999.99", 999_999_99), ("12万元", 120_000_00)])
+def test_amounts_as_people_type_them(typed: str, cents: int) -> None:
+    assert parse_amount(typed) == cents
+
+
+@pytest.mark.parametrize("typed", ["", "  ", "abc", "-5", "0", "0.00", "1.234", "3200 亿亿",
+                                   "1e9", "NaN", "1" * 30, "12.5.1", "¥", ",,,"])
+def test_a_malformed_negative_or_absurd_amount_is_refused(typed: str) -> None:
+    with pytest.raises(GuessError):
+        parse_amount(typed)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_any_text_is_an_amount_or_one_clear_refusal(typed: str) -> None:
+    try:
+        cents = parse_amount(typed)
+    except GuessError as err:
+        assert str(err) and "\n" not in str(err)
+    else:
+        assert isinstance(cents, int) and cents > 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60), st.text(max_size=20))
+def test_any_name_and_amount_leave_the_board_valid_or_untouched(name: str, amount: str) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as home:
+        guesses = GuessBoard(Path(home), CLOSES)
+        try:
+            guess = guesses.submit("user:x", name, amount, BEFORE, "x")
+        except GuessError:
+            assert guesses.guesses() == []
+        else:
+            assert guesses.guesses() == [guess] and 0 < len(guess.name) <= 40
+
+
+def test_one_guess_per_person_changeable_until_closing(tmp_path: Path) -> None:
+    guesses = board(tmp_path)
+    guesses.submit("user:mei", "Mei", "3000亿", BEFORE, "mei")
+    guesses.submit("user:mei", "Mei Lin", "3100亿", BEFORE + 1000, "mei")
+    assert [(g.name, g.amount_cents, g.at_ms) for g in guesses.guesses()] == [
+        ("Mei Lin", 310_000_000_000_00, BEFORE + 1000)]
+    with pytest.raises(GuessError, match="closed"):
+        guesses.submit("user:mei", "Mei Lin", "5000亿", CLOSES, "mei")
+    with pytest.raises(GuessError, match="closed"):
+        guesses.submit("user:new", "Late", "1亿", CLOSES + 60_000, "new")
+    assert [g.amount_cents for g in guesses.guesses()] == [310_000_000_000_00]
+
+
+def test_no_name_bad_amount_or_a_taken_name_changes_nothing(tmp_path: Path) -> None:
+    guesses = board(tmp_path)
+    guesses.submit("user:mei", "Mei", "3000亿", BEFORE, "mei")
+    for name, amount, why in (("", "1亿", "needs a name"), ("   ", "1亿", "needs a name"),
+                              ("Bo", "-3", "number of yuan"), ("Bo", "3000亿亿", "number"),
+                              ("x" * 41, "1亿", "longer than 40"), ("Bo\x00", "1亿", "cannot be"),
+                              ("MEI", "1亿", "already guesses")):
+        with pytest.raises(GuessError, match=why):
+            guesses.submit("user:bo", name, amount, BEFORE, "bo")
+    assert [(g.key, g.amount_cents) for g in guesses.guesses()] == [("user:mei", 300_000_000_000_00)]
+
+
+def test_on_a_local_war_room_the_same_name_is_the_same_guess(tmp_path: Path) -> None:
+    guesses = board(tmp_path)
+    guesses.submit(local_key("Li Wei"), "Li Wei", "2000亿", BEFORE, "local")
+    guesses.submit(local_key(" li  wei "), "Li Wei", "2100亿", BEFORE + 1, "local")
+    assert len(guesses.guesses()) == 1
+
+
+def test_guesses_survive_a_restart(tmp_path: Path) -> None:
+    board(tmp_path).submit("user:mei", "Mei", "3000亿", BEFORE, "mei")
+    again = GuessBoard(tmp_path, CLOSES)  # a new process on the same data dir
+    assert [g.name for g in again.guesses()] == ["Mei"]
+
+
+def test_closest_wins_and_the_earlier_guess_breaks_a_tie(tmp_path: Path) -> None:
+    guesses = board(tmp_path)
+    guesses.submit("user:late", "Late", "110", BEFORE + 5, "late")  # 10 over
+    guesses.submit("user:early", "Early", "90", BEFORE + 1, "early")  # 10 under, earlier
+    guesses.submit("user:far", "Far", "150", BEFORE, "far")
+    order = ranked(guesses.guesses(), 100_00)
+    assert [(r.rank, r.guess.name, r.distance_cents) for r in order] == [
+        (1, "Early", 10_00), (2, "Late", 10_00), (3, "Far", 50_00)]
+
+
+def test_the_board_ranks_against_the_forecast_by_day_and_the_final_after(tmp_path: Path) -> None:
+    guesses = board(tmp_path)
+    guesses.submit("user:a", "A", "100", BEFORE, "a")
+    guesses.submit("user:b", "B", "130", BEFORE + 1, "b")
+    during = Forecast(CLOSES + 3_600_000, 125_00, 100_00, 150_00, "level-vs-last-year", 50_00)
+    table = standings(guesses.guesses(), CLOSES, during.to_json(), CLOSES + 3_600_000)
+    assert table["against"] == "forecast" and table["winner"] is None and not table["open"]
+    assert [(g["name"], g["distance"]) for g in table["guesses"]] == [("B", "5.00"), ("A", "25.00")]
+    final = Forecast(CLOSES + 86_400_000, 101_00, 101_00, 101_00, "final", 101_00)
+    table = standings(guesses.guesses(), CLOSES, final.to_json(), CLOSES + 86_400_000)
+    assert table["against"] == "final" and table["winner"]["name"] == "A"
+    assert table["winner"]["distance"] == "1.00"
+    nothing_yet = standings(guesses.guesses(), CLOSES, None, None)
+    assert nothing_yet["against"] is None and [g["rank"] for g in nothing_yet["guesses"]] == [None] * 2
+
+
+def test_the_closing_time_setting() -> None:
+    from datetime import date
+
+    assert closing_ms("", "2026-11-11") == midnight_ms(date(2026, 11, 11)) == CLOSES
+    assert closing_ms("2026-11-10T20:00", "2026-11-11") == CLOSES - 4 * 3_600_000
+    assert closing_ms("2026-11-10T12:00:00+00:00", "2026-11-11") == CLOSES - 4 * 3_600_000
+    with pytest.raises(ValueError, match="GMV_GUESSES_CLOSE_AT"):
+        closing_ms("tonight", "2026-11-11")
