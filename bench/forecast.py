@@ -1,10 +1,14 @@
 """The forecast on simulated festival days, beside the naive peer.
 
-Each day has its own seed, size (peak orders/s) and shape (`rehearsal.days`); half of them have
-last year loaded (a day of its own whose shape tonight's drifts from, a fifth to three fifths
-smaller). At each checkpoint both forecasts see only the complete minutes before it:
+Each day has its own seed, size (peak orders/s 2,000-60,000), shape (`rehearsal.days`: the
+parts' sizes and timings drawn around the profile), hour-long swings and, on most days, an
+incident or two (5-40 minutes with 20-80 % of the orders lost); half of them have last year
+loaded (a day of its own, with its own incidents, whose shape tonight's drifts from, a sixth to
+three eighths smaller). At each checkpoint both forecasts see only the complete minutes before
+it:
 
-- ours: `ingest.forecast.forecast` (the festival day's parts fitted to the night so far);
+- ours: `ingest.forecast.forecast` (tonight's level against the reference, whole-night and
+  recent, incidents set aside);
 - the naive peer: tonight so far / the share of last year's day done by the same minute, or the
   festival-day profile's share where there is no last year.
 
