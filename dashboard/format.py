@@ -133,7 +133,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "guess_page": "竞猜",
         "guess_name": "名字",
         "guess_amount": "猜全天成交额（元，可写 3200亿）",
-        "guess_submit": "提交竞猜",
+        "guess_submit": "提交竞猜", "guess_amount_short": "竞猜金额",
         "guess_saved": "已记下：{name} 猜 {amount}",
         "guess_yours": "你的竞猜：{amount}（{time}）",
         "guess_intro": ("猜今天全天最终成交额：最接近者（绝对差）获 COO 颁奖；"
@@ -208,7 +208,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "guess_page": "Guess",
         "guess_name": "Name",
         "guess_amount": "Your guess of the day's GMV (yuan, 320bn works)",
-        "guess_submit": "Submit guess",
+        "guess_submit": "Submit guess", "guess_amount_short": "Guess",
         "guess_saved": "Saved: {name} guesses {amount}",
         "guess_yours": "Your guess: {amount} ({time})",
         "guess_intro": ("Guess the day's final GMV: the closest (absolute difference) wins the "

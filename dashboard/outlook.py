@@ -42,7 +42,7 @@ def big_screen_outlook(night: dict[str, Any] | None, guesses: tuple[Guess, ...],
     if board["winner"]:
         leaders = board["guesses"][:LEADERS_SHOWN]
         lines.append(html.Div(className="guess-line leaders", children=[
-            html.Span("🏆 " + text(lang, "guess_winner") + " ", className="winner-label"),
+            html.Span(text(lang, "guess_winner"), className="winner-label"),
             *[html.Span([html.B(f"{row['rank']}. {row['name']}"), " ",
                          format_compact(cents_of(row["amount"]), lang), " · ",
                          text(lang, "guess_off", amount=format_compact(cents_of(row["distance"]),
@@ -85,7 +85,8 @@ def ops_outlook(night: dict[str, Any] | None, live: dict[str, Any] | None,
 
 def headroom_rows(live: dict[str, Any] | None, lang: str) -> list[Any]:
     live = live or {}
-    peak, capacity = live.get("peak_ops"), live.get("capacity_eps")
+    peak = live.get("peak_ops")
+    capacity = live.get("capacity_best_eps") or live.get("capacity_eps")
     rows: list[Any] = []
     if peak and capacity:
         ratio = f"{capacity / peak:.1f}×"

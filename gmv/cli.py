@@ -333,12 +333,13 @@ def _forecast_now(settings: Settings, at: str | None = None) -> tuple[dict[str, 
     if tonight is None:
         return NotYet(None, "no orders of the festival day "
                             f"{settings.festival_date} in the store yet").to_json(), until
-    last_year = None
+    last_year, last_eve = None, None
     if settings.last_year_data_dir:
         before = night_minutes(Path(settings.last_year_data_dir))
-        last_year = np.array(before.complete_minutes(), dtype=np.int64) if before else None
+        if before is not None:
+            last_year, last_eve = np.array(before.day, dtype=np.int64), before.before_cents
     result = forecast(np.array(tonight.complete_minutes(), dtype=np.int64), tonight.before_cents,
-                      midnight, last_year)
+                      midnight, last_year, last_eve)
     return result.to_json(), tonight.clock_ms
 
 

@@ -15,8 +15,10 @@ from common.logs import log_event, log_to_file
 from common.redis_server import connect, redis_url_for
 from common.settings import Settings
 from dashboard.accounts import Accounts
+from dashboard.guesses import GuessBoard, closing_ms, local_key
 from gmv.status import StatusLine
 from ingest.history import orders_dir
+from rehearsal.days import amount_moments
 from rehearsal.incidents import Incident, every_kind
 from rehearsal.run import simulate_to_stream
 from rehearsal.simulate import NightPlan
@@ -71,6 +73,26 @@ def _last_year(settings: Settings, url: str, seed: int, peak_ops: int, logs: Pat
     return services
 
 
+DEMO_GUESSERS = ("李伟", "王芳", "张敏", "陈杰", "刘洋", "赵静")
+DEMO_GUESS_SHARES = (0.72, 0.86, 0.95, 1.03, 1.12, 1.31)  # of the night's expected GMV
+
+
+def _sample_guesses(settings: Settings, plan: NightPlan) -> None:
+    """Six colleagues' guesses made on the eve, so the demo's board has a game to show (marked
+    "(demo)"); an empty board only: guesses already made are never touched."""
+    board = GuessBoard(settings.data_dir, closing_ms(settings.guesses_close_at,
+                                                     settings.festival_date))
+    if board.guesses():
+        return
+    mean_cents, _ = amount_moments(plan.seed)
+    expected = plan.expected_orders() * mean_cents
+    for hour, (name, share) in enumerate(zip(DEMO_GUESSERS, DEMO_GUESS_SHARES, strict=True)):
+        yuan = round(expected * share / 100 / 10**6) * 10**6  # to the ¥百万, as people guess
+        board.submit(local_key(f"{name} (demo)"), f"{name} (demo)", str(yuan),
+                     board.closes_at_ms - (6 - hour) * 3_600_000, "gmv demo")
+    log_event(log, "demo_guesses", count=len(DEMO_GUESSERS))
+
+
 def _access_note(settings: Settings) -> str:
     if Accounts(settings.data_dir).has_users():
         return "Sign in with one of this data dir's users (gmv user list)."
@@ -91,6 +113,7 @@ def run_demo(settings: Settings, seed: int, peak_ops: int, speed: float,
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log_to_file(logs / "demo.log")
+    _sample_guesses(settings, plan)
     status: StatusLine | None = None
     try:
         with redis_url_for(settings) as url:
@@ -105,7 +128,8 @@ def run_demo(settings: Settings, seed: int, peak_ops: int, speed: float,
                     _service("dashboard", ["serve", *where], logs, compare), \
                     _last_year(settings, url, seed, peak_ops, logs):
                 print(f"\n  The war room: {url_shown}  (operations: {url_shown}ops, review: "
-                      f"{url_shown}review; English: ?lang=en)\n  {_access_note(settings)}\n"
+                      f"{url_shown}review, the guessing game: {url_shown}guess; English: "
+                      f"?lang=en)\n  {_access_note(settings)}\n"
                       f"  Logs: {logs}/   Ctrl-C stops everything.\n", flush=True)
                 status = StatusLine(connect(url), settings)
                 status.start()

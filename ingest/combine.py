@@ -188,6 +188,8 @@ class Combiner:
                     time.sleep(POLL_S)
         finally:
             self._publish_files(now=True)
+            if until_idle:
+                self.snapshots.settle()
             with contextlib.suppress(redis.RedisError):
                 self.snapshots.publish(night_too=True)
             self.snapshots.stop()
@@ -343,6 +345,8 @@ class Combiner:
             "load": max((b.get("load") or 0 for b in known), default=0),
             "capacity_eps": sum(b.get("capacity_eps") or 0 for b in known) or None,
             "capacity_basis": "sum of partitions",
+            "capacity_best_eps": sum(b.get("capacity_best_eps") or b.get("capacity_eps") or 0
+                                     for b in known) or None,
             "partitions": each, "stale_partitions": stale,
         }
 

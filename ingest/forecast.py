@@ -234,8 +234,12 @@ def forecast(day: np.ndarray, before_cents: int, midnight_ms: int,
         return NotYet(as_of if minutes else None,
                       f"the forecast starts {MIN_MINUTES} minutes into the festival day")
     use_last_year = whole_day(last_year)
-    reference = (np.asarray(last_year[:DAY_MINUTES], dtype=np.float64)  # type: ignore[index]
-                 if use_last_year else profile_minutes())
+    if use_last_year:
+        assert last_year is not None
+        reference = np.zeros(DAY_MINUTES)
+        reference[:min(len(last_year), DAY_MINUTES)] = last_year[:DAY_MINUTES]
+    else:
+        reference = profile_minutes()
     if reference[:MIN_MINUTES].sum() <= 0:
         return NotYet(as_of, "last year has no orders in its first minutes to compare with")
     # The eves count in the level when both are known (the eve's warm-up is part of the night).

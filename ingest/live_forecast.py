@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from common.logs import log_event
+from common.logs import log_event, log_line
 from common.settings import Settings
 from ingest.contract import midnight_ms
 from ingest.forecast import DAY_MINUTES, NotYet, forecast, whole_day
@@ -22,7 +22,8 @@ from ingest.live_state import LiveState
 
 log = logging.getLogger("gmv.forecast")
 REFRESH_S = 1.0  # ~2 ms a time
-LAST_YEAR_EVERY_S = 60.0  # last year's files may still be loading (the demo loads them alongside)
+LAST_YEAR_EVERY_S = 60.0
+SETTLE_S = 60.0  # last year's files may still be loading (the demo loads them alongside)
 
 
 class LiveForecast:
@@ -31,16 +32,26 @@ class LiveForecast:
         self.current: dict[str, Any] = NotYet(None, "the festival day has not begun").to_json()
         self._computed_at = -REFRESH_S
         self._counted: tuple[int, int] | None = None  # (minute under way, GMV) when computed
-        self._last_year: np.ndarray | None = None
+        # Last year's GMV per minute of its day and its eve's, when a whole day is loaded.
+        self._last_year: tuple[np.ndarray | None, int | None] = (None, None)
         path = settings.last_year_data_dir
         self._last_year_dir = Path(path) if path else None
         self._stop = threading.Event()
+        self._loaded = threading.Event()  # last year read once (or there is none)
         self._thread = threading.Thread(target=self._load_last_year, name="last-year",
                                         daemon=True)
 
     def start(self) -> None:
         if self._last_year_dir is not None:
             self._thread.start()
+        else:
+            self._loaded.set()
+
+    def settle(self, timeout_s: float = SETTLE_S) -> None:
+        """Waits (a while at most) for last year's first reading: a run that ends (--until-idle)
+        leaves the forecast that a long one would show."""
+        self._loaded.wait(timeout_s)
+        self._counted = None  # computed again at the next update
 
     def stop(self) -> None:
         self._stop.set()
@@ -59,7 +70,13 @@ class LiveForecast:
         day = np.array([state.minutes[m][1] if m in state.minutes else 0
                         for m in range(first, min(minute, first + DAY_MINUTES))], dtype=np.int64)
         before = state.before[1] + sum(pair[1] for m, pair in state.minutes.items() if m < first)
-        result = forecast(day, before, self.midnight_ms, self._last_year)
+        try:
+            result = forecast(day, before, self.midnight_ms, *self._last_year)
+        except Exception as err:  # noqa: BLE001 - never the snapshot's end: the last one stands
+            if self._counted is None or minute != self._minute_computed():
+                log_line(log, logging.ERROR, "forecast_failed", error=repr(err)[:200])
+            self._counted, self._computed_at = counted, time.monotonic()
+            return self.current
         self.current = result.to_json()
         if minute != self._minute_computed() and not isinstance(result, NotYet):
             log_event(log, "forecast", as_of=self.current["as_of"], final=self.current["final_gmv"],
@@ -80,10 +97,13 @@ class LiveForecast:
                 if parts and parts != seen:
                     seen = parts
                     night = night_minutes(self._last_year_dir)
-                    minutes = np.array(night.complete_minutes(), dtype=np.int64) if night else None
-                    self._last_year = minutes if whole_day(minutes) else None
+                    minutes = np.array(night.day, dtype=np.int64) if night else None
+                    whole = whole_day(minutes)
+                    self._last_year = (minutes, night.before_cents if night else None) \
+                        if whole else (None, None)
                     log_event(log, "last_year_loaded", minutes=int(np.count_nonzero(minutes))
-                              if minutes is not None else 0, whole_day=self._last_year is not None)
+                              if minutes is not None else 0, whole_day=whole)
             except Exception as err:  # noqa: BLE001 - last year is optional: the forecast goes on
                 log_event(log, "last_year_unreadable", error=str(err)[:200])
+            self._loaded.set()
             self._stop.wait(LAST_YEAR_EVERY_S)

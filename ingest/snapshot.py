@@ -139,6 +139,11 @@ class SnapshotPublisher:
         if self.forecast is not None:
             self.forecast.start()
 
+    def settle(self) -> None:
+        """Before the last publication of a run that ends: the forecast as complete as it gets."""
+        if self.forecast is not None:
+            self.forecast.settle()
+
     def stop(self) -> None:
         self._stop.set()
         if self.forecast is not None:

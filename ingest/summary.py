@@ -26,8 +26,9 @@ def live_summary(state: LiveState, position: str | None) -> dict[str, Any]:
 
 def capacity_of(figures: dict[str, Any]) -> dict[str, Any]:
     """The pipeline's measured capacity (entries/s) as the summary keeps it for the morning
-    report: next year's baseline is tonight's peak against it."""
-    return {"capacity_eps": figures.get("capacity_eps"),
+    report: the night's best (ingest/rate.py); next year's baseline is tonight's peak against
+    it."""
+    return {"capacity_eps": figures.get("capacity_best_eps") or figures.get("capacity_eps"),
             "capacity_basis": figures.get("capacity_basis")}
 
 

@@ -385,6 +385,7 @@ class Worker:
         self._housekeeping()
         self._publish_files(now=True)
         self.watch.flush()
+        self.snapshots.settle()
         self.snapshots.publish(night_too=True)
         log_event(log, "worker_idle", entries=self.progress.count,
                   seconds=self.progress.elapsed_s, orders=self.state.orders,

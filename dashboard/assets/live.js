@@ -50,7 +50,8 @@
     let drawnAt = 0;
     function frame(now) {
       if (token !== shown.token) return;  // a newer target took over
-      const t = Math.min((now - began) / COUNT_UP_MS, 1);
+      // A frame's time can precede `began` (it is when the frame started): never count down.
+      const t = Math.max(0, Math.min((now - began) / COUNT_UP_MS, 1));
       const value = t >= 1 ? target : Math.floor(from + (target - from) * (1 - Math.pow(1 - t, 3)));
       shown.gmv = value;
       // ~20 steps a second read as counting; every frame (60/s) only costs the wall's CPU.

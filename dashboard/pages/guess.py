@@ -43,11 +43,11 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
     is_open = board.is_open(_night_clock_ms())
     form = html.Div(className="guess-form", children=[
         html.Label([text(lang, "guess_name"), dcc.Input(
-            id=NAME, type="text", maxLength=40, debounce=False,
+            id=NAME, type="text", maxLength=40, className="guess-input-name",
             value=mine.name if mine else (who.name if who is not None and who.kind == "user"
                                            else ""))]),
         html.Label([text(lang, "guess_amount"), dcc.Input(
-            id=AMOUNT, type="text", maxLength=40,
+            id=AMOUNT, type="text", maxLength=40, className="guess-input-amount",
             value=format_exact(mine.amount_cents).lstrip("¥") if mine else "")]),
         html.Button(text(lang, "guess_submit"), id=SUBMIT, n_clicks=0, className="guess-submit"),
     ]) if is_open else html.P(text(lang, "guess_frozen", time=closes), className="guess-frozen")
@@ -80,7 +80,8 @@ def board_table(lang: str, fresh: bool = False) -> Any:
         return html.P(text(lang, "guess_none"), className="quiet")
     against = {"final": "guess_against_final", "forecast": "guess_against_forecast"}.get(
         board["against"] or "")
-    rows = [html.Tr([html.Th("#"), html.Th(text(lang, "guess_name")), html.Th("¥"),
+    rows = [html.Tr([html.Th("#"), html.Th(text(lang, "guess_name")),
+                     html.Th(text(lang, "guess_amount_short")),
                      html.Th(text(lang, against) if against else "")])]
     for row in board["guesses"]:
         rows.append(html.Tr(className="winner" if board["winner"] and row["rank"] == 1 else "",

@@ -46,6 +46,11 @@ def test_the_big_screen_counts_up_to_the_exact_gmv(fresh_stack: Stack, page: Pag
     wait_for(lambda: stack.live().get("orders", 0) > 0, 60, "the worker published nothing")
     page.goto(stack.base_url + "/")
     expect(page.locator(_id(Ids.GMV))).to_contain_text("¥", timeout=15_000)
+    # Every amount the count-up draws, in order: it may only go up.
+    page.evaluate("""() => { window.drawnCents = [];
+        new MutationObserver(() => window.drawnCents.push(document.getElementById('gmv-exact')
+            .textContent)).observe(document.getElementById('gmv-exact'),
+                                   {childList: true, characterData: true, subtree: true}); }""")
     before = exact_cents(page)
     assert 0 < before < TRUTH_CENTS
 
@@ -54,6 +59,10 @@ def test_the_big_screen_counts_up_to_the_exact_gmv(fresh_stack: Stack, page: Pag
     # The count-up lands on the exact total, with the headline in 亿/万.
     expect(page.locator(_id(Ids.GMV_EXACT))).to_have_text(format_exact(TRUTH_CENTS), timeout=15_000)
     expect(page.locator(_id(Ids.GMV))).to_have_text(format_headline(TRUTH_CENTS, "zh"))
+    drawn = [int(t.replace("¥", "").replace(",", "").replace(".", "")) for t in
+             page.evaluate("window.drawnCents") if t.startswith("¥") and "-" not in t[1:]]
+    assert len(drawn) == len(page.evaluate("window.drawnCents")), "a negative amount was drawn"
+    assert drawn == sorted(drawn) and drawn[-1] == TRUTH_CENTS, "the count-up went down"
     expect(page.locator(_id(Ids.ORDERS))).to_have_text(f"{TRUTH['accepted']:,}")
     peak_ops, _ = reference_peak()
     expect(page.locator(_id(Ids.PEAK))).to_have_text(f"{peak_ops:,}")

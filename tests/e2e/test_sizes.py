@@ -130,3 +130,14 @@ def test_ops_and_review_fit_a_laptop_and_say_so_politely_on_a_phone(
         assert phone.evaluate("document.documentElement.scrollWidth") <= SIZES["phone"][0]
     finally:
         phone.context.close()
+
+
+def test_the_guessing_game_works_on_a_phone(counted_sample: Stack, browser: Browser) -> None:
+    """Staff guess from their phones: the page fits one column, its form and table readable."""
+    phone = open_at(browser, counted_sample, "/guess?lang=en", "phone")
+    try:
+        expect(phone.locator(".guess-intro")).to_be_visible()
+        assert phone.evaluate("document.documentElement.scrollWidth") <= SIZES["phone"][0]
+        phone.screenshot(path=str(ARTIFACTS / "guess-phone.png"), full_page=True)
+    finally:
+        phone.context.close()
