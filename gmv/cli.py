@@ -343,6 +343,16 @@ def _forecast_now(settings: Settings, at: str | None = None) -> tuple[dict[str, 
     return result.to_json(), tonight.clock_ms
 
 
+def _closing(settings: Settings) -> int:
+    """When the guessing game closes (GMV_GUESSES_CLOSE_AT), or a one-line usage error."""
+    from dashboard.guesses import closing_ms
+
+    try:
+        return closing_ms(settings.guesses_close_at, settings.festival_date)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
 def _run_forecast(args: argparse.Namespace, settings: Settings) -> None:
     import json
 
@@ -359,10 +369,9 @@ def _run_forecast(args: argparse.Namespace, settings: Settings) -> None:
 def _run_guesses(args: argparse.Namespace, settings: Settings) -> None:
     import json
 
-    from dashboard.guesses import GuessBoard, closing_ms, standings
+    from dashboard.guesses import GuessBoard, standings
 
-    board = GuessBoard(settings.data_dir, closing_ms(settings.guesses_close_at,
-                                                     settings.festival_date))
+    board = GuessBoard(settings.data_dir, _closing(settings))
     document, clock = _forecast_now(settings)
     table = standings(board.guesses(), board.closes_at_ms, document, clock)
     if args.json:
@@ -391,6 +400,7 @@ def _run_serve(args: argparse.Namespace, settings: Settings) -> None:
     from dashboard.gate import is_loopback
     from dashboard.serve import serve
 
+    _closing(settings)  # a bad one: one line now, not a broken page later
     settings = settings.replace(**{k: v for k, v in (("web_host", args.host), ("web_port", args.port),
                                                      ("web_workers", args.workers)) if v})
     host = settings.web_host

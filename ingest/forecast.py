@@ -230,9 +230,12 @@ def forecast(day: np.ndarray, before_cents: int, midnight_ms: int,
     if minutes >= DAY_MINUTES:
         return Forecast(as_of, so_far, so_far, so_far, METHOD_FINAL, so_far)
     observed = counted.astype(np.float64)
-    if minutes < MIN_MINUTES or observed[:MIN_MINUTES].sum() <= 0:
+    if minutes < MIN_MINUTES:
         return NotYet(as_of if minutes else None,
                       f"the forecast starts {MIN_MINUTES} minutes into the festival day")
+    if observed[:MIN_MINUTES].sum() <= 0:
+        return NotYet(as_of, "no orders in the festival day's first minutes: is this the "
+                             "festival day's night (GMV_FESTIVAL_DATE)?")
     use_last_year = whole_day(last_year)
     if use_last_year:
         assert last_year is not None

@@ -27,6 +27,8 @@ def gmv(*args: str) -> subprocess.CompletedProcess[str]:
     (["replay", "missing.jsonl"], "no such file: missing.jsonl"),
     (["replay"], "the following arguments are required: FILE"),
     (["fly"], "invalid choice"),
+    (["forecast", "--at", "soon"], "not an ISO time"),
+    (["forecast", "--at", "2026-13-40"], "not an ISO time"),
 ])
 def test_a_bad_argument_prints_one_line(args: list[str], says: str) -> None:
     result = gmv(*args)
@@ -43,6 +45,16 @@ def test_a_bad_setting_in_the_environment_is_one_line() -> None:
                             env={"GMV_PUBLISH_BATCH_SIZE": "lots", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 2 and "GMV_PUBLISH_BATCH_SIZE='lots' is not an integer" in \
         result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["guesses", "serve"])
+def test_a_bad_closing_time_for_the_guessing_game_is_one_line(tmp_path, command: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "gmv.cli", command, "--data", str(tmp_path)],
+                            capture_output=True, text=True, timeout=60,
+                            env={"GMV_GUESSES_CLOSE_AT": "tonight", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "GMV_GUESSES_CLOSE_AT='tonight' is not an ISO 8601 time" in line
 
 
 def test_an_unreachable_redis_is_one_line(tmp_path) -> None:
