@@ -11,6 +11,7 @@ from dash import html
 
 from dashboard.format import clock, format_compact, format_count, format_exact, text
 from dashboard.guesses import Guess, standings
+from dashboard.ids import Ids
 from ingest.forecast import MIN_MINUTES
 
 LEADERS_SHOWN = 3
@@ -72,10 +73,10 @@ def ops_outlook(night: dict[str, Any] | None, live: dict[str, Any] | None,
     if leader is None:
         rows.append(html.Div(f"{text(lang, 'guesses_count', count=board['count'])} · "
                              f"{text(lang, 'guess_none') if not board['count'] else ''}",
-                             className="ops-guess", id="ops-closest"))
+                             className="ops-guess", id=Ids.OPS_CLOSEST))
     else:
         label = text(lang, "guess_winner" if board["winner"] else "guess_closest")
-        rows.append(html.Div(id="ops-closest", className="ops-guess", children=[
+        rows.append(html.Div(id=Ids.OPS_CLOSEST, className="ops-guess", children=[
             f"{label}: ", html.B(leader["name"]), f" {format_exact(cents_of(leader['amount']))} · ",
             text(lang, "guess_off", amount=format_exact(cents_of(leader["distance"]))),
             f" · {text(lang, 'guesses_count', count=board['count'])}"]))
@@ -92,10 +93,10 @@ def headroom_rows(live: dict[str, Any] | None, lang: str) -> list[Any]:
         ratio = f"{capacity / peak:.1f}×"
         rows.append(html.Div(text(lang, "headroom_text", peak=format_count(int(peak)),
                                   capacity=format_count(int(capacity)), ratio=ratio),
-                             className="ops-headroom", id="ops-headroom"))
+                             className="ops-headroom", id=Ids.OPS_HEADROOM))
     else:
         rows.append(html.Div(text(lang, "no_capacity"), className="ops-headroom",
-                             id="ops-headroom"))
+                             id=Ids.OPS_HEADROOM))
     if peak:
         rows.append(html.Div(text(lang, "next_baseline", peak=format_count(int(peak))),
                              className="ops-sub"))

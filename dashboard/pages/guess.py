@@ -15,12 +15,10 @@ from dashboard.data import live as live_data
 from dashboard.format import beijing_text, clock, format_exact, language, text
 from dashboard.gate import current_identity, gate, requires
 from dashboard.guesses import GuessError, local_key
+from dashboard.ids import Ids
 from dashboard.nav import nav, page_layout
 from dashboard.outlook import board_of, cents_of, forecast_text
 from dashboard.roles import Can, Identity
-
-NAME, AMOUNT, SUBMIT, NOTE, YOURS, BOARD = ("guess-name", "guess-amount", "guess-submit",
-                                            "guess-note", "guess-yours", "guess-board")
 
 
 def _key(who: Identity, name: str) -> str:
@@ -43,25 +41,26 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
     is_open = board.is_open(_night_clock_ms())
     form = html.Div(className="guess-form", children=[
         html.Label([text(lang, "guess_name"), dcc.Input(
-            id=NAME, type="text", maxLength=40, className="guess-input-name",
+            id=Ids.GUESS_NAME, type="text", maxLength=40, className="guess-input-name",
             value=mine.name if mine else (who.name if who is not None and who.kind == "user"
                                            else ""))]),
         html.Label([text(lang, "guess_amount"), dcc.Input(
-            id=AMOUNT, type="text", maxLength=40, className="guess-input-amount",
+            id=Ids.GUESS_AMOUNT, type="text", maxLength=40, className="guess-input-amount",
             value=format_exact(mine.amount_cents).lstrip("¥") if mine else "")]),
-        html.Button(text(lang, "guess_submit"), id=SUBMIT, n_clicks=0, className="guess-submit"),
+        html.Button(text(lang, "guess_submit"), id=Ids.GUESS_SUBMIT, n_clicks=0,
+                    className="guess-submit"),
     ]) if is_open else html.P(text(lang, "guess_frozen", time=closes), className="guess-frozen")
     return html.Div(className="guess-page", lang="zh-CN" if lang == "zh" else "en", children=[
-        dcc.Store(id="guess-lang", data=lang),
+        dcc.Store(id=Ids.GUESS_LANG, data=lang),
         header(lang, "guesses_title", [nav(lang, "/guess")], clock=False),
         html.Section(className="panel guess-panel", children=[
             html.P(text(lang, "guess_intro", time=closes), className="guess-intro"),
             form,
-            html.Div(id=NOTE, role="status", className="guess-note"),
-            html.Div(_yours(mine, lang), id=YOURS, className="guess-yours"),
+            html.Div(id=Ids.GUESS_NOTE, role="status", className="guess-note"),
+            html.Div(_yours(mine, lang), id=Ids.GUESS_YOURS, className="guess-yours"),
             html.P(forecast_text((source.night() or {}).get("forecast"), lang),
                    className="guess-forecast"),
-            html.Div(board_table(lang), id=BOARD)]),
+            html.Div(board_table(lang), id=Ids.GUESS_BOARD)]),
     ])
 
 
@@ -92,10 +91,11 @@ def board_table(lang: str, fresh: bool = False) -> Any:
     return html.Table(rows, className="table guess-table")
 
 
-@callback(Output(NOTE, "children"), Output(NOTE, "className"), Output(YOURS, "children"),
-          Output(BOARD, "children"),
-          Input(SUBMIT, "n_clicks"), State(NAME, "value"), State(AMOUNT, "value"),
-          State("guess-lang", "data"), prevent_initial_call=True)
+@callback(Output(Ids.GUESS_NOTE, "children"), Output(Ids.GUESS_NOTE, "className"),
+          Output(Ids.GUESS_YOURS, "children"), Output(Ids.GUESS_BOARD, "children"),
+          Input(Ids.GUESS_SUBMIT, "n_clicks"), State(Ids.GUESS_NAME, "value"),
+          State(Ids.GUESS_AMOUNT, "value"), State(Ids.GUESS_LANG, "data"),
+          prevent_initial_call=True)
 @requires(Can.GUESS)
 def submit(clicks: int | None, name: str | None, amount: str | None, lang: str) -> tuple[Any, ...]:
     if not clicks:
