@@ -90,7 +90,7 @@ class Worker:
             client, settings, store.item_sold(), self._sold_so_far) \
             if judges else PartitionWatch()
         self.rate = RateMeter()
-        self.capacity = previous_capacity(self.data_dir)  # until this run measures its own
+        self.capacity = previous_capacity(self.data_dir)  # until this run measures more
         self.progress = Progress(log, "entries")
         self.pending = Checkpoint(settings.checkpoint_interval_ms / 1000, settings.checkpoint_events)
         self.snapshots = SnapshotPublisher(client, (settings.snapshot_key, settings.night_key),
@@ -322,7 +322,8 @@ class Worker:
                 self.files, self.position, self.store.checkpoint, self.compacted_through,
                 list(self.recent), self.state.rejected, self.state.duplicates))
             measured = capacity_of(self.rate.figures())
-            if measured["capacity_eps"] is not None:
+            # The night's best, across restarts too: a run that starts at a trickle cannot tell.
+            if (measured["capacity_eps"] or 0) > (self.capacity["capacity_eps"] or 0):
                 self.capacity = measured
             publish_summary(self.data_dir, {**live_summary(self.state, self.position),
                                             **self.capacity})
