@@ -21,9 +21,9 @@ from ingest.history import history_parts, night_minutes
 from ingest.live_state import LiveState
 
 log = logging.getLogger("gmv.forecast")
-REFRESH_S = 1.0  # ~2 ms a time
-LAST_YEAR_EVERY_S = 60.0
-SETTLE_S = 60.0  # last year's files may still be loading (the demo loads them alongside)
+REFRESH_S = 1.0  # ~3 ms a time
+LAST_YEAR_EVERY_S = 60.0  # last year's files may still be loading (the demo loads them alongside)
+SETTLE_S = 60.0  # the longest a run that ends waits for last year's first reading
 
 
 class LiveForecast:
