@@ -110,6 +110,7 @@ class Worker:
         self.compacted_through = min(parts) - 1 if parts else store.checkpoint
         self.recent: deque[list[int]] = deque(maxlen=RECENT_CHECKPOINTS)
         self._undecodable_logged: list[float] = []
+        self._files_behind = False
         self._failures = 0
         self._publish_files(now=True)
 
@@ -317,7 +318,9 @@ class Worker:
         """The manifest and the summary for readers: at most every PUBLISH_FILES_EVERY_S while
         orders flow (the screens read the snapshot), at once when asked (idle, compaction); a
         partition of several after every commit (the combiner follows them)."""
-        if now or not self.judges or self._due("files", PUBLISH_FILES_EVERY_S):
+        due = now or not self.judges or self._due("files", PUBLISH_FILES_EVERY_S)
+        self._files_behind = not due  # a commit the files do not tell of yet: idle, they will
+        if due:
             publish_manifest(self.data_dir, Manifest(
                 self.files, self.position, self.store.checkpoint, self.compacted_through,
                 list(self.recent), self.state.rejected, self.state.duplicates))
@@ -361,6 +364,8 @@ class Worker:
         self.watch.flush()
         self.watch.merge_acks()
         self._commit_compaction()
+        if self._files_behind:  # the last commit came within a second of the one before
+            self._publish_files(now=True)
         if self._merchants_behind and self._due("merchants", MERCHANTS_EVERY_S):
             self._refresh_merchants()
             self.snapshots.publish(night_too=True)

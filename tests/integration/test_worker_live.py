@@ -116,6 +116,29 @@ def test_summary_and_heartbeat_while_the_worker_runs(redis_client: redis.Redis,
     assert worker.returncode == 0
 
 
+def test_the_files_follow_a_burst_that_ends_between_two_publications(
+        redis_client: redis.Redis, settings: Settings) -> None:
+    """Orders arriving while the worker runs, then silence: the summary and the manifest (what
+    `gmv summary`, /api/summary and the review read) follow at once, not at the next compaction
+    (the last commit of a burst came within a second of the previous publication: it waited
+    ~30 s)."""
+    cli = [sys.executable, "-m", "gmv.cli"]
+    where = ["--redis", str(settings.redis_url), "--data", str(settings.data_dir)]
+    worker = subprocess.Popen([*cli, "ingest", "-q", *where])
+    try:
+        wait_for(lambda: bool(redis_client.get(settings.snapshot_key)), 60, "the worker never beat")
+        replay(SAMPLE, redis_client, settings, speed=None, retime=False)
+        wait_for(lambda: snapshot(redis_client, settings).get("orders") == TRUTH["accepted"], 90,
+                 "the worker never caught up")
+        # Within a few of the worker's idle polls (a tenth of a second each): far below a
+        # compaction's wait.
+        wait_for(lambda: read_summary(settings.data_dir)["orders"] == TRUTH["accepted"], 10,
+                 "the summary lags behind the live snapshot")
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
 def test_ten_thousand_malformed_payloads_never_touch_gmv(redis_client: redis.Redis,
                                                          settings: Settings,
                                                          order_factory) -> None:
