@@ -83,16 +83,15 @@ def tile(lang: str, label_key: str, value_id: str, value: str = "—", extra: An
 def headline(lang: str, live: dict[str, Any] | None) -> html.Section:
     """GMV as the headline (counting up in the browser), and the numbers beside it."""
     values = headline_values(live or {}, lang)
+    *_, milestones, outlook = night_outputs(live_data.source(), lang)
     return html.Section(className="headline", children=[
         html.Div(className="gmv-box", children=[
             html.Div(text(lang, "gmv"), className="gmv-label"),
             html.Div(values["target"]["text"] if live else "—", id=Ids.GMV, className="gmv"),
             html.Div(values["target"]["exact"] if live else "", id=Ids.GMV_EXACT,
                      className="gmv-exact"),
-            html.Div(night_outputs(live_data.source(), lang)[5], id=Ids.OUTLOOK,
-                     className="outlook"),
-            html.Div(night_outputs(live_data.source(), lang)[4], id=Ids.MILESTONES,
-                     className="milestones"),
+            html.Div(outlook, id=Ids.OUTLOOK, className="outlook"),
+            html.Div(milestones, id=Ids.MILESTONES, className="milestones"),
         ]),
         html.Div(className="tiles", children=[
             tile(lang, "orders", Ids.ORDERS, values["orders"]),

@@ -48,14 +48,20 @@ class Guess:
 
 @dataclass(frozen=True)
 class Ranked:
-    rank: int
+    """A guess in the standings: its rank and distance, or None for both before there is a
+    number to measure against."""
+
+    rank: int | None
     guess: Guess
-    distance_cents: int
+    distance_cents: int | None
 
     def to_json(self) -> dict[str, Any]:
+        distance = self.distance_cents
         return {"rank": self.rank, "name": self.guess.name,
                 "amount": format_cents(self.guess.amount_cents),
-                "distance": format_cents(self.distance_cents), "at": beijing_iso(self.guess.at_ms)}
+                "amount_cents": self.guess.amount_cents,
+                "distance": format_cents(distance) if distance is not None else None,
+                "distance_cents": distance, "at": beijing_iso(self.guess.at_ms)}
 
 
 def parse_amount(text: str) -> int:
@@ -181,13 +187,12 @@ def standings(guesses: list[Guess], closes_at_ms: int, forecast: dict[str, Any] 
     if forecast and forecast.get("status") == "ok":
         target = int(forecast["final_gmv_cents"])
         against = "final" if forecast.get("method") == "final" else "forecast"
-    ranking = ranked(guesses, target) if target is not None else []
+    rows = ranked(guesses, target) if target is not None else [Ranked(None, g, None)
+                                                               for g in guesses]
     return {
         "closes_at": beijing_iso(closes_at_ms), "closes_at_ms": closes_at_ms,
         "open": clock < closes_at_ms, "count": len(guesses), "against": against,
         "target": format_cents(target) if target is not None else None,
-        "guesses": [r.to_json() for r in ranking] if ranking else [
-            {"rank": None, "name": g.name, "amount": format_cents(g.amount_cents),
-             "distance": None, "at": beijing_iso(g.at_ms)} for g in guesses],
-        "winner": ranking[0].to_json() if ranking and against == "final" else None,
+        "guesses": [r.to_json() for r in rows],
+        "winner": rows[0].to_json() if rows and against == "final" else None,
     }

@@ -45,8 +45,8 @@ def big_screen_outlook(night: dict[str, Any] | None, guesses: tuple[Guess, ...],
         lines.append(html.Div(className="guess-line leaders", children=[
             html.Span(text(lang, "guess_winner"), className="winner-label"),
             *[html.Span([html.B(f"{row['rank']}. {row['name']}"), " ",
-                         format_compact(cents_of(row["amount"]), lang), " · ",
-                         text(lang, "guess_off", amount=format_compact(cents_of(row["distance"]),
+                         format_compact(row["amount_cents"], lang), " · ",
+                         text(lang, "guess_off", amount=format_compact(row["distance_cents"],
                                                                         lang))],
                         className="leader winner" if row["rank"] == 1 else "leader")
               for row in leaders]]))
@@ -77,8 +77,8 @@ def ops_outlook(night: dict[str, Any] | None, live: dict[str, Any] | None,
     else:
         label = text(lang, "guess_winner" if board["winner"] else "guess_closest")
         rows.append(html.Div(id=Ids.OPS_CLOSEST, className="ops-guess", children=[
-            f"{label}: ", html.B(leader["name"]), f" {format_exact(cents_of(leader['amount']))} · ",
-            text(lang, "guess_off", amount=format_exact(cents_of(leader["distance"]))),
+            f"{label}: ", html.B(leader["name"]), f" {format_exact(leader['amount_cents'])} · ",
+            text(lang, "guess_off", amount=format_exact(leader["distance_cents"])),
             f" · {text(lang, 'guesses_count', count=board['count'])}"]))
     rows += headroom_rows(live, lang)
     return rows
@@ -102,7 +102,3 @@ def headroom_rows(live: dict[str, Any] | None, lang: str) -> list[Any]:
                              className="ops-sub"))
     return rows
 
-
-def cents_of(decimal_text: str) -> int:
-    whole, _, fraction = decimal_text.partition(".")
-    return int(whole) * 100 + int((fraction + "00")[:2])

@@ -315,32 +315,14 @@ def _run_report(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _forecast_now(settings: Settings, at: str | None = None) -> tuple[dict[str, Any], int | None]:
-    """The forecast from the committed history (and last year's, when set) and the night's
-    clock it stands at."""
-    import numpy as np
-
     from dashboard.data.report import parse_instant
-    from ingest.contract import midnight_ms
-    from ingest.forecast import NotYet, forecast
-    from ingest.history import night_minutes
+    from ingest.live_forecast import stored_forecast
 
     try:
         until = parse_instant(at) if at else None
     except ValueError as err:
         raise UsageError(str(err)) from None
-    midnight = midnight_ms(date.fromisoformat(settings.festival_date))
-    tonight = night_minutes(settings.data_dir, midnight, until)
-    if tonight is None:
-        return NotYet(None, "no orders of the festival day "
-                            f"{settings.festival_date} in the store yet").to_json(), until
-    last_year, last_eve = None, None
-    if settings.last_year_data_dir:
-        before = night_minutes(Path(settings.last_year_data_dir))
-        if before is not None:
-            last_year, last_eve = np.array(before.day, dtype=np.int64), before.before_cents
-    result = forecast(np.array(tonight.complete_minutes(), dtype=np.int64), tonight.before_cents,
-                      midnight, last_year, last_eve)
-    return result.to_json(), tonight.clock_ms
+    return stored_forecast(settings, until)
 
 
 def _closing(settings: Settings) -> int:

@@ -98,6 +98,7 @@ class Combiner:
         self.state, self.merchants = self._rebuilt()
         # No store: every declared item's sales so far are read from the files.
         self.watch = Watch(client, settings, _NO_SALES, self._sold_so_far, partitioned=True)
+        self._last_beat: dict[str, Any] = {}  # the snapshot's, for the summary's capacity
         self.snapshots = SnapshotPublisher(client, (settings.snapshot_key, settings.night_key),
                                            self.state, self._heartbeat,
                                            settings.snapshot_interval_ms / 1000,
@@ -318,7 +319,7 @@ class Combiner:
             summary = live_summary(self.state, None)
         publish_summary(self.settings.data_dir, {**summary, "position": None,
                                                  "positions": positions,
-                                                 **capacity_of(self._heartbeat())})
+                                                 **capacity_of(self._last_beat)})
 
     def _heartbeat(self) -> dict[str, Any]:
         """The partitions' heartbeats, summed where a sum means something; the oldest beat and
@@ -334,7 +335,7 @@ class Combiner:
         known = [b for b in beats if b.get("heartbeat_ms") is not None]
         lags = [b["lag_ms"] for b in known if b.get("lag_ms") is not None]
         stale = [e["partition"] for e in each if e["stale"]]
-        return {
+        self._last_beat = {
             # A partition that never beat counts from the combiner's start: the banner shows.
             "heartbeat_ms": min([b["heartbeat_ms"] for b in known] + (
                 [self.started_ms] if len(known) < len(beats) else [])),
@@ -345,10 +346,10 @@ class Combiner:
             "load": max((b.get("load") or 0 for b in known), default=0),
             "capacity_eps": sum(b.get("capacity_eps") or 0 for b in known) or None,
             "capacity_basis": "sum of partitions",
-            "capacity_best_eps": sum(b.get("capacity_best_eps") or b.get("capacity_eps") or 0
-                                     for b in known) or None,
+            "capacity_best_eps": sum(b.get("capacity_best_eps") or 0 for b in known) or None,
             "partitions": each, "stale_partitions": stale,
         }
+        return self._last_beat
 
 
 def _top(merchants: dict[str, list[int]]) -> list[tuple[str, int, int]]:

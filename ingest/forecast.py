@@ -205,15 +205,15 @@ def level_now(observed: np.ndarray, reference: np.ndarray, use_last_year: bool,
     usual = usual_minutes(observed, reference)
     if not usual.any():
         usual = observed > 0
-    weight = (RECENT_WEIGHT_LAST_YEAR if use_last_year else RECENT_WEIGHT_PROFILE)[
-        min(len(observed) // 60, 23)]
+    weight = _at_hour(RECENT_WEIGHT_LAST_YEAR if use_last_year else RECENT_WEIGHT_PROFILE,
+                      len(observed))
     return weight * tonights_level(observed, reference, usual) + \
         (1 - weight) * whole_level(observed, reference, usual, eves)
 
 
-def spread_at(minutes: int, reference_is_last_year: bool) -> float:
-    table = SPREAD_LAST_YEAR if reference_is_last_year else SPREAD_PROFILE
-    return table[min(minutes // 60, 23)]
+def _at_hour(table: tuple[float, ...], minutes: int) -> float:
+    """A calibrated table's value for the hour of the day `minutes` after midnight falls in."""
+    return table[min(minutes // 60, len(table) - 1)]
 
 
 def forecast(day: np.ndarray, before_cents: int, midnight_ms: int,
@@ -251,7 +251,7 @@ def forecast(day: np.ndarray, before_cents: int, midnight_ms: int,
     level = level_now(observed, reference, use_last_year, eves)
     ahead = repaired(reference, minutes) if use_last_year else reference
     rest = float(ahead[minutes:].sum()) * math.exp(level)
-    spread = spread_at(minutes, use_last_year)
+    spread = _at_hour(SPREAD_LAST_YEAR if use_last_year else SPREAD_PROFILE, minutes)
     return Forecast(as_of, so_far + round(rest), so_far + round(rest * math.exp(-Z80 * spread)),
                     so_far + round(rest * math.exp(Z80 * spread)),
                     METHOD_LAST_YEAR if use_last_year else METHOD_PROFILE, so_far)

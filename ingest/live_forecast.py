@@ -26,6 +26,31 @@ LAST_YEAR_EVERY_S = 60.0  # last year's files may still be loading (the demo loa
 SETTLE_S = 60.0  # the longest a run that ends waits for last year's first reading
 
 
+def last_years_day(data_dir: Path) -> tuple[np.ndarray | None, int | None]:
+    """Last year's GMV per minute of its festival day and its eve's, when its history holds a
+    whole day (else None for both: the forecast then goes by the festival-day profile)."""
+    night = night_minutes(data_dir)
+    minutes = np.array(night.day, dtype=np.int64) if night else None
+    return (minutes, night.before_cents) if night and whole_day(minutes) else (None, None)
+
+
+def stored_forecast(settings: Settings, until_ms: int | None = None) -> tuple[dict[str, Any],
+                                                                            int | None]:
+    """The forecast from the committed history (and last year's, when set), as of `until_ms`
+    (default: the newest order), and the night's clock it stands at: `gmv forecast`,
+    `gmv guesses`."""
+    midnight = midnight_ms(date.fromisoformat(settings.festival_date))
+    tonight = night_minutes(settings.data_dir, midnight, until_ms)
+    if tonight is None:
+        return NotYet(None, f"no orders of the festival day {settings.festival_date} in the "
+                            "store yet").to_json(), until_ms
+    last_year = last_years_day(Path(settings.last_year_data_dir)) \
+        if settings.last_year_data_dir else (None, None)
+    result = forecast(np.array(tonight.complete_minutes(), dtype=np.int64), tonight.before_cents,
+                      midnight, *last_year)
+    return result.to_json(), tonight.clock_ms
+
+
 class LiveForecast:
     def __init__(self, settings: Settings) -> None:
         self.midnight_ms = midnight_ms(date.fromisoformat(settings.festival_date))
@@ -96,13 +121,8 @@ class LiveForecast:
                 parts = history_parts(self._last_year_dir)
                 if parts and parts != seen:
                     seen = parts
-                    night = night_minutes(self._last_year_dir)
-                    minutes = np.array(night.day, dtype=np.int64) if night else None
-                    whole = whole_day(minutes)
-                    self._last_year = (minutes, night.before_cents if night else None) \
-                        if whole else (None, None)
-                    log_event(log, "last_year_loaded", minutes=int(np.count_nonzero(minutes))
-                              if minutes is not None else 0, whole_day=whole)
+                    self._last_year = last_years_day(self._last_year_dir)
+                    log_event(log, "last_year_loaded", whole_day=self._last_year[0] is not None)
             except Exception as err:  # noqa: BLE001 - last year is optional: the forecast goes on
                 log_event(log, "last_year_unreadable", error=str(err)[:200])
             self._loaded.set()

@@ -21,13 +21,14 @@ BUSY_ENOUGH_EPS = 1_000  # below this, a commit's fixed cost hides what the work
 
 
 class RateMeter:
-    def __init__(self, window_s: float = RATE_WINDOW_S) -> None:
+    def __init__(self, window_s: float = RATE_WINDOW_S, best_eps: int | None = None) -> None:
+        """`best_eps`: the night's best so far, as a previous run of this worker measured it."""
         self.window_s = window_s
         self.started = time.monotonic()
         self._spans: deque[tuple[float, int, float]] = deque()  # (at, events, busy seconds)
         self._backlog: tuple[float, int] | None = None  # since when, events since
         self.flat_out_eps: int | None = None
-        self.best_eps: int | None = None
+        self.best_eps = best_eps
 
     def record(self, events: int, busy_s: float) -> None:
         now = time.monotonic()

@@ -28,13 +28,13 @@ def capacity_of(figures: dict[str, Any]) -> dict[str, Any]:
     """The pipeline's measured capacity (entries/s) as the summary keeps it for the morning
     report: the night's best (ingest/rate.py); next year's baseline is tonight's peak against
     it."""
-    return {"capacity_eps": figures.get("capacity_best_eps") or figures.get("capacity_eps"),
+    return {"capacity_eps": figures.get("capacity_best_eps"),
             "capacity_basis": figures.get("capacity_basis")}
 
 
-def previous_capacity(data_dir: Path) -> dict[str, Any]:
-    """The capacity the last run measured (kept in its summary), for a run that has not yet."""
+def previous_capacity(data_dir: Path) -> int | None:
+    """The night's best capacity as the last run kept it in its summary."""
     try:
-        return capacity_of(read_summary(data_dir))
+        return read_summary(data_dir).get("capacity_eps")
     except (FileNotFoundError, ValueError):
-        return capacity_of({})
+        return None

@@ -89,8 +89,8 @@ class Worker:
         self.watch: Watch | PartitionWatch = Watch(
             client, settings, store.item_sold(), self._sold_so_far) \
             if judges else PartitionWatch()
-        self.rate = RateMeter()
-        self.capacity = previous_capacity(self.data_dir)  # until this run measures more
+        # The night's best capacity, across restarts: a run that starts at a trickle cannot tell.
+        self.rate = RateMeter(best_eps=previous_capacity(self.data_dir))
         self.progress = Progress(log, "entries")
         self.pending = Checkpoint(settings.checkpoint_interval_ms / 1000, settings.checkpoint_events)
         self.snapshots = SnapshotPublisher(client, (settings.snapshot_key, settings.night_key),
@@ -324,12 +324,8 @@ class Worker:
             publish_manifest(self.data_dir, Manifest(
                 self.files, self.position, self.store.checkpoint, self.compacted_through,
                 list(self.recent), self.state.rejected, self.state.duplicates))
-            measured = capacity_of(self.rate.figures())
-            # The night's best, across restarts too: a run that starts at a trickle cannot tell.
-            if (measured["capacity_eps"] or 0) > (self.capacity["capacity_eps"] or 0):
-                self.capacity = measured
             publish_summary(self.data_dir, {**live_summary(self.state, self.position),
-                                            **self.capacity})
+                                            **capacity_of(self.rate.figures())})
 
     def _dead_letter(self, entries: Entries, rejected: list[tuple[int, str]]) -> None:
         # Before the commit: a crash in between sends them again, so the dead-letter stream is

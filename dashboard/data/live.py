@@ -150,8 +150,8 @@ class DataSource:
         return History(self.settings.data_dir)
 
     def guess_board(self) -> GuessBoard:
-        return _board(self.settings.data_dir, closing_ms(self.settings.guesses_close_at,
-                                                         self.settings.festival_date))
+        return _board(self.settings.data_dir, self.settings.guesses_close_at,
+                      self.settings.festival_date)
 
     def guesses(self) -> tuple[Guess, ...]:
         """The guesses, read again at most once a second by each process."""
@@ -169,8 +169,9 @@ GUESSES_REUSE_S = 1.0
 
 
 @functools.lru_cache(maxsize=4)
-def _board(data_dir: Path, closes_at_ms: int) -> GuessBoard:
-    return GuessBoard(data_dir, closes_at_ms)
+def _board(data_dir: Path, close_at: str, festival_date: str) -> GuessBoard:
+    """One board per data dir and closing time in each process (every screen's request asks)."""
+    return GuessBoard(data_dir, closing_ms(close_at, festival_date))
 
 
 @functools.lru_cache(maxsize=2)

@@ -17,7 +17,7 @@ from dashboard.gate import current_identity, gate, requires
 from dashboard.guesses import GuessError, local_key
 from dashboard.ids import Ids
 from dashboard.nav import nav, page_layout
-from dashboard.outlook import board_of, cents_of, forecast_text
+from dashboard.outlook import board_of, forecast_text
 from dashboard.roles import Can, Identity
 
 
@@ -85,9 +85,9 @@ def board_table(lang: str, fresh: bool = False) -> Any:
     for row in board["guesses"]:
         rows.append(html.Tr(className="winner" if board["winner"] and row["rank"] == 1 else "",
                             children=[html.Td(row["rank"] or "·"), html.Td(row["name"]),
-                                      html.Td(format_exact(cents_of(row["amount"]))),
-                                      html.Td(format_exact(cents_of(row["distance"]))
-                                              if row["distance"] else "")]))
+                                      html.Td(format_exact(row["amount_cents"])),
+                                      html.Td(format_exact(row["distance_cents"])
+                                              if row["distance_cents"] is not None else "")]))
     return html.Table(rows, className="table guess-table")
 
 

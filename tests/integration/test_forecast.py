@@ -31,7 +31,7 @@ MIDNIGHT = midnight_ms(date(2026, 11, 11))
 LAST_MIDNIGHT = midnight_ms(date(2025, 11, 11))
 
 
-def last_years_day(client: Any, settings: Settings) -> None:
+def publish_last_years_day(client: Any, settings: Settings) -> None:
     """Last year's whole day, compact: one order per minute carrying that minute's GMV of a
     simulated day (what the forecast reads of it is GMV per minute)."""
     day = simulate_day(DEFAULT_SHAPE, 250, seed=5)
@@ -58,7 +58,7 @@ def night(tmp_path_factory: pytest.TempPathFactory, redis_server: Any) -> tuple[
     client.flushall()
     last_year = load_settings(env={}, redis_url=redis_server.url, data_dir=home / "last-year")
     last_year = last_year.replace(orders_stream="gmv:orders:last-year")
-    last_years_day(client, last_year)
+    publish_last_years_day(client, last_year)
     settings = load_settings(env={}, redis_url=redis_server.url, data_dir=home / "data")
     settings = settings.replace(last_year_data_dir=str(last_year.data_dir))
     simulate_to_stream(PLAN, client, settings, None, home / "labels.json", "test")

@@ -17,3 +17,10 @@ def test_the_best_capacity_of_the_night_ignores_a_trickle() -> None:
     quiet = meter.figures()
     assert quiet["capacity_eps"] == 400
     assert quiet["capacity_best_eps"] == 80_000  # held from the busy seconds
+
+
+def test_a_restarted_worker_keeps_the_nights_best() -> None:
+    meter = RateMeter(window_s=10, best_eps=80_000)  # as the last run's summary kept it
+    meter.started -= 10
+    meter.record(events=200, busy_s=0.5)  # restarted at a trickle
+    assert meter.figures()["capacity_best_eps"] == 80_000
