@@ -16,6 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from common.logs import log_event, log_line
+from ingest.continuity import StreamGap
 
 log = logging.getLogger("gmv.store")
 # "An extra copy": of a result we want as Arrow anyway. Set once: catching warnings around each
@@ -37,6 +38,15 @@ CREATE TABLE IF NOT EXISTS merchant_totals (merchant_id VARCHAR NOT NULL, orders
 CREATE TABLE IF NOT EXISTS item_sales (item_id VARCHAR NOT NULL, quantity BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (name VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL,
     rows BIGINT NOT NULL, min_ts_ms BIGINT, max_ts_ms BIGINT, checkpoint BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS stream_gaps (stream VARCHAR NOT NULL, after_id VARCHAR NOT NULL,
+    before_id VARCHAR, through_id VARCHAR, lost BIGINT, reset BOOLEAN NOT NULL,
+    found_ms BIGINT NOT NULL, checkpoint BIGINT NOT NULL);
+"""
+# Entries of the stream read, or found lost, since it began (a stream that restarts: from 0):
+# what XINFO's entries-added is weighed against. A store from before it counts every fate.
+_ACCOUNTED = """
+ALTER TABLE progress ADD COLUMN IF NOT EXISTS accounted BIGINT;
+UPDATE progress SET accounted = accepted + rejected + duplicates WHERE accounted IS NULL;
 """
 
 
@@ -66,6 +76,7 @@ class Commit:
     part: FileEntry | None
     retired: list[str] = field(default_factory=list)  # files a compaction replaced
     added: list[FileEntry] = field(default_factory=list)  # ... with these
+    gaps: list[StreamGap] = field(default_factory=list)  # entries found removed unread
 
 
 def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -92,6 +103,7 @@ class Store:
         self.db.execute(_SCHEMA)
         if self.db.execute("SELECT count(*) FROM progress").fetchone() == (0,):
             self.db.execute("INSERT INTO progress VALUES (NULL, NULL, 0, 0, 0, 0)")
+        self.db.execute(_ACCOUNTED)
         # Fewer, larger checkpoints: committing costs a WAL append, not a rewrite; a fixed
         # memory limit keeps the worker's footprint flat across the night.
         self.db.execute(f"SET checkpoint_threshold = '{CHECKPOINT_MB}MB'")
@@ -123,6 +135,15 @@ class Store:
         return dict(zip(("checkpoints", "accepted", "rejected", "duplicates"), map(int, row),
                         strict=True))
 
+    def accounted(self) -> int:
+        row = self.db.execute("SELECT accounted FROM progress").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def stream_gaps(self) -> list[StreamGap]:
+        return [StreamGap(*row) for row in self.db.execute(
+            "SELECT stream, after_id, before_id, through_id, lost, reset, found_ms "
+            "FROM stream_gaps ORDER BY checkpoint, found_ms").fetchall()]
+
     def files(self) -> list[FileEntry]:
         return [FileEntry(*row) for row in self.db.execute(
             "SELECT name, kind, rows, min_ts_ms, max_ts_ms, checkpoint FROM files "
@@ -150,11 +171,20 @@ class Store:
                     checkpoint])
             if commit.retired:
                 db.execute("DELETE FROM files WHERE list_contains(?, name)", [commit.retired])
+            for gap in commit.gaps:
+                db.execute("INSERT INTO stream_gaps VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
+                    gap.stream, gap.after_id, gap.before_id, gap.through_id, gap.lost, gap.reset,
+                    gap.found_ms, checkpoint])
+            # A stream that restarted is weighed from its start: what this commit read of it.
+            restarted = any(gap.reset for gap in commit.gaps)
             db.execute("UPDATE progress SET stream = ?, position = ?, checkpoint = ?, "
                        "accepted = accepted + ?, rejected = rejected + ?, "
-                       "duplicates = duplicates + ?", [
+                       "duplicates = duplicates + ?, "
+                       "accounted = CASE WHEN ? THEN 0 ELSE accounted END + ?", [
                            stream, commit.position, checkpoint, commit.accepted,
-                           commit.rejected, commit.duplicates])
+                           commit.rejected, commit.duplicates, restarted,
+                           commit.accepted + commit.rejected + commit.duplicates + sum(
+                               gap.lost or 0 for gap in commit.gaps if not gap.reset)])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

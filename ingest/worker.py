@@ -5,6 +5,7 @@ transaction, then tell everyone: the history manifest, the summary, the live sna
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import logging
 import os
@@ -15,6 +16,8 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 from types import FrameType
 from typing import Protocol
 
@@ -27,6 +30,7 @@ from common.redis_server import REDIS_DOWN
 from common.settings import Settings
 from ingest.checkpoint import Checkpoint, with_fingerprints
 from ingest.compaction import Compaction, Compactor
+from ingest.continuity import MISSING, StreamGap, StreamInfo, count_lost, find_gap
 from ingest.decode import DECODED, decode_batch
 from ingest.dedupe import SeenOrders, fingerprints
 from ingest.detect.watch import PartitionWatch, Watch
@@ -62,6 +66,7 @@ RECENT_CHECKPOINTS = 2_000  # told in the manifest: ten minutes of commits at 30
 COMPACTION_WAIT_S = 120.0
 LIVE_WITHIN_S = 600  # event time this close to the wall clock: the night is live, not a replay
 UNDECODABLE_LOGS_PER_MIN = 20
+CRASHES_WITHOUT_PROGRESS = 3
 ACCEPTED = pa.schema([*DECODED, ("fp_hi", pa.uint64()), ("fp_lo", pa.uint64())])
 
 
@@ -76,6 +81,9 @@ class Worker:
         self.position = store.position()  # committed
         self.read_position = self.position  # taken into the open checkpoint
         self.files = store.files()  # the committed files, kept as each commit changes them
+        self.gaps = store.stream_gaps()  # entries found removed unread, committed
+        self.pending_gaps: list[StreamGap] = []  # ... found since the last commit
+        self.accounted = store.accounted()  # entries of the stream read or found lost
         remove_unnamed(self.data_dir, {f.name for f in self.files})
         self.key = store.fingerprint_key()
         self.state = LiveState(horizon_s=settings.dedupe_horizon_h * 3600)
@@ -111,7 +119,6 @@ class Worker:
         self.recent: deque[list[int]] = deque(maxlen=RECENT_CHECKPOINTS)
         self._undecodable_logged: list[float] = []
         self._files_behind = False
-        self._failures = 0
         self._publish_files(now=True)
 
     def _files(self) -> list[str]:
@@ -145,27 +152,24 @@ class Worker:
         return seen
 
     def run(self, until_idle: bool = False) -> None:
+        """Until idle (`until_idle`) or asked to stop. Any error comes out as it is: the caller
+        drops this worker whole and builds the next from the store (crash-only, see run_worker)."""
         log_event(log, "worker_started", stream=self.stream, store=self.store.path,
                   position=self.position, orders=self.state.orders)
         gc.disable()  # the reader makes millions of short-lived objects; collected on a clock
         gc.freeze()
         self.snapshots.start()
         try:
-            while True:
-                try:
-                    if self._serve(until_idle):
-                        return
-                except REDIS_DOWN as err:
-                    self._failures += 1
-                    wait_s = min(0.1 * 2 ** self._failures, 5.0)
-                    log_line(log, logging.WARNING, "redis_unavailable", attempt=self._failures,
-                             retry_in_s=wait_s, error=str(err).splitlines()[0][:120])
-                    time.sleep(wait_s)
+            while not self._serve(until_idle):
+                pass
         finally:
-            self.compactor.close()
-            self.snapshots.stop()
-            self.watch.close()
             gc.enable()
+
+    def close(self) -> None:
+        """Its threads stopped and joined: nothing of this worker outlives it."""
+        self.compactor.close()
+        self.snapshots.stop()
+        self.watch.close()
 
     def _serve(self, until_idle: bool) -> bool:
         """Read, judge and commit until idle (when asked to stop there: True)."""
@@ -173,11 +177,13 @@ class Worker:
                               self.settings.ingest_batch_size, BLOCK_MS)
         waited = time.perf_counter()
         for entries in reader.batches():
-            if self._failures:  # a read came back: Redis is here again
-                log_event(log, "redis_reconnected", attempts=self._failures,
-                          position=self.position)
-                self._failures = 0
             self.stages.add("read", time.perf_counter() - waited)
+            gap = self._gap_before(reader)
+            if gap is not None and gap.reset:
+                self._restart_stream(gap)
+                return False  # read again, from the restarted stream's start
+            if gap is not None:
+                self._gap_found(gap)
             self.rate.backlog(len(entries) >= self.settings.ingest_batch_size, len(entries))
             if entries:
                 self.unjudged.append(entries)
@@ -186,7 +192,7 @@ class Worker:
             if sum(map(len, self.unjudged)) >= self.settings.ingest_batch_size:
                 self._judge_unjudged()
             if self.pending.due(sum(map(len, self.unjudged))) or (
-                    not entries and (self.pending or self.unjudged)):
+                    not entries and (self.pending or self.unjudged or self.pending_gaps)):
                 self._judge_unjudged()
                 self._commit()
             if not entries:
@@ -204,6 +210,47 @@ class Worker:
                 return True
             waited = time.perf_counter()
         return False
+
+    def _gap_before(self, reader: StreamReader) -> StreamGap | None:
+        """Entries removed unread just before the batch the reader has just yielded."""
+        info = StreamInfo.from_reply(reader.info) if reader.info is not None else MISSING
+        accounted = self.accounted + self.pending.events + sum(map(len, self.unjudged)) + sum(
+            gap.lost or 0 for gap in self.pending_gaps)
+        gap = find_gap(self.stream, info, reader.read_after, accounted, self._reported_through(),
+                       now_ms())
+        if gap is None or gap.reset:
+            return gap
+        return replace(gap, lost=count_lost(self.client, gap, info, accounted))
+
+    def _reported_through(self) -> str | None:
+        """The newest entry known removed among the gaps already found since the stream began."""
+        newest: str | None = None
+        for gap in reversed(self.gaps + self.pending_gaps):
+            if gap.reset:
+                break
+            mark = gap.through_id or gap.before_id
+            if mark is not None and (newest is None or id_key(mark) > id_key(newest)):
+                newest = mark
+        return newest
+
+    def _gap_found(self, gap: StreamGap) -> None:
+        """Said at once (log, alert); stored with the next commit (a crash before it finds it
+        again)."""
+        self.pending_gaps.append(gap)
+        log_line(log, logging.ERROR, "stream_gap", stream=gap.stream, after=gap.after_id,
+                 before=gap.before_id, lost=gap.lost, reset=gap.reset)
+        self.watch.stream_gap(gap, (self.state.latest_second() or now_ms() // 1000) * 1000)
+
+    def _restart_stream(self, gap: StreamGap) -> None:
+        """The stream is gone or restarted below the position: what was read before is
+        committed, then the gap with the position at the stream's start."""
+        self._judge_unjudged()
+        if self.pending or self.pending_gaps:
+            self._commit()
+        self._gap_found(gap)
+        self._commit_empty("0-0")
+        self.read_position = "0-0"
+        self._publish_files(now=True)
 
     def _judge_unjudged(self) -> None:
         if self.unjudged:
@@ -243,17 +290,20 @@ class Worker:
         with self.stages.timed("part"):
             part = write_part(self.data_dir, accepted, self.store.checkpoint + 1)
         self.faults.reached("after_part")
-        assert checkpoint.last_id is not None
+        # No entries read: only a gap found (the stream trimmed while nothing came).
+        position = checkpoint.last_id or self.read_position or "0-0"
         compacted = self._compacted()
+        gaps, self.pending_gaps = self.pending_gaps, []
         with self.stages.timed("commit"):
             self.store.commit(self.stream, Commit(
-                checkpoint.last_id, accepted.num_rows, checkpoint.rejected, checkpoint.duplicates,
-                deltas, merchants, items, part, compacted.retired, compacted.added))
+                position, accepted.num_rows, checkpoint.rejected, checkpoint.duplicates,
+                deltas, merchants, items, part, compacted.retired, compacted.added, gaps))
         self.faults.reached("after_commit")
-        self.recent.append([self.store.checkpoint, id_key(checkpoint.last_id)[0],
+        self._committed_gaps(gaps, checkpoint.events)
+        self.recent.append([self.store.checkpoint, id_key(position)[0],
                             checkpoint.rejected, checkpoint.duplicates])
         self._after_compaction(compacted, part)
-        self.position = checkpoint.last_id
+        self.position = position
         with self.snapshots.lock:
             behind = self.state.add(deltas, checkpoint.rejected, checkpoint.duplicates,
                                     checkpoint.arrival_s)
@@ -294,15 +344,30 @@ class Worker:
         self.compactor.offer(self.files, (self.state.latest_second() or 0) * 1000, now,
                              self.fresh_since)
 
+    def _committed_gaps(self, gaps: list[StreamGap], events: int) -> None:
+        self.gaps += gaps
+        if any(gap.reset for gap in gaps):
+            self.accounted = events
+        else:
+            self.accounted += events + sum(gap.lost or 0 for gap in gaps)
+
+    def _commit_empty(self, position: str, compacted: Compaction | None = None) -> None:
+        """A commit of no orders: a compaction's files, or a gap found (its own `position`)."""
+        compacted = compacted or Compaction([], [])
+        gaps, self.pending_gaps = self.pending_gaps, []
+        empty = ACCEPTED.empty_table()
+        self.store.commit(self.stream, Commit(
+            position, 0, 0, 0, window_deltas(empty), merchant_minutes(empty),
+            empty.select(["item_id", "quantity"]), None, compacted.retired, compacted.added, gaps))
+        self._committed_gaps(gaps, 0)
+        self.position = position
+        self._after_compaction(compacted, None)
+
     def _commit_compaction(self, wait_s: float = 0.0) -> None:
         """A finished compaction while no orders come: committed on its own."""
         compacted = self._compacted(wait_s)
         if compacted.retired and self.position is not None:
-            empty = ACCEPTED.empty_table()
-            self.store.commit(self.stream, Commit(
-                self.position, 0, 0, 0, window_deltas(empty), merchant_minutes(empty),
-                empty.select(["item_id", "quantity"]), None, compacted.retired, compacted.added))
-            self._after_compaction(compacted, None)
+            self._commit_empty(self.position, compacted)
             self._publish_files(now=True)
         else:
             self.compactor.offer(self.files, (self.state.latest_second() or 0) * 1000,
@@ -325,7 +390,8 @@ class Worker:
                 self.files, self.position, self.store.checkpoint, self.compacted_through,
                 list(self.recent), self.state.rejected, self.state.duplicates))
             publish_summary(self.data_dir, {**live_summary(self.state, self.position),
-                                            **capacity_of(self.rate.figures())})
+                                            **capacity_of(self.rate.figures()),
+                                            "stream_gaps": [g.as_json() for g in self.gaps]})
 
     def _dead_letter(self, entries: Entries, rejected: list[tuple[int, str]]) -> None:
         # Before the commit: a crash in between sends them again, so the dead-letter stream is
@@ -399,8 +465,11 @@ class Worker:
         last = last_id.decode() if isinstance(last_id, bytes) else last_id
         committed_ms = id_key(self.position)[0] if self.position else None
         lag = max(id_key(last)[0] - committed_ms, 0) if last and committed_ms else None
+        lost = [gap.lost for gap in self.gaps]
         return {"heartbeat_ms": now_ms(), "worker": self.name, "position": self.position,
-                "stream_last_id": last, "lag_ms": lag, **self.rate.figures()}
+                "stream_last_id": last, "lag_ms": lag, "stream_gaps": len(self.gaps),
+                "stream_lost": None if None in lost else sum(lost),  # type: ignore[arg-type]
+                **self.rate.figures()}
 
     def _drained(self) -> bool:
         """Everything the stream holds is committed."""
@@ -433,22 +502,77 @@ def _stop_between_batches(workers: list[Stoppable], asked: threading.Event) -> N
 
 def run_worker(client: redis.Redis, settings: Settings, until_idle: bool, judges: bool = True,
                running: list[Stoppable] | None = None, asked: threading.Event | None = None) -> None:
-    """One partition's worker until it is drained (`until_idle`) or asked to stop."""
+    """One partition's worker until it is drained (`until_idle`) or asked to stop, crash-only:
+    whatever goes wrong inside (Redis away in any call, DuckDB, the disk) ends that worker as a
+    kill -9 would, and the next is built from the last commit alone (the store, the committed
+    files), after Redis answers again. An error other than Redis away that comes back with no
+    commit in between is not passing: the third ends the command."""
     faults = FaultPlan(settings.fault_at)
-    store = opened(settings.data_dir / "gmv.duckdb")
     running = [] if running is None else running
     asked = threading.Event() if asked is None else asked
-    try:
-        worker = Worker(client, settings, store, faults, judges)
-        running.append(worker)
-        if threading.current_thread() is threading.main_thread():
-            _stop_between_batches(running, asked)
-        worker.stopping = asked.is_set()
-        worker.run(until_idle)
-        log_event(log, "worker_stopped", stream=worker.stream, entries=worker.progress.count,
-                  seconds=worker.progress.elapsed_s, stages_s=worker.stages.said())
-    finally:
-        store.close()
+    if threading.current_thread() is threading.main_thread():
+        _stop_between_batches(running, asked)
+    crashes = 0
+    while True:
+        store = opened(settings.data_dir / "gmv.duckdb")
+        committed_at_start = store.checkpoint
+        worker: Worker | None = None
+        try:
+            worker = Worker(client, settings, store, faults, judges)
+            running.append(worker)
+            worker.stopping = asked.is_set()
+            worker.run(until_idle)
+            log_event(log, "worker_stopped", stream=worker.stream, entries=worker.progress.count,
+                      seconds=worker.progress.elapsed_s, stages_s=worker.stages.said())
+            return
+        except redis.AuthenticationError:
+            raise  # not away: refused (one line from the CLI)
+        except REDIS_DOWN as err:
+            log_line(log, logging.WARNING, "redis_unavailable", attempt=1,
+                     error=_said(err), position=store.position())
+        except Exception as err:
+            crashes = 1 if store.checkpoint > committed_at_start else crashes + 1
+            log_line(log, logging.ERROR, "worker_crashed", crashes=crashes, error=_said(err),
+                     at=_where(err), position=store.position())
+            if crashes >= CRASHES_WITHOUT_PROGRESS:
+                raise
+        finally:
+            if worker is not None:
+                running.remove(worker)
+                worker.close()
+            store.close()
+        if asked.is_set():
+            return
+        _wait_for_redis(client, asked)
+
+
+def _said(err: BaseException) -> str:
+    return f"{type(err).__name__}: {(str(err).splitlines() or [''])[0][:160]}"
+
+
+def _where(err: BaseException) -> str:
+    frames = traceback.extract_tb(err.__traceback__)
+    return f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
+
+
+def _wait_for_redis(client: redis.Redis, asked: threading.Event) -> None:
+    """Until Redis answers (said when it does) or a stop is asked: the next worker is built
+    only then, so an outage costs one rebuild, not one per retry."""
+    for attempt in itertools.count(1):
+        try:
+            client.ping()
+        except redis.AuthenticationError:
+            raise
+        except REDIS_DOWN as err:
+            wait_s = min(0.1 * 2 ** attempt, 5.0)
+            log_line(log, logging.WARNING, "redis_unavailable", attempt=attempt + 1,
+                     retry_in_s=wait_s, error=_said(err))
+            if asked.wait(wait_s):
+                return
+            continue
+        if attempt > 1:
+            log_event(log, "redis_reconnected", attempts=attempt)
+        return
 
 
 def run_partitions(clients: Callable[[int], redis.Redis], settings: Settings, owned: list[int],
