@@ -32,8 +32,9 @@ import redis
 from common.logs import log_event, log_line
 from common.redis_server import REDIS_DOWN, get_many
 from common.settings import Settings
+from ingest.continuity import StreamGap
 from ingest.contract import ORDER_SCHEMA
-from ingest.detect.watch import Watch
+from ingest.detect.watch import STREAM_GAP, Watch
 from ingest.faults import FaultPlan
 from ingest.history import (
     Manifest,
@@ -43,6 +44,7 @@ from ingest.history import (
     publish_manifest,
     publish_summary,
     read_columns,
+    read_summary,
     read_whole_manifest,
 )
 from ingest.live_forecast import LiveForecast
@@ -319,7 +321,23 @@ class Combiner:
             summary = live_summary(self.state, None)
         publish_summary(self.settings.data_dir, {**summary, "position": None,
                                                  "positions": positions,
-                                                 **capacity_of(self._last_beat)})
+                                                 **capacity_of(self._last_beat),
+                                                 "stream_gaps": self._stream_gaps()})
+
+    def _stream_gaps(self) -> list[dict[str, Any]]:
+        """Every partition's gaps (its worker's summary); one not told yet is alerted."""
+        gaps: list[dict[str, Any]] = []
+        for partition in self.partitions:
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                gaps += read_summary(partition.settings.data_dir).get("stream_gaps", [])
+        told = {a.message for a in self.watch.book.alerts if a.kind == STREAM_GAP.kind}
+        for told_gap in gaps:
+            gap = StreamGap(*(told_gap[k] for k in (
+                "stream", "after_id", "before_id", "through_id", "lost", "reset", "found_ms")))
+            if gap.message() not in told:
+                self.watch.stream_gap(gap, (self.state.latest_second() or 0) * 1000)
+                told.add(gap.message())
+        return gaps
 
     def _heartbeat(self) -> dict[str, Any]:
         """The partitions' heartbeats, summed where a sum means something; the oldest beat and
@@ -348,6 +366,10 @@ class Combiner:
             "capacity_basis": "sum of partitions",
             "capacity_best_eps": sum(b.get("capacity_best_eps") or 0 for b in known) or None,
             "partitions": each, "stale_partitions": stale,
+            "stream_gaps": sum(b.get("stream_gaps") or 0 for b in known),
+            "stream_lost": None if any(b.get("stream_gaps") and b.get("stream_lost") is None
+                                       for b in known)
+            else sum(b.get("stream_lost") or 0 for b in known),
         }
         return self._last_beat
 

@@ -109,23 +109,28 @@ def find_gap(stream: str, info: StreamInfo, after: str | None, accounted: int,
     if id_key(info.last_id) < read_upto:
         return StreamGap(stream, after or "0-0", info.first_id, None, None, True, now_ms)
     known = id_key(reported_through) if reported_through else (0, 0)
-    if info.max_deleted_id is not None:
-        deleted = id_key(info.max_deleted_id)
-        if deleted <= read_upto or deleted <= known:
-            return None
-        through = info.max_deleted_id
-    else:  # before Redis 7: only a first entry beyond the position shows a cut
-        if info.first_id is None or read_upto == (0, 0) or id_key(info.first_id) <= read_upto \
-                or id_key(info.first_id) <= known:
-            return None
-        through = None
-    return StreamGap(stream, after or "0-0", info.first_id, through, None, False, now_ms)
+    deleted = id_key(info.max_deleted_id) if info.max_deleted_id else (0, 0)
+    if deleted > read_upto and deleted > known:  # an XDEL (Redis 7 marks those, not trims)
+        return StreamGap(stream, after or "0-0", info.first_id, info.max_deleted_id, None, False,
+                         now_ms)
+    # A trim removes from the head: only a first entry beyond the last one read (or none at
+    # all) can mean unread entries went. Redis 7 counts them (none: nothing to say); an older
+    # server cannot, nor tell a never-read stream's trim, and says a cut once.
+    first = id_key(info.first_id) if info.first_id else None
+    if info.entries_added is not None:
+        cut = first is None or first > read_upto
+    else:
+        cut = first is not None and read_upto != (0, 0) and first > read_upto and first > known
+    if cut:
+        return StreamGap(stream, after or "0-0", info.first_id, None, None, False, now_ms)
+    return None
 
 
 def count_lost(client: redis.Redis, gap: StreamGap, info: StreamInfo, accounted: int) -> int | None:
     """How many entries the gap removed: added, less accounted for, less still there after it
     (all of the stream when its first entry lies beyond the gap's start; else counted up to the
-    start, which the worker's own trimming keeps small). None where the server cannot tell."""
+    start, which the worker's own trimming keeps small). None where the server cannot tell; 0 or
+    less: nothing unread was removed."""
     if info.entries_added is None or gap.reset:
         return None
     first = info.first_id
@@ -136,5 +141,4 @@ def count_lost(client: redis.Redis, gap: StreamGap, info: StreamInfo, accounted:
         if len(upto) >= COUNT_PRESENT_LIMIT:
             return None
         present_after = info.length - len(upto)
-    lost = info.entries_added - accounted - present_after
-    return lost if lost > 0 else None
+    return info.entries_added - accounted - present_after

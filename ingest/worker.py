@@ -187,6 +187,7 @@ class Worker:
             self.rate.backlog(len(entries) >= self.settings.ingest_batch_size, len(entries))
             if entries:
                 self.unjudged.append(entries)
+                self.faults.reached("redis_away_after_read")
             # A trickle is judged a checkpoint at a time, a backlog a full read at a time: each
             # judging has a fixed cost of its own.
             if sum(map(len, self.unjudged)) >= self.settings.ingest_batch_size:
@@ -220,7 +221,10 @@ class Worker:
                        now_ms())
         if gap is None or gap.reset:
             return gap
-        return replace(gap, lost=count_lost(self.client, gap, info, accounted))
+        lost = count_lost(self.client, gap, info, accounted)
+        if lost is not None and lost <= 0:
+            return None  # only entries already read were removed
+        return replace(gap, lost=lost)
 
     def _reported_through(self) -> str | None:
         """The newest entry known removed among the gaps already found since the stream began."""
@@ -286,6 +290,7 @@ class Worker:
             accepted = checkpoint.accepted(ACCEPTED)
             deltas, merchants = window_deltas(accepted), merchant_minutes(accepted)
             self.watch.read_stock()
+            self.faults.reached("redis_away_in_commit")
             items = self.watch.declared_sales(accepted)
         with self.stages.timed("part"):
             part = write_part(self.data_dir, accepted, self.store.checkpoint + 1)
