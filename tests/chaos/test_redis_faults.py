@@ -15,6 +15,7 @@ from common.redis_server import EmbeddedRedis, connect
 from common.settings import Settings, load_settings
 from ingest.history import read_summary
 from rehearsal.publish import StreamPublisher
+from rehearsal.replay import replay
 from tests.chaos.scenarios import (
     CLI,
     SMALL_BATCHES,
@@ -23,7 +24,7 @@ from tests.chaos.scenarios import (
     slices,
 )
 from tests.checks import assert_matches_truth
-from tests.sample import sample_payloads
+from tests.sample import SAMPLE, sample_payloads
 
 
 def ingest_until_idle(settings: Settings, env: dict[str, str] | None = None) -> str:
@@ -37,7 +38,8 @@ def ingest_until_idle(settings: Settings, env: dict[str, str] | None = None) -> 
 def alerts_of(settings: Settings) -> list[dict]:
     done = subprocess.run([*CLI, "alerts", "--json", "--data", str(settings.data_dir),
                            "--redis", str(settings.redis_url)], capture_output=True, text=True,
-                          timeout=60, check=True)
+                          timeout=60, check=True,
+                          env={**os.environ, "GMV_PARTITIONS": str(settings.partitions)})
     return list(json.loads(done.stdout))
 
 
@@ -119,3 +121,19 @@ def test_a_redis_that_came_back_empty_below_the_position_is_said_and_the_new_ent
         assert gap["reset"] and gap["after_id"] == position
         assert client.xlen(settings.orders_stream) >= 1  # its own trim kept what it had not read
         assert [a for a in alerts_of(settings) if a["kind"] == "stream_gap"]
+
+
+def test_a_trim_of_one_partition_is_told_by_the_combined_war_room(
+        redis_client: redis.Redis, settings: Settings) -> None:
+    """Three partitions, one trimmed by an outsider before its worker read it: the combined
+    summary carries the gap with its count, and the combiner raises the alert."""
+    settings = settings.replace(partitions=3)
+    replay(SAMPLE, redis_client, settings, speed=None, retime=False)
+    stream = settings.partition_stream(1)
+    length = redis_client.xlen(stream)
+    redis_client.xtrim(stream, maxlen=500, approximate=False)
+    ingest_until_idle(settings, {"GMV_PARTITIONS": "3"})
+    (gap,) = read_summary(settings.data_dir)["stream_gaps"]
+    assert gap["stream"] == stream and gap["lost"] == length - 500
+    (alert,) = [a for a in alerts_of(settings) if a["kind"] == "stream_gap"]
+    assert alert["dimension"] == f"stream={stream}" and f"{length - 500:,}" in alert["message"]
