@@ -9,6 +9,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 import redis
 
 from common.redis_server import EmbeddedRedis, connect
@@ -16,6 +17,7 @@ from common.settings import Settings, load_settings
 from ingest.history import read_summary
 from rehearsal.publish import StreamPublisher
 from rehearsal.replay import replay
+from tests.chaos.proxy import CuttingProxy
 from tests.chaos.scenarios import (
     CLI,
     SMALL_BATCHES,
@@ -137,3 +139,27 @@ def test_a_trim_of_one_partition_is_told_by_the_combined_war_room(
     assert gap["stream"] == stream and gap["lost"] == length - 500
     (alert,) = [a for a in alerts_of(settings) if a["kind"] == "stream_gap"]
     assert alert["dimension"] == f"stream={stream}" and f"{length - 500:,}" in alert["message"]
+
+
+@pytest.mark.parametrize(("command", "nth", "after"), [
+    ("XREAD", 5, False), ("XREAD", 20, True),  # the read, before Redis has it or its reply
+    ("XINFO", 30, True),  # the stream's state beside each read; and the heartbeat's
+    ("XADD", 40, True),  # dead letters (written, the reply lost: at-least-once)
+    ("XRANGE", 10, False),  # the inventory, read inside a commit
+    ("SET", 30, False), ("EXISTS", 20, True),  # the snapshot, the alerts, the heartbeat
+    ("HMGET", 2, True),  # the acknowledgements
+    ("XTRIM", 1, True),  # the trim of committed entries
+])
+def test_a_connection_cut_on_any_call_the_worker_makes_changes_no_total(
+        redis_client: redis.Redis, redis_server: EmbeddedRedis, settings: Settings,
+        command: str, nth: int, after: bool) -> None:
+    StreamPublisher(redis_client, settings.orders_stream).publish(list(sample_payloads()))
+    proxy = CuttingProxy(Path(redis_server.url.removeprefix("unix://")))
+    try:
+        proxy.cut(command, nth, after)
+        said = ingest_until_idle(settings.replace(redis_url=proxy.url))
+    finally:
+        proxy.close()
+    assert proxy.cuts == 1, proxy.seen
+    assert "event=redis_unavailable" in said
+    assert_matches_truth(read_summary(settings.data_dir))
