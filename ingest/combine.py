@@ -18,10 +18,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import signal
 import time
 from dataclasses import dataclass, field, replace
-from types import FrameType
 from typing import Any
 
 import pyarrow as pa
@@ -32,6 +30,7 @@ import redis
 from common.logs import log_event, log_line
 from common.redis_server import REDIS_DOWN, get_many
 from common.settings import Settings
+from common.stopping import stop_on_signals, stop_requested, wait_or_stop
 from ingest.continuity import StreamGap
 from ingest.contract import ORDER_SCHEMA
 from ingest.detect.watch import STREAM_GAP, Watch
@@ -57,6 +56,7 @@ from ingest.windows import window_deltas
 
 log = logging.getLogger("gmv.combine")
 POLL_S = 0.1
+REDIS_RETRY_S = 1.0
 PUBLISH_FILES_EVERY_S = 1.0
 TOP_MERCHANTS = 10
 COLUMNS = ORDER_SCHEMA.names  # what the detectors see of an order (not the dedupe key)
@@ -93,6 +93,7 @@ class Combiner:
         self.partitions = [Partition(p, settings.for_partition(p))
                            for p in range(settings.partitions)]
         self.stopping = False
+        self.redis_away = False  # the last look failed on Redis
         self.started_ms = now_ms()
         self.faults = FaultPlan(settings.fault_at)
         self._files_at = 0.0
@@ -173,6 +174,7 @@ class Combiner:
             while not self.stopping:
                 try:
                     took = self._follow()
+                    self.redis_away = False
                 except Rebase as why:
                     log_line(log, logging.WARNING, "combiner_rebased", reason=str(why))
                     with self.snapshots.lock:
@@ -180,23 +182,30 @@ class Combiner:
                         self.state.__dict__.update(fresh.__dict__)
                     continue
                 except REDIS_DOWN as err:
+                    self.redis_away = True
                     log_line(log, logging.WARNING, "redis_unavailable",
                              error=str(err).splitlines()[0][:120])
-                    time.sleep(1.0)
+                    self._wait(REDIS_RETRY_S)
                     continue
                 if not took:
                     self._quiet()
                     if until_idle and self._all_idle():
                         break
-                    time.sleep(POLL_S)
+                    self._wait(POLL_S)
         finally:
             self._publish_files(now=True)
             if until_idle:
                 self.snapshots.settle()
-            with contextlib.suppress(redis.RedisError):
-                self.snapshots.publish(night_too=True)
+            if not self.redis_away:  # the last word; a Redis that is away would only delay the stop
+                with contextlib.suppress(redis.RedisError):
+                    self.snapshots.publish(night_too=True)
             self.snapshots.stop()
             self.watch.close()
+
+    def _wait(self, seconds: float) -> None:
+        """A pause that a stop request (SIGTERM, Ctrl-C: common.stopping) ends at once."""
+        if wait_or_stop(seconds):
+            self.stopping = True
 
     def _follow(self) -> bool:
         """Every partition's checkpoints committed since the last look, taken in the order of
@@ -385,11 +394,8 @@ _EMPTY = ORDER_SCHEMA.empty_table()
 
 def run_combiner(client: redis.Redis, settings: Settings, until_idle: bool) -> None:
     combiner = Combiner(client, settings)
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        combiner.stopping = True
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stop_on_signals()  # its waits end; what it took is published, then it returns
+    combiner.stopping = stop_requested()
     combiner.run(until_idle)
     log_event(log, "combiner_stopped", orders=combiner.state.orders)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from common.logs import log_event, log_line
+from common.stopping import Stopped, wait_or_stop
 from ingest.continuity import StreamGap
 
 log = logging.getLogger("gmv.store")
@@ -92,7 +92,8 @@ def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
                 log_line(log, logging.WARNING, "store_locked", path=path,
                          detail=str(err).splitlines()[0][:160], retry_every_s=LOCK_RETRY_S)
                 said = True
-            time.sleep(LOCK_RETRY_S)
+            if wait_or_stop(LOCK_RETRY_S):
+                raise Stopped(f"asked to stop while {path} was locked by another process") from None
 
 
 class Store:

@@ -24,6 +24,7 @@ import redis
 from common.logs import Progress, log_event, log_line
 from common.redis_server import REDIS_DOWN
 from common.settings import Settings
+from common.stopping import request_stop
 from ingest.committing import Committer
 from ingest.continuity import MISSING, StreamGap, StreamInfo, count_lost, find_gap
 from ingest.dedupe import SeenOrders
@@ -276,6 +277,7 @@ def _stop_between_batches(workers: list[Stoppable], asked: threading.Event) -> N
         if not asked.is_set():
             log_event(log, "worker_stopping", signal=signal.Signals(signum).name)
         asked.set()
+        request_stop()  # every stop-aware wait ends now; the command exits within 5 s
         for worker in list(workers):
             worker.stopping = True
     signal.signal(signal.SIGTERM, stop)
