@@ -174,6 +174,10 @@ class Combiner:
             while not self.stopping:
                 try:
                     took = self._follow()
+                    if not took:  # Redis may be away here too: retried like a look
+                        self._quiet()
+                        if until_idle and self._all_idle():
+                            break
                     self.redis_away = False
                 except Rebase as why:
                     log_line(log, logging.WARNING, "combiner_rebased", reason=str(why))
@@ -188,9 +192,6 @@ class Combiner:
                     self._wait(REDIS_RETRY_S)
                     continue
                 if not took:
-                    self._quiet()
-                    if until_idle and self._all_idle():
-                        break
                     self._wait(POLL_S)
         finally:
             self._publish_files(now=True)
