@@ -100,7 +100,7 @@ def test_a_command_stops_at_once_while_its_redis_is_gone(
     assert "Traceback" not in command.tail(), command.tail()
 
 
-@pytest.mark.parametrize("name", ["ingest", "ingest-workers", "watchdog"])
+@pytest.mark.parametrize("name", ["ingest", "ingest-workers", "combine", "watchdog"])
 def test_a_command_stops_at_once_while_its_redis_hangs(
         name: str, own_redis: EmbeddedRedis, tmp_path: Path,
         commands: Callable[..., Command]) -> None:
