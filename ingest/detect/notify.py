@@ -65,6 +65,7 @@ class Webhook:
     def _deliver(self, notice: dict[str, Any]) -> None:
         body = json.dumps(notice, ensure_ascii=False).encode()
         alert = notice["alert"]
+        attempt = 0
         for attempt in range(1, self.retries + 2):
             request = urllib.request.Request(self.url, data=body, method="POST",
                                              headers={"Content-Type": "application/json"})
@@ -84,4 +85,4 @@ class Webhook:
                     break  # the process is stopping: no more retries
         self.failed += 1
         log_line(log, logging.ERROR, "webhook_gave_up", kind=alert["kind"],
-                 dimension=alert["dimension"], attempts=self.retries + 1)
+                 dimension=alert["dimension"], attempts=attempt)
