@@ -262,13 +262,6 @@ class Worker:
         return position is not None and id_key(last) <= id_key(position)
 
 
-def stop_on_sigterm() -> None:
-    """SIGTERM (a process manager stopping a process) ends it like Ctrl-C."""
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise SystemExit(0)
-    signal.signal(signal.SIGTERM, stop)
-
-
 def _stop_between_batches(workers: list[Stoppable], asked: threading.Event) -> None:
     """SIGTERM and Ctrl-C end the workers between two batches: nothing is interrupted half-way
     (what was read and not committed is read again next time; the stream and the store stay
