@@ -77,6 +77,7 @@ class Partition:
     rejected: int = 0  # of the checkpoints in the state
     duplicates: int = 0
     latest_s: int | None = None  # the latest event second of its orders taken
+    clock_s: int | None = None  # its worker's clock (ingest/clock.py; None: an older worker)
     # Checkpoints beyond `applied` already in the state: a look cut short (Redis away in the
     # middle of it) is taken again without counting them twice.
     taken: set[Any] = field(default_factory=set)
@@ -116,8 +117,11 @@ class Combiner:
         started = time.monotonic()
         state = LiveState(horizon_s=self.settings.dedupe_horizon_h * 3600)
         merchants: dict[str, list[int]] = {}
-        for partition in self.partitions:
-            manifest = read_whole_manifest(partition.settings.data_dir)
+        manifests = [read_whole_manifest(p.settings.data_dir) for p in self.partitions]
+        for partition, manifest in zip(self.partitions, manifests, strict=True):
+            partition.clock_s = manifest.clock_s
+        clock = self._clock()
+        for partition, manifest in zip(self.partitions, manifests, strict=True):
             partition.files, partition.applied = manifest.files, manifest.checkpoint
             partition.position = manifest.position
             partition.rejected, partition.duplicates = manifest.rejected, manifest.duplicates
@@ -130,7 +134,7 @@ class Combiner:
             paths = [str(orders_dir(partition.settings.data_dir) / f.name)
                      for f in manifest.files if f.kind == "orders"]
             for batch in read_columns(paths, COLUMNS):
-                self._add_orders(state, merchants, pa.Table.from_batches([batch]), None)
+                self._add_orders(state, merchants, pa.Table.from_batches([batch]), clock)
         state.top_merchants = _top(merchants)
         log_event(log, "combiner_rebuilt", partitions=len(self.partitions), orders=state.orders,
                   seconds=time.monotonic() - started)
@@ -254,6 +258,7 @@ class Combiner:
                 steps.append((steps[-1][0] if steps else 0, partition.index, rest,
                               _EMPTY, rejected, duplicates))
             partition.position = manifest.position
+            partition.clock_s = manifest.clock_s
         steps.sort(key=lambda step: (step[0], step[1]))
         for _, index, checkpoint, orders, rejected, duplicates in steps:
             self._apply(self.partitions[index], orders, rejected, duplicates, checkpoint)
@@ -270,6 +275,8 @@ class Combiner:
         as taken, whatever the detectors then meet (Redis away: the look is taken again)."""
         cap = max((id_key(p.position)[0] // 1000 for p in self.partitions if p.position),
                   default=None)
+        if (clock := self._clock()) is not None:  # the workers' clocks, from their orders' bulk
+            cap = clock if cap is None else min(cap, clock)
         with self.snapshots.lock:
             deltas = self._add_orders(self.state, self.merchants, orders, cap)
             self.state.rejected += rejected
@@ -282,10 +289,17 @@ class Combiner:
         if orders.num_rows:
             newest = pc.max(orders["ts_ms"]).as_py() // 1000
             partition.latest_s = max(partition.latest_s or newest, newest)
-        reached = [p.latest_s for p in self.partitions if p.latest_s is not None]
+        reached = [s for p in self.partitions
+                   if (s := p.clock_s if p.clock_s is not None else p.latest_s) is not None]
         clock_s = min(min(reached), self.state.latest_second() or 0) if reached else 0
         self.watch.after_checkpoint(orders, orders.num_rows + rejected + duplicates, rejected,
                                     duplicates, deltas, clock_s * 1000)
+
+    def _clock(self) -> int | None:
+        """The night's clock over every partition: the least of their workers' (None while a
+        worker has told none, or is an older one)."""
+        clocks = [p.clock_s for p in self.partitions]
+        return min(clocks) if clocks and None not in clocks else None  # type: ignore[type-var]
 
     @staticmethod
     def _counters_of(partition: Partition, manifest: Manifest) -> tuple[int, int]:

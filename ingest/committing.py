@@ -36,6 +36,7 @@ class Committer:
         self.gaps = store.stream_gaps()  # entries found removed unread, committed
         self.pending_gaps: list[StreamGap] = []  # ... found since the last commit
         self.accounted = store.accounted()  # entries of the stream read or found lost
+        self.clock_s = store.clock_s()  # the night's clock, told to the combiner
         self.compactor = Compactor(self.data_dir, faults.reached)
         # When each fresh part was committed; those found at start count as old.
         self.fresh_since = {f.name: 0.0 for f in self.files}
@@ -50,9 +51,11 @@ class Committer:
                 if f.kind == "orders"]
 
     def commit(self, checkpoint: Checkpoint, accepted: pa.Table, deltas: pa.Table,
-               merchants: pa.Table, items: pa.Table, position: str, clock_ms: int) -> None:
+               merchants: pa.Table, items: pa.Table, position: str, clock_ms: int,
+               clock_s: int | None = None) -> None:
         """The checkpoint (its orders `accepted`, their windows, merchants' minutes and declared
-        items' sales) up to `position`; `clock_ms`: the night's clock, for compaction."""
+        items' sales) up to `position`; `clock_ms`: the night's clock, for compaction;
+        `clock_s`: where this checkpoint moves it (None: unmoved), kept with the commit."""
         with self.stages.timed("part"):
             part = write_part(self.data_dir, accepted, self.store.checkpoint + 1)
         self.faults.reached("after_part")
@@ -61,7 +64,10 @@ class Committer:
         with self.stages.timed("commit"):
             self.store.commit(self.stream, Commit(
                 position, accepted.num_rows, checkpoint.rejected, checkpoint.duplicates,
-                deltas, merchants, items, part, compacted.retired, compacted.added, gaps))
+                deltas, merchants, items, part, compacted.retired, compacted.added, gaps,
+                clock_s))
+        if clock_s is not None:
+            self.clock_s = clock_s
         self.faults.reached("after_commit")
         self._committed(position, gaps, checkpoint.events)
         self.recent.append([self.store.checkpoint, id_key(position)[0],
@@ -137,7 +143,7 @@ class Committer:
 
     def manifest(self, rejected: int, duplicates: int) -> Manifest:
         return Manifest(self.files, self.position, self.store.checkpoint, self.compacted_through,
-                        list(self.recent), rejected, duplicates)
+                        list(self.recent), rejected, duplicates, self.clock_s)
 
     def close(self) -> None:
         self.compactor.close()

@@ -56,6 +56,7 @@ class Manifest:
     recent: list[list[int]] = field(default_factory=list)
     rejected: int = 0  # committed so far, as of `checkpoint`
     duplicates: int = 0
+    clock_s: int | None = None  # the night's clock as the worker reads it (ingest/clock.py)
 
 
 def part_checkpoint(name: str) -> int | None:
@@ -71,7 +72,7 @@ def publish_manifest(data_dir: Path, manifest: Manifest) -> None:
             "version": MANIFEST_VERSION, "position": manifest.position,
             "checkpoint": manifest.checkpoint, "compacted_through": manifest.compacted_through,
             "recent": manifest.recent, "rejected": manifest.rejected,
-            "duplicates": manifest.duplicates,
+            "duplicates": manifest.duplicates, "clock_s": manifest.clock_s,
             "files": [asdict(f) for f in manifest.files]}))
 
 
@@ -92,7 +93,7 @@ def read_whole_manifest(data_dir: Path) -> Manifest:
     return Manifest([FileEntry(**f) for f in saved["files"]], saved.get("position"),
                     saved.get("checkpoint", 0), saved.get("compacted_through", 0),
                     saved.get("recent", []), saved.get("rejected", 0),
-                    saved.get("duplicates", 0))
+                    saved.get("duplicates", 0), saved.get("clock_s"))
 
 
 def history_parts(data_dir: Path, kind: str = "orders") -> list[str]:

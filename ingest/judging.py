@@ -101,7 +101,8 @@ class Judge:
             new = self.seen.first_seen(fp_hi, fp_lo)
             accepted = with_fingerprints(orders, fp_hi, fp_lo).filter(pa.array(new))
         self.pending.add(accepted, len(entries), len(decoded.rejected),
-                         orders.num_rows - accepted.num_rows, entries.last_id,
+                         orders.num_rows - accepted.num_rows, entries.ids[0].decode(),
+                         entries.last_id,
                          time.monotonic() - started)
         self.read_position = entries.last_id
 

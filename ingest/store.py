@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS stream_gaps (stream VARCHAR NOT NULL, after_id VARCHA
 # what XINFO's entries-added is weighed against. A store from before it counts every fate.
 _ACCOUNTED = """
 ALTER TABLE progress ADD COLUMN IF NOT EXISTS accounted BIGINT;
+ALTER TABLE progress ADD COLUMN IF NOT EXISTS clock_s BIGINT;
 UPDATE progress SET accounted = accepted + rejected + duplicates WHERE accounted IS NULL;
 """
 
@@ -77,6 +78,7 @@ class Commit:
     retired: list[str] = field(default_factory=list)  # files a compaction replaced
     added: list[FileEntry] = field(default_factory=list)  # ... with these
     gaps: list[StreamGap] = field(default_factory=list)  # entries found removed unread
+    clock_s: int | None = None  # the night's clock after it (ingest/clock.py); None: unmoved
 
 
 def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -136,6 +138,11 @@ class Store:
         return dict(zip(("checkpoints", "accepted", "rejected", "duplicates"), map(int, row),
                         strict=True))
 
+    def clock_s(self) -> int | None:
+        """The night's clock as the last commit left it (None: a store from before it)."""
+        row = self.db.execute("SELECT clock_s FROM progress").fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
     def accounted(self) -> int:
         row = self.db.execute("SELECT accounted FROM progress").fetchone()
         return int(row[0]) if row and row[0] is not None else 0
@@ -181,11 +188,13 @@ class Store:
             db.execute("UPDATE progress SET stream = ?, position = ?, checkpoint = ?, "
                        "accepted = accepted + ?, rejected = rejected + ?, "
                        "duplicates = duplicates + ?, "
-                       "accounted = CASE WHEN ? THEN 0 ELSE accounted END + ?", [
+                       "accounted = CASE WHEN ? THEN 0 ELSE accounted END + ?, "
+                       "clock_s = coalesce(?, clock_s)", [
                            stream, commit.position, checkpoint, commit.accepted,
                            commit.rejected, commit.duplicates, restarted,
                            commit.accepted + commit.rejected + commit.duplicates + sum(
-                               gap.lost or 0 for gap in commit.gaps if not gap.reset)])
+                               gap.lost or 0 for gap in commit.gaps if not gap.reset),
+                           commit.clock_s])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

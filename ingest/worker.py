@@ -25,6 +25,8 @@ from common.logs import Progress, log_event, log_line
 from common.redis_server import REDIS_DOWN
 from common.settings import Settings
 from common.stopping import request_stop
+from ingest.checkpoint import Checkpoint
+from ingest.clock import clock_after
 from ingest.committing import Committer
 from ingest.continuity import MISSING, StreamGap, StreamInfo, count_lost, find_gap
 from ingest.dedupe import SeenOrders
@@ -66,8 +68,11 @@ class Worker:
         self.committer = Committer(store, settings, faults, self.stages)
         self.state = LiveState(horizon_s=settings.dedupe_horizon_h * 3600)
         counters = store.counters()
+        # The clock where the last commit left it (a store from before it: the newest second).
         self.state.add(store.live_windows(), counters.get("rejected", 0),
-                       counters.get("duplicates", 0))
+                       counters.get("duplicates", 0), clock_cap_s=store.clock_s())
+        position = self.committer.position
+        self._clock_arrival_s = id_key(position)[0] // 1000 if position else None
         self.state.top_merchants = store.top_merchants(10)
         self.judge = Judge(client, settings, store.fingerprint_key(), self._remembered(),
                            self.committer.position, faults, self.stages)
@@ -201,11 +206,12 @@ class Worker:
             items = self.watch.declared_sales(accepted)
         # No entries read: only a gap found (the stream trimmed while nothing came).
         position = checkpoint.last_id or self.judge.read_position or "0-0"
+        clock_s = self._clock_after(checkpoint, accepted)
         self.committer.commit(checkpoint, accepted, deltas, merchants, items, position,
-                              self._clock_ms())
+                              self._clock_ms(), clock_s)
         with self.publisher.snapshots.lock:
             behind = self.state.add(deltas, checkpoint.rejected, checkpoint.duplicates,
-                                    checkpoint.arrival_s)
+                                    clock_s=clock_s)
             for second in behind:
                 self.state.late_behind(second, self.store.second_orders(second))
         with self.stages.timed("detect"):
@@ -217,6 +223,22 @@ class Worker:
             self.publisher.rate.record(checkpoint.events,
                                        checkpoint.busy_s + time.monotonic() - started)
             self.publisher.snapshots.publish()
+
+    def _clock_after(self, checkpoint: Checkpoint, accepted: pa.Table) -> int | None:
+        """Where the night's clock stands after this checkpoint: moved by the bulk of its
+        orders (one stamped far from the rest cannot), never past the newest arrival, never
+        back (None: unmoved)."""
+        first_s, last_s = checkpoint.first_arrival_s, checkpoint.arrival_s
+        if first_s is None or last_s is None:
+            return None
+        previous = self.state.latest_second()
+        moved = clock_after(accepted["ts_ms"].to_numpy(), first_s, last_s, previous,
+                            self._clock_arrival_s)
+        self._clock_arrival_s = last_s
+        if moved is None:
+            return None
+        moved = min(moved, last_s)
+        return moved if previous is None or moved > previous else None
 
     def _quiet(self) -> None:
         """Nothing arrived: on a live night the detectors' clock moves on with the wall clock
