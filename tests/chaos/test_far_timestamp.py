@@ -17,7 +17,7 @@ import redis
 from common.settings import Settings
 from ingest.contract import format_cents
 from ingest.history import read_summary
-from rehearsal.publish import StreamPublisher
+from rehearsal.publish import StreamPublisher, publisher_for
 from tests.chaos.scenarios import CLI, SMALL_BATCHES
 from tests.sample import TRUTH, reference_per_second, reference_rejected, sample_payloads
 
@@ -27,7 +27,8 @@ NIGHT_START_MS = 1_794_326_400_000 - 2 * 60_000  # the sample night: from 23:58 
 def ingest_until_idle(settings: Settings) -> str:
     done = subprocess.run([*CLI, "ingest", "--until-idle", "--redis", str(settings.redis_url),
                            "--data", str(settings.data_dir)], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, **SMALL_BATCHES})
+                          timeout=300, env={**os.environ, **SMALL_BATCHES,
+                                            "GMV_PARTITIONS": str(settings.partitions)})
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stderr
 
@@ -72,14 +73,17 @@ def night_orders(kind: str) -> list[bytes]:
     return [payload(f"late-{i}", NIGHT_START_MS + 1_000 * i, "3.00") for i in range(10)]
 
 
+@pytest.mark.parametrize("partitions", [1, 3])
 @pytest.mark.parametrize("kind", ["few", "late"])
 def test_an_order_stamped_now_beside_a_checkpoint_of_the_night_moves_no_clock(
-        redis_client: redis.Redis, settings: Settings, kind: str) -> None:
+        redis_client: redis.Redis, settings: Settings, kind: str, partitions: int) -> None:
     """The stray in a checkpoint of its own with a few of the night's orders, after the night
     (on main: three orders were a bulk whose upper quartile was the stray's; a checkpoint that
-    left the clock where it was moved it to its newest order)."""
+    left the clock where it was moved it to its newest order); partitioned, the combiner's
+    night curve and clock too."""
+    settings = settings.replace(partitions=partitions)
     night = list(sample_payloads())
-    publisher = StreamPublisher(redis_client, settings.orders_stream)
+    publisher = publisher_for(redis_client, settings)
     publisher.publish(night)
     ingest_until_idle(settings)
     beside = night_orders(kind)
@@ -96,7 +100,8 @@ def test_an_order_stamped_now_beside_a_checkpoint_of_the_night_moves_no_clock(
     assert totals["orders"] == TRUTH["accepted"] + len(beside) + 1
     assert totals["rejected"] == TRUTH["rejected"] + rejected_again
     assert totals["duplicates"] == TRUTH["duplicates"] + len(resent) - rejected_again
-    assert tail.count("event=dedupe_rebuilt") == again.count("event=dedupe_rebuilt") == 1
+    # Once a start for each partition's worker, never again for a clock that jumped.
+    assert tail.count("event=dedupe_rebuilt") == again.count("event=dedupe_rebuilt") == partitions
     night_doc = json.loads(redis_client.get(settings.night_key) or b"{}")
     assert night_doc["start_ms"] <= NIGHT_START_MS
     assert night_doc["latest_ms"] < NIGHT_START_MS + 3_600_000
