@@ -60,3 +60,10 @@ def test_the_clock_never_moves_back() -> None:
     # took "unmoved" for "no clock told", and the live state moved to the newest order).
     batch = [NIGHT_S + i for i in range(1_000)] + [NOW_S]
     assert clock_after(ms(batch), NOW_S, NOW_S + 1, NIGHT_S + 5_000, NOW_S) == NIGHT_S + 5_000
+
+
+def test_one_order_stamped_now_in_yesterdays_night_replayed_at_full_speed_leaves_the_clock() -> None:
+    yesterday_s = NOW_S - 86_400
+    batch = list(range(yesterday_s, yesterday_s + 3_600)) + [NOW_S]  # an hour in a checkpoint
+    clock = clock_after(ms(batch), NOW_S, NOW_S + 1, yesterday_s - 1, NOW_S - 1)
+    assert clock == yesterday_s + 3_599
