@@ -227,7 +227,7 @@ class Worker:
     def _clock_after(self, checkpoint: Checkpoint, accepted: pa.Table) -> int | None:
         """Where the night's clock stands after this checkpoint: moved by the bulk of its
         orders (one stamped far from the rest cannot), never past the newest arrival, never
-        back (None: unmoved)."""
+        back (None: no orders)."""
         first_s, last_s = checkpoint.first_arrival_s, checkpoint.arrival_s
         if first_s is None or last_s is None:
             return None
@@ -238,7 +238,7 @@ class Worker:
         if moved is None:
             return None
         moved = min(moved, last_s)
-        return moved if previous is None or moved > previous else None
+        return moved if previous is None else max(moved, previous)
 
     def _quiet(self) -> None:
         """Nothing arrived: on a live night the detectors' clock moves on with the wall clock

@@ -11,14 +11,15 @@ import subprocess
 import time
 from decimal import Decimal
 
+import pytest
 import redis
 
 from common.settings import Settings
 from ingest.contract import format_cents
 from ingest.history import read_summary
-from rehearsal.publish import StreamPublisher
+from rehearsal.publish import StreamPublisher, publisher_for
 from tests.chaos.scenarios import CLI, SMALL_BATCHES
-from tests.sample import TRUTH, reference_rejected, sample_payloads
+from tests.sample import TRUTH, reference_per_second, reference_rejected, sample_payloads
 
 NIGHT_START_MS = 1_794_326_400_000 - 2 * 60_000  # the sample night: from 23:58 on the eve
 
@@ -26,18 +27,22 @@ NIGHT_START_MS = 1_794_326_400_000 - 2 * 60_000  # the sample night: from 23:58 
 def ingest_until_idle(settings: Settings) -> str:
     done = subprocess.run([*CLI, "ingest", "--until-idle", "--redis", str(settings.redis_url),
                            "--data", str(settings.data_dir)], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, **SMALL_BATCHES})
+                          timeout=300, env={**os.environ, **SMALL_BATCHES,
+                                            "GMV_PARTITIONS": str(settings.partitions)})
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stderr
+
+
+def payload(order_id: str, ts_ms: int, amount: str) -> bytes:
+    return json.dumps({"order_id": order_id, "ts": ts_ms, "amount": amount, "device": "pc",
+                       "category": "books", "region": "ZJ", "merchant_id": "m1",
+                       "buyer_id": "b1", "item_id": "i1", "quantity": 1}).encode()
 
 
 def test_an_order_stamped_now_in_a_replayed_night_moves_no_clock(
         redis_client: redis.Redis, settings: Settings) -> None:
     night = list(sample_payloads())
-    stray = json.dumps({"order_id": "stamped-now", "ts": int(time.time() * 1000),
-                        "amount": "1234.56", "device": "pc", "category": "books", "region": "ZJ",
-                        "merchant_id": "m1", "buyer_id": "b1", "item_id": "i1",
-                        "quantity": 1}).encode()
+    stray = payload("stamped-now", int(time.time() * 1000), "1234.56")
     publisher = StreamPublisher(redis_client, settings.orders_stream)
     publisher.publish(night[: len(night) // 2] + [stray] + night[len(night) // 2:])
     first = ingest_until_idle(settings)
@@ -56,3 +61,47 @@ def test_an_order_stamped_now_in_a_replayed_night_moves_no_clock(
     night_doc = json.loads(redis_client.get(settings.night_key) or b"{}")
     assert night_doc["start_ms"] <= NIGHT_START_MS  # the night's minutes are still drawn
     assert night_doc["latest_ms"] < NIGHT_START_MS + 3_600_000  # the clock stayed in the night
+
+
+def night_orders(kind: str) -> list[bytes]:
+    """New orders of the replayed night for one checkpoint beside the stray: "few", two of its
+    last second (a replay at festival pace: a handful a checkpoint); "late", ten of its first
+    minute (behind the clock: a checkpoint that moves it nowhere)."""
+    if kind == "few":
+        last_ms = max(reference_per_second()) * 1000
+        return [payload("few-1", last_ms, "10.00"), payload("few-2", last_ms + 500, "20.00")]
+    return [payload(f"late-{i}", NIGHT_START_MS + 1_000 * i, "3.00") for i in range(10)]
+
+
+@pytest.mark.parametrize("partitions", [1, 3])
+@pytest.mark.parametrize("kind", ["few", "late"])
+def test_an_order_stamped_now_beside_a_checkpoint_of_the_night_moves_no_clock(
+        redis_client: redis.Redis, settings: Settings, kind: str, partitions: int) -> None:
+    """The stray in a checkpoint of its own with a few of the night's orders, after the night
+    (on main: three orders were a bulk whose upper quartile was the stray's; a checkpoint that
+    left the clock where it was moved it to its newest order); partitioned, the combiner's
+    night curve and clock too."""
+    settings = settings.replace(partitions=partitions)
+    night = list(sample_payloads())
+    publisher = publisher_for(redis_client, settings)
+    publisher.publish(night)
+    ingest_until_idle(settings)
+    beside = night_orders(kind)
+    publisher.publish([*beside, payload("stamped-now", int(time.time() * 1000), "1234.56")])
+    tail = ingest_until_idle(settings)  # one checkpoint: those orders and the stray
+    resent = night[: len(night) // 2]
+    publisher.publish(resent)
+    again = ingest_until_idle(settings)
+
+    totals = read_summary(settings.data_dir)
+    added = sum(Decimal(json.loads(p)["amount"]) for p in beside) + Decimal("1234.56")
+    rejected_again = sum(1 for p in resent if p in reference_rejected())
+    assert totals["gmv"] == format_cents(int((Decimal(TRUTH["gmv"]) + added) * 100))
+    assert totals["orders"] == TRUTH["accepted"] + len(beside) + 1
+    assert totals["rejected"] == TRUTH["rejected"] + rejected_again
+    assert totals["duplicates"] == TRUTH["duplicates"] + len(resent) - rejected_again
+    # Once a start for each partition's worker, never again for a clock that jumped.
+    assert tail.count("event=dedupe_rebuilt") == again.count("event=dedupe_rebuilt") == partitions
+    night_doc = json.loads(redis_client.get(settings.night_key) or b"{}")
+    assert night_doc["start_ms"] <= NIGHT_START_MS
+    assert night_doc["latest_ms"] < NIGHT_START_MS + 3_600_000

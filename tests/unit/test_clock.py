@@ -35,3 +35,35 @@ def test_a_lone_stray_order_moves_the_clock_no_further_than_the_arrivals() -> No
 
 def test_no_orders_no_clock() -> None:
     assert clock_after(ms([]), NOW_S, NOW_S, NIGHT_S, NOW_S) is None
+
+
+def test_one_order_stamped_now_among_a_few_of_a_slow_replay_leaves_the_clock() -> None:
+    # A replay at festival pace: a checkpoint holds a handful of the night's orders.
+    for few in (2, 3, 4):
+        batch = [NIGHT_S + 600 + i for i in range(few)] + [NOW_S]
+        clock = clock_after(ms(batch), NOW_S, NOW_S + 1, NIGHT_S + 599, NOW_S - 1)
+        assert clock == NIGHT_S + 600 + few - 1, few
+
+
+def test_a_live_checkpoint_of_late_orders_and_fresh_ones_follows_the_arrivals() -> None:
+    # A region's orders held up ten minutes arrive with a few fresh ones: the clock still moves
+    # with the arrivals (the fresh ones are where the arrivals say the night is).
+    batch = [NOW_S - 600] * 200 + [NOW_S + 1, NOW_S + 2]
+    assert clock_after(ms(batch), NOW_S + 1, NOW_S + 2, NOW_S, NOW_S) == NOW_S + 2
+
+
+def test_the_clock_never_moves_back() -> None:
+    batch = [NIGHT_S + i for i in range(1_000)]  # late orders of an earlier hour
+    assert clock_after(ms(batch), NOW_S, NOW_S + 1, NIGHT_S + 5_000, NOW_S) == NIGHT_S + 5_000
+    assert clock_after(ms([NIGHT_S]), NOW_S, NOW_S, NIGHT_S + 5_000, NOW_S) == NIGHT_S + 5_000
+    # ... and a stray among late orders leaves it where it was, not at the stray (the worker
+    # took "unmoved" for "no clock told", and the live state moved to the newest order).
+    batch = [NIGHT_S + i for i in range(1_000)] + [NOW_S]
+    assert clock_after(ms(batch), NOW_S, NOW_S + 1, NIGHT_S + 5_000, NOW_S) == NIGHT_S + 5_000
+
+
+def test_one_order_stamped_now_in_yesterdays_night_replayed_at_full_speed_leaves_the_clock() -> None:
+    yesterday_s = NOW_S - 86_400
+    batch = list(range(yesterday_s, yesterday_s + 3_600)) + [NOW_S]  # an hour in a checkpoint
+    clock = clock_after(ms(batch), NOW_S, NOW_S + 1, yesterday_s - 1, NOW_S - 1)
+    assert clock == yesterday_s + 3_599
