@@ -234,9 +234,9 @@ class Worker:
         previous = self.state.latest_second()
         moved = clock_after(accepted["ts_ms"].to_numpy(), first_s, last_s, previous,
                             self._clock_arrival_s)
-        self._clock_arrival_s = last_s
-        if moved is None:
+        if moved is None:  # no orders: the arrivals the clock is weighed against stay put
             return None
+        self._clock_arrival_s = last_s
         moved = min(moved, last_s)
         return moved if previous is None else max(moved, previous)
 
