@@ -76,7 +76,7 @@ class Worker:
         self.position = store.position()  # committed
         self.read_position = self.position  # taken into the open checkpoint
         self.files = store.files()  # the committed files, kept as each commit changes them
-        remove_unnamed(self.data_dir, {f.name for f in self.files})
+        remove_unnamed(self.data_dir, self.files)
         self.key = store.fingerprint_key()
         self.state = LiveState(horizon_s=settings.dedupe_horizon_h * 3600)
         counters = store.counters()
