@@ -41,6 +41,7 @@ from ingest.history import (
     read_columns,
     summary_path,
 )
+from ingest.integrity import FileProblem
 from ingest.live_forecast import LiveForecast
 from ingest.live_state import LiveState
 from ingest.parts import remove_unnamed, write_part
@@ -477,7 +478,8 @@ def run_partitions(clients: Callable[[int], redis.Redis], settings: Settings, ow
         except BaseException as err:
             log_line(log, logging.ERROR, "partition_failed", thread=name,
                      error=f"{type(err).__name__}: {str(err)[:200]}")
-            traceback.print_exc()
+            if not isinstance(err, FileProblem):  # that one is said in one line, by gmv
+                traceback.print_exc()
             failures.append(err)
             stop_all()
 

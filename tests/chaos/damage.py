@@ -66,8 +66,10 @@ def totals(data_dir: Path) -> tuple[int, str, int, int]:
 def committed(data_dir: Path) -> list[tuple[str, int, str | None]]:
     """(name, rows, checksum) of the files the store names."""
     with duckdb.connect(str(data_dir / "gmv.duckdb"), read_only=True) as store:
-        return [(str(n), int(r), c) for n, r, c in store.execute(
-            "SELECT name, rows, checksum FROM files ORDER BY name").fetchall()]
+        found = store.execute("SELECT * FROM files ORDER BY name")
+        names = [column[0] for column in found.description or []]
+        rows = [dict(zip(names, row, strict=True)) for row in found.fetchall()]
+    return [(str(r["name"]), int(r["rows"]), r.get("checksum")) for r in rows]
 
 
 def flip(path: Path, offset: int) -> None:
@@ -89,7 +91,8 @@ def _read_part(data: bytes, columns: list[str] | None = None) -> pa.Table:
 
 def byte_changing_only(path: Path, columns: list[str]) -> int:
     """An offset in the Arrow part at `path` whose flip still reads, and changes the values of
-    `columns` and of no other column (found by trying each byte: deterministic)."""
+    `columns` (to other values, not to nulls) and of no other column (found by trying each
+    byte: deterministic)."""
     data = path.read_bytes()
     before = _read_part(data)
     others = [n for n in before.column_names if n not in columns]
@@ -100,7 +103,9 @@ def byte_changing_only(path: Path, columns: list[str]) -> int:
             after = _read_part(bytes(damaged))
         except (pa.ArrowException, OSError, ValueError, KeyError):
             continue
-        if not after.select(columns).equals(before.select(columns)) and \
+        changed = after.select(columns)
+        if not changed.equals(before.select(columns)) and \
+                not any(c.null_count for c in changed.columns) and \
                 after.select(others).equals(before.select(others)):
             return offset
     raise AssertionError(f"no byte of {path} changes {columns} alone")

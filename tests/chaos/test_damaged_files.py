@@ -66,8 +66,9 @@ def test_a_flipped_fingerprint_does_not_let_resent_orders_count_again(
     part = the_file(settings, "part-")
     flip(part, byte_changing_only(part, FINGERPRINTS))
     publish(redis_client, settings, night)  # the same orders, sent again
-    assert_refused(ingest(settings), "ingest", part, "is damaged", "restore it from a backup")
-    assert totals(settings.data_dir) == before
+    done = ingest(settings)
+    assert totals(settings.data_dir) == before, "re-sent orders counted as new"
+    assert_refused(done, "ingest", part, "is damaged", "restore it from a backup")
 
 
 def compacted(client: redis.Redis, settings: Settings, orders: Orders) -> Path:
@@ -114,7 +115,7 @@ def test_a_damaged_file_without_a_checksum_fails_compaction_once_and_promptly(
     the whole file (the start reads only the fingerprints); the worker stops and says so."""
     part = fresh(redis_client, settings, orders)
     with duckdb.connect(str(settings.data_dir / "gmv.duckdb")) as store:
-        store.execute("UPDATE files SET checksum = NULL")
+        store.execute("ALTER TABLE files DROP COLUMN IF EXISTS checksum")
     before = totals(settings.data_dir)
     flip(part, byte_breaking_all_but(part, FINGERPRINTS))
     started = time.monotonic()
@@ -129,7 +130,7 @@ def test_a_store_without_checksums_still_opens_and_counts(
         redis_client: redis.Redis, settings: Settings, orders: Orders) -> None:
     fresh(redis_client, settings, orders)
     with duckdb.connect(str(settings.data_dir / "gmv.duckdb")) as store:
-        store.execute("ALTER TABLE files DROP COLUMN checksum")
+        store.execute("ALTER TABLE files DROP COLUMN IF EXISTS checksum")
     publish(redis_client, settings, orders(20, "new"))
     assert_ran(ingest(settings))
     assert read_summary(settings.data_dir)["orders"] == 70
@@ -205,4 +206,12 @@ def test_the_combiner_refuses_a_damaged_partition_in_one_line(
     before = read_summary(partitioned.data_dir)
     path = damage(partitioned)
     assert_refused(gmv(partitioned, "combine", "--until-idle"), "combine", path, *words)
+    assert read_summary(partitioned.data_dir) == before
+
+
+def test_a_partitions_damaged_file_stops_every_partition_in_one_line(
+        partitioned: Settings) -> None:
+    before = read_summary(partitioned.data_dir)
+    path = _damaged_file(partitioned)
+    assert_refused(ingest(partitioned), "ingest", path, "is damaged", "restore it from a backup")
     assert read_summary(partitioned.data_dir) == before
