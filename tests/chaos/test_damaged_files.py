@@ -4,6 +4,7 @@ full disk stops the worker the same way, and nothing committed is lost."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 import redis
 
 from common.settings import Settings
-from ingest.contract import Order, format_cents
+from ingest.contract import Order, beijing_iso, format_cents
 from ingest.history import manifest_path, orders_dir, read_summary
 from rehearsal.publish import StreamPublisher
 from rehearsal.replay import replay
@@ -215,3 +216,22 @@ def test_a_partitions_damaged_file_stops_every_partition_in_one_line(
     path = _damaged_file(partitioned)
     assert_refused(ingest(partitioned), "ingest", path, "is damaged", "restore it from a backup")
     assert read_summary(partitioned.data_dir) == before
+
+
+def test_a_damaged_review_rollup_is_built_again_not_believed(
+        redis_client: redis.Redis, settings: Settings, orders: Orders) -> None:
+    """The review's rollups are a cache of the committed files: a damaged one is said, deleted
+    and built again from its file, and the answer is the one the orders give."""
+    publish(redis_client, settings, orders(50) + orders(50, "later", hour=1))
+    assert_ran(ingest(settings))
+    span = ("--from", beijing_iso(MIDNIGHT_MS), "--to", beijing_iso(MIDNIGHT_MS + 2 * HOUR_MS))
+    first = gmv(settings, "report", *span, "--json")
+    assert_ran(first)
+    rollups = list((settings.data_dir / "review-rollups").rglob("*.parquet"))
+    assert rollups
+    for rollup in rollups:
+        flip(rollup, rollup.stat().st_size // 2)
+    again = gmv(settings, "report", *span, "--json")
+    assert_ran(again)
+    assert json.loads(again.stdout) == json.loads(first.stdout)
+    assert again.stderr.count("event=rollup_damaged") == len(rollups)
