@@ -186,8 +186,10 @@ class Compactor:
 
     def _delete_retired(self, now_s: float) -> None:
         while self._retired and now_s - self._retired[0][0] >= RETIRED_KEPT_S:
-            for name in self._retired.pop(0)[1]:
+            names = self._retired.pop(0)[1]
+            for name in names:
                 (self.folder / name).unlink(missing_ok=True)
+            CHECKSUMS.forget(self.folder, names)
 
 
 class _Abandoned(Exception):

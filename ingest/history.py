@@ -103,7 +103,7 @@ def read_whole_manifest(data_dir: Path) -> Manifest:
                           f"{str(err)[:120]})", "the worker of that data dir rewrites it from "
                           "its store when it starts: run `gmv ingest` for it (or delete the "
                           "file first), then run this command again") from None
-    CHECKSUMS.expect(orders_dir(data_dir), ((f.name, f.checksum) for f in manifest.files))
+    CHECKSUMS.committed(orders_dir(data_dir), ((f.name, f.checksum) for f in manifest.files))
     return manifest
 
 

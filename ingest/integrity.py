@@ -82,43 +82,72 @@ def file_checksum(path: Path | str) -> str:
 class Checksums:
     """What each committed file must hash to (a commit recorded it) and which files this
     process has seen whole already: each file is read to be checked once per process, not on
-    every read. Keyed by absolute path: partitions in one process have parts of the same name."""
+    every read. By folder, then name (partitions in one process have parts of the same name);
+    a folder holds only what is committed now, so a night of parts does not pile up here."""
 
     def __init__(self) -> None:
-        self._expected: dict[str, str] = {}
-        self._checked: dict[str, str] = {}
+        self._expected: dict[str, dict[str, str]] = {}
+        self._checked: dict[str, dict[str, str]] = {}
         self._lock = threading.Lock()
 
-    def expect(self, folder: Path, files: Iterable[tuple[str, str | None]]) -> None:
-        """(name, checksum) of committed files in `folder`; a None checksum (a file committed
+    def committed(self, folder: Path, files: Iterable[tuple[str, str | None]]) -> None:
+        """(name, checksum) of every file committed in `folder` now (a manifest's, the
+        store's): the files it no longer names are forgotten. A None checksum (a file committed
         before checksums were kept) is not checked."""
+        known: dict[str, dict[str, str]] = {}
+        for name, checksum in files:
+            where, base = _split(folder / name)
+            mine = known.setdefault(where, {})
+            if checksum is not None:
+                mine[base] = checksum
         with self._lock:
-            for name, checksum in files:
-                if checksum is not None:
-                    self._expected[os.path.abspath(folder / name)] = checksum
+            for where, mine in known.items():
+                self._expected[where] = mine
+                checked = self._checked.get(where, {})
+                self._checked[where] = {n: c for n, c in checked.items() if mine.get(n) == c}
+
+    def expect(self, path: Path, checksum: str) -> None:
+        """One more file to check when first read (a cache's, named by its checksum)."""
+        where, base = _split(path)
+        with self._lock:
+            self._expected.setdefault(where, {})[base] = checksum
 
     def written(self, path: Path, checksum: str) -> None:
         """This process wrote these bytes itself: no need to read them back."""
-        key = os.path.abspath(path)
+        where, base = _split(path)
         with self._lock:
-            self._expected[key] = self._checked[key] = checksum
+            self._expected.setdefault(where, {})[base] = checksum
+            self._checked.setdefault(where, {})[base] = checksum
+
+    def forget(self, folder: Path, names: Iterable[str]) -> None:
+        """Files deleted (compacted away)."""
+        where = _split(folder / "_")[0]
+        with self._lock:
+            for name in names:
+                self._expected.get(where, {}).pop(name, None)
+                self._checked.get(where, {}).pop(name, None)
 
     def verify(self, paths: Iterable[str | Path]) -> None:
         """Raises FileProblem for the first of `paths` whose bytes are not what its commit
         recorded (or that is missing)."""
         for path in paths:
-            key = os.path.abspath(path)
-            want = self._expected.get(key)
-            if want is None or self._checked.get(key) == want:
+            where, base = _split(path)
+            want = self._expected.get(where, {}).get(base)
+            if want is None or self._checked.get(where, {}).get(base) == want:
                 continue
             try:
-                got = file_checksum(key)
+                got = file_checksum(path)
             except FileNotFoundError:
                 raise missing(path) from None
             if got != want:
                 raise FileProblem(path, f"is damaged (checksum {got}, expected {want})", RESTORE)
             with self._lock:
-                self._checked[key] = want
+                self._checked.setdefault(where, {})[base] = want
+
+
+def _split(path: Path | str) -> tuple[str, str]:
+    full = os.path.abspath(path)
+    return os.path.dirname(full), os.path.basename(full)
 
 
 CHECKSUMS = Checksums()

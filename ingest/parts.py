@@ -58,7 +58,7 @@ def remove_unnamed(data_dir: Path, committed: list[FileEntry]) -> int:
     removed = 0
     folder = orders_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    CHECKSUMS.expect(folder, ((f.name, f.checksum) for f in committed))
+    CHECKSUMS.committed(folder, ((f.name, f.checksum) for f in committed))
     named = {f.name for f in committed}
     for path in folder.iterdir():
         if path.name not in named:

@@ -205,7 +205,7 @@ def warm_in_background(*rollups: Rollups) -> threading.Thread:
 def _proven(rollup: Path) -> bool:
     """Its bytes are those it was written with (checked once per process); a damaged one is
     deleted, to be built again."""
-    CHECKSUMS.expect(rollup.parent, [(rollup.name, _key_and_checksum(rollup.name)[1])])
+    CHECKSUMS.expect(rollup, _key_and_checksum(rollup.name)[1])
     try:
         CHECKSUMS.verify([rollup])
     except FileProblem as problem:
