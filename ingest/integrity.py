@@ -15,6 +15,8 @@ import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import pyarrow as pa
+
 CHUNK_BYTES = 1 << 20
 RESTORE = ("restore it from a backup (the store still counts its orders; without the file they "
            "cannot be checked for re-sends, compacted or reviewed)")
@@ -35,6 +37,11 @@ class MissingFile(FileProblem, FileNotFoundError):
 
 def crc32_text(crc: int) -> str:
     return f"crc32:{crc:08x}"
+
+
+def checksum_of(data: pa.Buffer | bytes) -> str:
+    """Of bytes about to be written in one go."""
+    return crc32_text(zlib.crc32(memoryview(data)))
 
 
 class HashingFile(io.RawIOBase):

