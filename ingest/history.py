@@ -19,7 +19,7 @@ import pyarrow.dataset as ds
 
 from common.atomic import atomic_path
 from ingest.contract import BEIJING, ORDER_SCHEMA, midnight_ms
-from ingest.integrity import CHECKSUMS, FileProblem, missing, unreadable
+from ingest.integrity import CHECKSUMS, GarbledFile, missing, unreadable
 from ingest.store import FileEntry
 
 log = logging.getLogger("gmv.history")
@@ -99,7 +99,7 @@ def read_whole_manifest(data_dir: Path) -> Manifest:
     except FileNotFoundError:
         return Manifest([])
     except (ValueError, KeyError, TypeError, AttributeError) as err:  # not JSON, not ours
-        raise FileProblem(path, f"is not a readable manifest ({type(err).__name__}: "
+        raise GarbledFile(path, f"is not a readable manifest ({type(err).__name__}: "
                           f"{str(err)[:120]})", "the worker of that data dir rewrites it from "
                           "its store when it starts: run `gmv ingest` for it (or delete the "
                           "file first), then run this command again") from None
@@ -192,7 +192,12 @@ def read_summary(data_dir: Path) -> dict[str, Any]:
     path = summary_path(data_dir)
     if not path.exists():
         raise FileNotFoundError(f"no summary at {path}: run `gmv ingest` first, or pass --data")
-    return dict(json.loads(path.read_text()))
+    try:
+        return dict(json.loads(path.read_text()))
+    except ValueError as err:
+        raise GarbledFile(path, f"is not readable JSON ({str(err)[:120]})", "the worker "
+                          "rewrites it from its store when it starts: run `gmv ingest` for that "
+                          "data dir, then this command again") from None
 
 
 def midnight_of_busiest(second: int) -> int:

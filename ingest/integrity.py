@@ -35,6 +35,10 @@ class MissingFile(FileProblem, FileNotFoundError):
     """A committed file that is not there (still a FileNotFoundError to who waits for one)."""
 
 
+class GarbledFile(FileProblem, ValueError):
+    """A JSON document that does not read (still the ValueError its readers expected)."""
+
+
 def crc32_text(crc: int) -> str:
     return f"crc32:{crc:08x}"
 

@@ -235,3 +235,14 @@ def test_a_damaged_review_rollup_is_built_again_not_believed(
     assert_ran(again)
     assert json.loads(again.stdout) == json.loads(first.stdout)
     assert again.stderr.count("event=rollup_damaged") == len(rollups)
+
+
+def test_a_garbled_summary_is_one_line_naming_it(redis_client: redis.Redis, settings: Settings,
+                                                 orders: Orders) -> None:
+    fresh(redis_client, settings, orders)
+    path = settings.data_dir / "summary.json"
+    path.write_text(path.read_text()[:40])
+    assert_refused(gmv(settings, "summary", "--json"), "summary", path, "is not readable JSON",
+                   "run `gmv ingest`")
+    assert_ran(ingest(settings))  # it writes the summary again
+    assert read_summary(settings.data_dir)["orders"] == 50
