@@ -200,6 +200,10 @@ def problem_of(err: BaseException, path: Path | str | None = None) -> FileProble
     if code in (errno.EROFS, errno.EACCES, errno.EPERM):
         return FileProblem(path, f"cannot be used ({text})",
                            f"make the data dir readable and writable by this user, {RETRY}")
+    if is_duckdb_error(err) and any(w in text for w in ("Corrupt", "not a valid DuckDB")):
+        return FileProblem(path, f"is damaged ({text})", "restore it from a backup (it holds "
+                           "the stream position and the totals: the history files alone cannot "
+                           "make it again)")
     if is_duckdb_error(err):
         return FileProblem(path, f"failed ({type(err).__name__}: {text})",
                            f"see the log above; {RETRY}")

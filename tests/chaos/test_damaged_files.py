@@ -246,3 +246,13 @@ def test_a_garbled_summary_is_one_line_naming_it(redis_client: redis.Redis, sett
                    "run `gmv ingest`")
     assert_ran(ingest(settings))  # it writes the summary again
     assert read_summary(settings.data_dir)["orders"] == 50
+
+
+def test_a_damaged_store_is_one_line_naming_it(redis_client: redis.Redis, settings: Settings,
+                                               orders: Orders) -> None:
+    fresh(redis_client, settings, orders)
+    store = settings.data_dir / "gmv.duckdb"
+    flip(store, 4096 + 100)  # inside its first block: DuckDB's own block checksum fails
+    publish(redis_client, settings, orders(20, "new"))
+    assert_refused(ingest(settings), "ingest", store, "is damaged", "Corrupt database file",
+                   "restore it from a backup")
