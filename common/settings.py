@@ -97,8 +97,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("alert_webhook_retries", "GMV_ALERT_WEBHOOK_RETRIES", 3,
             "retries of a failed webhook POST, with backoff, before it is given up (and logged)"),
     Setting("fault_at", "GMV_FAULT_AT", "",
-            "for the fault tests only: '<step>:<n>' makes the worker kill itself the n-th time it "
-            "reaches that step of its exactly-once path (ingest/faults.py); empty: never"),
+            "for the fault tests only: '<step>:<n>' makes the worker kill itself (or lose Redis, "
+            "at a redis_away step) the n-th time it reaches that step of its exactly-once path "
+            "(ingest/faults.py); empty: never"),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

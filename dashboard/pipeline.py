@@ -12,7 +12,7 @@ def pipeline_values(live: dict[str, Any], lang: str) -> tuple[str, ...]:
     heartbeat age, worker."""
     rate, capacity = live.get("ingest_eps"), live.get("capacity_eps")
     unit = text(lang, "per_second_unit")
-    return (format_duration_ms(live.get("lag_ms"), lang),
+    return (format_duration_ms(live.get("lag_ms"), lang) + stream_lost(live, lang),
             f"{format_count(rate)}{unit}", f"{format_count(capacity)}{unit}",
             f"{rate / capacity:.0%}" if rate is not None and capacity else "—",
             format_count(live.get("rejected")), format_count(live.get("duplicates")),
@@ -27,3 +27,14 @@ def workers(live: dict[str, Any], lang: str) -> str:
     stale = [f"p{e['partition']}" for e in each if e.get("stale")]
     counted = f"{len(each) - len(stale)}/{len(each)}"
     return f"{counted} · {','.join(stale)} {text(lang, 'partition_stale')}" if stale else counted
+
+
+def stream_lost(live: dict[str, Any], lang: str) -> str:
+    """Entries removed from the stream before they were read (a stream gap), beside the lag: the
+    lag alone would read 0 over them."""
+    if not live.get("stream_gaps"):
+        return ""
+    lost = live.get("stream_lost")
+    said = text(lang, "stream_lost", lost=format_count(lost)) if lost is not None \
+        else text(lang, "stream_lost_unknown")
+    return f" · ⚠ {said}"

@@ -10,8 +10,10 @@ from gunicorn.app.base import BaseApplication
 
 from common.logs import log_event
 from common.settings import Settings
+from common.stopping import STOP_WITHIN_S
 
 log = logging.getLogger("gmv.serve")
+GRACEFUL_S = int(STOP_WITHIN_S) - 1  # SIGTERM: requests in flight may finish, then the workers go
 
 
 class DashboardServer(BaseApplication):
@@ -27,7 +29,7 @@ class DashboardServer(BaseApplication):
             "bind": f"{settings.web_host}:{settings.web_port}",
             "workers": settings.web_workers, "threads": settings.web_threads,
             "worker_class": "gthread", "worker_connections": 2000, "keepalive": 30,
-            "timeout": 60, "graceful_timeout": 10, "accesslog": None, "errorlog": "-",
+            "timeout": 60, "graceful_timeout": GRACEFUL_S, "accesslog": None, "errorlog": "-",
             "loglevel": "warning", "proc_name": "gmv-serve",
         }
         for key, value in options.items():

@@ -16,6 +16,7 @@ import redis
 from common.logs import setup_logging
 from common.redis_server import RedisUnavailable, connect, node_client, redis_url_for
 from common.settings import Settings, load_settings
+from common.stopping import Stopped, enforce_deadline, stop_on_signals
 from ingest.integrity import FileProblem, is_duckdb_error, problem_of
 from rehearsal.incidents import every_kind, parse_duration_s, parse_incident, with_targets
 
@@ -25,6 +26,14 @@ ROLE_NAMES = ("viewer", "operator", "analyst", "admin")  # dashboard/roles.py (c
 
 class UsageError(Exception):
     """A bad argument or setting: one line for the person at the keyboard."""
+
+
+def _stoppable(interrupt: bool = True) -> None:
+    """A long-running command: SIGTERM and Ctrl-C stop it within STOP_WITHIN_S (common.stopping),
+    whatever Redis is doing. `interrupt`: until its loop installs its own way of stopping, the
+    main thread is interrupted where it stands (SIGTERM: exit 0; Ctrl-C: 130, as always)."""
+    stop_on_signals(interrupt=interrupt)
+    enforce_deadline()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -213,6 +222,7 @@ def _run_simulate(args: argparse.Namespace, settings: Settings) -> None:
     plan = NightPlan(seed=args.seed, peak_ops=args.peak_ops, festival_day=day,
                      start_s=args.start, duration_s=args.duration, incidents=incidents)
     command = args.command_line
+    _stoppable()
     if args.out:
         simulate_to_file(plan, args.out, command)
         return
@@ -226,6 +236,7 @@ def _run_replay(args: argparse.Namespace, settings: Settings) -> None:
 
     if not args.file.is_file():
         raise UsageError(f"no such file: {args.file}")
+    _stoppable()
     with redis_url_for(settings) as url:
         replay(args.file, connect(url), settings, None if args.max else args.speed, args.retime)
 
@@ -233,7 +244,7 @@ def _run_replay(args: argparse.Namespace, settings: Settings) -> None:
 def _run_ingest(args: argparse.Namespace, settings: Settings) -> None:
     from ingest.combine import Combiner
     from ingest.partitions import parse_owned
-    from ingest.worker import run_partitions, stop_on_sigterm
+    from ingest.worker import run_partitions
 
     chosen = args.partitions or args.worker
     if (chosen or args.workers) and settings.partitions == 1:
@@ -243,6 +254,7 @@ def _run_ingest(args: argparse.Namespace, settings: Settings) -> None:
             list(range(settings.partitions))
     except ValueError as err:
         raise UsageError(str(err)) from None
+    _stoppable()  # the workers (and the supervisor of --workers) then stop between two batches
     if args.workers:
         from gmv.workers import run_worker_processes
 
@@ -250,7 +262,6 @@ def _run_ingest(args: argparse.Namespace, settings: Settings) -> None:
             run_worker_processes(settings.replace(redis_url=url), args.workers,
                                  args.until_idle, args.quiet)
         return
-    stop_on_sigterm()
     with redis_url_for(settings) as url:
         client = connect(url)
         run_partitions(lambda p: node_client(client, settings.partition_stream(p)), settings,
@@ -263,6 +274,7 @@ def _run_combine(args: argparse.Namespace, settings: Settings) -> None:
 
     if settings.partitions == 1:
         raise UsageError("gmv combine needs GMV_PARTITIONS > 1 (one worker is its own war room)")
+    _stoppable()  # it then stops between two looks
     with redis_url_for(settings) as url:
         run_combiner(connect(url), settings, args.until_idle)
 
@@ -371,9 +383,8 @@ def _run_guesses(args: argparse.Namespace, settings: Settings) -> None:
 
 def _run_watchdog(args: argparse.Namespace, settings: Settings) -> None:
     from ingest.detect.watchdog import run_watchdog
-    from ingest.worker import stop_on_sigterm
 
-    stop_on_sigterm()
+    _stoppable(interrupt=False)  # its waits end; its alerts are kept, then it returns
     with redis_url_for(settings) as url:
         run_watchdog(connect(url), settings)
 
@@ -483,14 +494,13 @@ def _run_audit(args: argparse.Namespace, settings: Settings) -> None:
 
 def _run_demo(args: argparse.Namespace, settings: Settings) -> None:
     from gmv.demo import run_demo
-    from ingest.worker import stop_on_sigterm
 
     try:
         incidents = tuple(with_targets([parse_incident(spec) for spec in args.incident],
                                        args.seed))
     except ValueError as err:
         raise UsageError(str(err)) from None
-    stop_on_sigterm()  # a process manager's stop ends the demo's services too
+    _stoppable()  # a process manager's stop ends the demo's services too, all at once
     run_demo(settings, seed=args.seed, peak_ops=args.peak_ops, speed=args.speed,
              incidents=incidents)  # Ctrl-C: it stops everything and says so, no error
 
@@ -536,6 +546,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except Stopped as why:
+        print(f"{prog}: stopped ({why})", file=sys.stderr)
+        return 0
     except UsageError as err:
         print(f"{prog}: error: {err} (see {prog} --help)", file=sys.stderr)
         return 2

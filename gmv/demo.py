@@ -6,14 +6,15 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
 from common.logs import log_event, log_to_file
 from common.redis_server import connect, redis_url_for
 from common.settings import Settings
+from common.stopping import STOP_WITHIN_S, parent_death_signal
 from dashboard.accounts import Accounts
 from dashboard.guesses import GuessBoard, closing_ms, local_key
 from gmv.status import StatusLine
@@ -29,48 +30,76 @@ DEMO_DURATION_S = 24 * 3600 + 60
 LAST_YEAR_DIR = "last-year"
 LAST_YEAR_SPAN = "20m"
 DEMO_WORKERS = 2  # the comparison covers the demo's first twenty minutes
+SERVICES_STOP_S = STOP_WITHIN_S - 1.5  # then Redis, and the demo itself, within STOP_WITHIN_S
 
 
-@contextmanager
-def _service(name: str, args: list[str], logs: Path, env: dict[str, str] | None = None,
-             nice: int = 0) -> Iterator[subprocess.Popen[bytes]]:
-    """A `gmv` subcommand running beside the demo, its output in `logs/<name>.log`, stopped
-    (SIGTERM) when the demo ends. In a session of its own: the terminal's Ctrl-C reaches the
-    demo alone, which then stops each of them in turn (Redis last)."""
-    with (logs / f"{name}.log").open("ab") as out:
-        process = subprocess.Popen([sys.executable, "-m", "gmv.cli", *args],
-                                   env={**os.environ, **(env or {})}, stdout=out, stderr=out,
-                                   stdin=subprocess.DEVNULL, start_new_session=True,
-                                   preexec_fn=(lambda: os.nice(nice)) if nice else None)
-    log_event(log, "service_started", service=name, pid=process.pid)
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log_event(log, "service_stopped", service=name, code=process.returncode)
+class Services:
+    """The `gmv` subcommands running beside the demo, each logging to `logs/<name>.log`. Each in
+    a session of its own: the terminal's Ctrl-C reaches the demo alone, which stops them all at
+    once (Redis after them). Each dies with the demo, even a demo killed with SIGKILL (a
+    parent-death signal), so that nothing of it runs on alone."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.running: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def start(self, name: str, args: list[str], env: dict[str, str] | None = None,
+              nice: int = 0) -> None:
+        with (self.logs / f"{name}.log").open("ab") as out:
+            process = subprocess.Popen([sys.executable, "-m", "gmv.cli", *args],
+                                       env={**os.environ, **(env or {})}, stdout=out, stderr=out,
+                                       stdin=subprocess.DEVNULL, start_new_session=True,
+                                       preexec_fn=_in_child(nice))
+        self.running.append((name, process))
+        log_event(log, "service_started", service=name, pid=process.pid)
+
+    def stop(self) -> None:
+        """SIGTERM to all at once (each stops within STOP_WITHIN_S); SIGKILL to any that has
+        not by then."""
+        for _, process in self.running:
+            process.terminate()
+        deadline = time.monotonic() + SERVICES_STOP_S
+        for name, process in self.running:
+            try:
+                process.wait(timeout=max(deadline - time.monotonic(), 0.01))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            log_event(log, "service_stopped", service=name, code=process.returncode)
+        self.running = []
+
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
-def _last_year(settings: Settings, url: str, seed: int, peak_ops: int, logs: Path) -> ExitStack:
+def _in_child(nice: int) -> Callable[[], None]:
+    die_with_demo = parent_death_signal()
+
+    def in_child() -> None:
+        die_with_demo()
+        if nice:
+            os.nice(nice)
+    return in_child
+
+
+def _last_year(services: Services, settings: Settings, url: str, seed: int,
+               peak_ops: int) -> None:
     """Last year's night for the comparison curve, at four fifths of tonight's peak: simulated
     into its own stream and data dir by niced processes that yield the CPU to tonight's. Kept
     between demos; an existing one is reused."""
-    services = ExitStack()
     last_year = settings.data_dir / LAST_YEAR_DIR
     env = {"GMV_ORDERS_STREAM": f"{settings.orders_stream}:last-year"}
     where = ["--redis", url, "--data", str(last_year), "-q"]
     if not orders_dir(last_year).is_dir():
         day = date.fromisoformat(settings.festival_date) - timedelta(days=365)
-        services.enter_context(_service("last_year_simulator", [
+        services.start("last_year_simulator", [
             "simulate", "--day", day.isoformat(), "--seed", str(seed + 1),
             "--peak-ops", str(peak_ops * 4 // 5), "--start=-1m", "--duration", LAST_YEAR_SPAN,
-            "--max", *where], logs, env, nice=19))
-    services.enter_context(_service("last_year_worker", ["ingest", *where], logs, env, nice=19))
-    return services
+            "--max", *where], env, nice=19)
+    services.start("last_year_worker", ["ingest", *where], env, nice=19)
 
 
 DEMO_GUESSERS = ("李伟", "王芳", "张敏", "陈杰", "刘洋", "赵静")
@@ -114,7 +143,6 @@ def run_demo(settings: Settings, seed: int, peak_ops: int, speed: float,
     logs.mkdir(parents=True, exist_ok=True)
     log_to_file(logs / "demo.log")
     _sample_guesses(settings, plan)
-    status: StatusLine | None = None
     try:
         with redis_url_for(settings) as url:
             where = ["--redis", url, "--data", str(settings.data_dir)]
@@ -123,22 +151,23 @@ def run_demo(settings: Settings, seed: int, peak_ops: int, speed: float,
             compare = {"GMV_LAST_YEAR_DATA_DIR": str(settings.data_dir / LAST_YEAR_DIR)}
             # Partitioned (GMV_PARTITIONS > 1): two worker processes and the combiner.
             workers = [] if settings.partitions == 1 else ["--workers", str(DEMO_WORKERS)]
-            with _service("worker", ["ingest", *workers, *where], logs, compare), \
-                    _service("watchdog", ["watchdog", *where], logs), \
-                    _service("dashboard", ["serve", *where], logs, compare), \
-                    _last_year(settings, url, seed, peak_ops, logs):
+            with Services(logs) as services:
+                services.start("worker", ["ingest", *workers, *where], compare)
+                services.start("watchdog", ["watchdog", *where])
+                services.start("dashboard", ["serve", *where], compare)
+                _last_year(services, settings, url, seed, peak_ops)
                 print(f"\n  The war room: {url_shown}  (operations: {url_shown}ops, review: "
                       f"{url_shown}review, the guessing game: {url_shown}guess; English: "
                       f"?lang=en)\n  {_access_note(settings)}\n"
                       f"  Logs: {logs}/   Ctrl-C stops everything.\n", flush=True)
                 status = StatusLine(connect(url), settings)
                 status.start()
-                simulate_to_stream(plan, connect(url), settings, speed,
-                                   settings.data_dir / "labels.json", "gmv demo")
+                try:
+                    simulate_to_stream(plan, connect(url), settings, speed,
+                                       settings.data_dir / "labels.json", "gmv demo")
+                finally:
+                    status.stop()
     except KeyboardInterrupt:
         log_event(log, "demo_interrupted")
-    finally:
-        if status is not None:
-            status.stop()
     print(f"  Stopped: the simulator, the worker, the watchdog, the dashboard and Redis. The "
           f"night so far is kept in {settings.data_dir}/.", flush=True)

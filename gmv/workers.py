@@ -13,6 +13,7 @@ import time
 
 from common.logs import log_event, log_line
 from common.settings import Settings
+from common.stopping import parent_death_signal, stop_on_signals
 
 log = logging.getLogger("gmv.workers")
 
@@ -28,16 +29,17 @@ def run_worker_processes(settings: Settings, workers: int, until_idle: bool, qui
     commands = [[sys.executable, "-m", "gmv.cli", "ingest", "--worker", f"{i}/{workers}", *common]
                 for i in range(workers)]
     commands.append([sys.executable, "-m", "gmv.cli", "combine", *common])
-    processes = [subprocess.Popen(command, env=env) for command in commands]
+    # Each dies with this command, even with a kill -9 of it: nothing is left to run on alone.
+    processes = [subprocess.Popen(command, env=env, preexec_fn=parent_death_signal())
+                 for command in commands]
     log_event(log, "workers_started", workers=workers, partitions=settings.partitions,
               pids=",".join(str(p.pid) for p in processes))
 
-    def stop(signum: int, frame: object) -> None:
+    def stop() -> None:
         for process in processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stop_on_signals(also=stop)  # each stops within STOP_WITHIN_S; so does this one
     failed = None
     combiner = processes[-1]
     while any(p.poll() is None for p in processes):
@@ -46,8 +48,8 @@ def run_worker_processes(settings: Settings, workers: int, until_idle: bool, qui
                 failed = process
                 log_line(log, logging.ERROR, "worker_process_failed", pid=process.pid,
                          code=process.returncode)
-                stop(signal.SIGTERM, None)
-        time.sleep(0.2)
+                stop()
+        time.sleep(0.2)  # a poll of the children, which the signal handler has told
     log_event(log, "workers_stopped", code=combiner.returncode)
     if failed is not None:
         raise SystemExit(1)

@@ -23,16 +23,18 @@ class Checkpoint:
     events: int = 0
     rejected: int = 0
     duplicates: int = 0
+    first_id: str | None = None
     last_id: str | None = None
     busy_s: float = 0.0
 
     def add(self, accepted: pa.Table, events: int, rejected: int, duplicates: int,
-            last_id: str, busy_s: float) -> None:
+            first_id: str, last_id: str, busy_s: float) -> None:
         if accepted.num_rows:
             self.tables.append(accepted)
         self.events += events
         self.rejected += rejected
         self.duplicates += duplicates
+        self.first_id = self.first_id or first_id
         self.last_id = last_id
         self.busy_s += busy_s
 
@@ -58,6 +60,10 @@ class Checkpoint:
     def arrival_s(self) -> int | None:
         """The newest entry's arrival (its id's time), in seconds: the clock goes no further."""
         return id_key(self.last_id)[0] // 1000 if self.last_id else None
+
+    @property
+    def first_arrival_s(self) -> int | None:
+        return id_key(self.first_id)[0] // 1000 if self.first_id else None
 
     def next(self) -> Checkpoint:
         return Checkpoint(self.interval_s, self.max_events)

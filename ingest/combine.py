@@ -18,11 +18,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import signal
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import pyarrow as pa
@@ -33,8 +31,10 @@ import redis
 from common.logs import log_event, log_line
 from common.redis_server import REDIS_DOWN, get_many
 from common.settings import Settings
+from common.stopping import stop_on_signals, stop_requested, wait_or_stop
+from ingest.continuity import StreamGap
 from ingest.contract import ORDER_SCHEMA
-from ingest.detect.watch import Watch
+from ingest.detect.watch import STREAM_GAP, Watch
 from ingest.faults import FaultPlan
 from ingest.history import (
     Manifest,
@@ -44,6 +44,7 @@ from ingest.history import (
     publish_manifest,
     publish_summary,
     read_columns,
+    read_summary,
     read_whole_manifest,
     readable,
 )
@@ -58,6 +59,7 @@ from ingest.windows import window_deltas
 
 log = logging.getLogger("gmv.combine")
 POLL_S = 0.1
+REDIS_RETRY_S = 1.0
 PUBLISH_FILES_EVERY_S = 1.0
 TOP_MERCHANTS = 10
 COLUMNS = ORDER_SCHEMA.names  # what the detectors see of an order (not the dedupe key)
@@ -78,6 +80,7 @@ class Partition:
     rejected: int = 0  # of the checkpoints in the state
     duplicates: int = 0
     latest_s: int | None = None  # the latest event second of its orders taken
+    clock_s: int | None = None  # its worker's clock (ingest/clock.py; None: an older worker)
     # Checkpoints beyond `applied` already in the state: a look cut short (Redis away in the
     # middle of it) is taken again without counting them twice.
     taken: set[Any] = field(default_factory=set)
@@ -94,6 +97,7 @@ class Combiner:
         self.partitions = [Partition(p, settings.for_partition(p))
                            for p in range(settings.partitions)]
         self.stopping = False
+        self.redis_away = False  # the last look failed on Redis
         self.started_ms = now_ms()
         self.faults = FaultPlan(settings.fault_at)
         self._files_at = 0.0
@@ -116,8 +120,11 @@ class Combiner:
         started = time.monotonic()
         state = LiveState(horizon_s=self.settings.dedupe_horizon_h * 3600)
         merchants: dict[str, list[int]] = {}
-        for partition in self.partitions:
-            manifest = read_whole_manifest(partition.settings.data_dir)
+        manifests = [read_whole_manifest(p.settings.data_dir) for p in self.partitions]
+        for partition, manifest in zip(self.partitions, manifests, strict=True):
+            partition.clock_s = manifest.clock_s
+        clock = self._clock()
+        for partition, manifest in zip(self.partitions, manifests, strict=True):
             partition.files, partition.applied = manifest.files, manifest.checkpoint
             partition.position = manifest.position
             partition.rejected, partition.duplicates = manifest.rejected, manifest.duplicates
@@ -130,7 +137,7 @@ class Combiner:
             paths = [str(orders_dir(partition.settings.data_dir) / f.name)
                      for f in manifest.files if f.kind == "orders"]
             for batch in read_columns(paths, COLUMNS):
-                self._add_orders(state, merchants, pa.Table.from_batches([batch]), None)
+                self._add_orders(state, merchants, pa.Table.from_batches([batch]), clock)
         state.top_merchants = _top(merchants)
         log_event(log, "combiner_rebuilt", partitions=len(self.partitions), orders=state.orders,
                   seconds=time.monotonic() - started)
@@ -174,6 +181,11 @@ class Combiner:
             while not self.stopping:
                 try:
                     took = self._follow()
+                    if not took:  # Redis may be away here too: retried like a look
+                        self._quiet()
+                        if until_idle and self._all_idle():
+                            break
+                    self.redis_away = False
                 except Rebase as why:
                     log_line(log, logging.WARNING, "combiner_rebased", reason=str(why))
                     with self.snapshots.lock:
@@ -181,23 +193,27 @@ class Combiner:
                         self.state.__dict__.update(fresh.__dict__)
                     continue
                 except REDIS_DOWN as err:
+                    self.redis_away = True
                     log_line(log, logging.WARNING, "redis_unavailable",
                              error=str(err).splitlines()[0][:120])
-                    time.sleep(1.0)
+                    self._wait(REDIS_RETRY_S)
                     continue
                 if not took:
-                    self._quiet()
-                    if until_idle and self._all_idle():
-                        break
-                    time.sleep(POLL_S)
+                    self._wait(POLL_S)
         finally:
             self._publish_files(now=True)
             if until_idle:
                 self.snapshots.settle()
-            with contextlib.suppress(redis.RedisError):
-                self.snapshots.publish(night_too=True)
+            if not self.redis_away:  # the last word; a Redis that is away would only delay the stop
+                with contextlib.suppress(redis.RedisError):
+                    self.snapshots.publish(night_too=True)
             self.snapshots.stop()
             self.watch.close()
+
+    def _wait(self, seconds: float) -> None:
+        """A pause that a stop request (SIGTERM, Ctrl-C: common.stopping) ends at once."""
+        if wait_or_stop(seconds):
+            self.stopping = True
 
     def _follow(self) -> bool:
         """Every partition's checkpoints committed since the last look, taken in the order of
@@ -244,6 +260,7 @@ class Combiner:
                 steps.append((steps[-1][0] if steps else 0, partition.index, rest,
                               _EMPTY, rejected, duplicates))
             partition.position = manifest.position
+            partition.clock_s = manifest.clock_s
         steps.sort(key=lambda step: (step[0], step[1]))
         for _, index, checkpoint, orders, rejected, duplicates in steps:
             self._apply(self.partitions[index], orders, rejected, duplicates, checkpoint)
@@ -260,6 +277,8 @@ class Combiner:
         as taken, whatever the detectors then meet (Redis away: the look is taken again)."""
         cap = max((id_key(p.position)[0] // 1000 for p in self.partitions if p.position),
                   default=None)
+        if (clock := self._clock()) is not None:  # the workers' clocks, from their orders' bulk
+            cap = clock if cap is None else min(cap, clock)
         with self.snapshots.lock:
             deltas = self._add_orders(self.state, self.merchants, orders, cap)
             self.state.rejected += rejected
@@ -272,10 +291,17 @@ class Combiner:
         if orders.num_rows:
             newest = pc.max(orders["ts_ms"]).as_py() // 1000
             partition.latest_s = max(partition.latest_s or newest, newest)
-        reached = [p.latest_s for p in self.partitions if p.latest_s is not None]
+        reached = [s for p in self.partitions
+                   if (s := p.clock_s if p.clock_s is not None else p.latest_s) is not None]
         clock_s = min(min(reached), self.state.latest_second() or 0) if reached else 0
         self.watch.after_checkpoint(orders, orders.num_rows + rejected + duplicates, rejected,
                                     duplicates, deltas, clock_s * 1000)
+
+    def _clock(self) -> int | None:
+        """The night's clock over every partition: the least of their workers' (None while a
+        worker has told none, or is an older one)."""
+        clocks = [p.clock_s for p in self.partitions]
+        return min(clocks) if clocks and None not in clocks else None  # type: ignore[type-var]
 
     @staticmethod
     def _counters_of(partition: Partition, manifest: Manifest) -> tuple[int, int]:
@@ -321,7 +347,23 @@ class Combiner:
             summary = live_summary(self.state, None)
         publish_summary(self.settings.data_dir, {**summary, "position": None,
                                                  "positions": positions,
-                                                 **capacity_of(self._last_beat)})
+                                                 **capacity_of(self._last_beat),
+                                                 "stream_gaps": self._stream_gaps()})
+
+    def _stream_gaps(self) -> list[dict[str, Any]]:
+        """Every partition's gaps (its worker's summary); one not told yet is alerted."""
+        gaps: list[dict[str, Any]] = []
+        for partition in self.partitions:
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                gaps += read_summary(partition.settings.data_dir).get("stream_gaps", [])
+        told = {a.message for a in self.watch.book.alerts if a.kind == STREAM_GAP.kind}
+        for told_gap in gaps:
+            gap = StreamGap(*(told_gap[k] for k in (
+                "stream", "after_id", "before_id", "through_id", "lost", "reset", "found_ms")))
+            if gap.message() not in told:
+                self.watch.stream_gap(gap, (self.state.latest_second() or 0) * 1000)
+                told.add(gap.message())
+        return gaps
 
     def _heartbeat(self) -> dict[str, Any]:
         """The partitions' heartbeats, summed where a sum means something; the oldest beat and
@@ -350,6 +392,10 @@ class Combiner:
             "capacity_basis": "sum of partitions",
             "capacity_best_eps": sum(b.get("capacity_best_eps") or 0 for b in known) or None,
             "partitions": each, "stale_partitions": stale,
+            "stream_gaps": sum(b.get("stream_gaps") or 0 for b in known),
+            "stream_lost": None if any(b.get("stream_gaps") and b.get("stream_lost") is None
+                                       for b in known)
+            else sum(b.get("stream_lost") or 0 for b in known),
         }
         return self._last_beat
 
@@ -372,11 +418,8 @@ _EMPTY = ORDER_SCHEMA.empty_table()
 
 def run_combiner(client: redis.Redis, settings: Settings, until_idle: bool) -> None:
     combiner = Combiner(client, settings)
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        combiner.stopping = True
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stop_on_signals()  # its waits end; what it took is published, then it returns
+    combiner.stopping = stop_requested()
     combiner.run(until_idle)
     log_event(log, "combiner_stopped", orders=combiner.state.orders)
 

@@ -1,6 +1,6 @@
 """Crashes on purpose, for the fault tests only: with GMV_FAULT_AT=<step>:<n> the worker kills
 itself (SIGKILL, no clean-up) the n-th time it reaches the named step of its exactly-once path,
-so a test can land a crash exactly there whatever the machine's speed; at the combiner's step,
+so a test can land a crash exactly there whatever the machine's speed; at a Redis-away step,
 Redis goes away instead (a connection error, as a restarted node makes), and it carries on.
 Unset, it costs nothing."""
 
@@ -23,9 +23,12 @@ STEPS = (
     "after_compaction_write",   # compacted files written that no commit names yet
     "after_compaction_commit",  # a commit names them; the files they replace are still there
 )
-# The combiner's: Redis goes away there (no crash: a restart re-reads every file anyway).
+# Redis goes away there (a connection error, as a blip makes): the worker handles it as a crash
+# (crash-only) in the same process; the combiner re-reads every file.
 REDIS_AWAY_STEPS = (
     "combine_after_apply",  # a partition's checkpoint is in the combined state, its detectors not
+    "redis_away_in_commit",  # a checkpoint taken out of the worker's hands, not yet committed
+    "redis_away_after_read",  # entries read and queued, not yet judged
 )
 
 

@@ -58,6 +58,7 @@ class Manifest:
     recent: list[list[int]] = field(default_factory=list)
     rejected: int = 0  # committed so far, as of `checkpoint`
     duplicates: int = 0
+    clock_s: int | None = None  # the night's clock as the worker reads it (ingest/clock.py)
 
 
 def part_checkpoint(name: str) -> int | None:
@@ -73,7 +74,7 @@ def publish_manifest(data_dir: Path, manifest: Manifest) -> None:
             "version": MANIFEST_VERSION, "position": manifest.position,
             "checkpoint": manifest.checkpoint, "compacted_through": manifest.compacted_through,
             "recent": manifest.recent, "rejected": manifest.rejected,
-            "duplicates": manifest.duplicates,
+            "duplicates": manifest.duplicates, "clock_s": manifest.clock_s,
             "files": [asdict(f) for f in manifest.files]}))
 
 
@@ -95,7 +96,7 @@ def read_whole_manifest(data_dir: Path) -> Manifest:
         manifest = Manifest([FileEntry(**f) for f in saved["files"]], saved.get("position"),
                             saved.get("checkpoint", 0), saved.get("compacted_through", 0),
                             saved.get("recent", []), saved.get("rejected", 0),
-                            saved.get("duplicates", 0))
+                            saved.get("duplicates", 0), saved.get("clock_s"))
     except FileNotFoundError:
         return Manifest([])
     except (ValueError, KeyError, TypeError, AttributeError) as err:  # not JSON, not ours

@@ -22,6 +22,7 @@ SHARE_WINDOW_S = 60  # the device split "now" is over the last minute
 MILESTONES_YUAN = tuple(10 ** k for k in range(6, 13))  # ¥100万, ¥1000万, ¥1亿 … ¥1万亿
 NIGHT_MINUTES = 24 * 60 + 10  # the night's per-minute series: a day and its run-up
 MAX_VALUES = 1_000
+CLOCK_AHEAD_S = 300  # orders may be stamped this far ahead of their arrival (the contract)
 OTHER = "(other)"
 
 
@@ -66,10 +67,12 @@ class LiveState:
     top_merchants: list[tuple[str, int, int]] = field(default_factory=list)  # from the store
 
     def add(self, window_deltas: pa.Table, rejected: int, duplicates: int,
-            clock_cap_s: int | None = None) -> list[int]:
+            clock_cap_s: int | None = None, clock_s: int | None = None) -> list[int]:
         """Advance by one commit's window deltas (rows: second, dimension, value, gmv, orders);
-        `clock_cap_s`: the newest arrival (the clock goes no further). Returns the seconds,
-        already behind the horizon, that orders were added to (their totals are the store's)."""
+        `clock_cap_s`: the newest arrival (the clock goes no further); `clock_s`: where the
+        clock moves (ingest/clock.py: from the bulk of the orders), else to the newest second
+        with orders. Returns the seconds, already behind the horizon, that orders were added to
+        (their totals are the store's)."""
         self.rejected += rejected
         self.duplicates += duplicates
         rows = window_deltas.to_pydict()
@@ -92,6 +95,7 @@ class LiveState:
             if dimension == "device" and self._within(second):
                 self.recent_devices[second][value] += orders
                 self.minute_devices.setdefault(second // 60, defaultdict(int))[value] += orders
+        newest = newest if clock_s is None else clock_s
         if newest is not None:
             capped = newest if clock_cap_s is None else min(newest, clock_cap_s)
             if self.latest is None or capped > self.latest:
@@ -186,6 +190,8 @@ class LiveState:
         if not self.minutes:
             return 0, 0, range(0)
         last = max(self.minutes)
+        if self.latest is not None:  # an order stamped far ahead of the clock cannot stretch it
+            last = min(last, (self.latest + CLOCK_AHEAD_S) // 60)
         first = max(min(self.minutes), last - NIGHT_MINUTES + 1)
         outside = [pair for minute, pair in self.minutes.items() if minute < first]
         return (self.before[0] + sum(p[0] for p in outside),

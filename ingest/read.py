@@ -82,16 +82,23 @@ class Entries:
 class StreamReader:
     """Batches of entries after `position`, one XREAD always in flight: the next is sent as soon
     as this batch's last id is known, so Redis prepares it while the worker judges this one (in
-    one thread: no lock handed back and forth). An empty batch: nothing came within `block_ms`."""
+    one thread: no lock handed back and forth). An empty batch: nothing came within `block_ms`.
+
+    Each XREAD goes with an XINFO STREAM just before it (one round trip): `info` is the stream
+    as it stood when the batch just yielded was read after `read_after` (its raw reply; None when
+    there is no such stream), which is how the worker sees entries removed before it read them."""
 
     def __init__(self, client: redis.Redis, stream: str, position: str | None, count: int,
                  block_ms: int) -> None:
         self.client, self.stream, self.count, self.block_ms = client, stream, count, block_ms
         self.position = position or "0-0"
+        self.info: list | None = None
+        self.read_after = self.position
 
     def _send(self, connection: redis.connection.AbstractConnection, after: str) -> None:
-        connection.send_command("XREAD", "COUNT", self.count, "BLOCK", self.block_ms, "STREAMS",
-                                self.stream, after)
+        connection.send_packed_command(connection.pack_commands([
+            ("XINFO", "STREAM", self.stream),
+            ("XREAD", "COUNT", self.count, "BLOCK", self.block_ms, "STREAMS", self.stream, after)]))
 
     def batches(self) -> Iterator[Entries]:
         pool = self.client.connection_pool
@@ -100,8 +107,13 @@ class StreamReader:
         try:
             self._send(connection, last)
             while True:
+                try:
+                    info = connection.read_response()
+                except redis.ResponseError:  # no such stream (yet, or any more)
+                    info = None
                 reply = connection.read_response()  # raw: no per-entry dicts from redis-py
                 entries = Entries.from_reply(reply[0][1] if reply else [])
+                self.info, self.read_after = info, last
                 if entries:
                     last = entries.last_id
                 self._send(connection, last)

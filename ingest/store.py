@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,8 @@ import duckdb
 import pyarrow as pa
 
 from common.logs import log_event, log_line
+from common.stopping import Stopped, wait_or_stop
+from ingest.continuity import StreamGap
 from ingest.integrity import about, problem_of
 
 log = logging.getLogger("gmv.store")
@@ -39,8 +40,18 @@ CREATE TABLE IF NOT EXISTS merchant_totals (merchant_id VARCHAR NOT NULL, orders
 CREATE TABLE IF NOT EXISTS item_sales (item_id VARCHAR NOT NULL, quantity BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (name VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL,
     rows BIGINT NOT NULL, min_ts_ms BIGINT, max_ts_ms BIGINT, checkpoint BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS stream_gaps (stream VARCHAR NOT NULL, after_id VARCHAR NOT NULL,
+    before_id VARCHAR, through_id VARCHAR, lost BIGINT, reset BOOLEAN NOT NULL,
+    found_ms BIGINT NOT NULL, checkpoint BIGINT NOT NULL);
 -- A store made before files carried checksums: theirs stay NULL (unknown, not checked).
 ALTER TABLE files ADD COLUMN IF NOT EXISTS checksum VARCHAR;
+"""
+# Entries of the stream read, or found lost, since it began (a stream that restarts: from 0):
+# what XINFO's entries-added is weighed against. A store from before it counts every fate.
+_ACCOUNTED = """
+ALTER TABLE progress ADD COLUMN IF NOT EXISTS accounted BIGINT;
+ALTER TABLE progress ADD COLUMN IF NOT EXISTS clock_s BIGINT;
+UPDATE progress SET accounted = accepted + rejected + duplicates WHERE accounted IS NULL;
 """
 
 
@@ -71,6 +82,8 @@ class Commit:
     part: FileEntry | None
     retired: list[str] = field(default_factory=list)  # files a compaction replaced
     added: list[FileEntry] = field(default_factory=list)  # ... with these
+    gaps: list[StreamGap] = field(default_factory=list)  # entries found removed unread
+    clock_s: int | None = None  # the night's clock after it (ingest/clock.py); None: unmoved
 
 
 def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -86,7 +99,8 @@ def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
                 log_line(log, logging.WARNING, "store_locked", path=path,
                          detail=str(err).splitlines()[0][:160], retry_every_s=LOCK_RETRY_S)
                 said = True
-            time.sleep(LOCK_RETRY_S)
+            if wait_or_stop(LOCK_RETRY_S):
+                raise Stopped(f"asked to stop while {path} was locked by another process") from None
 
 
 class Store:
@@ -98,6 +112,7 @@ class Store:
             self.db.execute(_SCHEMA)
             if self.db.execute("SELECT count(*) FROM progress").fetchone() == (0,):
                 self.db.execute("INSERT INTO progress VALUES (NULL, NULL, 0, 0, 0, 0)")
+            self.db.execute(_ACCOUNTED)
         # Fewer, larger checkpoints: committing costs a WAL append, not a rewrite; a fixed
         # memory limit keeps the worker's footprint flat across the night.
         self.db.execute(f"SET checkpoint_threshold = '{CHECKPOINT_MB}MB'")
@@ -129,6 +144,20 @@ class Store:
         return dict(zip(("checkpoints", "accepted", "rejected", "duplicates"), map(int, row),
                         strict=True))
 
+    def clock_s(self) -> int | None:
+        """The night's clock as the last commit left it (None: a store from before it)."""
+        row = self.db.execute("SELECT clock_s FROM progress").fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def accounted(self) -> int:
+        row = self.db.execute("SELECT accounted FROM progress").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def stream_gaps(self) -> list[StreamGap]:
+        return [StreamGap(*row) for row in self.db.execute(
+            "SELECT stream, after_id, before_id, through_id, lost, reset, found_ms "
+            "FROM stream_gaps ORDER BY checkpoint, found_ms").fetchall()]
+
     def files(self) -> list[FileEntry]:
         return [FileEntry(*row) for row in self.db.execute(
             "SELECT name, kind, rows, min_ts_ms, max_ts_ms, checkpoint, checksum FROM files "
@@ -157,11 +186,22 @@ class Store:
                                entry.max_ts_ms, checkpoint, entry.checksum])
             if commit.retired:
                 db.execute("DELETE FROM files WHERE list_contains(?, name)", [commit.retired])
+            for gap in commit.gaps:
+                db.execute("INSERT INTO stream_gaps VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
+                    gap.stream, gap.after_id, gap.before_id, gap.through_id, gap.lost, gap.reset,
+                    gap.found_ms, checkpoint])
+            # A stream that restarted is weighed from its start: what this commit read of it.
+            restarted = any(gap.reset for gap in commit.gaps)
             db.execute("UPDATE progress SET stream = ?, position = ?, checkpoint = ?, "
                        "accepted = accepted + ?, rejected = rejected + ?, "
-                       "duplicates = duplicates + ?", [
+                       "duplicates = duplicates + ?, "
+                       "accounted = CASE WHEN ? THEN 0 ELSE accounted END + ?, "
+                       "clock_s = coalesce(?, clock_s)", [
                            stream, commit.position, checkpoint, commit.accepted,
-                           commit.rejected, commit.duplicates])
+                           commit.rejected, commit.duplicates, restarted,
+                           commit.accepted + commit.rejected + commit.duplicates + sum(
+                               gap.lost or 0 for gap in commit.gaps if not gap.reset),
+                           commit.clock_s])
             db.execute("COMMIT")
         except BaseException as err:
             _roll_back(db)

@@ -5,190 +5,151 @@ transaction, then tell everyone: the history manifest, the summary, the live sna
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import logging
-import os
 import signal
-import socket
 import threading
 import time
 import traceback
-from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 from types import FrameType
 from typing import Protocol
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import redis
 
 from common.logs import Progress, log_event, log_line
 from common.redis_server import REDIS_DOWN
 from common.settings import Settings
-from ingest.checkpoint import Checkpoint, with_fingerprints
-from ingest.compaction import Compaction, Compactor
-from ingest.decode import DECODED, decode_batch
-from ingest.dedupe import SeenOrders, fingerprints
+from common.stopping import request_stop
+from ingest.checkpoint import Checkpoint
+from ingest.clock import clock_after
+from ingest.committing import Committer
+from ingest.continuity import MISSING, StreamGap, StreamInfo, count_lost, find_gap
+from ingest.dedupe import SeenOrders
 from ingest.detect.watch import PartitionWatch, Watch
 from ingest.faults import FaultPlan
-from ingest.history import (
-    Manifest,
-    items_sold,
-    orders_dir,
-    part_checkpoint,
-    publish_manifest,
-    publish_summary,
-    read_columns,
-    summary_path,
-)
+from ingest.history import items_sold, summary_path
 from ingest.integrity import FileProblem
-from ingest.live_forecast import LiveForecast
+from ingest.judging import ACCEPTED, Judge, remembered
 from ingest.live_state import LiveState
-from ingest.parts import remove_unnamed, write_part
-from ingest.rate import RateMeter
-from ingest.read import Entries, StreamReader, id_key
-from ingest.snapshot import SnapshotPublisher, now_ms
+from ingest.publishing import Publisher
+from ingest.read import StreamReader, id_key
+from ingest.snapshot import now_ms
 from ingest.stages import Stages
-from ingest.store import Commit, FileEntry, Store, opened
-from ingest.summary import capacity_of, live_summary, previous_capacity
+from ingest.store import Store, opened
 from ingest.windows import merchant_minutes, window_deltas
 
 log = logging.getLogger("gmv.ingest")
 BLOCK_MS = 100  # well under the socket timeout; a fraction of the checkpoint interval
 TRIM_EVERY_S = 5.0
-MERCHANTS_EVERY_S = 5.0
-PUBLISH_FILES_EVERY_S = 1.0
 GC_EVERY_S = 30.0
-RECENT_CHECKPOINTS = 2_000  # told in the manifest: ten minutes of commits at 300 ms
 COMPACTION_WAIT_S = 120.0
 LIVE_WITHIN_S = 600  # event time this close to the wall clock: the night is live, not a replay
-UNDECODABLE_LOGS_PER_MIN = 20
-ACCEPTED = pa.schema([*DECODED, ("fp_hi", pa.uint64()), ("fp_lo", pa.uint64())])
+CRASHES_WITHOUT_PROGRESS = 3
 
 
 class Worker:
+    """One partition's loop over three owners: the judge (entries read and judged, the dedupe
+    table), the committer (the store, the committed files, the stream's gaps) and the publisher
+    (files, merchants, the snapshot). Built from the store alone, so a crash loses nothing
+    committed; dropped whole on any error (run_worker)."""
+
     def __init__(self, client: redis.Redis, settings: Settings, store: Store,
                  faults: FaultPlan, judges: bool = True) -> None:
         """`judges`: the detectors run here (one partition: the whole night); a partition of
         several leaves them to the combiner."""
         self.client, self.settings, self.store, self.faults = client, settings, store, faults
-        self.stream, self.data_dir = settings.orders_stream, settings.data_dir
-        self.name = f"{socket.gethostname()}:{os.getpid()}"
-        self.position = store.position()  # committed
-        self.read_position = self.position  # taken into the open checkpoint
-        self.files = store.files()  # the committed files, kept as each commit changes them
-        remove_unnamed(self.data_dir, self.files)
-        self.key = store.fingerprint_key()
+        self.stream = settings.orders_stream
+        self.stages = Stages()
+        self.progress = Progress(log, "entries")
+        self.committer = Committer(store, settings, faults, self.stages)
         self.state = LiveState(horizon_s=settings.dedupe_horizon_h * 3600)
         counters = store.counters()
+        # The clock where the last commit left it (a store from before it: the newest second).
         self.state.add(store.live_windows(), counters.get("rejected", 0),
-                       counters.get("duplicates", 0))
+                       counters.get("duplicates", 0), clock_cap_s=store.clock_s())
+        position = self.committer.position
+        self._clock_arrival_s = id_key(position)[0] // 1000 if position else None
         self.state.top_merchants = store.top_merchants(10)
-        self.seen = self._remembered()
+        self.judge = Judge(client, settings, store.fingerprint_key(), self._remembered(),
+                           self.committer.position, faults, self.stages)
         self._remembered_from = self.state.latest_second()
-        self.judges = judges
         self.watch: Watch | PartitionWatch = Watch(
             client, settings, store.item_sold(), self._sold_so_far) \
             if judges else PartitionWatch()
-        # The night's best capacity, across restarts: a run that starts at a trickle cannot tell.
-        self.rate = RateMeter(best_eps=previous_capacity(self.data_dir))
-        self.progress = Progress(log, "entries")
-        self.pending = Checkpoint(settings.checkpoint_interval_ms / 1000, settings.checkpoint_events)
-        self.snapshots = SnapshotPublisher(client, (settings.snapshot_key, settings.night_key),
-                                           self.state, self._heartbeat,
-                                           settings.snapshot_interval_ms / 1000,
-                                           LiveForecast(settings) if judges else None)
-        self._at: dict[str, float] = {}
-        self.unjudged: list[Entries] = []
+        self.publisher = Publisher(client, settings, self.state, self.committer, store, judges)
         self.stopping = False  # asked to stop (SIGTERM): between two batches, cleanly
-        self._merchants_behind = False
-        self.stages = Stages()
-        self.compactor = Compactor(self.data_dir, faults.reached)
-        # When each fresh part was committed; those found at start count as old.
-        self.fresh_since = {f.name: 0.0 for f in self.files}
-        # Compaction takes every fresh part: those still here came after every compacted one.
-        parts = [c for f in self.files if (c := part_checkpoint(f.name)) is not None]
-        self.compacted_through = min(parts) - 1 if parts else store.checkpoint
-        self.recent: deque[list[int]] = deque(maxlen=RECENT_CHECKPOINTS)
-        self._undecodable_logged: list[float] = []
-        self._files_behind = False
-        self._failures = 0
-        self._publish_files(now=True)
+        self.publisher.files(now=True)
 
-    def _files(self) -> list[str]:
-        return [str(orders_dir(self.data_dir) / f.name) for f in self.files
-                if f.kind == "orders"]
+    def _clock_ms(self) -> int:
+        return (self.state.latest_second() or 0) * 1000
+
+    def _remembered(self) -> SeenOrders:
+        """The dedupe table from the committed orders within the horizon."""
+        since_ms = self._clock_ms() - self.settings.dedupe_horizon_h * 3_600_000
+        return remembered(self.committer.files, self.committer.paths(), since_ms,
+                          self.settings.dedupe_orders)
 
     def _forget_behind_horizon(self) -> None:
-        """Every half horizon of event time, the dedupe table is rebuilt from what lies within
-        it (right after a commit: every key it holds is then in the committed files)."""
+        """Every half horizon of event time, the dedupe table is made again from what lies
+        within it (right after a commit: every key it holds is then in the committed files)."""
         latest, since = self.state.latest_second(), self._remembered_from
         half = self.settings.dedupe_horizon_h * 1800
         if latest is not None and (since is None or latest - since >= half):
             if since is not None:
-                # Every key it holds is committed: the old table goes before the new is built,
-                # so memory never holds two.
-                del self.seen
-                self.seen = self._remembered()
+                self.judge.renew(self._remembered)
             self._remembered_from = latest
 
-    def _remembered(self) -> SeenOrders:
-        """The dedupe table rebuilt from the keys the committed orders carry, within the horizon."""
-        started = time.monotonic()
-        since_ms = ((self.state.latest_second() or 0) - self.settings.dedupe_horizon_h * 3600) * 1000
-        within = sum(f.rows for f in self.files
-                     if f.kind == "orders" and (f.max_ts_ms or 0) >= since_ms)
-        seen = SeenOrders(max(self.settings.dedupe_orders, within))
-        for batch in read_columns(self._files(), ["fp_hi", "fp_lo"], ds.field("ts_ms") >= since_ms):
-            seen.first_seen(batch.column(0).to_numpy(), batch.column(1).to_numpy())
-        log_event(log, "dedupe_rebuilt", orders=seen.count, slots=len(seen.table),
-                  mib=seen.nbytes >> 20, seconds=time.monotonic() - started)
-        return seen
+    def _sold_so_far(self, items: list[str]) -> pa.Table:
+        """item_id, quantity of `items` in the committed orders."""
+        return items_sold(self.committer.paths(), items)
 
     def run(self, until_idle: bool = False) -> None:
+        """Until idle (`until_idle`) or asked to stop. Any error comes out as it is: the caller
+        drops this worker whole and builds the next from the store (crash-only, see run_worker)."""
         log_event(log, "worker_started", stream=self.stream, store=self.store.path,
-                  position=self.position, orders=self.state.orders)
+                  position=self.committer.position, orders=self.state.orders)
         gc.disable()  # the reader makes millions of short-lived objects; collected on a clock
         gc.freeze()
-        self.snapshots.start()
+        self.publisher.snapshots.start()
         try:
-            while True:
-                try:
-                    if self._serve(until_idle):
-                        return
-                except REDIS_DOWN as err:
-                    self._failures += 1
-                    wait_s = min(0.1 * 2 ** self._failures, 5.0)
-                    log_line(log, logging.WARNING, "redis_unavailable", attempt=self._failures,
-                             retry_in_s=wait_s, error=str(err).splitlines()[0][:120])
-                    time.sleep(wait_s)
+            while not self._serve(until_idle):
+                pass
         finally:
-            self.compactor.close()
-            self.snapshots.stop()
-            self.watch.close()
             gc.enable()
 
+    def close(self) -> None:
+        """Its threads stopped and joined: nothing of this worker outlives it."""
+        self.committer.close()
+        self.publisher.snapshots.stop()
+        self.watch.close()
+
     def _serve(self, until_idle: bool) -> bool:
-        """Read, judge and commit until idle (when asked to stop there: True)."""
-        reader = StreamReader(self.client, self.stream, self.read_position,
+        """Read, judge and commit until idle (when asked to stop there: True); False: read
+        again from the judge's position (the stream restarted)."""
+        judge = self.judge
+        reader = StreamReader(self.client, self.stream, judge.read_position,
                               self.settings.ingest_batch_size, BLOCK_MS)
         waited = time.perf_counter()
         for entries in reader.batches():
-            if self._failures:  # a read came back: Redis is here again
-                log_event(log, "redis_reconnected", attempts=self._failures,
-                          position=self.position)
-                self._failures = 0
             self.stages.add("read", time.perf_counter() - waited)
-            self.rate.backlog(len(entries) >= self.settings.ingest_batch_size, len(entries))
+            gap = self._gap_before(reader)
+            if gap is not None and gap.reset:
+                self._restart_stream(gap)
+                return False  # read again, from the restarted stream's start
+            if gap is not None:
+                self._gap_found(gap)
+            self.publisher.rate.backlog(len(entries) >= self.settings.ingest_batch_size,
+                                        len(entries))
             if entries:
-                self.unjudged.append(entries)
-            # A trickle is judged a checkpoint at a time, a backlog a full read at a time: each
-            # judging has a fixed cost of its own.
-            if sum(map(len, self.unjudged)) >= self.settings.ingest_batch_size:
-                self._judge_unjudged()
-            if self.pending.due(sum(map(len, self.unjudged))) or (
-                    not entries and (self.pending or self.unjudged)):
-                self._judge_unjudged()
+                judge.queue(entries)
+                self.faults.reached("redis_away_after_read")
+                self.progress.advance(len(entries), orders=self.state.orders)
+            if judge.due() or (not entries and (judge.holds() or self.committer.pending_gaps)):
                 self._commit()
             if not entries:
                 self._quiet()
@@ -197,159 +158,88 @@ class Worker:
                 self._finish()
                 return True
             if self.stopping:  # asked to stop: what is read is committed, then said
-                self._judge_unjudged()
-                if self.pending:
+                if judge.holds():
                     self._commit()
-                self._publish_files(now=True)
-                self.snapshots.publish(night_too=True)
+                self.publisher.files(now=True)
+                self.publisher.snapshots.publish(night_too=True)
                 return True
             waited = time.perf_counter()
         return False
 
-    def _judge_unjudged(self) -> None:
-        if self.unjudged:
-            entries, self.unjudged = Entries.joined(self.unjudged), []
-            self._judge(entries)
+    def _gap_before(self, reader: StreamReader) -> StreamGap | None:
+        """Entries removed unread just before the batch the reader has just yielded."""
+        info = StreamInfo.from_reply(reader.info) if reader.info is not None else MISSING
+        accounted = self.committer.accounted_with(self.judge.read())
+        gap = find_gap(self.stream, info, reader.read_after, accounted,
+                       self.committer.reported_through(), now_ms())
+        if gap is None or gap.reset:
+            return gap
+        lost = count_lost(self.client, gap, info, accounted)
+        if lost is not None and lost <= 0:
+            return None  # only entries already read were removed
+        return replace(gap, lost=lost)
 
-    def _judge(self, entries: Entries) -> None:
-        """Each entry's fate; the rejected dead-lettered now, the accepted kept for the commit."""
-        started = time.monotonic()
-        with self.stages.timed("decode"):
-            decoded = decode_batch(entries, self.settings.future_ts_margin_ms)
-            self._dead_letter(entries, decoded.rejected)
-        self.faults.reached("after_dead_letters")
-        orders = decoded.orders
-        with self.stages.timed("dedupe"):
-            fp_hi, fp_lo = fingerprints(orders["order_id"], self.key)
-            new = self.seen.first_seen(fp_hi, fp_lo)
-            accepted = with_fingerprints(orders, fp_hi, fp_lo).filter(pa.array(new))
-        self.pending.add(accepted, len(entries), len(decoded.rejected),
-                         orders.num_rows - accepted.num_rows, entries.last_id,
-                         time.monotonic() - started)
-        self.read_position = entries.last_id
-        self.progress.advance(len(entries), orders=self.state.orders)
+    def _gap_found(self, gap: StreamGap) -> None:
+        """Said at once (log, alert); committed with the next checkpoint."""
+        self.committer.gap_found(gap)
+        log_line(log, logging.ERROR, "stream_gap", stream=gap.stream, after=gap.after_id,
+                 before=gap.before_id, lost=gap.lost, reset=gap.reset)
+        self.watch.stream_gap(gap, self._clock_ms() or now_ms() // 1000 * 1000)
 
-    def _sold_so_far(self, items: list[str]) -> pa.Table:
-        """item_id, quantity of `items` in the committed orders."""
-        return items_sold(self._files(), items)
+    def _restart_stream(self, gap: StreamGap) -> None:
+        """The stream is gone or restarted below the position: what was read before is
+        committed, then the gap, with the position at the stream's start."""
+        if self.judge.holds() or self.committer.pending_gaps:
+            self._commit()
+        self._gap_found(gap)
+        self.committer.commit_empty("0-0", self._clock_ms())
+        self.judge.read_position = "0-0"
+        self.publisher.files(now=True)
 
     def _commit(self) -> None:
         started = time.monotonic()
-        checkpoint, self.pending = self.pending, self.pending.next()
+        checkpoint = self.judge.take()
         with self.stages.timed("aggregate"):
             accepted = checkpoint.accepted(ACCEPTED)
             deltas, merchants = window_deltas(accepted), merchant_minutes(accepted)
             self.watch.read_stock()
+            self.faults.reached("redis_away_in_commit")
             items = self.watch.declared_sales(accepted)
-        with self.stages.timed("part"):
-            part = write_part(self.data_dir, accepted, self.store.checkpoint + 1)
-        self.faults.reached("after_part")
-        assert checkpoint.last_id is not None
-        compacted = self._compacted()
-        with self.stages.timed("commit"):
-            self.store.commit(self.stream, Commit(
-                checkpoint.last_id, accepted.num_rows, checkpoint.rejected, checkpoint.duplicates,
-                deltas, merchants, items, part, compacted.retired, compacted.added))
-        self.faults.reached("after_commit")
-        self.recent.append([self.store.checkpoint, id_key(checkpoint.last_id)[0],
-                            checkpoint.rejected, checkpoint.duplicates])
-        self._after_compaction(compacted, part)
-        self.position = checkpoint.last_id
-        with self.snapshots.lock:
+        # No entries read: only a gap found (the stream trimmed while nothing came).
+        position = checkpoint.last_id or self.judge.read_position or "0-0"
+        clock_s = self._clock_after(checkpoint, accepted)
+        self.committer.commit(checkpoint, accepted, deltas, merchants, items, position,
+                              self._clock_ms(), clock_s)
+        with self.publisher.snapshots.lock:
             behind = self.state.add(deltas, checkpoint.rejected, checkpoint.duplicates,
-                                    checkpoint.arrival_s)
+                                    clock_s=clock_s)
             for second in behind:
                 self.state.late_behind(second, self.store.second_orders(second))
         with self.stages.timed("detect"):
             self.watch.after_checkpoint(accepted, checkpoint.events, checkpoint.rejected,
-                                        checkpoint.duplicates, deltas,
-                                        (self.state.latest_second() or 0) * 1000)
+                                        checkpoint.duplicates, deltas, self._clock_ms())
         with self.stages.timed("publish"):
-            self._merchants_behind = True
-            if self._due("merchants", MERCHANTS_EVERY_S):
-                self._refresh_merchants()
-            self._publish_files()
+            self.publisher.after_commit()
             self._forget_behind_horizon()
-            self.rate.record(checkpoint.events, checkpoint.busy_s + time.monotonic() - started)
-            self.snapshots.publish()
+            self.publisher.rate.record(checkpoint.events,
+                                       checkpoint.busy_s + time.monotonic() - started)
+            self.publisher.snapshots.publish()
 
-    def _compacted(self, wait_s: float = 0.0) -> Compaction:
-        """What the compactor finished since the last commit (it goes into this one)."""
-        return self.compactor.take(wait_s) or Compaction([], [])
-
-    def _after_compaction(self, compacted: Compaction, part: FileEntry | None) -> None:
-        """The committed files as the store now names them; the compactor offered the next."""
-        now = time.monotonic()
-        retired = set(compacted.retired)
-        self.files = [f for f in self.files if f.name not in retired] + compacted.added + (
-            [part] if part is not None else [])
-        if compacted.retired:
-            self.faults.reached("after_compaction_commit")
-            self.compactor.retire(compacted.retired, now)
-            self.compacted_through = max([self.compacted_through, *(
-                c for name in compacted.retired if (c := part_checkpoint(name)) is not None)])
-            for name in compacted.retired:
-                self.fresh_since.pop(name, None)
-        if part is not None:
-            self.fresh_since[part.name] = now
-        self.compactor.offer(self.files, (self.state.latest_second() or 0) * 1000, now,
-                             self.fresh_since)
-
-    def _commit_compaction(self, wait_s: float = 0.0) -> None:
-        """A finished compaction while no orders come: committed on its own."""
-        compacted = self._compacted(wait_s)
-        if compacted.retired and self.position is not None:
-            empty = ACCEPTED.empty_table()
-            self.store.commit(self.stream, Commit(
-                self.position, 0, 0, 0, window_deltas(empty), merchant_minutes(empty),
-                empty.select(["item_id", "quantity"]), None, compacted.retired, compacted.added))
-            self._after_compaction(compacted, None)
-            self._publish_files(now=True)
-        else:
-            self.compactor.offer(self.files, (self.state.latest_second() or 0) * 1000,
-                                 time.monotonic(), self.fresh_since)
-
-    def _refresh_merchants(self) -> None:
-        self._merchants_behind = False
-        top = self.store.top_merchants(10)
-        with self.snapshots.lock:
-            self.state.top_merchants = top
-
-    def _publish_files(self, now: bool = False) -> None:
-        """The manifest and the summary for readers: at most every PUBLISH_FILES_EVERY_S while
-        orders flow (the screens read the snapshot), at once when asked (idle, compaction); a
-        partition of several after every commit (the combiner follows them)."""
-        due = now or not self.judges or self._due("files", PUBLISH_FILES_EVERY_S)
-        self._files_behind = not due  # a commit the files do not tell of yet: idle, they will
-        if due:
-            publish_manifest(self.data_dir, Manifest(
-                self.files, self.position, self.store.checkpoint, self.compacted_through,
-                list(self.recent), self.state.rejected, self.state.duplicates))
-            publish_summary(self.data_dir, {**live_summary(self.state, self.position),
-                                            **capacity_of(self.rate.figures())})
-
-    def _dead_letter(self, entries: Entries, rejected: list[tuple[int, str]]) -> None:
-        # Before the commit: a crash in between sends them again, so the dead-letter stream is
-        # at-least-once; `source_id` lets its reader drop the repeats.
-        if not rejected:
-            return
-        pipe = self.client.pipeline(transaction=False)
-        for index, reason in rejected:
-            pipe.xadd(self.settings.dead_letter_stream, {
-                "data": entries.payloads[index] or b"", "reason": reason,
-                "source_id": entries.ids[index]})
-            if reason.startswith("undecodable"):
-                self._log_undecodable(entries.ids[index], reason)
-        pipe.execute()
-
-    def _log_undecodable(self, entry_id: bytes, reason: str) -> None:
-        """A payload that raised something unexpected: said, at most so often."""
-        now = time.monotonic()
-        self._undecodable_logged = [t for t in self._undecodable_logged if now - t < 60]
-        if len(self._undecodable_logged) < UNDECODABLE_LOGS_PER_MIN:
-            self._undecodable_logged.append(now)
-            log_line(log, logging.WARNING, "payload_undecodable", entry=entry_id.decode(),
-                     reason=reason)
+    def _clock_after(self, checkpoint: Checkpoint, accepted: pa.Table) -> int | None:
+        """Where the night's clock stands after this checkpoint: moved by the bulk of its
+        orders (one stamped far from the rest cannot), never past the newest arrival, never
+        back (None: unmoved)."""
+        first_s, last_s = checkpoint.first_arrival_s, checkpoint.arrival_s
+        if first_s is None or last_s is None:
+            return None
+        previous = self.state.latest_second()
+        moved = clock_after(accepted["ts_ms"].to_numpy(), first_s, last_s, previous,
+                            self._clock_arrival_s)
+        self._clock_arrival_s = last_s
+        if moved is None:
+            return None
+        moved = min(moved, last_s)
+        return moved if previous is None or moved > previous else None
 
     def _quiet(self) -> None:
         """Nothing arrived: on a live night the detectors' clock moves on with the wall clock
@@ -360,62 +250,39 @@ class Worker:
             self.watch.quiet(now_s)
         self.watch.flush()
         self.watch.merge_acks()
-        self._commit_compaction()
-        if self._files_behind:  # the last commit came within a second of the one before
-            self._publish_files(now=True)
-        if self._merchants_behind and self._due("merchants", MERCHANTS_EVERY_S):
-            self._refresh_merchants()
-            self.snapshots.publish(night_too=True)
+        if self.committer.commit_compaction(self._clock_ms()):
+            self.publisher.files(now=True)
+        self.publisher.when_quiet()
 
     def _housekeeping(self) -> None:
-        if self.settings.trim_stream and self.position and self._due("trim", TRIM_EVERY_S):
+        position = self.committer.position
+        if self.settings.trim_stream and position and self.publisher.due("trim", TRIM_EVERY_S):
             # Only entries below the committed position go: those are in the store already.
-            self.client.xtrim(self.stream, minid=self.position, approximate=False)
-        if self._due("gc", GC_EVERY_S):
+            self.client.xtrim(self.stream, minid=position, approximate=False)
+        if self.publisher.due("gc", GC_EVERY_S):
             gc.collect()
 
-    def _due(self, what: str, every_s: float) -> bool:
-        now = time.monotonic()
-        if now - self._at.get(what, 0.0) < every_s:
-            return False
-        self._at[what] = now
-        return True
-
     def _finish(self) -> None:
-        self._commit_compaction(wait_s=COMPACTION_WAIT_S)  # one running: its result, committed
-        self._at.clear()
-        self._refresh_merchants()
+        # One compaction running: its result, committed.
+        self.committer.commit_compaction(self._clock_ms(), wait_s=COMPACTION_WAIT_S)
+        self.publisher.all_due()
+        self.publisher.refresh_merchants()
         self._housekeeping()
-        self._publish_files(now=True)
+        self.publisher.files(now=True)
         self.watch.flush()
-        self.snapshots.settle()
-        self.snapshots.publish(night_too=True)
+        self.publisher.snapshots.settle()
+        self.publisher.snapshots.publish(night_too=True)
         log_event(log, "worker_idle", entries=self.progress.count,
                   seconds=self.progress.elapsed_s, orders=self.state.orders,
                   stages_s=self.stages.said())
 
-    def _heartbeat(self) -> dict[str, object]:
-        last_id = self.client.xinfo_stream(self.stream)["last-generated-id"] \
-            if self.client.exists(self.stream) else None
-        last = last_id.decode() if isinstance(last_id, bytes) else last_id
-        committed_ms = id_key(self.position)[0] if self.position else None
-        lag = max(id_key(last)[0] - committed_ms, 0) if last and committed_ms else None
-        return {"heartbeat_ms": now_ms(), "worker": self.name, "position": self.position,
-                "stream_last_id": last, "lag_ms": lag, **self.rate.figures()}
-
     def _drained(self) -> bool:
         """Everything the stream holds is committed."""
-        if self.pending or not self.client.exists(self.stream):
-            return not self.pending
+        if self.judge.holds() or not self.client.exists(self.stream):
+            return not self.judge.holds()
         last = self.client.xinfo_stream(self.stream)["last-generated-id"]
-        return self.position is not None and id_key(last) <= id_key(self.position)
-
-
-def stop_on_sigterm() -> None:
-    """SIGTERM (a process manager stopping a process) ends it like Ctrl-C."""
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise SystemExit(0)
-    signal.signal(signal.SIGTERM, stop)
+        position = self.committer.position
+        return position is not None and id_key(last) <= id_key(position)
 
 
 def _stop_between_batches(workers: list[Stoppable], asked: threading.Event) -> None:
@@ -426,6 +293,7 @@ def _stop_between_batches(workers: list[Stoppable], asked: threading.Event) -> N
         if not asked.is_set():
             log_event(log, "worker_stopping", signal=signal.Signals(signum).name)
         asked.set()
+        request_stop()  # every stop-aware wait ends now; the command exits within 5 s
         for worker in list(workers):
             worker.stopping = True
     signal.signal(signal.SIGTERM, stop)
@@ -434,22 +302,77 @@ def _stop_between_batches(workers: list[Stoppable], asked: threading.Event) -> N
 
 def run_worker(client: redis.Redis, settings: Settings, until_idle: bool, judges: bool = True,
                running: list[Stoppable] | None = None, asked: threading.Event | None = None) -> None:
-    """One partition's worker until it is drained (`until_idle`) or asked to stop."""
+    """One partition's worker until it is drained (`until_idle`) or asked to stop, crash-only:
+    whatever goes wrong inside (Redis away in any call, DuckDB, the disk) ends that worker as a
+    kill -9 would, and the next is built from the last commit alone (the store, the committed
+    files), after Redis answers again. An error other than Redis away that comes back with no
+    commit in between is not passing: the third ends the command."""
     faults = FaultPlan(settings.fault_at)
-    store = opened(settings.data_dir / "gmv.duckdb")
     running = [] if running is None else running
     asked = threading.Event() if asked is None else asked
-    try:
-        worker = Worker(client, settings, store, faults, judges)
-        running.append(worker)
-        if threading.current_thread() is threading.main_thread():
-            _stop_between_batches(running, asked)
-        worker.stopping = asked.is_set()
-        worker.run(until_idle)
-        log_event(log, "worker_stopped", stream=worker.stream, entries=worker.progress.count,
-                  seconds=worker.progress.elapsed_s, stages_s=worker.stages.said())
-    finally:
-        store.close()
+    if threading.current_thread() is threading.main_thread():
+        _stop_between_batches(running, asked)
+    crashes = 0
+    while True:
+        store = opened(settings.data_dir / "gmv.duckdb")
+        committed_at_start = store.checkpoint
+        worker: Worker | None = None
+        try:
+            worker = Worker(client, settings, store, faults, judges)
+            running.append(worker)
+            worker.stopping = asked.is_set()
+            worker.run(until_idle)
+            log_event(log, "worker_stopped", stream=worker.stream, entries=worker.progress.count,
+                      seconds=worker.progress.elapsed_s, stages_s=worker.stages.said())
+            return
+        except (redis.AuthenticationError, FileProblem):
+            raise  # not away: refused, or a file a person must see to (one line from the CLI)
+        except REDIS_DOWN as err:
+            log_line(log, logging.WARNING, "redis_unavailable", attempt=1,
+                     error=_said(err), position=store.position())
+        except Exception as err:
+            crashes = 1 if store.checkpoint > committed_at_start else crashes + 1
+            log_line(log, logging.ERROR, "worker_crashed", crashes=crashes, error=_said(err),
+                     at=_where(err), position=store.position())
+            if crashes >= CRASHES_WITHOUT_PROGRESS:
+                raise
+        finally:
+            if worker is not None:
+                running.remove(worker)
+                worker.close()
+            store.close()
+        if asked.is_set():
+            return
+        _wait_for_redis(client, asked)
+
+
+def _said(err: BaseException) -> str:
+    return f"{type(err).__name__}: {(str(err).splitlines() or [''])[0][:160]}"
+
+
+def _where(err: BaseException) -> str:
+    frames = traceback.extract_tb(err.__traceback__)
+    return f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
+
+
+def _wait_for_redis(client: redis.Redis, asked: threading.Event) -> None:
+    """Until Redis answers (said when it does) or a stop is asked: the next worker is built
+    only then, so an outage costs one rebuild, not one per retry."""
+    for attempt in itertools.count(1):
+        try:
+            client.ping()
+        except redis.AuthenticationError:
+            raise
+        except REDIS_DOWN as err:
+            wait_s = min(0.1 * 2 ** attempt, 5.0)
+            log_line(log, logging.WARNING, "redis_unavailable", attempt=attempt + 1,
+                     retry_in_s=wait_s, error=_said(err))
+            if asked.wait(wait_s):
+                return
+            continue
+        if attempt > 1:
+            log_event(log, "redis_reconnected", attempts=attempt)
+        return
 
 
 def run_partitions(clients: Callable[[int], redis.Redis], settings: Settings, owned: list[int],

@@ -137,7 +137,8 @@
         const points = newPoints(live, drawn);
         const extend = points.x.length ? [{x: [points.x], y: [points.y]}, [0], SERIES_POINTS] : noUpdate();
         return [
-          {received_at: live.received_at || Date.now(), age_ms: live.age_ms || 0},
+          {received_at: live.received_at || Date.now(), age_ms: live.age_ms || 0,
+           gaps: live.stream_gaps || 0},
           count(live.orders), count(live.ops_now), count(live.peak_ops),
           live.peak_second_ms ? words.at + " " + beijing(live.peak_second_ms).slice(11) : "",
           ring, extend, points.x.length ? points.last : noUpdate(),
@@ -161,6 +162,9 @@
         const clock = beijing(Date.now()).slice(11);
         if (!feed) return [clock, words.waiting, "banner banner-on", "page page-stale"];
         const age = feed.age_ms + (Date.now() - feed.received_at);
+        // Live, but entries were removed from the stream before they were counted: the total
+        // is short by them, and the room is told so (the operators have the stream_gap alert).
+        if (age <= STALE_AFTER_MS && feed.gaps) return [clock, words.gap, "banner banner-on banner-gap", "page"];
         if (age <= STALE_AFTER_MS) return [clock, "", "banner", "page"];
         return [clock, words.stale.replace("{age}", ageText(age, lang)), "banner banner-on",
                 "page page-stale"];

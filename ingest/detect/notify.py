@@ -16,10 +16,12 @@ import urllib.request
 from typing import Any
 
 from common.logs import log_event, log_line
+from common.stopping import stop_requested, wait_or_stop
 
 log = logging.getLogger("gmv.notify")
 QUEUE_SIZE = 1_000
 BACKOFF_S = (0.5, 1.0, 2.0, 4.0)
+CLOSE_WHEN_STOPPING_S = 1.0  # of the STOP_WITHIN_S a stopping process has (common.stopping)
 
 
 class Webhook:
@@ -46,7 +48,10 @@ class Webhook:
                     pass
 
     def close(self, wait_s: float = 5.0) -> None:
-        """Deliver what is queued (for at most `wait_s`), then stop."""
+        """Deliver what is queued (for at most `wait_s`, less when the process is asked to
+        stop), then stop."""
+        if stop_requested():
+            wait_s = min(wait_s, CLOSE_WHEN_STOPPING_S)
         try:
             self._queue.put(None, timeout=wait_s)
         except queue.Full:
@@ -60,6 +65,7 @@ class Webhook:
     def _deliver(self, notice: dict[str, Any]) -> None:
         body = json.dumps(notice, ensure_ascii=False).encode()
         alert = notice["alert"]
+        attempt = 0
         for attempt in range(1, self.retries + 2):
             request = urllib.request.Request(self.url, data=body, method="POST",
                                              headers={"Content-Type": "application/json"})
@@ -74,8 +80,9 @@ class Webhook:
                 reason = getattr(err, "reason", None) or err
                 log_line(log, logging.WARNING, "webhook_failed", kind=alert["kind"],
                          attempt=attempt, error=str(reason)[:120])
-                if attempt <= self.retries:
-                    threading.Event().wait(BACKOFF_S[min(attempt - 1, len(BACKOFF_S) - 1)])
+                if attempt <= self.retries and wait_or_stop(
+                        BACKOFF_S[min(attempt - 1, len(BACKOFF_S) - 1)]):
+                    break  # the process is stopping: no more retries
         self.failed += 1
         log_line(log, logging.ERROR, "webhook_gave_up", kind=alert["kind"],
-                 dimension=alert["dimension"], attempts=self.retries + 1)
+                 dimension=alert["dimension"], attempts=attempt)

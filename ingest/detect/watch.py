@@ -12,7 +12,9 @@ import pyarrow.compute as pc
 import redis
 
 from common.settings import Settings
+from ingest.continuity import StreamGap
 from ingest.contract import midnight_ms
+from ingest.detect.alerts import Rule
 from ingest.detect.arrivals import ArrivalDetectors, HeldByClock
 from ingest.detect.inventory import InventoryFeed
 from ingest.detect.keeper import AlertKeeper, alerts_path
@@ -22,6 +24,8 @@ from ingest.detect.seasonal import SecondDetectors
 
 # item ids -> (item_id, quantity) of what the committed orders hold of them
 SoldScan = Callable[[list[str]], pa.Table]
+# Fires at once; resolved when acknowledged (ingest/continuity.py).
+STREAM_GAP = Rule("stream_gap", "critical", 0, 0)
 
 
 class Watch(AlertKeeper):
@@ -94,6 +98,19 @@ class Watch(AlertKeeper):
         """No orders for a while on a live night: judge the seconds up to now (as empty)."""
         self.publish(self.seconds.judge_until(now_s))
 
+    def stream_gap(self, gap: StreamGap, clock_ms: int) -> None:
+        """Entries lost before they were read: critical at once, open until someone
+        acknowledges it (nothing will bring them back; a person must know)."""
+        self.publish(self.book.observe(STREAM_GAP, f"stream={gap.stream}", True, clock_ms,
+                                       gap.message(), actual=gap.lost))
+
+    def merge_acks(self) -> None:
+        super().merge_acks()
+        seen = [a for a in self.book.firing() if a.kind == STREAM_GAP.kind
+                and a.acknowledged_ms is not None]
+        for alert in seen:
+            self.publish(self.book.observe(STREAM_GAP, alert.dimension, False, alert.start_ms))
+
 
 class PartitionWatch:
     """The watch of one partition's worker when several share the night: it judges nothing
@@ -111,6 +128,9 @@ class PartitionWatch:
 
     def quiet(self, now_s: int) -> None:
         pass
+
+    def stream_gap(self, gap: StreamGap, clock_ms: int) -> None:
+        pass  # the combiner tells of every partition's gaps
 
     def flush(self) -> None:
         pass

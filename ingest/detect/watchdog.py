@@ -15,6 +15,7 @@ import redis
 from common.logs import log_event, log_line
 from common.redis_server import REDIS_DOWN
 from common.settings import Settings
+from common.stopping import stop_requested, wait_or_stop
 from ingest.detect.alerts import Alert, Rule
 from ingest.detect.keeper import AlertKeeper, pipeline_alerts_path
 from ingest.read import id_key
@@ -85,12 +86,14 @@ class Watchdog(AlertKeeper):
         return id_key(last)[0]
 
     def run(self, stop: threading.Event | None = None) -> None:
-        stop = stop or threading.Event()
+        """Until `stop` is set; without one, until the process is asked to stop (SIGTERM,
+        Ctrl-C: common.stopping), which ends its wait at once, whatever Redis is doing."""
+        asked, wait = (stop.is_set, stop.wait) if stop else (stop_requested, wait_or_stop)
         log_event(log, "watchdog_started", snapshot=self.settings.snapshot_key,
                   stream=self.settings.orders_stream)
         failures = 0
         try:
-            while not stop.is_set():
+            while not asked():
                 try:
                     self.check(now_ms())
                     failures = 0
@@ -98,7 +101,7 @@ class Watchdog(AlertKeeper):
                     failures += 1
                     log_line(log, logging.WARNING, "redis_unavailable", attempt=failures,
                              error=str(err).splitlines()[0][:120])
-                stop.wait(CHECK_EVERY_S if not failures else min(0.5 * 2 ** failures, 5.0))
+                wait(CHECK_EVERY_S if not failures else min(0.5 * 2 ** failures, 5.0))
         finally:
             self.close()
             log_event(log, "watchdog_stopped")

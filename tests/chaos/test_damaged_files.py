@@ -83,11 +83,15 @@ def compacted(client: redis.Redis, settings: Settings, orders: Orders) -> Path:
 def merged(client: redis.Redis, settings: Settings, orders: Orders) -> Path:
     """One file merged from an hour's two compacted files, once the hour is over."""
     compacted(client, settings, orders)
-    publish(client, settings, orders(30, "again") + orders(5, "later", hour=2))
+    publish(client, settings, orders(30, "again"))
     assert_ran(ingest(settings))  # a fresh part
     assert_ran(ingest(settings))  # compacted: the first hour has two files
-    assert_ran(ingest(settings))  # ... merged into one
-    return the_file(settings, f"hour-{MIDNIGHT_MS // HOUR_MS}-")
+    publish(client, settings, orders(20, "later", hour=2))
+    assert_ran(ingest(settings))  # the clock moves on: the first hour is over...
+    assert_ran(ingest(settings))  # ... and its files merged into one
+    merged = the_file(settings, f"hour-{MIDNIGHT_MS // HOUR_MS}-")
+    assert {name: rows for name, rows, _ in committed(settings.data_dir)}[merged.name] == 80
+    return merged
 
 
 def fresh(client: redis.Redis, settings: Settings, orders: Orders) -> Path:

@@ -1,0 +1,149 @@
+"""Committing: a checkpoint's effect with its position in one transaction (its orders' part
+written first, a finished compaction's files, the stream gaps found), and the committed files as
+the store names them. What this owns is the store's truth, kept in step with each commit."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+import pyarrow as pa
+
+from common.settings import Settings
+from ingest.checkpoint import Checkpoint
+from ingest.compaction import Compaction, Compactor
+from ingest.continuity import StreamGap
+from ingest.faults import FaultPlan
+from ingest.history import Manifest, orders_dir, part_checkpoint
+from ingest.judging import ACCEPTED
+from ingest.parts import remove_unnamed, write_part
+from ingest.read import id_key
+from ingest.stages import Stages
+from ingest.store import Commit, FileEntry, Store
+from ingest.windows import merchant_minutes, window_deltas
+
+RECENT_CHECKPOINTS = 2_000  # told in the manifest: ten minutes of commits at 300 ms
+
+
+class Committer:
+    def __init__(self, store: Store, settings: Settings, faults: FaultPlan,
+                 stages: Stages) -> None:
+        self.store, self.faults, self.stages = store, faults, stages
+        self.stream, self.data_dir = settings.orders_stream, settings.data_dir
+        self.position = store.position()
+        self.files = store.files()  # the committed files, kept as each commit changes them
+        remove_unnamed(self.data_dir, self.files)
+        self.gaps = store.stream_gaps()  # entries found removed unread, committed
+        self.pending_gaps: list[StreamGap] = []  # ... found since the last commit
+        self.accounted = store.accounted()  # entries of the stream read or found lost
+        self.clock_s = store.clock_s()  # the night's clock, told to the combiner
+        self.compactor = Compactor(self.data_dir, faults.reached)
+        # When each fresh part was committed; those found at start count as old.
+        self.fresh_since = {f.name: 0.0 for f in self.files}
+        # Compaction takes every fresh part: those still here came after every compacted one.
+        parts = [c for f in self.files if (c := part_checkpoint(f.name)) is not None]
+        self.compacted_through = min(parts) - 1 if parts else store.checkpoint
+        self.recent: deque[list[int]] = deque(maxlen=RECENT_CHECKPOINTS)
+
+    def paths(self) -> list[str]:
+        """The committed orders files."""
+        return [str(orders_dir(self.data_dir) / f.name) for f in self.files
+                if f.kind == "orders"]
+
+    def commit(self, checkpoint: Checkpoint, accepted: pa.Table, deltas: pa.Table,
+               merchants: pa.Table, items: pa.Table, position: str, clock_ms: int,
+               clock_s: int | None = None) -> None:
+        """The checkpoint (its orders `accepted`, their windows, merchants' minutes and declared
+        items' sales) up to `position`; `clock_ms`: the night's clock, for compaction;
+        `clock_s`: where this checkpoint moves it (None: unmoved), kept with the commit."""
+        with self.stages.timed("part"):
+            part = write_part(self.data_dir, accepted, self.store.checkpoint + 1)
+        self.faults.reached("after_part")
+        compacted = self.compactor.take() or Compaction([], [])
+        gaps, self.pending_gaps = self.pending_gaps, []
+        with self.stages.timed("commit"):
+            self.store.commit(self.stream, Commit(
+                position, accepted.num_rows, checkpoint.rejected, checkpoint.duplicates,
+                deltas, merchants, items, part, compacted.retired, compacted.added, gaps,
+                clock_s))
+        if clock_s is not None:
+            self.clock_s = clock_s
+        self.faults.reached("after_commit")
+        self._committed(position, gaps, checkpoint.events)
+        self.recent.append([self.store.checkpoint, id_key(position)[0],
+                            checkpoint.rejected, checkpoint.duplicates])
+        self._after_compaction(compacted, part, clock_ms)
+
+    def commit_empty(self, position: str, clock_ms: int,
+                     compacted: Compaction | None = None) -> None:
+        """A commit of no orders: a compaction's files, or a gap found (its own `position`)."""
+        compacted = compacted or Compaction([], [])
+        gaps, self.pending_gaps = self.pending_gaps, []
+        empty = ACCEPTED.empty_table()
+        self.store.commit(self.stream, Commit(
+            position, 0, 0, 0, window_deltas(empty), merchant_minutes(empty),
+            empty.select(["item_id", "quantity"]), None, compacted.retired, compacted.added, gaps))
+        self._committed(position, gaps, 0)
+        self._after_compaction(compacted, None, clock_ms)
+
+    def commit_compaction(self, clock_ms: int, wait_s: float = 0.0) -> bool:
+        """A finished compaction (waiting up to `wait_s` for a running one) committed on its
+        own, while no orders come; else the next offered. True when one was committed."""
+        compacted = self.compactor.take(wait_s)
+        if compacted is not None and compacted.retired and self.position is not None:
+            self.commit_empty(self.position, clock_ms, compacted)
+            return True
+        self.compactor.offer(self.files, clock_ms, time.monotonic(), self.fresh_since)
+        return False
+
+    def _committed(self, position: str, gaps: list[StreamGap], events: int) -> None:
+        self.position = position
+        self.gaps += gaps
+        if any(gap.reset for gap in gaps):
+            self.accounted = events
+        else:
+            self.accounted += events + sum(gap.lost or 0 for gap in gaps)
+
+    def _after_compaction(self, compacted: Compaction, part: FileEntry | None,
+                          clock_ms: int) -> None:
+        """The committed files as the store now names them; the compactor offered the next."""
+        now = time.monotonic()
+        retired = set(compacted.retired)
+        self.files = [f for f in self.files if f.name not in retired] + compacted.added + (
+            [part] if part is not None else [])
+        if compacted.retired:
+            self.faults.reached("after_compaction_commit")
+            self.compactor.retire(compacted.retired, now)
+            self.compacted_through = max([self.compacted_through, *(
+                c for name in compacted.retired if (c := part_checkpoint(name)) is not None)])
+            for name in compacted.retired:
+                self.fresh_since.pop(name, None)
+        if part is not None:
+            self.fresh_since[part.name] = now
+        self.compactor.offer(self.files, clock_ms, now, self.fresh_since)
+
+    def gap_found(self, gap: StreamGap) -> None:
+        """Stored with the next commit (a crash before it finds it again)."""
+        self.pending_gaps.append(gap)
+
+    def accounted_with(self, read: int) -> int:
+        """Entries of the stream read or found lost, with `read` since the last commit."""
+        return self.accounted + read + sum(gap.lost or 0 for gap in self.pending_gaps)
+
+    def reported_through(self) -> str | None:
+        """The newest entry known removed among the gaps found since the stream began."""
+        newest: str | None = None
+        for gap in reversed(self.gaps + self.pending_gaps):
+            if gap.reset:
+                break
+            mark = gap.through_id or gap.before_id
+            if mark is not None and (newest is None or id_key(mark) > id_key(newest)):
+                newest = mark
+        return newest
+
+    def manifest(self, rejected: int, duplicates: int) -> Manifest:
+        return Manifest(self.files, self.position, self.store.checkpoint, self.compacted_through,
+                        list(self.recent), rejected, duplicates, self.clock_s)
+
+    def close(self) -> None:
+        self.compactor.close()
