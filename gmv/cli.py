@@ -17,6 +17,7 @@ from common.logs import setup_logging
 from common.redis_server import RedisUnavailable, connect, node_client, redis_url_for
 from common.settings import Settings, load_settings
 from common.stopping import Stopped, enforce_deadline, stop_on_signals
+from ingest.integrity import FileProblem, is_duckdb_error, problem_of
 from rehearsal.incidents import every_kind, parse_duration_s, parse_incident, with_targets
 
 log = logging.getLogger("gmv")
@@ -551,10 +552,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as err:
         print(f"{prog}: error: {err} (see {prog} --help)", file=sys.stderr)
         return 2
-    except (ValueError, OSError, RedisUnavailable, redis.RedisError) as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
+    except Exception as err:
+        if not isinstance(err, FOR_PEOPLE) and not is_duckdb_error(err):
+            raise  # a bug: its traceback
+        print(f"{prog}: {one_line(err)}", file=sys.stderr)
         return 1
     return 0
+
+
+FOR_PEOPLE = (FileProblem, ValueError, OSError, RedisUnavailable, redis.RedisError)
+
+
+def one_line(err: BaseException) -> str:
+    """An error for the person at the keyboard: a file's problem names the file and what to do
+    (ingest/integrity.py); anything else, its first line."""
+    problem = problem_of(err)
+    if problem is not None:
+        return str(problem)
+    lines = str(err).strip().splitlines() or [type(err).__name__]
+    return f"error: {lines[0]}"
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -45,7 +46,9 @@ from ingest.history import (
     read_columns,
     read_summary,
     read_whole_manifest,
+    readable,
 )
+from ingest.integrity import CHECKSUMS
 from ingest.live_forecast import LiveForecast
 from ingest.live_state import LiveState
 from ingest.read import id_key
@@ -243,9 +246,8 @@ class Combiner:
                 for f in parts:
                     checkpoint = part_checkpoint(f.name) or 0
                     if checkpoint not in partition.taken:
-                        tables[checkpoint] = (f.max_ts_ms or 0, ds.dataset(
-                            str(folder / f.name), format="ipc").to_table(COLUMNS))
-            except (FileNotFoundError, OSError) as err:
+                        tables[checkpoint] = (f.max_ts_ms or 0, _part_orders(folder / f.name))
+            except FileNotFoundError as err:  # compacted away since the manifest was read
                 raise Rebase(f"partition {partition.index}: {err}") from None
             rejected, duplicates = self._counters_of(partition, manifest)
             for checkpoint in sorted((set(told) | set(tables)) - partition.taken):
@@ -396,6 +398,13 @@ class Combiner:
             else sum(b.get("stream_lost") or 0 for b in known),
         }
         return self._last_beat
+
+
+def _part_orders(path: Path) -> pa.Table:
+    """A fresh part's orders, once its bytes are known to be what its commit recorded."""
+    CHECKSUMS.verify([path])
+    with readable(path):
+        return ds.dataset(str(path), format="ipc").to_table(COLUMNS)
 
 
 def _top(merchants: dict[str, list[int]]) -> list[tuple[str, int, int]]:

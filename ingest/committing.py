@@ -32,7 +32,7 @@ class Committer:
         self.stream, self.data_dir = settings.orders_stream, settings.data_dir
         self.position = store.position()
         self.files = store.files()  # the committed files, kept as each commit changes them
-        remove_unnamed(self.data_dir, {f.name for f in self.files})
+        remove_unnamed(self.data_dir, self.files)
         self.gaps = store.stream_gaps()  # entries found removed unread, committed
         self.pending_gaps: list[StreamGap] = []  # ... found since the last commit
         self.accounted = store.accounted()  # entries of the stream read or found lost

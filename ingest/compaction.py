@@ -7,6 +7,7 @@ which are deleted a little later (a reader may still have them open)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -22,7 +23,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from common.logs import log_event, log_line
-from ingest.history import STORED, orders_dataset, orders_dir
+from ingest.history import STORED, orders_dataset, orders_dir, readable
+from ingest.integrity import CHECKSUMS, FileProblem, HashingFile, about, problem_of
 from ingest.store import FileEntry
 
 log = logging.getLogger("gmv.compaction")
@@ -52,7 +54,9 @@ class Compactor:
     def __init__(self, data_dir: Path, reached: Callable[[str], None]) -> None:
         self.folder = orders_dir(data_dir)
         self.reached = reached
-        self._result: queue.Queue[Compaction] = queue.Queue(maxsize=1)
+        # A result, or the file problem that stopped it (the worker raises it: a damaged input
+        # would fail again at every try).
+        self._result: queue.Queue[Compaction | FileProblem] = queue.Queue(maxsize=1)
         # One at a time, from planning until its result is committed: a plan made while a
         # result waits would compact the same files twice.
         self._busy = threading.Event()
@@ -100,13 +104,15 @@ class Compactor:
 
     def take(self, wait_s: float = 0.0) -> Compaction | None:
         """A finished compaction, to commit now (waiting for a running one up to `wait_s`);
-        the next may then start."""
+        the next may then start. Raises the FileProblem that stopped one."""
         try:
             done = self._result.get(timeout=wait_s) if wait_s and self._busy.is_set() \
                 else self._result.get_nowait()
         except queue.Empty:
             return None
         self._busy.clear()
+        if isinstance(done, FileProblem):
+            raise done
         return done
 
     def _run(self, inputs: list[FileEntry], what: str) -> None:
@@ -116,10 +122,14 @@ class Compactor:
         except _Abandoned:
             log_event(log, "compaction_abandoned", what=what, files_in=len(inputs))
             return
-        except Exception as err:  # noqa: BLE001 - the files stay as they are; tried again later
-            log_line(log, logging.WARNING, "compaction_failed", what=what,
+        except Exception as err:  # noqa: BLE001 - the files stay as they are
+            problem = problem_of(err)
+            if problem is not None:  # a damaged input, a full disk: the worker stops, says so
+                self._result.put(problem)
+                return
+            log_line(log, logging.WARNING, "compaction_failed", what=what,  # tried again later
                      error=f"{type(err).__name__}: {str(err)[:160]}")
-            self._busy.clear()
+            self._result.put(Compaction([], []))  # a worker waiting for it goes on at once
             return
         self.reached("after_compaction_write")
         log_event(log, "compacted", what=what, files_in=len(inputs), files_out=len(added),
@@ -132,7 +142,8 @@ class Compactor:
         try:
             for entry in parts:
                 self._check_closing()
-                table = orders_dataset([str(self.folder / entry.name)]).to_table()
+                with readable(self.folder / entry.name):
+                    table = orders_dataset([str(self.folder / entry.name)]).to_table()
                 hours = pc.divide(table["ts_ms"], HOUR_MS)
                 for hour in pc.unique(hours).to_pylist():
                     if hour not in writers:
@@ -151,10 +162,15 @@ class Compactor:
         writer = _HourWriter(self.folder, hour)
         try:
             for entry in files:
-                source = pq.ParquetFile(self.folder / entry.name)
+                path = self.folder / entry.name
+                CHECKSUMS.verify([path])
+                with readable(path):
+                    source = pq.ParquetFile(path)
                 for group in range(source.num_row_groups):
                     self._check_closing()
-                    writer.write(source.read_row_group(group))
+                    with readable(path):
+                        rows = source.read_row_group(group)
+                    writer.write(rows)
             return [writer.close()]
         except BaseException:
             writer.abandon()
@@ -170,8 +186,10 @@ class Compactor:
 
     def _delete_retired(self, now_s: float) -> None:
         while self._retired and now_s - self._retired[0][0] >= RETIRED_KEPT_S:
-            for name in self._retired.pop(0)[1]:
+            names = self._retired.pop(0)[1]
+            for name in names:
                 (self.folder / name).unlink(missing_ok=True)
+            CHECKSUMS.forget(self.folder, names)
 
 
 class _Abandoned(Exception):
@@ -186,8 +204,11 @@ class _HourWriter:
         self.name = f"hour-{hour}-{os.urandom(4).hex()}.parquet"
         self.path = folder / self.name
         self.tmp = folder / f".tmp-{self.name}"
-        self.writer = pq.ParquetWriter(self.tmp, STORED, compression="zstd", compression_level=3,
-                                       store_schema=False)
+        with about(self.path):
+            self.hashing = HashingFile(self.tmp)  # the checksum of the bytes as written
+            self.sink = pa.PythonFile(self.hashing, mode="w")
+            self.writer = pq.ParquetWriter(self.sink, STORED, compression="zstd",
+                                           compression_level=3, store_schema=False)
         self.pending: list[pa.Table] = []
         self.pending_rows = self.rows = 0
         self.low: int | None = None
@@ -197,7 +218,8 @@ class _HourWriter:
         self.pending.append(rows.cast(STORED))
         self.pending_rows += rows.num_rows
         if self.pending_rows >= ROW_GROUP_ROWS:
-            self._flush()
+            with about(self.path):
+                self._flush()
 
     def _flush(self) -> None:
         if not self.pending_rows:
@@ -211,11 +233,17 @@ class _HourWriter:
         self.pending, self.pending_rows = [], 0
 
     def abandon(self) -> None:
-        self.writer.close()
+        with contextlib.suppress(OSError, pa.ArrowException):  # a full disk: the file goes anyway
+            self.writer.close()
+        self.sink.close()
         self.tmp.unlink(missing_ok=True)
 
     def close(self) -> FileEntry:
-        self._flush()
-        self.writer.close()
-        os.replace(self.tmp, self.path)
-        return FileEntry(self.name, "orders", self.rows, self.low, self.high, 0)
+        with about(self.path):
+            self._flush()
+            self.writer.close()
+            self.sink.close()
+            os.replace(self.tmp, self.path)
+        checksum = self.hashing.checksum()
+        CHECKSUMS.written(self.path, checksum)
+        return FileEntry(self.name, "orders", self.rows, self.low, self.high, 0, checksum)

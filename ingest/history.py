@@ -4,6 +4,7 @@ by the worker after its commits. The one place for where these files are and wha
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import pyarrow.dataset as ds
 
 from common.atomic import atomic_path
 from ingest.contract import BEIJING, ORDER_SCHEMA, midnight_ms
+from ingest.integrity import CHECKSUMS, GarbledFile, missing, unreadable
 from ingest.store import FileEntry
 
 log = logging.getLogger("gmv.history")
@@ -86,14 +88,24 @@ def read_manifest(data_dir: Path) -> list[FileEntry]:
 
 
 def read_whole_manifest(data_dir: Path) -> Manifest:
+    """The committed files as the worker last told; their checksums are what this process's
+    first read of each checks it against."""
     path = manifest_path(data_dir)
-    if not path.exists():
+    try:
+        saved = json.loads(path.read_text())
+        manifest = Manifest([FileEntry(**f) for f in saved["files"]], saved.get("position"),
+                            saved.get("checkpoint", 0), saved.get("compacted_through", 0),
+                            saved.get("recent", []), saved.get("rejected", 0),
+                            saved.get("duplicates", 0), saved.get("clock_s"))
+    except FileNotFoundError:
         return Manifest([])
-    saved = json.loads(path.read_text())
-    return Manifest([FileEntry(**f) for f in saved["files"]], saved.get("position"),
-                    saved.get("checkpoint", 0), saved.get("compacted_through", 0),
-                    saved.get("recent", []), saved.get("rejected", 0),
-                    saved.get("duplicates", 0), saved.get("clock_s"))
+    except (ValueError, KeyError, TypeError, AttributeError) as err:  # not JSON, not ours
+        raise GarbledFile(path, f"is not a readable manifest ({type(err).__name__}: "
+                          f"{str(err)[:120]})", "the worker of that data dir rewrites it from "
+                          "its store when it starts: run `gmv ingest` for it (or delete the "
+                          "file first), then run this command again") from None
+    CHECKSUMS.committed(orders_dir(data_dir), ((f.name, f.checksum) for f in manifest.files))
+    return manifest
 
 
 def history_parts(data_dir: Path, kind: str = "orders") -> list[str]:
@@ -103,7 +115,9 @@ def history_parts(data_dir: Path, kind: str = "orders") -> list[str]:
 
 
 def orders_dataset(paths: list[str]) -> ds.Dataset:
-    """Committed order files, fresh parts (Arrow IPC) and compacted ones (Parquet), as one."""
+    """Committed order files, fresh parts (Arrow IPC) and compacted ones (Parquet), as one
+    (each checked against its checksum the first time this process reads it)."""
+    CHECKSUMS.verify(paths)
     parquet = [p for p in paths if p.endswith(".parquet")]
     fresh = [p for p in paths if p.endswith(".arrow")]
     parts = ([ds.dataset(parquet, format="parquet")] if parquet else []) + \
@@ -113,6 +127,7 @@ def orders_dataset(paths: list[str]) -> ds.Dataset:
 
 def orders_view(db: duckdb.DuckDBPyConnection, paths: list[str], name: str = "orders") -> None:
     """A view `name` over the committed order files (empty, with the columns, when none)."""
+    CHECKSUMS.verify(paths)
     if not paths:
         db.register(f"{name}_empty", STORED.empty_table())
         db.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_empty")
@@ -140,12 +155,26 @@ def read_columns(paths: list[str], columns: list[str], where: ds.Expression | No
     """Some columns of the committed order files, in batches, a file at a time and with
     little read ahead: a whole day's files are read in bounded memory (a scan over all of them
     at once kept gigabytes of decoded batches in flight)."""
+    CHECKSUMS.verify(paths)  # all before any: nothing is counted from a file set with a bad one
     for path in paths:
         options = ds.ParquetFragmentScanOptions(pre_buffer=False) \
             if path.endswith(".parquet") else None
-        yield from orders_dataset([path]).to_batches(
-            columns=columns, filter=where, batch_size=batch_rows, batch_readahead=1,
-            fragment_readahead=1, fragment_scan_options=options)
+        with readable(path):
+            yield from orders_dataset([path]).to_batches(
+                columns=columns, filter=where, batch_size=batch_rows, batch_readahead=1,
+                fragment_readahead=1, fragment_scan_options=options)
+
+
+@contextlib.contextmanager
+def readable(path: str | Path) -> Iterator[None]:
+    """A committed file that cannot be read (gone, or damaged where no checksum was kept), as a
+    FileProblem naming it."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise missing(path) from None
+    except (pa.ArrowException, OSError) as err:
+        raise unreadable(path, err) from err
 
 
 def items_sold(paths: list[str], items: list[str]) -> pa.Table:
@@ -164,7 +193,12 @@ def read_summary(data_dir: Path) -> dict[str, Any]:
     path = summary_path(data_dir)
     if not path.exists():
         raise FileNotFoundError(f"no summary at {path}: run `gmv ingest` first, or pass --data")
-    return dict(json.loads(path.read_text()))
+    try:
+        return dict(json.loads(path.read_text()))
+    except ValueError as err:
+        raise GarbledFile(path, f"is not readable JSON ({str(err)[:120]})", "the worker "
+                          "rewrites it from its store when it starts: run `gmv ingest` for that "
+                          "data dir, then this command again") from None
 
 
 def midnight_of_busiest(second: int) -> int:

@@ -19,6 +19,7 @@ import pyarrow.ipc as ipc
 from common.atomic import atomic_path
 from common.logs import log_event
 from ingest.history import STORED, orders_dir
+from ingest.integrity import CHECKSUMS, about, checksum_of
 from ingest.store import FileEntry
 
 log = logging.getLogger("gmv.history")
@@ -30,25 +31,39 @@ def stored(accepted: pa.Table) -> pa.Table:
 
 
 def write_part(data_dir: Path, accepted: pa.Table, checkpoint: int) -> FileEntry | None:
-    """The checkpoint's new orders as `orders/part-<checkpoint>.arrow`; None when it has none."""
+    """The checkpoint's new orders as `orders/part-<checkpoint>.arrow`, with the checksum of its
+    bytes as written (never read back); None when it has none."""
     if accepted.num_rows == 0:
         return None
     name = f"part-{checkpoint:012d}.arrow"
     table = stored(accepted)
-    orders_dir(data_dir).mkdir(parents=True, exist_ok=True)
-    with atomic_path(orders_dir(data_dir) / name) as tmp, pa.OSFile(str(tmp), "wb") as sink, \
-            ipc.new_file(sink, STORED, options=_IPC) as out:
+    path = orders_dir(data_dir) / name
+    # Made in memory, checksummed and written in one go: a tenth of the cost of hashing each
+    # of the writer's small writes through a Python file object (+0.2 ms, not +0.7, a 10k part).
+    sink = pa.BufferOutputStream()
+    with ipc.new_file(sink, STORED, options=_IPC) as out:
         out.write_table(table)
+    data = sink.getvalue()
+    checksum = checksum_of(data)
+    with about(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp, open(tmp, "wb") as file:
+            file.write(data)
+    CHECKSUMS.written(path, checksum)
     low, high = pc.min_max(table["ts_ms"]).values()
-    return FileEntry(name, "orders", table.num_rows, low.as_py(), high.as_py(), checkpoint)
+    return FileEntry(name, "orders", table.num_rows, low.as_py(), high.as_py(), checkpoint,
+                     checksum)
 
 
-def remove_unnamed(data_dir: Path, named: set[str]) -> int:
+def remove_unnamed(data_dir: Path, committed: list[FileEntry]) -> int:
     """Delete what no commit names: parts written before a crash, half-written temporaries,
-    files a compaction replaced. Returns how many."""
+    files a compaction replaced. Returns how many. The committed files' checksums are what their
+    first read in this process checks them against."""
     removed = 0
     folder = orders_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
+    CHECKSUMS.committed(folder, ((f.name, f.checksum) for f in committed))
+    named = {f.name for f in committed}
     for path in folder.iterdir():
         if path.name not in named:
             path.unlink(missing_ok=True)

@@ -5,6 +5,7 @@ per checkpoint. No index grows with the orders: every table but the tiny ones is
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import warnings
@@ -17,6 +18,7 @@ import pyarrow as pa
 from common.logs import log_event, log_line
 from common.stopping import Stopped, wait_or_stop
 from ingest.continuity import StreamGap
+from ingest.integrity import about, problem_of
 
 log = logging.getLogger("gmv.store")
 # "An extra copy": of a result we want as Arrow anyway. Set once: catching warnings around each
@@ -41,6 +43,8 @@ CREATE TABLE IF NOT EXISTS files (name VARCHAR PRIMARY KEY, kind VARCHAR NOT NUL
 CREATE TABLE IF NOT EXISTS stream_gaps (stream VARCHAR NOT NULL, after_id VARCHAR NOT NULL,
     before_id VARCHAR, through_id VARCHAR, lost BIGINT, reset BOOLEAN NOT NULL,
     found_ms BIGINT NOT NULL, checkpoint BIGINT NOT NULL);
+-- A store made before files carried checksums: theirs stay NULL (unknown, not checked).
+ALTER TABLE files ADD COLUMN IF NOT EXISTS checksum VARCHAR;
 """
 # Entries of the stream read, or found lost, since it began (a stream that restarts: from 0):
 # what XINFO's entries-added is weighed against. A store from before it counts every fate.
@@ -53,7 +57,7 @@ UPDATE progress SET accounted = accepted + rejected + duplicates WHERE accounted
 
 @dataclass
 class FileEntry:
-    """A committed history file (orders or a rollup)."""
+    """A committed history file (orders: a fresh part or a compacted hour)."""
 
     name: str
     kind: str
@@ -61,6 +65,7 @@ class FileEntry:
     min_ts_ms: int | None
     max_ts_ms: int | None
     checkpoint: int
+    checksum: str | None = None  # of its bytes as written (ingest/integrity.py); None: unknown
 
 
 @dataclass
@@ -101,12 +106,13 @@ def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = _open(path, read_only=False)
-        self.db.execute(_SCHEMA)
-        if self.db.execute("SELECT count(*) FROM progress").fetchone() == (0,):
-            self.db.execute("INSERT INTO progress VALUES (NULL, NULL, 0, 0, 0, 0)")
-        self.db.execute(_ACCOUNTED)
+        with about(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = _open(path, read_only=False)
+            self.db.execute(_SCHEMA)
+            if self.db.execute("SELECT count(*) FROM progress").fetchone() == (0,):
+                self.db.execute("INSERT INTO progress VALUES (NULL, NULL, 0, 0, 0, 0)")
+            self.db.execute(_ACCOUNTED)
         # Fewer, larger checkpoints: committing costs a WAL append, not a rewrite; a fixed
         # memory limit keeps the worker's footprint flat across the night.
         self.db.execute(f"SET checkpoint_threshold = '{CHECKPOINT_MB}MB'")
@@ -154,7 +160,7 @@ class Store:
 
     def files(self) -> list[FileEntry]:
         return [FileEntry(*row) for row in self.db.execute(
-            "SELECT name, kind, rows, min_ts_ms, max_ts_ms, checkpoint FROM files "
+            "SELECT name, kind, rows, min_ts_ms, max_ts_ms, checkpoint, checksum FROM files "
             "ORDER BY checkpoint, name").fetchall()]
 
     def commit(self, stream: str, commit: Commit) -> None:
@@ -174,9 +180,10 @@ class Store:
                 db.execute("INSERT INTO merchant_minutes SELECT *, ? FROM new_merchants",
                            [checkpoint])
             for entry in ([commit.part] if commit.part else []) + commit.added:
-                db.execute("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)", [
-                    entry.name, entry.kind, entry.rows, entry.min_ts_ms, entry.max_ts_ms,
-                    checkpoint])
+                db.execute("INSERT INTO files (name, kind, rows, min_ts_ms, max_ts_ms, checkpoint, "
+                           "checksum) VALUES (?, ?, ?, ?, ?, ?, ?)", [
+                               entry.name, entry.kind, entry.rows, entry.min_ts_ms,
+                               entry.max_ts_ms, checkpoint, entry.checksum])
             if commit.retired:
                 db.execute("DELETE FROM files WHERE list_contains(?, name)", [commit.retired])
             for gap in commit.gaps:
@@ -196,8 +203,10 @@ class Store:
                                gap.lost or 0 for gap in commit.gaps if not gap.reset),
                            commit.clock_s])
             db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
+        except BaseException as err:
+            _roll_back(db)
+            if isinstance(err, (OSError, duckdb.Error)):  # a full disk, a failed WAL write
+                raise problem_of(err, self.path) or err from err
             raise
         self.checkpoint = checkpoint
 
@@ -205,16 +214,22 @@ class Store:
         """(merchant_id, orders, gmv_cents) of the `n` merchants with the most GMV, exactly: the
         per-minute rows since the last time are folded into the totals first."""
         db = self.db
-        db.execute("BEGIN TRANSACTION")
-        db.execute(
-            "CREATE OR REPLACE TABLE merchant_totals AS SELECT merchant_id, sum(orders)::BIGINT "
-            "AS orders, sum(gmv_cents)::BIGINT AS gmv_cents FROM (SELECT * FROM merchant_totals "
-            "UNION ALL SELECT merchant_id, orders, gmv_cents FROM merchant_minutes "
-            "WHERE checkpoint > (SELECT coalesce(max(value::BIGINT), 0) FROM meta "
-            "WHERE name = 'merchants_folded')) GROUP BY merchant_id")
-        db.execute("INSERT INTO meta VALUES ('merchants_folded', ?) ON CONFLICT DO UPDATE "
-                   "SET value = excluded.value", [str(self.checkpoint)])
-        db.execute("COMMIT")
+        with about(self.path):
+            db.execute("BEGIN TRANSACTION")
+            try:
+                db.execute(
+                    "CREATE OR REPLACE TABLE merchant_totals AS SELECT merchant_id, "
+                    "sum(orders)::BIGINT AS orders, sum(gmv_cents)::BIGINT AS gmv_cents FROM "
+                    "(SELECT * FROM merchant_totals UNION ALL SELECT merchant_id, orders, "
+                    "gmv_cents FROM merchant_minutes WHERE checkpoint > (SELECT "
+                    "coalesce(max(value::BIGINT), 0) FROM meta WHERE name = 'merchants_folded')) "
+                    "GROUP BY merchant_id")
+                db.execute("INSERT INTO meta VALUES ('merchants_folded', ?) ON CONFLICT DO "
+                           "UPDATE SET value = excluded.value", [str(self.checkpoint)])
+                db.execute("COMMIT")
+            except BaseException:
+                _roll_back(db)
+                raise
         rows = db.execute("SELECT merchant_id, orders, gmv_cents FROM merchant_totals "
                           "ORDER BY gmv_cents DESC, merchant_id LIMIT ?", [n]).fetchall()
         return [(str(m), int(o), int(g)) for m, o, g in rows]
@@ -240,6 +255,13 @@ class Store:
     def size_bytes(self) -> int:
         wal = self.path.with_name(self.path.name + ".wal")
         return self.path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
+def _roll_back(db: duckdb.DuckDBPyConnection) -> None:
+    """Undo the open transaction; when DuckDB has already ended it (a failed COMMIT), the error
+    that ended it is the one to tell, not "no transaction is active"."""
+    with contextlib.suppress(duckdb.Error):
+        db.execute("ROLLBACK")
 
 
 def opened(path: Path) -> Store:

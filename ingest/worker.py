@@ -33,6 +33,7 @@ from ingest.dedupe import SeenOrders
 from ingest.detect.watch import PartitionWatch, Watch
 from ingest.faults import FaultPlan
 from ingest.history import items_sold, summary_path
+from ingest.integrity import FileProblem
 from ingest.judging import ACCEPTED, Judge, remembered
 from ingest.live_state import LiveState
 from ingest.publishing import Publisher
@@ -324,8 +325,8 @@ def run_worker(client: redis.Redis, settings: Settings, until_idle: bool, judges
             log_event(log, "worker_stopped", stream=worker.stream, entries=worker.progress.count,
                       seconds=worker.progress.elapsed_s, stages_s=worker.stages.said())
             return
-        except redis.AuthenticationError:
-            raise  # not away: refused (one line from the CLI)
+        except (redis.AuthenticationError, FileProblem):
+            raise  # not away: refused, or a file a person must see to (one line from the CLI)
         except REDIS_DOWN as err:
             log_line(log, logging.WARNING, "redis_unavailable", attempt=1,
                      error=_said(err), position=store.position())
@@ -400,7 +401,8 @@ def run_partitions(clients: Callable[[int], redis.Redis], settings: Settings, ow
         except BaseException as err:
             log_line(log, logging.ERROR, "partition_failed", thread=name,
                      error=f"{type(err).__name__}: {str(err)[:200]}")
-            traceback.print_exc()
+            if not isinstance(err, FileProblem):  # that one is said in one line, by gmv
+                traceback.print_exc()
             failures.append(err)
             stop_all()
 

@@ -23,8 +23,9 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from common.logs import log_event
+from common.logs import log_event, log_line
 from ingest.history import orders_dir, orders_view, read_manifest, sql_list
+from ingest.integrity import CHECKSUMS, FileProblem, file_checksum
 
 log = logging.getLogger("gmv.review")
 
@@ -70,11 +71,17 @@ SELECT second // {HOUR_S} * {HOUR_S}, dimension || '{HOURLY}', value, sum(orders
 """
 
 
-def _cache_name(part: str) -> str:
-    """A name that changes with the file (its path, size and modification time)."""
+def _cache_key(part: str) -> str:
+    """A name that changes with the file (its path, size and modification time); the rollup's
+    file is `<key>-<its own CRC-32>.parquet`, so that it proves itself when read."""
     stat = os.stat(part)
     key = f"{ROLLUP_VERSION}|{os.path.abspath(part)}|{stat.st_size}|{stat.st_mtime_ns}"
-    return f"{Path(part).stem}-{hashlib.sha1(key.encode()).hexdigest()[:12]}.parquet"
+    return f"{Path(part).stem}-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+
+
+def _key_and_checksum(name: str) -> tuple[str, str]:
+    key, _, crc = name.removesuffix(".parquet").rpartition("-")
+    return key, f"crc32:{crc}"
 
 
 @dataclass(frozen=True)
@@ -99,30 +106,37 @@ class Rollups:
                     or (f.min_ts_ms < end and f.max_ts_ms >= start) for start, end in spans))]
 
     def files(self, parts: list[str]) -> list[str]:
-        """The rollup of each of `parts`, built where missing."""
+        """The rollup of each of `parts`, built where missing or damaged (a rollup is the
+        review's cache: its committed file, checked itself, makes it again)."""
         self.cache.mkdir(parents=True, exist_ok=True)
+        present = self._present()
         wanted, built = [], False
         for part in parts:
-            target = self.cache / _cache_name(part)
-            if not target.exists():
+            key = _cache_key(part)
+            target = present.get(key)
+            if target is None or not _proven(target):
                 with open(self.cache / ".lock", "w") as lock:  # one build at a time per host
                     fcntl.flock(lock, fcntl.LOCK_EX)
-                    if not target.exists():
-                        _build(part, target)
+                    target = next(iter(self.cache.glob(f"{key}-*.parquet")), None)
+                    if target is None or not _proven(target):
+                        target = _build(part, self.cache, key)
                         built = True
             wanted.append(str(target))
         if built:
             self._forget_retired()
         return wanted
 
+    def _present(self) -> dict[str, Path]:
+        return {_key_and_checksum(p.name)[0]: p for p in self.cache.glob("*.parquet")}
+
     def _forget_retired(self) -> None:
         """Drop the rollups of files no longer committed (compacted into others)."""
         keep = set()
         for part in self.parts():
             with contextlib.suppress(FileNotFoundError):  # retired meanwhile
-                keep.add(_cache_name(part))
+                keep.add(_cache_key(part))
         for old in self.cache.glob("*.parquet"):
-            if old.name not in keep:
+            if _key_and_checksum(old.name)[0] not in keep:
                 old.unlink(missing_ok=True)
 
     def connect(self, *spans: tuple[int, int]) -> duckdb.DuckDBPyConnection:
@@ -188,15 +202,35 @@ def warm_in_background(*rollups: Rollups) -> threading.Thread:
     return thread
 
 
-def _build(part: str, target: Path) -> None:
+def _proven(rollup: Path) -> bool:
+    """Its bytes are those it was written with (checked once per process); a damaged one is
+    deleted, to be built again."""
+    CHECKSUMS.expect(rollup, _key_and_checksum(rollup.name)[1])
+    try:
+        CHECKSUMS.verify([rollup])
+    except FileProblem as problem:
+        log_line(log, logging.WARNING, "rollup_damaged", rollup=rollup, problem=problem.what,
+                 action="built again from its committed file")
+        rollup.unlink(missing_ok=True)
+        return False
+    return True
+
+
+def _build(part: str, cache: Path, key: str) -> Path:
+    """The rollup of `part`, named by `key` and its checksum (DuckDB writes it: the small file
+    is read back once to take it)."""
     db = duckdb.connect()
     orders_view(db, [part])
     db.execute(f"CREATE TEMP TABLE fine AS {_FINE_SQL}")
-    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    tmp = cache / f".{key}.{os.getpid()}.tmp"
     db.execute(f"COPY ({_ROLLUP_SQL} ORDER BY dimension, second) TO '{tmp}' "
                "(FORMAT parquet, ROW_GROUP_SIZE 100000)")
+    checksum = file_checksum(tmp)
+    target = cache / f"{key}-{checksum.removeprefix('crc32:')}.parquet"
     os.replace(tmp, target)
+    CHECKSUMS.written(target, checksum)
     log_event(log, "rollup_built", part=Path(part).name, rollup=target.name)
+    return target
 
 
 def split_range(start_ms: int, end_ms: int, grain_s: int) -> tuple[tuple[int, int] | None,
