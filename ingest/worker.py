@@ -329,11 +329,11 @@ def run_worker(client: redis.Redis, settings: Settings, until_idle: bool, judges
             raise  # not away: refused, or a file a person must see to (one line from the CLI)
         except REDIS_DOWN as err:
             log_line(log, logging.WARNING, "redis_unavailable", attempt=1,
-                     error=_said(err), position=store.position())
+                     error=_said(err), position=_committed(worker))
         except Exception as err:
             crashes = 1 if store.checkpoint > committed_at_start else crashes + 1
             log_line(log, logging.ERROR, "worker_crashed", crashes=crashes, error=_said(err),
-                     at=_where(err), position=store.position())
+                     at=_where(err), position=_committed(worker))
             if crashes >= CRASHES_WITHOUT_PROGRESS:
                 raise
         finally:
@@ -344,6 +344,11 @@ def run_worker(client: redis.Redis, settings: Settings, until_idle: bool, judges
         if asked.is_set():
             return
         _wait_for_redis(client, asked)
+
+
+def _committed(worker: Worker | None) -> str | None:
+    """Where the next worker reads on from (asked of no store: it may be what failed)."""
+    return worker.committer.position if worker is not None else None
 
 
 def _said(err: BaseException) -> str:
