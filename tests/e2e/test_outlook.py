@@ -86,20 +86,24 @@ def test_the_guessing_game_from_first_guess_to_winner(tmp_path: Path, page: Page
         expect(page.locator("#ops-closest")).to_contain_text("Closest right now: Mei",
                                                              timeout=15_000)
 
-        # Noon passes on the night's clock: the board is frozen.
-        publish_sample(stack, [order("noon", MIDNIGHT + 12 * 3_600_000 + 5_000, "10.00")])
-        wait_for(lambda: stack.live().get("orders") == TRUTH["accepted"] + 1, 60, "no noon")
+        # Noon passes on the night's clock (orders at noon: one alone would not move it,
+        # ingest/clock.py): the board is frozen.
+        publish_sample(stack, [order(f"noon-{i}", MIDNIGHT + 12 * 3_600_000 + 5_000 + i, "10.00")
+                               for i in range(5)])
+        wait_for(lambda: stack.live().get("orders") == TRUTH["accepted"] + 5, 60, "no noon")
         page.goto(stack.base_url + "/guess?lang=en")
         expect(page.locator(".guess-frozen")).to_contain_text("closed at 2026-11-11 12:00")
         expect(page.locator("#guess-submit")).to_have_count(0)
 
         # The day ends: the big screen names the winner, closest to the final GMV.
-        publish_sample(stack, [order("late", MIDNIGHT + 86_400_000 - 5_000, "20.00"),
-                               order("next-day", MIDNIGHT + 86_400_000 + 30_000, "30.00")])
+        publish_sample(stack, [order(f"late-{i}", MIDNIGHT + 86_400_000 - 5_000 + i, "20.00")
+                               for i in range(3)]
+                       + [order(f"next-day-{i}", MIDNIGHT + 86_400_000 + 30_000 + i, "30.00")
+                          for i in range(3)])
         wait_for(lambda: stack.live().get("forecast", {}).get("method") == "final", 60,
                  "the day never ended")
         final = stack.live()["forecast"]["final_gmv_cents"]
-        assert final == truth + 10_00 + 20_00  # the next day's order is not the festival's
+        assert final == truth + 5 * 10_00 + 3 * 20_00  # the next day's are not the festival's
         page.goto(stack.base_url + "/?lang=en")
         outlook = page.locator(f"#{Ids.OUTLOOK}")
         expect(outlook).to_contain_text("Winner", timeout=15_000)
