@@ -57,7 +57,9 @@ class Committer:
         items' sales) up to `position`; `clock_ms`: the night's clock, for compaction;
         `clock_s`: where this checkpoint moves it (None: unmoved), kept with the commit."""
         with self.stages.timed("part"):
-            part = write_part(self.data_dir, accepted, self.store.checkpoint + 1)
+            arrival_s = checkpoint.arrival_s
+            part = write_part(self.data_dir, accepted, self.store.checkpoint + 1,
+                              arrival_s * 1000 + 999 if arrival_s is not None else None)
         self.faults.reached("after_part")
         compacted = self.compactor.take() or Compaction([], [])
         gaps, self.pending_gaps = self.pending_gaps, []

@@ -149,6 +149,7 @@ class Compactor:
                     if hour not in writers:
                         writers[hour] = _HourWriter(self.folder, hour)
                     writers[hour].write(table.filter(pc.equal(hours, hour)))
+                    writers[hour].arrived(entry.max_arrival_ms)
             return [writer.close() for writer in writers.values()]
         except BaseException:
             for writer in writers.values():
@@ -163,6 +164,7 @@ class Compactor:
         try:
             for entry in files:
                 path = self.folder / entry.name
+                writer.arrived(entry.max_arrival_ms)
                 CHECKSUMS.verify([path])
                 with readable(path):
                     source = pq.ParquetFile(path)
@@ -211,6 +213,14 @@ class _HourWriter:
                                            compression_level=3, store_schema=False)
         self.pending: list[pa.Table] = []
         self.pending_rows = self.rows = 0
+        self.max_arrival_ms: int | None = 0  # None once an input's is unknown
+
+    def arrived(self, max_arrival_ms: int | None) -> None:
+        """An input's newest arrival: the file's is the newest of its inputs' (unknown if one's
+        is: it is then kept within every dedupe horizon)."""
+        if self.max_arrival_ms is not None:
+            self.max_arrival_ms = None if max_arrival_ms is None else max(self.max_arrival_ms,
+                                                                          max_arrival_ms)
         self.low: int | None = None
         self.high: int | None = None
 
@@ -246,4 +256,5 @@ class _HourWriter:
             os.replace(self.tmp, self.path)
         checksum = self.hashing.checksum()
         CHECKSUMS.written(self.path, checksum)
-        return FileEntry(self.name, "orders", self.rows, self.low, self.high, 0, checksum)
+        return FileEntry(self.name, "orders", self.rows, self.low, self.high, 0, checksum,
+                         self.max_arrival_ms)

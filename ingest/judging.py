@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -29,15 +30,23 @@ UNDECODABLE_LOGS_PER_MIN = 20
 ACCEPTED = pa.schema([*DECODED, ("fp_hi", pa.uint64()), ("fp_lo", pa.uint64())])
 
 
-def remembered(files: list[FileEntry], paths: list[str], since_ms: int,
+def remembered(files: list[FileEntry], folder: Path, arrived_since_ms: int, since_ms: int,
                at_least: int) -> SeenOrders:
-    """The dedupe table made from the keys the committed orders carry (`paths`, the orders
-    files of `files`) with an event time from `since_ms` on, sized for at least `at_least`."""
+    """The dedupe table made from the keys the committed orders carry (`files`, in `folder`):
+    every key of a file whose orders arrived from `arrived_since_ms` on (the horizon is in
+    arrivals: a replayed old night's keys stay, however old their event time, and one order
+    stamped far ahead moves nothing); of a file from before arrivals were kept, those with an
+    event time from `since_ms` on. Sized for at least `at_least`."""
     started = time.monotonic()
-    within = sum(f.rows for f in files if f.kind == "orders" and (f.max_ts_ms or 0) >= since_ms)
-    seen = SeenOrders(max(at_least, within))
-    for batch in read_columns(paths, ["fp_hi", "fp_lo"], ds.field("ts_ms") >= since_ms):
-        seen.first_seen(batch.column(0).to_numpy(), batch.column(1).to_numpy())
+    orders = [f for f in files if f.kind == "orders"]
+    arrived = [f for f in orders if f.max_arrival_ms is not None
+               and f.max_arrival_ms >= arrived_since_ms]
+    older = [f for f in orders if f.max_arrival_ms is None and (f.max_ts_ms or 0) >= since_ms]
+    seen = SeenOrders(max(at_least, sum(f.rows for f in arrived + older)))
+    for chosen, where in ((arrived, None), (older, ds.field("ts_ms") >= since_ms)):
+        paths = [str(folder / f.name) for f in chosen]
+        for batch in read_columns(paths, ["fp_hi", "fp_lo"], where) if paths else []:
+            seen.first_seen(batch.column(0).to_numpy(), batch.column(1).to_numpy())
     log_event(log, "dedupe_rebuilt", orders=seen.count, slots=len(seen.table),
               mib=seen.nbytes >> 20, seconds=time.monotonic() - started)
     return seen

@@ -30,7 +30,8 @@ def stored(accepted: pa.Table) -> pa.Table:
     return accepted.select(STORED.names).cast(STORED)
 
 
-def write_part(data_dir: Path, accepted: pa.Table, checkpoint: int) -> FileEntry | None:
+def write_part(data_dir: Path, accepted: pa.Table, checkpoint: int,
+               arrival_ms: int | None = None) -> FileEntry | None:
     """The checkpoint's new orders as `orders/part-<checkpoint>.arrow`, with the checksum of its
     bytes as written (never read back); None when it has none."""
     if accepted.num_rows == 0:
@@ -52,7 +53,7 @@ def write_part(data_dir: Path, accepted: pa.Table, checkpoint: int) -> FileEntry
     CHECKSUMS.written(path, checksum)
     low, high = pc.min_max(table["ts_ms"]).values()
     return FileEntry(name, "orders", table.num_rows, low.as_py(), high.as_py(), checkpoint,
-                     checksum)
+                     checksum, arrival_ms)
 
 
 def remove_unnamed(data_dir: Path, committed: list[FileEntry]) -> int:

@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS stream_gaps (stream VARCHAR NOT NULL, after_id VARCHA
     found_ms BIGINT NOT NULL, checkpoint BIGINT NOT NULL);
 -- A store made before files carried checksums: theirs stay NULL (unknown, not checked).
 ALTER TABLE files ADD COLUMN IF NOT EXISTS checksum VARCHAR;
+ALTER TABLE files ADD COLUMN IF NOT EXISTS max_arrival_ms BIGINT;
 """
 # Entries of the stream read, or found lost, since it began (a stream that restarts: from 0):
 # what XINFO's entries-added is weighed against. A store from before it counts every fate.
@@ -66,6 +67,9 @@ class FileEntry:
     max_ts_ms: int | None
     checkpoint: int
     checksum: str | None = None  # of its bytes as written (ingest/integrity.py); None: unknown
+    # When its newest order arrived (its stream id's time): the dedupe horizon is in arrivals,
+    # which one payload cannot move (ingest/clock.py). None: a file from before it.
+    max_arrival_ms: int | None = None
 
 
 @dataclass
@@ -160,7 +164,8 @@ class Store:
 
     def files(self) -> list[FileEntry]:
         return [FileEntry(*row) for row in self.db.execute(
-            "SELECT name, kind, rows, min_ts_ms, max_ts_ms, checkpoint, checksum FROM files "
+            "SELECT name, kind, rows, min_ts_ms, max_ts_ms, checkpoint, checksum, max_arrival_ms "
+            "FROM files "
             "ORDER BY checkpoint, name").fetchall()]
 
     def commit(self, stream: str, commit: Commit) -> None:
@@ -181,9 +186,10 @@ class Store:
                            [checkpoint])
             for entry in ([commit.part] if commit.part else []) + commit.added:
                 db.execute("INSERT INTO files (name, kind, rows, min_ts_ms, max_ts_ms, checkpoint, "
-                           "checksum) VALUES (?, ?, ?, ?, ?, ?, ?)", [
+                           "checksum, max_arrival_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
                                entry.name, entry.kind, entry.rows, entry.min_ts_ms,
-                               entry.max_ts_ms, checkpoint, entry.checksum])
+                               entry.max_ts_ms, checkpoint, entry.checksum,
+                               entry.max_arrival_ms])
             if commit.retired:
                 db.execute("DELETE FROM files WHERE list_contains(?, name)", [commit.retired])
             for gap in commit.gaps:

@@ -32,7 +32,7 @@ from ingest.continuity import MISSING, StreamGap, StreamInfo, count_lost, find_g
 from ingest.dedupe import SeenOrders
 from ingest.detect.watch import PartitionWatch, Watch
 from ingest.faults import FaultPlan
-from ingest.history import items_sold, summary_path
+from ingest.history import items_sold, orders_dir, summary_path
 from ingest.integrity import FileProblem
 from ingest.judging import ACCEPTED, Judge, remembered
 from ingest.live_state import LiveState
@@ -77,7 +77,7 @@ class Worker:
         self.state.top_merchants = store.top_merchants(10)
         self.judge = Judge(client, settings, store.fingerprint_key(), self._remembered(),
                            self.committer.position, faults, self.stages)
-        self._remembered_from = self.state.latest_second()
+        self._remembered_from = self._arrived_s()
         self.watch: Watch | PartitionWatch = Watch(
             client, settings, store.item_sold(), self._sold_so_far) \
             if judges else PartitionWatch()
@@ -88,21 +88,27 @@ class Worker:
     def _clock_ms(self) -> int:
         return (self.state.latest_second() or 0) * 1000
 
+    def _arrived_s(self) -> int | None:
+        """The newest committed arrival (the position's time): the dedupe horizon's clock."""
+        position = self.committer.position
+        return id_key(position)[0] // 1000 if position else None
+
     def _remembered(self) -> SeenOrders:
-        """The dedupe table from the committed orders within the horizon."""
-        since_ms = self._clock_ms() - self.settings.dedupe_horizon_h * 3_600_000
-        return remembered(self.committer.files, self.committer.paths(), since_ms,
-                          self.settings.dedupe_orders)
+        """The dedupe table from the committed orders within the horizon of arrivals."""
+        horizon_ms = self.settings.dedupe_horizon_h * 3_600_000
+        return remembered(self.committer.files, orders_dir(self.settings.data_dir),
+                          (self._arrived_s() or 0) * 1000 - horizon_ms,
+                          self._clock_ms() - horizon_ms, self.settings.dedupe_orders)
 
     def _forget_behind_horizon(self) -> None:
-        """Every half horizon of event time, the dedupe table is made again from what lies
+        """Every half horizon of arrivals, the dedupe table is made again from what arrived
         within it (right after a commit: every key it holds is then in the committed files)."""
-        latest, since = self.state.latest_second(), self._remembered_from
+        arrived, since = self._arrived_s(), self._remembered_from
         half = self.settings.dedupe_horizon_h * 1800
-        if latest is not None and (since is None or latest - since >= half):
+        if arrived is not None and (since is None or arrived - since >= half):
             if since is not None:
                 self.judge.renew(self._remembered)
-            self._remembered_from = latest
+            self._remembered_from = arrived
 
     def _sold_so_far(self, items: list[str]) -> pa.Table:
         """item_id, quantity of `items` in the committed orders."""

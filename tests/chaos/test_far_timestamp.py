@@ -105,3 +105,26 @@ def test_an_order_stamped_now_beside_a_checkpoint_of_the_night_moves_no_clock(
     night_doc = json.loads(redis_client.get(settings.night_key) or b"{}")
     assert night_doc["start_ms"] <= NIGHT_START_MS
     assert night_doc["latest_ms"] < NIGHT_START_MS + 3_600_000
+
+
+def test_a_fresh_stores_first_order_stamped_now_keeps_a_replayed_nights_resends_duplicates(
+        redis_client: redis.Redis, settings: Settings) -> None:
+    """The stray comes first, alone (an operator's smoke-test order), then last year's night,
+    then half of it again after a restart: the clock had nothing to weigh the stray against,
+    but the dedupe table's horizon is in arrivals, and every one of the night's keys arrived
+    within it (found from outside: +¥39M counted again)."""
+    night = list(sample_payloads())
+    publisher = StreamPublisher(redis_client, settings.orders_stream)
+    publisher.publish([payload("stamped-now", int(time.time() * 1000), "1234.56")])
+    ingest_until_idle(settings)
+    publisher.publish(night)
+    ingest_until_idle(settings)
+    resent = night[: len(night) // 2]
+    publisher.publish(resent)
+    said = ingest_until_idle(settings)
+    totals = read_summary(settings.data_dir)
+    rejected_again = sum(1 for p in resent if p in reference_rejected())
+    assert totals["gmv"] == format_cents(int((Decimal(TRUTH["gmv"]) + Decimal("1234.56")) * 100))
+    assert totals["orders"] == TRUTH["accepted"] + 1
+    assert totals["duplicates"] == TRUTH["duplicates"] + len(resent) - rejected_again
+    assert said.count("event=dedupe_rebuilt") == 1
