@@ -283,12 +283,10 @@ class Worker:
                   stages_s=self.stages.said())
 
     def _drained(self) -> bool:
-        """Everything the stream holds is committed."""
-        if self.judge.holds() or not self.client.exists(self.stream):
-            return not self.judge.holds()
-        last = self.client.xinfo_stream(self.stream)["last-generated-id"]
-        position = self.committer.position
-        return position is not None and id_key(last) <= id_key(position)
+        """Everything the stream holds is committed: called when a read after the position
+        came back empty (so nothing lies beyond it, whatever the stream's last generated id
+        says: its newest entries may have been removed) and nothing waits to be committed."""
+        return not self.judge.holds() and not self.committer.pending_gaps
 
 
 def _stop_between_batches(workers: list[Stoppable], asked: threading.Event) -> None:

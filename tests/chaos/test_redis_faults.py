@@ -165,3 +165,19 @@ def test_a_connection_cut_on_any_call_the_worker_makes_changes_no_total(
     # retried by redis-py on a new connection. Either way, nothing is lost or counted twice.
     assert command != "XREAD" or "event=redis_unavailable" in said
     assert_matches_truth(read_summary(settings.data_dir))
+
+
+@pytest.mark.parametrize("removal", ["xdel_newest", "trim_to_nothing"])
+def test_until_idle_ends_when_the_streams_newest_entries_were_removed_unread(
+        redis_client: redis.Redis, settings: Settings, removal: str) -> None:
+    """The stream's last generated id lies beyond anything left to read: --until-idle still
+    ends, once the gap is said (it waited for that id for ever, found from outside)."""
+    StreamPublisher(redis_client, settings.orders_stream).publish(list(sample_payloads())[:1_000])
+    if removal == "xdel_newest":
+        (newest, _), = redis_client.xrevrange(settings.orders_stream, count=1)
+        redis_client.xdel(settings.orders_stream, newest)
+    else:
+        redis_client.xtrim(settings.orders_stream, maxlen=0, approximate=False)
+    said = ingest_until_idle(settings)
+    (gap,) = read_summary(settings.data_dir)["stream_gaps"]
+    assert gap["lost"] == (1 if removal == "xdel_newest" else 1_000), said
