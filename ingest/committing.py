@@ -12,7 +12,7 @@ import pyarrow as pa
 from common.settings import Settings
 from ingest.checkpoint import Checkpoint
 from ingest.compaction import Compaction, Compactor
-from ingest.continuity import StreamGap
+from ingest.continuity import BEHIND, REMOVED, StreamGap
 from ingest.faults import FaultPlan
 from ingest.history import Manifest, orders_dir, part_checkpoint
 from ingest.judging import ACCEPTED
@@ -37,6 +37,7 @@ class Committer:
         self.pending_gaps: list[StreamGap] = []  # ... found since the last commit
         self.accounted = store.accounted()  # entries of the stream read or found lost
         self.clock_s = store.clock_s()  # the night's clock, told to the combiner
+        self.epoch = store.stream_epoch()  # the token beside the stream it reads
         self.compactor = Compactor(self.data_dir, faults.reached)
         # When each fresh part was committed; those found at start count as old.
         self.fresh_since = {f.name: 0.0 for f in self.files}
@@ -101,10 +102,7 @@ class Committer:
     def _committed(self, position: str, gaps: list[StreamGap], events: int) -> None:
         self.position = position
         self.gaps += gaps
-        if any(gap.reset for gap in gaps):
-            self.accounted = events
-        else:
-            self.accounted += events + sum(gap.lost or 0 for gap in gaps)
+        self.accounted = self.store.accounted()
 
     def _after_compaction(self, compacted: Compaction, part: FileEntry | None,
                           clock_ms: int) -> None:
@@ -132,12 +130,27 @@ class Committer:
         """Entries of the stream read or found lost, with `read` since the last commit."""
         return self.accounted + read + sum(gap.lost or 0 for gap in self.pending_gaps)
 
+    def keep_epoch(self, token: str) -> None:
+        self.store.keep_stream_epoch(token)
+        self.epoch = token
+
+    def since_restart(self) -> list[StreamGap]:
+        """The gaps found since the stream last became another one (committed and pending)."""
+        gaps = self.gaps + self.pending_gaps
+        restarts = [i for i, gap in enumerate(gaps) if gap.reset]
+        return gaps[restarts[-1] + 1:] if restarts else gaps
+
+    def behind_reported(self) -> bool:
+        """The stream's going back below the position is said already."""
+        return any(gap.cause == BEHIND and gap.after_id == self.position
+                   for gap in self.since_restart())
+
     def reported_through(self) -> str | None:
         """The newest entry known removed among the gaps found since the stream began."""
         newest: str | None = None
-        for gap in reversed(self.gaps + self.pending_gaps):
-            if gap.reset:
-                break
+        for gap in self.since_restart():
+            if gap.cause != REMOVED:
+                continue
             mark = gap.through_id or gap.before_id
             if mark is not None and (newest is None or id_key(mark) > id_key(newest)):
                 newest = mark

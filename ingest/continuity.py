@@ -64,55 +64,73 @@ def stream_info(client: redis.Redis, stream: str) -> StreamInfo:
     return StreamInfo.from_reply(client.execute_command("XINFO", "STREAM", stream))
 
 
+REMOVED = "removed"  # entries removed from the stream unread (XTRIM, XDEL)
+RESTARTED = "restarted"  # another stream under the name (Redis back empty, the key deleted)
+BEHIND = "behind"  # the stream's newest id below the position (Redis back on older data)
+
+
 @dataclass(frozen=True)
 class StreamGap:
-    """Entries of `stream` after `after_id` removed before they were read. `lost`: how many
-    (None: the server cannot tell); `reset`: the stream is gone or restarted below the position,
-    so reading starts again from its beginning."""
+    """Entries of `stream` after `after_id` lost before they were read. `lost`: how many (None:
+    the server cannot tell); `reset`: the stream is another one now, so reading starts again
+    from its beginning; `cause`: one of REMOVED, RESTARTED, BEHIND; `recount`: the entries the
+    stream has had, read or lost, as of the gap (the worker's count starts again from there)."""
 
     stream: str
     after_id: str
-    before_id: str | None  # the first entry still there after the gap (None: none yet)
-    through_id: str | None  # the newest entry known removed, where the server tells
+    before_id: str | None  # the first entry still there after the gap (None: none known)
+    through_id: str | None  # the newest entry known removed (or the stream's newest, behind)
     lost: int | None
     reset: bool
     found_ms: int
+    cause: str = REMOVED
+    recount: int | None = None
 
     def message(self) -> str:
         how_many = f"{self.lost:,} entries" if self.lost is not None else "entries (how many: " \
             "the server cannot tell)"
-        if self.reset:
-            return (f"stream {self.stream} restarted below the committed position {self.after_id} "
-                    f"(Redis restarted empty or from older data?): {how_many} after it lost; "
-                    "counting goes on from the stream's start")
-        upto = self.before_id or self.through_id or "the stream's end"
-        return (f"{how_many} removed from {self.stream} unread, between {self.after_id} and "
-                f"{upto} (an outside XTRIM/XDEL?): their orders are not counted")
+        if self.cause == RESTARTED:
+            return (f"stream {self.stream} is another stream than the one read up to "
+                    f"{self.after_id} (Redis restarted empty, or the key was deleted?): entries "
+                    "not read before, if any, are lost; counting goes on from its start")
+        if self.cause == BEHIND:
+            return (f"stream {self.stream} went back to {self.through_id}, below the committed "
+                    f"position {self.after_id} (Redis restarted on older data?): entries after "
+                    "the position not read before, if any, are lost; counting goes on from it")
+        upto = f"and {self.before_id}" if self.before_id else \
+            f"up to {self.through_id}" if self.through_id else "and the stream's end"
+        return (f"{how_many} removed from {self.stream} unread, between {self.after_id} {upto} "
+                "(an outside XTRIM/XDEL?): their orders are not counted")
 
     def as_json(self) -> dict[str, Any]:
         return {"stream": self.stream, "after_id": self.after_id, "before_id": self.before_id,
                 "through_id": self.through_id, "lost": self.lost, "reset": self.reset,
+                "cause": self.cause,
                 "found": beijing_iso(self.found_ms), "found_ms": self.found_ms,
                 "message": self.message()}
 
 
 def find_gap(stream: str, info: StreamInfo, after: str | None, accounted: int,
-             reported_through: str | None, now_ms: int) -> StreamGap | None:
+             reported_through: str | None, now_ms: int,
+             behind_reported: bool = False) -> StreamGap | None:
     """A gap after `after` (the last entry read; None: none yet) that `info`, taken just before
     the read after it, shows. `accounted`: the entries of this stream read up to `after` or found
-    lost before; `reported_through`: the newest removed entry already reported (not twice)."""
+    lost before; `reported_through`: the newest removed entry already reported (not twice);
+    `behind_reported`: the stream's going back below `after` is said already."""
     read_upto = id_key(after) if after else (0, 0)
     if not info.exists or info.last_id is None:
         if read_upto == (0, 0):
             return None
-        return StreamGap(stream, after or "0-0", None, None, None, True, now_ms)
+        return StreamGap(stream, after or "0-0", None, None, None, True, now_ms, RESTARTED, 0)
     if id_key(info.last_id) < read_upto:
-        return StreamGap(stream, after or "0-0", info.first_id, None, None, True, now_ms)
+        if behind_reported:
+            return None
+        return StreamGap(stream, after or "0-0", None, info.last_id, None, False, now_ms, BEHIND,
+                         info.entries_added)
     known = id_key(reported_through) if reported_through else (0, 0)
     deleted = id_key(info.max_deleted_id) if info.max_deleted_id else (0, 0)
     if deleted > read_upto and deleted > known:  # an XDEL (Redis 7 marks those, not trims)
-        return StreamGap(stream, after or "0-0", info.first_id, info.max_deleted_id, None, False,
-                         now_ms)
+        return StreamGap(stream, after or "0-0", None, info.max_deleted_id, None, False, now_ms)
     # A trim removes from the head: only a first entry beyond the last one read (or none at
     # all) can mean unread entries went. Redis 7 counts them (none: nothing to say); an older
     # server cannot, nor tell a never-read stream's trim, and says a cut once.
@@ -131,7 +149,7 @@ def count_lost(client: redis.Redis, gap: StreamGap, info: StreamInfo, accounted:
     (all of the stream when its first entry lies beyond the gap's start; else counted up to the
     start, which the worker's own trimming keeps small). None where the server cannot tell; 0 or
     less: nothing unread was removed."""
-    if info.entries_added is None or gap.reset:
+    if info.entries_added is None or gap.cause != REMOVED:
         return None
     first = info.first_id
     if first is None or id_key(first) > id_key(gap.after_id):

@@ -13,6 +13,12 @@ import redis
 from ingest.payloads import Payloads
 
 
+def epoch_key(stream: str) -> str:
+    """A token the worker leaves beside its stream: gone or changed, the stream is another one
+    (Redis came back empty), whatever its ids say."""
+    return f"{stream}:epoch"
+
+
 def id_key(entry_id: bytes | str) -> tuple[int, int]:
     text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
     ms, _, seq = text.partition("-")
@@ -84,20 +90,22 @@ class StreamReader:
     as this batch's last id is known, so Redis prepares it while the worker judges this one (in
     one thread: no lock handed back and forth). An empty batch: nothing came within `block_ms`.
 
-    Each XREAD goes with an XINFO STREAM just before it (one round trip): `info` is the stream
-    as it stood when the batch just yielded was read after `read_after` (its raw reply; None when
-    there is no such stream), which is how the worker sees entries removed before it read them."""
+    Each XREAD goes with a GET of the stream's epoch marker and an XINFO STREAM just before it
+    (one round trip): `marker` and `info` are as they stood when the batch just yielded was read
+    after `read_after` (raw replies; None when there is no such key), which is how the worker
+    sees entries removed before it read them, or another stream under the same name."""
 
     def __init__(self, client: redis.Redis, stream: str, position: str | None, count: int,
                  block_ms: int) -> None:
         self.client, self.stream, self.count, self.block_ms = client, stream, count, block_ms
         self.position = position or "0-0"
         self.info: list | None = None
+        self.marker: bytes | None = None
         self.read_after = self.position
 
     def _send(self, connection: redis.connection.AbstractConnection, after: str) -> None:
         connection.send_packed_command(connection.pack_commands([
-            ("XINFO", "STREAM", self.stream),
+            ("GET", epoch_key(self.stream)), ("XINFO", "STREAM", self.stream),
             ("XREAD", "COUNT", self.count, "BLOCK", self.block_ms, "STREAMS", self.stream, after)]))
 
     def batches(self) -> Iterator[Entries]:
@@ -107,13 +115,14 @@ class StreamReader:
         try:
             self._send(connection, last)
             while True:
+                marker = connection.read_response()
                 try:
                     info = connection.read_response()
                 except redis.ResponseError:  # no such stream (yet, or any more)
                     info = None
                 reply = connection.read_response()  # raw: no per-entry dicts from redis-py
                 entries = Entries.from_reply(reply[0][1] if reply else [])
-                self.info, self.read_after = info, last
+                self.info, self.marker, self.read_after = info, marker, last
                 if entries:
                     last = entries.last_id
                 self._send(connection, last)

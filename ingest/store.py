@@ -52,6 +52,8 @@ ALTER TABLE files ADD COLUMN IF NOT EXISTS max_arrival_ms BIGINT;
 _ACCOUNTED = """
 ALTER TABLE progress ADD COLUMN IF NOT EXISTS accounted BIGINT;
 ALTER TABLE progress ADD COLUMN IF NOT EXISTS clock_s BIGINT;
+ALTER TABLE stream_gaps ADD COLUMN IF NOT EXISTS cause VARCHAR DEFAULT 'removed';
+ALTER TABLE stream_gaps ADD COLUMN IF NOT EXISTS recount BIGINT;
 UPDATE progress SET accounted = accepted + rejected + duplicates WHERE accounted IS NULL;
 """
 
@@ -137,6 +139,15 @@ class Store:
         text = str(row[0])
         return int(text[:16], 16), int(text[16:], 16)
 
+    def stream_epoch(self) -> str | None:
+        """The token left beside the stream this store reads (ingest/read.py epoch_key)."""
+        row = self.db.execute("SELECT value FROM meta WHERE name = 'stream_epoch'").fetchone()
+        return str(row[0]) if row else None
+
+    def keep_stream_epoch(self, token: str) -> None:
+        self.db.execute("INSERT INTO meta VALUES ('stream_epoch', ?) ON CONFLICT DO UPDATE "
+                        "SET value = excluded.value", [token])
+
     def position(self) -> str | None:
         row = self.db.execute("SELECT position FROM progress").fetchone()
         return str(row[0]) if row and row[0] is not None else None
@@ -159,7 +170,7 @@ class Store:
 
     def stream_gaps(self) -> list[StreamGap]:
         return [StreamGap(*row) for row in self.db.execute(
-            "SELECT stream, after_id, before_id, through_id, lost, reset, found_ms "
+            "SELECT stream, after_id, before_id, through_id, lost, reset, found_ms, cause, recount "
             "FROM stream_gaps ORDER BY checkpoint, found_ms").fetchall()]
 
     def files(self) -> list[FileEntry]:
@@ -193,20 +204,18 @@ class Store:
             if commit.retired:
                 db.execute("DELETE FROM files WHERE list_contains(?, name)", [commit.retired])
             for gap in commit.gaps:
-                db.execute("INSERT INTO stream_gaps VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
-                    gap.stream, gap.after_id, gap.before_id, gap.through_id, gap.lost, gap.reset,
-                    gap.found_ms, checkpoint])
+                db.execute("INSERT INTO stream_gaps (stream, after_id, before_id, through_id, "
+                           "lost, reset, found_ms, checkpoint, cause, recount) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                               gap.stream, gap.after_id, gap.before_id, gap.through_id, gap.lost,
+                               gap.reset, gap.found_ms, checkpoint, gap.cause, gap.recount])
             # A stream that restarted is weighed from its start: what this commit read of it.
-            restarted = any(gap.reset for gap in commit.gaps)
             db.execute("UPDATE progress SET stream = ?, position = ?, checkpoint = ?, "
                        "accepted = accepted + ?, rejected = rejected + ?, "
-                       "duplicates = duplicates + ?, "
-                       "accounted = CASE WHEN ? THEN 0 ELSE accounted END + ?, "
+                       "duplicates = duplicates + ?, accounted = coalesce(?, accounted) + ?, "
                        "clock_s = coalesce(?, clock_s)", [
                            stream, commit.position, checkpoint, commit.accepted,
-                           commit.rejected, commit.duplicates, restarted,
-                           commit.accepted + commit.rejected + commit.duplicates + sum(
-                               gap.lost or 0 for gap in commit.gaps if not gap.reset),
+                           commit.rejected, commit.duplicates, *accounting(commit),
                            commit.clock_s])
             db.execute("COMMIT")
         except BaseException as err:
@@ -268,6 +277,15 @@ def _roll_back(db: duckdb.DuckDBPyConnection) -> None:
     that ended it is the one to tell, not "no transaction is active"."""
     with contextlib.suppress(duckdb.Error):
         db.execute("ROLLBACK")
+
+
+def accounting(commit: Commit) -> tuple[int | None, int]:
+    """The stream's entries read or lost after a commit, as (count it starts again from, or
+    None: from the last; added): a gap that recounts (the stream is another one, or went back)
+    sets it, the commit's events and the gaps' lost entries add to it."""
+    recount = next((g.recount for g in reversed(commit.gaps) if g.recount is not None), None)
+    events = commit.accepted + commit.rejected + commit.duplicates
+    return recount, events + sum(g.lost or 0 for g in commit.gaps if g.recount is None)
 
 
 def opened(path: Path) -> Store:

@@ -8,6 +8,7 @@ import gc
 import itertools
 import json
 import logging
+import os
 import signal
 import threading
 import time
@@ -28,7 +29,15 @@ from common.stopping import request_stop
 from ingest.checkpoint import Checkpoint
 from ingest.clock import clock_after
 from ingest.committing import Committer
-from ingest.continuity import MISSING, StreamGap, StreamInfo, count_lost, find_gap
+from ingest.continuity import (
+    MISSING,
+    REMOVED,
+    RESTARTED,
+    StreamGap,
+    StreamInfo,
+    count_lost,
+    find_gap,
+)
 from ingest.dedupe import SeenOrders
 from ingest.detect.watch import PartitionWatch, Watch
 from ingest.faults import FaultPlan
@@ -37,7 +46,7 @@ from ingest.integrity import FileProblem
 from ingest.judging import ACCEPTED, Judge, remembered
 from ingest.live_state import LiveState
 from ingest.publishing import Publisher
-from ingest.read import StreamReader, id_key
+from ingest.read import StreamReader, epoch_key, id_key
 from ingest.snapshot import now_ms
 from ingest.stages import Stages
 from ingest.store import Store, opened
@@ -144,9 +153,9 @@ class Worker:
         for entries in reader.batches():
             self.stages.add("read", time.perf_counter() - waited)
             gap = self._gap_before(reader)
-            if gap is not None and gap.reset:
-                self._restart_stream(gap)
-                return False  # read again, from the restarted stream's start
+            if gap is not None and gap.cause != REMOVED:
+                self._stream_changed(gap)
+                return False  # read again, from the position the stream has now
             if gap is not None:
                 self._gap_found(gap)
             self.publisher.rate.backlog(len(entries) >= self.settings.ingest_batch_size,
@@ -173,12 +182,16 @@ class Worker:
         return False
 
     def _gap_before(self, reader: StreamReader) -> StreamGap | None:
-        """Entries removed unread just before the batch the reader has just yielded."""
+        """Entries lost unread just before the batch the reader has just yielded, or another
+        stream under the name."""
+        if (another := self._another_stream(reader)) is not None:
+            return another
         info = StreamInfo.from_reply(reader.info) if reader.info is not None else MISSING
         accounted = self.committer.accounted_with(self.judge.read())
         gap = find_gap(self.stream, info, reader.read_after, accounted,
-                       self.committer.reported_through(), now_ms())
-        if gap is None or gap.reset:
+                       self.committer.reported_through(), now_ms(),
+                       self.committer.behind_reported())
+        if gap is None or gap.cause != REMOVED:
             return gap
         lost = count_lost(self.client, gap, info, accounted)
         if lost is not None and lost <= 0:
@@ -192,14 +205,44 @@ class Worker:
                  before=gap.before_id, lost=gap.lost, reset=gap.reset)
         self.watch.stream_gap(gap, self._clock_ms() or now_ms() // 1000 * 1000)
 
-    def _restart_stream(self, gap: StreamGap) -> None:
-        """The stream is gone or restarted below the position: what was read before is
-        committed, then the gap, with the position at the stream's start."""
+    def _another_stream(self, reader: StreamReader) -> StreamGap | None:
+        """The token beside the stream: taken (or left) at a first look; gone or changed since,
+        the stream is another one, whatever its ids (Redis came back empty and the producer
+        wrote on before the worker looked)."""
+        epoch = self.committer.epoch
+        if reader.marker is not None and reader.marker.decode() == epoch:
+            return None
+        if epoch is None or self.committer.position is None:
+            self._mark_epoch(first_look=True)
+            return None
+        now = self.client.get(epoch_key(self.stream))  # the read's may predate our own mark
+        if now is not None and _text(now) == epoch:
+            return None
+        return StreamGap(self.stream, reader.read_after, None, None, None, True, now_ms(),
+                         RESTARTED, 0)
+
+    def _mark_epoch(self, first_look: bool) -> None:
+        """A first look takes the token already beside the stream, or leaves one; a stream
+        found to be another gets a new one."""
+        key, token = epoch_key(self.stream), os.urandom(8).hex()
+        if first_look and not self.client.set(key, token, nx=True):
+            token = _text(self.client.get(key) or token)
+        elif not first_look:
+            self.client.set(key, token)
+        self.committer.keep_epoch(token)
+
+    def _stream_changed(self, gap: StreamGap) -> None:
+        """Another stream under the name, or the stream gone back below the position: what was
+        read before is committed, then the gap, with the position the stream has now (its
+        start, or where it was)."""
         if self.judge.holds() or self.committer.pending_gaps:
             self._commit()
         self._gap_found(gap)
-        self.committer.commit_empty("0-0", self._clock_ms())
-        self.judge.read_position = "0-0"
+        position = "0-0" if gap.reset else self.committer.position or "0-0"
+        self.committer.commit_empty(position, self._clock_ms())
+        if gap.reset:
+            self._mark_epoch(first_look=False)
+        self.judge.read_position = position
         self.publisher.files(now=True)
 
     def _commit(self) -> None:
@@ -348,6 +391,10 @@ def run_worker(client: redis.Redis, settings: Settings, until_idle: bool, judges
         if asked.is_set():
             return
         _wait_for_redis(client, asked)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _committed(worker: Worker | None) -> str | None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 from pathlib import Path
 
+import duckdb
 import pytest
 import redis
 
@@ -181,3 +183,34 @@ def test_until_idle_ends_when_the_streams_newest_entries_were_removed_unread(
     said = ingest_until_idle(settings)
     (gap,) = read_summary(settings.data_dir)["stream_gaps"]
     assert gap["lost"] == (1 if removal == "xdel_newest" else 1_000), said
+
+
+def test_a_redis_back_empty_with_the_producer_writing_first_is_another_stream_said_out_loud(
+        tmp_path: Path) -> None:
+    """Redis without persistence dies with entries unread; it comes back empty and the producer
+    writes on before the worker looks, with ids beyond the committed position. Nothing in the
+    ids tells; the token the worker left beside the stream is gone, so it says the stream is
+    another one and counts every new entry (found from outside: 16,000 lost, nothing said)."""
+    home, payloads = tmp_path / "redis", list(sample_payloads())
+    with EmbeddedRedis(home, append_only=False) as server:
+        settings = load_settings(env={}, redis_url=server.url, data_dir=tmp_path / "data")
+        StreamPublisher(connect(server.url), settings.orders_stream).publish(payloads[:40_000])
+        crashed = subprocess.run([*CLI, "ingest", "--until-idle", "--redis", server.url, "--data",
+                                  str(settings.data_dir)], capture_output=True, timeout=300,
+                                 env={**os.environ, **SMALL_BATCHES,
+                                      "GMV_FAULT_AT": "after_commit:3"})
+        assert crashed.returncode == -signal.SIGKILL
+    with duckdb.connect(str(settings.data_dir / "gmv.duckdb"), read_only=True) as store:
+        (counted,) = store.execute(
+            "SELECT accepted + rejected + duplicates FROM progress").fetchone() or (0,)
+    assert 0 < counted < 40_000  # entries were left unread
+    with EmbeddedRedis(home, append_only=False) as server:  # empty
+        settings = settings.replace(redis_url=server.url)
+        StreamPublisher(connect(server.url), settings.orders_stream).publish(payloads[40_000:])
+        said = ingest_until_idle(settings)
+    assert "event=stream_gap" in said
+    totals = read_summary(settings.data_dir)
+    (gap,) = totals["stream_gaps"]
+    assert gap["cause"] == "restarted" and gap["reset"]
+    assert totals["orders"] + totals["rejected"] + totals["duplicates"] == \
+        counted + len(payloads) - 40_000

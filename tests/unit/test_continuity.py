@@ -43,11 +43,16 @@ def test_an_xdel_beyond_the_position_is_a_gap_and_below_it_is_none() -> None:
                     NOW) is None  # said before
 
 
-def test_a_stream_gone_or_behind_the_position_restarts_from_its_start() -> None:
+def test_a_stream_gone_restarts_from_its_start_and_one_gone_back_reads_on_from_the_position(
+        ) -> None:
     gone = find_gap("s", MISSING, "7-0", 5, None, NOW)
-    assert gone is not None and gone.reset and "restarted below" in gone.message()
+    assert gone is not None and gone.reset and gone.cause == "restarted" and gone.recount == 0
+    assert "another stream" in gone.message()
     behind = find_gap("s", info("1-1", "3-0", 2, added=2), "7-0", 5, None, NOW)
-    assert behind is not None and behind.reset
+    assert behind is not None and not behind.reset and behind.cause == "behind"
+    assert behind.recount == 2 and "went back to 3-0" in behind.message()
+    assert find_gap("s", info("1-1", "3-0", 2, added=2), "7-0", 5, None, NOW,
+                    behind_reported=True) is None  # said once
     assert find_gap("s", MISSING, None, 0, None, NOW) is None  # never read: nothing to lose
 
 
