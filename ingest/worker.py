@@ -59,6 +59,7 @@ GC_EVERY_S = 30.0
 COMPACTION_WAIT_S = 120.0
 LIVE_WITHIN_S = 600  # event time this close to the wall clock: the night is live, not a replay
 CRASHES_WITHOUT_PROGRESS = 3
+REFUSALS = ("OOM", "MISCONF", "LOADING", "BUSY")  # Redis' own words for "not now"
 
 
 class Worker:
@@ -359,7 +360,7 @@ def run_worker(client: redis.Redis, settings: Settings, until_idle: bool, judges
     asked = threading.Event() if asked is None else asked
     if threading.current_thread() is threading.main_thread():
         _stop_between_batches(running, asked)
-    crashes = 0
+    crashes = failures = 0
     while True:
         store = opened(settings.data_dir / "gmv.duckdb")
         committed_at_start = store.checkpoint
@@ -378,17 +379,23 @@ def run_worker(client: redis.Redis, settings: Settings, until_idle: bool, judges
             log_line(log, logging.WARNING, "redis_unavailable", attempt=1,
                      error=_said(err), position=_committed(worker))
         except Exception as err:
-            crashes = 1 if store.checkpoint > committed_at_start else crashes + 1
-            log_line(log, logging.ERROR, "worker_crashed", crashes=crashes, error=_said(err),
-                     at=_where(err), position=_committed(worker))
-            if crashes >= CRASHES_WITHOUT_PROGRESS:
-                raise
+            if _refusing(err):  # Redis here but refusing writes (out of memory, a failing save)
+                log_line(log, logging.WARNING, "redis_refusing", error=_said(err),
+                         position=_committed(worker))
+            else:
+                crashes = 1 if store.checkpoint > committed_at_start else crashes + 1
+                log_line(log, logging.ERROR, "worker_crashed", crashes=crashes,
+                         error=_said(err), at=_where(err), position=_committed(worker))
+                if crashes >= CRASHES_WITHOUT_PROGRESS:
+                    raise
         finally:
             if worker is not None:
                 running.remove(worker)
                 worker.close()
             store.close()
-        if asked.is_set():
+        failures = 1 if store.checkpoint > committed_at_start else failures + 1
+        # Again and again with nothing committed between (Redis refusing writes): not a spin.
+        if asked.is_set() or asked.wait(min(0.05 * 2 ** failures, 5.0)):
             return
         _wait_for_redis(client, asked)
 
@@ -400,6 +407,14 @@ def _text(value: bytes | str) -> str:
 def _committed(worker: Worker | None) -> str | None:
     """Where the next worker reads on from (asked of no store: it may be what failed)."""
     return worker.committer.position if worker is not None else None
+
+
+def _refusing(err: BaseException) -> bool:
+    """Redis answers but will not take writes for now: out of memory, a failing background save,
+    still loading, a script running. Waited out like Redis away, not counted as a crash."""
+    said = str(err)
+    return isinstance(err, redis.ResponseError) and (
+        said.startswith(REFUSALS) or any(f"error: {r}" in said for r in REFUSALS))
 
 
 def _said(err: BaseException) -> str:
