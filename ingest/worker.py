@@ -21,6 +21,7 @@ from typing import Protocol
 
 import pyarrow as pa
 import redis
+from redis.exceptions import OutOfMemoryError, ReadOnlyError
 
 from common.logs import Progress, log_event, log_line
 from common.redis_server import REDIS_DOWN
@@ -413,8 +414,9 @@ def _refusing(err: BaseException) -> bool:
     """Redis answers but will not take writes for now: out of memory, a failing background save,
     still loading, a script running. Waited out like Redis away, not counted as a crash."""
     said = str(err)
-    return isinstance(err, redis.ResponseError) and (
-        said.startswith(REFUSALS) or any(f"error: {r}" in said for r in REFUSALS))
+    return isinstance(err, (OutOfMemoryError, ReadOnlyError)) or isinstance(
+        err, redis.ResponseError) and (said.startswith(REFUSALS) or any(
+            f"error: {r}" in said for r in REFUSALS))
 
 
 def _said(err: BaseException) -> str:
