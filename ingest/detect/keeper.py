@@ -17,6 +17,7 @@ from common.logs import log_event
 from common.settings import Settings
 from ingest.detect.alerts import PENDING, RESOLVED, Alert, AlertBook
 from ingest.detect.notify import Webhook
+from ingest.integrity import GarbledFile
 
 log = logging.getLogger("gmv.detect")
 ACKS_EVERY_S = 0.5
@@ -32,7 +33,15 @@ def pipeline_alerts_path(data_dir: Path) -> Path:
 
 
 def _read(path: Path) -> list[dict[str, Any]]:
-    return list(json.loads(path.read_text())["alerts"]) if path.exists() else []
+    if not path.exists():
+        return []
+    try:
+        return list(json.loads(path.read_text())["alerts"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise GarbledFile(path, f"is not a readable alert book ({type(err).__name__}: "
+                          f"{str(err)[:100]})", "put back the copy in Redis (the alerts key, "
+                          "newest first: GET gmv:orders:alerts) or move the file aside (the "
+                          "night's alerts so far are then forgotten), and start again") from None
 
 
 def read_alerts(data_dir: Path) -> list[dict[str, Any]]:

@@ -260,3 +260,17 @@ def test_a_damaged_store_is_one_line_naming_it(redis_client: redis.Redis, settin
     publish(redis_client, settings, orders(20, "new"))
     assert_refused(ingest(settings), "ingest", store, "is damaged", "Corrupt database file",
                    "restore it from a backup")
+
+
+def test_a_garbled_alert_book_is_one_line_naming_it(redis_client: redis.Redis,
+                                                      settings: Settings) -> None:
+    """Cut short between two runs (found from outside: three crashes, then 'Unterminated
+    string', naming no file)."""
+    from ingest.detect.keeper import alerts_path
+
+    replay(SAMPLE, redis_client, settings, speed=None, retime=False)
+    book = alerts_path(settings.data_dir)
+    book.parent.mkdir(parents=True, exist_ok=True)
+    book.write_text('{"alerts": [{"kind": "orders_dr')
+    assert_refused(ingest(settings), "ingest", book, "move the file aside")
+    assert_refused(gmv(settings, "alerts", "--json"), "alerts", book, "move the file aside")
