@@ -71,7 +71,7 @@ ALERT_LINE = {ALERT_FILL["critical"]: "#ff4d4f", ALERT_FILL["major"]: ORANGE,
 MARKED_ALERTS = 8  # labels beyond the latest few would pile up on a night-long axis
 # Alerts about one item, not the charted flow: a line where they began, not a band that would
 # tint the chart for as long as the item stays oversold.
-MOMENT_KINDS = {"oversell"}
+MOMENT_KINDS = {"oversell", "stream_gap"}  # a moment, not a stretch: a line
 
 
 def alert_marks(alerts: list[dict[str, Any]], lang: str, until_ms: int | None,

@@ -152,7 +152,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "beijing_time": "北京时间", "stale": "数据已 {age} 未更新 — 屏幕上的数字不是实时的",
         "partition_stale": "已停",
         "stream_lost": "未读即被删除 {lost} 条",
-        "stream_gap_banner": "部分订单在计入前已从数据流中删除 — 总数偏低，运维正在处理",
+        "stream_gap_banner": "部分订单在计入前已从数据流中删除 — 总数偏低，已通知运维",
         "stream_lost_unknown": "有未读条目被删除",
         "waiting": "等待数据 — 采集进程尚未发布快照", "pc": "电脑", "mobile": "手机",
         "pad": "平板", "other": "其他", "none": "未填", "overseas": "海外",
@@ -232,7 +232,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "partition_stale": "stale",
         "stream_lost": "{lost} removed unread",
         "stream_gap_banner": "Some orders were removed from the stream before they were counted"
-                             " — the totals are short; operations is on it",
+                             " — the totals are short; operations has been alerted",
         "stream_lost_unknown": "entries removed unread",
         "waiting": "Waiting for data — the ingest worker has not published yet", "pc": "PC",
         "mobile": "Mobile", "pad": "Pad", "other": "Other", "none": "unset",
@@ -300,6 +300,7 @@ NAMES: dict[str, dict[str, str]] = {
         "bot_burst": "疑似刷单", "oversell": "超卖", "rejected_rate": "异常数据激增",
         "duplicate_rate": "重复订单激增", "late_arrivals": "迟到订单激增",
         "stream_lag": "处理延迟", "heartbeat_missing": "采集心跳丢失",
+        "stream_gap": "数据流缺口",
     },
     "en": {
         "apparel": "Apparel", "beauty": "Beauty", "food": "Food", "electronics": "Electronics",
@@ -317,7 +318,7 @@ NAMES: dict[str, dict[str, str]] = {
         "price_glitch": "Price glitch", "bot_burst": "Bot burst", "oversell": "Oversell",
         "rejected_rate": "Rejected surge", "duplicate_rate": "Duplicate surge",
         "late_arrivals": "Late orders", "stream_lag": "Pipeline lag",
-        "heartbeat_missing": "Worker heartbeat lost",
+        "heartbeat_missing": "Worker heartbeat lost", "stream_gap": "Stream gap",
     },
 }
 

@@ -394,6 +394,7 @@ class Combiner:
             "capacity_best_eps": sum(b.get("capacity_best_eps") or 0 for b in known) or None,
             "partitions": each, "stale_partitions": stale,
             "stream_gaps": sum(b.get("stream_gaps") or 0 for b in known),
+            "stream_gap_open": self.watch.gap_open(),
             "stream_lost": None if any(b.get("stream_gaps") and b.get("stream_lost") is None
                                        for b in known)
             else sum(b.get("stream_lost") or 0 for b in known),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Callable
 
 import redis
 
@@ -39,6 +40,7 @@ class Publisher:
                                            state, self.heartbeat,
                                            settings.snapshot_interval_ms / 1000,
                                            LiveForecast(settings) if judges else None)
+        self.gap_open: Callable[[], bool] = lambda: False  # the watch's, once there is one
         self._at: dict[str, float] = {}
         self._files_behind = False  # a commit the files do not tell of yet
         self._merchants_behind = False
@@ -99,5 +101,6 @@ class Publisher:
         lost = [gap.lost for gap in self.committer.gaps]
         return {"heartbeat_ms": now_ms(), "worker": self.name, "position": position,
                 "stream_last_id": last, "lag_ms": lag, "stream_gaps": len(lost),
+                "stream_gap_open": self.gap_open(),
                 "stream_lost": None if None in lost else sum(n or 0 for n in lost),
                 **self.rate.figures()}

@@ -93,6 +93,7 @@ class Worker:
             client, settings, store.item_sold(), self._sold_so_far) \
             if judges else PartitionWatch()
         self.publisher = Publisher(client, settings, self.state, self.committer, store, judges)
+        self.publisher.gap_open = self.watch.gap_open
         self.stopping = False  # asked to stop (SIGTERM): between two batches, cleanly
         self.publisher.files(now=True)
 

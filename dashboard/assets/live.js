@@ -138,7 +138,7 @@
         const extend = points.x.length ? [{x: [points.x], y: [points.y]}, [0], SERIES_POINTS] : noUpdate();
         return [
           {received_at: live.received_at || Date.now(), age_ms: live.age_ms || 0,
-           gaps: live.stream_gaps || 0},
+           gaps: live.stream_gap_open ? 1 : 0},
           count(live.orders), count(live.ops_now), count(live.peak_ops),
           live.peak_second_ms ? words.at + " " + beijing(live.peak_second_ms).slice(11) : "",
           ring, extend, points.x.length ? points.last : noUpdate(),

@@ -104,6 +104,11 @@ class Watch(AlertKeeper):
         self.publish(self.book.observe(STREAM_GAP, f"stream={gap.stream}", True, clock_ms,
                                        gap.message(), actual=gap.lost))
 
+    def gap_open(self) -> bool:
+        """A stream gap no one has acknowledged yet: the screens say the totals are short."""
+        return any(a.kind == STREAM_GAP.kind and a.acknowledged_ms is None
+                   for a in self.book.firing())
+
     def merge_acks(self) -> None:
         super().merge_acks()
         seen = [a for a in self.book.firing() if a.kind == STREAM_GAP.kind
@@ -131,6 +136,9 @@ class PartitionWatch:
 
     def stream_gap(self, gap: StreamGap, clock_ms: int) -> None:
         pass  # the combiner tells of every partition's gaps
+
+    def gap_open(self) -> bool:
+        return False
 
     def flush(self) -> None:
         pass
