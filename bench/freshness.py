@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.publish import machine
-from common.redis_server import EmbeddedRedis, connect
+from common.redis_server import PUBLISHER_SOCKET_TIMEOUT_S, EmbeddedRedis, connect
 from common.settings import load_settings
 from rehearsal.publish import StreamPublisher
 from rehearsal.simulate import NightPlan, NightSimulator
@@ -35,7 +35,8 @@ def publish(url: str, stream: str, rate: int, seconds: int) -> None:
     """Runs in its own process: `rate` orders a second, in ticks of TICK_S."""
     sim = NightSimulator(NightPlan(seed=3, peak_ops=max(rate, 20_000), start_s=0, duration_s=60))
     payloads = [p for batch in sim.batches() for p in batch.payloads]
-    publisher = StreamPublisher(connect(url), stream, 2000)
+    publisher = StreamPublisher(connect(url, socket_timeout=PUBLISHER_SOCKET_TIMEOUT_S), stream,
+                                2000)
     per_tick = int(rate * TICK_S)
     started = time.monotonic()
     for tick in range(int(seconds / TICK_S)):

@@ -52,6 +52,10 @@ CLUSTER_SCHEME = "redis+cluster://"
 # common.stopping.STOP_WITHIN_S, so that SIGTERM is obeyed in time; the callers' loops retry.
 SOCKET_TIMEOUT_S = 3.0
 CONNECT_TIMEOUT_S = 2.0
+# A publisher (simulate, replay, a bench's load) waits a Redis stall out instead: it stops on its
+# signal handler, not between waits, and it has no retry (a stall of AOF fsyncs under a busy
+# disk took a bench's publisher down at 3 s).
+PUBLISHER_SOCKET_TIMEOUT_S = 10.0
 # Redis is away for a while (restarting, loading its AOF, a cluster node down): wait and retry.
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, ClusterDownError)
 

@@ -14,7 +14,13 @@ from typing import Any, NoReturn
 import redis
 
 from common.logs import setup_logging
-from common.redis_server import RedisUnavailable, connect, node_client, redis_url_for
+from common.redis_server import (
+    PUBLISHER_SOCKET_TIMEOUT_S,
+    RedisUnavailable,
+    connect,
+    node_client,
+    redis_url_for,
+)
 from common.settings import Settings, load_settings
 from common.stopping import Stopped, enforce_deadline, stop_on_signals
 from ingest.integrity import FileProblem, is_duckdb_error, problem_of
@@ -227,7 +233,8 @@ def _run_simulate(args: argparse.Namespace, settings: Settings) -> None:
         simulate_to_file(plan, args.out, command)
         return
     with redis_url_for(settings) as url:
-        simulate_to_stream(plan, connect(url), settings, None if args.max else args.speed,
+        simulate_to_stream(plan, connect(url, socket_timeout=PUBLISHER_SOCKET_TIMEOUT_S),
+                           settings, None if args.max else args.speed,
                            args.labels or settings.data_dir / "labels.json", command)
 
 
@@ -238,7 +245,8 @@ def _run_replay(args: argparse.Namespace, settings: Settings) -> None:
         raise UsageError(f"no such file: {args.file}")
     _stoppable()
     with redis_url_for(settings) as url:
-        replay(args.file, connect(url), settings, None if args.max else args.speed, args.retime)
+        replay(args.file, connect(url, socket_timeout=PUBLISHER_SOCKET_TIMEOUT_S), settings,
+               None if args.max else args.speed, args.retime)
 
 
 def _run_ingest(args: argparse.Namespace, settings: Settings) -> None:

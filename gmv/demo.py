@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from common.logs import log_event, log_to_file
-from common.redis_server import connect, redis_url_for
+from common.redis_server import PUBLISHER_SOCKET_TIMEOUT_S, connect, redis_url_for
 from common.settings import Settings
 from common.stopping import STOP_WITHIN_S, parent_death_signal
 from dashboard.accounts import Accounts
@@ -163,7 +163,8 @@ def run_demo(settings: Settings, seed: int, peak_ops: int, speed: float,
                 status = StatusLine(connect(url), settings)
                 status.start()
                 try:
-                    simulate_to_stream(plan, connect(url), settings, speed,
+                    publishing = connect(url, socket_timeout=PUBLISHER_SOCKET_TIMEOUT_S)
+                    simulate_to_stream(plan, publishing, settings, speed,
                                        settings.data_dir / "labels.json", "gmv demo")
                 finally:
                     status.stop()
