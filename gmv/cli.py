@@ -245,8 +245,12 @@ def _run_replay(args: argparse.Namespace, settings: Settings) -> None:
         raise UsageError(f"no such file: {args.file}")
     _stoppable()
     with redis_url_for(settings) as url:
-        replay(args.file, connect(url, socket_timeout=PUBLISHER_SOCKET_TIMEOUT_S), settings,
-               None if args.max else args.speed, args.retime)
+        try:
+            replay(args.file, connect(url, socket_timeout=PUBLISHER_SOCKET_TIMEOUT_S), settings,
+                   None if args.max else args.speed, args.retime)
+        except EOFError:  # what was read before is published; its lines say how far it got
+            raise FileProblem(args.file, "ends before its end (a copy cut short?)",
+                              "replay a whole copy of the recording") from None
 
 
 def _run_ingest(args: argparse.Namespace, settings: Settings) -> None:

@@ -194,7 +194,10 @@ def read_summary(data_dir: Path) -> dict[str, Any]:
     if not path.exists():
         raise FileNotFoundError(f"no summary at {path}: run `gmv ingest` first, or pass --data")
     try:
-        return dict(json.loads(path.read_text()))
+        summary = json.loads(path.read_text())
+        if not isinstance(summary, dict) or "gmv" not in summary:
+            raise ValueError("not the worker's totals")
+        return summary
     except ValueError as err:
         raise GarbledFile(path, f"is not readable JSON ({str(err)[:120]})", "the worker "
                           "rewrites it from its store when it starts: run `gmv ingest` for that "
