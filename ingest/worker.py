@@ -94,6 +94,7 @@ class Worker:
             if judges else PartitionWatch()
         self.publisher = Publisher(client, settings, self.state, self.committer, store, judges)
         self.publisher.gap_open = self.watch.gap_open
+        self._removed_seen: int | None = None  # entries the stream has lost, as last looked
         self.stopping = False  # asked to stop (SIGTERM): between two batches, cleanly
         self.publisher.files(now=True)
 
@@ -193,7 +194,8 @@ class Worker:
         accounted = self.committer.accounted_with(self.judge.read())
         gap = find_gap(self.stream, info, reader.read_after, accounted,
                        self.committer.reported_through(), now_ms(),
-                       self.committer.behind_reported())
+                       self.committer.behind_reported()) or self._removed_by_others(
+                           info, reader.read_after)
         if gap is None or gap.cause != REMOVED:
             return gap
         lost = count_lost(self.client, gap, info, accounted)
@@ -207,6 +209,18 @@ class Worker:
         log_line(log, logging.ERROR, "stream_gap", stream=gap.stream, after=gap.after_id,
                  before=gap.before_id, lost=gap.lost, reset=gap.reset)
         self.watch.stream_gap(gap, self._clock_ms() or now_ms() // 1000 * 1000)
+
+    def _removed_by_others(self, info: StreamInfo, after: str) -> StreamGap | None:
+        """Redis 7 tells how many entries were ever removed (added less still there): more
+        than this worker trimmed since it last looked means someone else removed some (an XDEL
+        below one already said leaves no other mark), and then they are counted."""
+        if info.entries_added is None:
+            return None
+        removed, seen = info.entries_added - info.length, self._removed_seen
+        self._removed_seen = removed if seen is None else max(seen, removed)
+        if removed <= 0 or seen is not None and removed <= seen:
+            return None
+        return StreamGap(self.stream, after, None, None, None, False, now_ms())
 
     def _another_stream(self, reader: StreamReader) -> StreamGap | None:
         """The token beside the stream: taken (or left) at a first look; gone or changed since,
@@ -310,7 +324,9 @@ class Worker:
         position = self.committer.position
         if self.settings.trim_stream and position and self.publisher.due("trim", TRIM_EVERY_S):
             # Only entries below the committed position go: those are in the store already.
-            self.client.xtrim(self.stream, minid=position, approximate=False)
+            trimmed = self.client.xtrim(self.stream, minid=position, approximate=False)
+            if self._removed_seen is not None:
+                self._removed_seen += int(trimmed or 0)
         if self.publisher.due("gc", GC_EVERY_S):
             gc.collect()
 
