@@ -383,6 +383,7 @@ def run_worker(client: redis.Redis, settings: Settings, until_idle: bool, judges
         store = opened(settings.data_dir / "gmv.duckdb")
         committed_at_start = store.checkpoint
         worker: Worker | None = None
+        away = False
         try:
             worker = Worker(client, settings, store, faults, judges)
             running.append(worker)
@@ -394,6 +395,7 @@ def run_worker(client: redis.Redis, settings: Settings, until_idle: bool, judges
         except (redis.AuthenticationError, FileProblem):
             raise  # not away: refused, or a file a person must see to (one line from the CLI)
         except REDIS_DOWN as err:
+            away = True
             log_line(log, logging.WARNING, "redis_unavailable", attempt=1,
                      error=_said(err), position=_committed(worker))
         except Exception as err:
@@ -415,7 +417,7 @@ def run_worker(client: redis.Redis, settings: Settings, until_idle: bool, judges
         # Again and again with nothing committed between (Redis refusing writes): not a spin.
         if asked.is_set() or asked.wait(min(0.05 * 2 ** failures, 5.0)):
             return
-        _wait_for_redis(client, asked)
+        _wait_for_redis(client, asked, away)
 
 
 def _text(value: bytes | str) -> str:
@@ -445,9 +447,9 @@ def _where(err: BaseException) -> str:
     return f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
 
 
-def _wait_for_redis(client: redis.Redis, asked: threading.Event) -> None:
-    """Until Redis answers (said when it does) or a stop is asked: the next worker is built
-    only then, so an outage costs one rebuild, not one per retry."""
+def _wait_for_redis(client: redis.Redis, asked: threading.Event, away: bool) -> None:
+    """Until Redis answers (said when it does, if it was `away`) or a stop is asked: the next
+    worker is built only then, so an outage costs one rebuild, not one per retry."""
     for attempt in itertools.count(1):
         try:
             client.ping()
@@ -460,7 +462,7 @@ def _wait_for_redis(client: redis.Redis, asked: threading.Event) -> None:
             if asked.wait(wait_s):
                 return
             continue
-        if attempt > 1:
+        if away or attempt > 1:
             log_event(log, "redis_reconnected", attempts=attempt)
         return
 
