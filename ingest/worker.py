@@ -8,13 +8,11 @@ import gc
 import itertools
 import json
 import logging
-import os
 import signal
 import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import Protocol
@@ -30,24 +28,17 @@ from common.stopping import request_stop
 from ingest.checkpoint import Checkpoint
 from ingest.clock import clock_after
 from ingest.committing import Committer
-from ingest.continuity import (
-    MISSING,
-    REMOVED,
-    RESTARTED,
-    StreamGap,
-    StreamInfo,
-    count_lost,
-    find_gap,
-)
+from ingest.continuity import REMOVED, StreamGap
 from ingest.dedupe import SeenOrders
 from ingest.detect.watch import PartitionWatch, Watch
 from ingest.faults import FaultPlan
+from ingest.gaps import GapFinder
 from ingest.history import items_sold, orders_dir, summary_path
 from ingest.integrity import FileProblem
 from ingest.judging import ACCEPTED, Judge, remembered
 from ingest.live_state import LiveState
 from ingest.publishing import Publisher
-from ingest.read import StreamReader, epoch_key, id_key
+from ingest.read import StreamReader, id_key
 from ingest.snapshot import now_ms
 from ingest.stages import Stages
 from ingest.store import Store, opened
@@ -94,7 +85,7 @@ class Worker:
             if judges else PartitionWatch()
         self.publisher = Publisher(client, settings, self.state, self.committer, store, judges)
         self.publisher.gap_open = self.watch.gap_open
-        self._removed_seen: int | None = None  # entries the stream has lost, as last looked
+        self.gaps = GapFinder(client, self.stream, self.committer)
         self.stopping = False  # asked to stop (SIGTERM): between two batches, cleanly
         self.publisher.files(now=True)
 
@@ -156,7 +147,7 @@ class Worker:
         waited = time.perf_counter()
         for entries in reader.batches():
             self.stages.add("read", time.perf_counter() - waited)
-            gap = self._gap_before(reader)
+            gap = self.gaps.before(reader, self.judge.read())
             if gap is not None and gap.cause != REMOVED:
                 self._stream_changed(gap)
                 return False  # read again, from the position the stream has now
@@ -185,68 +176,12 @@ class Worker:
             waited = time.perf_counter()
         return False
 
-    def _gap_before(self, reader: StreamReader) -> StreamGap | None:
-        """Entries lost unread just before the batch the reader has just yielded, or another
-        stream under the name."""
-        if (another := self._another_stream(reader)) is not None:
-            return another
-        info = StreamInfo.from_reply(reader.info) if reader.info is not None else MISSING
-        accounted = self.committer.accounted_with(self.judge.read())
-        gap = find_gap(self.stream, info, reader.read_after, accounted,
-                       self.committer.reported_through(), now_ms(),
-                       self.committer.behind_reported()) or self._removed_by_others(
-                           info, reader.read_after)
-        if gap is None or gap.cause != REMOVED:
-            return gap
-        lost = count_lost(self.client, gap, info, accounted)
-        if lost is not None and lost <= 0:
-            return None  # only entries already read were removed
-        return replace(gap, lost=lost)
-
     def _gap_found(self, gap: StreamGap) -> None:
         """Said at once (log, alert); committed with the next checkpoint."""
         self.committer.gap_found(gap)
         log_line(log, logging.ERROR, "stream_gap", stream=gap.stream, after=gap.after_id,
                  before=gap.before_id, lost=gap.lost, reset=gap.reset)
         self.watch.stream_gap(gap, self._clock_ms() or now_ms() // 1000 * 1000)
-
-    def _removed_by_others(self, info: StreamInfo, after: str) -> StreamGap | None:
-        """Redis 7 tells how many entries were ever removed (added less still there): more
-        than this worker trimmed since it last looked means someone else removed some (an XDEL
-        below one already said leaves no other mark), and then they are counted."""
-        if info.entries_added is None:
-            return None
-        removed, seen = info.entries_added - info.length, self._removed_seen
-        self._removed_seen = removed if seen is None else max(seen, removed)
-        if removed <= 0 or seen is not None and removed <= seen:
-            return None
-        return StreamGap(self.stream, after, None, None, None, False, now_ms())
-
-    def _another_stream(self, reader: StreamReader) -> StreamGap | None:
-        """The token beside the stream: taken (or left) at a first look; gone or changed since,
-        the stream is another one, whatever its ids (Redis came back empty and the producer
-        wrote on before the worker looked)."""
-        epoch = self.committer.epoch
-        if reader.marker is not None and reader.marker.decode() == epoch:
-            return None
-        if epoch is None or self.committer.position is None:
-            self._mark_epoch(first_look=True)
-            return None
-        now = self.client.get(epoch_key(self.stream))  # the read's may predate our own mark
-        if now is not None and _text(now) == epoch:
-            return None
-        return StreamGap(self.stream, reader.read_after, None, None, None, True, now_ms(),
-                         RESTARTED, 0)
-
-    def _mark_epoch(self, first_look: bool) -> None:
-        """A first look takes the token already beside the stream, or leaves one; a stream
-        found to be another gets a new one."""
-        key, token = epoch_key(self.stream), os.urandom(8).hex()
-        if first_look and not self.client.set(key, token, nx=True):
-            token = _text(self.client.get(key) or token)
-        elif not first_look:
-            self.client.set(key, token)
-        self.committer.keep_epoch(token)
 
     def _stream_changed(self, gap: StreamGap) -> None:
         """Another stream under the name, or the stream gone back below the position: what was
@@ -258,7 +193,7 @@ class Worker:
         position = "0-0" if gap.reset else self.committer.position or "0-0"
         self.committer.commit_empty(position, self._clock_ms())
         if gap.reset:
-            self._mark_epoch(first_look=False)
+            self.gaps.mark_epoch(first_look=False)
         self.judge.read_position = position
         self.publisher.files(now=True)
 
@@ -324,9 +259,7 @@ class Worker:
         position = self.committer.position
         if self.settings.trim_stream and position and self.publisher.due("trim", TRIM_EVERY_S):
             # Only entries below the committed position go: those are in the store already.
-            trimmed = self.client.xtrim(self.stream, minid=position, approximate=False)
-            if self._removed_seen is not None:
-                self._removed_seen += int(trimmed or 0)
+            self.gaps.trimmed(self.client.xtrim(self.stream, minid=position, approximate=False))
         if self.publisher.due("gc", GC_EVERY_S):
             gc.collect()
 
@@ -418,10 +351,6 @@ def run_worker(client: redis.Redis, settings: Settings, until_idle: bool, judges
         if asked.is_set() or asked.wait(min(0.05 * 2 ** failures, 5.0)):
             return
         _wait_for_redis(client, asked, away)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def _committed(worker: Worker | None) -> str | None:
