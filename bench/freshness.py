@@ -57,24 +57,28 @@ def measure(rate: int, seconds: int) -> tuple[list[tuple[int, str]], list[dict]]
         cli = [sys.executable, "-m"]
         worker = subprocess.Popen([*cli, "gmv.cli", "ingest", "-q", "--redis", server.url,
                                    "--data", str(settings.data_dir)])
-        while client.get(settings.snapshot_key) is None:
-            time.sleep(0.05)
-        producer = subprocess.Popen([*cli, "bench.freshness", "publish", server.url,
-                                     settings.orders_stream, str(rate), str(seconds)])
-        snapshots: list[tuple[int, str]] = []
-        beats: list[dict] = []
-        last_seq = None
-        while producer.poll() is None:
-            raw = client.get(settings.snapshot_key)
-            if raw:
-                live = json.loads(raw)
-                if live["seq"] != last_seq and live["position"]:
-                    snapshots.append((live["heartbeat_ms"], live["position"]))
-                    beats.append(live)
-                    last_seq = live["seq"]
-            time.sleep(0.002)
-        worker.terminate()
-        worker.wait()
+        try:  # the worker goes with the bench, however it ends (one outlived a failed run)
+            while client.get(settings.snapshot_key) is None:
+                time.sleep(0.05)
+            producer = subprocess.Popen([*cli, "bench.freshness", "publish", server.url,
+                                         settings.orders_stream, str(rate), str(seconds)])
+            snapshots: list[tuple[int, str]] = []
+            beats: list[dict] = []
+            last_seq = None
+            while producer.poll() is None:
+                raw = client.get(settings.snapshot_key)
+                if raw:
+                    live = json.loads(raw)
+                    if live["seq"] != last_seq and live["position"]:
+                        snapshots.append((live["heartbeat_ms"], live["position"]))
+                        beats.append(live)
+                        last_seq = live["seq"]
+                time.sleep(0.002)
+            if producer.returncode:
+                raise SystemExit(f"the publisher failed ({producer.returncode})")
+        finally:
+            worker.terminate()
+            worker.wait()
     return snapshots, beats
 
 
