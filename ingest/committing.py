@@ -19,7 +19,7 @@ from ingest.judging import ACCEPTED
 from ingest.parts import remove_unnamed, write_part
 from ingest.read import id_key
 from ingest.stages import Stages
-from ingest.store import Commit, FileEntry, Store
+from ingest.store import Commit, FileEntry, Store, accounting
 from ingest.windows import merchant_minutes, window_deltas
 
 RECENT_CHECKPOINTS = 2_000  # told in the manifest: ten minutes of commits at 300 ms
@@ -64,15 +64,15 @@ class Committer:
         self.faults.reached("after_part")
         compacted = self.compactor.take() or Compaction([], [])
         gaps, self.pending_gaps = self.pending_gaps, []
+        commit = Commit(position, accepted.num_rows, checkpoint.rejected, checkpoint.duplicates,
+                        deltas, merchants, items, part, compacted.retired, compacted.added, gaps,
+                        clock_s)
         with self.stages.timed("commit"):
-            self.store.commit(self.stream, Commit(
-                position, accepted.num_rows, checkpoint.rejected, checkpoint.duplicates,
-                deltas, merchants, items, part, compacted.retired, compacted.added, gaps,
-                clock_s))
+            self.store.commit(self.stream, commit)
         if clock_s is not None:
             self.clock_s = clock_s
         self.faults.reached("after_commit")
-        self._committed(position, gaps, checkpoint.events)
+        self._committed(commit)
         self.recent.append([self.store.checkpoint, id_key(position)[0],
                             checkpoint.rejected, checkpoint.duplicates])
         self._after_compaction(compacted, part, clock_ms)
@@ -83,10 +83,11 @@ class Committer:
         compacted = compacted or Compaction([], [])
         gaps, self.pending_gaps = self.pending_gaps, []
         empty = ACCEPTED.empty_table()
-        self.store.commit(self.stream, Commit(
-            position, 0, 0, 0, window_deltas(empty), merchant_minutes(empty),
-            empty.select(["item_id", "quantity"]), None, compacted.retired, compacted.added, gaps))
-        self._committed(position, gaps, 0)
+        commit = Commit(position, 0, 0, 0, window_deltas(empty), merchant_minutes(empty),
+                        empty.select(["item_id", "quantity"]), None, compacted.retired,
+                        compacted.added, gaps)
+        self.store.commit(self.stream, commit)
+        self._committed(commit)
         self._after_compaction(compacted, None, clock_ms)
 
     def commit_compaction(self, clock_ms: int, wait_s: float = 0.0) -> bool:
@@ -99,10 +100,12 @@ class Committer:
         self.compactor.offer(self.files, clock_ms, time.monotonic(), self.fresh_since)
         return False
 
-    def _committed(self, position: str, gaps: list[StreamGap], events: int) -> None:
-        self.position = position
-        self.gaps += gaps
-        self.accounted = self.store.accounted()
+    def _committed(self, commit: Commit) -> None:
+        """The store's truth as this commit left it, kept without asking the store."""
+        self.position = commit.position
+        self.gaps += commit.gaps
+        recount, added = accounting(commit)
+        self.accounted = (self.accounted if recount is None else recount) + added
 
     def _after_compaction(self, compacted: Compaction, part: FileEntry | None,
                           clock_ms: int) -> None:
