@@ -58,12 +58,6 @@ def _text(value: Any) -> str | None:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def stream_info(client: redis.Redis, stream: str) -> StreamInfo:
-    if not client.exists(stream):
-        return MISSING
-    return StreamInfo.from_reply(client.execute_command("XINFO", "STREAM", stream))
-
-
 REMOVED = "removed"  # entries removed from the stream unread (XTRIM, XDEL)
 RESTARTED = "restarted"  # another stream under the name (Redis back empty, the key deleted)
 BEHIND = "behind"  # the stream's newest id below the position (Redis back on older data)
