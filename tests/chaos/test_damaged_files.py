@@ -274,3 +274,16 @@ def test_a_garbled_alert_book_is_one_line_naming_it(redis_client: redis.Redis,
     book.write_text('{"alerts": [{"kind": "orders_dr')
     assert_refused(ingest(settings), "ingest", book, "move the file aside")
     assert_refused(gmv(settings, "alerts", "--json"), "alerts", book, "move the file aside")
+
+
+def test_a_recording_cut_short_and_a_summary_that_is_no_summary_are_one_line(
+        redis_client: redis.Redis, settings: Settings, tmp_path: Path) -> None:
+    """Found from outside: an EOFError traceback from `gmv replay`, a TypeError one from
+    `gmv summary` when summary.json holds a list."""
+    cut = tmp_path / "night.jsonl.gz"
+    cut.write_bytes(SAMPLE.read_bytes()[:20_000])
+    assert_refused(gmv(settings, "replay", str(cut), "--max"), "replay", cut, "whole copy")
+    summary = settings.data_dir / "summary.json"
+    summary.parent.mkdir(parents=True, exist_ok=True)
+    summary.write_text("[1, 2]")
+    assert_refused(gmv(settings, "summary", "--json"), "summary", summary, "gmv ingest")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -23,9 +24,11 @@ from tests.chaos.proxy import CuttingProxy
 from tests.chaos.scenarios import (
     CLI,
     SMALL_BATCHES,
+    Worker,
     connections_killed_under_a_paced_replay,
     redis_killed_under_a_draining_worker,
     slices,
+    wait_for,
 )
 from tests.checks import assert_matches_truth
 from tests.sample import SAMPLE, sample_payloads
@@ -232,3 +235,48 @@ def test_an_xdel_below_one_already_said_is_counted_too(redis_client: redis.Redis
     totals = read_summary(settings.data_dir)
     assert [g["lost"] for g in totals["stream_gaps"]] == [1, 10]
     assert totals["orders"] + totals["rejected"] + totals["duplicates"] == 5_000 - 11
+
+
+def test_redis_out_of_memory_is_waited_out_and_nothing_is_lost(redis_client: redis.Redis,
+                                                               settings: Settings) -> None:
+    """Redis at its maxmemory refuses every write (OOM, not a connection error): the worker
+    waits it out like Redis away, then counts the night exactly (found from outside: three
+    crashes in half a second, then an exit)."""
+    StreamPublisher(redis_client, settings.orders_stream).publish(list(sample_payloads()))
+    redis_client.config_set("maxmemory", 1)  # below what it holds: every write refused
+    log = settings.data_dir.parent / "worker.log"
+    worker = Worker(settings, log, SMALL_BATCHES).start("--until-idle")
+    try:
+        wait_for(lambda: worker.said("redis_refusing") >= 2, 120, "never said Redis refused")
+        assert worker.process is not None and worker.process.poll() is None  # still there
+    finally:
+        redis_client.config_set("maxmemory", 0)
+    assert worker.process is not None and worker.process.wait(timeout=300) == 0
+    assert worker.said("worker_crashed") == 0
+    assert_matches_truth(read_summary(settings.data_dir))
+
+
+def test_a_redis_back_on_an_older_aof_is_said_once_and_nothing_is_counted_twice(
+        tmp_path: Path) -> None:
+    """Redis restarted on a copy of its AOF from before the worker's last reads: the stream
+    goes back below the committed position (found from outside: read again from its start,
+    rejected 306 and duplicates 60,820 instead of 167 and 1,958)."""
+    home, payloads = tmp_path / "redis", list(sample_payloads())
+    settings = load_settings(env={}, redis_url="", data_dir=tmp_path / "data")
+    with EmbeddedRedis(home) as server:
+        settings = settings.replace(redis_url=server.url)
+        StreamPublisher(connect(server.url), settings.orders_stream).publish(payloads[:40_000])
+        ingest_until_idle(settings)
+    shutil.copytree(home / "appendonlydir", tmp_path / "aof-copy")  # stopped: flushed
+    with EmbeddedRedis(home) as server:
+        StreamPublisher(connect(server.url), settings.orders_stream).publish(payloads[40_000:])
+        ingest_until_idle(settings)
+    shutil.rmtree(home / "appendonlydir")
+    shutil.copytree(tmp_path / "aof-copy", home / "appendonlydir")
+    with EmbeddedRedis(home) as server:  # the older copy
+        said = ingest_until_idle(settings) + ingest_until_idle(settings)
+    assert said.count("event=stream_gap") == 1
+    totals = read_summary(settings.data_dir)
+    assert_matches_truth(totals)
+    (gap,) = totals["stream_gaps"]
+    assert gap["cause"] == "behind" and not gap["reset"]
