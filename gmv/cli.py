@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "same clock range (GMV_LAST_YEAR_DATA_DIR)")
     report.add_argument("--json", action="store_true", help="print JSON")
     report.add_argument("--html", type=Path, metavar="FILE", help="write a one-page report")
-    forecast = commands.add_parser("forecast", help="the festival day's final GMV forecast (80 % "
+    forecast = commands.add_parser("forecast", help="the festival day's final GMV forecast (80 %% "
                                                     "interval), from the store")
     forecast.add_argument("--json", action="store_true", help="print JSON (the contract's keys)")
     forecast.add_argument("--at", metavar="ISO",

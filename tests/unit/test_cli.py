@@ -103,3 +103,21 @@ def test_users_are_added_changed_listed_and_removed_and_each_change_is_audited(t
         ("user_set", {"user": "mei", "role": "viewer"}), ("user_set", {"user": "mei", "role": "analyst"}),
         ("user_removed", {"user": "mei"})]
     assert all(e["source"] == "cli" and e["at"].endswith("+08:00") for e in audit)
+
+
+def _subcommands() -> list[str]:
+    from gmv.cli import build_parser
+
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if a.choices and isinstance(a.choices, dict)]
+    return sorted(commands.choices)
+
+
+@pytest.mark.parametrize("command", [[], *([c] for c in _subcommands())])
+def test_help_works_for_gmv_and_every_command(command: list[str]) -> None:
+    """`gmv --help` crashed on a '%' in a command's help (argparse formats them): issue #23."""
+    from gmv.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    assert done.value.code == 0
