@@ -312,10 +312,16 @@ def lang_or_default(value: str | None) -> str:
 
 
 def _safe_next(value: str | None) -> str:
-    """Where to go after signing in: a path of this site only."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/"
+    """Where to go after signing in: a path of this site only. Browsers drop tabs and newlines
+    from a URL before reading it ('/', a tab, '/evil.example' is '//evil.example') and
+    read a backslash as a slash: a target with either, or with any control character, space,
+    scheme or host, goes to the big screen instead."""
+    if not value or any(ord(c) <= 0x20 or c in "\\\x7f" for c in value):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    return value
 
 
 def _plain(status: int, message: str) -> flask.Response:
