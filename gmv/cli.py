@@ -490,6 +490,7 @@ def _run_kiosk_link(args: argparse.Namespace, settings: Settings) -> None:
 def _run_audit(args: argparse.Namespace, settings: Settings) -> None:
     import json
 
+    from common.text import for_a_line
     from dashboard.accounts import Accounts
     from ingest.contract import beijing_iso
 
@@ -499,9 +500,10 @@ def _run_audit(args: argparse.Namespace, settings: Settings) -> None:
     if args.json:
         print(json.dumps(entries, ensure_ascii=False))
         return
-    for entry in entries:
-        what = " ".join(f"{k}={v}" for k, v in entry["what"].items())
-        print(f"{entry['at']}  {entry['who']:<16} {entry['action']:<18} {what}  ({entry['source']})")
+    for entry in entries:  # who, what and where came from people and requests: escaped
+        what = " ".join(f"{for_a_line(k)}={for_a_line(v)}" for k, v in entry["what"].items())
+        print(f"{entry['at']}  {for_a_line(entry['who']):<16} {for_a_line(entry['action']):<18} "
+              f"{what}  ({for_a_line(entry['source'])})")
 
 
 def _run_demo(args: argparse.Namespace, settings: Settings) -> None:
