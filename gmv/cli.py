@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shlex
 import sys
 from collections.abc import Callable, Sequence
@@ -545,6 +546,9 @@ NEGATIVE_VALUE_OPTIONS = {"--start"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Everything a command writes under the data dir (the accounts and their WAL, the store,
+    # the history, Redis' AOF) is its owner's alone: password hashes sat in a 0644 WAL.
+    os.umask(0o077)
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(_negative_values_attached(argv))
