@@ -358,9 +358,7 @@ class Combiner:
                 gaps += read_summary(partition.settings.data_dir).get("stream_gaps", [])
         told = {a.message for a in self.watch.book.alerts if a.kind == STREAM_GAP.kind}
         for told_gap in gaps:
-            gap = StreamGap(**{k: told_gap[k] for k in (
-                "stream", "after_id", "before_id", "through_id", "lost", "reset", "found_ms")},
-                cause=told_gap.get("cause", "removed"))
+            gap = StreamGap.from_json(told_gap)
             if gap.message() not in told:
                 self.watch.stream_gap(gap, (self.state.latest_second() or 0) * 1000)
                 told.add(gap.message())

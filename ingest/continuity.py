@@ -44,15 +44,16 @@ class StreamInfo:
         first = get("first-entry")
         first_id = first[0] if isinstance(first, (list, tuple)) and first else None
         added = get("entries-added")
-        return cls(True, int(get("length") or 0), _text(get("last-generated-id")),
-                   _text(first_id), _text(get("max-deleted-entry-id")),
+        return cls(True, int(get("length") or 0), text_of(get("last-generated-id")),
+                   text_of(first_id), text_of(get("max-deleted-entry-id")),
                    int(added) if added is not None else None)
 
 
 MISSING = StreamInfo(False)
 
 
-def _text(value: Any) -> str | None:
+def text_of(value: Any) -> str | None:
+    """A reply's bytes (or None) as text."""
     if value is None:
         return None
     return value.decode() if isinstance(value, bytes) else str(value)
@@ -95,6 +96,13 @@ class StreamGap:
             f"up to {self.through_id}" if self.through_id else "and the stream's end"
         return (f"{how_many} removed from {self.stream} unread, between {self.after_id} {upto} "
                 "(an outside XTRIM/XDEL?): their orders are not counted")
+
+    @classmethod
+    def from_json(cls, saved: dict[str, Any]) -> StreamGap:
+        """A gap as a summary told it (as_json)."""
+        return cls(saved["stream"], saved["after_id"], saved["before_id"], saved["through_id"],
+                   saved["lost"], saved["reset"], saved["found_ms"],
+                   saved.get("cause", REMOVED), saved.get("recount"))
 
     def as_json(self) -> dict[str, Any]:
         return {"stream": self.stream, "after_id": self.after_id, "before_id": self.before_id,

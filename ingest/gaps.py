@@ -19,6 +19,7 @@ from ingest.continuity import (
     StreamInfo,
     count_lost,
     find_gap,
+    text_of,
 )
 from ingest.read import StreamReader, epoch_key
 from ingest.snapshot import now_ms
@@ -70,13 +71,13 @@ class GapFinder:
         the stream is another one, whatever its ids (Redis came back empty and the producer
         wrote on before the worker looked)."""
         epoch = self.committer.epoch
-        if reader.marker is not None and _text(reader.marker) == epoch:
+        if text_of(reader.marker) == epoch and epoch is not None:
             return None
         if epoch is None or self.committer.position is None:
             self.mark_epoch(first_look=True)
             return None
         now = self.client.get(epoch_key(self.stream))  # the read's may predate our own mark
-        if now is not None and _text(now) == epoch:
+        if text_of(now) == epoch:
             return None
         return StreamGap(self.stream, reader.read_after, None, None, None, True, now_ms(),
                          RESTARTED, 0)
@@ -86,11 +87,7 @@ class GapFinder:
         found to be another gets a new one."""
         key, token = epoch_key(self.stream), os.urandom(8).hex()
         if first_look and not self.client.set(key, token, nx=True):
-            token = _text(self.client.get(key) or token)
+            token = text_of(self.client.get(key)) or token
         elif not first_look:
             self.client.set(key, token)
         self.committer.keep_epoch(token)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
