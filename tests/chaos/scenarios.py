@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,20 +21,13 @@ from common.settings import Settings, load_settings
 from ingest.history import read_summary
 from ingest.read import id_key
 from rehearsal.publish import StreamPublisher
+from tests.conftest import wait_for
 from tests.sample import sample_payloads
 
 CLI = [sys.executable, "-m", "gmv.cli"]
 SMALL_BATCHES = {"GMV_INGEST_BATCH_SIZE": "1000", "GMV_CHECKPOINT_EVENTS": "1000"}
 # Every write on disk before it is acknowledged: a SIGKILLed Redis loses nothing it confirmed.
 DURABLE = ("--appendfsync", "always")
-
-
-def wait_for(condition: Any, timeout_s: float, message: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(message)
-        time.sleep(0.02)
 
 
 @dataclass
