@@ -64,7 +64,7 @@ def test_ctrl_c_stops_the_command_and_its_server(tmp_path: Path) -> None:
     children = Path(f"/proc/{command.pid}/task/{command.pid}/children").read_text().split()
     command.send_signal(signal.SIGINT)
     _, stderr = command.communicate(timeout=30)
-    assert command.returncode == 130
+    assert command.returncode == 130, stderr[-2000:]
     assert "Traceback" not in stderr and "interrupted" in stderr
     assert "event=redis_stopped" in stderr
     assert not any(alive(int(pid)) for pid in children)
