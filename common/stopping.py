@@ -9,9 +9,11 @@ import ctypes
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 from common.logs import log_event, log_line
 
@@ -23,6 +25,7 @@ _PR_SET_PDEATHSIG = 1
 _asked = threading.Event()
 _deadline_armed = threading.Event()
 _deadline_s: float | None = None  # set by enforce_deadline(): the commands, not the tests
+_interrupting_signal: int | None = None  # the first signal of stop_on_signals(interrupt=True)
 
 
 class Stopped(Exception):
@@ -36,6 +39,17 @@ def stop_requested() -> bool:
 def wait_or_stop(seconds: float) -> bool:
     """Wait `seconds`, or less when asked to stop; True when asked (at once if already)."""
     return _asked.wait(max(seconds, 0.0))
+
+
+def raise_if_interrupted() -> None:
+    """Where a loop that stops by being interrupted (stop_on_signals(interrupt=True)) may stop:
+    raises what the signal handler raised. The handler's exception can be lost: when the signal
+    lands in a `__del__` or a weakref callback, Python prints it and goes on (a Ctrl-C once ran
+    into redis-py's parser's `__del__` and the simulator published on until the deadline)."""
+    if _interrupting_signal is not None and _asked.is_set():
+        if _interrupting_signal == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(0)
 
 
 def request_stop() -> None:
@@ -67,6 +81,7 @@ def stop_on_signals(interrupt: bool = False, also: Callable[[], None] | None = N
     thread is interrupted where it stands, as by Ctrl-C (KeyboardInterrupt; SIGTERM: a clean
     exit, SystemExit(0)) — for work that may stop anywhere: publishing, starting up."""
     def stop(signum: int, frame: FrameType | None) -> None:
+        global _interrupting_signal
         first = not _asked.is_set()
         if first:
             log_event(log, "stop_requested", signal=signal.Signals(signum).name)
@@ -74,11 +89,23 @@ def stop_on_signals(interrupt: bool = False, also: Callable[[], None] | None = N
         if also is not None:
             also()
         if interrupt and first:  # a second signal does not cut the clean-up short
+            _interrupting_signal = signum
             if signum == signal.SIGINT:
                 raise KeyboardInterrupt
             raise SystemExit(0)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if interrupt:
+        sys.unraisablehook = _quiet_about_lost_interrupts
+
+
+def _quiet_about_lost_interrupts(unraisable: Any) -> None:
+    """The stop's own exception, lost where Python cannot raise (raise_if_interrupted raises it
+    again): not a traceback on the person's screen. Anything else as Python prints it."""
+    if _interrupting_signal is not None and isinstance(unraisable.exc_value,
+                                                       (KeyboardInterrupt, SystemExit)):
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def parent_death_signal(signum: int = signal.SIGTERM) -> Callable[[], None]:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from common.stopping import raise_if_interrupted
 from rehearsal.publish import Publisher
 
 
@@ -27,6 +28,7 @@ class Pacer:
         delay = due - time.monotonic()
         if delay > 0:
             time.sleep(delay)
+        raise_if_interrupted()  # a Ctrl-C lost in a __del__ stops it here
 
 
 def publish_paced(publisher: Publisher, payloads: Sequence[bytes], times_ms: np.ndarray,

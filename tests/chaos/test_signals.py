@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -153,3 +154,36 @@ def test_a_killed_demo_leaves_nothing_running(tmp_path: Path,
     wait_for(lambda: not [pid for pid in children if alive(pid)], GONE_AFTER_KILL_S,
              f"left running after a kill -9 of gmv demo: "
              f"{[children[p][:100] for p in children if alive(p)]}")
+
+
+LOST_INTERRUPT = """
+import os, signal, sys
+from common.stopping import stop_on_signals
+from rehearsal.pace import Pacer
+
+class SignalledWhileCollected:
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGINT)  # the handler's KeyboardInterrupt lands in __del__
+
+stop_on_signals(interrupt=True)
+pacer = Pacer(speed=1.0)
+try:
+    for at_ms in range(0, 3_600_000, 100):
+        if at_ms == 500:
+            SignalledWhileCollected()
+        pacer.wait_until(at_ms)
+except KeyboardInterrupt:
+    print("interrupted at", at_ms, flush=True)
+    sys.exit(130)
+"""
+
+
+def test_a_ctrl_c_that_lands_in_a_destructor_still_stops_the_publisher() -> None:
+    """Python drops an exception raised in `__del__`: the Ctrl-C of a `gmv simulate` once ran
+    into redis-py's parser's destructor and the simulator published on until the deadline
+    killed it (exit 1). The pacer raises it again at its next slice, and no traceback shows."""
+    done = subprocess.run([sys.executable, "-c", LOST_INTERRUPT], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 130, done.stderr
+    assert done.stdout == "interrupted at 500\n", done.stdout  # where it landed, not later
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
