@@ -39,6 +39,7 @@ CSRF_COOKIE = "_csrf_token"  # the name dash-renderer reads (Dash(csrf_token_nam
 VERIFIED_FOR_S = 60
 VERIFIED_KEPT = 20_000
 PUBLIC = ("/login", "/logout", "/_favicon.ico")
+KIOSK_ROUTE = "gmv_kiosk"  # `/kiosk/<token>` exactly: nothing else under /kiosk/ is public
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -105,7 +106,7 @@ class Gate:
         server.extensions["gmv_gate"] = self
         server.add_url_rule("/login", "gmv_sign_in", self.sign_in, methods=["GET", "POST"])
         server.add_url_rule("/logout", "gmv_sign_out", self.sign_out, methods=["POST"])
-        server.add_url_rule("/kiosk/<token>", "gmv_kiosk", self.kiosk)
+        server.add_url_rule("/kiosk/<token>", KIOSK_ROUTE, self.kiosk)
         server.before_request(self.check_request)
         server.after_request(self.hand_out_csrf_token)
         self._serializer = server.session_interface.get_signing_serializer(server)  # type: ignore[attr-defined]
@@ -175,7 +176,7 @@ class Gate:
 
     def check_request(self) -> Any:
         request = flask.request
-        if request.path in PUBLIC or request.path.startswith("/kiosk/"):
+        if request.path in PUBLIC or request.endpoint == KIOSK_ROUTE:
             return None
         try:
             check_query(request.args)
@@ -240,17 +241,24 @@ class Gate:
         return flask.redirect("/login")
 
     def kiosk(self, token: str) -> Any:
-        """A wall screen opens its link once: a read-only session for the big screen."""
+        """A wall screen opens its link once: a read-only session for the big screen. A browser
+        in which a person is signed in keeps them: the link is for a wall's own browser."""
         link = self.accounts.kiosk_link_of(token) if len(token) < 200 else None
         if link is None:
             log_event(log, "kiosk_link_refused", source=flask.request.remote_addr)
             return _plain(403, "this kiosk link is not valid (revoked, or mistyped)")
+        lang = lang_or_default(flask.request.args.get("lang"))
+        person = current_identity()
+        if person is not None and person.kind == "user":
+            log_event(log, "kiosk_link_kept_person", user=person.name, link=link,
+                      source=flask.request.remote_addr)
+            return _kiosk_for_a_wall_page(person, lang)
         who = self.accounts.start_kiosk_session(link)
         self._hold(who)
         flask.session.permanent = True  # the cookie outlives the browser: a wall restarts
         self.accounts.record(who, "kiosk_opened", _source(), link=link)
         log_event(log, "kiosk_opened", link=link, source=flask.request.remote_addr)
-        return flask.redirect(f"/?lang={lang_or_default(flask.request.args.get('lang'))}")
+        return flask.redirect(f"/?lang={lang}")
 
     def _hold(self, who: Identity) -> None:
         """This browser's session becomes `who`'s new one; the one it held ends."""
@@ -359,13 +367,27 @@ def _sign_in_page(lang: str, target: str, error: str, status: int = 200) -> flas
 
 
 def _refused_page(who: Identity, lang_value: str | None) -> flask.Response:
-    lang, esc = lang_or_default(lang_value), html_text.escape
-    body = f"""<!doctype html><html><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1"><title>GMV 11.11</title>
-<style>{_PAGE_STYLE}</style></head><body><main><h1>{esc(text(lang, 'not_for_role'))}</h1>
+    lang = lang_or_default(lang_value)
+    return _signed_in_page(who, lang, text(lang, "not_for_role"), "", 403)
+
+
+def _kiosk_for_a_wall_page(who: Identity, lang: str) -> flask.Response:
+    return _signed_in_page(who, lang, text(lang, "kiosk_for_a_wall"),
+                           text(lang, "kiosk_for_a_wall_hint"), 409)
+
+
+def _signed_in_page(who: Identity, lang: str, title: str, hint: str,
+                    status: int) -> flask.Response:
+    """A page for a signed-in person who cannot have what they asked for: why, who they are, the
+    way to the big screen and the sign-out button."""
+    esc = html_text.escape
+    body = f"""<!doctype html><html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head>
+<meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>GMV 11.11</title><style>{_PAGE_STYLE}</style></head><body><main><h1>{esc(title)}</h1>
+{f'<p id="hint">{esc(hint)}</p>' if hint else ''}
 <p>{esc(text(lang, 'signed_in_as', name=who.name, role=text(lang, 'role_' + who.role)))}</p>
 <p><a href="/?lang={lang}">{esc(text(lang, 'big_screen'))}</a></p>
 <form method="post" action="/logout"><input type="hidden" name="csrf_token"
 value="{esc(generate_csrf())}"><button type="submit">{esc(text(lang, 'sign_out'))}</button>
 </form></main></body></html>"""
-    return flask.Response(body, status=403, mimetype="text/html")
+    return flask.Response(body, status=status, mimetype="text/html")
