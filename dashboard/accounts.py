@@ -1,7 +1,8 @@
-"""The war room's users, kiosk links and audit log: one SQLite file in the data dir
+"""The war room's users, kiosk links, sessions and audit log: one SQLite file in the data dir
 (`access.sqlite3`), shared by every dashboard process and the `gmv user`/`kiosk-link`/`audit`
-commands. Passwords are stored as argon2id hashes (argon2-cffi); a kiosk link's token only as its
-SHA-256 (it is 256 random bits: a slow hash would add nothing but latency)."""
+commands. Passwords are stored as argon2id hashes (argon2-cffi); a kiosk link's token and a
+session's id only as their SHA-256 (each is 256 random bits: a slow hash would add nothing but
+latency)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,10 @@ FILE_NAME = "access.sqlite3"
 SECRET_FILE = "session-secret"
 MIN_PASSWORD = 10
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-@")
-RELOAD_EVERY_S = 1.0  # how soon a removed user or revoked link stops working in a running server
+RELOAD_EVERY_S = 1.0  # how soon an ended session stops working in every running server process
+SESSION_HOURS = 12  # a person's session
+KIOSK_DAYS = 7  # a wall's: it reads through /api/*, which never renews a cookie
+SESSIONS_KEPT = 2_000  # live sessions per user or kiosk link; the oldest end first beyond it
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, role TEXT NOT NULL,
@@ -37,6 +41,9 @@ CREATE TABLE IF NOT EXISTS kiosk_links (id TEXT PRIMARY KEY, token_sha256 TEXT U
 CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL,
     who TEXT NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL, what TEXT NOT NULL,
     source TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (id_sha256 TEXT PRIMARY KEY, kind TEXT NOT NULL,
+    subject TEXT NOT NULL, epoch INTEGER NOT NULL, expires_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS sessions_of ON sessions (kind, subject, expires_ms);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('generation', 0);
 """
@@ -54,11 +61,20 @@ class User:
     name: str
     role: str
     password_hash: str
-    epoch: int  # bumped by a password or role change: the user's older sessions end
+    # Set at each add or change from the access file's generation, which never goes back: a
+    # session begun before a password or role change, or before the name was removed and added
+    # again, names an epoch the user no longer has.
+    epoch: int
 
-    @property
-    def session_id(self) -> str:
-        return f"u:{self.name}:{self.epoch}"
+
+@dataclass(frozen=True)
+class Session:
+    """A signed-in browser, as the access file keeps it (under its id's digest)."""
+
+    kind: str  # "user" or "kiosk"
+    subject: str  # the user's name or the kiosk link's id
+    epoch: int  # the user's epoch when it began (0 for a kiosk link)
+    expires_ms: int
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,7 @@ class Directory:
 
     users: dict[str, User]
     kiosk_links: dict[str, str]  # live link id -> token sha256
+    sessions: dict[str, Session]  # live session id's sha256 -> session
 
 
 def token_digest(token: str) -> str:
@@ -111,13 +128,16 @@ class Accounts:
 
     @contextmanager
     def _change(self) -> Iterator[sqlite3.Connection]:
-        """One write to users or kiosk links, in a transaction that also moves the generation
-        (every process re-reads the directory when it has moved)."""
+        """One write to users, kiosk links or sessions, in a transaction that also moves the
+        generation when it changed anything (every process re-reads the directory when it has
+        moved)."""
         with self._db() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
+                changes = db.total_changes
                 yield db
-                db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+                if db.total_changes != changes:
+                    db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -131,13 +151,16 @@ class Accounts:
             raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
         hashed = _HASHER.hash(password)  # slow on purpose: outside the transaction
         with self._change() as db:
-            row = db.execute("SELECT epoch FROM users WHERE name = ?", (name,)).fetchone()
+            # The generation this change moves to: above every epoch ever given, to any name.
+            epoch = db.execute("SELECT value + 1 FROM meta WHERE key = 'generation'").fetchone()[0]
             db.execute("INSERT OR REPLACE INTO users VALUES (?, ?, ?, ?, ?)",
-                       (name, role, hashed, (row[0] + 1) if row else 1, _now_ms()))
+                       (name, role, hashed, epoch, _now_ms()))
+            _end_sessions_of(db, "user", name)  # a new password or role: sign in again
 
     def remove_user(self, name: str) -> None:
         with self._change() as db:
             gone = db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount
+            _end_sessions_of(db, "user", name)
         if not gone:
             raise AccountError(f"no user {name!r}")
 
@@ -173,6 +196,7 @@ class Accounts:
         with self._change() as db:
             gone = db.execute("UPDATE kiosk_links SET revoked_ms = ? WHERE id = ? AND revoked_ms "
                               "IS NULL", (_now_ms(), link_id)).rowcount
+            _end_sessions_of(db, "kiosk", link_id)
         if not gone:
             raise AccountError(f"no live kiosk link {link_id!r}")
 
@@ -187,11 +211,44 @@ class Accounts:
         return next((i for i, d in self.directory(fresh=True).kiosk_links.items()
                      if secrets.compare_digest(d, digest)), None)
 
+    # -- sessions ------------------------------------------------------------------------------
+
+    def start_session(self, user: User, started_ms: int | None = None) -> Identity:
+        """A new session for a person who just proved who they are; it lasts SESSION_HOURS, or
+        until they sign out, are removed, or their password or role changes."""
+        session_id = self._start("user", user.name, user.epoch, SESSION_HOURS * 3600, started_ms)
+        return Identity(user.name, user.role, "user", session_id)
+
+    def start_kiosk_session(self, link_id: str, started_ms: int | None = None) -> Identity:
+        """A new session for a wall that opened its kiosk link; it lasts KIOSK_DAYS, or until
+        the link is revoked."""
+        session_id = self._start("kiosk", link_id, 0, KIOSK_DAYS * 86400, started_ms)
+        return _kiosk_identity(link_id, session_id)
+
+    def _start(self, kind: str, subject: str, epoch: int, lasts_s: int,
+               started_ms: int | None) -> str:
+        session_id, now_ms = secrets.token_urlsafe(32), _now_ms()
+        expires_ms = (now_ms if started_ms is None else started_ms) + lasts_s * 1000
+        with self._change() as db:
+            db.execute("DELETE FROM sessions WHERE expires_ms <= ?", (now_ms,))
+            db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",
+                       (token_digest(session_id), kind, subject, epoch, expires_ms))
+            db.execute("DELETE FROM sessions WHERE kind = ? AND subject = ? AND id_sha256 NOT IN "
+                       "(SELECT id_sha256 FROM sessions WHERE kind = ? AND subject = ? "
+                       "ORDER BY expires_ms DESC LIMIT ?)",
+                       (kind, subject, kind, subject, SESSIONS_KEPT))
+        return session_id
+
+    def end_session(self, session_id: str) -> None:
+        """Signing out: the session's id, wherever a copy of it is kept, names no one now."""
+        with self._change() as db:
+            db.execute("DELETE FROM sessions WHERE id_sha256 = ?", (token_digest(session_id),))
+
     # -- who a session is ----------------------------------------------------------------------
 
     def directory(self, fresh: bool = False) -> Directory:
-        """Users and live kiosk links, re-read when another process changed them (checked at
-        most every RELOAD_EVERY_S: one tiny query; `fresh`: checked now)."""
+        """Users, live kiosk links and sessions, re-read when another process changed them
+        (checked at most every RELOAD_EVERY_S: one tiny query; `fresh`: checked now)."""
         now = time.monotonic()
         if not fresh and self._directory is not None and now - self._checked_at < RELOAD_EVERY_S:
             return self._directory
@@ -199,36 +256,22 @@ class Accounts:
             self._checked_at = now
             generation = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
             if self._directory is None or generation != self._generation:
-                users = {n: User(n, r, h, e) for n, r, h, e in
-                         db.execute("SELECT name, role, password_hash, epoch FROM users")}
-                links = dict(db.execute("SELECT id, token_sha256 FROM kiosk_links "
-                                        "WHERE revoked_ms IS NULL").fetchall())
-                self._directory, self._generation = Directory(users, links), generation
+                self._directory, self._generation = _read_directory(db), generation
         return self._directory
 
     def identity(self, session_id: str) -> Identity | None:
-        """The identity a session cookie names, while it still stands: the user exists with the
-        same epoch (no password or role change since), or the kiosk link is not revoked."""
-        found = self._identity(session_id, self.directory())
-        if found is None:  # made a moment ago in another process? (re-read now, only on a miss)
-            found = self._identity(session_id, self.directory(fresh=True))
+        """Who a session cookie's id names, while its session stands: begun here, not ended (by
+        signing out, a removal, a password or role change, a revoked link), not too old."""
+        digest = token_digest(session_id)
+        found = _session_identity(session_id, digest, self.directory())
+        if found is None:  # begun a moment ago in another process? (re-read now, only on a miss)
+            found = _session_identity(session_id, digest, self.directory(fresh=True))
         return found
 
-    @staticmethod
-    def _identity(session_id: str, directory: Directory) -> Identity | None:
-        kind, _, rest = session_id.partition(":")
-        if kind == "u":
-            name, _, epoch = rest.rpartition(":")
-            user = directory.users.get(name)
-            if user is not None and str(user.epoch) == epoch:
-                return Identity(user.name, user.role, "user", user.session_id)
-        elif kind == "k" and rest in directory.kiosk_links:
-            return Identity(f"kiosk {rest}", "viewer", "kiosk", session_id)
-        return None
-
     def user_identity(self, name: str) -> Identity | None:
+        """The user a trusted proxy names (each request, no session here)."""
         user = self.directory().users.get(name) or self.directory(fresh=True).users.get(name)
-        return Identity(user.name, user.role, "user", user.session_id) if user else None
+        return Identity(user.name, user.role, "user") if user else None
 
     # -- the audit log -------------------------------------------------------------------------
 
@@ -249,6 +292,38 @@ class Accounts:
                               (since_ms, -1 if limit is None else limit)).fetchall()
         return [{"seq": s, "at_ms": at, "who": w, "role": r, "action": a, "what": json.loads(t),
                  "source": src} for s, at, w, r, a, t, src in reversed(rows)]
+
+
+def _read_directory(db: sqlite3.Connection) -> Directory:
+    users = {n: User(n, r, h, e) for n, r, h, e in
+             db.execute("SELECT name, role, password_hash, epoch FROM users")}
+    links = dict(db.execute("SELECT id, token_sha256 FROM kiosk_links WHERE revoked_ms IS NULL")
+                 .fetchall())
+    sessions = {d: Session(k, s, e, x) for d, k, s, e, x in
+                db.execute("SELECT id_sha256, kind, subject, epoch, expires_ms FROM sessions "
+                           "WHERE expires_ms > ?", (_now_ms(),))}
+    return Directory(users, links, sessions)
+
+
+def _session_identity(session_id: str, digest: str, directory: Directory) -> Identity | None:
+    session = directory.sessions.get(digest)
+    if session is None or session.expires_ms <= _now_ms():
+        return None
+    if session.kind == "kiosk":
+        live = session.subject in directory.kiosk_links
+        return _kiosk_identity(session.subject, session_id) if live else None
+    user = directory.users.get(session.subject)
+    if user is None or user.epoch != session.epoch:
+        return None
+    return Identity(user.name, user.role, "user", session_id)
+
+
+def _kiosk_identity(link_id: str, session_id: str) -> Identity:
+    return Identity(f"kiosk {link_id}", "viewer", "kiosk", session_id)
+
+
+def _end_sessions_of(db: sqlite3.Connection, kind: str, subject: str) -> None:
+    db.execute("DELETE FROM sessions WHERE kind = ? AND subject = ?", (kind, subject))
 
 
 def session_secret(data_dir: Path, configured: str) -> str:

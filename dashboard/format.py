@@ -186,6 +186,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "sign_in": "登录", "sign_out": "退出", "user_name": "用户名", "password": "密码",
         "sign_in_failed": "用户名或密码不对", "sign_in_throttled": "失败次数过多，请一分钟后再试",
         "not_for_role": "此页面不对你的角色开放", "signed_in_as": "当前用户：{name}（{role}）",
+        "kiosk_for_a_wall": "这是大屏专用的展示链接",
+        "kiosk_for_a_wall_hint": "你仍保持登录，未被切换。请在大屏自己的浏览器（或单独的浏览器"
+                                 "配置文件）中打开此链接，或先退出登录再打开。",
         "role_viewer": "观看", "role_operator": "值班", "role_analyst": "分析", "role_admin": "管理员",
         "acknowledged_by": "{who} 已确认", "audit": "审计记录", "no_audit": "暂无记录",
         "too_many_exports": "导出过于频繁：每分钟最多 {limit} 次，{seconds} 秒后再试",
@@ -272,6 +275,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "password": "Password", "sign_in_failed": "Wrong user name or password",
         "sign_in_throttled": "Too many failed attempts: try again in a minute",
         "not_for_role": "This page is not open to your role",
+        "kiosk_for_a_wall": "This link is for a wall screen",
+        "kiosk_for_a_wall_hint": "You are still signed in: nothing was switched. Open the link "
+                                 "in a browser (or browser profile) of the wall's own, or sign "
+                                 "out first.",
         "signed_in_as": "Signed in as {name} ({role})", "role_viewer": "viewer",
         "role_operator": "operator", "role_analyst": "analyst", "role_admin": "admin",
         "acknowledged_by": "acknowledged by {who}", "audit": "Audit log", "no_audit": "Nothing yet",

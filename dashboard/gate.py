@@ -1,4 +1,5 @@
-"""The door of the war room: sign-in and sign-out (Flask-Login sessions in signed cookies), kiosk
+"""The door of the war room: sign-in and sign-out (Flask-Login; a signed cookie carries a random
+session id, the session itself is kept and ended in the access file: dashboard/accounts.py), kiosk
 links, CSRF protection (Flask-WTF; Dash's renderer sends the `_csrf_token` cookie back as a
 header), who may open which page and run which callback, and per-person rate limits.
 
@@ -27,7 +28,7 @@ from werkzeug.exceptions import Forbidden
 
 from common.logs import log_event
 from common.settings import Settings
-from dashboard.accounts import Accounts, session_secret
+from dashboard.accounts import KIOSK_DAYS, SESSION_HOURS, Accounts, session_secret
 from dashboard.format import text
 from dashboard.params import BadParameter, check_query, language
 from dashboard.roles import LOCAL, PAGES, Can, Identity
@@ -35,11 +36,10 @@ from dashboard.roles import LOCAL, PAGES, Can, Identity
 log = logging.getLogger("gmv.gate")
 SESSION_COOKIE = "gmv_session"
 CSRF_COOKIE = "_csrf_token"  # the name dash-renderer reads (Dash(csrf_token_name=...))
-SESSION_HOURS = 12  # a person's session
-KIOSK_DAYS = 7  # a wall's: it reads through /api/*, which never renews a cookie
 VERIFIED_FOR_S = 60
 VERIFIED_KEPT = 20_000
 PUBLIC = ("/login", "/logout", "/_favicon.ico")
+KIOSK_ROUTE = "gmv_kiosk"  # `/kiosk/<token>` exactly: nothing else under /kiosk/ is public
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -106,7 +106,7 @@ class Gate:
         server.extensions["gmv_gate"] = self
         server.add_url_rule("/login", "gmv_sign_in", self.sign_in, methods=["GET", "POST"])
         server.add_url_rule("/logout", "gmv_sign_out", self.sign_out, methods=["POST"])
-        server.add_url_rule("/kiosk/<token>", "gmv_kiosk", self.kiosk)
+        server.add_url_rule("/kiosk/<token>", KIOSK_ROUTE, self.kiosk)
         server.before_request(self.check_request)
         server.after_request(self.hand_out_csrf_token)
         self._serializer = server.session_interface.get_signing_serializer(server)  # type: ignore[attr-defined]
@@ -138,9 +138,9 @@ class Gate:
         return self._without_session(proxied, environ.get("REMOTE_ADDR"))
 
     def _session_id(self, cookies: str) -> str | None:
-        """The session a Cookie header names. Verifying the signature costs ~0.1 ms, more than
-        the snapshot a screen asks for each second: a verified header is remembered for a
-        minute (the user or link behind it is still looked up on every request)."""
+        """The session id a Cookie header carries. Verifying the signature costs ~0.1 ms, more
+        than the snapshot a screen asks for each second: a verified header is remembered for a
+        minute (whether its session still stands is looked up on every request)."""
         if SESSION_COOKIE not in cookies:
             return None
         now = time.monotonic()
@@ -160,9 +160,7 @@ class Gate:
                 if morsel else None
         except (CookieError, BadSignature, ValueError):
             return None
-        if not isinstance(data, dict) or not session_fresh(data):
-            return None
-        found = data.get("_user_id")
+        found = data.get("_user_id") if isinstance(data, dict) else None
         return found if isinstance(found, str) else None
 
     def refusal(self, environ: dict[str, Any], who: Identity | None) -> tuple[str, str] | None:
@@ -178,16 +176,16 @@ class Gate:
 
     def check_request(self) -> Any:
         request = flask.request
-        if request.path in PUBLIC or request.path.startswith("/kiosk/"):
+        if request.path in PUBLIC or request.endpoint == KIOSK_ROUTE:
             return None
         try:
             check_query(request.args)
         except BadParameter as err:
             return _plain(400, str(err))
-        if flask.session.get("_user_id") and not session_fresh(flask.session):
-            flask_login.logout_user()  # older than a session may be: sign in again
-            flask.session.clear()
         who = current_identity()
+        held = flask.session.get("_user_id")
+        if held is not None and (who is None or who.session_id != held):
+            flask.session.clear()  # its session has ended: the cookie forgets it
         if who is None:
             status, reason = self.refusal(request.environ, None) or ("401", "")
             wants_page = request.method == "GET" and request.path in PAGES
@@ -228,10 +226,8 @@ class Gate:
             self.accounts.record(name or "?", "sign_in_failed", _source())
             log_event(log, "sign_in_failed", name=name, source=request.remote_addr)
             return _sign_in_page(lang, target, text(lang, "sign_in_failed"), 401)
-        who = Identity(user.name, user.role, "user", user.session_id)
-        flask.session.clear()  # a fresh session (and CSRF token) for the signed-in person
-        flask_login.login_user(who)
-        flask.session["since_ms"] = int(time.time() * 1000)
+        who = self.accounts.start_session(user)
+        self._hold(who)  # a fresh session (and CSRF token) for the signed-in person
         self.accounts.record(who, "sign_in", _source())
         log_event(log, "signed_in", user=who.name, role=who.role, source=request.remote_addr)
         return flask.redirect(target)
@@ -241,34 +237,42 @@ class Gate:
         if who is not None and who.kind != "local":
             self.accounts.record(who, "sign_out", _source())
             log_event(log, "signed_out", user=who.name)
-        flask_login.logout_user()
-        flask.session.clear()
+        self._let_go()
         return flask.redirect("/login")
 
     def kiosk(self, token: str) -> Any:
-        """A wall screen opens its link once: a read-only session for the big screen."""
+        """A wall screen opens its link once: a read-only session for the big screen. A browser
+        in which a person is signed in keeps them: the link is for a wall's own browser."""
         link = self.accounts.kiosk_link_of(token) if len(token) < 200 else None
         if link is None:
             log_event(log, "kiosk_link_refused", source=flask.request.remote_addr)
             return _plain(403, "this kiosk link is not valid (revoked, or mistyped)")
-        who = Identity(f"kiosk {link}", "viewer", "kiosk", f"k:{link}")
-        flask.session.clear()
-        flask_login.login_user(who, remember=False)
+        lang = lang_or_default(flask.request.args.get("lang"))
+        person = current_identity()
+        if person is not None and person.kind == "user":
+            log_event(log, "kiosk_link_kept_person", user=person.name, link=link,
+                      source=flask.request.remote_addr)
+            return _kiosk_for_a_wall_page(person, lang)
+        who = self.accounts.start_kiosk_session(link)
+        self._hold(who)
         flask.session.permanent = True  # the cookie outlives the browser: a wall restarts
-        flask.session["since_ms"] = int(time.time() * 1000)
         self.accounts.record(who, "kiosk_opened", _source(), link=link)
         log_event(log, "kiosk_opened", link=link, source=flask.request.remote_addr)
-        return flask.redirect(f"/?lang={lang_or_default(flask.request.args.get('lang'))}")
+        return flask.redirect(f"/?lang={lang}")
 
+    def _hold(self, who: Identity) -> None:
+        """This browser's session becomes `who`'s new one; the one it held ends."""
+        self._let_go()
+        flask_login.login_user(who)
 
-def session_fresh(session: Any) -> bool:
-    """A session younger than its kind may be: SESSION_HOURS for a person, KIOSK_DAYS for a
-    kiosk link (which is revoked, not aged, when it must end sooner)."""
-    since, who = session.get("since_ms"), str(session.get("_user_id") or "")
-    if not isinstance(since, int):
-        return False
-    longest_s = KIOSK_DAYS * 86400 if who.startswith("k:") else SESSION_HOURS * 3600
-    return time.time() * 1000 - since <= longest_s * 1000
+    def _let_go(self) -> None:
+        """Ends the session this browser holds, in the access file (a copy of its cookie names no
+        one after), and empties its cookie."""
+        held = flask.session.get("_user_id")
+        if isinstance(held, str):
+            self.accounts.end_session(held)
+        flask_login.logout_user()
+        flask.session.clear()
 
 
 def gate() -> Gate:
@@ -363,13 +367,27 @@ def _sign_in_page(lang: str, target: str, error: str, status: int = 200) -> flas
 
 
 def _refused_page(who: Identity, lang_value: str | None) -> flask.Response:
-    lang, esc = lang_or_default(lang_value), html_text.escape
-    body = f"""<!doctype html><html><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1"><title>GMV 11.11</title>
-<style>{_PAGE_STYLE}</style></head><body><main><h1>{esc(text(lang, 'not_for_role'))}</h1>
+    lang = lang_or_default(lang_value)
+    return _signed_in_page(who, lang, text(lang, "not_for_role"), "", 403)
+
+
+def _kiosk_for_a_wall_page(who: Identity, lang: str) -> flask.Response:
+    return _signed_in_page(who, lang, text(lang, "kiosk_for_a_wall"),
+                           text(lang, "kiosk_for_a_wall_hint"), 409)
+
+
+def _signed_in_page(who: Identity, lang: str, title: str, hint: str,
+                    status: int) -> flask.Response:
+    """A page for a signed-in person who cannot have what they asked for: why, who they are, the
+    way to the big screen and the sign-out button."""
+    esc = html_text.escape
+    body = f"""<!doctype html><html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head>
+<meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>GMV 11.11</title><style>{_PAGE_STYLE}</style></head><body><main><h1>{esc(title)}</h1>
+{f'<p id="hint">{esc(hint)}</p>' if hint else ''}
 <p>{esc(text(lang, 'signed_in_as', name=who.name, role=text(lang, 'role_' + who.role)))}</p>
 <p><a href="/?lang={lang}">{esc(text(lang, 'big_screen'))}</a></p>
 <form method="post" action="/logout"><input type="hidden" name="csrf_token"
 value="{esc(generate_csrf())}"><button type="submit">{esc(text(lang, 'sign_out'))}</button>
 </form></main></body></html>"""
-    return flask.Response(body, status=403, mimetype="text/html")
+    return flask.Response(body, status=status, mimetype="text/html")

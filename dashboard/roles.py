@@ -43,7 +43,7 @@ class Identity:
     name: str
     role: str
     kind: str
-    session_id: str = ""  # what the signed session cookie holds for it
+    session_id: str = ""  # the random id of its session (the signed cookie carries it), if any
 
     @property
     def may(self) -> frozenset[Can]:

@@ -18,6 +18,7 @@ from common.redis_server import EmbeddedRedis
 from common.settings import load_settings
 from dashboard.accounts import Accounts
 from dashboard.app import create_app
+from dashboard.roles import Identity
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1"}
 
@@ -119,19 +120,23 @@ def test_a_session_older_than_its_kind_may_be_signs_in_again(app: dash.Dash) -> 
     link, _ = accounts.add_kiosk_link("wall")
     serializer = app.server.session_interface.get_signing_serializer(app.server)  # type: ignore[attr-defined]
     now_ms = int(time.time() * 1000)
-    otto = accounts.user_identity("otto")
-    assert otto is not None
+    otto = accounts.directory(fresh=True).users["otto"]
 
-    def browser(who: str, age_h: float) -> FlaskClient:
+    def browser(who: Identity) -> FlaskClient:
         with_cookie = client(app)
-        with_cookie.set_cookie("gmv_session", serializer.dumps(
-            {"_user_id": who, "since_ms": now_ms - int(age_h * 3_600_000)}))
+        with_cookie.set_cookie("gmv_session", serializer.dumps({"_user_id": who.session_id}))
         return with_cookie
 
+    def person(age_h: float) -> Identity:
+        return accounts.start_session(otto, started_ms=now_ms - int(age_h * 3_600_000))
+
+    def wall(age_h: float) -> Identity:
+        return accounts.start_kiosk_session(link, started_ms=now_ms - int(age_h * 3_600_000))
+
     away = {"REMOTE_ADDR": "10.0.0.9"}
-    for who, age_h, fresh in ((otto.session_id, 11, True), (otto.session_id, 13, False),
-                              (f"k:{link}", 24 * 6, True), (f"k:{link}", 24 * 8, False)):
-        live = browser(who, age_h).get("/api/live", environ_base=away)
-        page = browser(who, age_h).get("/", environ_base=away)
-        assert (live.status_code != 401) == fresh, (who, age_h, live.status_code)
-        assert (page.status_code == 200) == fresh, (who, age_h, page.status_code)
+    for who, fresh in ((person(11), True), (person(13), False),
+                       (wall(24 * 6), True), (wall(24 * 8), False)):
+        live = browser(who).get("/api/live", environ_base=away)
+        page = browser(who).get("/", environ_base=away)
+        assert (live.status_code != 401) == fresh, (who, live.status_code)
+        assert (page.status_code == 200) == fresh, (who, page.status_code)

@@ -1,0 +1,73 @@
+"""A browser without JavaScript against a running `gmv serve`: it keeps its cookies, signs in and
+out through the forms (with their CSRF tokens), follows no redirect and sends a path as written
+(`/kiosk/x/../ops` reaches the server so)."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any, NamedTuple
+
+from dashboard.gate import CSRF_COOKIE, SESSION_COOKIE
+
+
+class Answer(NamedTuple):
+    status: int
+    location: str
+    body: str
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any) -> None:
+        return None
+
+
+class Visitor:
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.jar = http.cookiejar.CookieJar()
+        self._opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar),
+                                                   _NoRedirect)
+
+    @classmethod
+    def holding(cls, base_url: str, session_cookie: str) -> Visitor:
+        """Another browser with a copy of a session cookie (a stolen one, say)."""
+        thief = cls(base_url)
+        host = urllib.parse.urlsplit(base_url).hostname or ""
+        thief.jar.set_cookie(http.cookiejar.Cookie(
+            0, SESSION_COOKIE, session_cookie, None, False, host, False, False, "/", True, False,
+            None, True, None, None, {}))
+        return thief
+
+    def get(self, path: str) -> Answer:
+        return self._send(urllib.request.Request(self.base_url + path))
+
+    def post(self, path: str, form: dict[str, str]) -> Answer:
+        return self._send(urllib.request.Request(
+            self.base_url + path, data=urllib.parse.urlencode(form).encode(), method="POST"))
+
+    def cookie(self, name: str) -> str:
+        return next((c.value or "" for c in self.jar if c.name == name), "")
+
+    def sign_in(self, name: str, password: str) -> None:
+        form = self.get("/login?lang=en").body
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert token is not None, form
+        answer = self.post("/login?lang=en", {"name": name, "password": password,
+                                              "csrf_token": token[1], "next": "/"})
+        assert answer.status == 302, answer
+        assert self.get("/?lang=en").status == 200  # a page: the CSRF cookie for what follows
+
+    def sign_out(self) -> None:
+        answer = self.post("/logout", {"csrf_token": self.cookie(CSRF_COOKIE)})
+        assert answer.status == 302 and answer.location.endswith("/login"), answer
+
+    def _send(self, request: urllib.request.Request) -> Answer:
+        try:
+            with self._opener.open(request, timeout=30) as response:
+                return Answer(int(response.status), "", response.read().decode())
+        except urllib.error.HTTPError as err:
+            return Answer(err.code, err.headers.get("Location") or "", err.read().decode())
