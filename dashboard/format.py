@@ -185,6 +185,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "duration": "持续", "minutes_short": "分", "seconds_short": "秒",
         "sign_in": "登录", "sign_out": "退出", "user_name": "用户名", "password": "密码",
         "sign_in_failed": "用户名或密码不对", "sign_in_throttled": "失败次数过多，请一分钟后再试",
+        "sign_in_unavailable": "暂时无法登录：作战室连不上 Redis，请一分钟后再试",
         "not_for_role": "此页面不对你的角色开放", "signed_in_as": "当前用户：{name}（{role}）",
         "role_viewer": "观看", "role_operator": "值班", "role_analyst": "分析", "role_admin": "管理员",
         "acknowledged_by": "{who} 已确认", "audit": "审计记录", "no_audit": "暂无记录",
@@ -271,6 +272,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "sign_in": "Sign in", "sign_out": "Sign out", "user_name": "User name",
         "password": "Password", "sign_in_failed": "Wrong user name or password",
         "sign_in_throttled": "Too many failed attempts: try again in a minute",
+        "sign_in_unavailable": "Sign-in is paused: the war room cannot reach its Redis. "
+                               "Try again in a minute",
         "not_for_role": "This page is not open to your role",
         "signed_in_as": "Signed in as {name} ({role})", "role_viewer": "viewer",
         "role_operator": "operator", "role_analyst": "analyst", "role_admin": "admin",
