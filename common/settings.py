@@ -81,7 +81,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("summary_rate_per_min", "GMV_SUMMARY_RATE_PER_MIN", 120,
             "requests of /api/summary one person (or address, without users) may make per minute"),
     Setting("sign_in_rate_per_min", "GMV_SIGN_IN_RATE_PER_MIN", 10,
-            "failed sign-ins per name and address per minute before sign-in is refused a while"),
+            "failed sign-ins a minute at one name from one address, or from one browser that "
+            "signed in as that name before, before it is refused for the rest of the minute"),
+    Setting("sign_in_address_rate_per_min", "GMV_SIGN_IN_ADDRESS_RATE_PER_MIN", 30,
+            "failed sign-ins a minute from one address whatever the names (password spraying) "
+            "before it is refused for the rest of the minute; browsers that signed in as the "
+            "name before are not counted"),
+    Setting("sign_in_name_rate_per_min", "GMV_SIGN_IN_NAME_RATE_PER_MIN", 30,
+            "failed sign-ins a minute at one name from every browser that never signed in as it "
+            "before they are refused for the rest of the minute; above GMV_SIGN_IN_RATE_PER_MIN, "
+            "so that one address cannot reach it; a browser that signed in as it before is never "
+            "refused by it"),
     Setting("last_year_data_dir", "GMV_LAST_YEAR_DATA_DIR", "",
             "data dir of a previous year's night (its history files), drawn beside tonight's "
             "curve at the same minute (and the volume alerts' seasonal expectation); empty: none"),
@@ -133,6 +143,8 @@ class Settings:
     export_rate_per_min: int
     summary_rate_per_min: int
     sign_in_rate_per_min: int
+    sign_in_address_rate_per_min: int
+    sign_in_name_rate_per_min: int
     last_year_data_dir: str
     guesses_close_at: str
     alert_webhook_url: str
@@ -172,6 +184,11 @@ class Settings:
     def rate_key(self, action: str, who: str, minute: int) -> str:
         """The Redis counter of `who`'s `action`s in one minute (the dashboard's rate limits)."""
         return f"{self.orders_stream}:rate:{action}:{minute}:{who}"
+
+    def sign_in_key(self, counter: str, who: str) -> str:
+        """A Redis counter of failed sign-ins (dashboard/throttle.py); the hash tag keeps them all
+        on one node of a cluster, so that one script counts an attempt in several at once."""
+        return f"{self.orders_stream}:rate:{{sign-in}}:{counter}:{who}"
 
     def partition_stream(self, partition: int) -> str:
         """`gmv:orders` for one partition; `gmv:orders:{p}` (a Redis Cluster hash tag) for several."""

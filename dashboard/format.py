@@ -185,6 +185,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "duration": "持续", "minutes_short": "分", "seconds_short": "秒",
         "sign_in": "登录", "sign_out": "退出", "user_name": "用户名", "password": "密码",
         "sign_in_failed": "用户名或密码不对", "sign_in_throttled": "失败次数过多，请一分钟后再试",
+        "sign_in_unavailable": "暂时无法登录：作战室连不上 Redis，请一分钟后再试",
         "not_for_role": "此页面不对你的角色开放", "signed_in_as": "当前用户：{name}（{role}）",
         "kiosk_for_a_wall": "这是大屏专用的展示链接",
         "kiosk_for_a_wall_hint": "你仍保持登录，未被切换。请在大屏自己的浏览器（或单独的浏览器"
@@ -274,6 +275,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "sign_in": "Sign in", "sign_out": "Sign out", "user_name": "User name",
         "password": "Password", "sign_in_failed": "Wrong user name or password",
         "sign_in_throttled": "Too many failed attempts: try again in a minute",
+        "sign_in_unavailable": "Sign-in is paused: the war room cannot reach its Redis. "
+                               "Try again in a minute",
         "not_for_role": "This page is not open to your role",
         "kiosk_for_a_wall": "This link is for a wall screen",
         "kiosk_for_a_wall_hint": "You are still signed in: nothing was switched. Open the link "

@@ -32,6 +32,7 @@ from dashboard.accounts import KIOSK_DAYS, SESSION_HOURS, Accounts, session_secr
 from dashboard.format import text
 from dashboard.params import BadParameter, check_query, language
 from dashboard.roles import LOCAL, PAGES, Can, Identity
+from dashboard.throttle import SignInThrottle
 
 log = logging.getLogger("gmv.gate")
 SESSION_COOKIE = "gmv_session"
@@ -86,6 +87,7 @@ class Gate:
         self.settings = settings
         self.accounts = Accounts(settings.data_dir)
         self.limits = RateLimits(client, settings)
+        self.throttle = SignInThrottle(client, settings)
         self._serializer: Any = None
         self._verified: dict[str, tuple[str | None, float]] = {}
 
@@ -216,13 +218,13 @@ class Gate:
         if request.method == "GET":
             return _sign_in_page(lang, target, "")
         name = request.form.get("name", "").strip().lower()[:64]
-        where = f"{name}@{request.remote_addr}"
-        if self.limits.spent("sign_in_failed", where) >= self.settings.sign_in_rate_per_min:
-            log_event(log, "sign_in_throttled", name=name, source=request.remote_addr)
-            return _sign_in_page(lang, target, text(lang, "sign_in_throttled"), 429)
+        attempt = self.throttle.count(name, request)  # before the password is checked
+        if (refusal := attempt.refusal) is not None:
+            page = _sign_in_page(lang, target, text(lang, refusal.words), refusal.status)
+            page.headers["Retry-After"] = str(refusal.retry_after_s)
+            return page
         user = self.accounts.sign_in(name, request.form.get("password", ""))
         if user is None:
-            self.limits.spend("sign_in_failed", where, self.settings.sign_in_rate_per_min)
             self.accounts.record(name or "?", "sign_in_failed", _source())
             log_event(log, "sign_in_failed", name=name, source=request.remote_addr)
             return _sign_in_page(lang, target, text(lang, "sign_in_failed"), 401)
@@ -230,7 +232,7 @@ class Gate:
         self._hold(who)  # a fresh session (and CSRF token) for the signed-in person
         self.accounts.record(who, "sign_in", _source())
         log_event(log, "signed_in", user=who.name, role=who.role, source=request.remote_addr)
-        return flask.redirect(target)
+        return self.throttle.signed_in(attempt, flask.redirect(target))
 
     def sign_out(self) -> Any:
         who = current_identity()

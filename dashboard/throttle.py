@@ -1,0 +1,196 @@
+"""Sign-in throttling that nobody can turn against the person whose name is guessed.
+
+Every attempt is counted *before* its password is checked, by one Redis script that reads and
+counts every counter at once: however many processes and threads the guesses arrive on, no more
+than a counter's limit are checked a minute (reading the count, then checking, then counting let
+12 of 24 parallel guesses through). A success gives its places back, so the counters hold
+failures (and attempts in flight). A full counter refuses for the rest of the minute that began
+with its first attempt; the refusal is the same whether the name exists or not.
+
+Who is counted where (OWASP's "Slow Down Online Guessing Attacks with Device Cookies"):
+
+- A browser that signed in as the name before holds a signed *known-device* cookie naming it. It
+  is counted only in its own counter (`sign_in_rate_per_min`): nothing done from any other
+  browser, from another address or from behind the same proxy, ever refuses it.
+- Any other browser is counted by its address whatever the names (`sign_in_address_rate_per_min`:
+  password spraying), by the name at its address (`sign_in_rate_per_min`), and by the name from
+  every such browser (`sign_in_name_rate_per_min`: guessing from many addresses). The name's
+  limit is above the one of a name at an address, so one address alone cannot close a name to
+  new browsers; many addresses can, for at most a minute at a time, and never to known ones.
+
+The address is `client_address`: REMOTE_ADDR, which behind a reverse proxy is the proxy's until
+the proxy middleware (issue #23, row 6) sets it from the forwarded header of a proxy the operator
+trusts. Until then every browser behind the proxy shares one address: a guesser can make new
+browsers wait a minute, and known devices still sign in at once.
+
+Redis away, sign-in is refused (503, "paused") rather than let through unlimited: these counters
+are all that stands between a guesser and an unlimited, unlogged run at the passwords, with the
+dashboard's few cores spent on argon2. Whoever is signed in stays signed in (a session does not
+read these counters), and a war room whose Redis is away is already dark and being mended: a
+few minutes without new sign-ins cost less. A Redis user not allowed the script (see
+docs/redis-acl.conf) pauses sign-in too, loudly (`event=sign_in_paused`), where a silent pass
+would leave the passwords unguarded unnoticed. The per-person limits of the API and exports
+(`gate.RateLimits`) still let everything through then: they guard load, not passwords."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import secrets
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import flask
+import redis
+import werkzeug
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from common.logs import log_event, log_line
+from common.settings import Settings
+from common.text import for_a_line
+
+log = logging.getLogger("gmv.throttle")
+DEVICE_COOKIE = "gmv_device"
+DEVICE_DAYS = 90
+WINDOW_MS = 60_000
+_DEVICE_SALT = "gmv-known-device"
+
+# INCRBY rather than INCR and DECR: the one the dashboard's ACL user has (docs/redis-acl.conf).
+# KEYS: the counters of one attempt; ARGV[i]: the limit of KEYS[i]; ARGV[#KEYS + 1]: the window.
+# Counted in all, or refused by the first that is full: {0, 0} or {its index, ms until it empties}.
+_COUNT = """
+local window = tonumber(ARGV[#KEYS + 1])
+for i, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[i]) then
+    local left = redis.call('PTTL', key)
+    if left < 0 then redis.call('PEXPIRE', key, window); left = window end
+    return {i, left}
+  end
+end
+for _, key in ipairs(KEYS) do
+  if redis.call('INCRBY', key, 1) == 1 then redis.call('PEXPIRE', key, window) end
+end
+return {0, 0}
+"""
+# A successful attempt's places, given back (a counter that has expired meanwhile stays gone).
+_GIVE_BACK = """
+for _, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('INCRBY', key, -1) end
+end
+return 0
+"""
+
+
+class Counter(NamedTuple):
+    kind: str  # "device", "address", "name_at_address" or "name": what the logs say refused
+    key: str
+    limit: int
+
+
+class Refusal(NamedTuple):
+    words: str  # the key of dashboard.format's text for the person
+    status: int
+    retry_after_s: int
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One sign-in attempt, counted (or refused) before its password is checked."""
+
+    name: str
+    counted: tuple[str, ...]  # the counters it holds a place in
+    refusal: Refusal | None = None
+
+
+def client_address(request: flask.Request) -> str:
+    """Where a sign-in comes from: REMOTE_ADDR (see the module's docstring for a proxy)."""
+    return request.remote_addr or "?"
+
+
+def address_counted(address: str) -> str:
+    """An address as counted: an IPv6 address by its /64, which one client usually holds whole."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return address[:64] or "?"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(getattr(ip, "ipv4_mapped", None) or ip)
+
+
+class SignInThrottle:
+    """The counters of sign-in attempts in Redis, shared by every dashboard process."""
+
+    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+        self.settings = settings
+        self._count = client.register_script(_COUNT)
+        self._give_back = client.register_script(_GIVE_BACK)
+
+    def count(self, name: str, request: flask.Request) -> Attempt:
+        """Counts an attempt at `name` from this request's browser, or says why it is refused
+        (and logs it): a counter is full, or Redis cannot be reached."""
+        counters = self.counters(name, request)
+        try:
+            full, left_ms = self._count(keys=[c.key for c in counters],
+                                        args=[*(c.limit for c in counters), WINDOW_MS])
+        except redis.RedisError as err:
+            log_line(log, logging.WARNING, "sign_in_paused", name=for_a_line(name),
+                     source=client_address(request), error=type(err).__name__)
+            return Attempt(name, (), Refusal("sign_in_unavailable", 503, 60))
+        if not full:
+            return Attempt(name, tuple(c.key for c in counters))
+        retry_after_s = max(1, math.ceil(int(left_ms) / 1000))
+        log_event(log, "sign_in_throttled", name=for_a_line(name), source=client_address(request),
+                  counter=counters[int(full) - 1].kind, retry_after_s=retry_after_s)
+        return Attempt(name, (), Refusal("sign_in_throttled", 429, retry_after_s))
+
+    def counters(self, name: str, request: flask.Request) -> list[Counter]:
+        """A known device's own counter; else its address's, the name's there, and the name's."""
+        key, settings = self.settings.sign_in_key, self.settings
+        device = known_device(request, name)
+        if device is not None:
+            return [Counter("device", key("device", device), settings.sign_in_rate_per_min)]
+        address = address_counted(client_address(request))
+        return [Counter("address", key("address", address), settings.sign_in_address_rate_per_min),
+                Counter("name_at_address", key("name_at_address", f"{address} {name}"),
+                        settings.sign_in_rate_per_min),
+                Counter("name", key("name", name), settings.sign_in_name_rate_per_min)]
+
+    def signed_in(self, attempt: Attempt, response: werkzeug.Response) -> werkzeug.Response:
+        """After the right password: the attempt's places given back, and this browser known
+        from now on as one that signs in as the name (a new cookie, with a new counter)."""
+        try:
+            if attempt.counted:
+                self._give_back(keys=list(attempt.counted))
+        except redis.RedisError:
+            pass  # its places empty within the minute anyway
+        response.set_cookie(DEVICE_COOKIE, _devices().dumps({"name": attempt.name,
+                                                             "device": secrets.token_urlsafe(16)}),
+                            max_age=DEVICE_DAYS * 86400, path="/login", httponly=True,
+                            samesite="Strict", secure=self.settings.cookie_secure)
+        return response
+
+
+def known_device(request: flask.Request, name: str) -> str | None:
+    """The id of this browser's known-device cookie when it names `name`; None otherwise (no
+    cookie, another name, too old, or not signed by this war room)."""
+    raw = request.cookies.get(DEVICE_COOKIE, "")
+    if not raw or len(raw) > 400:
+        return None
+    try:
+        found = _devices().loads(raw, max_age=DEVICE_DAYS * 86400)
+    except BadSignature:
+        return None
+    if not isinstance(found, dict) or found.get("name") != name:
+        return None
+    device = found.get("device")
+    return device if isinstance(device, str) else None
+
+
+def _devices() -> URLSafeTimedSerializer:
+    """Signs known-device cookies with the app's secret (salted apart from its sessions)."""
+    secret = flask.current_app.secret_key
+    if not secret:
+        raise RuntimeError("the app has no secret key: Gate.install gives it one")
+    return URLSafeTimedSerializer(secret, salt=_DEVICE_SALT)
