@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from common.text import for_a_line
+
 
 def setup_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(stream=sys.stderr, level=level, force=True,
@@ -25,8 +27,13 @@ def log_to_file(path: Path) -> None:
 
 
 def _value(value: object) -> str:
+    """One field of one line, whatever the value holds (a name typed at sign-in, a stream's
+    text): control characters as escapes, and quoted with its quotes escaped when it has a
+    space, a quote, an equals sign or a control, so no value can forge another field or line."""
     text = f"{value:.1f}" if isinstance(value, float) else str(value)
-    return f'"{text}"' if (" " in text or not text) else text
+    if not text or any(c in text for c in ' "=') or text != for_a_line(text):
+        text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return for_a_line(text)
 
 
 def log_event(logger: logging.Logger, event: str, **fields: object) -> None:
