@@ -44,7 +44,7 @@ def hostile_text(max_pieces: int = 8) -> st.SearchStrategy[str]:
     """A string made of hostile pieces and arbitrary text."""
     pieces = st.one_of(st.sampled_from(MARKUP + FORMULAS + CONTROLS + BIDI + ZERO_WIDTH),
                        st.sampled_from(INTERFACE_KEYS), st.text(max_size=6))
-    return st.lists(pieces, min_size=1, max_size=max_pieces).map("".join)
+    return st.lists(pieces, min_size=1, max_size=max_pieces).map("".join).filter(bool)
 
 
 def very_long_text() -> st.SearchStrategy[str]:
@@ -138,6 +138,9 @@ MADE_BY_MARKUP = """() => {
         .filter(e => e.hasAttribute('onerror') || e.textContent.includes('alert(1)'));
     return {links, styled, foreign: foreign.map(e => e.outerHTML)};
 }"""
+
+
+NOTHING_MADE: dict[str, list[str]] = {"links": [], "styled": [], "foreign": []}
 
 
 def texts_of(selector: str) -> str:

@@ -18,7 +18,13 @@ from playwright.sync_api import Browser, Page, expect
 from dashboard.ids import Ids
 from tests.conftest import wait_for
 from tests.e2e.conftest import Stack, json_when_ready, publish_sample, running_stack, screenshot
-from tests.security.hostile_text import MADE_BY_MARKUP, chromium, order_payload, texts_of
+from tests.security.hostile_text import (
+    MADE_BY_MARKUP,
+    NOTHING_MADE,
+    chromium,
+    order_payload,
+    texts_of,
+)
 
 REGIONS = ('<a href="https://evil.example/login">Re-login here</a>',
            '<b style="font-size:60px">BIG</b>')
@@ -27,7 +33,6 @@ CATEGORIES = ('<span style="font-size:60px;color:red">HACKED</span>',
 MERCHANTS = ('<a href="https://evil.example/shop">Shop</a>', '<span style="font-size:60px">M</span>')
 PAYMENTS = ("<a href='//evil.example'>pay</a>", "<b style='font-size:60px'>P</b>")
 ORDERS = 40
-NOTHING_MADE = {"links": [], "styled": [], "foreign": []}
 
 
 def hostile_orders() -> list[bytes]:
