@@ -6,8 +6,9 @@ from typing import Any
 
 from dash import html
 
-from dashboard.format import clock, text
+from dashboard.format import clock, text, value_name
 from dashboard.ids import Ids
+from dashboard.shown import shown
 
 MAX_FEED = 20
 
@@ -30,10 +31,10 @@ def alert_items(alerts: list[dict[str, Any]], lang: str, with_actions: bool = Tr
         items.append(html.Li(
             className=f"alert {alert.get('severity', '')} {alert.get('state', '')}",
             children=[html.Div(className="alert-head", children=[
-                          html.B(text(lang, alert.get("kind", ""))),
-                          html.Span(alert.get("dimension") or "", className="alert-where"),
+                          html.B(shown(value_name(lang, alert.get("kind", "")))),
+                          html.Span(shown(alert.get("dimension") or ""), className="alert-where"),
                           html.Span(_when(alert, lang), className="alert-when"), action]),
-                      html.Div(alert.get("message", ""), className="alert-message")]))
+                      html.Div(shown(alert.get("message", "")), className="alert-message")]))
     return items
 
 
@@ -42,7 +43,7 @@ def acknowledgement(alert: dict[str, Any], lang: str) -> str:
     at, by = alert.get("acknowledged_ms"), alert.get("acknowledged_by")
     if not at:
         return ""
-    said = text(lang, "acknowledged_by", who=by) if by else text(lang, "acknowledged")
+    said = text(lang, "acknowledged_by", who=shown(by)) if by else text(lang, "acknowledged")
     return f"{said} {clock(at)}"
 
 

@@ -3,6 +3,9 @@
 Figures are plain dicts in Plotly's JSON shape, not `plotly.graph_objects`: building and
 validating a graph object with a template costs ~100 ms, a dict a few microseconds, and every
 viewer's browser asks for them.
+
+Every string that came with an order or an alert goes into a figure through `chart_text`
+(dashboard/shown.py): Plotly would draw its markup. The builders take plain text and escape it.
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from dashboard.format import beijing, format_compact, milestone_label, text
+from dashboard.format import beijing, format_compact, milestone_label, text, value_name
+from dashboard.shown import chart_text
 from ingest.contract import DEVICES
 
 Figure = dict[str, Any]
@@ -19,6 +23,11 @@ ORANGE, GOLD, BLUE, VIOLET, GREY = "#ff6a00", "#ffc53d", "#3fa7ff", "#a67cff", "
 DEVICE_COLOURS = {"mobile": ORANGE, "pc": BLUE, "pad": VIOLET, "other": GREY}
 INK, MUTED, GRID = "#e8ecf3", "#8a94a6", "rgba(255,255,255,0.08)"
 FONT = "Noto Sans CJK SC, Noto Sans SC, PingFang SC, Microsoft YaHei, sans-serif"
+# A name longer than these is cut with an ellipsis where it labels a bar or a legend entry (the
+# contract allows 64 characters: a bar chart a third of the wall wide would be all name); the
+# whole of it is in the hover, and in the exports.
+BAR_NAME_CHARS = 24
+LEGEND_NAME_CHARS = 32
 
 
 def _axis(**extra: Any) -> dict[str, Any]:
@@ -103,7 +112,8 @@ def alert_marks(alerts: list[dict[str, Any]], lang: str, until_ms: int | None,
             start > since_ms + 0.55 * (until_ms - since_ms)
         labels.append({"xref": "x", "yref": "paper", "x": x0, "y": 0.98 - 0.09 * (i % 3),
                        "xanchor": "right" if late else "left", "yanchor": "top", "showarrow": False,
-                       "text": text(lang, alert["kind"]), "font": {"size": 13, "color": INK},
+                       "text": chart_text(value_name(lang, alert["kind"])),
+                       "font": {"size": 13, "color": INK},
                        "bgcolor": "rgba(11,16,32,0.6)"})
     return {"shapes": shapes, "annotations": labels}
 
@@ -131,18 +141,25 @@ def range_band(start_ms: int, end_ms: int) -> dict[str, Any]:
             "fillcolor": "rgba(255,106,0,0.12)"}
 
 
+def _named(name: str, hover_values: str) -> dict[str, str]:
+    """A line's name, cut in the legend and whole in the hover (above `hover_values`, a
+    template of ours)."""
+    return {"name": chart_text(name, LEGEND_NAME_CHARS),
+            "hovertemplate": f"{chart_text(name)}<br>{hover_values}<extra></extra>"}
+
+
 def share_figure(series: dict[str, list[Any]], lang: str, name: str, baseline_name: str,
                  baseline: list[Any] | None = None) -> Figure:
     """One value's share of GMV (%) per bucket through the range, and the same through the
     baseline's range (aligned bucket for bucket), dashed."""
     x = _times(series.get("bucket_ms", []))
-    data = [{"type": "scatter", "x": x, "y": series.get("now", []), "mode": "lines", "name": name,
-             "line": {"color": ORANGE, "width": 2.5}, "connectgaps": False,
-             "hovertemplate": "%{x}<br>%{y:.1f}%<extra></extra>"}]
+    data = [{"type": "scatter", "x": x, "y": series.get("now", []), "mode": "lines",
+             **_named(name, "%{x}<br>%{y:.1f}%"), "line": {"color": ORANGE, "width": 2.5},
+             "connectgaps": False}]
     if baseline is not None:
         data.append({"type": "scatter", "x": x[:len(baseline)], "y": baseline, "mode": "lines",
-                     "name": baseline_name, "line": {"color": GREY, "width": 2, "dash": "dash"},
-                     "hovertemplate": "%{x}<br>%{y:.1f}%<extra></extra>"})
+                     **_named(baseline_name, "%{x}<br>%{y:.1f}%"),
+                     "line": {"color": GREY, "width": 2, "dash": "dash"}})
     figure = _figure(data, showlegend=True,
                      legend={"orientation": "h", "y": 1.02, "x": 0, "yanchor": "bottom"},
                      yaxis={"ticksuffix": "%", "rangemode": "tozero", "automargin": True},
@@ -257,11 +274,12 @@ def device_trend_figure(night: dict[str, Any] | None, lang: str) -> Figure:
         totals = [sum(column) or 1 for column in zip(*devices.values(), strict=True)]
         x = _times([start + i * 60_000 for i in range(len(totals))])
         for device in sorted(devices, key=lambda d: DEVICES.index(d) if d in DEVICES else 9):
+            name = chart_text(value_name(lang, device))
             data.append({
                 "type": "scatter", "x": x, "y": [n / t for n, t in zip(devices[device], totals, strict=True)],
-                "name": text(lang, device), "stackgroup": "share", "mode": "lines",
+                "name": name, "stackgroup": "share", "mode": "lines",
                 "line": {"width": 0.5, "color": DEVICE_COLOURS.get(device, GREY)},
-                "hovertemplate": f"{text(lang, device)} %{{y:.1%}}<extra></extra>"})
+                "hovertemplate": f"{name} %{{y:.1%}}<extra></extra>"})
     figure = _figure(data, showlegend=True, margin={"l": 56, "r": 16, "t": 36, "b": 32},
                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0,
                              "font": {"size": 15}},
@@ -274,7 +292,8 @@ def device_share_figure(live: dict[str, Any] | None, lang: str) -> Figure:
     """The split of the last minute as a ring; every device has its slice, so a refresh only
     replaces the values (`device_shares`)."""
     return _figure([{
-        "type": "pie", "labels": [text(lang, d) for d in DEVICES], "values": device_shares(live),
+        "type": "pie", "labels": [chart_text(value_name(lang, d)) for d in DEVICES],
+        "values": device_shares(live),
         "hole": 0.62, "sort": False, "direction": "clockwise",
         "domain": {"x": [0.12, 0.88], "y": [0.1, 0.9]},
         "marker": {"colors": [DEVICE_COLOURS[d] for d in DEVICES]},
@@ -290,18 +309,25 @@ def device_shares(live: dict[str, Any] | None) -> list[float]:
 
 
 def totals_bar_figure(totals: dict[str, dict[str, Any]], lang: str, limit: int = 10) -> Figure:
-    """Horizontal bars of GMV by value, the largest on top."""
+    """Horizontal bars of GMV by value, the largest on top. The bars stand at 0, 1, 2, … and
+    their names are tick texts: names as categories would be merged where two cut alike, and
+    one that reads like a number or a date would turn the axis numeric."""
     best = sorted(totals.items(), key=lambda item: -item[1]["gmv_cents"])[:limit][::-1]
     most = max((v["gmv_cents"] / 100 for _, v in best), default=1)
+    places = list(range(len(best)))
     return _figure(
         [{"type": "bar", "orientation": "h", "x": [v["gmv_cents"] / 100 for _, v in best],
-          "y": [text(lang, k) for k, _ in best], "marker": {"color": ORANGE},
+          "y": places, "marker": {"color": ORANGE},
           "text": [format_compact(v["gmv_cents"], lang) for _, v in best],
+          "customdata": [chart_text(value_name(lang, k)) for k, _ in best],
+          "hovertemplate": "%{customdata}: %{text}<extra></extra>",
           "textposition": "outside", "cliponaxis": False,
-          "textfont": {"size": 15, "color": INK}, "hoverinfo": "skip"}],
+          "textfont": {"size": 15, "color": INK}}],
         margin={"l": 8, "r": 8, "t": 4, "b": 4}, bargap=0.22,
         xaxis={"visible": False, "range": [0, most * 1.3]},
-        yaxis={"tickfont": {"size": 15, "color": INK}, "automargin": True})
+        yaxis={"tickfont": {"size": 15, "color": INK}, "automargin": True, "tickmode": "array",
+               "tickvals": places,
+               "ticktext": [chart_text(value_name(lang, k), BAR_NAME_CHARS) for k, _ in best]})
 
 
 def buckets_figure(series: dict[str, list[Any]], lang: str, metric: str,
@@ -311,13 +337,15 @@ def buckets_figure(series: dict[str, list[Any]], lang: str, metric: str,
     x = _times(series.get("bucket_ms", []))
     palette = [ORANGE, BLUE, GOLD, VIOLET, "#36cfc9", "#f759ab", "#73d13d", GREY]
     names = [k for k in series if k != "bucket_ms"]
-    data = [{"type": "scatter", "x": x, "y": series[name], "mode": "lines", "name": text(lang, name),
+    values = "%{x}<br>" + ("¥%{y:,.2f}" if metric == "gmv" else "%{y:,}")
+    data = [{"type": "scatter", "x": x, "y": series[name], "mode": "lines",
+             **_named(_line_name(lang, name), values),
              "line": {"color": palette[i % len(palette)], "width": 2.5}}
             for i, name in enumerate(names)]
     for name in [k for k in (compare or {}) if k != "bucket_ms"]:
         assert compare is not None
         data.append({"type": "scatter", "x": x[:len(compare[name])], "y": compare[name],
-                     "mode": "lines", "name": f"{compare_name} · {text(lang, name)}",
+                     "mode": "lines", **_named(f"{compare_name} · {_line_name(lang, name)}", values),
                      "line": {"color": GREY, "width": 2, "dash": "dash"}})
     figure = _figure(data, showlegend=len(names) > 1 or bool(compare),
                      legend={"orientation": "h", "y": 1.02, "x": 0, "yanchor": "bottom"},
@@ -329,3 +357,8 @@ def buckets_figure(series: dict[str, list[Any]], lang: str, metric: str,
         top = max((max(series[n], default=0) for n in names), default=0)
         money_axis(figure, int(top * 110), lang)
     return figure
+
+
+def _line_name(lang: str, key: str) -> str:
+    """A line of the review's chart: "all" (the range's total), or a value of the dimension."""
+    return text(lang, "all") if key == "all" else value_name(lang, key)

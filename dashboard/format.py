@@ -154,8 +154,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "stream_lost": "未读即被删除 {lost} 条",
         "stream_gap_banner": "部分订单在计入前已从数据流中删除 — 总数偏低，已通知运维",
         "stream_lost_unknown": "有未读条目被删除",
-        "waiting": "等待数据 — 采集进程尚未发布快照", "pc": "电脑", "mobile": "手机",
-        "pad": "平板", "other": "其他", "none": "未填", "overseas": "海外",
+        "waiting": "等待数据 — 采集进程尚未发布快照",
         "ops_title": "作战室 · 运行监控", "pipeline": "数据管道", "lag": "流积压",
         "ingest_rate": "采集速率", "capacity": "处理能力", "rejected": "拒收", "duplicates": "重复",
         "heartbeat": "心跳", "worker": "采集进程", "alerts": "告警", "no_alerts": "暂无告警",
@@ -238,9 +237,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "stream_gap_banner": "Some orders were removed from the stream before they were counted"
                              " — the totals are short; operations has been alerted",
         "stream_lost_unknown": "entries removed unread",
-        "waiting": "Waiting for data — the ingest worker has not published yet", "pc": "PC",
-        "mobile": "Mobile", "pad": "Pad", "other": "Other", "none": "unset",
-        "overseas": "Overseas", "ops_title": "War room · operations", "pipeline": "Pipeline",
+        "waiting": "Waiting for data — the ingest worker has not published yet",
+        "ops_title": "War room · operations", "pipeline": "Pipeline",
         "lag": "Stream lag", "ingest_rate": "Ingest rate", "capacity": "Capacity",
         "rejected": "Rejected", "duplicates": "Duplicates", "heartbeat": "Heartbeat",
         "worker": "Worker", "alerts": "Alerts", "no_alerts": "No alerts",
@@ -293,9 +291,12 @@ STRINGS: dict[str, dict[str, str]] = {
 }
 
 
-# Names of the simulator's categories and of the province codes (GB/T 2260 letters), by language.
+# Names of the values of the dimensions (devices, the simulator's categories, the province codes
+# (GB/T 2260 letters), payment paths) and of the alert kinds, by language.
 NAMES: dict[str, dict[str, str]] = {
     "zh": {
+        "pc": "电脑", "mobile": "手机", "pad": "平板", "other": "其他", "none": "未填",
+        "overseas": "海外",
         "apparel": "服装", "beauty": "美妆", "food": "食品", "electronics": "数码", "home": "家居",
         "baby": "母婴", "sports": "运动", "appliances": "家电", "books": "图书", "luxury": "奢品",
         "GD": "广东", "ZJ": "浙江", "JS": "江苏", "SD": "山东", "SH": "上海", "BJ": "北京",
@@ -313,6 +314,8 @@ NAMES: dict[str, dict[str, str]] = {
         "stream_gap": "数据流缺口",
     },
     "en": {
+        "pc": "PC", "mobile": "Mobile", "pad": "Pad", "other": "Other", "none": "unset",
+        "overseas": "Overseas",
         "apparel": "Apparel", "beauty": "Beauty", "food": "Food", "electronics": "Electronics",
         "home": "Home", "baby": "Baby", "sports": "Sports", "appliances": "Appliances",
         "books": "Books", "luxury": "Luxury", "GD": "Guangdong", "ZJ": "Zhejiang",
@@ -334,9 +337,16 @@ NAMES: dict[str, dict[str, str]] = {
 
 
 def text(lang: str, key: str, **values: Any) -> str:
-    """A label, or the name of a dimension value (a value we have no name for is shown as is)."""
+    """A label of the interface (or, for the interface's own keys, the name of a value)."""
     phrase = STRINGS.get(lang, STRINGS["zh"]).get(key) or NAMES.get(lang, {}).get(key, key)
     return phrase.format(**values) if values else phrase
+
+
+def value_name(lang: str, value: str) -> str:
+    """The name of a value that came with an order or an alert ('ZJ' -> '浙江'), or the value as
+    it is: never a phrase of the interface (a category named "stale" is not the staleness
+    banner's sentence). Plain text: shown.py makes it safe for where it goes."""
+    return NAMES.get(lang, NAMES["zh"]).get(value, value)
 
 
 def language(requested: str | None) -> str:

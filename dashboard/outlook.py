@@ -12,6 +12,7 @@ from dash import html
 from dashboard.format import clock, format_compact, format_count, format_exact, text
 from dashboard.guesses import Guess, standings
 from dashboard.ids import Ids
+from dashboard.shown import shown
 from ingest.forecast import MIN_MINUTES
 
 LEADERS_SHOWN = 3
@@ -44,7 +45,7 @@ def big_screen_outlook(night: dict[str, Any] | None, guesses: tuple[Guess, ...],
         leaders = board["guesses"][:LEADERS_SHOWN]
         lines.append(html.Div(className="guess-line leaders", children=[
             html.Span(text(lang, "guess_winner"), className="winner-label"),
-            *[html.Span([html.B(f"{row['rank']}. {row['name']}"), " ",
+            *[html.Span([html.B(f"{row['rank']}. {shown(row['name'])}"), " ",
                          format_compact(row["amount_cents"], lang), " · ",
                          text(lang, "guess_off", amount=format_compact(row["distance_cents"],
                                                                         lang))],
@@ -77,7 +78,7 @@ def ops_outlook(night: dict[str, Any] | None, live: dict[str, Any] | None,
     else:
         label = text(lang, "guess_winner" if board["winner"] else "guess_closest")
         rows.append(html.Div(id=Ids.OPS_CLOSEST, className="ops-guess", children=[
-            f"{label}: ", html.B(leader["name"]), f" {format_exact(leader['amount_cents'])} · ",
+            f"{label}: ", html.B(shown(leader["name"])), f" {format_exact(leader['amount_cents'])} · ",
             text(lang, "guess_off", amount=format_exact(leader["distance_cents"])),
             f" · {text(lang, 'guesses_count', count=board['count'])}"]))
     rows += headroom_rows(live, lang)

@@ -1,11 +1,14 @@
 """The morning report for people: a few lines for the terminal, one printable HTML page for an
-executive (no script, no outside resource: it opens anywhere and prints on one or two pages)."""
+executive (no script, no outside resource: it opens anywhere and prints on one or two pages).
+A value that came with an order is one line of text in both (common/text.py), escaped in the
+page."""
 
 from __future__ import annotations
 
 import html
 from typing import Any
 
+from common.text import for_a_line
 from dashboard.format import format_change, format_exact, format_signed
 
 TOP = 15
@@ -35,7 +38,8 @@ def report_lines(report: dict[str, Any]) -> list[str]:
         lines.append("the baseline has no orders: every value counts as new")
     lines.append(f"{'what changed':<28}{'GMV':>20}{'share':>9}{'was':>9}{'delta':>20}")
     for row in report["contributors"][:TOP]:
-        lines.append(f"{row['dimension'] + '=' + row['value']:<28}{format_exact(row['gmv_cents']):>20}"
+        lines.append(f"{row['dimension'] + '=' + for_a_line(row['value']):<28}"
+                     f"{format_exact(row['gmv_cents']):>20}"
                      f"{row['share']:>9.1%}{row['baseline_share']:>9.1%}"
                      f"{format_signed(row['delta_cents']):>20}")
     if report["incidents"]:
@@ -45,7 +49,7 @@ def report_lines(report: dict[str, Any]) -> list[str]:
                 if incident["gmv_lost_cents"] is not None else ""
             lines.append(f"{_when(incident['start'])}  {incident['duration_s']:>7,.0f} s  "
                          f"{incident['severity']:<8} {incident['kind']:<16} "
-                         f"{incident['dimension'] or '-':<18}{lost}")
+                         f"{for_a_line(incident['dimension'] or '-'):<18}{lost}")
     return lines
 
 
@@ -79,7 +83,7 @@ _DEVICE_COLOURS = {"pc": "#2563eb", "mobile": "#f97316", "pad": "#10b981", "othe
 
 
 def _e(value: Any) -> str:
-    return html.escape(str(value))
+    return html.escape(for_a_line(value))
 
 
 def report_html(report: dict[str, Any]) -> str:

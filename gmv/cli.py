@@ -314,9 +314,11 @@ def _run_alerts(args: argparse.Namespace, settings: Settings) -> None:
     if args.json:
         print(json.dumps(alerts, ensure_ascii=False))
         return
+    from common.text import for_a_line
+
     for alert in alerts:
         print(f"{alert['start']}  {alert['severity']:<8} {alert['state']:<8} {alert['kind']:<14} "
-              f"{alert['dimension'] or '-':<20} {alert['message']}")
+              f"{for_a_line(alert['dimension'] or '-'):<20} {for_a_line(alert['message'])}")
 
 
 def _run_report(args: argparse.Namespace, settings: Settings) -> None:
@@ -476,9 +478,11 @@ def _run_kiosk_link(args: argparse.Namespace, settings: Settings) -> None:
     except AccountError as err:
         raise UsageError(str(err)) from None
     if args.list:
+        from common.text import for_a_line
+
         for link in accounts.kiosk_links():
             state = "revoked" if link["revoked_ms"] else "live"
-            print(f"{link['id']}  {state:<8} {link['label']}")
+            print(f"{link['id']}  {state:<8} {for_a_line(link['label'])}")
         return
     base = (args.url or f"http://{settings.web_host}:{settings.web_port}").rstrip("/")
     link_id, token = accounts.add_kiosk_link(args.label)

@@ -49,8 +49,9 @@
         const room = height - (layout.margin ? (layout.margin.t || 0) + (layout.margin.b || 0) : 0);
         const size = Math.max(Math.min(tickPx, room / bars / LINE_HEIGHT), 8);
         axis.tickfont = Object.assign({}, axis.tickfont, {size: size});
-        axis.tickmode = "linear";
-        axis.dtick = 1;
+        // The names are tick texts at the bars' places (dashboard/figures.py): every one is
+        // drawn; a chart drawn with the names as categories needs a tick on each.
+        if (axis.tickmode !== "array") { axis.tickmode = "linear"; axis.dtick = 1; }
       }
     }
     return layout;

@@ -19,6 +19,7 @@ from dashboard.ids import Ids
 from dashboard.nav import nav, page_layout
 from dashboard.outlook import board_of, forecast_text
 from dashboard.roles import Can, Identity
+from dashboard.shown import shown
 
 
 def _key(who: Identity, name: str) -> str:
@@ -84,7 +85,7 @@ def board_table(lang: str, fresh: bool = False) -> Any:
                      html.Th(text(lang, against) if against else "")])]
     for row in board["guesses"]:
         rows.append(html.Tr(className="winner" if board["winner"] and row["rank"] == 1 else "",
-                            children=[html.Td(row["rank"] or "·"), html.Td(row["name"]),
+                            children=[html.Td(row["rank"] or "·"), html.Td(shown(row["name"])),
                                       html.Td(format_exact(row["amount_cents"])),
                                       html.Td(format_exact(row["distance_cents"])
                                               if row["distance_cents"] is not None else "")]))

@@ -24,13 +24,14 @@ from dashboard.components import (
 )
 from dashboard.data import live as live_data
 from dashboard.figures import buckets_figure
-from dashboard.format import clock, format_compact, format_count, language, text
+from dashboard.format import clock, format_compact, format_count, language, text, value_name
 from dashboard.gate import allowed, current_identity, gate, requires
 from dashboard.ids import Ids
 from dashboard.nav import nav, page_layout
 from dashboard.outlook import ops_outlook
 from dashboard.pipeline import pipeline_values
 from dashboard.roles import Can
+from dashboard.shown import shown
 
 DRILL_DIMENSIONS = ("device", "region", "category")
 DRILL_WINDOW_MS = 60 * 60_000
@@ -92,10 +93,11 @@ def audit_items(lang: str) -> list[Any]:
     if not entries:
         return [html.Li(text(lang, "no_audit"), className="quiet")]
     return [html.Li(className="audit-entry", children=[
-        html.Span(clock(e["at_ms"]), className="audit-when"), html.B(e["who"]),
-        html.Span(e["action"], className="audit-action"),
-        html.Span(" ".join(f"{k}={v}" for k, v in e["what"].items()), className="audit-what"),
-        html.Span(e["source"], className="audit-source")]) for e in entries]
+        html.Span(clock(e["at_ms"]), className="audit-when"), html.B(shown(e["who"])),
+        html.Span(shown(e["action"]), className="audit-action"),
+        html.Span(" ".join(f"{shown(k)}={shown(v)}" for k, v in e["what"].items()),
+                  className="audit-what"),
+        html.Span(shown(e["source"]), className="audit-source")]) for e in entries]
 
 
 @callback(Output(Ids.AUDIT, "children"), Input(Ids.SLOW_TICK, "n_intervals"),
@@ -122,7 +124,8 @@ def merchant_rows(night: dict[str, Any], lang: str) -> list[Any]:
     rows = [html.Tr([html.Th(text(lang, "merchant")), html.Th(text(lang, "gmv")),
                      html.Th(text(lang, "orders"))])]
     for merchant, totals in night.get("top_merchants", {}).items():
-        rows.append(html.Tr([html.Td(merchant), html.Td(format_compact(totals["gmv_cents"], lang)),
+        rows.append(html.Tr([html.Td(shown(merchant), className="name"),
+                             html.Td(format_compact(totals["gmv_cents"], lang)),
                              html.Td(format_count(totals["orders"]))]))
     return rows
 
@@ -174,7 +177,7 @@ def drill_values(dimension: str, current: str | None, lang: str) -> tuple[Any, .
     totals = (source.live() or {}).get("by_device", {}) if dimension == "device" else \
         (source.night() or {}).get(f"by_{dimension}", {})
     values = sorted(totals, key=lambda v: -int(totals[v].get("gmv_cents", 0)))
-    options = [{"label": text(lang, v), "value": v} for v in values]
+    options = [{"label": shown(value_name(lang, v)), "value": v} for v in values]
     return options, current if current in values else (values[0] if values else None)
 
 
@@ -197,8 +200,8 @@ def refresh_drill(value: str | None, _: int | None, dimension: str, lang: str) -
               value: [int(c) / 100 for c in table["gmv_cents"].to_pylist()]}
     figure = buckets_figure(series, lang, "gmv")
     # The title above the chart, in the page: it wraps where a chart's own title would be cut.
-    return figure, (f"{text(lang, dimension)} = {text(lang, value)} · {text(lang, 'per_minute')} · "
-                    f"{clock(latest)}")
+    return figure, (f"{text(lang, dimension)} = {shown(value_name(lang, value))} · "
+                    f"{text(lang, 'per_minute')} · {clock(latest)}")
 
 
 dash.register_page(__name__, path="/ops", title="GMV 11.11 · ops", name="ops",

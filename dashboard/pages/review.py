@@ -49,6 +49,7 @@ from dashboard.format import (
     format_signed,
     language,
     text,
+    value_name,
 )
 from dashboard.gate import current_identity, gate, requires
 from dashboard.ids import Ids
@@ -56,6 +57,7 @@ from dashboard.nav import nav, page_layout
 from dashboard.params import BadTime, export_pick, review_query
 from dashboard.report_text import report_html
 from dashboard.roles import Can
+from dashboard.shown import shown
 
 REPLAY_TICK_MS = 500
 REPLAY_SPEEDS = (10, 60, 300, 600, 3600)
@@ -297,13 +299,13 @@ def _incident_items(incidents: list[dict[str, Any]], lang: str) -> list[Any]:
             if i["gmv_lost_cents"] else ""
         items.append(html.Li(className=f"alert {i['severity'] or ''} resolved", children=[
             html.Div(className="alert-head", children=[
-                html.B(text(lang, i["kind"])),
-                html.Span(i["dimension"] or "", className="alert-where"),
+                html.B(shown(value_name(lang, i["kind"]))),
+                html.Span(shown(i["dimension"] or ""), className="alert-where"),
                 html.Span(f"{clock(i['start_ms'])} · {_duration(i['duration_s'], lang)}{lost}",
                           className="alert-when"),
                 *([html.Span(acked, className="acked")] if (acked := acknowledgement(i, lang))
                   else [])]),
-            html.Div(i["message"] or "", className="alert-message")]))
+            html.Div(shown(i["message"] or ""), className="alert-message")]))
     return items
 
 
@@ -321,7 +323,7 @@ def _change_table(rows: list[dict[str, Any]], lang: str, clickable: bool) -> htm
     body = []
     for i, r in enumerate(rows):
         cells = [*([html.Td(text(lang, r["dimension"]))] if clickable else []),
-                 html.Td(text(lang, r["value"])),
+                 html.Td(shown(value_name(lang, r["value"])), className="name"),
                  html.Td(format_exact(r["gmv_cents"]), className="n"),
                  html.Td(f"{r['share']:.1%}", className="n"),
                  html.Td(f"{r['baseline_share']:.1%}", className="n"),
@@ -371,8 +373,8 @@ def contributor_curve(_clicks: list[int], stored: dict[str, Any] | None, lang: s
     baseline = stored["baseline"]
     then = _shares(_baseline_history(source, baseline) or source.history(), row,
                    baseline["from_ms"], baseline["to_ms"], bucket_s)
-    name = f"{text(lang, row['dimension'])} · {text(lang, row['value'])}"
-    title = f"{name}: {format_signed(row['delta_cents'])}"
+    name = f"{text(lang, row['dimension'])} · {value_name(lang, row['value'])}"
+    title = f"{shown(name)}: {format_signed(row['delta_cents'])}"
     return (share_figure({"bucket_ms": now[0], "now": now[1]}, lang, name,
                          text(lang, "baseline"), then[1]), title,
             f"{row['dimension']}={row['value']}")

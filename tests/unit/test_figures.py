@@ -83,8 +83,10 @@ def test_device_shares_of_each_minute_add_up_to_one() -> None:
 
 def test_bars_put_the_largest_on_top_with_local_names() -> None:
     totals = {"ZJ": {"gmv_cents": 500}, "GD": {"gmv_cents": 900}, "overseas": {"gmv_cents": 100}}
-    bar = totals_bar_figure(totals, "zh")["data"][0]
-    assert list(bar["y"]) == ["海外", "浙江", "广东"]  # Plotly draws the last on top
+    figure = totals_bar_figure(totals, "zh")
+    bar, names = figure["data"][0], figure["layout"]["yaxis"]
+    assert list(bar["x"]) == [1, 5, 9]  # Plotly draws the last on top
+    assert list(names["tickvals"]) == list(bar["y"]) and names["ticktext"] == ["海外", "浙江", "广东"]
 
 
 def test_money_ticks_are_round_in_local_units() -> None:
