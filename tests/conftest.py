@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -9,12 +10,14 @@ from typing import Any
 
 import pytest
 import redis
+from playwright.sync_api import Browser, sync_playwright
 
 from common.redis_server import EmbeddedRedis, connect
 from common.settings import Settings, load_settings
 from ingest.contract import Order
 
 MIDNIGHT_MS = 1_794_326_400_000  # 2026-11-11T00:00:00+08:00
+CHROMIUM = os.environ.get("GMV_CHROMIUM", "/usr/bin/chromium")
 
 
 def wait_for(condition: Any, timeout_s: float, message: str) -> None:
@@ -23,6 +26,22 @@ def wait_for(condition: Any, timeout_s: float, message: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, message
         time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, one for the whole session: Playwright's sync API runs one at a time in a
+    process (a second `sync_playwright()` while the first is open fails), so every module shares
+    this one and opens its own contexts."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's chromium (apt-get install "
+                    "chromium), or set GMV_CHROMIUM to another build")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield launched
+        launched.close()
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import redis
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from common.redis_server import EmbeddedRedis, connect, free_loopback_port
 from common.settings import Settings, load_settings
@@ -25,7 +25,6 @@ from rehearsal.publish import StreamPublisher
 from tests.conftest import wait_for
 from tests.sample import STOCK, TRUTH, sample_payloads
 
-CHROMIUM = os.environ.get("GMV_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("GMV_ARTIFACTS_DIR", Path(__file__).parents[2] / "test-artifacts"))
 CLI = [sys.executable, "-m", "gmv.cli"]
 
@@ -151,19 +150,6 @@ def counted_sample(stack: Stack) -> Stack:
     wait_for(lambda: json_when_ready(stack.base_url + "/api/summary").get("orders") == TRUTH["accepted"],
              60, "the history files never caught up")
     return stack
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's chromium (apt-get install "
-                    "chromium), or set GMV_CHROMIUM to another build")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture()

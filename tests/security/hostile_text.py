@@ -5,21 +5,16 @@ browser checks, a war room of their own and Chromium."""
 
 from __future__ import annotations
 
-import contextlib
 import re
 import unicodedata
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from playwright.sync_api import Browser, sync_playwright
 
 from dashboard.format import STRINGS
 from ingest.contract import OPTIONAL_STRINGS, REQUIRED_STRINGS, Order
 from tests.conftest import MIDNIGHT_MS
-from tests.e2e.conftest import CHROMIUM
 
 MARKUP = (
     '<a href="https://evil.example/login">Re-login here</a>',
@@ -107,21 +102,6 @@ def order_payload(index: int, *, region: str = "ZJ", category: str = "apparel",
                  amount_cents=amount_cents, device=device, category=category, region=region,
                  merchant_id=merchant_id, buyer_id=f"b{index}", item_id="i-hostile", quantity=1,
                  payment=payment).to_payload()
-
-
-@contextlib.contextmanager
-def chromium() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        raise AssertionError(f"no Chromium at {CHROMIUM}: install Debian's chromium, or set "
-                             "GMV_CHROMIUM to another build")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 # In the page: what markup from the stream would have made. Plotly writes a link as an SVG <a>

@@ -21,7 +21,6 @@ from tests.e2e.conftest import Stack, json_when_ready, publish_sample, running_s
 from tests.security.hostile_text import (
     MADE_BY_MARKUP,
     NOTHING_MADE,
-    chromium,
     order_payload,
     texts_of,
 )
@@ -54,12 +53,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         wait_for(lambda: json_when_ready(running.base_url + "/api/summary").get("orders") == ORDERS,
                  60, "the history files never caught up")
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture()

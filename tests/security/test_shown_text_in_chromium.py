@@ -27,7 +27,6 @@ from tests.security.hostile_text import (
     MADE_BY_MARKUP,
     NOTHING_MADE,
     PAYMENT_CHARS,
-    chromium,
     drawn,
     hostile_text,
     order_payload,
@@ -78,12 +77,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         wait_for(lambda: json_when_ready(running.base_url + "/api/summary").get("orders") ==
                  len(sent), 60, "the history files never caught up")
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture()
