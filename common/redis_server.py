@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import redis
 from redis.cluster import RedisCluster
@@ -58,6 +58,17 @@ CONNECT_TIMEOUT_S = 2.0
 PUBLISHER_SOCKET_TIMEOUT_S = 10.0
 # Redis is away for a while (restarting, loading its AOF, a cluster node down): wait and retry.
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, ClusterDownError)
+
+
+def url_for_logs(url: str) -> str:
+    """The Redis URL with its password replaced by `***`: log lines are read and shipped by more
+    people than the password is meant for."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def connect(url: str, **options: object) -> redis.Redis:

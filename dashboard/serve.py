@@ -9,6 +9,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from common.logs import log_event
+from common.redis_server import url_for_logs
 from common.settings import Settings
 from common.stopping import STOP_WITHIN_S
 
@@ -45,5 +46,6 @@ class DashboardServer(BaseApplication):
 
 def serve(settings: Settings) -> None:
     log_event(log, "dashboard_serving", url=f"http://{settings.web_host}:{settings.web_port}/",
-              workers=settings.web_workers, threads=settings.web_threads, redis=settings.redis_url)
+              workers=settings.web_workers, threads=settings.web_threads,
+              redis=url_for_logs(settings.redis_url))
     DashboardServer(settings).run()

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from common.logs import log_event, log_to_file
-from common.redis_server import PUBLISHER_SOCKET_TIMEOUT_S, connect, redis_url_for
+from common.redis_server import PUBLISHER_SOCKET_TIMEOUT_S, connect, redis_url_for, url_for_logs
 from common.settings import Settings
 from common.stopping import STOP_WITHIN_S, parent_death_signal
 from dashboard.accounts import Accounts
@@ -146,7 +146,7 @@ def run_demo(settings: Settings, seed: int, peak_ops: int, speed: float,
     try:
         with redis_url_for(settings) as url:
             where = ["--redis", url, "--data", str(settings.data_dir)]
-            log_event(log, "demo_started", redis=url, data=settings.data_dir)
+            log_event(log, "demo_started", redis=url_for_logs(url), data=settings.data_dir)
             url_shown = f"http://{settings.web_host}:{settings.web_port}/"
             compare = {"GMV_LAST_YEAR_DATA_DIR": str(settings.data_dir / LAST_YEAR_DIR)}
             # Partitioned (GMV_PARTITIONS > 1): two worker processes and the combiner.
