@@ -60,9 +60,11 @@ PUBLISHER_SOCKET_TIMEOUT_S = 10.0
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, ClusterDownError)
 
 
-def url_for_logs(url: str) -> str:
+def url_for_logs(url: str | None) -> str:
     """The Redis URL with its password replaced by `***`: log lines are read and shipped by more
-    people than the password is meant for."""
+    people than the password is meant for. No URL: the embedded Redis."""
+    if url is None:
+        return "embedded"
     parts = urlsplit(url)
     if parts.password is None:
         return url
