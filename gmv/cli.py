@@ -177,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     user = commands.add_parser("user", help="the dashboard's users: add (or change), remove, list")
     user_commands = user.add_subparsers(dest="action", required=True, parser_class=_Parser)
     user_add = user_commands.add_parser("add", help="add a user, or change one's role and password "
-                                                    "(the password is asked for, or read from stdin)")
+                                                    "(the password is asked for, or read from stdin; "
+                                                    "a change ends that user's sessions)")
     user_add.add_argument("name")
     user_add.add_argument("--role", required=True, choices=ROLE_NAMES)
     user_remove = user_commands.add_parser("remove", help="remove a user (their sessions end)")
