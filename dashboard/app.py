@@ -14,6 +14,8 @@ from dashboard.data.live import DataSource
 from dashboard.data.rollups import warm_in_background
 from dashboard.gate import Gate
 
+MAX_REQUEST_BYTES = 1024 * 1024  # a callback's or a form's body; a larger one is a 413
+
 
 def create_app(settings: Settings) -> dash.Dash:
     """One app per process: the pages register their callbacks with Dash's global registry."""
@@ -21,6 +23,7 @@ def create_app(settings: Settings) -> dash.Dash:
         __name__, use_pages=True, pages_folder="", assets_folder=str(Path(__file__).parent / "assets"),
         serve_locally=True, update_title="", suppress_callback_exceptions=True,
         title="GMV 11.11")
+    app.server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     source = DataSource.connect(settings)
     app.server.extensions["gmv"] = source
     gate = Gate(settings, source.client)
