@@ -211,6 +211,8 @@ def hostile_calls() -> list[tuple[str, str, dict[str, Any], str | None]]:
         "guess": (f"{Ids.GUESS_NOTE}.children", {
             f"{Ids.GUESS_SUBMIT}.n_clicks": 1, f"{Ids.GUESS_NAME}.value": "x",
             f"{Ids.GUESS_AMOUNT}.value": "3000亿"}, None),
+        "router": ("_pages_content.children", {"_pages_location.pathname": "/review",
+                                               "_pages_location.search": "?lang=en"}, None),
     }
     cases = []
     for name, (output, values, changed) in base.items():
@@ -230,6 +232,17 @@ def test_a_hostile_value_anywhere_is_a_clear_bounded_answer(root: DashCalls, out
                                        f"{Ids.GUESS_LANG}.data": "en"}, changed), 200, 204, 400)
     if reply.status == 400:
         assert len(reply.body) < 1000 and "Traceback" not in reply.body
+
+
+@pytest.mark.parametrize("change", [
+    {"inputs": "x"}, {"inputs": [5]}, {"inputs": [{"id": 5, "property": "value"}]},
+    {"inputs": [[["x"]]]}, {"state": {"a": 1}}, {"changedPropIds": [1]}, {"output": 7},
+    {"outputs": "x"}])
+def test_a_malformed_callback_request_is_a_clear_400(ana: DashCalls, change: dict[str, Any]) -> None:
+    body = {**json.loads(ana.body(REPORT, {})), **change}
+    reply = bounded(ana.post(json.dumps(body).encode()), 400)
+    assert "bad callback request" in reply.body
+    assert bounded(ana.post(b"[1, 2]"), 400).body.startswith("bad callback request")
 
 
 def test_a_body_over_a_mebibyte_is_a_413(ana: DashCalls) -> None:
