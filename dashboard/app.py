@@ -10,9 +10,12 @@ from dash import html
 
 from common.settings import Settings
 from dashboard.api import Api
+from dashboard.callback_body import check_callback_body
 from dashboard.data.live import DataSource
 from dashboard.data.rollups import warm_in_background
 from dashboard.gate import Gate
+
+MAX_REQUEST_BYTES = 1024 * 1024  # a callback's or a form's body; a larger one is a 413
 
 
 def create_app(settings: Settings) -> dash.Dash:
@@ -21,10 +24,12 @@ def create_app(settings: Settings) -> dash.Dash:
         __name__, use_pages=True, pages_folder="", assets_folder=str(Path(__file__).parent / "assets"),
         serve_locally=True, update_title="", suppress_callback_exceptions=True,
         title="GMV 11.11")
+    app.server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     source = DataSource.connect(settings)
     app.server.extensions["gmv"] = source
     gate = Gate(settings, source.client)
     gate.install(app.server)
+    app.server.before_request(check_callback_body)  # after the gate: who asks comes first
     from dashboard.pages import big_screen, guess, ops, review  # noqa: F401  (register the pages)
 
     app.layout = html.Div(dash.page_container)

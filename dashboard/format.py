@@ -35,11 +35,11 @@ _SCALES = {
 
 def scale_table(lang: str) -> list[tuple[int, dict[str, Any]]]:
     """The thresholds and scales of `lang`, largest first, for the browser's count-up."""
-    return [(threshold, scale.as_dict()) for threshold, scale in _SCALES[lang]]
+    return [(threshold, scale.as_dict()) for threshold, scale in _SCALES[language(lang)]]
 
 
 def headline_scale(cents: int, lang: str) -> Scale:
-    return next(scale for threshold, scale in _SCALES[lang] if cents >= threshold)
+    return next(scale for threshold, scale in _SCALES[language(lang)] if cents >= threshold)
 
 
 def _grouped(whole: int) -> str:
@@ -338,7 +338,8 @@ NAMES: dict[str, dict[str, str]] = {
 
 def text(lang: str, key: str, **values: Any) -> str:
     """A label of the interface (or, for the interface's own keys, the name of a value)."""
-    phrase = STRINGS.get(lang, STRINGS["zh"]).get(key) or NAMES.get(lang, {}).get(key, key)
+    lang = language(lang)  # a callback's language store is whatever the browser sends
+    phrase = STRINGS[lang].get(key) or NAMES.get(lang, {}).get(key, key)
     return phrase.format(**values) if values else phrase
 
 
@@ -346,11 +347,12 @@ def value_name(lang: str, value: str) -> str:
     """The name of a value that came with an order or an alert ('ZJ' -> '浙江'), or the value as
     it is: never a phrase of the interface (a category named "stale" is not the staleness
     banner's sentence). Plain text: shown.py makes it safe for where it goes."""
-    return NAMES.get(lang, NAMES["zh"]).get(value, value)
+    return NAMES[language(lang)].get(value, value)
 
 
-def language(requested: str | None) -> str:
-    return requested if requested in LANGUAGES else "zh"
+def language(requested: Any) -> str:
+    """The language a page or callback was asked for (any other value, whatever its type: zh)."""
+    return requested if isinstance(requested, str) and requested in LANGUAGES else "zh"
 
 
 def parse_beijing(value: str, festival_day: date) -> int:

@@ -1,7 +1,11 @@
 """The staff guessing game on the day's final GMV: one guess per person (per name on a local war
 room without users), changeable until the board closes, then frozen; the closest to the final
 in absolute terms wins, an earlier guess before a later one at the same distance. Kept in the
-data dir's `guesses.sqlite3` (WAL, every write synchronous: a restart loses none)."""
+data dir's `guesses.sqlite3` (WAL, every write synchronous: a restart loses none).
+
+Who guesses is a `Guesser`: a signed-in account guesses under its own name, whatever a browser
+sends; on the local war room a typed name, refused when it looks like another guess's name
+(dashboard/lookalike.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from dashboard.lookalike import mixed_scripts, skeleton
 from ingest.contract import BEIJING, beijing_iso, format_cents, midnight_ms
 
 FILE_NAME = "guesses.sqlite3"
@@ -35,6 +40,30 @@ CREATE TABLE IF NOT EXISTS guesses (key TEXT PRIMARY KEY, name TEXT NOT NULL,
 
 class GuessError(ValueError):
     """A refused guess: one line for the person; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Guesser:
+    """Who a guess is for: `key` (one guess each), the `name` the board shows, `by` (who made
+    it, for the audit log), and whether the name was typed (then checked for look-alikes)."""
+
+    key: str
+    name: str
+    by: str
+    typed: bool
+
+    @classmethod
+    def account(cls, name: str) -> Guesser:
+        """A signed-in person: their account's name, the only one they can guess under."""
+        return cls(f"user:{name}", name, name, False)
+
+    @classmethod
+    def by_name(cls, text: str, by: str = "local") -> Guesser:
+        """A name typed on the local war room (no users): the same name is the same guess."""
+        name = clean_name(text)
+        if (scripts := mixed_scripts(name)) is not None:
+            raise GuessError(f"the name mixes {scripts} letters: write it in one script")
+        return cls(local_key(name), name, by, True)
 
 
 @dataclass(frozen=True)
@@ -130,25 +159,26 @@ class GuessBoard:
     def is_open(self, now_ms: int) -> bool:
         return now_ms < self.closes_at_ms
 
-    def submit(self, key: str, name: str, amount: str, now_ms: int, by: str) -> Guess:
-        """Sets `key`'s guess (a person's, or a name's on a local war room); refused with a
-        GuessError after closing or for a bad name or amount."""
+    def submit(self, guesser: Guesser, amount: str, now_ms: int) -> Guess:
+        """Sets the guesser's guess; refused with a GuessError after closing, for a bad amount, or
+        for a typed name that another guess's name looks like."""
         if not self.is_open(now_ms):
             raise GuessError(f"the guessing closed at {beijing_iso(self.closes_at_ms)[:16]} "
                              "Beijing time: guesses are frozen")
-        guess = Guess(key, clean_name(name), parse_amount(amount), now_ms, by)
+        guess = Guess(guesser.key, guesser.name, parse_amount(amount), now_ms, guesser.by)
         with self._db() as db:
             db.execute("BEGIN IMMEDIATE")
-            taken = db.execute("SELECT key FROM guesses WHERE lower(name) = lower(?) AND key != ?",
-                               [guess.name, key]).fetchone()
-            if taken is not None:
+            others = db.execute("SELECT name FROM guesses WHERE key != ?", [guesser.key]).fetchall()
+            mine = skeleton(guesser.name)
+            taken = next((str(n) for (n,) in others if skeleton(str(n)) == mine), None)
+            if taken is not None and guesser.typed:
                 db.execute("ROLLBACK")
-                raise GuessError(f"someone else already guesses as {guess.name!r}: "
-                                 "add something to tell you apart")
+                raise GuessError(f"someone else already guesses as {taken!r}, which "
+                                 f"{guesser.name!r} looks like: add something to tell you apart")
             db.execute("INSERT INTO guesses VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE "
                        "SET name = excluded.name, amount_cents = excluded.amount_cents, "
                        "at_ms = excluded.at_ms, by = excluded.by",
-                       [key, guess.name, guess.amount_cents, now_ms, now_ms, by])
+                       [guess.key, guess.name, guess.amount_cents, now_ms, now_ms, guess.by])
             db.execute("COMMIT")
         return guess
 
@@ -156,7 +186,9 @@ class GuessBoard:
         with self._db() as db:
             rows = db.execute("SELECT key, name, amount_cents, at_ms, by FROM guesses "
                               "ORDER BY at_ms, key").fetchall()
-        return [Guess(str(k), str(n), int(a), int(t), str(b)) for k, n, a, t, b in rows]
+        # A person's guess shows their account's name, whatever a row written before says.
+        return [Guess(str(k), str(k)[5:] if str(k).startswith("user:") else str(n), int(a),
+                      int(t), str(b)) for k, n, a, t, b in rows]
 
     def mine(self, key: str) -> Guess | None:
         return next((g for g in self.guesses() if g.key == key), None)
@@ -169,7 +201,8 @@ def ranked(guesses: list[Guess], target_cents: int) -> list[Ranked]:
 
 
 def local_key(name: str) -> str:
-    """On a local war room without users a guess is a name's: the same name changes it."""
+    """On a local war room without users a guess is a name's: the same name (NFKC, casefolded)
+    changes it."""
     return "name:" + clean_name(name).casefold()
 
 

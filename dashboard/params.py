@@ -1,16 +1,24 @@
-"""Every parameter a request brings (query strings, and what the review's controls send), checked
-in one place: a bad one is a clear 400 (or the review's message), never a guess or a traceback."""
+"""Every parameter a request brings (query strings, and what the pages' controls send to their
+callbacks), checked in one place: a bad one is a clear 400 (or the page's message), never a guess
+or a traceback. Whatever the browser sends, the server bounds it here: the values of an
+allow-list (`one_of`), whole numbers in a range, text of a bounded length, a review range of at
+most MAX_RANGE_MS."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from datetime import date
+from typing import Any, TypeVar
 
 from dashboard.data.history import DIMENSIONS
-from dashboard.data.review import ReviewQuery
+from dashboard.data.review import COMPARISONS, RESOLUTIONS_S, ReviewQuery
 from dashboard.format import LANGUAGES, parse_beijing
 
 MAX_VALUE_CHARS = 200
+MAX_RANGE_MS = 48 * 3_600_000  # a review range: the festival day with its eve and morning after
+RESOLUTIONS = tuple(RESOLUTIONS_S)
+T = TypeVar("T")
 
 
 class BadTime(ValueError):
@@ -25,12 +33,52 @@ class BadParameter(ValueError):
         self.name = name
 
 
+def shown_value(value: Any) -> str:
+    """A value from a request, short enough to quote in a message."""
+    return repr(value)[:40]
+
+
+def one_of(name: str, value: Any, allowed: Sequence[T]) -> T:
+    """`value` when it is one of `allowed` (the same type, not a look-alike: 1.0 is not 1, True
+    is not 1), else BadParameter."""
+    for choice in allowed:
+        if type(value) is type(choice) and value == choice:
+            return choice
+    raise BadParameter(name, f"{shown_value(value)} is not one of "
+                             f"{', '.join(str(a) for a in allowed)}")
+
+
+def whole_number(name: str, value: Any, low: int, high: int) -> int:
+    """An integer in [low, high] (a JSON number without a fraction; not a bool, NaN or a string)."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BadParameter(name, f"{shown_value(value)} is not a whole number from {low} to {high}")
+    return value
+
+
+def text_value(name: str, value: Any, max_chars: int = MAX_VALUE_CHARS) -> str:
+    """A string of at most `max_chars` characters (None: empty)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadParameter(name, f"{shown_value(value)} is not text")
+    if len(value) > max_chars:
+        raise BadParameter(name, f"longer than {max_chars} characters")
+    return value
+
+
+def comparison(value: Any) -> str:
+    """What the review compares a range with: none, previous or last_year."""
+    return one_of("compare", value, COMPARISONS)
+
+
 def language(value: str | None) -> str:
     """`?lang=`: zh (the default) or en."""
     if value is None or value == "":
         return "zh"
-    if value not in LANGUAGES:
-        raise BadParameter("lang", f"{value[:20]!r} is not one of {', '.join(LANGUAGES)}")
+    if not isinstance(value, str) or value not in LANGUAGES:
+        raise BadParameter("lang", f"{str(value)[:20]!r} is not one of {', '.join(LANGUAGES)}")
     return value
 
 
@@ -47,7 +95,7 @@ def dimension(value: str | None) -> str | None:
     """A dimension of the review (device, category, region, payment, merchant), or None: all."""
     if value in (None, ""):
         return None
-    if value not in DIMENSIONS:
+    if not isinstance(value, str) or value not in DIMENSIONS:
         raise BadParameter("dimension", f"{str(value)[:40]!r} is not one of {', '.join(DIMENSIONS)}")
     return value
 
@@ -55,18 +103,22 @@ def dimension(value: str | None) -> str | None:
 def review_query(start: str | None, end: str | None, resolution: str | None,
                  chosen: str | None, festival_day: date) -> ReviewQuery:
     """The review's range fields, resolution and dimension as one question (BadTime, or a
-    ValueError from the question itself, says what is wrong)."""
+    ValueError from the question itself, says what is wrong): a range of at most MAX_RANGE_MS."""
     try:
         start_ms = parse_beijing(str(start or "")[:MAX_VALUE_CHARS], festival_day)
         end_ms = parse_beijing(str(end or "")[:MAX_VALUE_CHARS], festival_day)
     except ValueError as err:
         raise BadTime(str(err)) from None
-    return ReviewQuery(start_ms, end_ms, str(resolution), dimension(chosen))
+    if end_ms - start_ms > MAX_RANGE_MS:
+        raise BadParameter("range", f"longer than {MAX_RANGE_MS // 3_600_000} hours: "
+                                    "choose a shorter one")
+    return ReviewQuery(start_ms, end_ms, one_of("resolution", resolution, RESOLUTIONS),
+                       dimension(chosen))
 
 
 def export_pick(pick: str | None) -> tuple[str | None, str | None]:
     """The curve on show when orders are exported ('dimension=value', or nothing: all orders)."""
-    chosen, _, value = str(pick or "").partition("=")
+    chosen, _, value = text_value("pick", pick, 2 * MAX_VALUE_CHARS).partition("=")
     if not chosen:
         return None, None
     if len(value) > MAX_VALUE_CHARS:

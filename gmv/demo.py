@@ -16,7 +16,7 @@ from common.redis_server import PUBLISHER_SOCKET_TIMEOUT_S, connect, redis_url_f
 from common.settings import Settings
 from common.stopping import STOP_WITHIN_S, parent_death_signal
 from dashboard.accounts import Accounts
-from dashboard.guesses import GuessBoard, closing_ms, local_key
+from dashboard.guesses import GuessBoard, Guesser, closing_ms
 from gmv.status import StatusLine
 from ingest.history import orders_dir
 from rehearsal.days import amount_moments
@@ -117,8 +117,8 @@ def _sample_guesses(settings: Settings, plan: NightPlan) -> None:
     expected = plan.expected_orders() * mean_cents
     for hour, (name, share) in enumerate(zip(DEMO_GUESSERS, DEMO_GUESS_SHARES, strict=True)):
         yuan = round(expected * share / 100 / 10**6) * 10**6  # to the ¥百万, as people guess
-        board.submit(local_key(f"{name} (demo)"), f"{name} (demo)", str(yuan),
-                     board.closes_at_ms - (6 - hour) * 3_600_000, "gmv demo")
+        board.submit(Guesser.by_name(f"{name} (demo)", "gmv demo"), str(yuan),
+                     board.closes_at_ms - (6 - hour) * 3_600_000)
     log_event(log, "demo_guesses", count=len(DEMO_GUESSERS))
 
 

@@ -4,6 +4,7 @@ as a table that the charts draw and the exports write, exact to the cent."""
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -12,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from common.csv_cells import csv_text
 from dashboard.data.history import DIMENSIONS, History
 from ingest.contract import BEIJING, format_cents
 
@@ -162,18 +164,13 @@ def to_csv(table: pa.Table) -> str:
 
 
 def _csv(table: pa.Table, time_column: str) -> str:
-    """A table as CSV: the time column in ISO with its +08:00, a missing value empty."""
-    out = io.StringIO()
-    out.write(",".join(table.column_names) + "\n")
-    for row in table.to_pylist():
-        row[time_column] = row[time_column].astimezone(BEIJING).isoformat()
-        out.write(",".join("" if v is None else _csv_cell(v) for v in row.values()) + "\n")
-    return out.getvalue()
-
-
-def _csv_cell(value: Any) -> str:
-    text = str(value)
-    return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(c in text for c in ',"\n') else text
+    """A table as CSV (common/csv_cells.py: text neutralised and quoted, numbers as numbers): the
+    time column in ISO with its +08:00, a missing value empty."""
+    def rows() -> Iterator[list[Any]]:
+        for row in table.to_pylist():
+            row[time_column] = row[time_column].astimezone(BEIJING)
+            yield list(row.values())
+    return csv_text(table.column_names, rows())
 
 
 def to_parquet(table: pa.Table) -> bytes:

@@ -1,5 +1,6 @@
-"""The guessing game (`/guess`): a signed-in person's one guess of the day's final GMV (a name's
-on the local war room without users), changeable until the board closes; then the board."""
+"""The guessing game (`/guess`): a signed-in person's one guess of the day's final GMV, under
+their account's name (a typed name's on the local war room without users), changeable until the
+board closes; then the board."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from dashboard.components import header
 from dashboard.data import live as live_data
 from dashboard.format import beijing_text, clock, format_exact, language, text
 from dashboard.gate import current_identity, gate, requires
-from dashboard.guesses import GuessError, local_key
+from dashboard.guesses import Guesser, GuessError
 from dashboard.ids import Ids
 from dashboard.nav import nav, page_layout
 from dashboard.outlook import board_of, forecast_text
@@ -22,8 +23,19 @@ from dashboard.roles import Can, Identity
 from dashboard.shown import shown
 
 
-def _key(who: Identity, name: str) -> str:
-    return f"user:{who.name}" if who.kind == "user" else local_key(name)
+def guesser(typed_name: Any) -> Guesser:
+    """Who is guessing, from the session: a signed-in person as their account (the name field,
+    if a browser sends one, is not read); on the local war room the name typed (GuessError when
+    it is no name, or looks like another guess's)."""
+    who = current_identity()
+    assert who is not None
+    if _is_person(who):
+        return Guesser.account(who.name)
+    return Guesser.by_name(typed_name if isinstance(typed_name, str) else "", who.name)
+
+
+def _is_person(who: Identity | None) -> bool:
+    return who is not None and who.kind == "user"
 
 
 def _night_clock_ms() -> int:
@@ -38,13 +50,15 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
     who = current_identity()
     board = source.guess_board()
     closes = beijing_text(board.closes_at_ms)[:16]
-    mine = board.mine(f"user:{who.name}") if who is not None and who.kind == "user" else None
+    person = who if _is_person(who) else None
+    mine = board.mine(Guesser.account(person.name).key) if person is not None else None
     is_open = board.is_open(_night_clock_ms())
+    # A person guesses under their account's name: shown, not typed.
     form = html.Div(className="guess-form", children=[
         html.Label([text(lang, "guess_name"), dcc.Input(
             id=Ids.GUESS_NAME, type="text", maxLength=40, className="guess-input-name",
-            value=mine.name if mine else (who.name if who is not None and who.kind == "user"
-                                           else ""))]),
+            value=person.name if person is not None else "", disabled=person is not None,
+            readOnly=person is not None)]),
         html.Label([text(lang, "guess_amount"), dcc.Input(
             id=Ids.GUESS_AMOUNT, type="text", maxLength=40, className="guess-input-amount",
             value=format_exact(mine.amount_cents).lstrip("¥") if mine else "")]),
@@ -106,8 +120,8 @@ def submit(clicks: int | None, name: str | None, amount: str | None, lang: str) 
     assert who is not None
     board = live_data.source().guess_board()
     try:
-        guess = board.submit(_key(who, name or ""), name or "", amount or "", _night_clock_ms(),
-                             who.name)
+        guess = board.submit(guesser(name), amount if isinstance(amount, str) else "",
+                             _night_clock_ms())
     except GuessError as err:
         return str(err), "guess-note error", no_update, no_update
     gate().accounts.record(who, "guess", flask.request.remote_addr or "?", name=guess.name,

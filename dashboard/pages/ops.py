@@ -29,6 +29,7 @@ from dashboard.gate import allowed, current_identity, gate, requires
 from dashboard.ids import Ids
 from dashboard.nav import nav, page_layout
 from dashboard.outlook import ops_outlook
+from dashboard.params import BadParameter, one_of, text_value
 from dashboard.pipeline import pipeline_values
 from dashboard.roles import Can
 from dashboard.shown import shown
@@ -172,7 +173,8 @@ def refresh_pipeline(_: int | None, lang: str) -> tuple[Any, ...]:
           Input(Ids.DRILL_DIMENSION, "value"), State(Ids.DRILL_VALUE, "value"),
           State(Ids.LANG, "data"))
 @requires(Can.OPS)
-def drill_values(dimension: str, current: str | None, lang: str) -> tuple[Any, ...]:
+def drill_values(dimension: Any, current: Any, lang: str) -> tuple[Any, ...]:
+    dimension = _drill_dimension(dimension)
     source = live_data.source()
     totals = (source.live() or {}).get("by_device", {}) if dimension == "device" else \
         (source.night() or {}).get(f"by_{dimension}", {})
@@ -181,12 +183,25 @@ def drill_values(dimension: str, current: str | None, lang: str) -> tuple[Any, .
     return options, current if current in values else (values[0] if values else None)
 
 
+def _drill_dimension(value: Any) -> str:
+    """The drill-down's dimension as the browser sends it: one offered, else a 400."""
+    try:
+        return one_of("dimension", value, DRILL_DIMENSIONS)
+    except BadParameter as err:
+        raise BadRequest(str(err)) from None
+
+
 @callback(Output(Ids.DRILL_CHART, "figure"), Output(Ids.DRILL_TITLE, "children"),
           Input(Ids.DRILL_VALUE, "value"),
           Input(Ids.SLOW_TICK, "n_intervals"), State(Ids.DRILL_DIMENSION, "value"),
           State(Ids.LANG, "data"))
 @requires(Can.OPS)
-def refresh_drill(value: str | None, _: int | None, dimension: str, lang: str) -> Any:
+def refresh_drill(value: Any, _: int | None, dimension: Any, lang: str) -> Any:
+    try:
+        value = text_value("value", value)
+    except BadParameter as err:
+        raise BadRequest(str(err)) from None
+    dimension = _drill_dimension(dimension)
     if not value:
         return no_update, no_update
     source = live_data.source()

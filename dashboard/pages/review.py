@@ -54,9 +54,19 @@ from dashboard.format import (
 from dashboard.gate import current_identity, gate, requires
 from dashboard.ids import Ids
 from dashboard.nav import nav, page_layout
-from dashboard.params import BadTime, export_pick, review_query
+from dashboard.params import (
+    MAX_RANGE_MS,
+    BadParameter,
+    BadTime,
+    comparison,
+    export_pick,
+    one_of,
+    review_query,
+    whole_number,
+)
 from dashboard.report_text import report_html
 from dashboard.roles import Can
+from dashboard.sealed import Forged, seal, unseal
 from dashboard.shown import shown
 
 REPLAY_TICK_MS = 500
@@ -67,6 +77,8 @@ OVERVIEW_POINTS = 1_500
 CONTRIBUTORS_SHOWN = 12
 DIMENSION_ROWS = 15
 TABLE_DIMENSIONS = ("device", "region", "category", "payment", "merchant")
+REPORT_STORE = "review-report"  # what the sealed stores are for (dashboard/sealed.py)
+REPLAY_STORE = "review-replay"
 
 
 def nice_bucket_s(span_ms: int, points: int, floor_s: int = 1) -> int:
@@ -80,6 +92,7 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
     bounds = source.history().bounds_ms()
     start, end = (bounds[0] // 60_000 * 60_000, (bounds[1] // 60_000 + 1) * 60_000) if bounds \
         else (source.festival_midnight_ms(), source.festival_midnight_ms() + 600_000)
+    start = max(start, end - MAX_RANGE_MS)  # the longest range the review answers
     choice = [{"label": text(lang, d), "value": d} for d in history_data.DIMENSIONS]
     return html.Div(className="review", lang="zh-CN" if lang == "zh" else "en", children=[
         wide_only(lang),
@@ -205,14 +218,26 @@ def _festival_day(source: live_data.DataSource) -> date:
           Input(Ids.REVIEW_OVERVIEW, "selectedData"), Input(Ids.REVIEW_OVERVIEW, "relayoutData"),
           prevent_initial_call=True)
 @requires(Can.REVIEW)
-def range_from_overview(selected: dict[str, Any] | None, relayout: dict[str, Any] | None) -> Any:
-    """Dragging a range (or zooming) on the overview sets the fields."""
-    if ctx.triggered_id == Ids.REVIEW_OVERVIEW and selected and selected.get("range"):
-        first, last = selected["range"]["x"]
-    elif relayout and "xaxis.range[0]" in relayout:
-        first, last = relayout["xaxis.range[0]"], relayout["xaxis.range[1]"]
-    else:
-        return no_update, no_update
+def range_from_overview(selected: Any, relayout: Any) -> Any:
+    """Dragging a range (or zooming) on the overview sets the fields; anything else the browser
+    sends (a selection of another shape) changes nothing. The fields are checked when read."""
+    picked = _dragged(selected)
+    if picked is None and isinstance(relayout, dict):
+        picked = _ends(relayout.get("xaxis.range[0]"), relayout.get("xaxis.range[1]"))
+    return picked if picked is not None else (no_update, no_update)
+
+
+def _dragged(selected: Any) -> tuple[str, str] | None:
+    """The x range of a box selection, as Plotly sends it: {"range": {"x": [first, last]}}."""
+    box = selected.get("range") if isinstance(selected, dict) else None
+    x = box.get("x") if isinstance(box, dict) else None
+    return _ends(*x) if isinstance(x, list) and len(x) == 2 else None
+
+
+def _ends(first: Any, last: Any) -> tuple[str, str] | None:
+    """Two ends of a range as the fields show them ('2026-11-11 00:05:30'): times as text."""
+    if not all(isinstance(v, str) and 0 < len(v) <= 40 for v in (first, last)):
+        return None
     return str(first)[:19], str(last)[:19]
 
 
@@ -234,6 +259,7 @@ def refresh_review(start: str, end: str, resolution: str, dimension: str | None,
     unchanged = (no_update,) * 7
     try:
         query = review_query(start, end, resolution, dimension, _festival_day(source))
+        compare = comparison(compare)
     except BadTime as err:
         return *unchanged[:2], f"{err} — {text(lang, 'bad_range')}", *unchanged[3:]
     except ValueError as err:  # a question the review refuses, with its reason
@@ -259,7 +285,7 @@ def refresh_review(start: str, end: str, resolution: str, dimension: str | None,
     overview = Patch()
     overview["layout"]["shapes"] = [range_band(query.start_ms, query.end_ms)]
     return (figure, _totals(report, lang), "", _incident_items(report["incidents"], lang),
-            _stored(report), _contributors_table(report, lang), overview)
+            seal(REPORT_STORE, _stored(report)), _contributors_table(report, lang), overview)
 
 
 def _stored(report: dict[str, Any]) -> dict[str, Any]:
@@ -347,10 +373,15 @@ def _contributors_table(report: dict[str, Any], lang: str) -> Any:
           Input(Ids.REVIEW_DIMENSION_TABS, "value"), Input(Ids.REVIEW_REPORT, "data"),
           State(Ids.LANG, "data"))
 @requires(Can.REVIEW)
-def dimension_table(dimension: str, stored: dict[str, Any] | None, lang: str) -> Any:
-    if not stored:
+def dimension_table(dimension: Any, sealed: Any, lang: str) -> Any:
+    if not sealed:
         return no_update
-    return _change_table(stored["dimensions"].get(dimension, []), lang, False)
+    try:
+        chosen = one_of("dimension", dimension, TABLE_DIMENSIONS)
+        stored = unseal(REPORT_STORE, sealed)
+    except ValueError as err:  # a tab or a report the browser made up
+        return html.Div(str(err), className="error")
+    return _change_table(stored["dimensions"].get(chosen, []), lang, False)
 
 
 @callback(Output(Ids.REVIEW_CONTRIBUTOR_CHART, "figure"),
@@ -359,13 +390,22 @@ def dimension_table(dimension: str, stored: dict[str, Any] | None, lang: str) ->
           Input({"type": Ids.REVIEW_CONTRIBUTOR, "index": ALL}, "n_clicks"),
           Input(Ids.REVIEW_REPORT, "data"), State(Ids.LANG, "data"))
 @requires(Can.REVIEW)
-def contributor_curve(_clicks: list[int], stored: dict[str, Any] | None, lang: str) -> Any:
+def contributor_curve(_clicks: Any, sealed: Any, lang: str) -> Any:
     """The chosen value's share of GMV through the range against the baseline's (the top
-    contributor until one is clicked)."""
-    if not stored or not stored["contributors"]:
+    contributor until one is clicked). The report is the one this server sealed: a made-up or
+    altered one is refused, never drawn."""
+    if not sealed:
         return no_update, "", ""
-    picked = ctx.triggered_id["index"] if isinstance(ctx.triggered_id, dict) else 0
-    row = stored["contributors"][min(picked, len(stored["contributors"]) - 1)]
+    try:
+        stored = unseal(REPORT_STORE, sealed)
+        rows = stored["contributors"]
+        picked = whole_number("row", ctx.triggered_id.get("index"), 0, max(len(rows) - 1, 0)) \
+            if isinstance(ctx.triggered_id, dict) else 0
+    except (Forged, BadParameter) as err:
+        return no_update, str(err), ""
+    if not rows:
+        return no_update, "", ""
+    row = rows[picked]
     source = live_data.source()
     span_ms = stored["to_ms"] - stored["from_ms"]
     bucket_s = nice_bucket_s(span_ms, 120, 60 if row["dimension"] == "merchant" else 1)
@@ -423,6 +463,7 @@ def export(_csv: int | None, _parquet: int | None, _report: int | None, _orders:
     source = live_data.source()
     try:
         query = review_query(start, end, resolution, dimension, _festival_day(source))
+        compare = comparison(compare)
     except ValueError as err:
         return no_update, str(err)
     who = current_identity()
@@ -430,8 +471,10 @@ def export(_csv: int | None, _parquet: int | None, _report: int | None, _orders:
     limit = source.settings.export_rate_per_min
     if who.kind != "local" and (wait := gate().limits.spend("export", who.name, limit)) is not None:
         return no_update, text(lang, "too_many_exports", limit=limit, seconds=wait)
-    kind = {Ids.EXPORT_REPORT: "report", Ids.EXPORT_ORDERS: "orders",
-            Ids.EXPORT_PARQUET: "parquet"}.get(ctx.triggered_id, "csv")
+    kinds: dict[str, str] = {Ids.EXPORT_REPORT: "report", Ids.EXPORT_ORDERS: "orders",
+                             Ids.EXPORT_PARQUET: "parquet"}
+    pressed = ctx.triggered_id
+    kind = kinds.get(pressed, "csv") if isinstance(pressed, str) else "csv"
     answer_file, note, rows = _export_file(source, query, kind, compare, pick, lang)
     if answer_file is not no_update:
         gate().accounts.record(who, "export", flask.request.remote_addr or "?", kind=kind,
@@ -482,25 +525,32 @@ def _export_file(source: live_data.DataSource, query: ReviewQuery, kind: str, co
           State(Ids.REVIEW_START, "value"), State(Ids.REVIEW_END, "value"), State(Ids.LANG, "data"),
           prevent_initial_call=True)
 @requires(Can.REVIEW)
-def replay_step(_clicks: int | None, _ticks: int | None, state: dict[str, Any], speed: int,
+def replay_step(_clicks: int | None, _ticks: int | None, state: Any, speed: Any,
                 start: str, end: str, lang: str) -> tuple[Any, ...]:
     """Play/pause, and move the replay's clock by `speed` x the tick while playing. On play,
-    the range's running GMV is read once, at a resolution of at most REPLAY_POINTS points."""
+    the range's running GMV is read once, at a resolution of at most REPLAY_POINTS points. The
+    clock and the speed the browser sends back are checked: inside the range, a speed offered."""
     source = live_data.source()
     try:
         query = review_query(start, end, "minute", None, _festival_day(source))
+        speed = one_of("speed", speed, REPLAY_SPEEDS)
     except ValueError:
         return no_update, True, text(lang, "play"), no_update
-    cursor = state.get("cursor_ms")
+    state = state if isinstance(state, dict) else {}
+    try:
+        cursor: int | None = whole_number("cursor", state.get("cursor_ms"), query.start_ms,
+                                          query.end_ms)
+    except BadParameter:
+        cursor = None
     data: Any = no_update
     if ctx.triggered_id == Ids.REPLAY_PLAY:
-        playing = not state.get("playing")
+        playing = state.get("playing") is not True
         if playing and (cursor is None or cursor >= query.end_ms or cursor < query.start_ms):
             cursor = query.start_ms
         if playing:
-            data = _replay_data(source, query)
+            data = seal(REPLAY_STORE, _replay_data(source, query))
     else:
-        playing = bool(state.get("playing"))
+        playing = state.get("playing") is True
         cursor = min((cursor or query.start_ms) + speed * REPLAY_TICK_MS, query.end_ms)
         playing = playing and cursor < query.end_ms
     return ({"cursor_ms": cursor, "playing": playing}, not playing,
@@ -523,11 +573,16 @@ def _replay_data(source: live_data.DataSource, query: ReviewQuery) -> dict[str, 
           Input(Ids.REPLAY_STATE, "data"), State(Ids.REPLAY_DATA, "data"),
           State(Ids.LANG, "data"), prevent_initial_call=True)
 @requires(Can.REVIEW)
-def replay_frame(state: dict[str, Any], data: dict[str, Any] | None, lang: str) -> tuple[Any, ...]:
-    """The range as it looked at the replay's clock: GMV so far, up to it."""
-    cursor = state.get("cursor_ms")
-    if cursor is None or not data:
+def replay_frame(state: Any, sealed: Any, lang: str) -> tuple[Any, ...]:
+    """The range as it looked at the replay's clock: GMV so far, up to it (the running GMV is
+    the one this server sealed when the replay started)."""
+    cursor = state.get("cursor_ms") if isinstance(state, dict) else None
+    if not isinstance(cursor, int) or isinstance(cursor, bool) or not sealed:
         return no_update, no_update
+    try:
+        data = unseal(REPLAY_STORE, sealed)
+    except Forged as err:
+        return no_update, str(err)
     shown = sum(1 for ms in data["end_ms"] if ms <= cursor)
     x, y = data["end_ms"][:shown], data["cumulative"][:shown]
     return cumulative_figure(x, y, lang), f"{clock(cursor)} · {format_exact(y[-1] if y else 0)}"

@@ -14,7 +14,7 @@ import pytest
 
 from common.redis_server import connect
 from common.settings import Settings, load_settings
-from dashboard.guesses import GuessBoard, closing_ms
+from dashboard.guesses import GuessBoard, Guesser, closing_ms
 from gmv.cli import main
 from ingest.contract import format_cents, midnight_ms
 from ingest.day_shape import DEFAULT_SHAPE
@@ -118,8 +118,8 @@ def test_the_guesses_rank_against_the_forecast(night: tuple[Settings, Any],
     settings, _ = night
     closes = closing_ms(settings.guesses_close_at, settings.festival_date)
     board = GuessBoard(settings.data_dir, closes)
-    board.submit("user:far", "Far", "1", closes - 60_000, "far")
-    board.submit("user:near", "Near", "900000000", closes - 50_000, "near")
+    board.submit(Guesser.account("Far"), "1", closes - 60_000)
+    board.submit(Guesser.account("Near"), "900000000", closes - 50_000)
     code, out = cli(settings, capsys, "guesses", "--json")
     assert code == 0, out
     table = json.loads(out)

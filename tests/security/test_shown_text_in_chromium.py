@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from dashboard.figures import BAR_NAME_CHARS, LEGEND_NAME_CHARS
 from dashboard.format import value_name
-from dashboard.guesses import MAX_NAME, GuessBoard, GuessError, closing_ms, local_key
+from dashboard.guesses import MAX_NAME, GuessBoard, Guesser, GuessError, closing_ms
 from dashboard.ids import Ids
 from dashboard.shown import shown
 from tests.conftest import MIDNIGHT_MS, wait_for
@@ -56,7 +56,7 @@ def guess_names(stack: Stack) -> list[str]:
     taken = []
     for i, name in enumerate(NAMES):
         try:
-            guess = board.submit(local_key(name), name, f"{300 + i}亿", MIDNIGHT_MS, "test")
+            guess = board.submit(Guesser.by_name(name, "test"), f"{300 + i}亿", MIDNIGHT_MS)
         except GuessError:
             continue
         taken.append(guess.name)

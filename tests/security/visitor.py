@@ -49,6 +49,11 @@ class Visitor:
         return self._send(urllib.request.Request(
             self.base_url + path, data=urllib.parse.urlencode(form).encode(), method="POST"))
 
+    def post_json(self, path: str, body: bytes, headers: dict[str, str]) -> Answer:
+        return self._send(urllib.request.Request(
+            self.base_url + path, data=body, method="POST",
+            headers={"Content-Type": "application/json", **headers}))
+
     def cookie(self, name: str) -> str:
         return next((c.value or "" for c in self.jar if c.name == name), "")
 

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from dashboard.guesses import (
     GuessBoard,
+    Guesser,
     GuessError,
     closing_ms,
-    local_key,
     parse_amount,
     ranked,
     standings,
@@ -64,7 +64,7 @@ def test_any_name_and_amount_leave_the_board_valid_or_untouched(name: str, amoun
     with tempfile.TemporaryDirectory() as home:
         guesses = GuessBoard(Path(home), CLOSES)
         try:
-            guess = guesses.submit("user:x", name, amount, BEFORE, "x")
+            guess = guesses.submit(Guesser.by_name(name), amount, BEFORE)
         except GuessError:
             assert guesses.guesses() == []
         else:
@@ -73,47 +73,48 @@ def test_any_name_and_amount_leave_the_board_valid_or_untouched(name: str, amoun
 
 def test_one_guess_per_person_changeable_until_closing(tmp_path: Path) -> None:
     guesses = board(tmp_path)
-    guesses.submit("user:mei", "Mei", "3000亿", BEFORE, "mei")
-    guesses.submit("user:mei", "Mei Lin", "3100亿", BEFORE + 1000, "mei")
+    guesses.submit(Guesser.account("mei"), "3000亿", BEFORE)
+    guesses.submit(Guesser.account("mei"), "3100亿", BEFORE + 1000)
     assert [(g.name, g.amount_cents, g.at_ms) for g in guesses.guesses()] == [
-        ("Mei Lin", 310_000_000_000_00, BEFORE + 1000)]
+        ("mei", 310_000_000_000_00, BEFORE + 1000)]
     with pytest.raises(GuessError, match="closed"):
-        guesses.submit("user:mei", "Mei Lin", "5000亿", CLOSES, "mei")
+        guesses.submit(Guesser.account("mei"), "5000亿", CLOSES)
     with pytest.raises(GuessError, match="closed"):
-        guesses.submit("user:new", "Late", "1亿", CLOSES + 60_000, "new")
+        guesses.submit(Guesser.account("new"), "1亿", CLOSES + 60_000)
     assert [g.amount_cents for g in guesses.guesses()] == [310_000_000_000_00]
 
 
 def test_no_name_bad_amount_or_a_taken_name_changes_nothing(tmp_path: Path) -> None:
     guesses = board(tmp_path)
-    guesses.submit("user:mei", "Mei", "3000亿", BEFORE, "mei")
+    guesses.submit(Guesser.by_name("Mei"), "3000亿", BEFORE)
     for name, amount, why in (("", "1亿", "needs a name"), ("   ", "1亿", "needs a name"),
                               ("Bo", "-3", "number of yuan"), ("Bo", "3000亿亿", "number"),
                               ("x" * 41, "1亿", "longer than 40"), ("Bo\x00", "1亿", "cannot be"),
-                              ("MEI", "1亿", "already guesses")):
+                              ("Меi", "1亿", "mixes Latin and Cyrillic"),
+                              ("Méi", "1亿", "already guesses as 'Mei'")):
         with pytest.raises(GuessError, match=why):
-            guesses.submit("user:bo", name, amount, BEFORE, "bo")
-    assert [(g.key, g.amount_cents) for g in guesses.guesses()] == [("user:mei", 300_000_000_000_00)]
+            guesses.submit(Guesser.by_name(name), amount, BEFORE)
+    assert [(g.key, g.amount_cents) for g in guesses.guesses()] == [("name:mei", 300_000_000_000_00)]
 
 
 def test_on_a_local_war_room_the_same_name_is_the_same_guess(tmp_path: Path) -> None:
     guesses = board(tmp_path)
-    guesses.submit(local_key("Li Wei"), "Li Wei", "2000亿", BEFORE, "local")
-    guesses.submit(local_key(" li  wei "), "Li Wei", "2100亿", BEFORE + 1, "local")
+    guesses.submit(Guesser.by_name("Li Wei"), "2000亿", BEFORE)
+    guesses.submit(Guesser.by_name(" li  wei "), "2100亿", BEFORE + 1)
     assert len(guesses.guesses()) == 1
 
 
 def test_guesses_survive_a_restart(tmp_path: Path) -> None:
-    board(tmp_path).submit("user:mei", "Mei", "3000亿", BEFORE, "mei")
+    board(tmp_path).submit(Guesser.account("Mei"), "3000亿", BEFORE)
     again = GuessBoard(tmp_path, CLOSES)  # a new process on the same data dir
     assert [g.name for g in again.guesses()] == ["Mei"]
 
 
 def test_closest_wins_and_the_earlier_guess_breaks_a_tie(tmp_path: Path) -> None:
     guesses = board(tmp_path)
-    guesses.submit("user:late", "Late", "110", BEFORE + 5, "late")  # 10 over
-    guesses.submit("user:early", "Early", "90", BEFORE + 1, "early")  # 10 under, earlier
-    guesses.submit("user:far", "Far", "150", BEFORE, "far")
+    guesses.submit(Guesser.account("Late"), "110", BEFORE + 5)  # 10 over
+    guesses.submit(Guesser.account("Early"), "90", BEFORE + 1)  # 10 under, earlier
+    guesses.submit(Guesser.account("Far"), "150", BEFORE)
     order = ranked(guesses.guesses(), 100_00)
     assert [(r.rank, r.guess.name, r.distance_cents) for r in order] == [
         (1, "Early", 10_00), (2, "Late", 10_00), (3, "Far", 50_00)]
@@ -121,8 +122,8 @@ def test_closest_wins_and_the_earlier_guess_breaks_a_tie(tmp_path: Path) -> None
 
 def test_the_board_ranks_against_the_forecast_by_day_and_the_final_after(tmp_path: Path) -> None:
     guesses = board(tmp_path)
-    guesses.submit("user:a", "A", "100", BEFORE, "a")
-    guesses.submit("user:b", "B", "130", BEFORE + 1, "b")
+    guesses.submit(Guesser.account("A"), "100", BEFORE)
+    guesses.submit(Guesser.account("B"), "130", BEFORE + 1)
     during = Forecast(CLOSES + 3_600_000, 125_00, 100_00, 150_00, "level-vs-last-year", 50_00)
     table = standings(guesses.guesses(), CLOSES, during.to_json(), CLOSES + 3_600_000)
     assert table["against"] == "forecast" and table["winner"] is None and not table["open"]
