@@ -76,6 +76,11 @@ SETTINGS: tuple[Setting, ...] = (
             "proxy that sets it on every request and strips it from clients; empty: off"),
     Setting("cookie_secure", "GMV_COOKIE_SECURE", False,
             "session cookies only over HTTPS (set it when a TLS proxy fronts the dashboard)"),
+    Setting("allowed_hosts", "GMV_ALLOWED_HOSTS", "",
+            "host names the dashboard answers besides localhost, 127.0.0.1 and [::1], comma-"
+            "separated (the name in the screens' URLs, e.g. warroom.example.com; any port); any "
+            "other Host is a 400 (DNS rebinding); ignored while no users are configured: then "
+            "only the loopback names are answered"),
     Setting("export_rate_per_min", "GMV_EXPORT_RATE_PER_MIN", 12,
             "exports (files of /review) one person may ask for per minute"),
     Setting("summary_rate_per_min", "GMV_SUMMARY_RATE_PER_MIN", 120,
@@ -140,6 +145,7 @@ class Settings:
     session_secret: str
     trusted_user_header: str
     cookie_secure: bool
+    allowed_hosts: str
     export_rate_per_min: int
     summary_rate_per_min: int
     sign_in_rate_per_min: int

@@ -14,6 +14,7 @@ from dashboard.callback_body import check_callback_body
 from dashboard.data.live import DataSource
 from dashboard.data.rollups import warm_in_background
 from dashboard.gate import Gate
+from dashboard.perimeter import Perimeter, parse_allowed_hosts
 
 MAX_REQUEST_BYTES = 1024 * 1024  # a callback's or a form's body; a larger one is a 413
 
@@ -37,7 +38,9 @@ def create_app(settings: Settings) -> dash.Dash:
     # threads, a browser fetching its scripts) finds the script registry empty and fails
     # (plotly/dash#3971). One request before serving any closes that gap.
     app.server.test_client().get("/", environ_base={"REMOTE_ADDR": "127.0.0.1"})
-    app.server.wsgi_app = Api(app.server.wsgi_app, source, gate)
+    app.server.wsgi_app = Perimeter(
+        Api(app.server.wsgi_app, source, gate), gate.accounts,
+        parse_allowed_hosts(settings.allowed_hosts), [])
     last_year = source.last_year()
     warm_in_background(source.history().rollups, *([last_year.rollups] if last_year else []))
     return app

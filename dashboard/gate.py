@@ -3,14 +3,14 @@ session id, the session itself is kept and ended in the access file: dashboard/a
 links, CSRF protection (Flask-WTF; Dash's renderer sends the `_csrf_token` cookie back as a
 header), who may open which page and run which callback, and per-person rate limits.
 
-With no users configured nobody signs in: the war room answers its own machine only (loopback
-addresses), as before users existed. `gmv serve` refuses to listen beyond it then (gmv/cli.py)."""
+With no users configured nobody signs in: the war room answers its own machine only (a loopback
+address and Host name, no proxy between: dashboard/perimeter.py), as before users existed.
+`gmv serve` refuses to listen beyond it then (gmv/cli.py)."""
 
 from __future__ import annotations
 
 import functools
 import html as html_text
-import ipaddress
 import logging
 import time
 from collections.abc import Callable
@@ -31,6 +31,7 @@ from common.settings import Settings
 from dashboard.accounts import KIOSK_DAYS, SESSION_HOURS, Accounts, session_secret
 from dashboard.format import text
 from dashboard.params import BadParameter, check_query, language
+from dashboard.perimeter import is_local_request
 from dashboard.roles import LOCAL, PAGES, Can, Identity
 from dashboard.throttle import SignInThrottle
 
@@ -42,13 +43,6 @@ VERIFIED_KEPT = 20_000
 PUBLIC = ("/login", "/logout", "/_favicon.ico")
 KIOSK_ROUTE = "gmv_kiosk"  # `/kiosk/<token>` exactly: nothing else under /kiosk/ is public
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def is_loopback(address: str | None) -> bool:
-    try:
-        return ipaddress.ip_address((address or "").split("%")[0]).is_loopback
-    except ValueError:
-        return False
 
 
 class RateLimits:
@@ -119,12 +113,16 @@ class Gate:
         """Without a session: the user the trusted proxy names, or the local war room."""
         return self._without_session(request.headers.get(self.settings.trusted_user_header)
                                      if self.settings.trusted_user_header else None,
-                                     request.remote_addr)
+                                     request.environ)
 
-    def _without_session(self, proxied_name: str | None, address: str | None) -> Identity | None:
+    def _without_session(self, proxied_name: str | None,
+                         environ: dict[str, Any]) -> Identity | None:
+        """The local war room (no users) is this machine's own browsers: a request from loopback
+        that names another Host (DNS rebinding) or passed a proxy (one on this machine serves
+        anyone who reaches it) is nobody."""
         if proxied_name:
             return self.accounts.user_identity(proxied_name)
-        if not self.accounts.has_users() and is_loopback(address):
+        if not self.accounts.has_users() and is_local_request(environ):
             return LOCAL
         return None
 
@@ -137,7 +135,7 @@ class Gate:
             session_id = self._session_id(environ.get("HTTP_COOKIE", ""))
             if session_id and (who := self.accounts.identity(session_id)) is not None:
                 return who
-        return self._without_session(proxied, environ.get("REMOTE_ADDR"))
+        return self._without_session(proxied, environ)
 
     def _session_id(self, cookies: str) -> str | None:
         """The session id a Cookie header carries. Verifying the signature costs ~0.1 ms, more
@@ -171,7 +169,8 @@ class Gate:
             return None
         if not self.accounts.has_users():
             return "403 Forbidden", ("no users are configured: the war room answers only its own "
-                                     "machine (add users with `gmv user add`)")
+                                     "machine, directly, not through a proxy (add users with "
+                                     "`gmv user add`)")
         return "401 Unauthorized", "sign in first: /login"
 
     # -- every request through Flask (pages, Dash's own routes, callbacks) ---------------------

@@ -407,12 +407,16 @@ def _run_watchdog(args: argparse.Namespace, settings: Settings) -> None:
 
 def _run_serve(args: argparse.Namespace, settings: Settings) -> None:
     from dashboard.accounts import Accounts
-    from dashboard.gate import is_loopback
+    from dashboard.perimeter import is_loopback, parse_allowed_hosts
     from dashboard.serve import serve
 
     _closing(settings)  # a bad one: one line now, not a broken page later
     settings = settings.replace(**{k: v for k, v in (("web_host", args.host), ("web_port", args.port),
                                                      ("web_workers", args.workers)) if v})
+    try:
+        parse_allowed_hosts(settings.allowed_hosts)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     host = settings.web_host
     if not (is_loopback(host) or host == "localhost") and not Accounts(settings.data_dir).has_users():
         raise UsageError(f"--host {host} without users would open the war room to anyone who "
