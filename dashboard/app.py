@@ -15,6 +15,7 @@ from dashboard.data.live import DataSource
 from dashboard.data.rollups import warm_in_background
 from dashboard.gate import Gate
 from dashboard.perimeter import Perimeter, parse_allowed_hosts
+from dashboard.security_headers import security_headers
 
 MAX_REQUEST_BYTES = 1024 * 1024  # a callback's or a form's body; a larger one is a 413
 
@@ -40,7 +41,7 @@ def create_app(settings: Settings) -> dash.Dash:
     app.server.test_client().get("/", environ_base={"REMOTE_ADDR": "127.0.0.1"})
     app.server.wsgi_app = Perimeter(
         Api(app.server.wsgi_app, source, gate), gate.accounts,
-        parse_allowed_hosts(settings.allowed_hosts), [])
+        parse_allowed_hosts(settings.allowed_hosts), security_headers(app.csp_hashes()))
     last_year = source.last_year()
     warm_in_background(source.history().rollups, *([last_year.rollups] if last_year else []))
     return app
