@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 import redis
 
-from common.logs import setup_logging
+from common.logs import log_line, setup_logging
 from common.redis_server import (
     PUBLISHER_SOCKET_TIMEOUT_S,
     RedisUnavailable,
@@ -414,7 +414,7 @@ def _run_serve(args: argparse.Namespace, settings: Settings) -> None:
     settings = settings.replace(**{k: v for k, v in (("web_host", args.host), ("web_port", args.port),
                                                      ("web_workers", args.workers)) if v})
     try:
-        parse_allowed_hosts(settings.allowed_hosts)
+        allowed = parse_allowed_hosts(settings.allowed_hosts)
     except ValueError as err:
         raise UsageError(str(err)) from None
     host = settings.web_host
@@ -422,6 +422,10 @@ def _run_serve(args: argparse.Namespace, settings: Settings) -> None:
         raise UsageError(f"--host {host} without users would open the war room to anyone who "
                          f"reaches the port: add one first (gmv user add NAME --role admin), or "
                          f"serve on 127.0.0.1")
+    if not (is_loopback(host) or host == "localhost") and not allowed:
+        log_line(log, logging.WARNING, "allowed_hosts_loopback_only", host=host,
+                 hint="set GMV_ALLOWED_HOSTS to the name in the screens' URLs: any other Host "
+                      "is answered with a 400")
     with redis_url_for(settings) as url:
         serve(settings.replace(redis_url=url))
 
@@ -490,11 +494,29 @@ def _run_kiosk_link(args: argparse.Namespace, settings: Settings) -> None:
             print(f"{link['id']}  {state:<8} {for_a_line(link['label'])}")
         return
     base = (args.url or f"http://{settings.web_host}:{settings.web_port}").rstrip("/")
+    _say_if_not_answered(base, settings)
     link_id, token = accounts.add_kiosk_link(args.label)
     accounts.record(_cli_actor(), "kiosk_link_made", "cli", link=link_id, label=args.label)
     print(f"{base}/kiosk/{token}")
     print(f"(kiosk link {link_id}: the big screen only; end it with gmv kiosk-link --revoke "
           f"{link_id})", file=sys.stderr)
+
+
+def _say_if_not_answered(url: str, settings: Settings) -> None:
+    """A kiosk link whose host the dashboard will refuse (the Host allow-list) is said at once,
+    not found out on the wall."""
+    from urllib.parse import urlsplit
+
+    from dashboard.perimeter import LOOPBACK_NAMES, host_name, parse_allowed_hosts
+
+    try:
+        allowed = LOOPBACK_NAMES | parse_allowed_hosts(settings.allowed_hosts)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    name = host_name(urlsplit(url).netloc.rpartition("@")[2])
+    if name not in allowed:
+        print(f"(note: {name or url} is not in GMV_ALLOWED_HOSTS: the dashboard answers this "
+              f"link with a 400 until it is)", file=sys.stderr)
 
 
 def _run_audit(args: argparse.Namespace, settings: Settings) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -20,7 +22,7 @@ from common.redis_server import EmbeddedRedis, connect, free_loopback_port
 from common.settings import load_settings
 from dashboard.accounts import Accounts
 from dashboard.perimeter import host_name, parse_allowed_hosts
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import CLI, Stack
 
 ALLOWED = "warroom.example.com, 10.0.0.5:8443"
 PASSWORD = "ada-has-a-long-password"
@@ -149,3 +151,22 @@ def test_a_mistyped_allowed_host_is_one_clear_error() -> None:
     assert parse_allowed_hosts(ALLOWED) == {"warroom.example.com", "10.0.0.5"}
     with pytest.raises(ValueError, match="'https://warroom.example.com' is not a host name"):
         parse_allowed_hosts("https://warroom.example.com")
+
+
+def test_gmv_serve_refuses_a_mistyped_allowed_host_in_one_line(tmp_path: Path) -> None:
+    done = subprocess.run([*CLI, "serve", "--data", str(tmp_path)], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "GMV_ALLOWED_HOSTS": "https://x.example"})
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "GMV_ALLOWED_HOSTS: 'https://x.example' is not a host name" in done.stderr
+
+
+@pytest.mark.parametrize(("allowed", "noted"), [("", True), ("warroom.example.com", False)])
+def test_a_kiosk_link_to_a_name_that_is_not_allowed_says_so(tmp_path: Path, allowed: str,
+                                                            noted: bool) -> None:
+    done = subprocess.run([*CLI, "kiosk-link", "--label", "wall", "--url",
+                           "https://warroom.example.com", "--data", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "GMV_ALLOWED_HOSTS": allowed})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("https://warroom.example.com/kiosk/")
+    assert ("is not in GMV_ALLOWED_HOSTS" in done.stderr) == noted, done.stderr
