@@ -25,6 +25,7 @@ from dashboard.lookalike import mixed_scripts, skeleton
 from ingest.contract import BEIJING, beijing_iso, format_cents, midnight_ms
 
 FILE_NAME = "guesses.sqlite3"
+ACCOUNT_KEY = "user:"  # a signed-in person's guess: "user:<account name>"
 MAX_NAME = 40
 MAX_GUESS_CENTS = 100_000_000_000_000_00  # ¥100 万亿: far beyond any festival day
 UNITS = {"": 1, "亿": 100_000_000, "万": 10_000, "bn": 1_000_000_000, "b": 1_000_000_000,
@@ -55,7 +56,7 @@ class Guesser:
     @classmethod
     def account(cls, name: str) -> Guesser:
         """A signed-in person: their account's name, the only one they can guess under."""
-        return cls(f"user:{name}", name, name, False)
+        return cls(ACCOUNT_KEY + name, name, name, False)
 
     @classmethod
     def by_name(cls, text: str, by: str = "local") -> Guesser:
@@ -168,10 +169,8 @@ class GuessBoard:
         guess = Guess(guesser.key, guesser.name, parse_amount(amount), now_ms, guesser.by)
         with self._db() as db:
             db.execute("BEGIN IMMEDIATE")
-            others = db.execute("SELECT name FROM guesses WHERE key != ?", [guesser.key]).fetchall()
-            mine = skeleton(guesser.name)
-            taken = next((str(n) for (n,) in others if skeleton(str(n)) == mine), None)
-            if taken is not None and guesser.typed:
+            taken = self._lookalike_of(db, guesser) if guesser.typed else None
+            if taken is not None:
                 db.execute("ROLLBACK")
                 raise GuessError(f"someone else already guesses as {taken!r}, which "
                                  f"{guesser.name!r} looks like: add something to tell you apart")
@@ -182,13 +181,20 @@ class GuessBoard:
             db.execute("COMMIT")
         return guess
 
+    @staticmethod
+    def _lookalike_of(db: sqlite3.Connection, guesser: Guesser) -> str | None:
+        """The name of another's guess that the typed name looks like, if any."""
+        mine = skeleton(guesser.name)
+        others = db.execute("SELECT name FROM guesses WHERE key != ?", [guesser.key]).fetchall()
+        return next((str(n) for (n,) in others if skeleton(str(n)) == mine), None)
+
     def guesses(self) -> list[Guess]:
         with self._db() as db:
             rows = db.execute("SELECT key, name, amount_cents, at_ms, by FROM guesses "
                               "ORDER BY at_ms, key").fetchall()
         # A person's guess shows their account's name, whatever a row written before says.
-        return [Guess(str(k), str(k)[5:] if str(k).startswith("user:") else str(n), int(a),
-                      int(t), str(b)) for k, n, a, t, b in rows]
+        return [Guess(str(k), str(k).removeprefix(ACCOUNT_KEY) if str(k).startswith(ACCOUNT_KEY)
+                      else str(n), int(a), int(t), str(b)) for k, n, a, t, b in rows]
 
     def mine(self, key: str) -> Guess | None:
         return next((g for g in self.guesses() if g.key == key), None)

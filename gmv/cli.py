@@ -418,11 +418,12 @@ def _run_serve(args: argparse.Namespace, settings: Settings) -> None:
     except ValueError as err:
         raise UsageError(str(err)) from None
     host = settings.web_host
-    if not (is_loopback(host) or host == "localhost") and not Accounts(settings.data_dir).has_users():
+    beyond_loopback = not (is_loopback(host) or host == "localhost")
+    if beyond_loopback and not Accounts(settings.data_dir).has_users():
         raise UsageError(f"--host {host} without users would open the war room to anyone who "
                          f"reaches the port: add one first (gmv user add NAME --role admin), or "
                          f"serve on 127.0.0.1")
-    if not (is_loopback(host) or host == "localhost") and not allowed:
+    if beyond_loopback and not allowed:
         log_line(log, logging.WARNING, "allowed_hosts_loopback_only", host=host,
                  hint="set GMV_ALLOWED_HOSTS to the name in the screens' URLs: any other Host "
                       "is answered with a 400")

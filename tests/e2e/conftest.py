@@ -105,14 +105,17 @@ def json_when_ready(url: str) -> Any:
 
 
 @contextlib.contextmanager
-def running_stack(home: Path, env: dict[str, str] | None = None) -> Iterator[Stack]:
-    """Redis, `gmv ingest` and `gmv serve` of its own under `home` (`env`: settings for them)."""
+def running_stack(home: Path, env: dict[str, str] | None = None,
+                  worker: bool = True) -> Iterator[Stack]:
+    """Redis, `gmv ingest` (unless not `worker`) and `gmv serve` of its own under `home` (`env`:
+    settings for them)."""
     with EmbeddedRedis(home / "redis") as server:
         settings = load_settings(env={}, redis_url=server.url, data_dir=home / "data")
         running = Stack(settings, connect(server.url), f"http://127.0.0.1:{free_loopback_port()}",
                         home, env=env or {})
         try:
-            running.start_worker()
+            if worker:
+                running.start_worker()
             running.serve()
             yield running
         finally:

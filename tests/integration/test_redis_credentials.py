@@ -25,10 +25,10 @@ from ingest.detect.keeper import read_alerts
 from ingest.history import read_summary
 from ingest.worker import run_worker
 from rehearsal.replay import replay
+from tests.acl_redis import acl_redis_server
 from tests.conftest import wait_for
 from tests.sample import SAMPLE, TRUTH
 
-ACL_RULES = Path(__file__).parents[2] / "docs" / "redis-acl.conf"
 CLI = [sys.executable, "-m", "gmv.cli"]
 
 
@@ -54,16 +54,8 @@ def test_the_stack_runs_with_the_least_privilege_acl_users(tmp_path: Path) -> No
     ingest` and `gmv serve` as processes: the night counts exactly, the dashboard serves it and
     takes an acknowledgement, and each user is refused what is not its job; a wrong password is
     one clear line. Every user's every key: tests/security/test_redis_acl_users.py."""
-    acl = tmp_path / "users.acl"
-    acl.write_text(ACL_RULES.read_text().replace("CHANGE-ME-", "pw-")
-                   + "user admin on >pw-admin ~* &* +@all\n")
-    port = free_loopback_port()
-
-    def url(user: str, password: str | None = None) -> str:
-        return f"redis://{user}:{password or 'pw-' + user}@127.0.0.1:{port}/0"
-
-    with EmbeddedRedis(tmp_path / "redis", port=port, extra_args=("--aclfile", str(acl)),
-                       credentials="admin:pw-admin"):
+    with acl_redis_server(tmp_path) as acl:
+        url = acl.url
         data = tmp_path / "data"
         settings = load_settings(env={}, redis_url=url("worker"), data_dir=data)
         replay(SAMPLE, connect(url("producer")), settings, speed=None, retime=False)

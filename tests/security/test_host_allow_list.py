@@ -18,11 +18,9 @@ from typing import NamedTuple
 
 import pytest
 
-from common.redis_server import EmbeddedRedis, connect, free_loopback_port
-from common.settings import load_settings
 from dashboard.accounts import Accounts
 from dashboard.perimeter import host_name, parse_allowed_hosts
-from tests.e2e.conftest import CLI, Stack
+from tests.e2e.conftest import CLI, Stack, running_stack
 
 ALLOWED = "warroom.example.com, 10.0.0.5:8443"
 PASSWORD = "ada-has-a-long-password"
@@ -42,15 +40,8 @@ def dashboard_only(home: Path, users: bool) -> Iterator[Stack]:
     """`gmv serve` on its own Redis, with GMV_ALLOWED_HOSTS set (and one user, or none)."""
     if users:
         Accounts(home / "data").add_user("ada", "admin", PASSWORD)
-    with EmbeddedRedis(home / "redis") as server:
-        settings = load_settings(env={}, redis_url=server.url, data_dir=home / "data")
-        stack = Stack(settings, connect(server.url), f"http://127.0.0.1:{free_loopback_port()}",
-                      home, env={"GMV_ALLOWED_HOSTS": ALLOWED})
-        try:
-            stack.serve()
-            yield stack
-        finally:
-            stack.stop()
+    with running_stack(home, env={"GMV_ALLOWED_HOSTS": ALLOWED}, worker=False) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")

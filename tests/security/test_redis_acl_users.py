@@ -23,12 +23,7 @@ import flask
 import pytest
 import redis
 
-from common.redis_server import (
-    EmbeddedRedis,
-    connect,
-    free_loopback_port,
-    redis_server_major_version,
-)
+from common.redis_server import redis_server_major_version
 from common.settings import Settings, load_settings
 from dashboard.data.live import DataSource
 from dashboard.gate import RateLimits
@@ -38,9 +33,9 @@ from ingest.detect.watchdog import Watchdog
 from ingest.history import read_summary
 from rehearsal.publish import StreamPublisher
 from rehearsal.replay import replay
+from tests.acl_redis import ACL_RULES, AclRedis, acl_redis_server
 from tests.sample import SAMPLE, STOCK, TRUTH
 
-ACL_RULES = Path(__file__).parents[2] / "docs" / "redis-acl.conf"
 CLI = [sys.executable, "-m", "gmv.cli"]
 USERS = ("producer", "worker", "watchdog", "dashboard")
 
@@ -50,28 +45,12 @@ pytestmark = pytest.mark.skipif(
            "(scripts/ensure-redis.sh installs Debian's)")
 
 
-class AclRedis(NamedTuple):
-    port: int
-    admin: redis.Redis
-
-    def url(self, user: str) -> str:
-        return f"redis://{user}:pw-{user}@127.0.0.1:{self.port}/0"
-
-    def client(self, user: str) -> redis.Redis:
-        return connect(self.url(user))
-
-
 @pytest.fixture(scope="module")
 def acl_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AclRedis]:
     """A redis-server whose users are docs/redis-acl.conf's (passwords `pw-<user>`), plus an
     admin for the test's own looks."""
-    home = tmp_path_factory.mktemp("acl")
-    (home / "users.acl").write_text(ACL_RULES.read_text().replace("CHANGE-ME-", "pw-")
-                                    + "user admin on >pw-admin ~* &* +@all\n")
-    port = free_loopback_port()
-    with EmbeddedRedis(home / "redis", port=port, extra_args=("--aclfile", str(home / "users.acl")),
-                       credentials="admin:pw-admin") as server:
-        yield AclRedis(port, connect(server.url))
+    with acl_redis_server(tmp_path_factory.mktemp("acl")) as server:
+        yield server
 
 
 def ingest(acl: AclRedis, data: Path, partitions: int) -> None:
