@@ -5,7 +5,9 @@ only what is finer than a rollup (a merchant per second, the edge of a range ins
 reads the orders themselves.
 
 A history file never changes once committed (compaction writes new ones), so a rollup is built
-once, the first time a question needs it, and dropped when its file leaves the manifest."""
+once, the first time a question needs it, and dropped once its file has left the manifest and no
+question has listed it for as long as the worker keeps a retired file (a question in another
+process may be reading it: deleted under it, DuckDB said "No files found" and the page a 500)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import duckdb
 import pyarrow as pa
 
 from common.logs import log_event, log_line
+from ingest.compaction import RETIRED_KEPT_S
 from ingest.history import orders_dir, orders_view, read_manifest, sql_list
 from ingest.integrity import CHECKSUMS, FileProblem, file_checksum
 
@@ -114,11 +117,11 @@ class Rollups:
         for part in parts:
             key = _cache_key(part)
             target = present.get(key)
-            if target is None or not _proven(target):
+            if target is None or not _in_use(target) or not _proven(target):
                 with open(self.cache / ".lock", "w") as lock:  # one build at a time per host
                     fcntl.flock(lock, fcntl.LOCK_EX)
                     target = next(iter(self.cache.glob(f"{key}-*.parquet")), None)
-                    if target is None or not _proven(target):
+                    if target is None or not _in_use(target) or not _proven(target):
                         target = _build(part, self.cache, key)
                         built = True
             wanted.append(str(target))
@@ -130,14 +133,19 @@ class Rollups:
         return {_key_and_checksum(p.name)[0]: p for p in self.cache.glob("*.parquet")}
 
     def _forget_retired(self) -> None:
-        """Drop the rollups of files no longer committed (compacted into others)."""
+        """Drop the rollups of files no longer committed (compacted into others) that no
+        question has listed for RETIRED_KEPT_S: one that read the manifest before the
+        compaction may still be reading them, as it may the retired files themselves."""
         keep = set()
         for part in self.parts():
             with contextlib.suppress(FileNotFoundError):  # retired meanwhile
                 keep.add(_cache_key(part))
+        unused_since = time.time() - RETIRED_KEPT_S
         for old in self.cache.glob("*.parquet"):
             if _key_and_checksum(old.name)[0] not in keep:
-                old.unlink(missing_ok=True)
+                with contextlib.suppress(FileNotFoundError):  # forgotten by another process
+                    if old.stat().st_mtime < unused_since:
+                        old.unlink()
 
     def connect(self, *spans: tuple[int, int]) -> duckdb.DuckDBPyConnection:
         """A connection with the views `rollups` and `orders` (the raw orders) over the files
@@ -200,6 +208,16 @@ def warm_in_background(*rollups: Rollups) -> threading.Thread:
     thread = threading.Thread(target=warm, name="rollups-warm", daemon=True)
     thread.start()
     return thread
+
+
+def _in_use(rollup: Path) -> bool:
+    """Marks the rollup as listed by a question now (its modification time: its bytes never
+    change), so that no process forgets it while the question may read it; False: gone."""
+    try:
+        os.utime(rollup)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _proven(rollup: Path) -> bool:
