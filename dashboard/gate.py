@@ -10,13 +10,13 @@ address and Host name, no proxy between: dashboard/perimeter.py), as before user
 from __future__ import annotations
 
 import functools
+import hashlib
 import html as html_text
 import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from http.cookies import CookieError, SimpleCookie
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
 
 import flask
@@ -25,6 +25,7 @@ import redis
 from flask_wtf.csrf import CSRFProtect, generate_csrf
 from itsdangerous import BadSignature
 from werkzeug.exceptions import Forbidden
+from werkzeug.http import parse_cookie
 
 from common.logs import log_event
 from common.settings import Settings
@@ -74,6 +75,37 @@ class RateLimits:
             return 0
 
 
+class Verified(NamedTuple):
+    session_id: str | None  # None: the cookie's signature did not hold
+    until_s: float  # monotonic
+
+
+class VerifiedCookies:
+    """Session cookies whose signature this process checked lately, keyed by the SHA-256 of the
+    cookie's value alone (not the whole Cookie header: other cookies, which anyone can vary,
+    must not make new entries), at most `kept` of them (~200 bytes each), each for `for_s`."""
+
+    def __init__(self, kept: int = VERIFIED_KEPT, for_s: float = VERIFIED_FOR_S) -> None:
+        self.kept, self.for_s = kept, for_s
+        self._entries: dict[bytes, Verified] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, value: str) -> Verified | None:
+        known = self._entries.get(_digest(value))
+        return known if known is not None and known.until_s > time.monotonic() else None
+
+    def put(self, value: str, session_id: str | None) -> None:
+        if len(self._entries) >= self.kept:
+            self._entries.clear()  # a minute's re-verification, once: simpler than an LRU
+        self._entries[_digest(value)] = Verified(session_id, time.monotonic() + self.for_s)
+
+
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode("utf-8", "surrogateescape")).digest()
+
+
 class Gate:
     """Installed on the Flask server of the Dash app; the JSON API asks it too (`identify`)."""
 
@@ -83,7 +115,7 @@ class Gate:
         self.limits = RateLimits(client, settings)
         self.throttle = SignInThrottle(client, settings)
         self._serializer: Any = None
-        self._verified: dict[str, tuple[str | None, float]] = {}
+        self.verified = VerifiedCookies()
 
     # -- installing ----------------------------------------------------------------------------
 
@@ -138,27 +170,26 @@ class Gate:
         return self._without_session(proxied, environ)
 
     def _session_id(self, cookies: str) -> str | None:
-        """The session id a Cookie header carries. Verifying the signature costs ~0.1 ms, more
-        than the snapshot a screen asks for each second: a verified header is remembered for a
-        minute (whether its session still stands is looked up on every request)."""
+        """The session id a Cookie header carries (its session cookie as Flask reads it: the
+        first). Verifying the signature costs ~0.1 ms, more than the snapshot a screen asks for
+        each second: a verified cookie is remembered for a minute (whether its session still
+        stands is looked up on every request)."""
         if SESSION_COOKIE not in cookies:
             return None
-        now = time.monotonic()
-        known = self._verified.get(cookies)
-        if known is not None and known[1] > now:
-            return known[0]
-        found = self._verify(cookies)
-        if len(self._verified) >= VERIFIED_KEPT:
-            self._verified.clear()
-        self._verified[cookies] = (found, now + VERIFIED_FOR_S)
+        value = parse_cookie(cookies).get(SESSION_COOKIE)
+        if not value:
+            return None
+        known = self.verified.get(value)
+        if known is not None:
+            return known.session_id
+        found = self._verify(value)
+        self.verified.put(value, found)
         return found
 
-    def _verify(self, cookies: str) -> str | None:
+    def _verify(self, value: str) -> str | None:
         try:
-            morsel = SimpleCookie(cookies).get(SESSION_COOKIE)
-            data = self._serializer.loads(morsel.value, max_age=KIOSK_DAYS * 86400) \
-                if morsel else None
-        except (CookieError, BadSignature, ValueError):
+            data = self._serializer.loads(value, max_age=KIOSK_DAYS * 86400)
+        except (BadSignature, ValueError):
             return None
         found = data.get("_user_id") if isinstance(data, dict) else None
         return found if isinstance(found, str) else None
