@@ -10,7 +10,7 @@ from dash import html
 
 from common.settings import Settings
 from dashboard.api import Api
-from dashboard.callback_body import check_callback_body
+from dashboard.callback_body import CallbackBodyCheck
 from dashboard.data.live import DataSource
 from dashboard.data.rollups import warm_in_background
 from dashboard.gate import Gate
@@ -31,7 +31,8 @@ def create_app(settings: Settings) -> dash.Dash:
     app.server.extensions["gmv"] = source
     gate = Gate(settings, source.client)
     gate.install(app.server)
-    app.server.before_request(check_callback_body)  # after the gate: who asks comes first
+    # After the gate (who asks comes first); Dash fills its callback map as the app starts.
+    app.server.before_request(CallbackBodyCheck(app.callback_map))
     from dashboard.pages import big_screen, guess, ops, review  # noqa: F401  (register the pages)
 
     app.layout = html.Div(dash.page_container)
