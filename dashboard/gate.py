@@ -134,6 +134,9 @@ class Gate:
         server.extensions["gmv_gate"] = self
         server.add_url_rule("/login", "gmv_sign_in", self.sign_in, methods=["GET", "POST"])
         server.add_url_rule("/logout", "gmv_sign_out", self.sign_out, methods=["POST"])
+        # Signing out changes state: a POST with its CSRF token (the nav's button). A GET (a
+        # link, a prefetch, an <img> on another site) signs nobody out and gets no page shell.
+        server.add_url_rule("/logout", "gmv_sign_out_get", _sign_out_is_a_post, methods=["GET"])
         server.add_url_rule("/kiosk/<token>", KIOSK_ROUTE, self.kiosk)
         server.before_request(self.check_request)
         server.after_request(self.hand_out_csrf_token)
@@ -358,6 +361,13 @@ def _safe_next(value: str | None) -> str:
     if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
         return "/"
     return value
+
+
+def _sign_out_is_a_post() -> flask.Response:
+    refused = _plain(405, "sign out with the sign-out button of any page (a POST): "
+                          "nothing was changed")
+    refused.headers["Allow"] = "POST"
+    return refused
 
 
 def _plain(status: int, message: str) -> flask.Response:

@@ -86,7 +86,7 @@ def assert_secured(headers: dict[str, str]) -> None:
     ("/assets/style.css", "GET", 401), ("/_dash-layout", "GET", 401),
     ("/api/live", "GET", 401), ("/api/summary", "GET", 401), ("/api/nothing", "GET", 404),
     ("/api/live", "POST", 405), ("/?lang=xx", "GET", 400), ("/no-such-page", "GET", 401),
-    ("/logout", "POST", 400)])
+    ("/logout", "POST", 400), ("/logout", "GET", 405)])
 def test_every_answer_carries_the_security_headers(war_room: Stack, path: str, method: str,
                                                    status: int) -> None:
     found, headers = headers_of(war_room.base_url + path, method)
