@@ -1,7 +1,10 @@
 """Names that look alike: "ada" and Cyrillic "аda" (U+0430), "ＡＤＡ", "Adá", "ada" with a Greek
-alpha. A small skeleton in the spirit of Unicode's confusables (UTS #39): compatibility forms
-folded (NFKC), case folded, accents dropped, and the Cyrillic and Greek letters that are drawn like
-Latin ones read as those; two names with one skeleton are one name to a reader."""
+alpha, "rnary" and "mary", "Il1" and "lll". A small skeleton in the spirit of Unicode's
+confusables (UTS #39, whose skeleton maps `I`, `1` and `|` to `l` and `m` to `rn`): compatibility
+forms folded (NFKC), a capital I (of any script) read as l before case folding (after it, it would
+be an i, which its dot tells apart), case folded, accents dropped, the Cyrillic and Greek letters
+that are drawn like Latin ones read as those, and m as rn; two names with one skeleton are one name
+to a reader."""
 
 from __future__ import annotations
 
@@ -16,15 +19,17 @@ _AS_LATIN = str.maketrans({
     "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w", "μ": "u",
     "0": "o", "1": "l", "|": "l", "ı": "i",
 })
+# Capital letters drawn as a plain vertical stroke, like l (before case folding makes them i).
+_STROKE_AS_L = str.maketrans({"I": "l", "Ι": "l", "І": "l", "Ӏ": "l", "Ɩ": "l", "ǀ": "l"})
 _LOOKALIKE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
 
 
 def skeleton(name: str) -> str:
     """What a reader sees of a name: equal skeletons are names no one can tell apart."""
-    folded = unicodedata.normalize("NFKC", name).casefold()
+    folded = unicodedata.normalize("NFKC", name).translate(_STROKE_AS_L).casefold()
     bare = "".join(c for c in unicodedata.normalize("NFD", folded)
                    if not unicodedata.combining(c) and unicodedata.category(c) != "Cf")
-    return " ".join(bare.translate(_AS_LATIN).split())
+    return " ".join(bare.translate(_AS_LATIN).replace("m", "rn").split())
 
 
 def mixed_scripts(name: str) -> str | None:
