@@ -523,7 +523,7 @@ def _say_if_not_answered(url: str, settings: Settings) -> None:
 def _run_audit(args: argparse.Namespace, settings: Settings) -> None:
     import json
 
-    from common.text import for_a_line
+    from common.text import for_a_column
     from dashboard.accounts import Accounts
     from ingest.contract import beijing_iso
 
@@ -533,10 +533,10 @@ def _run_audit(args: argparse.Namespace, settings: Settings) -> None:
     if args.json:
         print(json.dumps(entries, ensure_ascii=False))
         return
-    for entry in entries:  # who, what and where came from people and requests: escaped
-        what = " ".join(f"{for_a_line(k)}={for_a_line(v)}" for k, v in entry["what"].items())
-        print(f"{entry['at']}  {for_a_line(entry['who']):<16} {for_a_line(entry['action']):<18} "
-              f"{what}  ({for_a_line(entry['source'])})")
+    for entry in entries:  # who, what and where came from people and requests: one column each
+        what = " ".join(f"{for_a_column(k)}={for_a_column(v)}" for k, v in entry["what"].items())
+        print(f"{entry['at']}  {for_a_column(entry['who']):<16} "
+              f"{for_a_column(entry['action']):<18} {what}  ({for_a_column(entry['source'])})")
 
 
 def _run_demo(args: argparse.Namespace, settings: Settings) -> None:
