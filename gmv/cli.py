@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import select
 import shlex
 import sys
 from collections.abc import Callable, Sequence
@@ -593,6 +594,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as err:
             raise UsageError(str(err)) from None
         COMMANDS[args.command](args, settings)
+        sys.stdout.flush()  # a reader gone is found out here, not in the interpreter's exit
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
@@ -603,11 +605,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prog}: error: {err} (see {prog} --help)", file=sys.stderr)
         return 2
     except Exception as err:
+        if isinstance(err, BrokenPipeError) and _reader_gone():  # not a socket's
+            return _quiet_without_reader()
         if not isinstance(err, FOR_PEOPLE) and not is_duckdb_error(err):
             raise  # a bug: its traceback
         print(f"{prog}: {one_line(err)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _reader_gone() -> bool:
+    """Whether stdout is a pipe whose reader has closed it (a broken pipe may be a socket's)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError):
+        return False
+
+
+def _quiet_without_reader() -> int:
+    """`gmv audit | head -1`: the reader has what it wanted. Quiet, as a command killed by SIGPIPE
+    would be, with its status (128 + 13); what is left in stdout's buffer goes nowhere."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141
 
 
 FOR_PEOPLE = (FileProblem, ValueError, OSError, RedisUnavailable, redis.RedisError)
