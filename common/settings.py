@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 @dataclass(frozen=True)
 class Setting:
@@ -81,6 +83,12 @@ SETTINGS: tuple[Setting, ...] = (
             "separated (the name in the screens' URLs, e.g. warroom.example.com; any port); any "
             "other Host is a 400 (DNS rebinding); ignored while no users are configured: then "
             "only the loopback names are answered"),
+    Setting("trusted_proxies", "GMV_TRUSTED_PROXIES", "",
+            "addresses or networks of the reverse proxies in front of the dashboard, comma-"
+            "separated (e.g. 127.0.0.1,10.0.0.0/24): only a request whose connection comes from "
+            "one of them is taken to be from the rightmost X-Forwarded-For address that is not "
+            "one of them (sign-in limits, the audit's source); empty: the connection's address, "
+            "whatever the headers say"),
     Setting("export_rate_per_min", "GMV_EXPORT_RATE_PER_MIN", 12,
             "exports (files of /review) one person may ask for per minute"),
     Setting("summary_rate_per_min", "GMV_SUMMARY_RATE_PER_MIN", 120,
@@ -146,6 +154,7 @@ class Settings:
     trusted_user_header: str
     cookie_secure: bool
     allowed_hosts: str
+    trusted_proxies: str
     export_rate_per_min: int
     summary_rate_per_min: int
     sign_in_rate_per_min: int
@@ -157,6 +166,11 @@ class Settings:
     alert_webhook_timeout_ms: int
     alert_webhook_retries: int
     fault_at: str
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        """GMV_TRUSTED_PROXIES as networks (an address is a network of one)."""
+        return parse_trusted_proxies(self.trusted_proxies)
 
     @property
     def dead_letter_stream(self) -> str:
@@ -223,6 +237,20 @@ class Settings:
         return env
 
 
+def parse_trusted_proxies(value: str) -> tuple[IPNetwork, ...]:
+    """`127.0.0.1, 10.0.0.0/24, ::1` as networks; a ValueError names an entry that is none."""
+    networks = []
+    for entry in (e.strip() for e in value.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"GMV_TRUSTED_PROXIES: {entry[:100]!r} is not an address or network "
+                             "(comma-separated, e.g. 127.0.0.1,10.0.0.0/24)") from None
+    return tuple(networks)
+
+
 _BOOLEANS = {"1": True, "yes": True, "true": True, "on": True,
              "0": False, "no": False, "false": False, "off": False}
 
@@ -253,4 +281,5 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         if value is not None:
             values[name] = value
     values["data_dir"] = Path(values["data_dir"])
+    parse_trusted_proxies(values["trusted_proxies"])  # a bad entry is said when settings are read
     return Settings(**values)

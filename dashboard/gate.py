@@ -258,19 +258,19 @@ class Gate:
             return page
         user = self.accounts.sign_in(name, request.form.get("password", ""))
         if user is None:
-            self.accounts.record(name or "?", "sign_in_failed", _source())
-            log_event(log, "sign_in_failed", name=name, source=request.remote_addr)
+            self.accounts.record(name or "?", "sign_in_failed", source_address())
+            log_event(log, "sign_in_failed", name=name, source=source_address())
             return _sign_in_page(lang, target, text(lang, "sign_in_failed"), 401)
         who = self.accounts.start_session(user)
         self._hold(who)  # a fresh session (and CSRF token) for the signed-in person
-        self.accounts.record(who, "sign_in", _source())
-        log_event(log, "signed_in", user=who.name, role=who.role, source=request.remote_addr)
+        self.accounts.record(who, "sign_in", source_address())
+        log_event(log, "signed_in", user=who.name, role=who.role, source=source_address())
         return self.throttle.signed_in(attempt, flask.redirect(target))
 
     def sign_out(self) -> Any:
         who = current_identity()
         if who is not None and who.kind != "local":
-            self.accounts.record(who, "sign_out", _source())
+            self.accounts.record(who, "sign_out", source_address())
             log_event(log, "signed_out", user=who.name)
         self._let_go()
         return flask.redirect("/login")
@@ -280,19 +280,19 @@ class Gate:
         in which a person is signed in keeps them: the link is for a wall's own browser."""
         link = self.accounts.kiosk_link_of(token) if len(token) < 200 else None
         if link is None:
-            log_event(log, "kiosk_link_refused", source=flask.request.remote_addr)
+            log_event(log, "kiosk_link_refused", source=source_address())
             return _plain(403, "this kiosk link is not valid (revoked, or mistyped)")
         lang = lang_or_default(flask.request.args.get("lang"))
         person = current_identity()
         if person is not None and person.kind == "user":
             log_event(log, "kiosk_link_kept_person", user=person.name, link=link,
-                      source=flask.request.remote_addr)
+                      source=source_address())
             return _kiosk_for_a_wall_page(person, lang)
         who = self.accounts.start_kiosk_session(link)
         self._hold(who)
         flask.session.permanent = True  # the cookie outlives the browser: a wall restarts
-        self.accounts.record(who, "kiosk_opened", _source(), link=link)
-        log_event(log, "kiosk_opened", link=link, source=flask.request.remote_addr)
+        self.accounts.record(who, "kiosk_opened", source_address(), link=link)
+        log_event(log, "kiosk_opened", link=link, source=source_address())
         return flask.redirect(f"/?lang={lang}")
 
     def _hold(self, who: Identity) -> None:
@@ -339,8 +339,11 @@ def requires(what: Can) -> Callable[[F], F]:
     return wrap
 
 
-def _source() -> str:
-    return flask.request.remote_addr or "?"
+def source_address() -> str:
+    """Where the request at hand comes from, for the audit and the logs: its connection's
+    address, or the client a trusted proxy names (dashboard/perimeter.py)."""
+    return gate().throttle.source(flask.request)
+
 
 
 def lang_or_default(value: str | None) -> str:

@@ -6,7 +6,11 @@ on every answer (dashboard/security_headers.py).
 Without users the war room trusts its own machine and nothing else, so then it answers only the
 loopback names whatever GMV_ALLOWED_HOSTS says: a browser that a rebound name points at 127.0.0.1
 sends that name as its Host, and a proxy on this machine adds its forwarding headers (or, at
-least, cannot be told apart from the browsers it carries, so it is not this machine)."""
+least, cannot be told apart from the browsers it carries, so it is not this machine).
+
+Whom a request comes from (`client_address`: sign-in limits, the audit) is the connection's
+address, or, when that is a proxy the operator trusts (GMV_TRUSTED_PROXIES), the address that
+proxy names in X-Forwarded-For. Local trust never reads it: a forwarded request is not local."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from common.settings import IPNetwork
 from dashboard.accounts import Accounts
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -69,6 +74,48 @@ def parse_allowed_hosts(value: str) -> frozenset[str]:
                              "addresses, comma-separated, e.g. warroom.example.com,10.0.0.5)")
         names.add(name)
     return frozenset(names)
+
+
+def client_address(environ: dict[str, Any], trusted_proxies: tuple[IPNetwork, ...]) -> str:
+    """The address a request comes from: REMOTE_ADDR; when that is a trusted proxy, the rightmost
+    X-Forwarded-For address that is not one (each proxy appends whom it heard from, so what lies
+    left of that was written by the client and is not believed). An entry that is no address
+    where one is needed leaves the last trusted proxy's."""
+    address = environ.get("REMOTE_ADDR") or "?"
+    if not _is_trusted(address, trusted_proxies):
+        return address
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")  # several headers arrive joined by ","
+    for entry in reversed(forwarded.split(",")):
+        hop = _forwarded_address(entry)
+        if hop is None:
+            return address
+        address = hop
+        if not _is_trusted(hop, trusted_proxies):
+            break
+    return address
+
+
+def _is_trusted(address: str, trusted_proxies: tuple[IPNetwork, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return False
+    ip = getattr(ip, "ipv4_mapped", None) or ip
+    return any(ip in network for network in trusted_proxies)
+
+
+def _forwarded_address(entry: str) -> str | None:
+    """One X-Forwarded-For entry as an address (`1.2.3.4`, `1.2.3.4:5678`, `[2001:db8::1]:5678`,
+    `2001:db8::1`), or None."""
+    entry = entry.strip()
+    if entry.startswith("["):
+        entry = entry[1:].partition("]")[0]
+    elif entry.count(":") == 1:
+        entry = entry.partition(":")[0]
+    try:
+        return str(ipaddress.ip_address(entry))
+    except ValueError:
+        return None
 
 
 def is_proxied(environ: dict[str, Any]) -> bool:

@@ -18,10 +18,11 @@ Who is counted where (OWASP's "Slow Down Online Guessing Attacks with Device Coo
   limit is above the one of a name at an address, so one address alone cannot close a name to
   new browsers; many addresses can, for at most a minute at a time, and never to known ones.
 
-The address is `client_address`: REMOTE_ADDR, which behind a reverse proxy is the proxy's until
-the proxy middleware (issue #23, row 6) sets it from the forwarded header of a proxy the operator
-trusts. Until then every browser behind the proxy shares one address: a guesser can make new
-browsers wait a minute, and known devices still sign in at once.
+The address is `perimeter.client_address`: REMOTE_ADDR, or behind a proxy listed in
+GMV_TRUSTED_PROXIES the client it names in X-Forwarded-For (that header from anyone else is not
+read: it would buy a fresh count per forged address). Behind a proxy that is not listed every
+browser shares the proxy's address: a guesser can make new browsers wait a minute, and known
+devices still sign in at once.
 
 Redis away, sign-in is refused (503, "paused") rather than let through unlimited: these counters
 are all that stands between a guesser and an unlimited, unlogged run at the passwords, with the
@@ -49,6 +50,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from common.logs import log_event, log_line
 from common.settings import Settings
 from common.text import for_a_line
+from dashboard.perimeter import client_address
 
 log = logging.getLogger("gmv.throttle")
 DEVICE_COOKIE = "gmv_device"
@@ -103,11 +105,6 @@ class Attempt:
     refusal: Refusal | None = None
 
 
-def client_address(request: flask.Request) -> str:
-    """Where a sign-in comes from: REMOTE_ADDR (see the module's docstring for a proxy)."""
-    return request.remote_addr or "?"
-
-
 def address_counted(address: str) -> str:
     """An address as counted: an IPv6 address by its /64, which one client usually holds whole."""
     try:
@@ -124,6 +121,7 @@ class SignInThrottle:
 
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self.settings = settings
+        self.trusted_proxies = settings.trusted_proxy_networks
         self._count = client.register_script(_COUNT)
         self._give_back = client.register_script(_GIVE_BACK)
 
@@ -136,12 +134,12 @@ class SignInThrottle:
                                         args=[*(c.limit for c in counters), WINDOW_MS])
         except redis.RedisError as err:
             log_line(log, logging.WARNING, "sign_in_paused", name=for_a_line(name),
-                     source=client_address(request), error=type(err).__name__)
+                     source=self.source(request), error=type(err).__name__)
             return Attempt(name, (), Refusal("sign_in_unavailable", 503, 60))
         if not full:
             return Attempt(name, tuple(c.key for c in counters))
         retry_after_s = max(1, math.ceil(int(left_ms) / 1000))
-        log_event(log, "sign_in_throttled", name=for_a_line(name), source=client_address(request),
+        log_event(log, "sign_in_throttled", name=for_a_line(name), source=self.source(request),
                   counter=counters[int(full) - 1].kind, retry_after_s=retry_after_s)
         return Attempt(name, (), Refusal("sign_in_throttled", 429, retry_after_s))
 
@@ -151,11 +149,15 @@ class SignInThrottle:
         device = known_device(request, name)
         if device is not None:
             return [Counter("device", key("device", device), settings.sign_in_rate_per_min)]
-        address = address_counted(client_address(request))
+        address = address_counted(self.source(request))
         return [Counter("address", key("address", address), settings.sign_in_address_rate_per_min),
                 Counter("name_at_address", key("name_at_address", f"{address} {name}"),
                         settings.sign_in_rate_per_min),
                 Counter("name", key("name", name), settings.sign_in_name_rate_per_min)]
+
+    def source(self, request: flask.Request) -> str:
+        """Where a sign-in comes from (see the module's docstring for a proxy)."""
+        return client_address(request.environ, self.trusted_proxies)
 
     def signed_in(self, attempt: Attempt, response: werkzeug.Response) -> werkzeug.Response:
         """After the right password: the attempt's places given back, and this browser known

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import select
 import shlex
 import sys
 from collections.abc import Callable, Sequence
@@ -523,7 +524,7 @@ def _say_if_not_answered(url: str, settings: Settings) -> None:
 def _run_audit(args: argparse.Namespace, settings: Settings) -> None:
     import json
 
-    from common.text import for_a_line
+    from common.text import for_a_column
     from dashboard.accounts import Accounts
     from ingest.contract import beijing_iso
 
@@ -533,10 +534,10 @@ def _run_audit(args: argparse.Namespace, settings: Settings) -> None:
     if args.json:
         print(json.dumps(entries, ensure_ascii=False))
         return
-    for entry in entries:  # who, what and where came from people and requests: escaped
-        what = " ".join(f"{for_a_line(k)}={for_a_line(v)}" for k, v in entry["what"].items())
-        print(f"{entry['at']}  {for_a_line(entry['who']):<16} {for_a_line(entry['action']):<18} "
-              f"{what}  ({for_a_line(entry['source'])})")
+    for entry in entries:  # who, what and where came from people and requests: one column each
+        what = " ".join(f"{for_a_column(k)}={for_a_column(v)}" for k, v in entry["what"].items())
+        print(f"{entry['at']}  {for_a_column(entry['who']):<16} "
+              f"{for_a_column(entry['action']):<18} {what}  ({for_a_column(entry['source'])})")
 
 
 def _run_demo(args: argparse.Namespace, settings: Settings) -> None:
@@ -593,6 +594,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as err:
             raise UsageError(str(err)) from None
         COMMANDS[args.command](args, settings)
+        sys.stdout.flush()  # a reader gone is found out here, not in the interpreter's exit
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
@@ -603,11 +605,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prog}: error: {err} (see {prog} --help)", file=sys.stderr)
         return 2
     except Exception as err:
+        if isinstance(err, BrokenPipeError) and _reader_gone():  # not a socket's
+            return _quiet_without_reader()
         if not isinstance(err, FOR_PEOPLE) and not is_duckdb_error(err):
             raise  # a bug: its traceback
         print(f"{prog}: {one_line(err)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _reader_gone() -> bool:
+    """Whether stdout is a pipe whose reader has closed it (a broken pipe may be a socket's)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError):
+        return False
+
+
+def _quiet_without_reader() -> int:
+    """`gmv audit | head -1`: the reader has what it wanted. Quiet, as a command killed by SIGPIPE
+    would be, with its status (128 + 13); what is left in stdout's buffer goes nowhere."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141
 
 
 FOR_PEOPLE = (FileProblem, ValueError, OSError, RedisUnavailable, redis.RedisError)

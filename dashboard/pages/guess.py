@@ -8,13 +8,12 @@ import time
 from typing import Any
 
 import dash
-import flask
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboard.components import header
 from dashboard.data import live as live_data
 from dashboard.format import beijing_text, clock, format_exact, language, text
-from dashboard.gate import current_identity, gate, requires
+from dashboard.gate import current_identity, gate, requires, source_address
 from dashboard.guesses import Guesser, GuessError
 from dashboard.ids import Ids
 from dashboard.nav import nav, page_layout
@@ -124,7 +123,7 @@ def submit(clicks: int | None, name: str | None, amount: str | None, lang: str) 
                              _night_clock_ms())
     except GuessError as err:
         return str(err), "guess-note error", no_update, no_update
-    gate().accounts.record(who, "guess", flask.request.remote_addr or "?", name=guess.name,
+    gate().accounts.record(who, "guess", source_address(), name=guess.name,
                            amount=format_exact(guess.amount_cents))
     saved = text(lang, "guess_saved", name=guess.name, amount=format_exact(guess.amount_cents))
     return saved, "guess-note ok", _yours(guess, lang), board_table(lang, fresh=True)

@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 import dash
-import flask
 from dash import ALL, Input, Output, State, callback, dcc, html, no_update
 from werkzeug.exceptions import BadRequest
 
@@ -25,7 +24,7 @@ from dashboard.components import (
 from dashboard.data import live as live_data
 from dashboard.figures import buckets_figure
 from dashboard.format import clock, format_compact, format_count, language, text, value_name
-from dashboard.gate import allowed, current_identity, gate, requires
+from dashboard.gate import allowed, current_identity, gate, requires, source_address
 from dashboard.ids import Ids
 from dashboard.nav import nav, page_layout
 from dashboard.outlook import ops_outlook
@@ -148,7 +147,7 @@ def acknowledge(clicks: list[int | None], lang: str) -> Any:
     now_ms = int(time.time() * 1000)
     if not isinstance(key, str) or not live_data.source().acknowledge(key, who.name, now_ms):
         raise BadRequest(f"no firing, unacknowledged alert {str(key)[:80]!r}")
-    gate().accounts.record(who, "acknowledge", flask.request.remote_addr or "?", alert=key)
+    gate().accounts.record(who, "acknowledge", source_address(), alert=key)
     kind = key.split("|", 1)[0]
     return f"{text(lang, 'acknowledged')}: {text(lang, kind)} {clock(now_ms)}"
 

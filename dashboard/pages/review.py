@@ -10,7 +10,6 @@ from datetime import date
 from typing import Any
 
 import dash
-import flask
 from dash import ALL, Input, Output, Patch, State, callback, ctx, dcc, html, no_update
 
 from dashboard.alert_feed import acknowledgement
@@ -51,7 +50,7 @@ from dashboard.format import (
     text,
     value_name,
 )
-from dashboard.gate import current_identity, gate, requires
+from dashboard.gate import current_identity, gate, requires, source_address
 from dashboard.ids import Ids
 from dashboard.nav import nav, page_layout
 from dashboard.params import (
@@ -477,7 +476,7 @@ def export(_csv: int | None, _parquet: int | None, _report: int | None, _orders:
     kind = kinds.get(pressed, "csv") if isinstance(pressed, str) else "csv"
     answer_file, note, rows = _export_file(source, query, kind, compare, pick, lang)
     if answer_file is not no_update:
-        gate().accounts.record(who, "export", flask.request.remote_addr or "?", kind=kind,
+        gate().accounts.record(who, "export", source_address(), kind=kind,
                                start=beijing_text(query.start_ms), end=beijing_text(query.end_ms),
                                resolution=resolution, dimension=dimension or "", pick=pick or "",
                                rows=rows)

@@ -54,8 +54,9 @@ ADA_PASSWORD = "ada-long-password"
 ACL_RULES = Path(__file__).parents[2] / "docs" / "redis-acl.conf"
 
 
-def war_room(redis_url: str, data: Path) -> flask.Flask:
-    settings = load_settings(env=LIMITS, redis_url=redis_url, data_dir=data)
+def war_room(redis_url: str, data: Path, trusted_proxies: str = "") -> flask.Flask:
+    settings = load_settings(env=LIMITS, redis_url=redis_url, data_dir=data,
+                             trusted_proxies=trusted_proxies)
     server = flask.Flask("war_room")
     Gate(settings, DataSource.connect(settings).client).install(server)
     return server
@@ -95,10 +96,12 @@ def token_in(page: str) -> str:
 
 
 def sign_in(browser: FlaskClient, name: str, password: str, address: str,
-            token: str | None = None) -> TestResponse:
+            token: str | None = None, forwarded_for: str | None = None) -> TestResponse:
+    """A sign-in from `address`; with `forwarded_for`, its X-Forwarded-For header."""
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for is not None else {}
     return browser.post("/login", data={"name": name, "password": password,
                                         "csrf_token": token or form(browser, address)},
-                        environ_base={"REMOTE_ADDR": address})
+                        environ_base={"REMOTE_ADDR": address}, headers=headers)
 
 
 def checked_guesses(data: Path, since_ms: int, name: str | None = None) -> list[dict]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -45,6 +46,34 @@ def test_a_bad_setting_in_the_environment_is_one_line() -> None:
                             env={"GMV_PUBLISH_BATCH_SIZE": "lots", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 2 and "GMV_PUBLISH_BATCH_SIZE='lots' is not an integer" in \
         result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_trusted_proxy_that_is_no_address_is_one_line(tmp_path) -> None:
+    result = subprocess.run([sys.executable, "-m", "gmv.cli", "summary", "--data", str(tmp_path)],
+                            capture_output=True, text=True, timeout=60,
+                            env={"GMV_TRUSTED_PROXIES": "127.0.0.1, proxy.example",
+                                 "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "GMV_TRUSTED_PROXIES: 'proxy.example' is not an address or network" in line
+
+
+def test_a_reader_that_stops_early_ends_gmv_quietly(tmp_path) -> None:
+    """`gmv audit | head -1`: no "Broken pipe", no traceback, the status of a command that the
+    closed pipe's SIGPIPE ended."""
+    from dashboard.accounts import Accounts
+
+    accounts = Accounts(tmp_path)
+    for _ in range(300):  # ~130 KB of table: more than a pipe holds, so gmv is still writing
+        accounts.record("ada", "export", "10.0.0.1", label="x" * 400)
+    reading = subprocess.Popen([sys.executable, "-m", "gmv.cli", "audit", "-q", "--data",
+                                str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env={**os.environ, "REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert reading.stdout is not None and reading.stderr is not None
+    assert "ada" in reading.stdout.readline()
+    reading.stdout.close()
+    said = reading.stderr.read()
+    assert reading.wait(timeout=60) == 141 and said == ""
 
 
 @pytest.mark.parametrize("command", ["guesses", "serve"])
