@@ -26,11 +26,12 @@ import pytest
 import redis
 
 from common.redis_functions import SIGN_IN_COUNT, SIGN_IN_GIVE_BACK
-from common.redis_server import connect, redis_server_major_version
+from common.redis_server import connect, free_loopback_port, redis_server_major_version
 from common.settings import Settings, load_settings
 from dashboard.data.live import DataSource
 from dashboard.gate import RateLimits
 from dashboard.throttle import SignInThrottle
+from gmv.status import StatusLine, status_text
 from ingest.detect.keeper import read_alerts
 from ingest.detect.watchdog import Watchdog
 from ingest.history import read_summary
@@ -349,3 +350,40 @@ def test_a_function_gives_its_caller_no_right_it_lacks(acl_redis: AclRedis) -> N
     finally:
         admin.acl_deluser("appender")
         admin.function_delete("append")
+
+
+def test_the_status_line_reads_the_live_snapshot_under_the_status_user(acl_redis: AclRedis,
+                                                                       tmp_path: Path) -> None:
+    settings = load_settings(env={}, data_dir=tmp_path)
+    acl_redis.admin.set(settings.snapshot_key, json.dumps(
+        {"gmv_cents": 12_345, "ops_now": 7, "peak_ops": 9, "latest_second_ms": 1_794_330_000_000,
+         "heartbeat_ms": 1_794_330_000_000}))
+    live = StatusLine(acl_redis.client("status"), settings).live()
+    assert live is not None and live["ops_now"] == 7
+    assert "7 orders/s" in status_text(live, 1_794_330_000_000)
+
+
+# Issue #23, finding C: a user without a right got a bare NOPERM, naming neither the command's
+# key nor, for a key, the command. Now one line names the user, the command and the key.
+@pytest.mark.parametrize(("user", "command", "refused"), [
+    ("status", ["demo", "--peak-ops", "50"], "Redis user 'status' may not XADD gmv:inventory"),
+    ("dashboard", ["redis-setup"], "Redis user 'dashboard' may not FUNCTION LOAD"),
+], ids=["demo", "redis-setup"])
+def test_a_command_refused_by_redis_says_which_command_and_key_in_one_line(
+        acl_redis: AclRedis, tmp_path: Path, user: str, command: list[str], refused: str) -> None:
+    env = {**os.environ, "GMV_DATA_DIR": str(tmp_path / "data"), "GMV_WEB_WORKERS": "1",
+           "GMV_WEB_PORT": str(free_loopback_port()), "REDIS_URL": acl_redis.url(user)}
+    done = subprocess.run([*CLI, *command], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and refused in done.stderr, done.stderr
+    assert f"pw-{user}" not in done.stderr
+
+
+def test_a_refused_command_names_its_key(acl_redis: AclRedis, tmp_path: Path) -> None:
+    settings = load_settings(env={}, data_dir=tmp_path)
+    with pytest.raises(redis.exceptions.NoPermissionError,
+                       match=r"^Redis user 'status' may not SET gmv:orders:live \(NOPERM"):
+        acl_redis.client("status").set(settings.snapshot_key, b"{}")
+    with pytest.raises(redis.exceptions.NoPermissionError,
+                       match=r"^Redis user 'watchdog' may not XREAD gmv:orders \(NOPERM"):
+        acl_redis.client("watchdog").xread({settings.orders_stream: "0-0"}, count=1)
