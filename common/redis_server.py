@@ -10,9 +10,9 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import redis
@@ -21,6 +21,7 @@ from redis.exceptions import ClusterDownError
 
 from common.settings import Settings
 from common.stopping import Stopped, parent_death_signal, wait_or_stop
+from common.text import for_a_line
 
 log = logging.getLogger("gmv.redis")
 
@@ -84,6 +85,59 @@ def url_for_logs(url: str | None) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
+# Commands whose first argument names a subcommand (`XINFO STREAM key`), for a refusal's words.
+_CONTAINERS = {"ACL", "CLIENT", "CLUSTER", "COMMAND", "CONFIG", "FUNCTION", "MEMORY", "OBJECT",
+               "SCRIPT", "XGROUP", "XINFO"}
+
+
+def refused_words(args: Sequence[object]) -> str:
+    """'XADD gmv:orders', 'XINFO STREAM gmv:orders', 'XREAD gmv:orders': the command and its
+    first key (Redis' NOPERM names neither the key nor, for a key, the command)."""
+    words = [a.decode(errors="replace") if isinstance(a, bytes) else str(a) for a in args]
+    if not words:
+        return "?"
+    name, rest = words[0].upper(), words[1:]
+    if name in _CONTAINERS and rest:
+        name, rest = f"{name} {rest[0].upper()}", rest[1:]
+    upper = [w.upper() for w in rest]
+    if name in ("XREAD", "XREADGROUP") and "STREAMS" in upper:
+        rest = rest[upper.index("STREAMS") + 1:]
+    elif name in ("EVAL", "EVALSHA", "FCALL", "FCALL_RO"):
+        rest = rest[2:] if len(rest) > 2 and rest[1] != "0" else []
+    key = for_a_line(rest[0][:80]) if rest else ""
+    return f"{name} {key}".strip()
+
+
+def refusal(err: redis.exceptions.NoPermissionError, words: str,
+            user: str | None) -> redis.exceptions.NoPermissionError:
+    """A NOPERM as one line that names the user, the command and the key it was refused."""
+    said = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    said = said if said.startswith("NOPERM") else f"NOPERM {said}".strip()  # redis-py cuts it
+    return redis.exceptions.NoPermissionError(
+        f"Redis user {user or 'default'!r} may not {words} ({said}): give it that right, or "
+        f"use a user that has it (docs/redis-acl.conf: each process's user)")
+
+
+class _NamesRefusals:
+    """A client whose NOPERM errors say which command on which key was refused."""
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        try:
+            return super().execute_command(*args, **options)  # type: ignore[misc]
+        except redis.exceptions.NoPermissionError as err:
+            pool = getattr(self, "connection_pool", None)
+            user = pool.connection_kwargs.get("username") if pool is not None else None
+            raise refusal(err, refused_words(args), user) from None
+
+
+class _Client(_NamesRefusals, redis.Redis):
+    pass
+
+
+class _ClusterClient(_NamesRefusals, RedisCluster):
+    pass
+
+
 def connect(url: str, **options: object) -> redis.Redis:
     """A client that speaks RESP2 (stable reply shapes across redis-py versions), short timeouts.
     `redis+cluster://host:port` (any node): a Redis Cluster client, which routes each command by
@@ -92,9 +146,9 @@ def connect(url: str, **options: object) -> redis.Redis:
                                    "socket_connect_timeout": CONNECT_TIMEOUT_S}
     defaults.update(options)
     if url.startswith(CLUSTER_SCHEME):
-        cluster = RedisCluster.from_url("redis://" + url[len(CLUSTER_SCHEME):], **defaults)
+        cluster = _ClusterClient.from_url("redis://" + url[len(CLUSTER_SCHEME):], **defaults)
         return cast(redis.Redis, cluster)
-    return redis.Redis.from_url(url, **defaults)
+    return _Client.from_url(url, **defaults)
 
 
 def node_client(client: redis.Redis, key: str) -> redis.Redis:

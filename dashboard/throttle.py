@@ -1,11 +1,12 @@
 """Sign-in throttling that nobody can turn against the person whose name is guessed.
 
-Every attempt is counted *before* its password is checked, by one Redis script that reads and
-counts every counter at once: however many processes and threads the guesses arrive on, no more
-than a counter's limit are checked a minute (reading the count, then checking, then counting let
-12 of 24 parallel guesses through). A success gives its places back, so the counters hold
-failures (and attempts in flight). A full counter refuses for the rest of the minute that began
-with its first attempt; the refusal is the same whether the name exists or not.
+Every attempt is counted *before* its password is checked, by one Redis function (library `gmv`,
+common/redis_functions.py) that reads and counts every counter at once: however many processes
+and threads the guesses arrive on, no more than a counter's limit are checked a minute (reading
+the count, then checking, then counting let 12 of 24 parallel guesses through). A success gives
+its places back, so the counters hold failures (and attempts in flight). A full counter refuses
+for the rest of the minute that began with its first attempt; the refusal is the same whether the
+name exists or not.
 
 Who is counted where (OWASP's "Slow Down Online Guessing Attacks with Device Cookies"):
 
@@ -28,10 +29,11 @@ Redis away, sign-in is refused (503, "paused") rather than let through unlimited
 are all that stands between a guesser and an unlimited, unlogged run at the passwords, with the
 dashboard's few cores spent on argon2. Whoever is signed in stays signed in (a session does not
 read these counters), and a war room whose Redis is away is already dark and being mended: a
-few minutes without new sign-ins cost less. A Redis user not allowed the script (see
-docs/redis-acl.conf) pauses sign-in too, loudly (`event=sign_in_paused`), where a silent pass
-would leave the passwords unguarded unnoticed. The per-person limits of the API and exports
-(`gate.RateLimits`) still let everything through then: they guard load, not passwords."""
+few minutes without new sign-ins cost less. A Redis user not allowed the function, or a Redis
+without it that this user may not load it into (`gmv redis-setup`), pauses sign-in too, loudly
+(`event=sign_in_paused`), where a silent pass would leave the passwords unguarded unnoticed. The
+per-person limits of the API and exports (`gate.RateLimits`) still let everything through then:
+they guard load, not passwords."""
 
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ import logging
 import math
 import secrets
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import flask
 import redis
@@ -48,6 +50,7 @@ import werkzeug
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from common.logs import log_event, log_line
+from common.redis_functions import SIGN_IN_COUNT, SIGN_IN_GIVE_BACK, RedisFunction
 from common.settings import Settings
 from common.text import for_a_line
 from dashboard.perimeter import client_address
@@ -57,32 +60,6 @@ DEVICE_COOKIE = "gmv_device"
 DEVICE_DAYS = 90
 WINDOW_MS = 60_000
 _DEVICE_SALT = "gmv-known-device"
-
-# INCRBY rather than INCR and DECR: the one the dashboard's ACL user has (docs/redis-acl.conf).
-# KEYS: the counters of one attempt; ARGV[i]: the limit of KEYS[i]; ARGV[#KEYS + 1]: the window.
-# Counted in all, or refused by the first that is full: {0, 0} or {its index, ms until it empties}.
-_COUNT = """
-local window = tonumber(ARGV[#KEYS + 1])
-for i, key in ipairs(KEYS) do
-  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[i]) then
-    local left = redis.call('PTTL', key)
-    if left < 0 then redis.call('PEXPIRE', key, window); left = window end
-    return {i, left}
-  end
-end
-for _, key in ipairs(KEYS) do
-  if redis.call('INCRBY', key, 1) == 1 then redis.call('PEXPIRE', key, window) end
-end
-return {0, 0}
-"""
-# A successful attempt's places, given back (a counter that has expired meanwhile stays gone).
-_GIVE_BACK = """
-for _, key in ipairs(KEYS) do
-  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('INCRBY', key, -1) end
-end
-return 0
-"""
-
 
 class Counter(NamedTuple):
     kind: str  # "device", "address", "name_at_address" or "name": what the logs say refused
@@ -122,16 +99,16 @@ class SignInThrottle:
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self.settings = settings
         self.trusted_proxies = settings.trusted_proxy_networks
-        self._count = client.register_script(_COUNT)
-        self._give_back = client.register_script(_GIVE_BACK)
+        self._count = RedisFunction(client, SIGN_IN_COUNT)
+        self._give_back = RedisFunction(client, SIGN_IN_GIVE_BACK)
 
     def count(self, name: str, request: flask.Request) -> Attempt:
         """Counts an attempt at `name` from this request's browser, or says why it is refused
         (and logs it): a counter is full, or Redis cannot be reached."""
         counters = self.counters(name, request)
         try:
-            full, left_ms = self._count(keys=[c.key for c in counters],
-                                        args=[*(c.limit for c in counters), WINDOW_MS])
+            full, left_ms = cast(list[int], self._count(
+                [c.key for c in counters], [*(c.limit for c in counters), WINDOW_MS]))
         except redis.RedisError as err:
             log_line(log, logging.WARNING, "sign_in_paused", name=for_a_line(name),
                      source=self.source(request), error=type(err).__name__)
@@ -164,7 +141,7 @@ class SignInThrottle:
         from now on as one that signs in as the name (a new cookie, with a new counter)."""
         try:
             if attempt.counted:
-                self._give_back(keys=list(attempt.counted))
+                self._give_back(attempt.counted)
         except redis.RedisError:
             pass  # its places empty within the minute anyway
         response.set_cookie(DEVICE_COOKIE, _devices().dumps({"name": attempt.name,

@@ -170,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     guesses.add_argument("--json", action="store_true", help="print JSON")
     commands.add_parser("watchdog", help="alerts on the pipeline from outside the worker: a "
                                          "missing heartbeat, stream lag")
+    commands.add_parser("redis-setup", help="load the war room's Redis functions (library gmv) "
+                                            "into Redis: once, with an admin's URL, where the "
+                                            "services run as docs/redis-acl.conf's users")
     serve = commands.add_parser("serve", help="the dashboard, under gunicorn")
     serve.add_argument("--host", help="address to listen on (default: GMV_WEB_HOST, 127.0.0.1)")
     serve.add_argument("--port", type=_positive(int), help="port (default: GMV_WEB_PORT, 8050)")
@@ -406,6 +409,19 @@ def _run_watchdog(args: argparse.Namespace, settings: Settings) -> None:
         run_watchdog(connect(url), settings)
 
 
+def _run_redis_setup(args: argparse.Namespace, settings: Settings) -> None:
+    from common.redis_functions import LIBRARY, has_functions, load_functions
+
+    with redis_url_for(settings) as url:
+        client = connect(url)
+        if not has_functions(client):
+            print("this Redis has no functions (older than 7): nothing to load; the war room runs "
+                  "the same Lua as scripts there, and docs/redis-acl.conf's users need Redis 7")
+            return
+        names = load_functions(client)
+    print(f"loaded library {LIBRARY}: {' '.join(names)}")
+
+
 def _run_serve(args: argparse.Namespace, settings: Settings) -> None:
     from dashboard.accounts import Accounts
     from dashboard.perimeter import is_loopback, parse_allowed_hosts
@@ -558,7 +574,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], None]] = {
     "combine": _run_combine,
     "summary": _run_summary, "alerts": _run_alerts, "report": _run_report,
     "forecast": _run_forecast, "guesses": _run_guesses,
-    "watchdog": _run_watchdog,
+    "watchdog": _run_watchdog, "redis-setup": _run_redis_setup,
     "serve": _run_serve, "demo": _run_demo,
     "user": _run_user, "kiosk-link": _run_kiosk_link, "audit": _run_audit,
 }

@@ -37,17 +37,19 @@ class Services:
     """The `gmv` subcommands running beside the demo, each logging to `logs/<name>.log`. Each in
     a session of its own: the terminal's Ctrl-C reaches the demo alone, which stops them all at
     once (Redis after them). Each dies with the demo, even a demo killed with SIGKILL (a
-    parent-death signal), so that nothing of it runs on alone."""
+    parent-death signal), so that nothing of it runs on alone. The Redis URL reaches them in
+    REDIS_URL, never on a command line (/proc/PID/cmdline is every local user's to read)."""
 
-    def __init__(self, logs: Path) -> None:
-        self.logs = logs
+    def __init__(self, logs: Path, redis_url: str) -> None:
+        self.logs, self.redis_url = logs, redis_url
         self.running: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     def start(self, name: str, args: list[str], env: dict[str, str] | None = None,
               nice: int = 0) -> None:
         with (self.logs / f"{name}.log").open("ab") as out:
             process = subprocess.Popen([sys.executable, "-m", "gmv.cli", *args],
-                                       env={**os.environ, **(env or {})}, stdout=out, stderr=out,
+                                       env={**os.environ, "REDIS_URL": self.redis_url, **(env or {})},
+                                       stdout=out, stderr=out,
                                        stdin=subprocess.DEVNULL, start_new_session=True,
                                        preexec_fn=_in_child(nice))
         self.running.append((name, process))
@@ -85,14 +87,13 @@ def _in_child(nice: int) -> Callable[[], None]:
     return in_child
 
 
-def _last_year(services: Services, settings: Settings, url: str, seed: int,
-               peak_ops: int) -> None:
+def _last_year(services: Services, settings: Settings, seed: int, peak_ops: int) -> None:
     """Last year's night for the comparison curve, at four fifths of tonight's peak: simulated
     into its own stream and data dir by niced processes that yield the CPU to tonight's. Kept
     between demos; an existing one is reused."""
     last_year = settings.data_dir / LAST_YEAR_DIR
     env = {"GMV_ORDERS_STREAM": f"{settings.orders_stream}:last-year"}
-    where = ["--redis", url, "--data", str(last_year), "-q"]
+    where = ["--data", str(last_year), "-q"]
     if not orders_dir(last_year).is_dir():
         day = date.fromisoformat(settings.festival_date) - timedelta(days=365)
         services.start("last_year_simulator", [
@@ -145,17 +146,17 @@ def run_demo(settings: Settings, seed: int, peak_ops: int, speed: float,
     _sample_guesses(settings, plan)
     try:
         with redis_url_for(settings) as url:
-            where = ["--redis", url, "--data", str(settings.data_dir)]
+            where = ["--data", str(settings.data_dir)]
             log_event(log, "demo_started", redis=url_for_logs(url), data=settings.data_dir)
             url_shown = f"http://{settings.web_host}:{settings.web_port}/"
             compare = {"GMV_LAST_YEAR_DATA_DIR": str(settings.data_dir / LAST_YEAR_DIR)}
             # Partitioned (GMV_PARTITIONS > 1): two worker processes and the combiner.
             workers = [] if settings.partitions == 1 else ["--workers", str(DEMO_WORKERS)]
-            with Services(logs) as services:
+            with Services(logs, url) as services:
                 services.start("worker", ["ingest", *workers, *where], compare)
                 services.start("watchdog", ["watchdog", *where])
                 services.start("dashboard", ["serve", *where], compare)
-                _last_year(services, settings, url, seed, peak_ops)
+                _last_year(services, settings, seed, peak_ops)
                 print(f"\n  The war room: {url_shown}  (operations: {url_shown}ops, review: "
                       f"{url_shown}review, the guessing game: {url_shown}guess; English: "
                       f"?lang=en)\n  {_access_note(settings)}\n"

@@ -53,7 +53,7 @@ class StatusLine:
             self.out.write("\n")
             self.out.flush()
 
-    def _live(self) -> dict[str, Any] | None:
+    def live(self) -> dict[str, Any] | None:
         try:
             raw = self.client.get(self.key)
         except redis.RedisError:
@@ -63,7 +63,7 @@ class StatusLine:
     def _run(self) -> None:
         every = 1.0 if self.tty else PLAIN_EVERY_S
         while not self._stop.wait(every):
-            line = "  " + status_text(self._live(), int(time.time() * 1000))
+            line = "  " + status_text(self.live(), int(time.time() * 1000))
             if self.tty:
                 width = shutil.get_terminal_size((100, 20)).columns
                 self.out.write("\r\x1b[2K" + line[:width - 1])

@@ -23,8 +23,8 @@ def run_worker_processes(settings: Settings, workers: int, until_idle: bool, qui
     that fails stops the others, and this command fails."""
     common = [*(["--until-idle"] if until_idle else []), *(["-q"] if quiet else []),
               "--data", str(settings.data_dir)]
-    if settings.redis_url:
-        common += ["--redis", settings.redis_url]
+    # The Redis URL (and its password) in REDIS_URL: a command line is anyone's to read in
+    # /proc/PID/cmdline, a process's environment only its owner's.
     env = {**os.environ, **settings.as_env()}
     commands = [[sys.executable, "-m", "gmv.cli", "ingest", "--worker", f"{i}/{workers}", *common]
                 for i in range(workers)]

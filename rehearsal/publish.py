@@ -8,8 +8,9 @@ from typing import Any, Protocol
 import hiredis
 import redis
 
-from common.redis_server import node_client
+from common.redis_server import node_client, refusal
 from common.settings import Settings
+from common.text import for_a_line
 from ingest.partitions import route
 
 
@@ -56,8 +57,12 @@ class StreamPublisher:
                 unread = len(batch)
             replies.consume(unread)
             self.published += unread
-        except BaseException:
+        except redis.exceptions.NoPermissionError as err:
             connection.disconnect()  # replies may be left unread: never reuse this socket
+            user = pool.connection_kwargs.get("username")
+            raise refusal(err, f"XADD {for_a_line(self.stream)}", user) from None
+        except BaseException:
+            connection.disconnect()
             raise
         finally:
             pool.release(connection)
@@ -120,6 +125,8 @@ class _ReplyCounter:
                     raise redis.ConnectionError("Redis closed the connection while publishing")
                 self._reader.feed(data)
             elif isinstance(reply, hiredis.ReplyError):
-                raise redis.ResponseError(str(reply))
+                said = str(reply)
+                refused = said.startswith("NOPERM")  # the class redis-py's own parser gives it
+                raise (redis.exceptions.NoPermissionError if refused else redis.ResponseError)(said)
             else:
                 count -= 1

@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import redis
 
+from common.redis_functions import load_functions
 from common.redis_server import EmbeddedRedis, connect, free_loopback_port
 
 ACL_RULES = Path(__file__).parents[1] / "docs" / "redis-acl.conf"
@@ -35,4 +36,6 @@ def acl_redis_server(home: Path) -> Iterator[AclRedis]:
     port = free_loopback_port()
     with EmbeddedRedis(home / "redis", port=port, extra_args=("--aclfile", str(rules)),
                        credentials="admin:pw-admin") as server:
-        yield AclRedis(port, connect(server.url))
+        acl = AclRedis(port, connect(server.url))
+        load_functions(acl.client("ops"))  # what `gmv redis-setup` does, as docs/operating.md says
+        yield acl

@@ -43,6 +43,7 @@ from common.settings import load_settings
 from dashboard.accounts import Accounts
 from dashboard.data.live import DataSource
 from dashboard.gate import Gate
+from tests.acl_redis import acl_redis_server
 from tests.conftest import wait_for
 
 PAIR, ADDRESS, NAME = 3, 4, 6  # failures a minute: a name at an address, an address, a name
@@ -51,7 +52,6 @@ LIMITS = {"GMV_SIGN_IN_RATE_PER_MIN": str(PAIR), "GMV_SIGN_IN_ADDRESS_RATE_PER_M
 PROXY = "10.0.0.1"
 DEVICE_COOKIE = "gmv_device"  # the known-device cookie, as a browser sees it (from the outside)
 ADA_PASSWORD = "ada-long-password"
-ACL_RULES = Path(__file__).parents[2] / "docs" / "redis-acl.conf"
 
 
 def war_room(redis_url: str, data: Path, trusted_proxies: str = "") -> flask.Flask:
@@ -255,16 +255,12 @@ def test_with_redis_away_sign_in_is_paused_rather_than_unlimited(tmp_path: Path)
 
 @contextmanager
 def least_privilege_user(home: Path) -> Iterator[str]:
-    """A Redis with the ACL users of docs/redis-acl.conf: the URL of its dashboard user."""
+    """A Redis with the ACL users of docs/redis-acl.conf (and the war room's functions, loaded
+    by its ops user): the URL of its dashboard user."""
     if redis_server_major_version() < 7:
         pytest.skip("docs/redis-acl.conf uses Redis 7 key selectors (%R~, %W~)")
-    port = free_loopback_port()
-    home.mkdir(parents=True)
-    (home / "users.acl").write_text(ACL_RULES.read_text().replace("CHANGE-ME-", "pw-")
-                                    + "user admin on >pw-admin ~* &* +@all\n")
-    with EmbeddedRedis(home, port=port, extra_args=("--aclfile", str(home / "users.acl")),
-                       credentials="admin:pw-admin"):
-        yield f"redis://dashboard:pw-dashboard@127.0.0.1:{port}/0"
+    with acl_redis_server(home) as acl:
+        yield acl.url("dashboard")
 
 
 @contextmanager
