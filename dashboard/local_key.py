@@ -89,6 +89,7 @@ def no_users_page(style: str, wrong_key: bool) -> flask.Response:
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>GMV 11.11</title>
 <style>{style}</style></head><body><main><h1>GMV 11.11</h1>
 <p id="no-users">{html_text.escape(f"{lead} {NO_USERS}".strip())}.</p>
+<p>It lets in only this machine's own browsers, never through a proxy.</p>
 <p lang="zh-CN">此作战室尚未添加用户：请在本机打开 `gmv demo` / `gmv serve` 打印的链接（或运行
 `gmv local-link`），或用 `gmv user add` 添加用户。</p></main></body></html>"""
     return flask.Response(body, status=403, mimetype="text/html")
