@@ -32,6 +32,7 @@ from bench.publish import machine
 from bench.trivial_dash import REQUEST as TRIVIAL_REQUEST
 from common.redis_server import EmbeddedRedis, connect, free_loopback_port
 from common.settings import load_settings
+from dashboard.local_key import cookie_name, local_key, local_link
 from ingest.worker import run_worker
 from rehearsal.replay import replay
 
@@ -52,15 +53,16 @@ def wait_until_up(url: str, timeout_s: float = 60) -> None:
     raise RuntimeError(f"{url} never answered")
 
 
-def browser_requests(base_url: str) -> set[str]:
-    """The paths the big screen fetches by itself in its first seconds, from a real Chromium."""
+def browser_requests(base_url: str, link: str) -> set[str]:
+    """The paths the big screen fetches by itself in its first seconds, from a real Chromium
+    that opened `link` (the war room has no users: its local link)."""
     paths: set[str] = set()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
                                              args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page()
         page.on("request", lambda r: paths.add(r.url.removeprefix(base_url).split("?")[0]))
-        page.goto(base_url + "/")
+        page.goto(link)
         page.wait_for_timeout(6500)
         browser.close()
     return paths
@@ -90,9 +92,10 @@ async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
     return head.startswith(b"HTTP/1.1 200") and body.startswith(b"{")
 
 
-def http_request(port: int, path: str, body: bytes | None = None) -> bytes:
+def http_request(port: int, path: str, body: bytes | None = None, cookie: str = "") -> bytes:
     if body is None:
-        return b"GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % (path.encode(), port)
+        return b"GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n" % (
+            path.encode(), port, f"Cookie: {cookie}\r\n".encode() if cookie else b"")
     return (b"POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
             b"Content-Length: %d\r\n\r\n%s" % (path.encode(), port, len(body), body))
 
@@ -179,10 +182,13 @@ def main() -> None:
                                                   json.dumps(TRIVIAL_REQUEST).encode())]]
                         screen: list[list[bytes]] = []
                     else:
-                        seen = browser_requests(f"http://127.0.0.1:{port}")
+                        key = local_key(settings.data_dir)  # what this machine's screens hold
+                        seen = browser_requests(f"http://127.0.0.1:{port}",
+                                                local_link(f"http://127.0.0.1:{port}", key))
                         assert {"/api/live", "/api/night-figures"} <= seen, seen
-                        live = http_request(port, "/api/live")
-                        night = http_request(port, "/api/night-figures?lang=zh")
+                        cookie = f"{cookie_name(key)}={key}"
+                        live = http_request(port, "/api/live", cookie=cookie)
+                        night = http_request(port, "/api/night-figures?lang=zh", cookie=cookie)
                         flat_out, screen = [[live]], [[live]] * 4 + [[live, night]]
                     closed = asyncio.run(load(port, flat_out, CEILING_CONNECTIONS, CEILING_SECONDS,
                                               paced=False))

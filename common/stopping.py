@@ -32,6 +32,10 @@ class Stopped(Exception):
     """Asked to stop while waiting for something that had not come (a lock, a server)."""
 
 
+class ServiceFailed(RuntimeError):
+    """A service a command started died before it served (a port in use): one line for people."""
+
+
 def stop_requested() -> bool:
     return _asked.is_set()
 

@@ -13,7 +13,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -331,7 +331,12 @@ def session_secret(data_dir: Path, configured: str) -> str:
     in the data dir (every dashboard process on it signs alike, and a restart signs no one out)."""
     if configured:
         return configured
-    path = Path(data_dir) / SECRET_FILE
+    return kept_secret(Path(data_dir) / SECRET_FILE, lambda: secrets.token_hex(32))
+
+
+def kept_secret(path: Path, make: Callable[[], str]) -> str:
+    """The secret in `path`, made by `make` the first time (owner-only, whatever the umask; the
+    first of several processes starting at once writes it, the others read it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -343,7 +348,7 @@ def session_secret(data_dir: Path, configured: str) -> str:
             time.sleep(0.01)
         raise RuntimeError(f"{path} is empty: remove it and start again") from None
     with os.fdopen(fd, "w") as file:
-        file.write(secrets.token_hex(32))
+        file.write(make())
         file.flush()
         os.fsync(file.fileno())
     return path.read_text().strip()

@@ -3,9 +3,11 @@ session id, the session itself is kept and ended in the access file: dashboard/a
 links, CSRF protection (Flask-WTF; Dash's renderer sends the `_csrf_token` cookie back as a
 header), who may open which page and run which callback, and per-person rate limits.
 
-With no users configured nobody signs in: the war room answers its own machine only (a loopback
-address and Host name, no proxy between: dashboard/perimeter.py), as before users existed.
-`gmv serve` refuses to listen beyond it then (gmv/cli.py)."""
+With no users configured nobody signs in: the war room answers its own machine only, a request
+that is straight from loopback (a loopback address and Host name, no proxy's header:
+dashboard/perimeter.py) AND carries the data dir's local key (dashboard/local_key.py: loopback
+alone is what a same-host proxy or forwarder gives anyone). `gmv serve` refuses to listen beyond
+loopback then (gmv/cli.py)."""
 
 from __future__ import annotations
 
@@ -31,6 +33,15 @@ from common.logs import log_event
 from common.settings import Settings
 from dashboard.accounts import KIOSK_DAYS, SESSION_HOURS, Accounts, session_secret
 from dashboard.format import text
+from dashboard.local_key import (
+    KEY_PARAMETER,
+    address_without_key,
+    holds_key,
+    is_key,
+    let_in,
+    local_key,
+    no_users_page,
+)
 from dashboard.params import BadParameter, check_query, language
 from dashboard.perimeter import is_local_request
 from dashboard.roles import LOCAL, PAGES, Can, Identity
@@ -112,6 +123,7 @@ class Gate:
     def __init__(self, settings: Settings, client: redis.Redis) -> None:
         self.settings = settings
         self.accounts = Accounts(settings.data_dir)
+        self.local_key = local_key(settings.data_dir)  # read once: it rotates only by a restart
         self.limits = RateLimits(client, settings)
         self.throttle = SignInThrottle(client, settings)
         self._serializer: Any = None
@@ -152,12 +164,15 @@ class Gate:
 
     def _without_session(self, proxied_name: str | None,
                          environ: dict[str, Any]) -> Identity | None:
-        """The local war room (no users) is this machine's own browsers: a request from loopback
-        that names another Host (DNS rebinding) or passed a proxy (one on this machine serves
-        anyone who reaches it) is nobody."""
+        """The local war room (no users) is this machine's own browsers: a request straight from
+        loopback that holds the local key's cookie. One that names another Host (DNS rebinding),
+        passed a proxy, or holds no key (a forwarder on this machine that adds no header serves
+        anyone who reaches it) is nobody. Every way in (pages, callbacks, exports, the JSON API)
+        asks this."""
         if proxied_name:
             return self.accounts.user_identity(proxied_name)
-        if not self.accounts.has_users() and is_local_request(environ):
+        if not self.accounts.has_users() and is_local_request(environ) and \
+                holds_key(environ, self.local_key):
             return LOCAL
         return None
 
@@ -203,14 +218,17 @@ class Gate:
             return None
         if not self.accounts.has_users():
             return "403 Forbidden", ("no users are configured: the war room answers only its own "
-                                     "machine, directly, not through a proxy (add users with "
-                                     "`gmv user add`)")
+                                     "machine, directly (not through a proxy), with its local key: "
+                                     "open the link `gmv serve`/`gmv demo` printed (or run `gmv "
+                                     "local-link`), or add users with `gmv user add`")
         return "401 Unauthorized", "sign in first: /login"
 
     # -- every request through Flask (pages, Dash's own routes, callbacks) ---------------------
 
     def check_request(self) -> Any:
         request = flask.request
+        if KEY_PARAMETER in request.args:
+            return self._take_key()
         if request.path in PUBLIC or request.endpoint == KIOSK_ROUTE:
             return None
         try:
@@ -226,11 +244,29 @@ class Gate:
             wants_page = request.method == "GET" and request.path in PAGES
             if status.startswith("401") and wants_page:
                 return flask.redirect(f"/login?next={quote(request.full_path.rstrip('?'))}")
+            if wants_page:
+                return no_users_page(_PAGE_STYLE, wrong_key=False)
             return _plain(int(status[:3]), reason)
         needed = PAGES.get(request.path)
         if needed is not None and not who.can(needed):
             return _refused_page(who, request.args.get("lang"))
         return None
+
+    def _take_key(self) -> Any:
+        """A link with the local key (`/?key=…`): its cookie and the same address without the
+        key, for a browser straight on this machine; a wrong key gets the page that says which
+        link to open. With users the key means nothing: only dropped from the address."""
+        request = flask.request
+        target = _safe_next(address_without_key())  # `//evil.example/?key=…` goes to `/`
+        if self.accounts.has_users():
+            return let_in(target, None, self.settings.cookie_secure)
+        if not is_local_request(request.environ):
+            return _plain(403, "the local key works only on the war room's own machine, directly "
+                               "(not through a proxy)")
+        if not is_key(request.args.get(KEY_PARAMETER, ""), self.local_key):
+            log_event(log, "local_key_refused", source=request.remote_addr)
+            return no_users_page(_PAGE_STYLE, wrong_key=True)
+        return let_in(target, self.local_key, self.settings.cookie_secure)
 
     def hand_out_csrf_token(self, response: flask.Response) -> flask.Response:
         """The token Dash's renderer sends back with every callback (as X-CSRFToken)."""
@@ -278,6 +314,8 @@ class Gate:
     def kiosk(self, token: str) -> Any:
         """A wall screen opens its link once: a read-only session for the big screen. A browser
         in which a person is signed in keeps them: the link is for a wall's own browser."""
+        if not self.accounts.has_users():  # this machine's own screens open the local link
+            return no_users_page(_PAGE_STYLE, wrong_key=False)
         link = self.accounts.kiosk_link_of(token) if len(token) < 200 else None
         if link is None:
             log_event(log, "kiosk_link_refused", source=source_address())

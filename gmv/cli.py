@@ -24,7 +24,7 @@ from common.redis_server import (
     redis_url_for,
 )
 from common.settings import Settings, load_settings
-from common.stopping import Stopped, enforce_deadline, stop_on_signals
+from common.stopping import ServiceFailed, Stopped, enforce_deadline, stop_on_signals
 from ingest.integrity import FileProblem, is_duckdb_error, problem_of
 from rehearsal.incidents import every_kind, parse_duration_s, parse_incident, with_targets
 
@@ -178,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_positive(int), help="port (default: GMV_WEB_PORT, 8050)")
     serve.add_argument("--workers", type=_positive(int),
                        help="gunicorn worker processes (default: GMV_WEB_WORKERS, 4)")
+    serve.add_argument("--no-link", action="store_true",
+                       help="without users: do not print the local link (gmv local-link does)")
+    local = commands.add_parser("local-link", help="without users: the link that lets this "
+                                                   "machine's browsers in (its local key)")
+    local.add_argument("--url", metavar="BASE",
+                       help="the dashboard's address (default: http://GMV_WEB_HOST:GMV_WEB_PORT)")
     user = commands.add_parser("user", help="the dashboard's users: add (or change), remove, list")
     user_commands = user.add_subparsers(dest="action", required=True, parser_class=_Parser)
     user_add = user_commands.add_parser("add", help="add a user, or change one's role and password "
@@ -444,8 +450,51 @@ def _run_serve(args: argparse.Namespace, settings: Settings) -> None:
         log_line(log, logging.WARNING, "allowed_hosts_loopback_only", host=host,
                  hint="set GMV_ALLOWED_HOSTS to the name in the screens' URLs: any other Host "
                       "is answered with a 400")
+    _say_if_port_taken(host, settings.web_port)
+    if not args.no_link and not Accounts(settings.data_dir).has_users():
+        from dashboard.local_key import local_key, local_link
+
+        print(f"Open the war room on this machine: "
+              f"{local_link(web_base_url(settings), local_key(settings.data_dir))}", flush=True)
     with redis_url_for(settings) as url:
         serve(settings.replace(redis_url=url))
+
+
+def web_base_url(settings: Settings) -> str:
+    host = settings.web_host
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.web_port}"
+
+
+def _say_if_port_taken(host: str, port: int) -> None:
+    """A port in use is one line at once (gunicorn would retry for five seconds, then say less)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return  # gunicorn says what is wrong with the address
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind(address)
+        except OSError as err:
+            raise UsageError(f"port {port} on {host} is not free ({err.strerror}): another "
+                             f"dashboard or program holds it; choose another with --port") from None
+
+
+def _run_local_link(args: argparse.Namespace, settings: Settings) -> None:
+    from dashboard.accounts import Accounts
+    from dashboard.local_key import local_link, read_local_key
+
+    key = read_local_key(settings.data_dir)
+    if key is None:
+        raise UsageError(f"no local key in {settings.data_dir}: `gmv serve` or `gmv demo` makes "
+                         f"one at its first start")
+    print(local_link(args.url or web_base_url(settings), key))
+    if Accounts(settings.data_dir).has_users():
+        print("(note: this war room has users: the local key lets no one in; sign in instead)",
+              file=sys.stderr)
 
 
 def _cli_actor() -> str:
@@ -511,8 +560,11 @@ def _run_kiosk_link(args: argparse.Namespace, settings: Settings) -> None:
             state = "revoked" if link["revoked_ms"] else "live"
             print(f"{link['id']}  {state:<8} {for_a_line(link['label'])}")
         return
-    base = (args.url or f"http://{settings.web_host}:{settings.web_port}").rstrip("/")
+    base = (args.url or web_base_url(settings)).rstrip("/")
     _say_if_not_answered(base, settings)
+    if not accounts.has_users():
+        print("(note: no users yet: a kiosk link opens nothing until there are; a screen on this "
+              "machine opens the local link, gmv local-link)", file=sys.stderr)
     link_id, token = accounts.add_kiosk_link(args.label)
     accounts.record(_cli_actor(), "kiosk_link_made", "cli", link=link_id, label=args.label)
     print(f"{base}/kiosk/{token}")
@@ -577,6 +629,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], None]] = {
     "watchdog": _run_watchdog, "redis-setup": _run_redis_setup,
     "serve": _run_serve, "demo": _run_demo,
     "user": _run_user, "kiosk-link": _run_kiosk_link, "audit": _run_audit,
+    "local-link": _run_local_link,
 }
 
 
@@ -649,7 +702,7 @@ def _quiet_without_reader() -> int:
     return 141
 
 
-FOR_PEOPLE = (FileProblem, ValueError, OSError, RedisUnavailable, redis.RedisError)
+FOR_PEOPLE = (FileProblem, ValueError, OSError, RedisUnavailable, redis.RedisError, ServiceFailed)
 
 
 def one_line(err: BaseException) -> str:

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -14,9 +16,10 @@ from pathlib import Path
 from common.logs import log_event, log_to_file
 from common.redis_server import PUBLISHER_SOCKET_TIMEOUT_S, connect, redis_url_for, url_for_logs
 from common.settings import Settings
-from common.stopping import STOP_WITHIN_S, parent_death_signal
+from common.stopping import STOP_WITHIN_S, ServiceFailed, parent_death_signal, wait_or_stop
 from dashboard.accounts import Accounts
 from dashboard.guesses import GuessBoard, Guesser, closing_ms
+from dashboard.local_key import cookie_name, local_key, local_link
 from gmv.status import StatusLine
 from ingest.history import orders_dir
 from rehearsal.days import amount_moments
@@ -31,6 +34,7 @@ LAST_YEAR_DIR = "last-year"
 LAST_YEAR_SPAN = "20m"
 DEMO_WORKERS = 2  # the comparison covers the demo's first twenty minutes
 SERVICES_STOP_S = STOP_WITHIN_S - 1.5  # then Redis, and the demo itself, within STOP_WITHIN_S
+DASHBOARD_START_S = 120  # a slow first start imports Dash, pandas, DuckDB in each worker
 
 
 class Services:
@@ -54,6 +58,9 @@ class Services:
                                        preexec_fn=_in_child(nice))
         self.running.append((name, process))
         log_event(log, "service_started", service=name, pid=process.pid)
+
+    def process(self, name: str) -> subprocess.Popen[bytes]:
+        return next(p for n, p in self.running if n == name)
 
     def stop(self) -> None:
         """SIGTERM to all at once (each stops within STOP_WITHIN_S); SIGKILL to any that has
@@ -126,8 +133,56 @@ def _sample_guesses(settings: Settings, plan: NightPlan) -> None:
 def _access_note(settings: Settings) -> str:
     if Accounts(settings.data_dir).has_users():
         return "Sign in with one of this data dir's users (gmv user list)."
-    return ("Local only, no sign-in: this machine alone can open it (to show it to the room, "
-            "add users: README, 'Who may see and do what').")
+    return ("Local only, no sign-in: this machine alone can open it, with the link above (its "
+            "key proves this machine; gmv local-link prints it again; to show the war room to "
+            "the room, add users: README, 'Who may see and do what').")
+
+
+def _wait_for_dashboard(services: Services, base: str, key: str, logs: Path) -> None:
+    """Until the dashboard answers as this war room's own; a ServiceFailed naming the port when
+    its process dies first (the port in use, by another dashboard or by a squatter that may well
+    answer HTTP itself)."""
+    process, port = services.process("dashboard"), base.rsplit(":", 1)[1]
+    deadline = time.monotonic() + DASHBOARD_START_S
+    while not _answers_as_ours(base, key):
+        if process.poll() is not None:
+            said = _last_line(logs / "dashboard.log")
+            raise ServiceFailed(f"the dashboard did not start on port {port}"
+                                f"{f' ({said})' if said else ''}; its log: {logs}/dashboard.log")
+        if time.monotonic() > deadline:
+            raise ServiceFailed(f"the dashboard did not answer on port {port} within "
+                                f"{DASHBOARD_START_S} s; its log: {logs}/dashboard.log")
+        if wait_or_stop(0.1):
+            return
+
+
+def _answers_as_ours(base: str, key: str) -> bool:
+    """The link with the key is answered by a redirect without it that sets the key's cookie
+    (without users) or sets nothing (with users: the key means nothing then): without users,
+    what only a dashboard that knows this data dir's key does."""
+    request = urllib.request.Request(local_link(base, key))
+    try:
+        with urllib.request.build_opener(_NoRedirect).open(request, timeout=5):
+            return False
+    except urllib.error.HTTPError as answer:
+        cookies = " ".join(answer.headers.get_all("Set-Cookie") or [])
+        return answer.code == 302 and (cookie_name(key) in cookies or
+                                       "?key=" not in (answer.headers.get("Location") or "?key="))
+    except OSError:
+        return False
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object) -> None:
+        return None
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [line.strip() for line in path.read_text(errors="replace").splitlines()]
+    except OSError:
+        return ""
+    return next((line for line in reversed(lines) if line), "")[:300]
 
 
 def run_demo(settings: Settings, seed: int, peak_ops: int, speed: float,
@@ -148,18 +203,20 @@ def run_demo(settings: Settings, seed: int, peak_ops: int, speed: float,
         with redis_url_for(settings) as url:
             where = ["--data", str(settings.data_dir)]
             log_event(log, "demo_started", redis=url_for_logs(url), data=settings.data_dir)
-            url_shown = f"http://{settings.web_host}:{settings.web_port}/"
+            base = f"http://{settings.web_host}:{settings.web_port}"
+            url_shown, key = base + "/", local_key(settings.data_dir)
             compare = {"GMV_LAST_YEAR_DATA_DIR": str(settings.data_dir / LAST_YEAR_DIR)}
             # Partitioned (GMV_PARTITIONS > 1): two worker processes and the combiner.
             workers = [] if settings.partitions == 1 else ["--workers", str(DEMO_WORKERS)]
             with Services(logs, url) as services:
                 services.start("worker", ["ingest", *workers, *where], compare)
                 services.start("watchdog", ["watchdog", *where])
-                services.start("dashboard", ["serve", *where], compare)
+                services.start("dashboard", ["serve", "--no-link", *where], compare)
                 _last_year(services, settings, seed, peak_ops)
-                print(f"\n  The war room: {url_shown}  (operations: {url_shown}ops, review: "
-                      f"{url_shown}review, the guessing game: {url_shown}guess; English: "
-                      f"?lang=en)\n  {_access_note(settings)}\n"
+                _wait_for_dashboard(services, base, key, logs)
+                print(f"\n  The war room: {local_link(base, key)}\n  (then operations: "
+                      f"{url_shown}ops, review: {url_shown}review, the guessing game: "
+                      f"{url_shown}guess; English: ?lang=en)\n  {_access_note(settings)}\n"
                       f"  Logs: {logs}/   Ctrl-C stops everything.\n", flush=True)
                 status = StatusLine(connect(url), settings)
                 status.start()

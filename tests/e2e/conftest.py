@@ -1,5 +1,11 @@
 """The whole war room for browser tests: its own redis-server, `gmv ingest` and `gmv serve` (two
-gunicorn workers) as real processes, and Debian's Chromium driven by Playwright."""
+gunicorn workers) as real processes, and Debian's Chromium driven by Playwright.
+
+A war room without users answers only this machine's browsers that opened its local link (the
+local key: dashboard/local_key.py). The helpers here do what such a browser does, once, for every
+running war room: `let_in(context)` opens the link in a Playwright context (the `page` fixture's
+included), `get_json`/`http_status`/`json_when_ready` send the cookie the link sets, and
+tests/security/visitor.py's Visitor opens it first."""
 
 from __future__ import annotations
 
@@ -17,10 +23,12 @@ from typing import Any
 
 import pytest
 import redis
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from common.redis_server import EmbeddedRedis, connect, free_loopback_port
 from common.settings import Settings, load_settings
+from dashboard.accounts import Accounts
+from dashboard.local_key import cookie_name, local_link, read_local_key
 from rehearsal.publish import StreamPublisher
 from tests.conftest import wait_for
 from tests.sample import STOCK, TRUTH, sample_payloads
@@ -42,6 +50,24 @@ class Stack:
     @property
     def where(self) -> list[str]:
         return ["--redis", str(self.settings.redis_url), "--data", str(self.settings.data_dir)]
+
+    @property
+    def local_key(self) -> str:
+        key = read_local_key(self.settings.data_dir)
+        assert key, "gmv serve made no local key"
+        return key
+
+    @property
+    def local_link(self) -> str:
+        """The link `gmv serve` printed: what this machine's browsers open first."""
+        return local_link(self.base_url, self.local_key)
+
+    @property
+    def local_cookie(self) -> str:
+        return local_cookie(self.settings.data_dir)
+
+    def has_users(self) -> bool:
+        return Accounts(self.settings.data_dir).has_users()
 
     @property
     def last_year_dir(self) -> Path:
@@ -83,16 +109,47 @@ class Stack:
                     process.kill()
 
 
+def local_cookie(data_dir: Path) -> str:
+    """The Cookie header of a browser that opened the local link of the war room on `data_dir`."""
+    key = read_local_key(data_dir)
+    assert key, f"no local key in {data_dir}"
+    return f"{cookie_name(key)}={key}"
+
+
+RUNNING: dict[str, Stack] = {}  # base URL -> the war room serving it, while it runs
+
+
+def running_at(url: str) -> Stack | None:
+    return next((s for base, s in RUNNING.items() if url.startswith(base + "/")), None)
+
+
+def local_request(url: str) -> urllib.request.Request:
+    """A request to `url` from this machine's browser: with the local link's cookie when `url` is
+    a running war room's."""
+    stack = running_at(url)
+    return urllib.request.Request(url, headers={"Cookie": stack.local_cookie} if stack else {})
+
+
+def let_in(context: BrowserContext) -> BrowserContext:
+    """A browser context that opened the local link of every running war room without users (each
+    war room's cookie has a name of its own, so they all hold at once)."""
+    for stack in RUNNING.values():
+        if not stack.has_users():
+            answer = context.request.get(stack.local_link, max_redirects=0)
+            assert answer.status == 302 and "key=" not in answer.headers["location"], answer
+    return context
+
+
 def http_status(url: str) -> int:
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(local_request(url), timeout=5) as response:
             return int(response.status)
     except OSError as err:
         return int(getattr(err, "code", 0) or 0)
 
 
 def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=30) as response:
+    with urllib.request.urlopen(local_request(url), timeout=30) as response:
         return json.loads(response.read())
 
 
@@ -117,8 +174,10 @@ def running_stack(home: Path, env: dict[str, str] | None = None,
             if worker:
                 running.start_worker()
             running.serve()
+            RUNNING[running.base_url] = running
             yield running
         finally:
+            RUNNING.pop(running.base_url, None)
             running.stop()
 
 
@@ -157,8 +216,9 @@ def counted_sample(stack: Stack) -> Stack:
 
 @pytest.fixture()
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1920, "height": 1080}, accept_downloads=True,
-                                  locale="zh-CN", timezone_id="Europe/London")
+    context = let_in(browser.new_context(viewport={"width": 1920, "height": 1080},
+                                         accept_downloads=True, locale="zh-CN",
+                                         timezone_id="Europe/London"))
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(f"{error}\n{error.stack}"))

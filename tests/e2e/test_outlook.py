@@ -15,7 +15,7 @@ from dashboard.format import format_compact, format_exact
 from dashboard.ids import Ids
 from ingest.contract import midnight_ms
 from tests.conftest import wait_for
-from tests.e2e.conftest import CLI, Stack, publish_sample, running_stack, screenshot
+from tests.e2e.conftest import CLI, Stack, let_in, publish_sample, running_stack, screenshot
 from tests.sample import TRUTH, sample_payloads
 
 MIDNIGHT = midnight_ms(date(2026, 11, 11))
@@ -56,6 +56,7 @@ def test_the_guessing_game_from_first_guess_to_winner(tmp_path: Path, page: Page
         wait_for(lambda: stack.live().get("orders") == TRUTH["accepted"], 120, "never counted")
         truth = int(Decimal(TRUTH["gmv"]) * 100)
 
+        let_in(page.context)  # this stack began after the page: its local link now
         page.goto(stack.base_url + "/guess?lang=en")
         note = page.locator("#guess-note")
         guess(page, "Mei", "2亿")

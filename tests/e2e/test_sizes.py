@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from dashboard.format import format_exact
 from dashboard.ids import Ids
-from tests.e2e.conftest import ARTIFACTS, Stack
+from tests.e2e.conftest import ARTIFACTS, Stack, let_in
 from tests.sample import TRUTH
 
 SIZES = {"phone": (390, 844), "phone-landscape": (844, 390), "laptop": (1366, 768),
@@ -40,9 +40,9 @@ EVERY_CHART_DRAWN = """() => {
 
 def open_at(browser: Browser, stack: Stack, path: str, size: str) -> Page:
     width, height = SIZES[size]
-    context = browser.new_context(viewport={"width": width, "height": height},
-                                  device_scale_factor=1, locale="zh-CN",
-                                  is_mobile=size in PHONES, has_touch=size in PHONES)
+    context = let_in(browser.new_context(viewport={"width": width, "height": height},
+                                         device_scale_factor=1, locale="zh-CN",
+                                         is_mobile=size in PHONES, has_touch=size in PHONES))
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))

@@ -18,6 +18,7 @@ from common.redis_server import EmbeddedRedis
 from common.settings import load_settings
 from dashboard.accounts import Accounts
 from dashboard.app import create_app
+from dashboard.local_key import cookie_name, local_key
 from dashboard.roles import Identity
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1"}
@@ -30,7 +31,11 @@ def app(redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory) -
 
 
 def client(app: dash.Dash) -> FlaskClient:
-    return app.server.test_client()
+    """A browser of this machine that opened the local link (it holds the local key's cookie)."""
+    browser = app.server.test_client()
+    key = local_key(data_dir(app))
+    browser.set_cookie(cookie_name(key), key)
+    return browser
 
 
 def data_dir(app: dash.Dash) -> Path:
@@ -68,7 +73,9 @@ def test_without_users_only_this_machine_is_answered(app: dash.Dash) -> None:
     for path in ("/", "/ops", "/api/live", "/_dash-layout"):
         answer = client(app).get(path, environ_base={"REMOTE_ADDR": "10.1.2.3"})
         assert answer.status_code == 403, path
-        assert "no users are configured" in answer.get_data(as_text=True)
+        assert "no users" in answer.get_data(as_text=True), path  # a page, or one line
+    bare = app.server.test_client()  # this machine, but without the local link's cookie
+    assert bare.get("/api/live", environ_base=LOCAL).status_code == 403
 
 
 @pytest.mark.parametrize("path, says", [

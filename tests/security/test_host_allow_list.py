@@ -58,12 +58,15 @@ def with_users(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 def ask(stack: Stack, path: str, host: str | None = None,
         headers: dict[str, str] | None = None) -> Reply:
-    """GET `path` from 127.0.0.1 (loopback), naming `host` (default: the URL's own)."""
+    """GET `path` from 127.0.0.1 (loopback), naming `host` (default: the URL's own), from the
+    browser that opened the local link (without users: its cookie)."""
     port = int(stack.base_url.rsplit(":", 1)[1])
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         conn.putrequest("GET", path, skip_host=True)
         conn.putheader("Host", host if host is not None else f"127.0.0.1:{port}")
+        if not stack.has_users():
+            conn.putheader("Cookie", stack.local_cookie)
         for name, value in (headers or {}).items():
             conn.putheader(name, value)
         conn.endheaders()

@@ -17,7 +17,14 @@ from playwright.sync_api import Browser, Page, expect
 
 from dashboard.ids import Ids
 from tests.conftest import wait_for
-from tests.e2e.conftest import Stack, json_when_ready, publish_sample, running_stack, screenshot
+from tests.e2e.conftest import (
+    Stack,
+    json_when_ready,
+    let_in,
+    publish_sample,
+    running_stack,
+    screenshot,
+)
 from tests.security.hostile_text import (
     MADE_BY_MARKUP,
     NOTHING_MADE,
@@ -57,7 +64,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture()
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    context = let_in(browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN"))
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))

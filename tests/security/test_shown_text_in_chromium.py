@@ -22,7 +22,14 @@ from dashboard.guesses import MAX_NAME, GuessBoard, Guesser, GuessError, closing
 from dashboard.ids import Ids
 from dashboard.shown import shown
 from tests.conftest import MIDNIGHT_MS, wait_for
-from tests.e2e.conftest import Stack, json_when_ready, publish_sample, running_stack, screenshot
+from tests.e2e.conftest import (
+    Stack,
+    json_when_ready,
+    let_in,
+    publish_sample,
+    running_stack,
+    screenshot,
+)
 from tests.security.hostile_text import (
     MADE_BY_MARKUP,
     NOTHING_MADE,
@@ -81,7 +88,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture()
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    context = let_in(browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN"))
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))

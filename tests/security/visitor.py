@@ -1,6 +1,7 @@
 """A browser without JavaScript against a running `gmv serve`: it keeps its cookies, signs in and
 out through the forms (with their CSRF tokens), follows no redirect and sends a path as written
-(`/kiosk/x/../ops` reaches the server so)."""
+(`/kiosk/x/../ops` reaches the server so). On a running war room without users it opens the
+local link first, as this machine's browsers do (tests/e2e/conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import urllib.request
 from typing import Any, NamedTuple
 
 from dashboard.gate import CSRF_COOKIE, SESSION_COOKIE
+from tests.e2e.conftest import running_at
 
 
 class Answer(NamedTuple):
@@ -26,11 +28,16 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 class Visitor:
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, local: bool = True) -> None:
+        """`local`: open the local link first when the war room has no users."""
         self.base_url = base_url
         self.jar = http.cookiejar.CookieJar()
         self._opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar),
                                                    _NoRedirect)
+        stack = running_at(base_url + "/")
+        if local and stack is not None and not stack.has_users():
+            answer = self.get(stack.local_link[len(base_url):])
+            assert answer.status == 302 and "key=" not in answer.location, answer
 
     @classmethod
     def holding(cls, base_url: str, session_cookie: str) -> Visitor:
@@ -44,6 +51,11 @@ class Visitor:
 
     def get(self, path: str) -> Answer:
         return self._send(urllib.request.Request(self.base_url + path))
+
+    def get_as(self, path: str, host: str, headers: dict[str, str] | None = None) -> Answer:
+        """A GET with this Host header and these headers: what a forwarder or proxy delivers."""
+        return self._send(urllib.request.Request(self.base_url + path,
+                                                 headers={"Host": host, **(headers or {})}))
 
     def post(self, path: str, form: dict[str, str]) -> Answer:
         return self._send(urllib.request.Request(
