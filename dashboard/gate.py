@@ -35,11 +35,11 @@ from dashboard.accounts import KIOSK_DAYS, SESSION_HOURS, Accounts, session_secr
 from dashboard.format import text
 from dashboard.local_key import (
     KEY_PARAMETER,
+    KeyOnDisk,
     address_without_key,
-    holds_key,
+    holds_pass,
     is_key,
     let_in,
-    local_key,
     no_users_page,
 )
 from dashboard.params import BadParameter, check_query, language
@@ -123,7 +123,7 @@ class Gate:
     def __init__(self, settings: Settings, client: redis.Redis) -> None:
         self.settings = settings
         self.accounts = Accounts(settings.data_dir)
-        self.local_key = local_key(settings.data_dir)  # read once: it rotates only by a restart
+        self.local_key = KeyOnDisk(settings.data_dir)  # `gmv local-link --new` rotates it
         self.limits = RateLimits(client, settings)
         self.throttle = SignInThrottle(client, settings)
         self._serializer: Any = None
@@ -172,7 +172,7 @@ class Gate:
         if proxied_name:
             return self.accounts.user_identity(proxied_name)
         if not self.accounts.has_users() and is_local_request(environ) and \
-                holds_key(environ, self.local_key):
+                holds_pass(environ, self.local_key()):
             return LOCAL
         return None
 
@@ -263,10 +263,11 @@ class Gate:
         if not is_local_request(request.environ):
             return _plain(403, "the local key works only on the war room's own machine, directly "
                                "(not through a proxy)")
-        if not is_key(request.args.get(KEY_PARAMETER, ""), self.local_key):
+        key = self.local_key()
+        if not is_key(request.args.get(KEY_PARAMETER, ""), key):
             log_event(log, "local_key_refused", source=request.remote_addr)
             return no_users_page(_PAGE_STYLE, wrong_key=True)
-        return let_in(target, self.local_key, self.settings.cookie_secure)
+        return let_in(target, key, self.settings.cookie_secure)
 
     def hand_out_csrf_token(self, response: flask.Response) -> flask.Response:
         """The token Dash's renderer sends back with every callback (as X-CSRFToken)."""

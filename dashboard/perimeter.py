@@ -26,8 +26,10 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
 # What a proxy adds to say whom it carries: a request with any of them did not come from a
 # browser on this machine, whatever its source address.
-PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_HOST", "HTTP_FORWARDED",
-                 "HTTP_X_REAL_IP")
+PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PROTO",
+                 "HTTP_X_FORWARDED_PORT", "HTTP_X_FORWARDED_SERVER", "HTTP_FORWARDED",
+                 "HTTP_X_REAL_IP", "HTTP_VIA", "HTTP_TRUE_CLIENT_IP", "HTTP_X_CLIENT_IP",
+                 "HTTP_CF_CONNECTING_IP", "HTTP_X_ORIGINAL_FORWARDED_FOR", "HTTP_CLIENT_IP")
 _NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
 _IPV6 = re.compile(r"\[[0-9a-f:.]+\]")
 

@@ -172,7 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
                                          "missing heartbeat, stream lag")
     commands.add_parser("redis-setup", help="load the war room's Redis functions (library gmv) "
                                             "into Redis: once, with an admin's URL, where the "
-                                            "services run as docs/redis-acl.conf's users")
+                                            "services run as docs/redis-acl.conf's users",
+                        description="Needs a Redis user allowed FUNCTION LOAD: with "
+                                    "docs/redis-acl.conf, the ops user's URL, e.g. --redis "
+                                    "redis://ops:PASSWORD@host:6379/0 (the embedded Redis of "
+                                    "the demo needs none: the dashboard loads it there).")
     serve = commands.add_parser("serve", help="the dashboard, under gunicorn")
     serve.add_argument("--host", help="address to listen on (default: GMV_WEB_HOST, 127.0.0.1)")
     serve.add_argument("--port", type=_positive(int), help="port (default: GMV_WEB_PORT, 8050)")
@@ -184,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "machine's browsers in (its local key)")
     local.add_argument("--url", metavar="BASE",
                        help="the dashboard's address (default: http://GMV_WEB_HOST:GMV_WEB_PORT)")
+    local.add_argument("--new", action="store_true",
+                       help="make a new local key: every browser let in so far is let out (a "
+                            "running dashboard too) and must open the new link")
     user = commands.add_parser("user", help="the dashboard's users: add (or change), remove, list")
     user_commands = user.add_subparsers(dest="action", required=True, parser_class=_Parser)
     user_add = user_commands.add_parser("add", help="add a user, or change one's role and password "
@@ -485,13 +492,16 @@ def _say_if_port_taken(host: str, port: int) -> None:
 
 def _run_local_link(args: argparse.Namespace, settings: Settings) -> None:
     from dashboard.accounts import Accounts
-    from dashboard.local_key import local_link, read_local_key
+    from dashboard.local_key import local_link, new_local_key, read_local_key
 
-    key = read_local_key(settings.data_dir)
+    key = new_local_key(settings.data_dir) if args.new else read_local_key(settings.data_dir)
     if key is None:
         raise UsageError(f"no local key in {settings.data_dir}: `gmv serve` or `gmv demo` makes "
                          f"one at its first start")
     print(local_link(args.url or web_base_url(settings), key))
+    if args.new:
+        print("(a new local key: browsers let in before are let out; they open this link)",
+              file=sys.stderr)
     if Accounts(settings.data_dir).has_users():
         print("(note: this war room has users: the local key lets no one in; sign in instead)",
               file=sys.stderr)

@@ -28,7 +28,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 from common.redis_server import EmbeddedRedis, connect, free_loopback_port
 from common.settings import Settings, load_settings
 from dashboard.accounts import Accounts
-from dashboard.local_key import cookie_name, local_link, read_local_key
+from dashboard.local_key import browser_pass, cookie_name, local_link, read_local_key
 from rehearsal.publish import StreamPublisher
 from tests.conftest import wait_for
 from tests.sample import STOCK, TRUTH, sample_payloads
@@ -113,7 +113,7 @@ def local_cookie(data_dir: Path) -> str:
     """The Cookie header of a browser that opened the local link of the war room on `data_dir`."""
     key = read_local_key(data_dir)
     assert key, f"no local key in {data_dir}"
-    return f"{cookie_name(key)}={key}"
+    return f"{cookie_name(key)}={browser_pass(key)}"
 
 
 RUNNING: dict[str, Stack] = {}  # base URL -> the war room serving it, while it runs

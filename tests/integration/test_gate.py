@@ -18,7 +18,7 @@ from common.redis_server import EmbeddedRedis
 from common.settings import load_settings
 from dashboard.accounts import Accounts
 from dashboard.app import create_app
-from dashboard.local_key import cookie_name, local_key
+from dashboard.local_key import browser_pass, cookie_name, local_key
 from dashboard.roles import Identity
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1"}
@@ -34,7 +34,7 @@ def client(app: dash.Dash) -> FlaskClient:
     """A browser of this machine that opened the local link (it holds the local key's cookie)."""
     browser = app.server.test_client()
     key = local_key(data_dir(app))
-    browser.set_cookie(cookie_name(key), key)
+    browser.set_cookie(cookie_name(key), browser_pass(key))
     return browser
 
 

@@ -4,12 +4,18 @@ loopback, and a reverse proxy or TCP forwarder on the same machine that adds no 
 TCP-LISTEN:9000,fork TCP:127.0.0.1:8050` passes the remote browser's `Host: localhost`) made
 anyone who reached it the war room's admin. Now the machine proves itself with its local key
 (`DATA/local-key`, 0600): the link `gmv serve` prints sets a cookie, and without it a loopback
-request gets a page saying which link to open, and no data. A real `gmv serve` without users."""
+request gets a page saying which link to open, and no data. A real `gmv serve` without users.
+
+The re-attack: the cookie held the key itself, and browsers send 127.0.0.1's cookies to every port,
+so any other server on this machine learnt the key. Now the cookie holds a browser pass (an HMAC
+under the key), which expires and which `gmv local-link --new` ends; the key as a cookie is
+refused. And Via, X-Forwarded-Proto and the other proxy headers mark a request as proxied."""
 
 from __future__ import annotations
 
 import stat
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,7 +24,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from dashboard.ids import Ids
-from dashboard.local_key import COOKIE_PREFIX, KEY_FILE
+from dashboard.local_key import COOKIE_DAYS, COOKIE_PREFIX, KEY_FILE, browser_pass, cookie_name
 from tests.e2e.conftest import CLI, Stack, running_stack
 from tests.security.dash_calls import DashCalls
 from tests.security.visitor import Visitor
@@ -115,6 +121,32 @@ def test_the_key_or_its_cookie_through_a_proxy_is_refused(war_room: Stack) -> No
     assert let_in.get_as("/api/alerts", f"127.0.0.1:{port_of(war_room)}", proxy).status == 403
 
 
+def test_the_cookie_holds_a_pass_not_the_key_and_the_key_or_a_forged_pass_as_a_cookie_is_refused(
+        war_room: Stack) -> None:
+    key, name, host = war_room.local_key, cookie_name(war_room.local_key), \
+        f"127.0.0.1:{port_of(war_room)}"
+    issued = Visitor(war_room.base_url).cookie(name)
+    assert issued and key not in issued, issued
+    stranger = Visitor(war_room.base_url, local=False)
+    assert stranger.get_as("/api/alerts", host, {"Cookie": f"{name}={issued}"}).status == 200
+    tampered = issued[:-1] + ("0" if issued[-1] != "0" else "1")
+    for forged in (key, f'"{key}"', browser_pass("not this war room's key"), tampered,
+                   browser_pass(key, now_s=int(time.time()) - COOKIE_DAYS * 86400 - 60),
+                   browser_pass(key, now_s=int(time.time()) + 86400), issued + ".", "1.2.3",
+                   "%E2%80%AE" + issued, "\xff" + issued):
+        answer = stranger.get_as("/api/alerts", host, {"Cookie": f"{name}={forged}"})
+        assert answer.status == 403, (forged, answer)
+
+
+@pytest.mark.parametrize("header", ["Via", "X-Forwarded-Proto", "X-Forwarded-Server",
+                                    "X-Forwarded-Port", "True-Client-IP", "X-Client-IP"])
+def test_any_proxy_header_makes_a_request_not_local(war_room: Stack, header: str) -> None:
+    let_in = Visitor(war_room.base_url)
+    host = f"127.0.0.1:{port_of(war_room)}"
+    assert let_in.get_as("/api/alerts", host).status == 200
+    assert let_in.get_as("/api/alerts", host, {header: "1.1 proxy.example"}).status == 403
+
+
 def test_the_key_file_is_the_owners_alone_and_gmv_local_link_prints_a_link_that_works(
         war_room: Stack) -> None:
     path = war_room.settings.data_dir / KEY_FILE
@@ -138,3 +170,21 @@ def test_gmv_local_link_without_a_key_is_one_clear_line(tmp_path: Path) -> None:
                           text=True, timeout=60)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "no local key in" in done.stderr and "gmv serve" in done.stderr
+
+
+def test_gmv_local_link_new_lets_every_browser_out_of_the_running_war_room(war_room: Stack) -> None:
+    """Last in this module: it changes the war room's key (the fixture's links read it anew)."""
+    before, old_link = Visitor(war_room.base_url), war_room.local_link
+    assert before.get("/api/alerts").status == 200
+    done = subprocess.run([*CLI, "local-link", "--new", "--url", war_room.base_url, "--data",
+                           str(war_room.settings.data_dir)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    new_link = done.stdout.strip()
+    assert new_link != old_link and new_link == war_room.local_link
+    assert stat.S_IMODE((war_room.settings.data_dir / KEY_FILE).stat().st_mode) == 0o600
+    assert before.get("/api/alerts").status == 403  # no restart needed
+    assert Visitor(war_room.base_url, local=False).get(old_link[len(war_room.base_url):]).status \
+        == 403
+    after = Visitor(war_room.base_url)  # opens the new link
+    assert after.get("/api/alerts").status == 200

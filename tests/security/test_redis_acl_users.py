@@ -202,7 +202,12 @@ READS_REFUSED: dict[str, tuple[Write, ...]] = {
     "producer": (Write("GET snapshot", lambda c, s: c.get(s.snapshot_key)),
                  Write("XREAD orders", lambda c, s: c.xread({s.orders_stream: "0-0"}, count=1))),
     "dashboard": (Write("XREAD orders", lambda c, s: c.xread({s.orders_stream: "0-0"}, count=1)),
-                  Write("HGETALL acks", lambda c, s: c.hgetall(s.acks_key))),
+                  Write("HGETALL acks", lambda c, s: c.hgetall(s.acks_key)),
+                  # The re-attack: EXPIRE on the acknowledgements wiped every one of them.
+                  Write("EXPIRE acks", lambda c, s: c.expire(s.acks_key, 1)),
+                  Write("PEXPIRE acks", lambda c, s: c.pexpire(s.acks_key, 1)),
+                  Write("INCRBY snapshot", lambda c, s: c.incrby(s.snapshot_key, 1)),
+                  Write("HSETNX rate", lambda c, s: c.hsetnx(s.rate_key("x", "y", 1), "k", "v"))),
     "watchdog": (Write("XREAD orders", lambda c, s: c.xread({s.orders_stream: "0-0"}, count=1)),
                  Write("GET night", lambda c, s: c.get(s.night_key))),
     "worker": (Write("GET rate", lambda c, s: c.get(s.rate_key("summary", "mei", 1))),
