@@ -18,7 +18,7 @@ ANSWERS: dict[str, set[str]] = {
     "bot_burst": {"bot_burst"},
     "oversell": {"oversell"},
     "malformed_burst": {"rejected_rate"},
-    "duplicate_resend": {"duplicate_rate"},
+    "duplicate_resend": {"duplicate_rate", "resend_flood"},
     "late_arrivals": {"late_arrivals"},
 }
 PIPELINE_KINDS = {"stream_lag", "heartbeat_missing"}  # about the run, not the night's orders

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
+from common.demo_record import LastRun
 from dashboard.components import night_payload
 from dashboard.data.live import DataSource, snapshot_age_ms
 from dashboard.gate import Gate
@@ -18,6 +19,7 @@ from dashboard.roles import Can, Identity
 
 Route = Callable[[dict[str, Any]], tuple[str, bytes, dict[str, str]]]
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+CONTINUED_NOTICE_MS = 300_000  # how long the screens say the night was continued
 _NO_SNAPSHOT = {"error": "no live snapshot yet: is `gmv ingest` running against this Redis?"}
 
 
@@ -27,6 +29,7 @@ class Api:
 
     def __init__(self, app: WsgiApp, source: DataSource, gate: Gate) -> None:
         self.app, self.source, self.gate = app, source, gate
+        self.last_run = LastRun(source.settings.data_dir)
         self.routes: dict[str, tuple[Can, Route]] = {
             "/api/live": (Can.BIG_SCREEN, self.live),
             "/api/night-figures": (Can.BIG_SCREEN, self.night_figures),
@@ -65,8 +68,16 @@ class Api:
         raw = self.source.raw_live()
         if raw is None:
             return "503 Service Unavailable", json.dumps(_NO_SNAPSHOT).encode(), {}
-        age_ms = snapshot_age_ms(raw, int(time.time() * 1000))
-        return "200 OK", raw, {"X-Snapshot-Age-Ms": str(age_ms)}
+        now_ms = int(time.time() * 1000)
+        headers = {"X-Snapshot-Age-Ms": str(snapshot_age_ms(raw, now_ms))}
+        run = self.last_run()
+        if run is not None and run["mode"] == "continued" and \
+                0 <= now_ms - run["wall_ms"] < CONTINUED_NOTICE_MS:
+            # The demo continued a night it had stopped: the screens say so for a while (a
+            # jump in time, or a quiet gap, is then no mystery). Ages, not times: the browser's
+            # clock may differ from this machine's.
+            headers["X-Night-Continued"] = f"from_s={run['from_s']};age_ms={now_ms - run['wall_ms']}"
+        return "200 OK", raw, headers
 
     def night_figures(self, environ: dict[str, Any]) -> tuple[str, bytes, dict[str, str]]:
         """The night's charts as the page draws them, encoded once per update and language."""

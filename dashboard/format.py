@@ -153,6 +153,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "partition_stale": "已停",
         "stream_lost": "未读即被删除 {lost} 条",
         "stream_gap_banner": "部分订单在计入前已从数据流中删除 — 总数偏低，已通知运维",
+        "night_continued": "演示已接续：本夜从 {time} 继续，此前计入的数据均保留",
         "stream_lost_unknown": "有未读条目被删除",
         "waiting": "等待数据 — 采集进程尚未发布快照",
         "ops_title": "作战室 · 运行监控", "pipeline": "数据管道", "lag": "流积压",
@@ -236,6 +237,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "stream_lost": "{lost} removed unread",
         "stream_gap_banner": "Some orders were removed from the stream before they were counted"
                              " — the totals are short; operations has been alerted",
+        "night_continued": "Demo continued: the night goes on from {time}; everything counted "
+                           "before is kept",
         "stream_lost_unknown": "entries removed unread",
         "waiting": "Waiting for data — the ingest worker has not published yet",
         "ops_title": "War room · operations", "pipeline": "Pipeline",
@@ -309,7 +312,7 @@ NAMES: dict[str, dict[str, str]] = {
         "orders_drop": "订单骤降", "gmv_drop": "GMV 骤降", "device_dark": "渠道异常",
         "region_dark": "地区异常", "payment_dark": "支付通道异常", "price_glitch": "价格异常",
         "bot_burst": "疑似刷单", "oversell": "超卖", "rejected_rate": "异常数据激增",
-        "duplicate_rate": "重复订单激增", "late_arrivals": "迟到订单激增",
+        "duplicate_rate": "重复订单激增", "resend_flood": "重复重发洪峰", "late_arrivals": "迟到订单激增",
         "stream_lag": "处理延迟", "heartbeat_missing": "采集心跳丢失",
         "stream_gap": "数据流缺口",
     },
@@ -330,6 +333,7 @@ NAMES: dict[str, dict[str, str]] = {
         "region_dark": "Region down", "payment_dark": "Payment path down",
         "price_glitch": "Price glitch", "bot_burst": "Bot burst", "oversell": "Oversell",
         "rejected_rate": "Rejected surge", "duplicate_rate": "Duplicate surge",
+        "resend_flood": "Re-send flood",
         "late_arrivals": "Late orders", "stream_lag": "Pipeline lag",
         "heartbeat_missing": "Worker heartbeat lost", "stream_gap": "Stream gap",
     },

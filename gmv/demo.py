@@ -20,12 +20,13 @@ from common.stopping import STOP_WITHIN_S, ServiceFailed, parent_death_signal, w
 from dashboard.accounts import Accounts
 from dashboard.guesses import GuessBoard, Guesser, closing_ms
 from dashboard.local_key import cookie_name, local_key, local_link
+from gmv.demo_night import NEW, OVER, DemoNight, tonight, write_record
 from gmv.status import StatusLine
 from ingest.history import orders_dir
 from rehearsal.days import amount_moments
 from rehearsal.incidents import Incident, every_kind
 from rehearsal.run import simulate_to_stream
-from rehearsal.simulate import NightPlan
+from rehearsal.simulate import Batch, NightPlan
 
 log = logging.getLogger("gmv.demo")
 DEMO_START_S = -60
@@ -177,6 +178,38 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+def _night_line(mode: str, plan: NightPlan, asked: NightPlan, settings: Settings) -> str:
+    """What the terminal says of the night this run publishes."""
+    at = night_clock(plan.first_s)
+    if mode == NEW:
+        return f"\n  A new night: the simulator starts at {at} night time, a minute before midnight."
+    other = "" if (asked.seed, asked.peak_ops) == (plan.seed, plan.peak_ops) else (
+        f" (its own seed {plan.seed} and peak {plan.peak_ops:,}/s, not the ones asked: they "
+        "would pile another night onto its totals)")
+    if mode == OVER:
+        return (f"\n  The night in {settings.data_dir} is over{other}: nothing more to publish; "
+                "the screens and /review show it. For a new night, use another data dir "
+                "(GMV_DATA_DIR=...) or remove this one.")
+    return (f"\n  Continuing the night where it stopped, at {at} night time{other}: what it "
+            f"counted is kept. For a new night, use another data dir (GMV_DATA_DIR=...) or "
+            f"remove {settings.data_dir}.")
+
+
+def night_clock(second: int) -> str:
+    """A second of the night (from midnight) as the night's clock reads it: -60 is 23:59:00."""
+    second %= 86400
+    return f"{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}"
+
+
+def _keep_progress(settings: Settings, night: DemoNight) -> Callable[[Batch], None]:
+    """After each published batch, how far the night is drawn: where a next run continues."""
+    def published(batch: Batch) -> None:
+        if batch.through_s is not None:
+            night.published_to_s = batch.through_s
+            write_record(settings.data_dir, night)
+    return published
+
+
 def _last_line(path: Path) -> str:
     try:
         lines = [line.strip() for line in path.read_text(errors="replace").splitlines()]
@@ -192,12 +225,16 @@ def run_demo(settings: Settings, seed: int, peak_ops: int, speed: float,
     half hour); last year's night loads beside it for the comparison. The terminal keeps the
     war room's address and one status line; every process logs to `DATA/logs/`. Ctrl-C stops
     everything and returns."""
-    plan = NightPlan(seed=seed, peak_ops=peak_ops, start_s=DEMO_START_S,
-                     duration_s=DEMO_DURATION_S,
-                     incidents=incidents or tuple(every_kind(120, 1800, seed)))
+    asked = NightPlan(seed=seed, peak_ops=peak_ops, start_s=DEMO_START_S,
+                      duration_s=DEMO_DURATION_S,
+                      incidents=incidents or tuple(every_kind(120, 1800, seed)))
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log_to_file(logs / "demo.log")
+    mode, night, plan = tonight(settings.data_dir, asked, int(time.time() * 1000))
+    log_event(log, "demo_night", mode=mode, from_s=plan.first_s, seed=plan.seed,
+              peak_ops=plan.peak_ops)
+    print(_night_line(mode, plan, asked, settings), flush=True)
     _sample_guesses(settings, plan)
     try:
         with redis_url_for(settings) as url:
@@ -221,9 +258,14 @@ def run_demo(settings: Settings, seed: int, peak_ops: int, speed: float,
                 status = StatusLine(connect(url), settings)
                 status.start()
                 try:
-                    publishing = connect(url, socket_timeout=PUBLISHER_SOCKET_TIMEOUT_S)
-                    simulate_to_stream(plan, publishing, settings, speed,
-                                       settings.data_dir / "labels.json", "gmv demo")
+                    if mode == OVER:
+                        while not wait_or_stop(3600):  # the war room stays up, for the review
+                            pass
+                    else:
+                        publishing = connect(url, socket_timeout=PUBLISHER_SOCKET_TIMEOUT_S)
+                        simulate_to_stream(plan, publishing, settings, speed,
+                                           settings.data_dir / "labels.json", "gmv demo",
+                                           _keep_progress(settings, night))
                 finally:
                     status.stop()
     except KeyboardInterrupt:

@@ -262,8 +262,9 @@ class Combiner:
             partition.position = manifest.position
             partition.clock_s = manifest.clock_s
         steps.sort(key=lambda step: (step[0], step[1]))
-        for _, index, checkpoint, orders, rejected, duplicates in steps:
-            self._apply(self.partitions[index], orders, rejected, duplicates, checkpoint)
+        for arrival, index, checkpoint, orders, rejected, duplicates in steps:
+            self._apply(self.partitions[index], orders, rejected, duplicates, checkpoint,
+                        arrival or None)
         for partition, manifest, _ in news:
             partition.applied, partition.files = manifest.checkpoint, manifest.files
             partition.taken.clear()
@@ -271,7 +272,7 @@ class Combiner:
         return True
 
     def _apply(self, partition: Partition, orders: pa.Table, rejected: int,
-               duplicates: int, checkpoint: Any = None) -> None:
+               duplicates: int, checkpoint: Any = None, arrival_ms: int | None = None) -> None:
         """One part (or a partition's counts alone) into the state, then the detectors, judged
         up to the clock every partition has reached. Once in the state, the checkpoint counts
         as taken, whatever the detectors then meet (Redis away: the look is taken again)."""
@@ -295,7 +296,7 @@ class Combiner:
                    if (s := p.clock_s if p.clock_s is not None else p.latest_s) is not None]
         clock_s = min(min(reached), self.state.latest_second() or 0) if reached else 0
         self.watch.after_checkpoint(orders, orders.num_rows + rejected + duplicates, rejected,
-                                    duplicates, deltas, clock_s * 1000)
+                                    duplicates, deltas, clock_s * 1000, arrival_ms)
 
     def _clock(self) -> int | None:
         """The night's clock over every partition: the least of their workers' (None while a

@@ -218,7 +218,8 @@ class Worker:
                 self.state.late_behind(second, self.store.second_orders(second))
         with self.stages.timed("detect"):
             self.watch.after_checkpoint(accepted, checkpoint.events, checkpoint.rejected,
-                                        checkpoint.duplicates, deltas, self._clock_ms())
+                                        checkpoint.duplicates, deltas, self._clock_ms(),
+                                        id_key(position)[0] if checkpoint.last_id else None)
         with self.stages.timed("publish"):
             self.publisher.after_commit()
             self._forget_behind_horizon()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import redis
@@ -78,11 +78,15 @@ def simulate_to_file(plan: NightPlan, out: Path, command: str) -> NightSimulator
 
 
 def simulate_to_stream(plan: NightPlan, client: redis.Redis, settings: Settings,
-                       speed: float | None, labels_path: Path, command: str) -> NightSimulator:
-    """Publish the night (stock first), paced by arrival time at `speed` (None: as fast as possible)."""
+                       speed: float | None, labels_path: Path, command: str,
+                       published: Callable[[Batch], None] | None = None) -> NightSimulator:
+    """Publish the night (stock first), paced by arrival time at `speed` (None: as fast as
+    possible); `published` is told of each batch once Redis holds it. A night continued
+    (`plan.resume_s`) declares no stock: its start did."""
     sim = NightSimulator(plan)
     write_labels(labels_path, labels_document(sim, command, complete=False))
-    inventory_publisher(client, settings).publish(sim.inventory())
+    if plan.resume_s is None:
+        inventory_publisher(client, settings).publish(sim.inventory())
     publisher = publisher_for(client, settings)
     pacer = Pacer(speed) if speed else None
     progress = Progress(log, "published")
@@ -91,6 +95,8 @@ def simulate_to_stream(plan: NightPlan, client: redis.Redis, settings: Settings,
     for batch in prefetched(sim.batches()):
         publish_paced(publisher, batch.payloads, batch.arrival_ms, pacer)
         progress.advance(len(batch.payloads))
+        if published is not None:
+            published(batch)
     write_labels(labels_path, labels_document(sim, command, complete=True))
     log_event(log, "simulate_finished", published=publisher.published,
               seconds=progress.elapsed_s, rate_per_s=progress.rate)

@@ -44,6 +44,22 @@ class NightPlan:
     start_s: int = -120  # seconds after midnight, Beijing time
     duration_s: int = 600
     incidents: tuple[Incident, ...] = ()
+    # A night continued (a second `gmv demo` on the same data dir): generate from this second
+    # on (a chunk boundary), under order ids of their own; the stock and the flash sale are the
+    # night's from `start_s` as before.
+    resume_s: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.resume_s is not None and not (
+                self.start_s <= self.resume_s <= self.end_s
+                and (self.resume_s - self.start_s) % CHUNK_S == 0):
+            raise ValueError(f"resume_s {self.resume_s} is not a chunk boundary of the night "
+                             f"({self.start_s}..{self.end_s} by {CHUNK_S} s)")
+
+    @property
+    def first_s(self) -> int:
+        """The first second this run generates."""
+        return self.start_s if self.resume_s is None else self.resume_s
 
     @property
     def midnight_ms(self) -> int:
@@ -64,6 +80,10 @@ class Batch:
 
     arrival_ms: np.ndarray
     payloads: list[bytes]
+    # The night's seconds before this one are drawn by this batch: a run continued from here
+    # repeats none of them (what of them arrives late, still in flight, is then never sent).
+    # None for the last batch, the stragglers.
+    through_s: int | None = None
 
 
 @dataclass
@@ -86,7 +106,8 @@ class NightSimulator:
         self.catalogue = Catalogue.build(plan.seed)
         self.truth = Truth(by_device={d: [0, 0] for d in DEVICE_NAMES})
         self._next_number = 0
-        self._id_prefix = f"{plan.festival_day:%Y%m%d}-{plan.seed}-"
+        resumed = "" if plan.resume_s is None else f"r{plan.resume_s}-"
+        self._id_prefix = f"{plan.festival_day:%Y%m%d}-{plan.seed}-{resumed}"
         bots = np.random.default_rng([plan.seed, 0xB07])
         self._bot_buyers = bots.integers(BUYERS // 2, BUYERS, size=4)
         self._flash = _FlashSale.plan(plan, int(bots.integers(MERCHANTS)))
@@ -119,7 +140,7 @@ class NightSimulator:
 
     def batches(self) -> Iterator[Batch]:
         pending = Batch(np.empty(0, np.int64), [])
-        for chunk_s in range(self.plan.start_s, self.plan.end_s, CHUNK_S):
+        for chunk_s in range(self.plan.first_s, self.plan.end_s, CHUNK_S):
             end_s = min(chunk_s + CHUNK_S, self.plan.end_s)
             fresh = self._chunk(chunk_s, end_s)
             arrival = np.concatenate([pending.arrival_ms, fresh.arrival_ms])
@@ -127,7 +148,7 @@ class NightSimulator:
             order = np.argsort(arrival, kind="stable")
             due = int(np.searchsorted(arrival[order], self.plan.midnight_ms + end_s * 1000))
             ready = order[:due]
-            yield Batch(arrival[ready], [payloads[i] for i in ready])
+            yield Batch(arrival[ready], [payloads[i] for i in ready], end_s)
             pending = Batch(arrival[order[due:]], [payloads[i] for i in order[due:]])
         if pending.payloads:
             yield pending

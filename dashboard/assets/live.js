@@ -4,6 +4,7 @@
 // second the server hands out one stored document; no Dash callback runs for it.
 (function () {
   const STALE_AFTER_MS = 3000;
+  const CONTINUED_FOR_MS = 300000;  // as long as /api/live sends X-Night-Continued
   const COUNT_UP_MS = 950;
   const COUNT_UP_STEP_MS = 50;
   const BEIJING_OFFSET_MS = 8 * 3600 * 1000;  // no daylight saving in China
@@ -97,6 +98,20 @@
       .catch(() => { drawnMarks = ""; });
   }
 
+  // "from_s=750;age_ms=1234" (the demo continued its night at 00:12:30, 1.2 s ago) or null.
+  function continuedNotice(header) {
+    if (!header) return null;
+    const fields = Object.fromEntries(header.split(";").map(f => f.split("=")));
+    const from = Number(fields.from_s), age = Number(fields.age_ms);
+    return Number.isFinite(from) && Number.isFinite(age) ? {from_s: from, age_ms: age} : null;
+  }
+
+  function nightClock(second) {
+    const s = ((second % 86400) + 86400) % 86400;
+    return [Math.floor(s / 3600), Math.floor(s / 60) % 60, s % 60]
+      .map(n => String(n).padStart(2, "0")).join(":");
+  }
+
   function ageText(ms, lang) {
     const s = Math.round(ms / 1000);
     if (s < 120) return lang === "zh" ? s + " 秒" : s + " s";
@@ -121,6 +136,7 @@
           if (!response.ok) return noUpdate();
           const live = await response.json();
           live.age_ms = Number(response.headers.get("X-Snapshot-Age-Ms") || 0);
+          live.continued = continuedNotice(response.headers.get("X-Night-Continued"));
           live.received_at = Date.now();
           return live;
         } catch (error) {
@@ -138,7 +154,7 @@
         const extend = points.x.length ? [{x: [points.x], y: [points.y]}, [0], SERIES_POINTS] : noUpdate();
         return [
           {received_at: live.received_at || Date.now(), age_ms: live.age_ms || 0,
-           gaps: live.stream_gap_open ? 1 : 0},
+           gaps: live.stream_gap_open ? 1 : 0, continued: live.continued || null},
           count(live.orders), count(live.ops_now), count(live.peak_ops),
           live.peak_second_ms ? words.at + " " + beijing(live.peak_second_ms).slice(11) : "",
           ring, extend, points.x.length ? points.last : noUpdate(),
@@ -165,6 +181,12 @@
         // Live, but entries were removed from the stream before they were counted: the total
         // is short by them, and the room is told so (the operators have the stream_gap alert).
         if (age <= STALE_AFTER_MS && feed.gaps) return [clock, words.gap, "banner banner-on banner-gap", "page"];
+        const continued = feed.continued;
+        if (age <= STALE_AFTER_MS && continued &&
+            continued.age_ms + (Date.now() - feed.received_at) < CONTINUED_FOR_MS) {
+          return [clock, words.continued.replace("{time}", nightClock(continued.from_s)),
+                  "banner banner-on banner-info", "page"];
+        }
         if (age <= STALE_AFTER_MS) return [clock, "", "banner", "page"];
         return [clock, words.stale.replace("{age}", ageText(age, lang)), "banner banner-on",
                 "page page-stale"];

@@ -20,6 +20,7 @@ from ingest.detect.inventory import InventoryFeed
 from ingest.detect.keeper import AlertKeeper, alerts_path
 from ingest.detect.oversell import OversellWatch
 from ingest.detect.reference import LastYearCurve
+from ingest.detect.resends import ResendFlood
 from ingest.detect.seasonal import SecondDetectors
 
 # item ids -> (item_id, quantity) of what the committed orders hold of them
@@ -43,6 +44,7 @@ class Watch(AlertKeeper):
         self.seconds = SecondDetectors(self.book, self.reference)
         self.arrivals: ArrivalDetectors | HeldByClock = \
             HeldByClock(ArrivalDetectors(self.book)) if partitioned else ArrivalDetectors(self.book)
+        self.resends = ResendFlood(self.book)
         self.inventory = InventoryFeed(client, settings.inventory_stream, self.oversell)
         self.oversell.add_sold(recorded)
         self.recorded = set(recorded["item_id"].to_pylist())  # items the store counts
@@ -81,14 +83,17 @@ class Watch(AlertKeeper):
         return table
 
     def after_checkpoint(self, accepted: pa.Table, sent: int, rejected: int, duplicates: int,
-                         window_deltas: pa.Table, clock_ms: int) -> None:
+                         window_deltas: pa.Table, clock_ms: int,
+                         arrival_ms: int | None = None) -> None:
         """`accepted`: the new orders in arrival order; `sent`: the entries they came from;
-        `clock_ms`: the night's event-time clock (its latest second) after them."""
+        `clock_ms`: the night's event-time clock (its latest second) after them; `arrival_ms`:
+        when the newest of them arrived (its stream id's time)."""
         changed_stock, self._changed = self._changed, set()
         if self.reference is not None:
             self.reference.refresh()
         changes = self.oversell.after_checkpoint(accepted, self.book, changed_stock, clock_ms)
         changes += self.arrivals.after_batch(accepted, sent, rejected, duplicates, clock_ms)
+        changes += self.resends.after_batch(sent, duplicates, arrival_ms, clock_ms)
         self.seconds.add(window_deltas)
         changes += self.seconds.judge_until(clock_ms // 1000)
         self.publish(changes)
@@ -128,7 +133,8 @@ class PartitionWatch:
         return accepted.select(["item_id", "quantity"]).slice(0, 0)
 
     def after_checkpoint(self, accepted: pa.Table, sent: int, rejected: int, duplicates: int,
-                         window_deltas: pa.Table, clock_ms: int) -> None:
+                         window_deltas: pa.Table, clock_ms: int,
+                         arrival_ms: int | None = None) -> None:
         pass
 
     def quiet(self, now_s: int) -> None:

@@ -110,3 +110,31 @@ def test_acknowledgements_of_alerts_that_do_not_exist_are_refused_and_junk_in_th
     run_worker(redis_client, settings, until_idle=True)
     (acked,) = [a for a in read_alerts(settings.data_dir) if a["key"] == alert["key"]]
     assert acked["acknowledged_ms"] is not None and acked["acknowledged_by"] is None
+
+
+def test_a_stream_of_re_sends_raises_the_resend_flood_alert_on_the_nights_clock(
+        redis_client: redis.Redis, settings: Settings) -> None:
+    """Issue #24, item 1: the night published again (what a second demo did before it learnt to
+    continue), its re-sends arriving over a minute: every one a duplicate, the night's clock
+    standing still, and an alert that says so."""
+    replay(SAMPLE, redis_client, settings, speed=None, retime=False)
+    run_worker(redis_client, settings, until_idle=True)
+    clock_ms = json.loads(redis_client.get(settings.snapshot_key) or b"{}")["latest_second_ms"]
+    payloads = sample_payloads()
+    last_ms = int(redis_client.xinfo_stream(settings.orders_stream)["last-generated-id"]
+                  .decode().split("-")[0])
+    pipe = redis_client.pipeline(transaction=False)
+    for i, payload in enumerate(payloads):  # over 60 s of arrival time
+        pipe.xadd(settings.orders_stream, {"data": payload},
+                  id=f"{last_ms + 1000 + i * 60_000 // len(payloads)}-{i}")
+    pipe.execute()
+    run_worker(redis_client, settings.replace(ingest_batch_size=500), until_idle=True)
+    (flood,) = [a for a in read_alerts(settings.data_dir) if a["kind"] == "resend_flood"]
+    assert flood["severity"] == "major" and "re-sends" in flood["message"]
+    assert flood["actual"] > 0.9
+    night = json.loads(subprocess.run(
+        [sys.executable, "-m", "gmv.cli", "summary", "--json", "--redis", str(settings.redis_url),
+         "--data", str(settings.data_dir)], capture_output=True, text=True, timeout=60).stdout)
+    assert night["duplicates"] >= len(payloads) * 0.9
+    # On the night's clock (walked on by arrivals), not at the wall time the re-sends came.
+    assert clock_ms <= flood["start_ms"] <= clock_ms + 60_000, (flood, clock_ms)
