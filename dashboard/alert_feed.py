@@ -1,7 +1,9 @@
-"""The alert feed of /ops (and the review's list of a range's alerts)."""
+"""The alert feed of /ops: every firing alert in sight, the acknowledged and the resolved folded."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from dash import html
@@ -10,32 +12,67 @@ from dashboard.format import clock, text, value_name
 from dashboard.ids import Ids
 from dashboard.shown import shown
 
-MAX_FEED = 20
+MAX_RESOLVED = 20  # the newest resolved ones: the review has the rest
+SHOWN_FIELDS = ("key", "kind", "severity", "state", "dimension", "message", "start_ms", "end_ms",
+                "acknowledged_ms", "acknowledged_by")
 
 
 def alert_items(alerts: list[dict[str, Any]], lang: str, with_actions: bool = True) -> list[Any]:
-    """The feed: what, where, how big against expected, since when; open ones first, each
-    with its acknowledgement (a button until someone has pressed it)."""
+    """The feed: every firing alert nobody has acknowledged (what, where, since when, how big
+    against expected, its button), then the acknowledged and the resolved, each folded under
+    a line that says how many."""
     if not alerts:
         return [html.Li(text(lang, "no_alerts"), className="alert quiet")]
-    items = []
-    for alert in alerts[:MAX_FEED]:
-        acked = acknowledgement(alert, lang)
-        if acked:
-            action: Any = html.Span(acked, className="acked")
-        elif with_actions and alert.get("state") == "firing" and alert.get("key"):
-            action = html.Button(text(lang, "acknowledge"), n_clicks=0, className="ack",
-                                 id={"type": Ids.ACK_BUTTON, "key": alert["key"]})
-        else:
-            action = None
-        items.append(html.Li(
-            className=f"alert {alert.get('severity', '')} {alert.get('state', '')}",
-            children=[html.Div(className="alert-head", children=[
-                          html.B(shown(value_name(lang, alert.get("kind", "")))),
-                          html.Span(shown(alert.get("dimension") or ""), className="alert-where"),
-                          html.Span(_when(alert, lang), className="alert-when"), action]),
-                      html.Div(shown(alert.get("message", "")), className="alert-message")]))
-    return items
+    waiting = [a for a in alerts if _firing(a) and not a.get("acknowledged_ms")]
+    acked = [a for a in alerts if _firing(a) and a.get("acknowledged_ms")]
+    resolved = [a for a in alerts if not _firing(a)]
+    rows: list[Any] = [_row(a, lang, with_actions) for a in waiting]
+    for group, label in ((acked, "alerts_acknowledged"), (resolved, "alerts_resolved")):
+        if group:
+            rows.append(html.Li(key=label, className="alert-fold", children=html.Details([
+                html.Summary(text(lang, label, n=len(group))),
+                html.Ul([_row(a, lang, with_actions) for a in group[:MAX_RESOLVED]],
+                        className="alerts feed")])))
+    return rows
+
+
+def alert_count(alerts: list[dict[str, Any]], lang: str) -> str:
+    """'10 firing · 7 unacknowledged'."""
+    firing = [a for a in alerts if _firing(a)]
+    waiting = sum(1 for a in firing if not a.get("acknowledged_ms"))
+    return text(lang, "alerts_count", firing=len(firing), waiting=waiting)
+
+
+def feed_digest(alerts: list[dict[str, Any]]) -> str:
+    """What the feed shows of the alerts, hashed: the feed is redrawn only when it changes."""
+    shown_now = [{k: a.get(k) for k in SHOWN_FIELDS} for a in alerts]
+    encoded = json.dumps(shown_now, sort_keys=True, ensure_ascii=False).encode()
+    return hashlib.sha256(encoded).hexdigest()[:32]
+
+
+def _firing(alert: dict[str, Any]) -> bool:
+    return alert.get("state") == "firing"
+
+
+def _row(alert: dict[str, Any], lang: str, with_actions: bool) -> html.Li:
+    """One line: what, where, since when, the message, and the acknowledgement (a button until
+    someone has pressed it). Keyed by the alert, so a redraw keeps each row where it is."""
+    acked = acknowledgement(alert, lang)
+    if acked:
+        action: Any = html.Span(acked, className="acked")
+    elif with_actions and _firing(alert) and alert.get("key"):
+        action = html.Button(text(lang, "acknowledge"), n_clicks=0, className="ack",
+                             id={"type": Ids.ACK_BUTTON, "key": alert["key"]})
+    else:
+        action = None
+    return html.Li(
+        key=str(alert.get("key") or ""),
+        className=f"alert {alert.get('severity', '')} {alert.get('state', '')}",
+        children=[html.Div(className="alert-head", children=[
+                      html.B(shown(value_name(lang, alert.get("kind", "")))),
+                      html.Span(shown(alert.get("dimension") or ""), className="alert-where"),
+                      html.Span(_when(alert, lang), className="alert-when"), action]),
+                  html.Div(shown(alert.get("message", "")), className="alert-message")])
 
 
 def acknowledgement(alert: dict[str, Any], lang: str) -> str:

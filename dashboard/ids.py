@@ -53,6 +53,8 @@ class Ids(StrEnum):
     ALERTS = "alerts"
     ACK_NOTE = "ack-note"
     ACK_BUTTON = "ack"  # the type of the pattern-matching id {"type": "ack", "key": alert key}
+    ALERT_COUNT = "alert-count"  # "10 firing · 7 unacknowledged"
+    ALERTS_DIGEST = "alerts-digest"  # what the feed shows, hashed: redrawn when it changes
     MERCHANTS = "merchants"
     DRILL_DIMENSION = "drill-dimension"
     DRILL_VALUE = "drill-value"

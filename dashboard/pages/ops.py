@@ -10,7 +10,7 @@ import dash
 from dash import ALL, Input, Output, State, callback, dcc, html, no_update
 from werkzeug.exceptions import BadRequest
 
-from dashboard.alert_feed import alert_items
+from dashboard.alert_feed import alert_count, alert_items, feed_digest
 from dashboard.components import (
     GRAPH_CONFIG,
     banner,
@@ -47,6 +47,7 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
             *plumbing(lang, live), banner(), header(lang, "ops_title", [nav(lang, "/ops")]),
             headline(lang, live),
             html.Section(className="ops-grid", children=[
+                alerts_panel(lang),
                 html.Div(className="panel", children=[
                     html.H2(text(lang, "pipeline")),
                     html.Div(className="tiles small", children=[
@@ -59,9 +60,6 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
                 html.Div(className="panel outlook-panel", children=[
                     html.H2(text(lang, "forecast_title")),
                     html.Div(outlook_rows(lang), id=Ids.OPS_OUTLOOK, className="ops-outlook")]),
-                html.Div(className="panel", children=[
-                    html.H2(text(lang, "alerts")), html.Ul(id=Ids.ALERTS, className="alerts"),
-                    html.Div(id=Ids.ACK_NOTE, className="ack-note", role="status")]),
                 html.Div(className="panel", children=[
                     html.H2(text(lang, "top_merchants")),
                     html.Table(id=Ids.MERCHANTS, className="table")]),
@@ -79,6 +77,33 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
             ]),
             night_panels(lang, live)]),
     ])
+
+
+def alerts_panel(lang: str) -> html.Div:
+    """The feed across the page, drawn with the page; the toast beside its count, over no alert."""
+    alerts = live_data.source().alerts()
+    return html.Div(className="panel alerts-panel", children=[
+        dcc.Store(id=Ids.ALERTS_DIGEST, data=feed_digest(alerts)),
+        html.Div(className="alerts-head", children=[
+            html.H2(text(lang, "alerts")),
+            html.Span(alert_count(alerts, lang), id=Ids.ALERT_COUNT, className="alert-count"),
+            html.Div(id=Ids.ACK_NOTE, className="ack-note", role="status")]),
+        html.Ul(alert_items(alerts, lang), id=Ids.ALERTS, className="alerts feed")])
+
+
+@callback(Output(Ids.ALERTS, "children"), Output(Ids.ALERT_COUNT, "children"),
+          Output(Ids.ALERTS_DIGEST, "data"),
+          Input(Ids.TICK, "n_intervals"), State(Ids.ALERTS_DIGEST, "data"), State(Ids.LANG, "data"),
+          prevent_initial_call=True)
+@requires(Can.OPS)
+def refresh_alerts(_: int | None, drawn: Any, lang: str) -> tuple[Any, ...]:
+    """The feed, redrawn only when what it shows has changed: a redraw each second would take
+    the button from under an operator's press."""
+    alerts = live_data.source().alerts()
+    digest = feed_digest(alerts)
+    if digest == drawn:
+        return no_update, no_update, no_update
+    return alert_items(alerts, lang), alert_count(alerts, lang), digest
 
 
 def audit_panel(lang: str) -> html.Div:
@@ -135,8 +160,7 @@ def merchant_rows(night: dict[str, Any], lang: str) -> list[Any]:
           prevent_initial_call=True)
 @requires(Can.ACKNOWLEDGE)
 def acknowledge(clicks: list[int | None], lang: str) -> Any:
-    """A press of an alert's button (the feed is redrawn each second: a new button's 0 is no
-    press). Only an alert that fires and nobody has acknowledged can be: any other id the
+    """A press of an alert's button (a redrawn feed's new button's 0 is no press). Only an alert that fires and nobody has acknowledged can be: any other id the
     browser sends is a 400, and nothing is written."""
     pressed = dash.ctx.triggered_id
     if not pressed or not dash.ctx.triggered[0].get("value"):
@@ -156,16 +180,15 @@ def acknowledge(clicks: list[int | None], lang: str) -> Any:
     Output(Ids.LAG, "children"), Output(Ids.INGEST_RATE, "children"),
     Output(Ids.CAPACITY, "children"), Output(Ids.LOAD, "children"), Output(Ids.REJECTED, "children"),
     Output(Ids.DUPLICATES, "children"), Output(Ids.HEARTBEAT, "children"),
-    Output(Ids.WORKER, "children"), Output(Ids.MERCHANTS, "children"), Output(Ids.ALERTS, "children"),
+    Output(Ids.WORKER, "children"), Output(Ids.MERCHANTS, "children"),
     Input(Ids.TICK, "n_intervals"), State(Ids.LANG, "data"))
 @requires(Can.OPS)
 def refresh_pipeline(_: int | None, lang: str) -> tuple[Any, ...]:
     source = live_data.source()
     live = source.live()
     if live is None:
-        return (no_update,) * 10
-    return (*pipeline_values(live, lang), merchant_rows(source.night() or {}, lang),
-            alert_items(source.alerts(), lang))
+        return (no_update,) * 9
+    return (*pipeline_values(live, lang), merchant_rows(source.night() or {}, lang))
 
 
 @callback(Output(Ids.DRILL_VALUE, "options"), Output(Ids.DRILL_VALUE, "value"),
