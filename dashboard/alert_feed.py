@@ -22,18 +22,20 @@ def alert_items(alerts: list[dict[str, Any]], lang: str, with_actions: bool = Tr
     against expected, its button), then the acknowledged and the resolved, each folded under
     a line that says how many."""
     if not alerts:
-        return [html.Li(text(lang, "no_alerts"), className="alert quiet")]
+        return [html.Ul(html.Li(text(lang, "no_alerts"), className="alert quiet"),
+                        className="alerts feed")]
     waiting = [a for a in alerts if _firing(a) and not a.get("acknowledged_ms")]
     acked = [a for a in alerts if _firing(a) and a.get("acknowledged_ms")]
     resolved = [a for a in alerts if not _firing(a)]
-    rows: list[Any] = [_row(a, lang, with_actions) for a in waiting]
+    shown_now: list[Any] = [html.Ul([_row(a, lang, with_actions) for a in waiting],
+                                    className="alerts feed")]
     for group, label in ((acked, "alerts_acknowledged"), (resolved, "alerts_resolved")):
         if group:
-            rows.append(html.Li(key=label, className="alert-fold", children=html.Details([
+            shown_now.append(html.Details(key=label, className="alert-fold", children=[
                 html.Summary(text(lang, label, n=len(group))),
                 html.Ul([_row(a, lang, with_actions) for a in group[:MAX_RESOLVED]],
-                        className="alerts feed")])))
-    return rows
+                        className="alerts feed")]))
+    return shown_now
 
 
 def alert_count(alerts: list[dict[str, Any]], lang: str) -> str:

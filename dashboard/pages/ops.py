@@ -88,7 +88,7 @@ def alerts_panel(lang: str) -> html.Div:
             html.H2(text(lang, "alerts")),
             html.Span(alert_count(alerts, lang), id=Ids.ALERT_COUNT, className="alert-count"),
             html.Div(id=Ids.ACK_NOTE, className="ack-note", role="status")]),
-        html.Ul(alert_items(alerts, lang), id=Ids.ALERTS, className="alerts feed")])
+        html.Div(alert_items(alerts, lang), id=Ids.ALERTS, className="alert-feed")])
 
 
 @callback(Output(Ids.ALERTS, "children"), Output(Ids.ALERT_COUNT, "children"),
