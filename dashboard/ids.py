@@ -15,6 +15,7 @@ class Ids(StrEnum):
     SLOW_TICK = "slow-tick"  # the night charts' interval
     CLOCK_TICK = "clock-tick"
     CLOCK = "clock"
+    NIGHT_CLOCK = "night-clock"  # /ops: the night's clock, its orders' latest second
     STALE_BANNER = "stale-banner"
     GMV = "gmv"
     GMV_EXACT = "gmv-exact"

@@ -5,6 +5,7 @@ acknowledgement toast beside the feed, and a press that the feed's redraw cannot
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from dashboard.format import clock
 from dashboard.ids import Ids
 from ingest.contract import Fate, judge
 from rehearsal.publish import StreamPublisher
@@ -75,7 +77,10 @@ def open_ops(browser: Browser, stack: Stack, size: str, lang: str) -> Page:
     context = let_in(browser.new_context(viewport={"width": width, "height": height},
                                          locale="zh-CN", timezone_id="Europe/London"))
     page = context.new_page()
+    page.on("pageerror", lambda error: pytest.fail(f"the page raised: {error}"))
     page.goto(f"{stack.base_url}/ops?lang={lang}")
+    # Live: the staleness banner is down (the page's clientside tick runs).
+    expect(page.locator(f"#{Ids.STALE_BANNER}")).to_have_class("banner", timeout=15_000)
     return page
 
 
@@ -125,6 +130,11 @@ def test_every_firing_alert_is_in_sight_with_its_count(alerted: Stack, browser: 
     count = (f"{len(now_firing)} 条进行中 · {len(waiting)} 条待确认" if lang == "zh"
              else f"{len(now_firing)} firing · {len(waiting)} unacknowledged")
     expect(page.locator(f"#{ALERT_COUNT}")).to_have_text(count)
+    # One clock, the night's, which the alerts are stamped by (not the wall clock beside it).
+    header = page.locator("header .clock-box:visible")
+    expect(header).to_have_count(1)
+    expect(header).to_contain_text("夜晚时间" if lang == "zh" else "Night time")
+    expect(header).to_contain_text(clock(alerted.live()["latest_second_ms"]))
     screenshot(page, f"ops-feed-{size}-{lang}")
     page.context.close()
 
@@ -154,6 +164,11 @@ def test_a_press_is_recorded_while_the_feed_redraws_and_the_toast_hides_no_alert
     expect(page.locator(f"#{Ids.ACK_NOTE}")).to_contain_text("acknowledged", timeout=5_000)
     wait_for(lambda: any(a["dimension"] == f"item={pressed_item}" and a.get("acknowledged_ms")
                          for a in firing(stack)), 15, "the acknowledgement was never recorded")
+    # Said by how long ago and by whom, in the fold of the acknowledged; the toast tells no
+    # wall-clock time either.
+    acked = page.locator(f"#{Ids.ALERTS} details li.alert", has_text=f"item={pressed_item}")
+    expect(acked).to_contain_text("acknowledged by local · just now")
+    assert not re.search(r"\d\d:\d\d:\d\d", page.locator(f"#{Ids.ACK_NOTE}").inner_text())
     # The toast covers no alert.
     note = page.locator(f"#{Ids.ACK_NOTE}").bounding_box()
     for alert_row in page.locator(f"#{Ids.ALERTS} li.alert").all():
