@@ -1,7 +1,10 @@
-"""The alert feed of /ops (and the review's list of a range's alerts)."""
+"""The alert feed of /ops: every firing alert in sight, the acknowledged and the resolved folded."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
 from typing import Any
 
 from dash import html
@@ -9,33 +12,78 @@ from dash import html
 from dashboard.format import clock, text, value_name
 from dashboard.ids import Ids
 from dashboard.shown import shown
+from ingest.detect.watchdog import HEARTBEAT_MISSING, STREAM_LAG
 
-MAX_FEED = 20
+MAX_RESOLVED = 20  # the newest resolved ones: the review has the rest
+# The watchdog's alerts are stamped by the wall clock, the worker's by the night's (its orders'
+# event time): on a rehearsal the two are hours apart, so the feed says which is which.
+WALL_CLOCK_KINDS = frozenset({HEARTBEAT_MISSING.kind, STREAM_LAG.kind})
+SHOWN_FIELDS = ("key", "kind", "severity", "state", "dimension", "message", "start_ms", "end_ms",
+                "acknowledged_ms", "acknowledged_by")
 
 
-def alert_items(alerts: list[dict[str, Any]], lang: str, with_actions: bool = True) -> list[Any]:
-    """The feed: what, where, how big against expected, since when; open ones first, each
-    with its acknowledgement (a button until someone has pressed it)."""
+def alert_items(alerts: list[dict[str, Any]], lang: str, with_actions: bool = True,
+                now_ms: int | None = None) -> list[Any]:
+    """The feed: every firing alert nobody has acknowledged (what, where, since when, how big
+    against expected, its button), then the acknowledged and the resolved, each folded under
+    a line that says how many. `now_ms`: the wall clock, for "acknowledged 3 min ago"."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     if not alerts:
-        return [html.Li(text(lang, "no_alerts"), className="alert quiet")]
-    items = []
-    for alert in alerts[:MAX_FEED]:
-        acked = acknowledgement(alert, lang)
-        if acked:
-            action: Any = html.Span(acked, className="acked")
-        elif with_actions and alert.get("state") == "firing" and alert.get("key"):
-            action = html.Button(text(lang, "acknowledge"), n_clicks=0, className="ack",
-                                 id={"type": Ids.ACK_BUTTON, "key": alert["key"]})
-        else:
-            action = None
-        items.append(html.Li(
-            className=f"alert {alert.get('severity', '')} {alert.get('state', '')}",
-            children=[html.Div(className="alert-head", children=[
-                          html.B(shown(value_name(lang, alert.get("kind", "")))),
-                          html.Span(shown(alert.get("dimension") or ""), className="alert-where"),
-                          html.Span(_when(alert, lang), className="alert-when"), action]),
-                      html.Div(shown(alert.get("message", "")), className="alert-message")]))
-    return items
+        return [html.Ul(html.Li(text(lang, "no_alerts"), className="alert quiet"),
+                        className="alerts feed")]
+    waiting = [a for a in alerts if _firing(a) and not a.get("acknowledged_ms")]
+    acked = [a for a in alerts if _firing(a) and a.get("acknowledged_ms")]
+    resolved = [a for a in alerts if not _firing(a)]
+    shown_now: list[Any] = [html.Ul([_row(a, lang, with_actions, now_ms) for a in waiting],
+                                    className="alerts feed")]
+    for group, label in ((acked, "alerts_acknowledged"), (resolved, "alerts_resolved")):
+        if group:
+            shown_now.append(html.Details(key=label, className="alert-fold", children=[
+                html.Summary(text(lang, label, n=len(group))),
+                html.Ul([_row(a, lang, with_actions, now_ms) for a in group[:MAX_RESOLVED]],
+                        className="alerts feed")]))
+    return shown_now
+
+
+def alert_count(alerts: list[dict[str, Any]], lang: str) -> str:
+    """'10 firing · 7 unacknowledged'."""
+    firing = [a for a in alerts if _firing(a)]
+    waiting = sum(1 for a in firing if not a.get("acknowledged_ms"))
+    return text(lang, "alerts_count", firing=len(firing), waiting=waiting)
+
+
+def feed_digest(alerts: list[dict[str, Any]], now_ms: int) -> str:
+    """What the feed shows of the alerts, hashed: the feed is redrawn only when it changes (an
+    acknowledgement's "N min ago" included: at most once a minute)."""
+    shown_now = [{**{k: a.get(k) for k in SHOWN_FIELDS}, "ago": _minutes_ago(a, now_ms)}
+                 for a in alerts]
+    encoded = json.dumps(shown_now, sort_keys=True, ensure_ascii=False).encode()
+    return hashlib.sha256(encoded).hexdigest()[:32]
+
+
+def _firing(alert: dict[str, Any]) -> bool:
+    return alert.get("state") == "firing"
+
+
+def _row(alert: dict[str, Any], lang: str, with_actions: bool, now_ms: int) -> html.Li:
+    """One line: what, where, since when, the message, and the acknowledgement (a button until
+    someone has pressed it). Keyed by the alert, so a redraw keeps each row where it is."""
+    acked = acknowledged_ago(alert, lang, now_ms)
+    if acked:
+        action: Any = html.Span(acked, className="acked")
+    elif with_actions and _firing(alert) and alert.get("key"):
+        action = html.Button(text(lang, "acknowledge"), n_clicks=0, className="ack",
+                             id={"type": Ids.ACK_BUTTON, "key": alert["key"]})
+    else:
+        action = None
+    return html.Li(
+        key=str(alert.get("key") or ""),
+        className=f"alert {alert.get('severity', '')} {alert.get('state', '')}",
+        children=[html.Div(className="alert-head", children=[
+                      html.B(shown(value_name(lang, alert.get("kind", "")))),
+                      html.Span(shown(alert.get("dimension") or ""), className="alert-where"),
+                      html.Span(_when(alert, lang), className="alert-when"), action]),
+                  html.Div(shown(alert.get("message", "")), className="alert-message")])
 
 
 def acknowledgement(alert: dict[str, Any], lang: str) -> str:
@@ -47,8 +95,25 @@ def acknowledgement(alert: dict[str, Any], lang: str) -> str:
     return f"{said} {clock(at)}"
 
 
+def acknowledged_ago(alert: dict[str, Any], lang: str, now_ms: int) -> str:
+    """'acknowledged by mei · 3 min ago' (or '' while nobody has): by how long ago, not by the
+    wall clock, which on /ops would be a second clock beside the night's."""
+    minutes = _minutes_ago(alert, now_ms)
+    if minutes is None:
+        return ""
+    ago = text(lang, "ago_now") if minutes < 1 else text(lang, "ago_min", n=minutes)
+    by = alert.get("acknowledged_by")
+    return text(lang, "acked_ago_by", ago=ago, who=shown(by)) if by else text(lang, "acked_ago", ago=ago)
+
+
+def _minutes_ago(alert: dict[str, Any], now_ms: int) -> int | None:
+    at = alert.get("acknowledged_ms")
+    return max(0, (now_ms - int(at)) // 60_000) if at else None
+
+
 def _when(alert: dict[str, Any], lang: str) -> str:
     if not alert.get("start_ms"):
         return ""
     since = f"{text(lang, 'since')} {clock(alert['start_ms'])}"
-    return f"{since} – {clock(alert['end_ms'])}" if alert.get("end_ms") else since
+    when = f"{since} – {clock(alert['end_ms'])}" if alert.get("end_ms") else since
+    return f"{when}{text(lang, 'wall_clock')}" if alert.get("kind") in WALL_CLOCK_KINDS else when

@@ -171,6 +171,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "big_screen": "大屏", "ops": "作战室", "review": "复盘", "language": "English",
         "per_second_unit": "/秒", "share": "占比", "yuan": "元", "time": "时间", "since": "始于",
         "acknowledge": "确认", "acknowledged": "已确认",
+        "alerts_count": "{firing} 条进行中 · {waiting} 条待确认", "alerts_acknowledged": "已确认 {n} 条",
+        "alerts_resolved": "已结束 {n} 条",
+        "acked_ago": "{ago}确认", "acked_ago_by": "{ago}确认 · {who}", "ago_now": "刚刚",
+        "ago_min": "{n} 分钟前", "wall_clock": "（墙钟时间）",
+        "night_time": "夜晚时间",
         "per_hour": "每小时", "overview": "全天概览 · 拖选时间范围", "what_changed": "变化来源",
         "what_changed_hint": "各取值相对基准占比的 GMV 变化：(本时段占比 − 基准占比) × "
                              "本时段 GMV；点击一行看曲线",
@@ -259,6 +264,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "big_screen": "Big screen", "ops": "Operations", "review": "Review", "language": "中文",
         "per_second_unit": "/s", "share": "Share", "yuan": "CNY", "time": "Time", "since": "since",
         "acknowledge": "Acknowledge", "acknowledged": "acknowledged",
+        "alerts_count": "{firing} firing · {waiting} unacknowledged",
+        "alerts_acknowledged": "{n} acknowledged", "alerts_resolved": "{n} resolved",
+        "acked_ago": "acknowledged {ago}", "acked_ago_by": "acknowledged by {who} · {ago}",
+        "ago_now": "just now", "ago_min": "{n} min ago",
+        "wall_clock": " (wall clock)", "night_time": "Night time",
         "per_hour": "Per hour", "overview": "The whole day · drag to choose a range",
         "what_changed": "What changed",
         "what_changed_hint": "GMV each value gained or lost against its baseline share: "

@@ -15,6 +15,7 @@ class Ids(StrEnum):
     SLOW_TICK = "slow-tick"  # the night charts' interval
     CLOCK_TICK = "clock-tick"
     CLOCK = "clock"
+    NIGHT_CLOCK = "night-clock"  # /ops: the night's clock, its orders' latest second
     STALE_BANNER = "stale-banner"
     GMV = "gmv"
     GMV_EXACT = "gmv-exact"
@@ -53,6 +54,8 @@ class Ids(StrEnum):
     ALERTS = "alerts"
     ACK_NOTE = "ack-note"
     ACK_BUTTON = "ack"  # the type of the pattern-matching id {"type": "ack", "key": alert key}
+    ALERT_COUNT = "alert-count"  # "10 firing · 7 unacknowledged"
+    ALERTS_DIGEST = "alerts-digest"  # what the feed shows, hashed: redrawn when it changes
     MERCHANTS = "merchants"
     DRILL_DIMENSION = "drill-dimension"
     DRILL_VALUE = "drill-value"

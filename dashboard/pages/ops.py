@@ -7,10 +7,21 @@ import time
 from typing import Any
 
 import dash
-from dash import ALL, Input, Output, State, callback, dcc, html, no_update
+from dash import (
+    ALL,
+    ClientsideFunction,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    dcc,
+    html,
+    no_update,
+)
 from werkzeug.exceptions import BadRequest
 
-from dashboard.alert_feed import alert_items
+from dashboard.alert_feed import alert_count, alert_items, feed_digest
 from dashboard.components import (
     GRAPH_CONFIG,
     banner,
@@ -44,9 +55,11 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
     return html.Div(className="ops", lang="zh-CN" if lang == "zh" else "en", children=[
         wide_only(lang),
         html.Div(id=Ids.PAGE, className="page", children=[
-            *plumbing(lang, live), banner(), header(lang, "ops_title", [nav(lang, "/ops")]),
+            *plumbing(lang, live), banner(),
+            header(lang, "ops_title", [nav(lang, "/ops"), night_clock(lang, live)], clock=False),
             headline(lang, live),
             html.Section(className="ops-grid", children=[
+                alerts_panel(lang),
                 html.Div(className="panel", children=[
                     html.H2(text(lang, "pipeline")),
                     html.Div(className="tiles small", children=[
@@ -59,9 +72,6 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
                 html.Div(className="panel outlook-panel", children=[
                     html.H2(text(lang, "forecast_title")),
                     html.Div(outlook_rows(lang), id=Ids.OPS_OUTLOOK, className="ops-outlook")]),
-                html.Div(className="panel", children=[
-                    html.H2(text(lang, "alerts")), html.Ul(id=Ids.ALERTS, className="alerts"),
-                    html.Div(id=Ids.ACK_NOTE, className="ack-note", role="status")]),
                 html.Div(className="panel", children=[
                     html.H2(text(lang, "top_merchants")),
                     html.Table(id=Ids.MERCHANTS, className="table")]),
@@ -79,6 +89,49 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
             ]),
             night_panels(lang, live)]),
     ])
+
+
+def night_clock(lang: str, live: dict[str, Any] | None) -> html.Div:
+    """The one clock of /ops: the night's (its orders' latest second), which its alerts are
+    stamped by; on a rehearsal the wall clock is hours away from it."""
+    latest = (live or {}).get("latest_second_ms")
+    return html.Div(className="clock-box", children=[
+        html.Span(text(lang, "night_time"), className="clock-label"),
+        html.Span(clock(latest) if latest else "—", id=Ids.NIGHT_CLOCK, className="clock"),
+        # The live pages' tick writes the wall clock here with the staleness banner: kept, unseen.
+        html.Span(id=Ids.CLOCK, hidden=True)])
+
+
+clientside_callback(ClientsideFunction("gmv_ops", "night_clock"),
+                    Output(Ids.NIGHT_CLOCK, "children"), Input(Ids.LIVE, "data"),
+                    prevent_initial_call=True)
+
+
+def alerts_panel(lang: str) -> html.Div:
+    """The feed across the page, drawn with the page; the toast beside its count, over no alert."""
+    alerts, now_ms = live_data.source().alerts(), int(time.time() * 1000)
+    return html.Div(className="panel alerts-panel", children=[
+        dcc.Store(id=Ids.ALERTS_DIGEST, data=feed_digest(alerts, now_ms)),
+        html.Div(className="alerts-head", children=[
+            html.H2(text(lang, "alerts")),
+            html.Span(alert_count(alerts, lang), id=Ids.ALERT_COUNT, className="alert-count"),
+            html.Div(id=Ids.ACK_NOTE, className="ack-note", role="status")]),
+        html.Div(alert_items(alerts, lang, now_ms=now_ms), id=Ids.ALERTS, className="alert-feed")])
+
+
+@callback(Output(Ids.ALERTS, "children"), Output(Ids.ALERT_COUNT, "children"),
+          Output(Ids.ALERTS_DIGEST, "data"),
+          Input(Ids.TICK, "n_intervals"), State(Ids.ALERTS_DIGEST, "data"), State(Ids.LANG, "data"),
+          prevent_initial_call=True)
+@requires(Can.OPS)
+def refresh_alerts(_: int | None, drawn: Any, lang: str) -> tuple[Any, ...]:
+    """The feed, redrawn only when what it shows has changed: a redraw each second would take
+    the button from under an operator's press."""
+    alerts, now_ms = live_data.source().alerts(), int(time.time() * 1000)
+    digest = feed_digest(alerts, now_ms)
+    if digest == drawn:
+        return no_update, no_update, no_update
+    return alert_items(alerts, lang, now_ms=now_ms), alert_count(alerts, lang), digest
 
 
 def audit_panel(lang: str) -> html.Div:
@@ -135,9 +188,9 @@ def merchant_rows(night: dict[str, Any], lang: str) -> list[Any]:
           prevent_initial_call=True)
 @requires(Can.ACKNOWLEDGE)
 def acknowledge(clicks: list[int | None], lang: str) -> Any:
-    """A press of an alert's button (the feed is redrawn each second: a new button's 0 is no
-    press). Only an alert that fires and nobody has acknowledged can be: any other id the
-    browser sends is a 400, and nothing is written."""
+    """A press of an alert's button (a redrawn feed's new button's 0 is no press). Only an
+    alert that fires and nobody has acknowledged can be: any other id the browser sends is a
+    400, and nothing is written."""
     pressed = dash.ctx.triggered_id
     if not pressed or not dash.ctx.triggered[0].get("value"):
         return no_update
@@ -148,24 +201,24 @@ def acknowledge(clicks: list[int | None], lang: str) -> Any:
     if not isinstance(key, str) or not live_data.source().acknowledge(key, who.name, now_ms):
         raise BadRequest(f"no firing, unacknowledged alert {str(key)[:80]!r}")
     gate().accounts.record(who, "acknowledge", source_address(), alert=key)
-    kind = key.split("|", 1)[0]
-    return f"{text(lang, 'acknowledged')}: {text(lang, kind)} {clock(now_ms)}"
+    kind, where = (key.split("|") + ["", ""])[:2]
+    # No time: the wall clock's would be a second clock beside the night's.
+    return f"{text(lang, 'acknowledged')}: {shown(value_name(lang, kind))} {shown(where)}"
 
 
 @callback(
     Output(Ids.LAG, "children"), Output(Ids.INGEST_RATE, "children"),
     Output(Ids.CAPACITY, "children"), Output(Ids.LOAD, "children"), Output(Ids.REJECTED, "children"),
     Output(Ids.DUPLICATES, "children"), Output(Ids.HEARTBEAT, "children"),
-    Output(Ids.WORKER, "children"), Output(Ids.MERCHANTS, "children"), Output(Ids.ALERTS, "children"),
+    Output(Ids.WORKER, "children"), Output(Ids.MERCHANTS, "children"),
     Input(Ids.TICK, "n_intervals"), State(Ids.LANG, "data"))
 @requires(Can.OPS)
 def refresh_pipeline(_: int | None, lang: str) -> tuple[Any, ...]:
     source = live_data.source()
     live = source.live()
     if live is None:
-        return (no_update,) * 10
-    return (*pipeline_values(live, lang), merchant_rows(source.night() or {}, lang),
-            alert_items(source.alerts(), lang))
+        return (no_update,) * 9
+    return (*pipeline_values(live, lang), merchant_rows(source.night() or {}, lang))
 
 
 @callback(Output(Ids.DRILL_VALUE, "options"), Output(Ids.DRILL_VALUE, "value"),
