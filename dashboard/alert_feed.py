@@ -6,7 +6,9 @@ from typing import Any
 
 from dash import html
 
-from dashboard.format import clock, text, value_name
+from dashboard.alert_text import alert_headline, alert_message, where_text
+from dashboard.audit_text import who_text
+from dashboard.format import clock, text
 from dashboard.ids import Ids
 from dashboard.shown import shown
 
@@ -31,10 +33,11 @@ def alert_items(alerts: list[dict[str, Any]], lang: str, with_actions: bool = Tr
         items.append(html.Li(
             className=f"alert {alert.get('severity', '')} {alert.get('state', '')}",
             children=[html.Div(className="alert-head", children=[
-                          html.B(shown(value_name(lang, alert.get("kind", "")))),
-                          html.Span(shown(alert.get("dimension") or ""), className="alert-where"),
+                          html.B(shown(alert_headline(alert, lang))),
+                          html.Span(shown(where_text(alert.get("dimension"), lang)),
+                                    className="alert-where"),
                           html.Span(_when(alert, lang), className="alert-when"), action]),
-                      html.Div(shown(alert.get("message", "")), className="alert-message")]))
+                      html.Div(shown(alert_message(alert, lang)), className="alert-message")]))
     return items
 
 
@@ -43,7 +46,8 @@ def acknowledgement(alert: dict[str, Any], lang: str) -> str:
     at, by = alert.get("acknowledged_ms"), alert.get("acknowledged_by")
     if not at:
         return ""
-    said = text(lang, "acknowledged_by", who=shown(by)) if by else text(lang, "acknowledged")
+    said = text(lang, "acknowledged_by", who=shown(who_text(by, lang))) if by \
+        else text(lang, "acknowledged")
     return f"{said} {clock(at)}"
 
 
