@@ -497,7 +497,7 @@ def _export_file(source: live_data.DataSource, query: ReviewQuery, kind: str, co
                                   tonight, last_year, source.stored_alerts())
         except ReportError as err:
             return no_update, said(err, lang), 0
-        return dcc.send_string(report_html(report), f"{name}-report.html"), "", 0
+        return dcc.send_string(report_html(report, lang), f"{name}-report.html"), "", 0
     if kind == "orders":
         try:
             chosen, value = export_pick(pick)
