@@ -28,7 +28,7 @@ HEADLINES: dict[str, dict[str, str]] = {
         "device_dark": "Orders from {value} stopped", "device_dark_share": "Orders from {value} falling",
         "region_dark": "Orders from {value} stopped", "region_dark_share": "Orders from {value} falling",
         "payment_dark": "{value} payment path down", "payment_dark_share": "{value} payments falling",
-        "price_glitch": "{value} prices abnormal", "oversell": "Item {value} oversold",
+        "price_glitch": "{value} prices abnormal", "oversell": "Oversell of item {value}",
         "stream_lag": "Pipeline lag", "heartbeat_missing": "Worker heartbeat lost",
         "stream_gap": "Stream gap",
     },
@@ -91,16 +91,19 @@ def _is_dark(alert: dict[str, Any]) -> bool:
 
 
 def where_text(dimension: str | None, lang: str) -> str:
-    """'region=FJ' -> '地区：福建' / 'Region: Fujian'; the name of a value, never its code."""
+    """'region=FJ' -> '地区：福建' / 'Region: Fujian'; the name of a value, never its code (a
+    dimension of another shape is shown as it is)."""
     name, value = _value(dimension)
-    if not name:
-        return ""
+    if name not in _DIMENSION_LABELS:
+        return dimension or ""
     shown = value_name(lang, value)
-    label = text(lang, name) if name in ("device", "region", "payment", "category") else \
-        _OTHER_DIMENSIONS[_lang(lang)].get(name, name)
+    label = text(lang, name) if _DIMENSION_LABELS[name] is None else \
+        _OTHER_DIMENSIONS[_lang(lang)][name]
     return f"{label}：{shown}" if _lang(lang) == "zh" else f"{label}: {shown}"
 
 
+_DIMENSION_LABELS = {"device": None, "region": None, "payment": None, "category": None,
+                     "item": "item", "partition": "partition", "stream": "stream"}
 _OTHER_DIMENSIONS = {"zh": {"item": "商品", "partition": "分区", "stream": "数据流"},
                      "en": {"item": "Item", "partition": "Partition", "stream": "Stream"}}
 
