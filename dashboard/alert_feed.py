@@ -37,7 +37,8 @@ def alert_items(alerts: list[dict[str, Any]], lang: str, with_actions: bool = Tr
                           html.Span(shown(where_text(alert.get("dimension"), lang)),
                                     className="alert-where"),
                           html.Span(_when(alert, lang), className="alert-when"), action]),
-                      html.Div(shown(alert_message(alert, lang)), className="alert-message")]))
+                      html.Div(shown(alert_message(alert, lang, alerts)),
+                               className="alert-message")]))
     return items
 
 

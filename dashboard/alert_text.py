@@ -49,6 +49,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "heartbeat_missing": "{actual:,.0f} 秒没有心跳",
         "stream_gap": "{actual:,.0f} 条未读即被删除，总数偏低",
         "basis_last_year": "，按去年曲线", "basis_recent": "，按最近 {seconds} 秒",
+        "cause": "可能原因：{cause}",
     },
     "en": {
         "orders_drop": "orders {actual:,.0f}/s against {expected:,.0f}/s expected ({ratio:.0%})",
@@ -68,9 +69,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "heartbeat_missing": "no heartbeat for {actual:,.0f} s",
         "stream_gap": "{actual:,.0f} entries removed unread: the totals are short",
         "basis_last_year": ", by last year's curve", "basis_recent": ", by the last {seconds} s",
+        "cause": "likely cause: {cause}",
     },
 }
 _RECENT = re.compile(r"expected by the last (\d+) s")
+_DROPS = ("orders_drop", "gmv_drop")
+CAUSE_WITHIN_MS = 60_000  # a path or region gone dark this close to a drop's start explains it
 
 
 def _lang(lang: str) -> str:
@@ -121,8 +125,41 @@ def alert_headline(alert: dict[str, Any], lang: str) -> str:
     return phrase.format(value=value_name(lang, value) if value else "")
 
 
-def alert_message(alert: dict[str, Any], lang: str) -> str:
-    """What the detector measured, in the page's language ('' when its figures are unknown)."""
+def alert_message(alert: dict[str, Any], lang: str,
+                  among: list[dict[str, Any]] | None = None) -> str:
+    """What the detector measured, in the page's language ('' when its figures are unknown); for
+    a site-wide drop, the outage `among` the other alerts that explains it, if one does."""
+    said = _measured(alert, lang)
+    cause = likely_cause(alert, among or [])
+    if cause is None:
+        return said
+    because = MESSAGES[_lang(lang)]["cause"].format(cause=alert_headline(cause, lang))
+    return f"{said} · {because}" if said else because
+
+
+def likely_cause(drop: dict[str, Any], alerts: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """For a site-wide drop: the channel, region or payment path that went dark while it lasted
+    (beginning at most CAUSE_WITHIN_MS after it), the one that lost the most orders."""
+    if drop.get("kind") not in _DROPS or not isinstance(drop.get("start_ms"), int):
+        return None
+    start, end = drop["start_ms"], drop.get("end_ms") or float("inf")
+
+    def during(other: dict[str, Any]) -> bool:
+        began = other.get("start_ms")
+        return other.get("kind") in _DARK_KINDS and isinstance(began, int) \
+            and began <= start + CAUSE_WITHIN_MS and began < end \
+            and (other.get("end_ms") or float("inf")) > start and other.get("state") != "pending"
+
+    def lost(other: dict[str, Any]) -> float:
+        expected, actual = other.get("expected"), other.get("actual")
+        if isinstance(expected, int | float) and isinstance(actual, int | float):
+            return float(expected - actual)
+        return 0.0
+
+    return max(filter(during, alerts), key=lost, default=None)
+
+
+def _measured(alert: dict[str, Any], lang: str) -> str:
     lang = _lang(lang)
     kind = str(alert.get("kind") or "")
     expected, actual = alert.get("expected"), alert.get("actual")

@@ -332,7 +332,7 @@ def _incident_items(incidents: list[dict[str, Any]], lang: str) -> list[Any]:
                           className="alert-when"),
                 *([html.Span(acked, className="acked")] if (acked := acknowledgement(i, lang))
                   else [])]),
-            html.Div(shown(alert_message(i, lang)), className="alert-message")]))
+            html.Div(shown(alert_message(i, lang, incidents)), className="alert-message")]))
     return items
 
 

@@ -18,7 +18,7 @@ from rehearsal.incidents import Incident
 from rehearsal.run import simulate_to_stream
 from rehearsal.simulate import NightPlan
 from tests.conftest import wait_for
-from tests.e2e.conftest import Stack, get_json, let_in, running_stack
+from tests.e2e.conftest import Stack, get_json, let_in, running_stack, screenshot
 
 PLAN = NightPlan(seed=24, peak_ops=400, start_s=-60, duration_s=330, incidents=(
     Incident("oversell", 30, 60, None, 1.0),
@@ -108,17 +108,27 @@ def test_the_operations_view_reads_chinese(night: Stack, zh_page: Page) -> None:
     expect(feed).to_contain_text("支付宝支付通道异常", timeout=15_000)
     expect(feed).to_contain_text("福建地区订单中断")
     expect(feed).not_to_contain_text("region=")
-    # An acknowledgement, then its line in the audit log.
-    feed.locator("li", has_text="福建").get_by_role("button").click()
-    expect(zh_page.locator(_id(Ids.ACK_NOTE))).to_contain_text("福建", timeout=10_000)
-    expect(zh_page.locator(_id(Ids.AUDIT))).to_contain_text("福建", timeout=15_000)
+    # The site-wide drop names the outage behind it (more than half the orders pay by Alipay).
+    drop = feed.locator("li", has_text="全站订单骤降")
+    expect(drop).to_contain_text("可能原因：支付宝支付通道异常")
     expect(zh_page.locator(_id(Ids.OPS_OUTLOOK))).not_to_be_empty()
     expect(zh_page.locator(_id(Ids.DRILL_TITLE))).not_to_be_empty(timeout=15_000)
     assert (found := english_on(zh_page)) == [], found
+    screenshot(zh_page, "ops-zh-incidents")
 
 
-def test_the_review_reads_chinese_and_so_does_its_report(night: Stack, zh_page: Page,
-                                                        tmp_path: Path) -> None:
+def test_an_acknowledgement_and_its_audit_line_read_chinese(night: Stack, zh_page: Page) -> None:
+    zh_page.goto(night.base_url + "/ops")
+    oversold = zh_page.locator(_id(Ids.ALERTS)).locator("li", has_text="超卖")
+    oversold.get_by_role("button").click()
+    expect(zh_page.locator(_id(Ids.ACK_NOTE))).to_contain_text("超卖", timeout=10_000)
+    expect(oversold).to_contain_text("本机 已确认", timeout=15_000)  # who: this machine
+    audit = zh_page.locator(_id(Ids.AUDIT))
+    expect(audit).to_contain_text("确认告警", timeout=15_000)
+    assert (found := not_chinese(audit.inner_text().split())) == [], found
+
+
+def test_the_review_reads_chinese(night: Stack, zh_page: Page) -> None:
     zh_page.goto(night.base_url + "/review")
     incidents = zh_page.locator(_id(Ids.REVIEW_ALERTS))
     expect(incidents).to_contain_text("福建地区订单中断", timeout=20_000)
@@ -127,6 +137,12 @@ def test_the_review_reads_chinese_and_so_does_its_report(night: Stack, zh_page: 
     expect(zh_page.locator(_id(Ids.REVIEW_CONTRIBUTOR_TITLE))).not_to_be_empty(timeout=10_000)
     assert (found := english_on(zh_page)) == [], found
 
+
+def test_the_report_downloaded_from_the_chinese_review_is_chinese_with_names(
+        night: Stack, zh_page: Page) -> None:
+    zh_page.goto(night.base_url + "/review")
+    expect(zh_page.locator(_id(Ids.REVIEW_CONTRIBUTORS)).locator("tr.clickable").first) \
+        .to_be_attached(timeout=20_000)
     with zh_page.expect_download() as download:
         zh_page.locator(_id(Ids.EXPORT_REPORT)).click()
     report = Path(download.value.path()).read_text(encoding="utf-8")
@@ -135,16 +151,17 @@ def test_the_review_reads_chinese_and_so_does_its_report(night: Stack, zh_page: 
     zh_page.set_content(report)
     assert (found := english_on(zh_page)) == [], found
 
-    # A range that ends before it starts: the reason, in Chinese.
-    start = zh_page.context.new_page()
-    start.goto(night.base_url + "/review")
-    field = start.locator(_id(Ids.REVIEW_END))
+
+def test_a_range_that_ends_before_it_starts_is_refused_in_chinese(night: Stack,
+                                                                  zh_page: Page) -> None:
+    zh_page.goto(night.base_url + "/review")
+    field = zh_page.locator(_id(Ids.REVIEW_END))
     expect(field).not_to_have_value("", timeout=10_000)
     field.fill("2026-11-10 23:00")
     field.press("Enter")
-    error = start.locator(_id(Ids.REVIEW_ERROR))
+    error = zh_page.locator(_id(Ids.REVIEW_ERROR))
     expect(error).not_to_be_empty(timeout=10_000)
-    assert not_chinese(error.inner_text().split()) == []
+    assert (found := not_chinese(error.inner_text().split())) == [], found
 
 
 def test_the_guessing_game_reads_chinese_with_its_errors(night: Stack, zh_page: Page) -> None:
