@@ -172,3 +172,22 @@ def test_the_guessing_game_reads_chinese_with_its_errors(night: Stack, zh_page: 
     note = zh_page.locator(_id(Ids.GUESS_NOTE))
     expect(note).not_to_be_empty(timeout=10_000)
     assert (found := english_on(zh_page)) == [], found
+
+
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+
+
+@pytest.mark.parametrize("path", ["/", "/ops", "/review", "/guess"])
+def test_the_english_pages_read_english(night: Stack, zh_page: Page, path: str) -> None:
+    zh_page.goto(f"{night.base_url}{path}?lang=en")
+    expect(zh_page.locator("h1")).not_to_be_empty(timeout=15_000)
+    if path == "/ops":
+        expect(zh_page.locator(_id(Ids.ALERTS))).to_contain_text("Alipay payment path down",
+                                                                  timeout=15_000)
+    if path == "/review":
+        expect(zh_page.locator(_id(Ids.REVIEW_ALERTS))).to_contain_text(
+            "Orders from Fujian stopped", timeout=20_000)
+    # The language switch names Chinese in Chinese.
+    chinese = sorted({run for run in zh_page.evaluate(VISIBLE_RUNS)
+                      if CJK.search(run) and run != "中文"})
+    assert chinese == [], chinese
