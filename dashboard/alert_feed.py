@@ -9,7 +9,9 @@ from typing import Any
 
 from dash import html
 
-from dashboard.format import clock, text, value_name
+from dashboard.alert_text import alert_headline, alert_message, where_text
+from dashboard.audit_text import who_text
+from dashboard.format import clock, text
 from dashboard.ids import Ids
 from dashboard.shown import shown
 from ingest.detect.watchdog import HEARTBEAT_MISSING, STREAM_LAG
@@ -34,13 +36,13 @@ def alert_items(alerts: list[dict[str, Any]], lang: str, with_actions: bool = Tr
     waiting = [a for a in alerts if _firing(a) and not a.get("acknowledged_ms")]
     acked = [a for a in alerts if _firing(a) and a.get("acknowledged_ms")]
     resolved = [a for a in alerts if not _firing(a)]
-    shown_now: list[Any] = [html.Ul([_row(a, lang, with_actions, now_ms) for a in waiting],
+    shown_now: list[Any] = [html.Ul([_row(a, lang, with_actions, now_ms, alerts) for a in waiting],
                                     className="alerts feed")]
     for group, label in ((acked, "alerts_acknowledged"), (resolved, "alerts_resolved")):
         if group:
             shown_now.append(html.Details(key=label, className="alert-fold", children=[
                 html.Summary(text(lang, label, n=len(group))),
-                html.Ul([_row(a, lang, with_actions, now_ms) for a in group[:MAX_RESOLVED]],
+                html.Ul([_row(a, lang, with_actions, now_ms, alerts) for a in group[:MAX_RESOLVED]],
                         className="alerts feed")]))
     return shown_now
 
@@ -65,7 +67,8 @@ def _firing(alert: dict[str, Any]) -> bool:
     return alert.get("state") == "firing"
 
 
-def _row(alert: dict[str, Any], lang: str, with_actions: bool, now_ms: int) -> html.Li:
+def _row(alert: dict[str, Any], lang: str, with_actions: bool, now_ms: int,
+         alerts: list[dict[str, Any]]) -> html.Li:
     """One line: what, where, since when, the message, and the acknowledgement (a button until
     someone has pressed it). Keyed by the alert, so a redraw keeps each row where it is."""
     acked = acknowledged_ago(alert, lang, now_ms)
@@ -80,10 +83,11 @@ def _row(alert: dict[str, Any], lang: str, with_actions: bool, now_ms: int) -> h
         key=str(alert.get("key") or ""),
         className=f"alert {alert.get('severity', '')} {alert.get('state', '')}",
         children=[html.Div(className="alert-head", children=[
-                      html.B(shown(value_name(lang, alert.get("kind", "")))),
-                      html.Span(shown(alert.get("dimension") or ""), className="alert-where"),
+                      html.B(shown(alert_headline(alert, lang))),
+                      html.Span(shown(where_text(alert.get("dimension"), lang)),
+                                className="alert-where"),
                       html.Span(_when(alert, lang), className="alert-when"), action]),
-                  html.Div(shown(alert.get("message", "")), className="alert-message")])
+                  html.Div(shown(alert_message(alert, lang, alerts)), className="alert-message")])
 
 
 def acknowledgement(alert: dict[str, Any], lang: str) -> str:
@@ -91,7 +95,8 @@ def acknowledgement(alert: dict[str, Any], lang: str) -> str:
     at, by = alert.get("acknowledged_ms"), alert.get("acknowledged_by")
     if not at:
         return ""
-    said = text(lang, "acknowledged_by", who=shown(by)) if by else text(lang, "acknowledged")
+    said = text(lang, "acknowledged_by", who=shown(who_text(by, lang))) if by \
+        else text(lang, "acknowledged")
     return f"{said} {clock(at)}"
 
 
@@ -103,7 +108,8 @@ def acknowledged_ago(alert: dict[str, Any], lang: str, now_ms: int) -> str:
         return ""
     ago = text(lang, "ago_now") if minutes < 1 else text(lang, "ago_min", n=minutes)
     by = alert.get("acknowledged_by")
-    return text(lang, "acked_ago_by", ago=ago, who=shown(by)) if by else text(lang, "acked_ago", ago=ago)
+    return text(lang, "acked_ago_by", ago=ago, who=shown(who_text(by, lang))) if by \
+        else text(lang, "acked_ago", ago=ago)
 
 
 def _minutes_ago(alert: dict[str, Any], now_ms: int) -> int | None:

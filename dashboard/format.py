@@ -108,7 +108,7 @@ def format_duration_ms(ms: int | None, lang: str) -> str:
         return "—"
     seconds = ms / 1000
     if seconds < 1:
-        return f"{ms} ms"
+        return f"{ms} {'毫秒' if lang == 'zh' else 'ms'}"
     if seconds < 120:
         return f"{seconds:.1f} {'秒' if lang == 'zh' else 's'}"
     return f"{seconds / 60:.0f} {'分钟' if lang == 'zh' else 'min'}"
@@ -325,6 +325,9 @@ NAMES: dict[str, dict[str, str]] = {
         "duplicate_rate": "重复订单激增", "resend_flood": "重复重发洪峰", "late_arrivals": "迟到订单激增",
         "stream_lag": "处理延迟", "heartbeat_missing": "采集心跳丢失",
         "stream_gap": "数据流缺口",
+        # Forecast methods (ingest/forecast.py).
+        "level-vs-festival-profile": "按节日曲线推算", "level-vs-last-year": "按去年曲线推算",
+        "final": "全天最终",
     },
     "en": {
         "pc": "PC", "mobile": "Mobile", "pad": "Pad", "other": "Other", "none": "unset",
@@ -346,6 +349,8 @@ NAMES: dict[str, dict[str, str]] = {
         "resend_flood": "Re-send flood",
         "late_arrivals": "Late orders", "stream_lag": "Pipeline lag",
         "heartbeat_missing": "Worker heartbeat lost", "stream_gap": "Stream gap",
+        "level-vs-festival-profile": "level against the festival's profile",
+        "level-vs-last-year": "level against last year's day", "final": "final",
     },
 }
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dashboard.lookalike import mixed_scripts, skeleton
+from dashboard.said import Said
 from ingest.contract import BEIJING, beijing_iso, format_cents, midnight_ms
 
 FILE_NAME = "guesses.sqlite3"
@@ -39,7 +40,7 @@ CREATE TABLE IF NOT EXISTS guesses (key TEXT PRIMARY KEY, name TEXT NOT NULL,
 """
 
 
-class GuessError(ValueError):
+class GuessError(Said):
     """A refused guess: one line for the person; nothing was changed."""
 
 
@@ -63,7 +64,7 @@ class Guesser:
         """A name typed on the local war room (no users): the same name is the same guess."""
         name = clean_name(text)
         if (scripts := mixed_scripts(name)) is not None:
-            raise GuessError(f"the name mixes {scripts} letters: write it in one script")
+            raise GuessError("guess_name_mixed", scripts=scripts)
         return cls(local_key(name), name, by, True)
 
 
@@ -98,30 +99,30 @@ def parse_amount(text: str) -> int:
     """A guess as people type it: "3200亿", "320,000,000,000", "¥3 200.5 亿", "320bn"; in cents."""
     match = _AMOUNT.match(unicodedata.normalize("NFKC", text or "").replace("，", ","))
     if not match or not any(c.isdigit() for c in match.group(1)):
-        raise GuessError("the amount must be a number of yuan, like 3200亿 or 320000000000")
+        raise GuessError("guess_not_a_number")
     digits = re.sub(r"[,\s]", "", match.group(1))
     try:
         yuan = Decimal(digits) * UNITS[(match.group(2) or "").lower()]
     except (InvalidOperation, KeyError):
-        raise GuessError("the amount must be a number of yuan, like 3200亿") from None
+        raise GuessError("guess_not_a_number") from None
     cents = yuan * 100
     if cents != cents.to_integral_value():
-        raise GuessError("the amount has more than two decimals of a yuan")
+        raise GuessError("guess_decimals")
     if cents <= 0:
-        raise GuessError("the amount must be more than zero")
+        raise GuessError("guess_not_positive")
     if cents > MAX_GUESS_CENTS:
-        raise GuessError("the amount is beyond any festival day (at most ¥100 万亿)")
+        raise GuessError("guess_too_big")
     return int(cents)
 
 
 def clean_name(text: str) -> str:
     name = " ".join(unicodedata.normalize("NFKC", text or "").split())
     if not name:
-        raise GuessError("a guess needs a name")
+        raise GuessError("guess_no_name")
     if len(name) > MAX_NAME:
-        raise GuessError(f"the name is longer than {MAX_NAME} characters")
+        raise GuessError("guess_name_too_long", limit=MAX_NAME)
     if any(unicodedata.category(c).startswith("C") for c in name):
-        raise GuessError("the name has characters that cannot be shown")
+        raise GuessError("guess_name_unshowable")
     return name
 
 
@@ -164,16 +165,14 @@ class GuessBoard:
         """Sets the guesser's guess; refused with a GuessError after closing, for a bad amount, or
         for a typed name that another guess's name looks like."""
         if not self.is_open(now_ms):
-            raise GuessError(f"the guessing closed at {beijing_iso(self.closes_at_ms)[:16]} "
-                             "Beijing time: guesses are frozen")
+            raise GuessError("guess_closed", time=beijing_iso(self.closes_at_ms)[:16])
         guess = Guess(guesser.key, guesser.name, parse_amount(amount), now_ms, guesser.by)
         with self._db() as db:
             db.execute("BEGIN IMMEDIATE")
             taken = self._lookalike_of(db, guesser) if guesser.typed else None
             if taken is not None:
                 db.execute("ROLLBACK")
-                raise GuessError(f"someone else already guesses as {taken!r}, which "
-                                 f"{guesser.name!r} looks like: add something to tell you apart")
+                raise GuessError("guess_name_taken", taken=taken, name=guesser.name)
             db.execute("INSERT INTO guesses VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE "
                        "SET name = excluded.name, amount_cents = excluded.amount_cents, "
                        "at_ms = excluded.at_ms, by = excluded.by",

@@ -9,7 +9,7 @@ from typing import Any
 
 from dash import html
 
-from dashboard.format import clock, format_compact, format_count, format_exact, text
+from dashboard.format import clock, format_compact, format_count, format_exact, text, value_name
 from dashboard.guesses import Guess, standings
 from dashboard.ids import Ids
 from dashboard.shown import shown
@@ -68,7 +68,8 @@ def ops_outlook(night: dict[str, Any] | None, live: dict[str, Any] | None,
     rows: list[Any] = [html.Div(forecast_text(forecast, lang), className="ops-forecast")]
     if forecast and forecast.get("status") == "ok":
         rows.append(html.Div(f"{text(lang, 'forecast_as_of')} {clock(forecast['as_of_ms'])[:5]} · "
-                             f"{text(lang, 'forecast_method')} {forecast['method']}",
+                             f"{text(lang, 'forecast_method')} "
+                             f"{value_name(lang, str(forecast['method']))}",
                              className="ops-sub"))
     leader = board["guesses"][0] if board["guesses"] and board["guesses"][0]["rank"] else None
     if leader is None:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from dashboard.data.history import DIMENSIONS
 from dashboard.data.review import COMPARISONS, RESOLUTIONS_S, ReviewQuery
 from dashboard.format import LANGUAGES, parse_beijing
+from dashboard.said import Said
 
 MAX_VALUE_CHARS = 200
 MAX_RANGE_MS = 48 * 3_600_000  # a review range: the festival day with its eve and morning after
@@ -21,7 +22,7 @@ RESOLUTIONS = tuple(RESOLUTIONS_S)
 T = TypeVar("T")
 
 
-class BadTime(ValueError):
+class BadTime(Said):
     """A range field that is not a time (the review shows it with the accepted formats)."""
 
 
@@ -104,16 +105,19 @@ def review_query(start: str | None, end: str | None, resolution: str | None,
                  chosen: str | None, festival_day: date) -> ReviewQuery:
     """The review's range fields, resolution and dimension as one question (BadTime, or a
     ValueError from the question itself, says what is wrong): a range of at most MAX_RANGE_MS."""
-    try:
-        start_ms = parse_beijing(str(start or "")[:MAX_VALUE_CHARS], festival_day)
-        end_ms = parse_beijing(str(end or "")[:MAX_VALUE_CHARS], festival_day)
-    except ValueError as err:
-        raise BadTime(str(err)) from None
+    start_ms, end_ms = _time(start, festival_day), _time(end, festival_day)
     if end_ms - start_ms > MAX_RANGE_MS:
-        raise BadParameter("range", f"longer than {MAX_RANGE_MS // 3_600_000} hours: "
-                                    "choose a shorter one")
+        raise Said("range_too_long", hours=MAX_RANGE_MS // 3_600_000)
     return ReviewQuery(start_ms, end_ms, one_of("resolution", resolution, RESOLUTIONS),
                        dimension(chosen))
+
+
+def _time(field: str | None, festival_day: date) -> int:
+    value = str(field or "")[:MAX_VALUE_CHARS]
+    try:
+        return parse_beijing(value, festival_day)
+    except ValueError:
+        raise BadTime("not_a_time", value=value.strip()) from None
 
 
 def export_pick(pick: str | None) -> tuple[str | None, str | None]:

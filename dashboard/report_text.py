@@ -9,7 +9,15 @@ import html
 from typing import Any
 
 from common.text import for_a_line
-from dashboard.format import format_change, format_exact, format_signed
+from dashboard.alert_text import alert_headline, where_text
+from dashboard.format import (
+    format_change,
+    format_exact,
+    format_signed,
+    language,
+    text,
+    value_name,
+)
 
 TOP = 15
 _DIMENSION_NAMES = {"device": "Device", "region": "Region", "category": "Category",
@@ -86,74 +94,130 @@ def _e(value: Any) -> str:
     return html.escape(for_a_line(value))
 
 
-def report_html(report: dict[str, Any]) -> str:
+_WORDS: dict[str, dict[str, str]] = {
+    "zh": {"title": "成交额报告", "h1": "节日成交额报告", "beijing": "北京时间",
+           "sub": "{start} – {end}（{beijing}），对比{with_}：{base_start} – {base_end}",
+           "previous": "前一时段", "last-year": "去年同期", "peak_at": "{ops} 于 {at}",
+           "next_year": "明年基线", "next_year_value": "每秒订单 {peak}", "headroom": "余量",
+           "note": "各取值相对基准占比的成交额变化：变化 = (本时段占比 − 基准占比) × 本时段成交额。",
+           "empty": "基准时段没有订单：所有取值都算新增。请与去年同期对比，或选更晚的时间范围。",
+           "start": "开始", "duration": "持续时间", "where": "范围", "kind": "告警", "severity": "级别",
+           "lost": "估计损失", "all": "全站", "no_incident": "此时段没有告警。",
+           "reached": "达成时间", "device_split": "终端占比", "open": "进行中",
+           "critical": "严重", "major": "重要", "warning": "警告", "info": "提示"},
+    "en": {"title": "GMV report", "h1": "Festival GMV report", "beijing": "Beijing",
+           "sub": "{start} – {end} ({beijing}), against {with_}: {base_start} – {base_end}",
+           "previous": "previous", "last-year": "last-year", "peak_at": "{ops} at {at}",
+           "next_year": "Next year's baseline", "next_year_value": "{peak} orders/s",
+           "headroom": "Headroom",
+           "note": "Each value's GMV against its share of the baseline: delta = (share now − "
+                   "share then) × GMV now.",
+           "empty": "The baseline has no orders: every value counts as new. Compare with last "
+                    "year, or choose a later range.",
+           "start": "Start", "duration": "Duration", "where": "Where", "kind": "Kind", "severity": "Severity",
+           "lost": "GMV lost (est.)", "all": "all", "no_incident": "No alert was raised in this "
+           "range.", "reached": "Reached", "device_split": "Device split through the range",
+           "open": "open", "critical": "critical", "major": "major", "warning": "warning",
+           "info": "info"},
+}
+
+
+def report_html(report: dict[str, Any], lang: str = "en") -> str:
+    """The report as one printable page, in `lang`: every label, dimension and value by its
+    name ('湖北', not 'HB'), the incidents as the war room's alert headlines."""
+    lang = language(lang)
+    words = _WORDS[lang]
+
+    def when(iso: str | None) -> str:
+        return _when(iso) if iso else words["open"]
+
+    def name(key: str) -> str:
+        return text(lang, key)
+
     base = report["baseline"]
     change = format_change(report["gmv_cents"], base["gmv_cents"])
     peak = report["peak"]
-    figures = [("GMV", format_exact(report["gmv_cents"])), ("Orders", f"{report['orders']:,}"),
-               (f"vs {base['with']}", change)]
+    against = words.get(base["with"], base["with"])
+    figures = [(name("gmv"), format_exact(report["gmv_cents"])),
+               (name("orders"), f"{report['orders']:,}"),
+               (f"{name('against')} {against}", change)]
     if peak:
-        figures.append(("Peak orders/s", f"{peak['orders_per_s']:,} at {_when(peak['at'])[11:]}"))
+        figures.append((name("peak"), words["peak_at"].format(ops=f"{peak['orders_per_s']:,}",
+                                                              at=when(peak["at"])[11:])))
     if (ahead := report.get("next_year")) is not None:
-        figures.append(("Next year's baseline", f"{ahead['peak_ops']:,} orders/s"))
+        figures.append((words["next_year"],
+                        words["next_year_value"].format(peak=f"{ahead['peak_ops']:,}")))
         if ahead["capacity_eps"]:
-            figures.append(("Headroom", f"{ahead['headroom']:.1f}× ({ahead['capacity_eps']:,}/s)"))
-    parts = [f"<!doctype html><html lang='en'><meta charset='utf-8'>"
-             f"<title>GMV report {_e(_when(report['from']))}</title><style>{_CSS}</style><body>",
-             f"<h1>Festival GMV report</h1><p class='sub'>{_e(_when(report['from']))} – "
-             f"{_e(_when(report['to']))} (Beijing), against {_e(base['with'])}: "
-             f"{_e(_when(base['from']))} – {_e(_when(base['to']))}</p>",
+            figures.append((words["headroom"],
+                            f"{ahead['headroom']:.1f}× ({ahead['capacity_eps']:,}"
+                            f"{name('per_second_unit')})"))
+    page_lang = "zh-CN" if lang == "zh" else "en"
+    parts = [f"<!doctype html><html lang='{page_lang}'><meta charset='utf-8'>"
+             f"<title>{_e(words['title'])} {_e(when(report['from']))}</title><style>{_CSS}"
+             "</style><body>",
+             f"<h1>{_e(words['h1'])}</h1><p class='sub'>" + _e(words["sub"].format(
+                 start=when(report["from"]), end=when(report["to"]), beijing=words["beijing"],
+                 with_=against, base_start=when(base["from"]), base_end=when(base["to"])))
+             + "</p>",
              "<div class='figures'>" + "".join(
                  f"<div class='figure'><div class='label'>{_e(k)}</div>"
                  f"<div class='value'>{_e(v)}</div></div>" for k, v in figures) + "</div>"]
     rows = report["contributors"][:TOP]
     widest = max((abs(r["delta_cents"]) for r in rows), default=0) or 1
-    note = "Each value's GMV against its share of the baseline: delta = (share now − share " \
-        "then) × GMV now." if base["gmv_cents"] else "The baseline has no orders: every value " \
-        "counts as new. Compare with last year, or choose a later range."
-    parts.append(f"<h2>What changed</h2><p class='sub'>{_e(note)}</p><table><tr>"
-                 "<th>Dimension</th><th>Value</th><th class='n'>GMV</th><th class='n'>Share</th>"
-                 "<th class='n'>Was</th><th class='n'>Delta</th><th></th></tr>")
+    note = words["note"] if base["gmv_cents"] else words["empty"]
+    parts.append(f"<h2>{_e(name('what_changed'))}</h2><p class='sub'>{_e(note)}</p><table><tr>"
+                 f"<th>{_e(name('dimension'))}</th><th>{_e(name('value'))}</th>"
+                 f"<th class='n'>{_e(name('gmv'))}</th><th class='n'>{_e(name('share'))}</th>"
+                 f"<th class='n'>{_e(name('was'))}</th><th class='n'>{_e(name('delta'))}</th>"
+                 "<th></th></tr>")
     for r in rows:
         tone = "up" if r["delta_cents"] > 0 else "down"
         width = 8 * abs(r["delta_cents"]) / widest
         colour = "#0a7a3e" if r["delta_cents"] > 0 else "#b42318"
-        parts.append(f"<tr><td>{_e(_DIMENSION_NAMES.get(r['dimension'], r['dimension']))}</td>"
-                     f"<td>{_e(r['value'])}</td><td class='n'>{_e(format_exact(r['gmv_cents']))}</td>"
+        dimension = name(r["dimension"]) if r["dimension"] in _DIMENSION_NAMES else r["dimension"]
+        parts.append(f"<tr><td>{_e(dimension)}</td>"
+                     f"<td>{_e(value_name(lang, r['value']))}</td>"
+                     f"<td class='n'>{_e(format_exact(r['gmv_cents']))}</td>"
                      f"<td class='n'>{r['share']:.1%}</td><td class='n'>{r['baseline_share']:.1%}"
                      f"</td><td class='n {tone}'>{_e(format_signed(r['delta_cents']))}</td>"
                      f"<td><span class='bar' style='width:{width:.2f}rem;background:{colour}'>"
                      "</span></td></tr>")
     parts.append("</table>")
-    parts.append("<h2>Incidents</h2>")
+    parts.append(f"<h2>{_e(name('incidents'))}</h2>")
     if report["incidents"]:
-        parts.append("<table><tr><th>Start</th><th class='n'>Duration</th><th>Severity</th>"
-                     "<th>Kind</th><th>Where</th><th class='n'>GMV lost (est.)</th></tr>")
+        parts.append(f"<table><tr><th>{_e(words['start'])}</th><th class='n'>"
+                     f"{_e(words['duration'])}</th><th>{_e(words['severity'])}</th>"
+                     f"<th>{_e(words['kind'])}</th><th>{_e(words['where'])}</th>"
+                     f"<th class='n'>{_e(words['lost'])}</th></tr>")
         for i in report["incidents"]:
             lost = format_exact(i["gmv_lost_cents"]) if i["gmv_lost_cents"] is not None else "–"
-            parts.append(f"<tr><td>{_e(_when(i['start']))}</td><td class='n'>"
-                         f"{i['duration_s']:,.0f} s</td><td>{_e(i['severity'])}</td>"
-                         f"<td>{_e(i['kind'])}</td><td>{_e(i['dimension'] or 'all')}</td>"
-                         f"<td class='n'>{_e(lost)}</td></tr>")
+            severity = words.get(i["severity"] or "", i["severity"] or "")
+            where = where_text(i["dimension"], lang) or words["all"]
+            parts.append(f"<tr><td>{_e(when(i['start']))}</td><td class='n'>"
+                         f"{i['duration_s']:,.0f} {_e(name('seconds_short'))}</td>"
+                         f"<td>{_e(severity)}</td><td>{_e(alert_headline(i, lang))}</td>"
+                         f"<td>{_e(where)}</td><td class='n'>{_e(lost)}</td></tr>")
         parts.append("</table>")
     else:
-        parts.append("<p>No alert was raised in this range.</p>")
+        parts.append(f"<p>{_e(words['no_incident'])}</p>")
     if report["milestones"]:
-        parts.append("<h2>Milestones</h2><table><tr><th>GMV</th><th>Reached</th></tr>" + "".join(
-            f"<tr><td>{_e(format_exact(m['yuan'] * 100))}</td><td>{_e(_when(m['at']))}</td></tr>"
+        parts.append(f"<h2>{_e(name('milestones'))}</h2><table><tr><th>{_e(name('gmv'))}</th>"
+                     f"<th>{_e(words['reached'])}</th></tr>" + "".join(
+            f"<tr><td>{_e(format_exact(m['yuan'] * 100))}</td><td>{_e(when(m['at']))}</td></tr>"
             for m in report["milestones"]) + "</table>")
     if report["device_split"]:
-        parts.append("<h2>Device split through the range</h2><div class='legend'>" + "".join(
-            f"<span><i style='background:{c}'></i>{_e(d)}</span>"
+        parts.append(f"<h2>{_e(words['device_split'])}</h2><div class='legend'>" + "".join(
+            f"<span><i style='background:{c}'></i>{_e(value_name(lang, d))}</span>"
             for d, c in _DEVICE_COLOURS.items()) + "</div><table>")
         for row in report["device_split"]:
-            bars = "".join(f"<span title='{_e(d)} {s:.0%}' style='width:{s * 100:.2f}%;"
+            bars = "".join(f"<span title='{_e(value_name(lang, d))} {s:.0%}' "
+                           f"style='width:{s * 100:.2f}%;"
                            f"background:{_DEVICE_COLOURS.get(d, '#6b7280')}'></span>"
                            for d, s in row["shares"].items())
-            text = " · ".join(f"{d} {s:.0%}" for d, s in row["shares"].items())
-            parts.append(f"<tr><td style='width:9rem'>{_e(_when(row['from'])[11:16])}</td>"
+            shares = " · ".join(f"{value_name(lang, d)} {s:.0%}" for d, s in row["shares"].items())
+            parts.append(f"<tr><td style='width:9rem'>{_e(when(row['from'])[11:16])}</td>"
                          f"<td><div class='split'>{bars}</div></td><td style='width:16rem'>"
-                         f"{_e(text)}</td></tr>")
+                         f"{_e(shares)}</td></tr>")
         parts.append("</table>")
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -12,14 +12,16 @@ from typing import Any
 
 import flask
 
+from dashboard.said import Said
+
 MAX_SEALED_CHARS = 256 * 1024  # far above any store the pages seal (a report's: ~10 KB)
 
 
-class Forged(ValueError):
+class Forged(Said):
     """A store this server did not seal (or sealed for another purpose), or one altered since."""
 
     def __init__(self) -> None:
-        super().__init__("this page's data was altered or comes from elsewhere: reload the page")
+        super().__init__("page_altered")
 
 
 def seal(purpose: str, data: Any, key: bytes | None = None) -> dict[str, str]:

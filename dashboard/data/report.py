@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from common.settings import Settings
 from dashboard.data.history import History
 from dashboard.data.rollups import DIMENSIONS, Rollups, grouped, shared_cursor
+from dashboard.said import Said
 from ingest.contract import BEIJING, beijing_iso, format_cents, midnight_ms
 from ingest.history import orders_dir, read_summary
 from ingest.live_state import milestones_crossed
@@ -33,7 +34,7 @@ DEVICE_ORDER = ("pc", "mobile", "pad", "other")
 LOSS_KINDS = {"orders_drop", "gmv_drop", "device_dark", "region_dark", "payment_dark"}
 
 
-class ReportError(ValueError):
+class ReportError(Said):
     """A question the report cannot answer, said in one line."""
 
 
@@ -42,7 +43,7 @@ def parse_instant(text: str) -> int:
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ReportError(f"not an ISO time: {text!r} (e.g. 2026-11-11T00:10:00+08:00)") from None
+        raise ReportError("not_iso_time", value=text) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=BEIJING)
     return int(moment.timestamp() * 1000)
@@ -55,9 +56,9 @@ class Span:
 
     def __post_init__(self) -> None:
         if self.end_ms <= self.start_ms:
-            raise ReportError("the range ends before it starts")
+            raise ReportError("range_backwards")
         if self.end_ms - self.start_ms > MAX_RANGE_MS:
-            raise ReportError("the range is longer than 8 days")
+            raise ReportError("range_too_long_days", days=MAX_RANGE_MS // 86_400_000)
 
     def shifted(self, by_ms: int) -> Span:
         return Span(self.start_ms + by_ms, self.end_ms + by_ms)
@@ -100,11 +101,10 @@ def baseline_for(compare: str, span: Span, tonight: Night, last_year: Night | No
         return Baseline(compare, tonight, span.shifted(span.start_ms - span.end_ms))
     if compare == "last-year":
         if last_year is None:
-            raise ReportError("no last year loaded: set GMV_LAST_YEAR_DATA_DIR, or compare "
-                              "with the previous range")
+            raise ReportError("no_last_year")
         return Baseline(compare, last_year, span.shifted(last_year.midnight_ms
                                                          - tonight.midnight_ms))
-    raise ReportError(f"unknown comparison {compare!r}: previous or last-year")
+    raise ReportError("unknown_comparison", value=compare)
 
 
 def totals_table(db: duckdb.DuckDBPyConnection, span: Span) -> pa.Table:
@@ -288,7 +288,8 @@ def incidents(db: duckdb.DuckDBPyConnection, alerts: list[dict[str, Any]], span:
                       "dimension": alert.get("dimension"), "state": alert.get("state"),
                       "start": alert.get("start"), "end": alert.get("end"), "start_ms": start,
                       "end_ms": end, "duration_s": round((until - start) / 1000, 1),
-                      "message": alert.get("message"),
+                      "message": alert.get("message"), "expected": alert.get("expected"),
+                      "actual": alert.get("actual"),
                       "gmv_lost": format_cents(lost) if lost is not None else None,
                       "gmv_lost_cents": lost,
                       "acknowledged_ms": alert.get("acknowledged_ms"),

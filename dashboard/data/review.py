@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from common.csv_cells import csv_text
 from dashboard.data.history import DIMENSIONS, History
+from dashboard.said import Said
 from ingest.contract import BEIJING, format_cents
 
 RESOLUTIONS_S = {"second": 1, "minute": 60, "hour": 3600}
@@ -41,16 +42,16 @@ class ReviewQuery:
 
     def __post_init__(self) -> None:
         if self.end_ms <= self.start_ms:
-            raise ValueError("the range ends before it starts")
+            raise Said("range_backwards")
         if self.resolution not in RESOLUTIONS_S:
-            raise ValueError(f"unknown resolution {self.resolution!r}")
+            raise Said("unknown_resolution", value=self.resolution)
         if self.dimension is not None and self.dimension not in DIMENSIONS:
-            raise ValueError(f"unknown dimension {self.dimension!r}")
+            raise Said("unknown_dimension", value=self.dimension)
         if (self.end_ms - self.start_ms) / 1000 / self.bucket_s > MAX_BUCKETS:
-            raise ValueError("too many points: choose a coarser resolution, or a shorter range")
+            raise Said("too_many_points")
         if self.dimension == "merchant" and self.resolution == "second" and \
                 self.end_ms - self.start_ms > MERCHANT_SECONDS_MAX_MS:
-            raise ValueError("merchants per second: ranges of up to one hour")
+            raise Said("merchant_seconds")
 
     @property
     def bucket_s(self) -> int:

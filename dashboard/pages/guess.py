@@ -19,6 +19,7 @@ from dashboard.ids import Ids
 from dashboard.nav import nav, page_layout
 from dashboard.outlook import board_of, forecast_text
 from dashboard.roles import Can, Identity
+from dashboard.said import said
 from dashboard.shown import shown
 
 
@@ -122,7 +123,7 @@ def submit(clicks: int | None, name: str | None, amount: str | None, lang: str) 
         guess = board.submit(guesser(name), amount if isinstance(amount, str) else "",
                              _night_clock_ms())
     except GuessError as err:
-        return str(err), "guess-note error", no_update, no_update
+        return said(err, lang), "guess-note error", no_update, no_update
     gate().accounts.record(who, "guess", source_address(), name=guess.name,
                            amount=format_exact(guess.amount_cents))
     saved = text(lang, "guess_saved", name=guess.name, amount=format_exact(guess.amount_cents))

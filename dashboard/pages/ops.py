@@ -22,6 +22,8 @@ from dash import (
 from werkzeug.exceptions import BadRequest
 
 from dashboard.alert_feed import alert_count, alert_items, feed_digest
+from dashboard.alert_text import alert_headline, alert_of_key
+from dashboard.audit_text import audit_action, audit_what, audit_where, audit_who
 from dashboard.components import (
     GRAPH_CONFIG,
     banner,
@@ -146,11 +148,10 @@ def audit_items(lang: str) -> list[Any]:
     if not entries:
         return [html.Li(text(lang, "no_audit"), className="quiet")]
     return [html.Li(className="audit-entry", children=[
-        html.Span(clock(e["at_ms"]), className="audit-when"), html.B(shown(e["who"])),
-        html.Span(shown(e["action"]), className="audit-action"),
-        html.Span(" ".join(f"{shown(k)}={shown(v)}" for k, v in e["what"].items()),
-                  className="audit-what"),
-        html.Span(shown(e["source"]), className="audit-source")]) for e in entries]
+        html.Span(clock(e["at_ms"]), className="audit-when"), html.B(shown(audit_who(e, lang))),
+        html.Span(audit_action(e, lang), className="audit-action"),
+        html.Span(shown(audit_what(e, lang)), className="audit-what"),
+        html.Span(shown(audit_where(e, lang)), className="audit-source")]) for e in entries]
 
 
 @callback(Output(Ids.AUDIT, "children"), Input(Ids.SLOW_TICK, "n_intervals"),
@@ -201,9 +202,9 @@ def acknowledge(clicks: list[int | None], lang: str) -> Any:
     if not isinstance(key, str) or not live_data.source().acknowledge(key, who.name, now_ms):
         raise BadRequest(f"no firing, unacknowledged alert {str(key)[:80]!r}")
     gate().accounts.record(who, "acknowledge", source_address(), alert=key)
-    kind, where = (key.split("|") + ["", ""])[:2]
+    alert = alert_of_key(key, live_data.source().alerts())
     # No time: the wall clock's would be a second clock beside the night's.
-    return f"{text(lang, 'acknowledged')}: {shown(value_name(lang, kind))} {shown(where)}"
+    return f"{text(lang, 'acknowledged')}: {shown(alert_headline(alert, lang))}"
 
 
 @callback(

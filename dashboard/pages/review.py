@@ -13,6 +13,7 @@ import dash
 from dash import ALL, Input, Output, Patch, State, callback, ctx, dcc, html, no_update
 
 from dashboard.alert_feed import acknowledgement
+from dashboard.alert_text import alert_headline, alert_message, where_text
 from dashboard.components import GRAPH_CONFIG, header, wide_only
 from dashboard.data import history as history_data
 from dashboard.data import live as live_data
@@ -65,6 +66,7 @@ from dashboard.params import (
 )
 from dashboard.report_text import report_html
 from dashboard.roles import Can
+from dashboard.said import said
 from dashboard.sealed import Forged, seal, unseal
 from dashboard.shown import shown
 
@@ -260,15 +262,15 @@ def refresh_review(start: str, end: str, resolution: str, dimension: str | None,
         query = review_query(start, end, resolution, dimension, _festival_day(source))
         compare = comparison(compare)
     except BadTime as err:
-        return *unchanged[:2], f"{err} — {text(lang, 'bad_range')}", *unchanged[3:]
+        return *unchanged[:2], f"{said(err, lang)} — {text(lang, 'bad_range')}", *unchanged[3:]
     except ValueError as err:  # a question the review refuses, with its reason
-        return *unchanged[:2], str(err), *unchanged[3:]
+        return *unchanged[:2], said(err, lang), *unchanged[3:]
     tonight, last_year = nights(source.settings)
     try:
         report = build_report(Span(query.start_ms, query.end_ms), _report_compare(compare),
                               tonight, last_year, source.stored_alerts())
     except ReportError as err:
-        return *unchanged[:2], str(err), *unchanged[3:]
+        return *unchanged[:2], said(err, lang), *unchanged[3:]
     history = source.history()
     table = history.series(query.start_ms, query.end_ms, query.bucket_s, query.dimension,
                            top=CHART_VALUES)
@@ -324,13 +326,13 @@ def _incident_items(incidents: list[dict[str, Any]], lang: str) -> list[Any]:
             if i["gmv_lost_cents"] else ""
         items.append(html.Li(className=f"alert {i['severity'] or ''} resolved", children=[
             html.Div(className="alert-head", children=[
-                html.B(shown(value_name(lang, i["kind"]))),
-                html.Span(shown(i["dimension"] or ""), className="alert-where"),
+                html.B(shown(alert_headline(i, lang))),
+                html.Span(shown(where_text(i["dimension"], lang)), className="alert-where"),
                 html.Span(f"{clock(i['start_ms'])} · {_duration(i['duration_s'], lang)}{lost}",
                           className="alert-when"),
                 *([html.Span(acked, className="acked")] if (acked := acknowledgement(i, lang))
                   else [])]),
-            html.Div(shown(i["message"] or ""), className="alert-message")]))
+            html.Div(shown(alert_message(i, lang, incidents)), className="alert-message")]))
     return items
 
 
@@ -379,7 +381,7 @@ def dimension_table(dimension: Any, sealed: Any, lang: str) -> Any:
         chosen = one_of("dimension", dimension, TABLE_DIMENSIONS)
         stored = unseal(REPORT_STORE, sealed)
     except ValueError as err:  # a tab or a report the browser made up
-        return html.Div(str(err), className="error")
+        return html.Div(said(err, lang), className="error")
     return _change_table(stored["dimensions"].get(chosen, []), lang, False)
 
 
@@ -401,7 +403,7 @@ def contributor_curve(_clicks: Any, sealed: Any, lang: str) -> Any:
         picked = whole_number("row", ctx.triggered_id.get("index"), 0, max(len(rows) - 1, 0)) \
             if isinstance(ctx.triggered_id, dict) else 0
     except (Forged, BadParameter) as err:
-        return no_update, str(err), ""
+        return no_update, said(err, lang), ""
     if not rows:
         return no_update, "", ""
     row = rows[picked]
@@ -464,7 +466,7 @@ def export(_csv: int | None, _parquet: int | None, _report: int | None, _orders:
         query = review_query(start, end, resolution, dimension, _festival_day(source))
         compare = comparison(compare)
     except ValueError as err:
-        return no_update, str(err)
+        return no_update, said(err, lang)
     who = current_identity()
     assert who is not None
     limit = source.settings.export_rate_per_min
@@ -494,8 +496,8 @@ def _export_file(source: live_data.DataSource, query: ReviewQuery, kind: str, co
             report = build_report(Span(query.start_ms, query.end_ms), _report_compare(compare),
                                   tonight, last_year, source.stored_alerts())
         except ReportError as err:
-            return no_update, str(err), 0
-        return dcc.send_string(report_html(report), f"{name}-report.html"), "", 0
+            return no_update, said(err, lang), 0
+        return dcc.send_string(report_html(report, lang), f"{name}-report.html"), "", 0
     if kind == "orders":
         try:
             chosen, value = export_pick(pick)
@@ -503,7 +505,7 @@ def _export_file(source: live_data.DataSource, query: ReviewQuery, kind: str, co
         except ExportTooBig:
             return no_update, text(lang, "export_too_big", limit=EXPORT_MAX_ROWS), 0
         except ValueError as err:  # the pick comes from the browser: an unknown dimension
-            return no_update, str(err), 0
+            return no_update, said(err, lang), 0
         suffix = f"-{chosen}-{value}" if chosen else ""
         return (dcc.send_string(orders_csv(orders), f"orders-{name}{suffix}.csv"),
                 text(lang, "exported", rows=orders.num_rows), orders.num_rows)
@@ -581,7 +583,7 @@ def replay_frame(state: Any, sealed: Any, lang: str) -> tuple[Any, ...]:
     try:
         data = unseal(REPLAY_STORE, sealed)
     except Forged as err:
-        return no_update, str(err)
+        return no_update, said(err, lang)
     shown = sum(1 for ms in data["end_ms"] if ms <= cursor)
     x, y = data["end_ms"][:shown], data["cumulative"][:shown]
     return cumulative_figure(x, y, lang), f"{clock(cursor)} · {format_exact(y[-1] if y else 0)}"

@@ -264,7 +264,7 @@ def test_an_admin_sees_the_audit_log_on_the_operations_view(secured: Stack,
                                                             context: BrowserContext) -> None:
     page = sign_in(context, secured, "ada", "/ops?lang=en")
     audit = page.locator(f"#{Ids.AUDIT}")
-    expect(audit).to_contain_text("sign_in")
+    expect(audit).to_contain_text("signed in")  # in words, not the log's code (sign_in)
     expect(audit).to_contain_text("ada")
     expect(audit.locator("li").first).to_contain_text("127.0.0.1")
     screenshot(page, "ops-admin-audit")

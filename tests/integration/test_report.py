@@ -15,6 +15,7 @@ import pytest
 
 from common.settings import Settings
 from dashboard.data.report import Span, build_report, nights
+from dashboard.format import value_name
 from gmv.cli import main
 from ingest.contract import beijing_iso
 from ingest.detect.keeper import read_alerts
@@ -131,7 +132,9 @@ def test_an_html_report_and_impossible_questions(night: Settings, tmp_path: Path
     base = ["report", "--data", str(night.data_dir), "--redis", night.redis_url, "-q"]
     assert main([*base, "--from", at(900), "--to", at(1500), "--html", str(page)]) == 0
     text = page.read_text()
-    assert "What changed" in text and LOST_REGION in text and "<script" not in text
+    # Values by their names ("Jiangsu", not "JS": the report is for people).
+    assert "What changed" in text and value_name("en", LOST_REGION) in text
+    assert "<script" not in text
     capsys.readouterr()
     assert main([*base, "--from", "yesterday", "--to", at(10)]) == 2
     assert "not an ISO time" in capsys.readouterr().err
