@@ -122,7 +122,7 @@ def test_an_acknowledgement_and_its_audit_line_read_chinese(night: Stack, zh_pag
     oversold = zh_page.locator(_id(Ids.ALERTS)).locator("li", has_text="超卖")
     oversold.get_by_role("button").click()
     expect(zh_page.locator(_id(Ids.ACK_NOTE))).to_contain_text("超卖", timeout=10_000)
-    expect(oversold).to_contain_text("本机 已确认", timeout=15_000)  # who: this machine
+    expect(oversold).to_contain_text("确认 · 本机", timeout=15_000)  # who: this machine
     audit = zh_page.locator(_id(Ids.AUDIT))
     expect(audit).to_contain_text("确认告警", timeout=15_000)
     assert (found := not_chinese(audit.inner_text().split())) == [], found
