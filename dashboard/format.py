@@ -58,6 +58,16 @@ def format_headline(cents: int, lang: str) -> str:
     return format_scaled(cents, headline_scale(cents, lang))
 
 
+def format_short(cents: int, lang: str) -> str:
+    """A guess, a forecast, a distance as people say it: 12_542_000_000_00 -> '¥125.42亿' (zh),
+    '¥12.542B' (en); the headline's scale without its trailing zeros ('¥3,200亿')."""
+    scale = headline_scale(abs(cents), lang)
+    figure = format_scaled(abs(cents), scale).removesuffix(scale.suffix)
+    if scale.suffix and "." in figure:
+        figure = figure.rstrip("0").rstrip(".")
+    return ("−" if cents < 0 else "") + figure + scale.suffix
+
+
 def format_exact(cents: int) -> str:
     """Every cent: '¥1,234,567,890.12'."""
     return f"¥{_grouped(cents // 100)}.{cents % 100:02d}"
