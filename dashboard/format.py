@@ -128,7 +128,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "zh": {
         "forecast": "预计全天 {final}（80%：{low}–{high}）",
         "forecast_final": "全天最终 {final}",
-        "forecast_wait": "预计全天：数据不足，{minutes} 分钟后给出",
+        "forecast_wait": "预计全天：数据不足，{time} 后给出",
         "forecast_title": "全天预测",
         "forecast_method": "方法",
         "forecast_as_of": "截至",
@@ -142,7 +142,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "guess_none": "还没有人竞猜",
         "guess_page": "竞猜",
         "guess_name": "名字",
-        "guess_amount": "猜全天成交额（元，可写 3200亿）",
+        "guess_amount": "猜全天成交额（元，可带 亿/万）",
+        "guess_far": ("{amount} 是当前预测 {forecast} 的 {times} 倍。确定吗？"
+                      "再点一次「提交竞猜」即记下"),
         "guess_submit": "提交竞猜", "guess_amount_short": "竞猜金额",
         "guess_saved": "已记下：{name} 猜 {amount}",
         "guess_yours": "你的竞猜：{amount}（{time}）",
@@ -208,7 +210,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "en": {
         "forecast": "Day forecast {final} (80%: {low}–{high})",
         "forecast_final": "The day's final {final}",
-        "forecast_wait": "Day forecast: not enough data yet, in {minutes} min",
+        "forecast_wait": "Day forecast: not enough data yet, ready at {time}",
         "forecast_title": "Forecast for the day",
         "forecast_method": "Method",
         "forecast_as_of": "As of",
@@ -222,7 +224,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "guess_none": "No guesses yet",
         "guess_page": "Guess",
         "guess_name": "Name",
-        "guess_amount": "Your guess of the day's GMV (yuan, 320bn works)",
+        "guess_amount": "Your guess of the day's GMV (yuan; bn, m, 亿, 万 work)",
+        "guess_far": ("{amount} is {times} times the forecast of {forecast}. Sure? Submit "
+                      "again to keep it"),
         "guess_submit": "Submit guess", "guess_amount_short": "Guess",
         "guess_saved": "Saved: {name} guesses {amount}",
         "guess_yours": "Your guess: {amount} ({time})",
