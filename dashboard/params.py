@@ -25,6 +25,16 @@ class BadTime(ValueError):
     """A range field that is not a time (the review shows it with the accepted formats)."""
 
 
+class RangeOrder(ValueError):
+    """Range fields whose end is not after their start: `empty` when they are the same moment
+    (the page says each in its language: text keys range_empty, range_backward)."""
+
+    def __init__(self, empty: bool) -> None:
+        super().__init__("start and end are the same moment" if empty
+                         else "the range ends before it starts")
+        self.key = "range_empty" if empty else "range_backward"
+
+
 class BadParameter(ValueError):
     """A request parameter that cannot be used: says which and what it should be."""
 
@@ -109,6 +119,8 @@ def review_query(start: str | None, end: str | None, resolution: str | None,
         end_ms = parse_beijing(str(end or "")[:MAX_VALUE_CHARS], festival_day)
     except ValueError as err:
         raise BadTime(str(err)) from None
+    if end_ms <= start_ms:
+        raise RangeOrder(empty=end_ms == start_ms)
     if end_ms - start_ms > MAX_RANGE_MS:
         raise BadParameter("range", f"longer than {MAX_RANGE_MS // 3_600_000} hours: "
                                     "choose a shorter one")
