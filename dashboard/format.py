@@ -203,6 +203,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "sign_in_unavailable": "暂时无法登录：作战室连不上 Redis，请一分钟后再试",
         "not_for_role": "此页面不对你的角色开放", "signed_in_as": "当前用户：{name}（{role}）",
         "kiosk_for_a_wall": "这是大屏专用的展示链接",
+        "kiosk_link_invalid": "此大屏链接无效",
+        "kiosk_link_invalid_hint": "链接已被收回或输入有误。请管理员用 gmv kiosk-link 生成新链接；"
+                                   "有账号的人可以直接登录。",
         "kiosk_for_a_wall_hint": "你仍保持登录，未被切换。请在大屏自己的浏览器（或单独的浏览器"
                                  "配置文件）中打开此链接，或先退出登录再打开。",
         "role_viewer": "观看", "role_operator": "值班", "role_analyst": "分析", "role_admin": "管理员",
@@ -299,6 +302,9 @@ STRINGS: dict[str, dict[str, str]] = {
                                "Try again in a minute",
         "not_for_role": "This page is not open to your role",
         "kiosk_for_a_wall": "This link is for a wall screen",
+        "kiosk_link_invalid": "This wall-screen link does not work",
+        "kiosk_link_invalid_hint": "It was revoked or mistyped. Ask an admin for a new one (gmv "
+                                   "kiosk-link); with an account, sign in instead.",
         "kiosk_for_a_wall_hint": "You are still signed in: nothing was switched. Open the link "
                                  "in a browser (or browser profile) of the wall's own, or sign "
                                  "out first.",
