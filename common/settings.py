@@ -107,7 +107,8 @@ SETTINGS: tuple[Setting, ...] = (
             "refused by it"),
     Setting("last_year_data_dir", "GMV_LAST_YEAR_DATA_DIR", "",
             "data dir of a previous year's night (its history files), drawn beside tonight's "
-            "curve at the same minute (and the volume alerts' seasonal expectation); empty: none"),
+            "curve at the same minute (and the volume alerts' seasonal expectation); empty: "
+            "DATA/last-year where `gmv demo` keeps one, for the pages and gmv report/forecast"),
     Setting("guesses_close_at", "GMV_GUESSES_CLOSE_AT", "",
             "when the staff guessing game on the final GMV closes, ISO 8601 (Beijing unless an "
             "offset is given); judged by the night's clock (the newest order counted), or the "

@@ -58,6 +58,16 @@ def format_headline(cents: int, lang: str) -> str:
     return format_scaled(cents, headline_scale(cents, lang))
 
 
+def format_short(cents: int, lang: str) -> str:
+    """A guess, a forecast, a distance as people say it: 12_542_000_000_00 -> '¥125.42亿' (zh),
+    '¥12.542B' (en); the headline's scale without its trailing zeros ('¥3,200亿')."""
+    scale = headline_scale(abs(cents), lang)
+    figure = format_scaled(abs(cents), scale).removesuffix(scale.suffix)
+    if scale.suffix and "." in figure:
+        figure = figure.rstrip("0").rstrip(".")
+    return ("−" if cents < 0 else "") + figure + scale.suffix
+
+
 def format_exact(cents: int) -> str:
     """Every cent: '¥1,234,567,890.12'."""
     return f"¥{_grouped(cents // 100)}.{cents % 100:02d}"
@@ -118,7 +128,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "zh": {
         "forecast": "预计全天 {final}（80%：{low}–{high}）",
         "forecast_final": "全天最终 {final}",
-        "forecast_wait": "预计全天：数据不足，{minutes} 分钟后给出",
+        "forecast_wait": "预计全天：数据不足，{time} 后给出",
         "forecast_title": "全天预测",
         "forecast_method": "方法",
         "forecast_as_of": "截至",
@@ -132,7 +142,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "guess_none": "还没有人竞猜",
         "guess_page": "竞猜",
         "guess_name": "名字",
-        "guess_amount": "猜全天成交额（元，可写 3200亿）",
+        "guess_amount": "猜全天成交额（元，可带 亿/万）",
+        "guess_far": ("{amount} 是当前预测 {forecast} 的 {times} 倍。确定吗？"
+                      "再点一次「提交竞猜」即记下"),
         "guess_submit": "提交竞猜", "guess_amount_short": "竞猜金额",
         "guess_saved": "已记下：{name} 猜 {amount}",
         "guess_yours": "你的竞猜：{amount}（{time}）",
@@ -168,6 +180,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "play": "播放", "pause": "暂停", "speed": "倍速", "total": "合计", "by": "按",
         "all": "全部", "no_history": "尚无历史数据 — 采集进程每 5 秒写一次",
         "bad_range": "时间格式：2026-11-11 00:05 或 00:05:30", "utilization": "负载",
+        "range_empty": "开始和结束是同一时刻：请选一段时间",
+        "range_backward": "结束早于开始：请把两个时间对调",
+        "range_after_night": "此时段还没有订单：数据截至 {time}",
+        "export_orders_of": "导出订单明细：{pick}",
         "big_screen": "大屏", "ops": "作战室", "review": "复盘", "language": "English",
         "per_second_unit": "/秒", "share": "占比", "yuan": "元", "time": "时间", "since": "始于",
         "acknowledge": "确认", "acknowledged": "已确认",
@@ -193,6 +209,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "sign_in_unavailable": "暂时无法登录：作战室连不上 Redis，请一分钟后再试",
         "not_for_role": "此页面不对你的角色开放", "signed_in_as": "当前用户：{name}（{role}）",
         "kiosk_for_a_wall": "这是大屏专用的展示链接",
+        "kiosk_link_invalid": "此大屏链接无效",
+        "kiosk_link_invalid_hint": "链接已被收回或输入有误。请管理员用 gmv kiosk-link 生成新链接；"
+                                   "有账号的人可以直接登录。",
         "kiosk_for_a_wall_hint": "你仍保持登录，未被切换。请在大屏自己的浏览器（或单独的浏览器"
                                  "配置文件）中打开此链接，或先退出登录再打开。",
         "role_viewer": "观看", "role_operator": "值班", "role_analyst": "分析", "role_admin": "管理员",
@@ -204,7 +223,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "en": {
         "forecast": "Day forecast {final} (80%: {low}–{high})",
         "forecast_final": "The day's final {final}",
-        "forecast_wait": "Day forecast: not enough data yet, in {minutes} min",
+        "forecast_wait": "Day forecast: not enough data yet, ready at {time}",
         "forecast_title": "Forecast for the day",
         "forecast_method": "Method",
         "forecast_as_of": "As of",
@@ -218,7 +237,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "guess_none": "No guesses yet",
         "guess_page": "Guess",
         "guess_name": "Name",
-        "guess_amount": "Your guess of the day's GMV (yuan, 320bn works)",
+        "guess_amount": "Your guess of the day's GMV (yuan; bn, m, 亿, 万 work)",
+        "guess_far": ("{amount} is {times} times the forecast of {forecast}. Sure? Submit "
+                      "again to keep it"),
         "guess_submit": "Submit guess", "guess_amount_short": "Guess",
         "guess_saved": "Saved: {name} guesses {amount}",
         "guess_yours": "Your guess: {amount} ({time})",
@@ -261,6 +282,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "pause": "Pause", "speed": "Speed", "total": "Total", "by": "by", "all": "All",
         "no_history": "No history yet — the worker writes it every 5 s",
         "bad_range": "Time format: 2026-11-11 00:05 or 00:05:30", "utilization": "Load",
+        "range_empty": "Start and end are the same moment: choose a stretch of time",
+        "range_backward": "The range ends before it starts: swap the times",
+        "range_after_night": "No orders in this range yet: the data ends at {time}",
+        "export_orders_of": "Export orders: {pick}",
         "big_screen": "Big screen", "ops": "Operations", "review": "Review", "language": "中文",
         "per_second_unit": "/s", "share": "Share", "yuan": "CNY", "time": "Time", "since": "since",
         "acknowledge": "Acknowledge", "acknowledged": "acknowledged",
@@ -290,6 +315,9 @@ STRINGS: dict[str, dict[str, str]] = {
                                "Try again in a minute",
         "not_for_role": "This page is not open to your role",
         "kiosk_for_a_wall": "This link is for a wall screen",
+        "kiosk_link_invalid": "This wall-screen link does not work",
+        "kiosk_link_invalid_hint": "It was revoked or mistyped. Ask an admin for a new one (gmv "
+                                   "kiosk-link); with an account, sign in instead.",
         "kiosk_for_a_wall_hint": "You are still signed in: nothing was switched. Open the link "
                                  "in a browser (or browser profile) of the wall's own, or sign "
                                  "out first.",

@@ -44,7 +44,7 @@ from dashboard.local_key import (
 )
 from dashboard.params import BadParameter, check_query, language
 from dashboard.perimeter import is_local_request
-from dashboard.roles import LOCAL, PAGES, Can, Identity
+from dashboard.roles import LOCAL, PAGES, VIEWS, Can, Identity
 from dashboard.throttle import SignInThrottle
 
 log = logging.getLogger("gmv.gate")
@@ -287,17 +287,18 @@ class Gate:
                                .get("lang", [None])[-1])
         if request.method == "GET":
             return _sign_in_page(lang, target, "")
-        name = request.form.get("name", "").strip().lower()[:64]
+        typed = request.form.get("name", "")[:64]  # given back as typed when the sign-in fails
+        name = typed.strip().lower()
         attempt = self.throttle.count(name, request)  # before the password is checked
         if (refusal := attempt.refusal) is not None:
-            page = _sign_in_page(lang, target, text(lang, refusal.words), refusal.status)
+            page = _sign_in_page(lang, target, text(lang, refusal.words), refusal.status, typed)
             page.headers["Retry-After"] = str(refusal.retry_after_s)
             return page
         user = self.accounts.sign_in(name, request.form.get("password", ""))
         if user is None:
             self.accounts.record(name or "?", "sign_in_failed", source_address())
             log_event(log, "sign_in_failed", name=name, source=source_address())
-            return _sign_in_page(lang, target, text(lang, "sign_in_failed"), 401)
+            return _sign_in_page(lang, target, text(lang, "sign_in_failed"), 401, typed)
         who = self.accounts.start_session(user)
         self._hold(who)  # a fresh session (and CSRF token) for the signed-in person
         self.accounts.record(who, "sign_in", source_address())
@@ -320,7 +321,7 @@ class Gate:
         link = self.accounts.kiosk_link_of(token) if len(token) < 200 else None
         if link is None:
             log_event(log, "kiosk_link_refused", source=source_address())
-            return _plain(403, "this kiosk link is not valid (revoked, or mistyped)")
+            return _kiosk_refused_page(browser_language(flask.request))
         lang = lang_or_default(flask.request.args.get("lang"))
         person = current_identity()
         if person is not None and person.kind == "user":
@@ -431,8 +432,19 @@ border-radius:.4rem;background:#ff6a00;color:#fff;cursor:pointer}
 """
 
 
-def _sign_in_page(lang: str, target: str, error: str, status: int = 200) -> flask.Response:
+def browser_language(request: flask.Request) -> str:
+    """The page's language: ?lang=, else the browser's first of ours (Accept-Language), else zh."""
+    if request.args.get("lang"):
+        return lang_or_default(request.args.get("lang"))
+    best = request.accept_languages.best_match(["zh", "zh-CN", "en"])
+    return "en" if best and best.startswith("en") else "zh"
+
+
+def _sign_in_page(lang: str, target: str, error: str, status: int = 200,
+                  name: str = "") -> flask.Response:
     esc = html_text.escape
+    # A wrong password keeps the name typed: the cursor waits in the password field.
+    name_focus, password_focus = ("", "autofocus") if name else (" autofocus", "")
     body = f"""<!doctype html><html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head>
 <meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>GMV 11.11 · {esc(text(lang, 'sign_in'))}</title><style>{_PAGE_STYLE}</style></head><body>
@@ -441,9 +453,10 @@ def _sign_in_page(lang: str, target: str, error: str, status: int = 200) -> flas
 <input type="hidden" name="csrf_token" value="{esc(generate_csrf())}">
 <input type="hidden" name="next" value="{esc(target)}">
 <label for="name">{esc(text(lang, 'user_name'))}</label>
-<input id="name" name="name" autocomplete="username" autofocus required>
+<input id="name" name="name" autocomplete="username" value="{esc(name)}"{name_focus} required>
 <label for="password">{esc(text(lang, 'password'))}</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required>
+<input id="password" name="password" type="password" autocomplete="current-password"
+{password_focus} required>
 <button type="submit" id="sign-in">{esc(text(lang, 'sign_in'))}</button>
 {f'<div class="error" role="alert">{esc(error)}</div>' if error else ''}
 </form></main></body></html>"""
@@ -460,6 +473,26 @@ def _kiosk_for_a_wall_page(who: Identity, lang: str) -> flask.Response:
                            text(lang, "kiosk_for_a_wall_hint"), 409)
 
 
+def _links_open_to(who: Identity, lang: str) -> str:
+    """A link to every page `who` may open, in the nav's order."""
+    return " · ".join(f'<a href="{path}?lang={lang}">{html_text.escape(text(lang, key))}</a>'
+                      for path, key in VIEWS if who.can(PAGES[path]))
+
+
+def _kiosk_refused_page(lang: str) -> flask.Response:
+    """A kiosk link that opens nothing (revoked, mistyped): said on the war room's own page, in
+    the browser's language, with the ways on: a new link from an admin, or signing in."""
+    esc = html_text.escape
+    body = f"""<!doctype html><html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head>
+<meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>GMV 11.11</title><style>{_PAGE_STYLE}</style></head><body><main>
+<h1><span class="brand">11.11</span>{esc(text(lang, 'kiosk_link_invalid'))}</h1>
+<p id="hint">{esc(text(lang, 'kiosk_link_invalid_hint'))}</p>
+<p><a href="/login?lang={lang}" id="sign-in-link">{esc(text(lang, 'sign_in'))}</a></p>
+</main></body></html>"""
+    return flask.Response(body, status=403, mimetype="text/html")
+
+
 def _signed_in_page(who: Identity, lang: str, title: str, hint: str,
                     status: int) -> flask.Response:
     """A page for a signed-in person who cannot have what they asked for: why, who they are, the
@@ -470,7 +503,7 @@ def _signed_in_page(who: Identity, lang: str, title: str, hint: str,
 <title>GMV 11.11</title><style>{_PAGE_STYLE}</style></head><body><main><h1>{esc(title)}</h1>
 {f'<p id="hint">{esc(hint)}</p>' if hint else ''}
 <p>{esc(text(lang, 'signed_in_as', name=who.name, role=text(lang, 'role_' + who.role)))}</p>
-<p><a href="/?lang={lang}">{esc(text(lang, 'big_screen'))}</a></p>
+<p class="open-pages">{_links_open_to(who, lang)}</p>
 <form method="post" action="/logout"><input type="hidden" name="csrf_token"
 value="{esc(generate_csrf())}"><button type="submit">{esc(text(lang, 'sign_out'))}</button>
 </form></main></body></html>"""

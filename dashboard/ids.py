@@ -43,6 +43,7 @@ class Ids(StrEnum):
     GUESS_YOURS = "guess-yours"
     GUESS_BOARD = "guess-board"
     GUESS_LANG = "guess-lang"
+    GUESS_ASKED = "guess-asked"
     LAG = "lag"
     INGEST_RATE = "ingest-rate"
     CAPACITY = "capacity"

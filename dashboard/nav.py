@@ -12,9 +12,7 @@ from flask_wtf.csrf import generate_csrf
 from dashboard.format import text
 from dashboard.gate import allowed, current_identity, lang_or_default
 from dashboard.ids import Ids
-from dashboard.roles import PAGES, Can, Identity
-
-VIEWS = (("/", "big_screen"), ("/ops", "ops"), ("/review", "review"), ("/guess", "guess_page"))
+from dashboard.roles import PAGES, VIEWS, Can, Identity
 
 
 def nav(lang: str, here: str) -> html.Nav:
@@ -49,7 +47,9 @@ def refused(lang: str, who: Identity | None) -> html.Div:
     return html.Div(className="refused", children=[
         html.H1(text(lang, "not_for_role")),
         html.P(text(lang, "signed_in_as", name=name, role=role)),
-        html.P(dcc.Link(text(lang, "big_screen"), href=f"/?lang={lang}")),
+        html.P(className="open-pages", children=[  # every page this person may open
+            dcc.Link(text(lang, key), href=f"{path}?lang={lang}", className="nav-link")
+            for path, key in VIEWS if who is not None and who.can(PAGES[path])]),
         sign_out_form(lang)])
 
 

@@ -9,7 +9,14 @@ from typing import Any
 
 from dash import html
 
-from dashboard.format import clock, format_compact, format_count, format_exact, text, value_name
+from dashboard.format import (
+    clock,
+    format_compact,
+    format_count,
+    format_short,
+    text,
+    value_name,
+)
 from dashboard.guesses import Guess, standings
 from dashboard.ids import Ids
 from dashboard.shown import shown
@@ -20,7 +27,8 @@ LEADERS_SHOWN = 3
 
 def forecast_text(forecast: dict[str, Any] | None, lang: str) -> str:
     if not forecast or forecast.get("status") != "ok":
-        return text(lang, "forecast_wait", minutes=MIN_MINUTES)
+        # A clock time, not a duration: "in 5 minutes" read at 00:04 promised 00:09.
+        return text(lang, "forecast_wait", time=f"{MIN_MINUTES // 60:02d}:{MIN_MINUTES % 60:02d}")
     if forecast.get("method") == "final":
         return text(lang, "forecast_final", final=format_compact(forecast["final_gmv_cents"], lang))
     return text(lang, "forecast", final=format_compact(forecast["final_gmv_cents"], lang),
@@ -79,8 +87,9 @@ def ops_outlook(night: dict[str, Any] | None, live: dict[str, Any] | None,
     else:
         label = text(lang, "guess_winner" if board["winner"] else "guess_closest")
         rows.append(html.Div(id=Ids.OPS_CLOSEST, className="ops-guess", children=[
-            f"{label}: ", html.B(shown(leader["name"])), f" {format_exact(leader['amount_cents'])} · ",
-            text(lang, "guess_off", amount=format_exact(leader["distance_cents"])),
+            f"{label}: ", html.B(shown(leader["name"])),
+            f" {format_short(leader['amount_cents'], lang)} · ",
+            text(lang, "guess_off", amount=format_short(leader["distance_cents"], lang)),
             f" · {text(lang, 'guesses_count', count=board['count'])}"]))
     rows += headroom_rows(live, lang)
     return rows

@@ -13,8 +13,10 @@ from dashboard.alert_text import alert_headline, where_text
 from dashboard.format import (
     format_change,
     format_exact,
+    format_headline,
     format_signed,
     language,
+    milestone_label,
     text,
     value_name,
 )
@@ -30,14 +32,14 @@ def _when(iso: str | None) -> str:
 
 def report_lines(report: dict[str, Any]) -> list[str]:
     base = report["baseline"]
-    lines = [f"{_when(report['from'])} – {_when(report['to'])}  GMV {format_exact(report['gmv_cents'])}"
+    lines = [f"{_when(report['from'])} – {_when(report['to'])}  GMV {_money(report['gmv_cents'])}"
              f"  orders {report['orders']:,}",
              f"against {base['with']} ({_when(base['from'])} – {_when(base['to'])}): GMV "
-             f"{format_exact(base['gmv_cents'])} ({format_change(report['gmv_cents'], base['gmv_cents'])})"]
+             f"{_money(base['gmv_cents'])} ({format_change(report['gmv_cents'], base['gmv_cents'])})"]
     if report["peak"]:
         lines.append(f"peak {report['peak']['orders_per_s']:,} orders/s at "
                      f"{_when(report['peak']['at'])}")
-    lines += [f"milestone {format_exact(m['yuan'] * 100)} at {_when(m['at'])}"
+    lines += [f"milestone {milestone_label(m['yuan'], 'zh')} at {_when(m['at'])}"
               for m in report["milestones"]]
     if (ahead := report.get("next_year")) is not None:
         lines.append(next_year_text(ahead))
@@ -59,6 +61,11 @@ def report_lines(report: dict[str, Any]) -> list[str]:
                          f"{incident['severity']:<8} {incident['kind']:<16} "
                          f"{for_a_line(incident['dimension'] or '-'):<18}{lost}")
     return lines
+
+
+def _money(cents: int) -> str:
+    """The screen's figure (亿/万), then every cent."""
+    return f"{format_headline(cents, 'zh')} ({format_exact(cents)})"
 
 
 def next_year_text(ahead: dict[str, Any]) -> str:

@@ -33,6 +33,8 @@ KIOSK = frozenset({Can.BIG_SCREEN})
 # What each page needs; the big screen is the only one a kiosk link opens.
 PAGES: dict[str, Can] = {"/": Can.BIG_SCREEN, "/ops": Can.OPS, "/review": Can.REVIEW,
                          "/guess": Can.GUESS}
+# The pages in the order the nav shows them, with the key of their name (dashboard/format.py).
+VIEWS = (("/", "big_screen"), ("/ops", "ops"), ("/review", "review"), ("/guess", "guess_page"))
 
 
 @dataclass(frozen=True)

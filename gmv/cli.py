@@ -88,6 +88,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", metavar="DIR", type=Path,
                         help="data dir (default: env GMV_DATA_DIR, else ./data)")
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log the services' INFO lines too (a one-shot command such as "
+                             "summary or report logs warnings and errors only without it)")
 
 
 def _simulate_args(parser: argparse.ArgumentParser) -> None:
@@ -319,8 +322,9 @@ def _run_summary(args: argparse.Namespace, settings: Settings) -> None:
     if args.json:
         print(json.dumps(totals, ensure_ascii=False))
     else:
-        for key, value in totals.items():
-            print(f"{key:>12}  {value}")
+        from gmv.readable import summary_lines
+
+        print("\n".join(summary_lines(totals)))
 
 
 def _run_alerts(args: argparse.Namespace, settings: Settings) -> None:
@@ -387,11 +391,10 @@ def _run_forecast(args: argparse.Namespace, settings: Settings) -> None:
     document, _ = _forecast_now(settings, args.at)
     if args.json:
         print(json.dumps(document, ensure_ascii=False))
-    elif document["status"] != "ok":
-        print(f"not enough data: {document['message']}")
     else:
-        print(f"as of {document['as_of']}: the day ends at ¥{document['final_gmv']} "
-              f"(80 %: ¥{document['low']} - ¥{document['high']}; {document['method']})")
+        from gmv.readable import forecast_line
+
+        print(forecast_line(document))
 
 
 def _run_guesses(args: argparse.Namespace, settings: Settings) -> None:
@@ -405,13 +408,17 @@ def _run_guesses(args: argparse.Namespace, settings: Settings) -> None:
     if args.json:
         print(json.dumps(table, ensure_ascii=False))
         return
+    from common.text import for_a_line
+    from gmv.readable import short_money, when
+
     state = "open" if table["open"] else "closed"
-    print(f"{table['count']} guesses; {state} (closes {table['closes_at']}); "
+    print(f"{table['count']:,} guesses; {state} (closes {when(table['closes_at'])}); "
           f"against the {table['against'] or 'final (not known yet)'}"
-          + (f" ¥{table['target']}" if table["target"] else ""))
+          + (f" {short_money(table['target'])}" if table["target"] else ""))
     for row in table["guesses"]:
-        distance = f"off by ¥{row['distance']}" if row["distance"] is not None else ""
-        print(f"{row['rank'] or '-':>4}  {row['name']:<24} ¥{row['amount']:>22}  {distance}")
+        distance = f"off by {short_money(row['distance'])}" if row["distance"] is not None else ""
+        print(f"{row['rank'] or '-':>4}  {for_a_line(row['name']):<24} "
+              f"{short_money(row['amount']):>16}  {distance}")
 
 
 def _run_watchdog(args: argparse.Namespace, settings: Settings) -> None:
@@ -643,6 +650,20 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], None]] = {
 }
 
 
+# Commands that answer and end: what they print is the answer, the services' INFO lines
+# (rollups built, files checked) are noise before it unless asked for with -v.
+ONE_SHOT = {"summary", "alerts", "report", "forecast", "guesses", "redis-setup", "local-link",
+            "user", "kiosk-link", "audit"}
+
+
+def log_level(args: argparse.Namespace) -> int:
+    if args.quiet:
+        return logging.WARNING
+    if args.verbose or args.command not in ONE_SHOT:
+        return logging.INFO
+    return logging.WARNING
+
+
 def _negative_values_attached(argv: Sequence[str]) -> list[str]:
     """`--start -5m` -> `--start=-5m`: argparse would take `-5m` for an option."""
     joined: list[str] = []
@@ -665,7 +686,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(_negative_values_attached(argv))
     args.command_line = "gmv " + shlex.join(a for a in argv if a not in ("-q", "--quiet"))
-    setup_logging(logging.WARNING if args.quiet else logging.INFO)
+    setup_logging(log_level(args))
     prog = f"gmv {args.command}"
     try:
         try:

@@ -22,7 +22,7 @@ from dashboard.guesses import GuessBoard, Guesser, closing_ms
 from dashboard.local_key import cookie_name, local_key, local_link
 from gmv.demo_night import NEW, OVER, DemoNight, tonight, write_record
 from gmv.status import StatusLine
-from ingest.history import orders_dir
+from ingest.history import LAST_YEAR_DIR, orders_dir
 from rehearsal.days import amount_moments
 from rehearsal.incidents import Incident, every_kind
 from rehearsal.run import simulate_to_stream
@@ -31,7 +31,6 @@ from rehearsal.simulate import Batch, NightPlan
 log = logging.getLogger("gmv.demo")
 DEMO_START_S = -60
 DEMO_DURATION_S = 24 * 3600 + 60
-LAST_YEAR_DIR = "last-year"
 LAST_YEAR_SPAN = "20m"
 DEMO_WORKERS = 2  # the comparison covers the demo's first twenty minutes
 SERVICES_STOP_S = STOP_WITHIN_S - 1.5  # then Redis, and the demo itself, within STOP_WITHIN_S

@@ -36,6 +36,19 @@ def orders_dir(data_dir: Path) -> Path:
     return history_dir(data_dir) / "orders"
 
 
+LAST_YEAR_DIR = "last-year"  # where `gmv demo` keeps last year's night, inside tonight's data dir
+
+
+def last_year_dir(data_dir: Path, configured: str) -> Path | None:
+    """Last year's data dir, the same for every reader (the pages, the forecast, `gmv report`):
+    GMV_LAST_YEAR_DATA_DIR when set, else the demo's place inside tonight's when it holds
+    orders; None when there is none."""
+    if configured:
+        return Path(configured)
+    beside = data_dir / LAST_YEAR_DIR
+    return beside if orders_dir(beside).is_dir() else None
+
+
 def manifest_path(data_dir: Path) -> Path:
     return history_dir(data_dir) / "manifest.json"
 

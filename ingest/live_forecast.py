@@ -17,7 +17,7 @@ from common.logs import log_event, log_line
 from common.settings import Settings
 from ingest.contract import midnight_ms
 from ingest.forecast import DAY_MINUTES, NotYet, forecast, whole_day
-from ingest.history import history_parts, night_minutes
+from ingest.history import history_parts, last_year_dir, night_minutes
 from ingest.live_state import LiveState
 
 log = logging.getLogger("gmv.forecast")
@@ -44,8 +44,8 @@ def stored_forecast(settings: Settings, until_ms: int | None = None) -> tuple[di
     if tonight is None:
         return NotYet(None, f"no orders of the festival day {settings.festival_date} in the "
                             "store yet").to_json(), until_ms
-    last_year = last_years_day(Path(settings.last_year_data_dir)) \
-        if settings.last_year_data_dir else (None, None)
+    path = last_year_dir(settings.data_dir, settings.last_year_data_dir)
+    last_year = last_years_day(path) if path is not None else (None, None)
     result = forecast(np.array(tonight.complete_minutes(), dtype=np.int64), tonight.before_cents,
                       midnight, *last_year)
     return result.to_json(), tonight.clock_ms
@@ -59,8 +59,7 @@ class LiveForecast:
         self._counted: tuple[int, int] | None = None  # (minute under way, GMV) when computed
         # Last year's GMV per minute of its day and its eve's, when a whole day is loaded.
         self._last_year: tuple[np.ndarray | None, int | None] = (None, None)
-        path = settings.last_year_data_dir
-        self._last_year_dir = Path(path) if path else None
+        self._last_year_dir = last_year_dir(settings.data_dir, settings.last_year_data_dir)
         self._stop = threading.Event()
         self._loaded = threading.Event()  # last year read once (or there is none)
         self._thread = threading.Thread(target=self._load_last_year, name="last-year",

@@ -22,7 +22,7 @@ from dashboard.data.history import History
 from dashboard.guesses import Guess, GuessBoard, closing_ms
 from ingest.contract import midnight_ms
 from ingest.detect.keeper import read_alerts
-from ingest.history import orders_dir, read_summary
+from ingest.history import last_year_dir, orders_dir, read_summary
 
 # How long a process reuses what it read from Redis for the screens. A thousand screens each
 # asking every second would otherwise be a thousand round trips a second per key (and the
@@ -159,9 +159,9 @@ class DataSource:
         return _reused_guesses(board, int(time.monotonic() / GUESSES_REUSE_S))
 
     def last_year(self) -> History | None:
-        path = self.settings.last_year_data_dir
-        return History(Path(path), cache_root=self.settings.data_dir) \
-            if path and orders_dir(Path(path)).is_dir() else None
+        path = last_year_dir(self.settings.data_dir, self.settings.last_year_data_dir)
+        return History(path, cache_root=self.settings.data_dir) \
+            if path is not None and orders_dir(path).is_dir() else None
 
 
 

@@ -22,7 +22,7 @@ from dashboard.data.history import History
 from dashboard.data.rollups import DIMENSIONS, Rollups, grouped, shared_cursor
 from dashboard.said import Said
 from ingest.contract import BEIJING, beijing_iso, format_cents, midnight_ms
-from ingest.history import orders_dir, read_summary
+from ingest.history import last_year_dir, orders_dir, read_summary
 from ingest.live_state import milestones_crossed
 
 COMPARES = ("previous", "last-year")
@@ -88,10 +88,10 @@ def nights(settings: Settings) -> tuple[Night, Night | None]:
     rollups cached beside tonight's data)."""
     tonight = Night(Rollups(settings.data_dir),
                     midnight_ms(date.fromisoformat(settings.festival_date)))
-    path = settings.last_year_data_dir
-    if not path or not orders_dir(Path(path)).is_dir():
+    path = last_year_dir(settings.data_dir, settings.last_year_data_dir)
+    if path is None or not orders_dir(path).is_dir():
         return tonight, None
-    last_year = History(Path(path), cache_root=settings.data_dir)
+    last_year = History(path, cache_root=settings.data_dir)
     midnight = last_year.festival_midnight_ms()
     return tonight, Night(last_year.rollups, midnight) if midnight is not None else None
 
@@ -327,20 +327,29 @@ def build_report(span: Span, compare: str, tonight: Night, last_year: Night | No
             "milestones": milestones(seconds, gmv_by_second, span),
             "peak": peak(seconds, orders_by_second, span),
             "device_split": device_split(db, span),
-            "next_year": next_year(tonight.rollups.data_dir),
+            "next_year": next_year(tonight.rollups.data_dir, span),
         }
 
 
-def next_year(data_dir: Path) -> dict[str, Any] | None:
+def next_year(data_dir: Path, span: Span) -> dict[str, Any] | None:
     """Tonight's peak as next year's baseline, against the capacity the pipeline measured (from
-    the worker's summary): how much room there was, and how much a year's growth may take."""
+    the worker's summary): how much room there was, and how much a year's growth may take.
+    Only in a report of a range that holds that peak: a 7-minute range's report showed the
+    whole night's peak as if it were the range's."""
     try:
         summary = read_summary(data_dir)
     except (FileNotFoundError, ValueError):
         return None
     peak_ops, capacity = summary.get("peak_ops"), summary.get("capacity_eps")
-    if not peak_ops:
+    if not peak_ops or not _holds(span, summary.get("peak_second")):
         return None
     return {"peak_ops": int(peak_ops), "peak_second": summary.get("peak_second"),
             "capacity_eps": capacity, "capacity_basis": summary.get("capacity_basis"),
             "headroom": round(capacity / peak_ops, 2) if capacity else None}
+
+
+def _holds(span: Span, iso: str | None) -> bool:
+    if not iso:
+        return False
+    at_ms = int(datetime.fromisoformat(iso).timestamp() * 1000)
+    return span.start_ms <= at_ms < span.end_ms

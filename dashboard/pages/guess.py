@@ -12,9 +12,9 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboard.components import header
 from dashboard.data import live as live_data
-from dashboard.format import beijing_text, clock, format_exact, language, text
+from dashboard.format import beijing_text, clock, format_exact, format_short, language, text
 from dashboard.gate import current_identity, gate, requires, source_address
-from dashboard.guesses import Guesser, GuessError
+from dashboard.guesses import Guesser, GuessError, parse_amount
 from dashboard.ids import Ids
 from dashboard.nav import nav, page_layout
 from dashboard.outlook import board_of, forecast_text
@@ -61,12 +61,13 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
             readOnly=person is not None)]),
         html.Label([text(lang, "guess_amount"), dcc.Input(
             id=Ids.GUESS_AMOUNT, type="text", maxLength=40, className="guess-input-amount",
-            value=format_exact(mine.amount_cents).lstrip("¥") if mine else "")]),
+            value=_as_typed(mine.amount_cents, lang) if mine else "")]),
         html.Button(text(lang, "guess_submit"), id=Ids.GUESS_SUBMIT, n_clicks=0,
                     className="guess-submit"),
     ]) if is_open else html.P(text(lang, "guess_frozen", time=closes), className="guess-frozen")
     return html.Div(className="guess-page", lang="zh-CN" if lang == "zh" else "en", children=[
         dcc.Store(id=Ids.GUESS_LANG, data=lang),
+        dcc.Store(id=Ids.GUESS_ASKED, data=None),  # the far guess already asked about
         header(lang, "guesses_title", [nav(lang, "/guess")], clock=False),
         html.Section(className="panel guess-panel", children=[
             html.P(text(lang, "guess_intro", time=closes), className="guess-intro"),
@@ -79,8 +80,17 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
     ])
 
 
+def _as_typed(cents: int, lang: str) -> str:
+    """A guess as the field shows it again: '125.42亿' when that reads back to the same cents."""
+    short = format_short(cents, lang).lstrip("¥")
+    try:
+        return short if parse_amount(short) == cents else format_exact(cents).lstrip("¥")
+    except GuessError:
+        return format_exact(cents).lstrip("¥")
+
+
 def _yours(mine: Any, lang: str) -> str:
-    return text(lang, "guess_yours", amount=format_exact(mine.amount_cents),
+    return text(lang, "guess_yours", amount=format_short(mine.amount_cents, lang),
                 time=clock(mine.at_ms)) if mine else ""
 
 
@@ -100,34 +110,57 @@ def board_table(lang: str, fresh: bool = False) -> Any:
     for row in board["guesses"]:
         rows.append(html.Tr(className="winner" if board["winner"] and row["rank"] == 1 else "",
                             children=[html.Td(row["rank"] or "·"), html.Td(shown(row["name"])),
-                                      html.Td(format_exact(row["amount_cents"])),
-                                      html.Td(format_exact(row["distance_cents"])
+                                      html.Td(format_short(row["amount_cents"], lang)),
+                                      html.Td(format_short(row["distance_cents"], lang)
                                               if row["distance_cents"] is not None else "")]))
     return html.Table(rows, className="table guess-table")
 
 
+FAR_TIMES = 5  # a guess this many times the forecast (or more) is asked about before it counts
+
+
+def far_question(cents: int, lang: str) -> str | None:
+    """The question for a guess at least FAR_TIMES the forecast's final ('3200亿' typed from the
+    hint, a digit too many), or None."""
+    forecast = (live_data.source().night() or {}).get("forecast") or {}
+    if forecast.get("status") != "ok" or not forecast.get("final_gmv_cents"):
+        return None
+    target = int(forecast["final_gmv_cents"])
+    if cents < FAR_TIMES * target:
+        return None
+    return text(lang, "guess_far", amount=format_short(cents, lang),
+                forecast=format_short(target, lang), times=f"{cents / target:,.0f}")
+
+
 @callback(Output(Ids.GUESS_NOTE, "children"), Output(Ids.GUESS_NOTE, "className"),
           Output(Ids.GUESS_YOURS, "children"), Output(Ids.GUESS_BOARD, "children"),
+          Output(Ids.GUESS_ASKED, "data"),
           Input(Ids.GUESS_SUBMIT, "n_clicks"), State(Ids.GUESS_NAME, "value"),
           State(Ids.GUESS_AMOUNT, "value"), State(Ids.GUESS_LANG, "data"),
-          prevent_initial_call=True)
+          State(Ids.GUESS_ASKED, "data"), prevent_initial_call=True)
 @requires(Can.GUESS)
-def submit(clicks: int | None, name: str | None, amount: str | None, lang: str) -> tuple[Any, ...]:
+def submit(clicks: int | None, name: str | None, amount: str | None, lang: str,
+           asked: Any = None) -> tuple[Any, ...]:
     if not clicks:
-        return (no_update,) * 4
+        return (no_update,) * 5
     lang = language(lang)
     who = current_identity()
     assert who is not None
     board = live_data.source().guess_board()
+    typed = amount if isinstance(amount, str) else ""
     try:
-        guess = board.submit(guesser(name), amount if isinstance(amount, str) else "",
-                             _night_clock_ms())
+        cents = parse_amount(typed)
+        question = far_question(cents, lang)
+        if question is not None and asked != cents:  # asked once; the same again keeps it
+            return question, "guess-note ask", no_update, no_update, cents
+        guess = board.submit(guesser(name), typed, _night_clock_ms())
     except GuessError as err:
-        return said(err, lang), "guess-note error", no_update, no_update
+        return said(err, lang), "guess-note error", no_update, no_update, None
     gate().accounts.record(who, "guess", source_address(), name=guess.name,
                            amount=format_exact(guess.amount_cents))
-    saved = text(lang, "guess_saved", name=guess.name, amount=format_exact(guess.amount_cents))
-    return saved, "guess-note ok", _yours(guess, lang), board_table(lang, fresh=True)
+    saved = text(lang, "guess_saved", name=guess.name,
+                 amount=format_short(guess.amount_cents, lang))
+    return saved, "guess-note ok", _yours(guess, lang), board_table(lang, fresh=True), None
 
 
 dash.register_page(__name__, path="/guess", title="GMV 11.11 · guess", name="guess",

@@ -58,6 +58,7 @@ from dashboard.params import (
     MAX_RANGE_MS,
     BadParameter,
     BadTime,
+    RangeOrder,
     comparison,
     export_pick,
     one_of,
@@ -104,9 +105,11 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
             html.Div(className="panel controls-panel", children=[
                 html.Div(className="controls", children=[
                     _field(f"{text(lang, 'from')} ({text(lang, 'beijing_time')})",
-                           dcc.Input(id=Ids.REVIEW_START, value=beijing_text(start), debounce=True)),
+                           dcc.Input(id=Ids.REVIEW_START, value=beijing_text(start), debounce=True,
+                                     className="review-time")),
                     _field(f"{text(lang, 'to')} ({text(lang, 'beijing_time')})",
-                           dcc.Input(id=Ids.REVIEW_END, value=beijing_text(end), debounce=True)),
+                           dcc.Input(id=Ids.REVIEW_END, value=beijing_text(end), debounce=True,
+                                     className="review-time")),
                     _field(text(lang, "resolution"), dcc.RadioItems(
                         id=Ids.REVIEW_RESOLUTION, value="minute", className="radio",
                         options=[{"label": text(lang, f"per_{r}"), "value": r}
@@ -263,6 +266,8 @@ def refresh_review(start: str, end: str, resolution: str, dimension: str | None,
         compare = comparison(compare)
     except BadTime as err:
         return *unchanged[:2], f"{said(err, lang)} — {text(lang, 'bad_range')}", *unchanged[3:]
+    except RangeOrder as err:
+        return *unchanged[:2], text(lang, err.key), *unchanged[3:]
     except ValueError as err:  # a question the review refuses, with its reason
         return *unchanged[:2], said(err, lang), *unchanged[3:]
     tonight, last_year = nights(source.settings)
@@ -285,6 +290,13 @@ def refresh_review(start: str, end: str, resolution: str, dimension: str | None,
     figure["layout"]["annotations"] = marks["annotations"]
     overview = Patch()
     overview["layout"]["shapes"] = [range_band(query.start_ms, query.end_ms)]
+    if not table.num_rows:  # Plotly's axis of nothing is −1…6: the range's own times instead
+        figure["layout"]["xaxis"] |= {"type": "date", "tickformat": "%H:%M", "range": [
+            beijing_text(query.start_ms), beijing_text(query.end_ms)]}
+    if bounds is not None and query.start_ms > bounds[1]:  # not ¥0.00: nothing is there yet
+        return (figure, [], text(lang, "range_after_night", time=beijing_text(bounds[1])),
+                _incident_items(report["incidents"], lang), seal(REPORT_STORE, _stored(report)),
+                _contributors_table(report, lang), overview)
     return (figure, _totals(report, lang), "", _incident_items(report["incidents"], lang),
             seal(REPORT_STORE, _stored(report)), _contributors_table(report, lang), overview)
 
@@ -387,25 +399,26 @@ def dimension_table(dimension: Any, sealed: Any, lang: str) -> Any:
 
 @callback(Output(Ids.REVIEW_CONTRIBUTOR_CHART, "figure"),
           Output(Ids.REVIEW_CONTRIBUTOR_TITLE, "children"),
-          Output(Ids.REVIEW_CONTRIBUTOR_TITLE, "data-pick"),
+          Output(Ids.REVIEW_CONTRIBUTOR_TITLE, "data-pick"), Output(Ids.EXPORT_ORDERS, "children"),
           Input({"type": Ids.REVIEW_CONTRIBUTOR, "index": ALL}, "n_clicks"),
           Input(Ids.REVIEW_REPORT, "data"), State(Ids.LANG, "data"))
 @requires(Can.REVIEW)
 def contributor_curve(_clicks: Any, sealed: Any, lang: str) -> Any:
     """The chosen value's share of GMV through the range against the baseline's (the top
     contributor until one is clicked). The report is the one this server sealed: a made-up or
-    altered one is refused, never drawn."""
+    altered one is refused, never drawn. The orders export says whose orders it gives."""
+    everything = text(lang, "export_orders")
     if not sealed:
-        return no_update, "", ""
+        return no_update, "", "", everything
     try:
         stored = unseal(REPORT_STORE, sealed)
         rows = stored["contributors"]
         picked = whole_number("row", ctx.triggered_id.get("index"), 0, max(len(rows) - 1, 0)) \
             if isinstance(ctx.triggered_id, dict) else 0
     except (Forged, BadParameter) as err:
-        return no_update, said(err, lang), ""
+        return no_update, said(err, lang), "", everything
     if not rows:
-        return no_update, "", ""
+        return no_update, "", "", everything
     row = rows[picked]
     source = live_data.source()
     span_ms = stored["to_ms"] - stored["from_ms"]
@@ -418,7 +431,7 @@ def contributor_curve(_clicks: Any, sealed: Any, lang: str) -> Any:
     title = f"{shown(name)}: {format_signed(row['delta_cents'])}"
     return (share_figure({"bucket_ms": now[0], "now": now[1]}, lang, name,
                          text(lang, "baseline"), then[1]), title,
-            f"{row['dimension']}={row['value']}")
+            f"{row['dimension']}={row['value']}", text(lang, "export_orders_of", pick=shown(name)))
 
 
 def _shares(history: history_data.History, row: dict[str, Any], start_ms: int, end_ms: int,
@@ -465,6 +478,8 @@ def export(_csv: int | None, _parquet: int | None, _report: int | None, _orders:
     try:
         query = review_query(start, end, resolution, dimension, _festival_day(source))
         compare = comparison(compare)
+    except RangeOrder as err:
+        return no_update, text(lang, err.key)
     except ValueError as err:
         return no_update, said(err, lang)
     who = current_identity()

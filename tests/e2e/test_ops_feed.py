@@ -124,7 +124,8 @@ def test_every_firing_alert_is_in_sight_with_its_count(alerted: Stack, browser: 
     waiting = [a for a in now_firing if not a.get("acknowledged_ms")]
     expect(page.locator(FIRING_ROWS)).to_have_count(len(waiting), timeout=15_000)
     for alert in waiting:
-        expect(page.locator(FIRING_ROWS, has_text=(alert["dimension"] or "").split("=", 1)[-1])).not_to_have_count(0)
+        where = (alert["dimension"] or "").split("=", 1)[-1]  # the row names it, not its key
+        expect(page.locator(FIRING_ROWS, has_text=where)).not_to_have_count(0)
     clipped = page.evaluate(CLIPPED_ROWS, FIRING_ROWS)
     assert not clipped, f"firing alerts cut off: {clipped}"
     count = (f"{len(now_firing)} 条进行中 · {len(waiting)} 条待确认" if lang == "zh"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from dashboard.format import format_compact, format_exact
+from dashboard.format import format_compact, format_short
 from dashboard.ids import Ids
 from ingest.contract import midnight_ms
 from tests.conftest import wait_for
@@ -60,9 +60,9 @@ def test_the_guessing_game_from_first_guess_to_winner(tmp_path: Path, page: Page
         page.goto(stack.base_url + "/guess?lang=en")
         note = page.locator("#guess-note")
         guess(page, "Mei", "2亿")
-        expect(note).to_have_text(f"Saved: Mei guesses {format_exact(200_000_000_00)}")
+        expect(note).to_have_text(f"Saved: Mei guesses {format_short(200_000_000_00, 'en')}")
         guess(page, "Mei", "1.5亿")  # changed: still one guess
-        expect(note).to_contain_text(format_exact(150_000_000_00))
+        expect(note).to_contain_text(format_short(150_000_000_00, "en"))
         guess(page, "", "3亿")
         expect(note).to_have_text("a guess needs a name")
         guess(page, "Bo", "-5")

@@ -178,7 +178,11 @@ def test_the_guess_page_takes_a_guess_under_the_policy(war_room: Stack,
         page.fill(f"#{Ids.GUESS_NAME}", "ada")
     page.fill(f"#{Ids.GUESS_AMOUNT}", "3200亿")
     page.click(f"#{Ids.GUESS_SUBMIT}")
-    expect(page.locator(f"#{Ids.GUESS_BOARD}")).to_contain_text("¥320,000,000,000.00", timeout=20_000)
+    note = page.locator(f"#{Ids.GUESS_NOTE}")
+    expect(note).not_to_be_empty(timeout=20_000)
+    if "ask" in (note.get_attribute("class") or ""):  # far above the forecast: asked, once
+        page.click(f"#{Ids.GUESS_SUBMIT}")
+    expect(page.locator(f"#{Ids.GUESS_BOARD}")).to_contain_text("¥320B", timeout=20_000)
     assert not watched.violations, watched.violations
 
 

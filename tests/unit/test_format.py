@@ -77,3 +77,17 @@ def test_every_label_exists_in_both_languages() -> None:
     assert text("zh", "ZJ") == "浙江" and text("en", "overseas") == "Overseas"
     assert text("en", "an-unknown-region") == "an-unknown-region"
     assert "12 s" in text("en", "stale", age="12 s")
+
+
+@pytest.mark.parametrize("cents, zh, en", [
+    (12_542_000_000_00, "¥125.42亿", "¥12.542B"),
+    (320_000_000_000_00, "¥3,200亿", "¥320B"),
+    (12_632_421_735_02, "¥126.3242亿", "¥12.632B"),
+    (83_972_645_40, "¥8,397.26万", "¥83.972M"),
+    (123_45, "¥123.45", "¥123.45"),
+    (-500_000_000_00, "−¥5亿", "−¥500M"),
+])
+def test_a_guess_reads_in_yi_without_trailing_zeros(cents: int, zh: str, en: str) -> None:
+    from dashboard.format import format_short
+
+    assert (format_short(cents, "zh"), format_short(cents, "en")) == (zh, en)

@@ -1,0 +1,163 @@
+"""The one-shot commands as a person at a terminal reads them (issue #24, item 8): money in 亿/万
+with separators as the big screen shows it, no Python reprs, no service INFO lines before the
+answer, last year found where the pages find it, a closed pipe ends quietly. The real `gmv`, as a
+subprocess, on a real night counted by the real worker."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from common.redis_server import connect
+from common.settings import Settings, load_settings
+from dashboard.guesses import GuessBoard, Guesser, closing_ms
+from ingest.history import LAST_YEAR_DIR
+from ingest.worker import run_worker
+from rehearsal.run import simulate_to_stream
+from rehearsal.simulate import NightPlan
+
+TONIGHT = NightPlan(seed=11, peak_ops=300, start_s=-60, duration_s=480)
+LAST_YEAR = NightPlan(seed=12, peak_ops=240, start_s=-60, duration_s=480,
+                      festival_day=date(2025, 11, 11))
+RAW_MONEY = re.compile(r"¥\d{5,}")  # '¥12632421735.02': digits no one can read at a glance
+
+
+def _counted(plan: NightPlan, settings: Settings, client: Any, labels: Path) -> None:
+    client.flushall()
+    simulate_to_stream(plan, client, settings, None, labels, "test")
+    run_worker(client, settings, until_idle=True)
+    client.flushall()
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory: pytest.TempPathFactory, redis_server: Any) -> Settings:
+    """Tonight's 8 minutes, last year's in the place `gmv demo` keeps it (DATA/last-year, no
+    GMV_LAST_YEAR_DATA_DIR), and two staff guesses."""
+    root = tmp_path_factory.mktemp("cli-night")
+    settings = load_settings(env={}, redis_url=redis_server.url, data_dir=root / "data")
+    client = connect(redis_server.url)
+    _counted(TONIGHT, settings, client, root / "labels.json")
+    last_year = settings.replace(data_dir=settings.data_dir / LAST_YEAR_DIR)
+    _counted(LAST_YEAR, last_year, client, root / "last-labels.json")
+    board = GuessBoard(settings.data_dir, closing_ms(settings.guesses_close_at,
+                                                     settings.festival_date))
+    before_closing = board.closes_at_ms - 60_000
+    board.submit(Guesser.by_name("李伟"), "125.42亿", before_closing)
+    board.submit(Guesser.by_name("ada"), "12,542,000,000", before_closing)
+    return settings
+
+
+def gmv(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GMV_", "REDIS_URL"))}
+    return subprocess.run([sys.executable, "-m", "gmv.cli", *args, "--data",
+                           str(settings.data_dir)], capture_output=True, text=True, timeout=120,
+                          env={**env, "REDIS_URL": settings.redis_url})
+
+
+def said(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_summary_reads_as_figures_not_a_python_dict(night: Settings) -> None:
+    out = said(gmv(night, "summary"))
+    assert "{'" not in out and "':" not in out and "[]" not in out, out
+    assert not RAW_MONEY.search(out), out
+    gmv_line = next(line for line in out.splitlines() if line.startswith("GMV"))
+    assert re.search(r"¥[\d,]+\.\d+(万|亿) \(¥\d{1,3}(,\d{3})+\.\d\d\)", gmv_line), gmv_line
+    orders = next(line for line in out.splitlines() if line.startswith("orders"))
+    assert re.search(r"\d{1,3}(,\d{3})+$", orders), orders
+    assert re.search(r"^\s+mobile\s+¥[\d,.]+(万|亿) ", out, re.MULTILINE), out
+
+
+def test_forecast_reads_in_yi(night: Settings) -> None:
+    out = said(gmv(night, "forecast"))
+    assert not RAW_MONEY.search(out), out
+    assert re.search(r"the day ends at ¥[\d,.]+(亿|万) \(80 %: ¥[\d,.]+(亿|万) – ¥[\d,.]+(亿|万);",
+                     out), out
+
+
+def test_guesses_read_in_yi(night: Settings) -> None:
+    out = said(gmv(night, "guesses"))
+    assert not RAW_MONEY.search(out) and "12542000000" not in out, out
+    assert out.count("¥125.42亿") == 2, out
+    assert "李伟" in out
+
+
+def test_the_report_speaks_the_screens_money(night: Settings) -> None:
+    out = said(gmv(night, "report", "--from", "2026-11-11T00:00", "--to", "2026-11-11T00:05"))
+    first = out.splitlines()[0]
+    assert re.search(r"GMV ¥[\d,.]+(万|亿) \(¥\d{1,3}(,\d{3})+\.\d\d\)", first), first
+    assert not RAW_MONEY.search(out), out
+
+
+@pytest.mark.parametrize("command", [
+    ["report", "--from", "2026-11-11T00:00", "--to", "2026-11-11T00:05"],
+    ["summary"], ["forecast"], ["guesses"], ["alerts"],
+])
+def test_one_shot_commands_print_their_answer_without_service_logs(night: Settings,
+                                                                   command: list[str]) -> None:
+    shutil.rmtree(night.data_dir / "review-rollups", ignore_errors=True)  # built again: logged
+    result = gmv(night, *command)
+    assert result.returncode == 0 and " INFO " not in result.stderr, result.stderr
+
+
+def test_verbose_brings_the_service_logs_back(night: Settings) -> None:
+    shutil.rmtree(night.data_dir / "review-rollups", ignore_errors=True)
+    result = gmv(night, "report", "-v", "--from", "2026-11-11T00:00", "--to", "2026-11-11T00:05")
+    assert result.returncode == 0 and "rollup_built" in result.stderr, result.stderr
+
+
+def test_last_year_is_compared_where_the_demo_keeps_it(night: Settings) -> None:
+    """The pages compare with DATA/last-year in the demo's data dir; so does `gmv report`."""
+    out = said(gmv(night, "report", "--from", "2026-11-11T00:00", "--to", "2026-11-11T00:05",
+                   "--compare", "last-year"))
+    assert "against last-year (2025-11-11 00:00:00 – 2025-11-11 00:05:00)" in out, out
+    baseline = re.search(r"against last-year .*: GMV ¥([\d,.]+)", out)
+    assert baseline and baseline.group(1) not in ("0.00", "0"), out
+
+
+@pytest.mark.parametrize("command", [
+    ["report", "--json", "--from", "2026-11-11T00:00", "--to", "2026-11-11T00:05"],
+    ["report", "--from", "2026-11-11T00:00", "--to", "2026-11-11T00:05"],
+    ["summary"], ["summary", "--json"], ["forecast"], ["forecast", "--json"], ["guesses"],
+    ["guesses", "--json"], ["alerts", "--json"],
+])
+def test_a_reader_gone_before_the_answer_ends_every_command_quietly(night: Settings,
+                                                                     command: list[str]) -> None:
+    """`gmv report --json | head -c0`: the reader closed before the first byte."""
+    shutil.rmtree(night.data_dir / "review-rollups", ignore_errors=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GMV_", "REDIS_URL"))}
+    read, write = os.pipe()
+    os.close(read)  # nobody will read
+    try:
+        running = subprocess.Popen([sys.executable, "-m", "gmv.cli", *command, "--data",
+                                    str(night.data_dir)], stdout=write, stderr=subprocess.PIPE,
+                                   text=True, env={**env, "REDIS_URL": night.redis_url})
+    finally:
+        os.close(write)
+    _, stderr = running.communicate(timeout=120)
+    assert (running.returncode, stderr) == (141, ""), stderr
+
+
+def test_a_report_of_a_minute_shows_that_minutes_peak_only(night: Settings,
+                                                           tmp_path: Path) -> None:
+    """The night's busiest second is not the range's: a one-minute report names no peak outside
+    it (the next-year baseline is the whole night's, so it stays out)."""
+    page = tmp_path / "report.html"
+    out = said(gmv(night, "report", "--from", "2026-11-11T00:04", "--to", "2026-11-11T00:05",
+                   "--html", str(page)))
+    out += said(gmv(night, "report", "--from", "2026-11-11T00:04", "--to", "2026-11-11T00:05"))
+    peaks = [line for line in out.splitlines() if "peak" in line]
+    assert peaks and all(re.search(r"peak [\d,]+ orders/s at 2026-11-11 00:04:\d\d$", line)
+                         for line in peaks), peaks
+    html = page.read_text(encoding="utf-8")
+    assert "Next year" not in html and re.search(r"Peak orders/s.*00:04:\d\d", html), html[:2000]
