@@ -237,7 +237,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "guess_none": "No guesses yet",
         "guess_page": "Guess",
         "guess_name": "Name",
-        "guess_amount": "Your guess of the day's GMV (yuan; bn, m, 亿, 万 work)",
+        "guess_amount": "Your guess of the day's GMV (yuan; bn and m work)",
         "guess_far": ("{amount} is {times} times the forecast of {forecast}. Sure? Submit "
                       "again to keep it"),
         "guess_submit": "Submit guess", "guess_amount_short": "Guess",
