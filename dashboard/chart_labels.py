@@ -101,7 +101,7 @@ def _chains(labels: list[Placed]) -> list[list[Placed]]:
 def incident_labels(bands: list[Band], plot_px: float, folded: str) -> list[Placed]:
     """A label for every band, or for a run of bands too crowded for the rows: `folded` (with
     `{n}`) says how many. No two labels overlap."""
-    groups = [(i,) for i in range(len(bands))]
+    groups: list[tuple[int, ...]] = [(i,) for i in range(len(bands))]
     while True:
         labels = [_place(bands, g, bands[g[0]].text if len(g) == 1 else folded.format(n=len(g)),
                          plot_px) for g in groups]

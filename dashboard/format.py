@@ -174,7 +174,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "what_changed_hint": "各取值相对基准占比的 GMV 变化：(本时段占比 − 基准占比) × "
                              "本时段 GMV；点击一行看曲线",
         "by_dimension": "分维度", "incidents": "事件", "no_incidents": "此时段没有告警",
-        "partial": "未完整", "incidents_folded": "{n} 起事件", "was": "基准占比", "delta": "变化", "gmv_lost": "估计损失",
+        "partial": "未完整", "incidents_folded": "{n} 起事件", "was": "基准占比",
+        "delta": "变化", "gmv_lost": "估计损失",
         "against": "对比", "export_report": "下载报告", "export_orders": "导出订单明细",
         "export_too_big":
             "导出将超过 {limit:,} 行：请选更粗的粒度或更短的时间范围",
