@@ -56,14 +56,14 @@ def _figure(data: list[dict[str, Any]], **layout: Any) -> Figure:
     return {"data": data, "layout": base | layout}
 
 
-def money_axis(figure: Figure, top_cents: int, lang: str) -> None:
+def money_axis(figure: Figure, top_cents: int, lang: str, most_steps: int = 6) -> None:
     """Ticks in 亿/万 or B/M at round steps up to `top_cents` or just past it, and the axis
     exactly as tall as its ticks: what is drawn is under a labelled tick. Zero goes unwritten (it
     would meet the time axis's first label in the corner)."""
     top = max(top_cents, 10_000)
     step = 10 ** (len(str(top)) - 1)
-    for factor in (1, 2, 5, 10):
-        if top / (step * factor / 10) <= 6:
+    for factor in (1, 2, 5, 10, 20, 50, 100):
+        if top / (step * factor / 10) <= most_steps:
             step = step * factor // 10 or 1
             break
     ticks = list(range(0, top + step, step))
@@ -406,9 +406,11 @@ def totals_bar_figure(totals: dict[str, dict[str, Any]], lang: str, limit: int =
 
 
 def buckets_figure(series: dict[str, list[Any]], lang: str, metric: str,
-                   compare: dict[str, list[Any]] | None = None, compare_name: str = "") -> Figure:
+                   compare: dict[str, list[Any]] | None = None, compare_name: str = "",
+                   most_steps: int = 6) -> Figure:
     """Review and drill-down: one line per value of `series` ({"bucket_ms": [...], "<value>":
-    [...]}), and an optional dashed comparison aligned on the same buckets."""
+    [...]}), and an optional dashed comparison aligned on the same buckets; at most `most_steps`
+    money ticks above zero (fewer on a short chart)."""
     x = _times(series.get("bucket_ms", []))
     palette = [ORANGE, BLUE, GOLD, VIOLET, "#36cfc9", "#f759ab", "#73d13d", GREY]
     names = [k for k in series if k != "bucket_ms"]
@@ -431,7 +433,7 @@ def buckets_figure(series: dict[str, list[Any]], lang: str, metric: str,
     if metric == "gmv":  # the comparison's lines too: the axis covers all that is drawn
         top = max((max((v for v in trace["y"] if v is not None), default=0) for trace in data),
                   default=0)
-        money_axis(figure, int(top * 110), lang)
+        money_axis(figure, int(top * 110), lang, most_steps)
     return figure
 
 

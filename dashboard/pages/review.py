@@ -201,7 +201,7 @@ def _overview(source: live_data.DataSource, lang: str) -> Any:
     table = history.series(first, bounds[1] + 1, bucket_s)
     series = {"bucket_ms": table["bucket_ms"].to_pylist(),
               "all": [int(c) / 100 for c in table["gmv_cents"].to_pylist()]}
-    figure = buckets_figure(series, lang, "gmv")
+    figure = buckets_figure(series, lang, "gmv", most_steps=2)  # a strip 8rem tall
     figure["layout"] |= {"dragmode": "select", "selectdirection": "h",
                          "margin": figure["layout"]["margin"] | {"t": 4, "b": 28}}
     partial = partial_buckets(ReviewQuery(first, bounds[1] + 1, "minute"), bounds[1])
