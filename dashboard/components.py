@@ -19,6 +19,7 @@ from plotly.utils import PlotlyJSONEncoder
 from dashboard.data import history as history_data
 from dashboard.data import live as live_data
 from dashboard.figures import (
+    OPS_PLOT_PX,
     SERIES_POINTS,
     alert_marks,
     device_share_figure,
@@ -117,13 +118,15 @@ def night_panels(lang: str, live: dict[str, Any] | None, fill: bool = False) -> 
     """The night's charts: GMV so far with last year and milestones, orders/s, devices,
     categories and regions. `fill`: the big screen's, sharing the window's height (no scroll);
     on a phone the first two come first and the rest behind a 'more' button."""
-    night, trend, categories, regions, *_ = night_outputs(live_data.source(), lang)
+    source = live_data.source()
+    night, trend, categories, regions, *_ = night_outputs(source, lang)
     tall, short = (None, None) if fill else (21, 14)
     return html.Section(className="charts fill" if fill else "charts", children=[
         html.Div(className="grid top", children=[
             _panel(text(lang, "night"), _graph(Ids.NIGHT_CHART, night, tall), "night"),
             _panel(text(lang, "ops_series"),
-                   _graph(Ids.OPS_CHART, ops_series_figure(live, lang), tall), "ops"),
+                   _graph(Ids.OPS_CHART, ops_series_figure(live, lang, live_marks(source, lang)),
+                          tall), "ops"),
             _panel(text(lang, "devices"),
                    _graph(Ids.DEVICE_SHARES, device_share_figure(live, lang), tall), "devices")]),
         more_button(lang),
@@ -179,7 +182,14 @@ def night_payload(source: live_data.DataSource, lang: str) -> bytes:
     return _drawing(source, lang)[1]
 
 
-def _drawing(source: live_data.DataSource, lang: str) -> tuple[tuple[Any, ...], bytes]:
+def live_marks(source: live_data.DataSource, lang: str) -> dict[str, Any]:
+    """The alerts over the orders/s chart: in the page as it is served, so that a fresh screen
+    shows them before its first fetch of the night's figures."""
+    return _drawing(source, lang)[2]
+
+
+def _drawing(source: live_data.DataSource,
+             lang: str) -> tuple[tuple[Any, ...], bytes, dict[str, Any]]:
     raw, alerts = source.drawing_raw()
     guesses = source.guesses()
     with _DRAWING:
@@ -194,7 +204,7 @@ _DRAWING = threading.Lock()
 @functools.lru_cache(maxsize=4)
 def _night_outputs(source: live_data.DataSource, lang: str, raw: bytes | None,
                    alerts_raw: tuple[bytes | None, ...],
-                   guesses: tuple[Guess, ...]) -> tuple[tuple[Any, ...], bytes]:
+                   guesses: tuple[Guess, ...]) -> tuple[tuple[Any, ...], bytes, dict[str, Any]]:
     night = live_data.parsed_night(raw) if raw else None
     alerts = live_data.parsed_alerts(alerts_raw)
     last_year = source.last_year()
@@ -208,11 +218,11 @@ def _night_outputs(source: live_data.DataSource, lang: str, raw: bytes | None,
     names = ("night", "trend", "categories", "regions", "milestones", "outlook")
     # The alerts of the live orders/s chart's five minutes, laid over it by the browser.
     latest = (night or {}).get("latest_ms")
-    live_marks = alert_marks(alerts, lang, latest, latest - SERIES_POINTS * 1000) \
+    marks = alert_marks(alerts, lang, latest, latest - SERIES_POINTS * 1000, OPS_PLOT_PX) \
         if latest else {"shapes": [], "annotations": []}
-    payload = json.dumps({**dict(zip(names, outputs, strict=True)), "live_marks": live_marks},
+    payload = json.dumps({**dict(zip(names, outputs, strict=True)), "live_marks": marks},
                          cls=PlotlyJSONEncoder, ensure_ascii=False).encode()
-    return outputs, payload
+    return outputs, payload, marks
 
 
 def milestone_chips(night: dict[str, Any] | None, lang: str) -> list[Any]:

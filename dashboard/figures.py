@@ -13,6 +13,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from dashboard.chart_labels import (
+    INCIDENT_FONT_PX,
+    INCIDENT_ROW_PX,
+    MILESTONE_RISE_PX,
+    Band,
+    Milestone,
+    incident_labels,
+    milestone_labels,
+)
 from dashboard.format import beijing, format_compact, milestone_label, text, value_name
 from dashboard.shown import chart_text
 from ingest.contract import DEVICES
@@ -47,18 +56,22 @@ def _figure(data: list[dict[str, Any]], **layout: Any) -> Figure:
     return {"data": data, "layout": base | layout}
 
 
-def money_axis(figure: Figure, top_cents: int, lang: str) -> None:
-    """Ticks in 亿/万 or B/M at round steps, rather than Plotly's SI 'M' and 'G'."""
+def money_axis(figure: Figure, top_cents: int, lang: str, most_steps: int = 6) -> None:
+    """Ticks in 亿/万 or B/M at round steps up to `top_cents` or just past it, and the axis
+    exactly as tall as its ticks: what is drawn is under a labelled tick. Zero goes unwritten (it
+    would meet the time axis's first label in the corner)."""
     top = max(top_cents, 10_000)
     step = 10 ** (len(str(top)) - 1)
-    for factor in (1, 2, 5, 10):
-        if top / (step * factor / 10) <= 6:
+    for factor in (1, 2, 5, 10, 20, 50, 100):
+        if top / (step * factor / 10) <= most_steps:
             step = step * factor // 10 or 1
             break
     ticks = list(range(0, top + step, step))
+    if ticks[-1] < top:
+        ticks.append(ticks[-1] + step)
     figure["layout"]["yaxis"] |= {
-        "tickvals": [t / 100 for t in ticks],
-        "ticktext": [re.sub(r"\.0(?=\D*$)", "", format_compact(t, lang)) if t else "0" for t in ticks]}
+        "tickvals": [t / 100 for t in ticks], "range": [0, ticks[-1] / 100], "autorange": False,
+        "ticktext": [re.sub(r"\.0(?=\D*$)", "", format_compact(t, lang)) if t else "" for t in ticks]}
 
 
 def time_axis(figure: Figure, x_ms: list[int]) -> None:
@@ -83,16 +96,27 @@ MARKED_ALERTS = 8  # labels beyond the latest few would pile up on a night-long 
 MOMENT_KINDS = {"oversell", "stream_gap"}  # a moment, not a stretch: a line
 
 
+# The plot of each chart that carries labels, in pixels as a 1080p screen draws it, taken on the
+# small side (the operations view draws the night's charts shorter than the wall does): the
+# labels are laid out on it (dashboard/chart_labels.py).
+NIGHT_PLOT_PX = (780, 270)
+OPS_PLOT_PX = (400, 270)
+REVIEW_PLOT_PX = (1000, 300)
+
+
 def alert_marks(alerts: list[dict[str, Any]], lang: str, until_ms: int | None,
-                since_ms: int | None = None) -> dict[str, list[dict[str, Any]]]:
+                since_ms: int | None = None,
+                plot_px: tuple[int, int] = NIGHT_PLOT_PX) -> dict[str, list[dict[str, Any]]]:
     """Layout shapes and labels marking alerts on a time axis: a band from start to end (or
-    `until_ms` while it fires), the kind written at the top."""
+    `until_ms` while it fires), the kind written at the top, at its band, in rows; a run too
+    crowded for the rows folded into one label ("3 起事件", the kinds in its hover). Each label's
+    `name` lists the shapes it labels ("bands:0,1")."""
     shown = [a for a in alerts if a.get("state") != "pending" and a.get("start_ms") is not None
              and (until_ms is None or a["start_ms"] <= until_ms)
              and (since_ms is None or (a.get("end_ms") or until_ms or 0) >= since_ms)]
     shown = sorted(shown, key=lambda a: a["start_ms"])[-MARKED_ALERTS:]
-    shapes, labels = [], []
-    for i, alert in enumerate(shown):
+    shapes, spans = [], []
+    for alert in shown:
         start = max(alert["start_ms"], since_ms) if since_ms else alert["start_ms"]
         end = alert.get("end_ms") or until_ms or start
         end = max(end, start + 1000)  # a band at least a second wide
@@ -102,20 +126,43 @@ def alert_marks(alerts: list[dict[str, Any]], lang: str, until_ms: int | None,
             shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": x0, "x1": x0,
                            "y0": 0, "y1": 1, "line": {"width": 2, "dash": "dot",
                                                        "color": ALERT_LINE[fill]}})
+            end = start
         else:
             shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": x0, "x1": x1,
                            "y0": 0, "y1": 1, "layer": "below", "line": {"width": 0},
                            "fillcolor": fill})
-        # Written into the chart from whichever side has room: a label near the right end,
-        # anchored left, would run past the chart's edge and be cut.
-        late = since_ms is not None and until_ms is not None and \
-            start > since_ms + 0.55 * (until_ms - since_ms)
-        labels.append({"xref": "x", "yref": "paper", "x": x0, "y": 0.98 - 0.09 * (i % 3),
-                       "xanchor": "right" if late else "left", "yanchor": "top", "showarrow": False,
-                       "text": chart_text(value_name(lang, alert["kind"])),
-                       "font": {"size": 13, "color": INK},
-                       "bgcolor": "rgba(11,16,32,0.6)"})
-    return {"shapes": shapes, "annotations": labels}
+        spans.append((start, end, value_name(lang, alert["kind"])))
+    return {"shapes": shapes, "annotations": _incident_notes(spans, lang, since_ms, until_ms,
+                                                             plot_px[0])}
+
+
+def _incident_notes(spans: list[tuple[int, int, str]], lang: str, since_ms: int | None,
+                    until_ms: int | None, plot_px: int) -> list[dict[str, Any]]:
+    """The labels of `spans` (start, end, kind's name), laid out on a plot `plot_px` wide."""
+    if not spans:
+        return []
+    first = since_ms if since_ms is not None else spans[0][0]
+    last = max(until_ms or 0, *(end for _, end, _ in spans), first + 1000)
+    px = plot_px / (last - first)
+    bands = [Band(max(start - first, 0) * px, min(end - first, last - first) * px, name)
+             for start, end, name in spans]
+    notes = []
+    for label in incident_labels(bands, plot_px, text(lang, "incidents_folded")):
+        note = {"xref": "x", "yref": "paper", "x": _times([first + round(label.anchor_px / px)])[0],
+                "y": 1, "xanchor": label.anchor, "yanchor": "top", "yshift": -INCIDENT_ROW_PX * label.row,
+                "showarrow": False, "text": chart_text(label.text),
+                "name": "bands:" + ",".join(map(str, label.bands)),
+                "font": {"size": INCIDENT_FONT_PX, "color": INK}, "bgcolor": "rgba(11,16,32,0.72)"}
+        if len(label.bands) > 1:
+            note["hovertext"] = "<br>".join(chart_text(spans[i][2]) for i in label.bands)
+        notes.append(note)
+    return notes
+
+
+def incident_rows(marks: dict[str, list[dict[str, Any]]]) -> int:
+    """How many rows of incident labels `marks` writes at the top of its chart."""
+    return max((1 - round(n.get("yshift", 0) / INCIDENT_ROW_PX) for n in marks["annotations"]),
+               default=0)
 
 
 def partial_marks(bucket_starts: list[int], bucket_s: int, lang: str) -> list[dict[str, Any]]:
@@ -128,7 +175,7 @@ def partial_marks(bucket_starts: list[int], bucket_s: int, lang: str) -> list[di
                        "y0": 0, "y1": 1, "layer": "below", "line": {"width": 1, "dash": "dot",
                                                                     "color": GREY},
                        "fillcolor": "rgba(138,148,166,0.12)",
-                       "label": {"text": text(lang, "partial"), "textposition": "top center",
+                       "label": {"text": text(lang, "partial"), "textposition": "bottom center",
                                  "font": {"size": 12, "color": GREY}}})
     return shapes
 
@@ -169,15 +216,17 @@ def share_figure(series: dict[str, list[Any]], lang: str, name: str, baseline_na
     return figure
 
 
-def ops_series_figure(live: dict[str, Any] | None, lang: str) -> Figure:
-    """Orders per second over the last five minutes: the frame that extendData then grows."""
+def ops_series_figure(live: dict[str, Any] | None, lang: str,
+                      marks: dict[str, list[dict[str, Any]]] | None = None) -> Figure:
+    """Orders per second over the last five minutes: the frame that extendData then grows, with
+    the alerts of those minutes (`marks`, which the browser lays on anew as they change)."""
     x, y = ops_points(live, None)
     return _figure(
         [{"type": "scatter", "x": x, "y": y, "mode": "lines", "line": {"color": ORANGE, "width": 3},
           "fill": "tozeroy", "fillcolor": "rgba(255,106,0,0.18)",
           "hovertemplate": "%{x}<br>%{y:,} " + text(lang, "per_second_unit") + "<extra></extra>"}],
         yaxis={"rangemode": "tozero", "tickformat": ","},
-        xaxis={"tickformat": "%H:%M:%S", "nticks": 6})
+        xaxis={"tickformat": "%H:%M:%S", "nticks": 6}, **(marks or {}))
 
 
 def ops_points(live: dict[str, Any] | None, after_ms: int | None) -> tuple[list[str], list[int]]:
@@ -212,26 +261,50 @@ def night_figure(night: dict[str, Any] | None, last_year: tuple[list[int], list[
                      "y": [c / 100 for _, c in points], "mode": "lines", "name": text(lang, "last_year"),
                      "line": {"color": GREY, "width": 3, "dash": "dash"},
                      "hovertemplate": text(lang, "last_year") + " %{x}<br>¥%{y:,.0f}<extra></extra>"})
+    marks = alert_marks(alerts, lang, x_ms[-1], x_ms[0]) if alerts and x_ms else None
+    milestones = (night or {}).get("milestones", []) if x_ms else []
     if x_ms:
         top = max(top, cumulative[-1])
         data.append(_cumulative_trace(x_ms, cumulative, text(lang, "this_year")))
-        for milestone in (night or {}).get("milestones", []):
-            data.append({
-                "type": "scatter", "x": _times([milestone["second_ms"]]), "y": [milestone["yuan"]],
-                "mode": "markers+text", "text": [milestone_label(milestone["yuan"], lang)],
-                "marker": {"color": ORANGE, "size": 14, "symbol": "diamond",
-                           "line": {"color": INK, "width": 1}},
-                "textposition": "top center", "textfont": {"size": 17, "color": INK},
-                "cliponaxis": False, "hoverinfo": "skip", "showlegend": False})
     figure = _figure(data, showlegend=bool(last_year and points), yaxis={"rangemode": "tozero"},
                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0,
                              "font": {"size": 15}},
                      margin={"l": 84, "r": 24, "t": 16, "b": 40})
     time_axis(figure, x_ms)
-    money_axis(figure, int(top * 1.1), lang)
-    if alerts and x_ms:
-        figure["layout"] |= alert_marks(alerts, lang, x_ms[-1], x_ms[0])
+    # Room at the top for the incidents' rows, and above each milestone for its label.
+    rows_px = (incident_rows(marks) if marks else 0) * INCIDENT_ROW_PX
+    highest = max((m["yuan"] * 100 for m in milestones), default=0)
+    money_axis(figure, int(max(top * 1.1, top / (1 - rows_px / NIGHT_PLOT_PX[1]),
+                               highest / (1 - (rows_px + MILESTONE_RISE_PX) / NIGHT_PLOT_PX[1]))),
+               lang)
+    if milestones:
+        data.extend(_milestone_traces(milestones, x_ms[0], x_ms[-1],
+                                      figure["layout"]["yaxis"]["range"][1], lang))
+    if marks:
+        figure["layout"] |= marks
     return figure
+
+
+def _milestone_traces(milestones: list[dict[str, Any]], first_ms: int, last_ms: int,
+                      top_yuan: float, lang: str) -> list[dict[str, Any]]:
+    """A diamond on the curve at each milestone, and its label; milestones crossed close
+    together share one label, at the last one's diamond."""
+    width, height = NIGHT_PLOT_PX
+    span = max(last_ms - first_ms, 1)
+    marks = [Milestone((m["second_ms"] - first_ms) / span * width, m["yuan"] / top_yuan * height,
+                       milestone_label(m["yuan"], lang)) for m in milestones]
+    traces = []
+    for label in milestone_labels(marks, width):
+        chosen = [milestones[i] for i in label.members]
+        traces.append({
+            "type": "scatter", "x": _times([m["second_ms"] for m in chosen]),
+            "y": [m["yuan"] for m in chosen], "mode": "markers+text",
+            "text": [""] * (len(chosen) - 1) + [label.text],
+            "marker": {"color": ORANGE, "size": 14, "symbol": "diamond",
+                       "line": {"color": INK, "width": 1}},
+            "textposition": label.position, "textfont": {"size": 17, "color": INK},
+            "cliponaxis": False, "hoverinfo": "skip", "showlegend": False})
+    return traces
 
 
 def _cumulative_trace(x_ms: list[int], cumulative: list[int], name: str) -> dict[str, Any]:
@@ -283,7 +356,9 @@ def device_trend_figure(night: dict[str, Any] | None, lang: str) -> Figure:
     figure = _figure(data, showlegend=True, margin={"l": 56, "r": 16, "t": 36, "b": 32},
                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0,
                              "font": {"size": 15}},
-                     yaxis={"tickformat": ".0%", "range": [0, 1]})
+                     # Zero unwritten: it would meet the time axis's first label in the corner.
+                     yaxis={"range": [0, 1], "tickvals": [0, 0.25, 0.5, 0.75, 1],
+                            "ticktext": ["", "25%", "50%", "75%", "100%"]})
     time_axis(figure, [start, start + 60_000 * len(night["orders"])] if night and start else [])
     return figure
 
@@ -331,9 +406,11 @@ def totals_bar_figure(totals: dict[str, dict[str, Any]], lang: str, limit: int =
 
 
 def buckets_figure(series: dict[str, list[Any]], lang: str, metric: str,
-                   compare: dict[str, list[Any]] | None = None, compare_name: str = "") -> Figure:
+                   compare: dict[str, list[Any]] | None = None, compare_name: str = "",
+                   most_steps: int = 6) -> Figure:
     """Review and drill-down: one line per value of `series` ({"bucket_ms": [...], "<value>":
-    [...]}), and an optional dashed comparison aligned on the same buckets."""
+    [...]}), and an optional dashed comparison aligned on the same buckets; at most `most_steps`
+    money ticks above zero (fewer on a short chart)."""
     x = _times(series.get("bucket_ms", []))
     palette = [ORANGE, BLUE, GOLD, VIOLET, "#36cfc9", "#f759ab", "#73d13d", GREY]
     names = [k for k in series if k != "bucket_ms"]
@@ -353,9 +430,10 @@ def buckets_figure(series: dict[str, list[Any]], lang: str, metric: str,
     figure["layout"]["margin"] = figure["layout"]["margin"] | {"t": 36 if len(names) > 1 or compare
                                                                else 16}
     time_axis(figure, series.get("bucket_ms", []))
-    if metric == "gmv":
-        top = max((max(series[n], default=0) for n in names), default=0)
-        money_axis(figure, int(top * 110), lang)
+    if metric == "gmv":  # the comparison's lines too: the axis covers all that is drawn
+        top = max((max((v for v in trace["y"] if v is not None), default=0) for trace in data),
+                  default=0)
+        money_axis(figure, int(top * 110), lang, most_steps)
     return figure
 
 

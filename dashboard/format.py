@@ -196,7 +196,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "what_changed_hint": "各取值相对基准占比的 GMV 变化：(本时段占比 − 基准占比) × "
                              "本时段 GMV；点击一行看曲线",
         "by_dimension": "分维度", "incidents": "事件", "no_incidents": "此时段没有告警",
-        "partial": "未完整", "was": "基准占比", "delta": "变化", "gmv_lost": "估计损失",
+        "partial": "未完整", "incidents_folded": "{n} 起事件", "was": "基准占比",
+        "delta": "变化", "gmv_lost": "估计损失",
         "against": "对比", "export_report": "下载报告", "export_orders": "导出订单明细",
         "export_too_big":
             "导出将超过 {limit:,} 行：请选更粗的粒度或更短的时间范围",
@@ -299,7 +300,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "what_changed_hint": "GMV each value gained or lost against its baseline share: "
                              "(share now − share then) × GMV now; click a row for its curve",
         "by_dimension": "By dimension", "incidents": "Incidents",
-        "no_incidents": "No alert in this range", "partial": "partial", "was": "Baseline share",
+        "no_incidents": "No alert in this range", "partial": "partial",
+        "incidents_folded": "{n} incidents", "was": "Baseline share",
         "delta": "Change", "gmv_lost": "Est. lost", "against": "vs",
         "export_report": "Download report", "export_orders": "Export orders",
         "export_too_big": "The export would exceed {limit:,} rows: choose a coarser resolution "

@@ -6,6 +6,7 @@
   const BASE_FONT_PX = 16;  // the root font size the figures are drawn for (dashboard/figures.py)
   const TICK_EM = 5.2;  // room for one "00:00:00" time label and its gap, in font sizes
   const LINE_HEIGHT = 1.6;  // a CJK label's box is ~1.45 font sizes tall; and a gap
+  const MIN_BAR_TEXT_PX = 14;  // a bar's value, read from across the room even on a laptop
 
   // The page's scale, times --chart-font-scale (style.css: smaller on a phone, where a chart is
   // a third of the page's width rather than a third of a wall's).
@@ -31,7 +32,8 @@
     }
     if (layout.legend && layout.legend.font) layout.legend.font = sized(layout.legend.font, k, 12);
     if (layout.hoverlabel && layout.hoverlabel.font) layout.hoverlabel.font = sized(layout.hoverlabel.font, k, 12);
-    for (const note of layout.annotations || []) note.font = sized(note.font, k, 12);
+    layout.annotations = (layout.annotations || []).map(note => fitNote(note, k));
+    layout.shapes = (layout.shapes || []).map(shape => fitShape(shape, k));
     for (const key of Object.keys(layout)) {
       if (!/^[xy]axis\d*$/.test(key)) continue;
       const axis = layout[key];
@@ -44,10 +46,10 @@
         axis.tickangle = 0;
       }
       if (key[0] === "y" && isBarNames(data) && height) {
-        // Every name of a horizontal bar chart, small enough to fit one per bar.
+        // Every name of a horizontal bar chart (fitBars kept the bars that fit), one per bar.
         const bars = (data[0].y || []).length || 1;
         const room = height - (layout.margin ? (layout.margin.t || 0) + (layout.margin.b || 0) : 0);
-        const size = Math.max(Math.min(tickPx, room / bars / LINE_HEIGHT), 8);
+        const size = Math.max(Math.min(Math.max(tickPx, MIN_BAR_TEXT_PX), room / bars / LINE_HEIGHT), 8);
         axis.tickfont = Object.assign({}, axis.tickfont, {size: size});
         // The names are tick texts at the bars' places (dashboard/figures.py): every one is
         // drawn; a chart drawn with the names as categories needs a tick on each.
@@ -57,12 +59,61 @@
     return layout;
   }
 
+  // An annotation at scale k: its text, and the shifts that put it in its row (in pixels).
+  function fitNote(note, k) {
+    const fitted = Object.assign({}, note, {font: sized(note.font, k, 12)});
+    for (const shift of ["xshift", "yshift"]) if (typeof note[shift] === "number") fitted[shift] = note[shift] * k;
+    return fitted;
+  }
+
+  function fitShape(shape, k) {
+    if (!shape.line || typeof shape.line.width !== "number") return shape;
+    return Object.assign({}, shape, {line: Object.assign({}, shape.line, {width: shape.line.width * k})});
+  }
+
+  // A horizontal bar chart too short for all its bars at a readable size keeps the largest ones
+  // (the last: drawn on top) that fit; the rest are on /review.
+  function fitBars(figure, k, height) {
+    if (!isBarNames(figure.data) || !height) return figure;
+    const layout = figure.layout, margin = layout.margin || {};
+    const room = height - ((margin.t || 0) + (margin.b || 0)) * k;
+    const bar = figure.data[0], n = (bar.y || []).length;
+    const px = Math.max(MIN_BAR_TEXT_PX, ((bar.textfont || {}).size || 12) * k,
+                        (((layout.yaxis || {}).tickfont || {}).size || 12) * k);
+    const fit = Math.max(1, Math.floor(room / (px * LINE_HEIGHT)));
+    if (n <= fit) return figure;
+    const keep = list => (list && typeof list.slice === "function" ? list.slice(n - fit) : list);
+    const trimmed = Object.assign({}, bar);
+    for (const key of ["x", "y", "text", "customdata"]) trimmed[key] = keep(bar[key]);
+    const yaxis = Object.assign({}, layout.yaxis,
+      {tickvals: keep((layout.yaxis || {}).tickvals), ticktext: keep((layout.yaxis || {}).ticktext)});
+    return Object.assign({}, figure, {data: [trimmed], layout: Object.assign({}, layout, {yaxis})});
+  }
+
   function isBarNames(data) {
     return Array.isArray(data) && data.length === 1 && data[0].type === "bar" && data[0].orientation === "h";
   }
 
+  // Text, lines and markers at scale k (a 4K wall's lines as thick, to the eye, as 1080p's); a
+  // bar's value never under MIN_BAR_TEXT_PX, and never shrunk by Plotly to fit.
   function fitData(data, k) {
-    return (data || []).map(trace => trace.textfont ? Object.assign({}, trace, {textfont: sized(trace.textfont, k, 12)}) : trace);
+    return (data || []).map(trace => {
+      const fitted = Object.assign({}, trace);
+      if (trace.textfont) fitted.textfont = sized(trace.textfont, k, 12);
+      if (trace.type === "bar" && trace.text) {
+        fitted.textfont = Object.assign({}, fitted.textfont,
+          {size: Math.max((fitted.textfont || {}).size || 0, MIN_BAR_TEXT_PX)});
+        fitted.constraintext = "none";
+      }
+      if (trace.line && typeof trace.line.width === "number")
+        fitted.line = Object.assign({}, trace.line, {width: trace.line.width * k});
+      if (trace.marker && typeof trace.marker.size === "number") {
+        fitted.marker = Object.assign({}, trace.marker, {size: trace.marker.size * k});
+        if (trace.marker.line && typeof trace.marker.line.width === "number")
+          fitted.marker.line = Object.assign({}, trace.marker.line, {width: trace.marker.line.width * k});
+      }
+      return fitted;
+    });
   }
 
   function wrap(P) {
@@ -74,6 +125,7 @@
         gd.__gmvBase = {layout: figure.layout, data: figure.data};
         // The size the page gives the chart (the plot's own div may still have Plotly's default).
         const box = gd.closest(".dash-graph") || gd;
+        figure = fitBars(figure, k, box.clientHeight);
         figure = Object.assign({}, figure, {
           data: fitData(figure.data, k),
           layout: fitLayout(figure.layout, k, box.clientWidth, box.clientHeight, figure.data)});
@@ -116,5 +168,5 @@
     }, 250);
   });
 
-  window.gmvFit = {scale: scale, sized: sized, refits: 0};
+  window.gmvFit = {scale: scale, sized: sized, note: fitNote, shape: fitShape, refits: 0};
 })();

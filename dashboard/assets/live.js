@@ -90,11 +90,11 @@
     drawnMarks = key;
     markedChart = chart;
     // A chart Dash is redrawing at that moment refuses: drawn again on the next fetch.
-    const k = window.gmvFit ? window.gmvFit.scale() : 1;
-    const notes = (marks.annotations || []).map(note => Object.assign({}, note, {
-      font: window.gmvFit ? window.gmvFit.sized(note.font, k, 12) : note.font}));
+    const fit = window.gmvFit, k = fit ? fit.scale() : 1;
+    const notes = (marks.annotations || []).map(note => fit ? fit.note(note, k) : note);
+    const shapes = (marks.shapes || []).map(shape => fit ? fit.shape(shape, k) : shape);
     Promise.resolve()
-      .then(() => window.Plotly.relayout(chart, {shapes: marks.shapes, annotations: notes}))
+      .then(() => window.Plotly.relayout(chart, {shapes: shapes, annotations: notes}))
       .catch(() => { drawnMarks = ""; });
   }
 

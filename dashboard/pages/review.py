@@ -33,6 +33,7 @@ from dashboard.data.review import (
     to_parquet,
 )
 from dashboard.figures import (
+    REVIEW_PLOT_PX,
     alert_marks,
     buckets_figure,
     cumulative_figure,
@@ -205,7 +206,7 @@ def _overview(source: live_data.DataSource, lang: str) -> Any:
     table = history.series(first, bounds[1] + 1, bucket_s)
     series = {"bucket_ms": table["bucket_ms"].to_pylist(),
               "all": [int(c) / 100 for c in table["gmv_cents"].to_pylist()]}
-    figure = buckets_figure(series, lang, "gmv")
+    figure = buckets_figure(series, lang, "gmv", most_steps=2)  # a strip 8rem tall
     figure["layout"] |= {"dragmode": "select", "selectdirection": "h",
                          "margin": figure["layout"]["margin"] | {"t": 4, "b": 28}}
     partial = partial_buckets(ReviewQuery(first, bounds[1] + 1, "minute"), bounds[1])
@@ -279,13 +280,16 @@ def refresh_review(start: str, end: str, resolution: str, dimension: str | None,
     history = source.history()
     table = history.series(query.start_ms, query.end_ms, query.bucket_s, query.dimension,
                            top=CHART_VALUES)
-    other = _comparison(source, query, report["baseline"]) if compare != "none" else None
+    # Split by a dimension, the lines are its values: the baseline's total is not comparable
+    # with them, and would squash them at the foot of its scale.
+    other = _comparison(source, query, report["baseline"]) \
+        if compare != "none" and query.dimension is None else None
     name = text(lang, f"compare_{compare}")
     figure = buckets_figure(chart_series(table, "gmv"), lang, "gmv",
                             chart_series(other, "gmv") if other is not None else None, name)
     bounds = history.bounds_ms()
     partial = partial_buckets(query, bounds[1] if bounds else None)
-    marks = alert_marks(report["incidents"], lang, query.end_ms, query.start_ms)
+    marks = alert_marks(report["incidents"], lang, query.end_ms, query.start_ms, REVIEW_PLOT_PX)
     figure["layout"]["shapes"] = marks["shapes"] + partial_marks(partial, query.bucket_s, lang)
     figure["layout"]["annotations"] = marks["annotations"]
     overview = Patch()

@@ -92,7 +92,9 @@ def test_bars_put_the_largest_on_top_with_local_names() -> None:
 def test_money_ticks_are_round_in_local_units() -> None:
     figure: dict = {"layout": {"yaxis": {}}}
     money_axis(figure, 26_844_512_345_678, "zh")
-    assert figure["layout"]["yaxis"]["ticktext"][:3] == ["0", "¥500亿", "¥1,000亿"]
+    axis = figure["layout"]["yaxis"]
+    assert axis["ticktext"][:3] == ["", "¥500亿", "¥1,000亿"]  # zero unwritten, in the corner
+    assert axis["range"] == [0, axis["tickvals"][-1]] and axis["tickvals"][-1] >= 268_445_123_456.78
 
 
 def test_pipeline_health_reads_like_an_operator_expects() -> None:

@@ -1,0 +1,275 @@
+"""The charts read when the night is crowded (issue #24, item 7): every milestone of the night
+crossed, a dozen incidents, measured in Chromium at 1366x768, 1920x1080 and 3840x2160. No two
+labels overlap; an incident's label stands at its band; an axis covers its data; the review's
+'by dimension' lines have their own scale; bar labels stay readable; lines widen with the screen;
+the bands are there on a fresh load. Screenshots of the crowded screens go to test-artifacts/ (or
+GMV_ARTIFACTS_DIR: docs/screenshots/ holds the ones taken with GMV_ARTIFACTS_DIR=docs/screenshots)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from dashboard.format import format_exact
+from dashboard.ids import Ids
+from rehearsal.publish import StreamPublisher
+from tests.conftest import wait_for
+from tests.e2e.conftest import (
+    ARTIFACTS,
+    Stack,
+    json_when_ready,
+    let_in,
+    publish_sample,
+    running_stack,
+)
+from tests.sample import STOCK, TRUTH, sample_payloads
+
+SIZES = {"1366x768": (1366, 768), "1920x1080": (1920, 1080), "3840x2160": (3840, 2160)}
+# 101 orders of just under ¥1,000万 at half a minute past midnight: the night crosses ¥1亿 and
+# ¥10亿 in one second, on top of the sample's ¥100万 and ¥1,000万.
+WHALES = 101
+WHALE_YUAN = Decimal("9999999.99")
+WHALE_TS_MS = 1794326430000  # 2026-11-11 00:00:30 Beijing time
+CROWDED_CENTS = int((Decimal(TRUTH["gmv"]) + WHALES * WHALE_YUAN) * 100)
+OVERSOLD = 5  # whales' items, each oversold in that second: five alerts at one moment
+MIN_ALERTS = 10
+MIN_BAR_TEXT_PX = 14
+GMV_LINE_PX = 4  # the night's GMV line at 1080p (dashboard/figures.py)
+
+# Everything a chart writes, as boxes on the screen: the annotations (incident labels), the
+# texts in the plot (milestones, bar values, shape labels), tick labels and the legend.
+LABELS = """(id) => {
+  const gd = document.querySelector(`#${id} .js-plotly-plot`);
+  const shown = el => { const r = el.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== 'hidden'; };
+  const box = el => { const r = el.getBoundingClientRect();
+    return {left: r.left, right: r.right, top: r.top, bottom: r.bottom}; };
+  const labels = [];
+  for (const note of gd.querySelectorAll('g.annotation')) {
+    const bg = note.querySelector('.annotation-text-g rect.bg') || note;
+    if (!shown(bg)) continue;
+    const index = Number(note.getAttribute('data-index'));
+    labels.push({kind: 'annotation', text: note.textContent, box: box(bg), index,
+                 name: (gd.layout.annotations[index] || {}).name || ''});
+  }
+  for (const text of gd.querySelectorAll('svg text')) {
+    if (text.closest('g.annotation') || text.closest('.hoverlayer') || !text.textContent.trim()
+        || !shown(text)) continue;
+    const kind = text.closest('.xtick, .ytick') ? 'tick' : text.closest('.legend') ? 'legend'
+      : 'text';
+    labels.push({kind, text: text.textContent, box: box(text),
+                 size: parseFloat(getComputedStyle(text).fontSize),
+                 bar: !!text.closest('.bartext, g.points')});
+  }
+  const rect = gd.getBoundingClientRect(), size = gd._fullLayout._size;
+  const plot = {left: rect.left + size.l, right: rect.left + size.l + size.w};
+  const bands = {};
+  for (const path of gd.querySelectorAll('.shapelayer path[data-index]')) {
+    const r = path.getBoundingClientRect();
+    bands[path.getAttribute('data-index')] = {left: Math.max(r.left, plot.left),
+                                              right: Math.min(r.right, plot.right)};
+  }
+  const ys = gd.data.flatMap(trace => (trace.y || []).filter(v => typeof v === 'number'));
+  const yaxis = gd._fullLayout.yaxis;
+  const lines = gd.data.filter(t => t.type === 'scatter' && t.line && t.line.width)
+    .map(t => ({name: t.name || '', width: t.line.width}));
+  const stroke = [...gd.querySelectorAll('.scatterlayer .js-line')]
+    .map(p => parseFloat(getComputedStyle(p).strokeWidth));
+  return {labels, bands, maxY: ys.length ? Math.max(...ys) : 0,
+          range: yaxis.range.map(Number), tickvals: (yaxis.tickvals || []).map(Number),
+          lines, stroke, rootPx: parseFloat(getComputedStyle(document.documentElement).fontSize)};
+}"""
+
+
+def overlapping(labels: list[dict[str, Any]]) -> list[str]:
+    """Pairs of labels whose boxes overlap by more than a pixel (tick labels of one axis are
+    test_sizes.py's)."""
+    found = []
+    for i, a in enumerate(labels):
+        for b in labels[i + 1:]:
+            p, q = a["box"], b["box"]
+            if p["left"] < q["right"] - 1 and q["left"] < p["right"] - 1 and \
+                    p["top"] < q["bottom"] - 1 and q["top"] < p["bottom"] - 1:
+                found.append(f"{a['kind']} {a['text']!r} and {b['kind']} {b['text']!r}")
+    return found
+
+
+def away_from_bands(measured: dict[str, Any]) -> list[str]:
+    """Incident labels not at their bands: inside the band where the band is wider than the
+    label, else across its middle. A label names its bands ('bands:3' or 'bands:3,4,5'); one
+    without a name labels the shape of its own index (one label per band)."""
+    wrong = []
+    for label in (x for x in measured["labels"] if x["kind"] == "annotation"):
+        name = label["name"] or f"bands:{label['index']}"
+        assert name.startswith("bands:"), f"an annotation of no band: {label}"
+        bands = [measured["bands"][i] for i in name[6:].split(",")]
+        left, right = min(b["left"] for b in bands), max(b["right"] for b in bands)
+        box = label["box"]
+        if right - left >= box["right"] - box["left"]:
+            ok = box["left"] >= left - 2 and box["right"] <= right + 2
+        else:
+            ok = box["left"] - 1 <= (left + right) / 2 <= box["right"] + 1
+        if not ok:
+            wrong.append(f"{label['text']!r} at {box['left']:.0f}..{box['right']:.0f}, "
+                         f"its band {left:.0f}..{right:.0f}")
+    return wrong
+
+
+def measure(page: Page, chart: str) -> dict[str, Any]:
+    found: dict[str, Any] = page.evaluate(LABELS, chart)
+    return found
+
+
+def whales() -> list[bytes]:
+    return [json.dumps({"order_id": f"whale-{i}", "ts": WHALE_TS_MS, "amount": str(WHALE_YUAN),
+                        "device": "mobile", "category": "digital", "region": "ZJ",
+                        "merchant_id": "m-whale", "buyer_id": f"b-whale-{i}",
+                        "item_id": f"i-whale-{i % OVERSOLD}", "quantity": 1}).encode()
+            for i in range(WHALES)]
+
+
+def whale_stock() -> list[bytes]:
+    """None of the whales' items in stock: each is oversold, all in the same second."""
+    return [json.dumps({"item_id": f"i-whale-{i}", "ts": WHALE_TS_MS - 60_000, "stock": 0}).encode()
+            for i in range(OVERSOLD)]
+
+
+@pytest.fixture(scope="module")
+def crowded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The sample night with its stock, and the whales: every incident of the sample and four
+    milestones, two of them in the same second."""
+    with running_stack(tmp_path_factory.mktemp("crowded")) as stack:
+        StreamPublisher(stack.client, stack.settings.inventory_stream).publish(
+            [*STOCK.read_bytes().splitlines(), *whale_stock()])
+        publish_sample(stack, [*sample_payloads(), *whales()])
+        accepted = TRUTH["accepted"] + WHALES
+        wait_for(lambda: stack.live().get("orders") == accepted, 120,
+                 "the worker never counted the night")
+        wait_for(lambda: json_when_ready(stack.base_url + "/api/summary").get("orders") == accepted,
+                 60, "the history files never caught up")
+        wait_for(lambda: len(json_when_ready(stack.base_url + "/api/alerts") or []) >= MIN_ALERTS,
+                 60, "the detectors raised too few alerts")
+        wait_for(lambda: "¥10亿" in json.dumps(
+            json_when_ready(stack.base_url + "/api/night-figures?lang=zh").get("milestones"),
+            ensure_ascii=False), 60, "the night's figures never reached ¥10亿")
+        yield stack
+
+
+def open_at(browser: Browser, stack: Stack, path: str, size: str) -> Page:
+    width, height = SIZES[size]
+    context = let_in(browser.new_context(viewport={"width": width, "height": height},
+                                         device_scale_factor=1, locale="zh-CN"))
+    page = context.new_page()
+    page.goto(stack.base_url + path)
+    return page
+
+
+def crowded_night_drawn(page: Page) -> None:
+    expect(page.locator(f"#{Ids.GMV_EXACT}")).to_have_text(format_exact(CROWDED_CENTS),
+                                                           timeout=30_000)
+    page.wait_for_function(f"""() => ['{Ids.NIGHT_CHART}', '{Ids.OPS_CHART}'].every(id =>
+        document.querySelectorAll(`#${{id}} g.annotation`).length > 0)
+        && [...document.querySelectorAll('#{Ids.NIGHT_CHART} .textpoint text')]
+           .some(t => t.textContent.includes('¥10亿'))
+        && document.querySelectorAll('#{Ids.REGIONS} .bartext, #{Ids.REGIONS} g.points text')
+           .length > 0""", timeout=30_000)
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_the_crowded_big_screen_reads_at_every_size(crowded: Stack, browser: Browser,
+                                                    size: str) -> None:
+    page = open_at(browser, crowded, "/", size)
+    try:
+        crowded_night_drawn(page)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"crowded-big-screen-{size}.png"))
+        assert not unreadable(page, size), "\n".join(unreadable(page, size))
+    finally:
+        page.context.close()
+
+
+def unreadable(page: Page, size: str) -> list[str]:
+    """What a person at the wall could not read on the big screen, every kind of it at once."""
+    problems = []
+    for chart in (Ids.NIGHT_CHART, Ids.OPS_CHART, Ids.CATEGORIES, Ids.REGIONS, Ids.DEVICE_TREND):
+        found = measure(page, chart)
+        problems += [f"{chart}: {p} overlap" for p in overlapping(found["labels"])]
+        problems += [f"{chart}: {p}" for p in away_from_bands(found)]
+    night = measure(page, Ids.NIGHT_CHART)
+    if night["range"][1] < night["maxY"] or max(night["tickvals"]) < night["maxY"]:
+        problems.append(f"night: axis {night['range']}, ticks to {max(night['tickvals'])}, "
+                        f"data to {night['maxY']}")
+    milestones = " ".join(x["text"] for x in night["labels"] if x["kind"] == "text")
+    if "¥10亿" not in milestones or "¥100万" not in milestones:
+        problems.append(f"night: milestones {milestones!r}")
+    # The GMV line widens with the screen (the root font size says how much).
+    k = night["rootPx"] / 16
+    if max(night["stroke"]) < 0.9 * GMV_LINE_PX * k:
+        problems.append(f"night: lines {night['stroke']} px at scale {k:.2f}")
+    if size != "3840x2160":
+        for chart in (Ids.CATEGORIES, Ids.REGIONS):  # the bars' values and names
+            found = measure(page, chart)["labels"]
+            small = [(x["text"], x["size"]) for x in found if x["size"] < MIN_BAR_TEXT_PX]
+            if small or not any(x.get("bar") for x in found):
+                problems.append(f"{chart}: bar labels under {MIN_BAR_TEXT_PX} px: {small}")
+    return problems
+
+
+def test_incident_bands_are_drawn_on_the_first_load(crowded: Stack, browser: Browser) -> None:
+    """Before the night's figures are first fetched (never, here): the page as it was served."""
+    context = let_in(browser.new_context(viewport={"width": 1920, "height": 1080}))
+    page = context.new_page()
+    page.route("**/api/night-figures*", lambda route: route.abort())
+    try:
+        page.goto(crowded.base_url + "/")
+        for chart in (Ids.NIGHT_CHART, Ids.OPS_CHART):
+            page.wait_for_function(f"""() => document.querySelectorAll(
+                '#{chart} .shapelayer path[data-index]').length > 0
+                && document.querySelectorAll('#{chart} g.annotation').length > 0""",
+                                   timeout=15_000)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("size", ["1366x768", "1920x1080"])
+def test_the_review_by_dimension_has_its_own_scale(crowded: Stack, browser: Browser,
+                                                   size: str) -> None:
+    """A range after the whales, against the previous range (which has them): by region, each
+    region's line is drawn on a scale of its own, not against the previous range's total."""
+    page = open_at(browser, crowded, "/review", size)
+    try:
+        chart = Ids.REVIEW_CHART
+        for field, value in ((Ids.REVIEW_START, "2026-11-11 00:02:00"),
+                             (Ids.REVIEW_END, "2026-11-11 00:06:00")):
+            page.locator(f"#{field}").fill(value)
+            page.locator(f"#{field}").press("Enter")
+        page.locator(f"#{Ids.REVIEW_COMPARE}").get_by_text("前一时段").click()
+        page.wait_for_function(f"""() => {{ const gd = document.querySelector('#{chart} .js-plotly-plot');
+            return gd && gd.data.length > 1 && gd.data[0].x.length
+              && gd.data[0].x[0].startsWith('2026-11-11 00:02'); }}""", timeout=30_000)
+        total = measure(page, chart)
+        assert total["range"][1] >= total["maxY"] and max(total["tickvals"]) >= total["maxY"], \
+            (total["range"], total["tickvals"], total["maxY"])
+        assert not overlapping(total["labels"]), overlapping(total["labels"])
+        assert not away_from_bands(total), away_from_bands(total)
+
+        page.locator(f"#{Ids.REVIEW_DIMENSION}").click()
+        page.get_by_role("option", name="地区", exact=True).click()
+        page.wait_for_function(f"""() => {{ const gd = document.querySelector('#{chart} .js-plotly-plot');
+            return gd && gd.data.length > 3; }}""", timeout=30_000)
+        regions = measure(page, chart)
+        assert regions["range"][1] >= regions["maxY"]
+        assert max(regions["tickvals"]) >= regions["maxY"]
+        # The largest region fills most of the chart, rather than a sliver under a total.
+        assert regions["maxY"] >= 0.5 * regions["range"][1], (regions["maxY"], regions["range"])
+        assert not overlapping(regions["labels"]), overlapping(regions["labels"])
+        assert not away_from_bands(regions), away_from_bands(regions)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.locator(f"#{chart}").screenshot(path=str(ARTIFACTS / f"review-by-region-{size}.png"))
+    finally:
+        page.context.close()
