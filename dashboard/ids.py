@@ -16,6 +16,7 @@ class Ids(StrEnum):
     CLOCK_TICK = "clock-tick"
     CLOCK = "clock"
     STALE_BANNER = "stale-banner"
+    SIGN_IN_BANNER = "sign-in-banner"  # a poll or callback refused: sign in, reload (session.js)
     GMV = "gmv"
     GMV_EXACT = "gmv-exact"
     SCALES = "scales"  # how the headline is scaled (亿/万, B/M), for the browser
