@@ -60,10 +60,11 @@ def sign_in_banner() -> html.Div:
     (the page's own is in its address), and whether this is a kiosk wall, which no sign-in page
     can help."""
     who = current_identity() if flask.has_request_context() else None
-    words = {f"data-{key.replace('_', '-')}-{lang}": text(lang, key) for lang in LANGUAGES
-             for key in ("sign_in_needed", "access_changed", "kiosk_link_ended")}
-    return html.Div(id=Ids.SIGN_IN_BANNER, className="banner banner-sign-in", role="alert",
-                    **words, **{"data-kiosk": "yes" if who and who.kind == "kiosk" else "no"})
+    data: dict[str, Any] = {f"data-{key.replace('_', '-')}-{lang}": text(lang, key)
+                            for lang in LANGUAGES
+                            for key in ("sign_in_needed", "access_changed", "kiosk_link_ended")}
+    data["data-kiosk"] = "yes" if who and who.kind == "kiosk" else "no"
+    return html.Div(id=Ids.SIGN_IN_BANNER, className="banner banner-sign-in", role="alert", **data)
 
 
 def page_layout(what: Can, layout: Callable[..., Any]) -> Callable[..., Any]:

@@ -25,7 +25,7 @@ RECORD_BANNERS = """
   const seen = () => JSON.parse(sessionStorage.getItem("banners") || "[]");
   const look = () => {
     const shown = seen();
-    for (const id of ["%(stale)s", "%(sign_in)s"]) {
+    for (const id of BANNER_IDS) {
       const banner = document.getElementById(id);
       const said = banner && banner.classList.contains("banner-on") ? banner.textContent : "";
       if (said && !shown.some(s => s.id === id && s.text === said)) shown.push({id, text: said});
@@ -35,7 +35,7 @@ RECORD_BANNERS = """
   new MutationObserver(look).observe(document, {subtree: true, childList: true,
                                                 attributes: true, characterData: true});
 })();
-""" % {"stale": Ids.STALE_BANNER, "sign_in": Ids.SIGN_IN_BANNER}
+""".replace("BANNER_IDS", json.dumps([Ids.STALE_BANNER, Ids.SIGN_IN_BANNER]))
 
 
 def banners_seen(page: Page) -> list[dict[str, Any]]:
