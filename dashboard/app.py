@@ -14,6 +14,7 @@ from dashboard.callback_body import CallbackBodyCheck
 from dashboard.data.live import DataSource
 from dashboard.data.rollups import warm_in_background
 from dashboard.gate import Gate
+from dashboard.nav import sign_in_banner
 from dashboard.perimeter import Perimeter, parse_allowed_hosts
 from dashboard.security_headers import security_headers
 
@@ -35,7 +36,8 @@ def create_app(settings: Settings) -> dash.Dash:
     app.server.before_request(CallbackBodyCheck(app.callback_map))
     from dashboard.pages import big_screen, guess, ops, review  # noqa: F401  (register the pages)
 
-    app.layout = html.Div(dash.page_container)
+    # A function: the sign-in banner knows who the page is for (a kiosk wall, or not).
+    app.layout = lambda: html.Div([sign_in_banner(), dash.page_container])
     # Dash sets itself up on its first request, and a second request arriving meanwhile (gunicorn
     # threads, a browser fetching its scripts) finds the script registry empty and fails
     # (plotly/dash#3971). One request before serving any closes that gap.

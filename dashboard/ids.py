@@ -17,6 +17,7 @@ class Ids(StrEnum):
     CLOCK = "clock"
     NIGHT_CLOCK = "night-clock"  # /ops: the night's clock, its orders' latest second
     STALE_BANNER = "stale-banner"
+    SIGN_IN_BANNER = "sign-in-banner"  # a poll or callback refused: sign in, reload (session.js)
     GMV = "gmv"
     GMV_EXACT = "gmv-exact"
     SCALES = "scales"  # how the headline is scaled (亿/万, B/M), for the browser

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import flask
 from dash import dcc, html
 from flask_wtf.csrf import generate_csrf
 
-from dashboard.format import text
+from dashboard.format import LANGUAGES, text
 from dashboard.gate import allowed, current_identity, lang_or_default
 from dashboard.ids import Ids
 from dashboard.roles import PAGES, VIEWS, Can, Identity
@@ -51,6 +52,19 @@ def refused(lang: str, who: Identity | None) -> html.Div:
             dcc.Link(text(lang, key), href=f"{path}?lang={lang}", className="nav-link")
             for path, key in VIEWS if who is not None and who.can(PAGES[path])]),
         sign_out_form(lang)])
+
+
+def sign_in_banner() -> html.Div:
+    """The banner a page shows when the server refuses its polls or callbacks (a war room that
+    gained users, a session ended, a role changed; assets/session.js): its words in each language
+    (the page's own is in its address), and whether this is a kiosk wall, which no sign-in page
+    can help."""
+    who = current_identity() if flask.has_request_context() else None
+    data: dict[str, Any] = {f"data-{key.replace('_', '-')}-{lang}": text(lang, key)
+                            for lang in LANGUAGES
+                            for key in ("sign_in_needed", "access_changed", "kiosk_link_ended")}
+    data["data-kiosk"] = "yes" if who and who.kind == "kiosk" else "no"
+    return html.Div(id=Ids.SIGN_IN_BANNER, className="banner banner-sign-in", role="alert", **data)
 
 
 def page_layout(what: Can, layout: Callable[..., Any]) -> Callable[..., Any]:

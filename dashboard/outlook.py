@@ -19,6 +19,7 @@ from dashboard.format import (
 )
 from dashboard.guesses import Guess, standings
 from dashboard.ids import Ids
+from dashboard.pipeline import capacity_eps
 from dashboard.shown import shown
 from ingest.forecast import MIN_MINUTES
 
@@ -98,7 +99,7 @@ def ops_outlook(night: dict[str, Any] | None, live: dict[str, Any] | None,
 def headroom_rows(live: dict[str, Any] | None, lang: str) -> list[Any]:
     live = live or {}
     peak = live.get("peak_ops")
-    capacity = live.get("capacity_best_eps") or live.get("capacity_eps")
+    capacity = capacity_eps(live)
     rows: list[Any] = []
     if peak and capacity:
         ratio = f"{capacity / peak:.1f}×"

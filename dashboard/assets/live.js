@@ -176,6 +176,8 @@
       // browser clock that disagrees with the server's.
       tick: function (n, feed, lang, words) {
         const clock = beijing(Date.now()).slice(11);
+        // Refused by the server (session.js says why): the data is not stale, this page is.
+        if (window.gmvSession && window.gmvSession.refused) return [clock, "", "banner", "page"];
         if (!feed) return [clock, words.waiting, "banner banner-on", "page page-stale"];
         const age = feed.age_ms + (Date.now() - feed.received_at);
         // Live, but entries were removed from the stream before they were counted: the total
