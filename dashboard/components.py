@@ -67,9 +67,12 @@ def banner() -> html.Div:
 
 def header(lang: str, title_key: str, controls: list[Any] | None = None,
            clock: bool = True) -> html.Header:
-    """The title, the view's controls and (on live views) the Beijing-time clock."""
-    clock_box = html.Div([html.Span(text(lang, "beijing_time"), className="clock-label"),
-                          html.Span(id=Ids.CLOCK, className="clock")], className="clock-box")
+    """The title, the view's controls and (on live views) the night's clock: the time of the
+    night's data (its newest orders' second, walked on while the feed is live), one clock for
+    everything the screen shows; a replayed or continued night is not at the wall's time."""
+    clock_box = html.Div([html.Span(text(lang, "night_time"), className="clock-label"),
+                          html.Span("--:--:--", id=Ids.CLOCK, className="clock")],
+                         className="clock-box", title=text(lang, "night_time_hint"))
     return html.Header(className="header", children=[
         html.Div([html.Span("11.11", className="brand"), html.H1(text(lang, title_key))],
                  className="title"),

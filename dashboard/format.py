@@ -195,6 +195,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "acked_ago": "{ago}确认", "acked_ago_by": "{ago}确认 · {who}", "ago_now": "刚刚",
         "ago_min": "{n} 分钟前", "wall_clock": "（墙钟时间）",
         "night_time": "夜晚时间",
+        "night_time_hint": "本夜的时钟：最新计入订单的北京时间（正式活动夜即为当前时间）",
         "per_hour": "每小时", "overview": "全天概览 · 拖选时间范围", "what_changed": "变化来源",
         "what_changed_hint": "各取值相对基准占比的 GMV 变化：(本时段占比 − 基准占比) × "
                              "本时段 GMV；点击一行看曲线",
@@ -302,6 +303,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "acked_ago": "acknowledged {ago}", "acked_ago_by": "acknowledged by {who} · {ago}",
         "ago_now": "just now", "ago_min": "{n} min ago",
         "wall_clock": " (wall clock)", "night_time": "Night time",
+        "night_time_hint": "The night's clock: Beijing time of the newest orders counted (on the "
+                           "festival night itself, the time now)",
         "per_hour": "Per hour", "overview": "The whole day · drag to choose a range",
         "what_changed": "What changed",
         "what_changed_hint": "GMV each value gained or lost against its baseline share: "
