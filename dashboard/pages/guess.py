@@ -122,7 +122,8 @@ FAR_TIMES = 5  # a guess this many times the forecast (or more) is asked about b
 def far_question(cents: int, lang: str) -> str | None:
     """The question for a guess at least FAR_TIMES the forecast's final ('3200亿' typed from the
     hint, a digit too many), or None."""
-    forecast = (live_data.source().night() or {}).get("forecast") or {}
+    source = live_data.source()  # the live snapshot's (the freshest), else the night's
+    forecast = (source.live() or {}).get("forecast") or (source.night() or {}).get("forecast") or {}
     if forecast.get("status") != "ok" or not forecast.get("final_gmv_cents"):
         return None
     target = int(forecast["final_gmv_cents"])
