@@ -214,6 +214,9 @@ class _HourWriter:
         self.pending: list[pa.Table] = []
         self.pending_rows = self.rows = 0
         self.max_arrival_ms: int | None = 0  # None once an input's is unknown
+        # The file's event-time bounds over every row it holds: the review picks files by them.
+        self.low: int | None = None
+        self.high: int | None = None
 
     def arrived(self, max_arrival_ms: int | None) -> None:
         """An input's newest arrival: the file's is the newest of its inputs' (unknown if one's
@@ -221,8 +224,6 @@ class _HourWriter:
         if self.max_arrival_ms is not None:
             self.max_arrival_ms = None if max_arrival_ms is None else max(self.max_arrival_ms,
                                                                           max_arrival_ms)
-        self.low: int | None = None
-        self.high: int | None = None
 
     def write(self, rows: pa.Table) -> None:
         self.pending.append(rows.cast(STORED))
