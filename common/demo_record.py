@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 RECORD = "demo-night.json"
+NEW, CONTINUED, OVER = "new", "continued", "over"  # which night a run publishes
 
 
 class LastRun:
@@ -33,7 +34,7 @@ def _last_run(path: Path) -> dict[str, Any] | None:
     try:
         runs = json.loads(path.read_text()).get("runs")
         run = runs[-1]
-        if run["mode"] in ("new", "continued") and isinstance(run["from_s"], int) and \
+        if run["mode"] in (NEW, CONTINUED) and isinstance(run["from_s"], int) and \
                 isinstance(run["wall_ms"], int):
             return {"mode": run["mode"], "from_s": run["from_s"], "wall_ms": run["wall_ms"]}
     except (OSError, ValueError, AttributeError, LookupError, TypeError):

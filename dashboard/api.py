@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from common.demo_record import LastRun
+from common.demo_record import CONTINUED, LastRun
 from dashboard.components import night_payload
 from dashboard.data.live import DataSource, snapshot_age_ms
 from dashboard.gate import Gate
@@ -71,7 +71,7 @@ class Api:
         now_ms = int(time.time() * 1000)
         headers = {"X-Snapshot-Age-Ms": str(snapshot_age_ms(raw, now_ms))}
         run = self.last_run()
-        if run is not None and run["mode"] == "continued" and \
+        if run is not None and run["mode"] == CONTINUED and \
                 0 <= now_ms - run["wall_ms"] < CONTINUED_NOTICE_MS:
             # The demo continued a night it had stopped: the screens say so for a while (a
             # jump in time, or a quiet gap, is then no mystery). Ages, not times: the browser's

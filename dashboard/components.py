@@ -66,17 +66,23 @@ def banner() -> html.Div:
 
 
 def header(lang: str, title_key: str, controls: list[Any] | None = None,
-           clock: bool = True) -> html.Header:
-    """The title, the view's controls and (on live views) the night's clock: the time of the
-    night's data (its newest orders' second, walked on while the feed is live), one clock for
-    everything the screen shows; a replayed or continued night is not at the wall's time."""
-    clock_box = html.Div([html.Span(text(lang, "night_time"), className="clock-label"),
-                          html.Span("--:--:--", id=Ids.CLOCK, className="clock")],
-                         className="clock-box", title=text(lang, "night_time_hint"))
+           clock: bool = True, live: dict[str, Any] | None = None) -> html.Header:
+    """The title, the view's controls and (on live views) the night's clock, at `live`'s."""
     return html.Header(className="header", children=[
         html.Div([html.Span("11.11", className="brand"), html.H1(text(lang, title_key))],
                  className="title"),
-        *(controls or []), clock_box if clock else ""])
+        *(controls or []), night_clock(lang, live) if clock else ""])
+
+
+def night_clock(lang: str, live: dict[str, Any] | None = None) -> html.Div:
+    """The one clock of a live screen: the night's (the newest second of its data, which its
+    alerts are stamped by), kept by the pages' tick; a replayed or continued night is not at the
+    wall's time."""
+    latest = (live or {}).get("latest_second_ms")
+    return html.Div([html.Span(text(lang, "night_time"), className="clock-label"),
+                     html.Span(clock(latest) if latest else "--:--:--", id=Ids.CLOCK,
+                               className="clock")],
+                    className="clock-box", title=text(lang, "night_time_hint"))
 
 
 def tile(lang: str, label_key: str, value_id: str, value: str = "—", extra: Any = None) -> html.Div:

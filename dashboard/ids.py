@@ -15,7 +15,6 @@ class Ids(StrEnum):
     SLOW_TICK = "slow-tick"  # the night charts' interval
     CLOCK_TICK = "clock-tick"
     CLOCK = "clock"
-    NIGHT_CLOCK = "night-clock"  # /ops: the night's clock, its orders' latest second
     STALE_BANNER = "stale-banner"
     SIGN_IN_BANNER = "sign-in-banner"  # a poll or callback refused: sign in, reload (session.js)
     GMV = "gmv"

@@ -16,10 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from common.atomic import atomic_path
-from common.demo_record import RECORD
+from common.demo_record import CONTINUED, NEW, OVER, RECORD
 from rehearsal.simulate import NightPlan
-
-NEW, CONTINUED, OVER = "new", "continued", "over"
 
 
 @dataclass
@@ -40,11 +38,6 @@ class DemoNight:
     @property
     def end_s(self) -> int:
         return self.start_s + self.duration_s
-
-    def same_night(self, plan: NightPlan) -> bool:
-        return (self.seed, self.peak_ops, self.festival_day, self.start_s, self.duration_s) == (
-            plan.seed, plan.peak_ops, plan.festival_day.isoformat(), plan.start_s,
-            plan.duration_s)
 
     def plan_for(self, plan: NightPlan) -> NightPlan:
         """`plan` (its incidents) as this night: from where it was published up to."""

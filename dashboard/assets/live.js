@@ -176,14 +176,14 @@
       // The feed's age is its age when the server read it plus the time since: immune to a
       // browser clock that disagrees with the server's.
       tick: function (n, feed, lang, words) {
-        // The night's clock: its newest second, walked on by the feed's age while it is live,
-        // and stopped where the data stops (the banner then says how old it is).
-        const age = feed ? feed.age_ms + (Date.now() - feed.received_at) : 0;
+        // The night's clock: the newest second its data holds (where the data stops, it stops;
+        // the banner then says how old it is).
         const clock = !feed || feed.night_ms === null || feed.night_ms === undefined ? "--:--:--"
-          : beijing(feed.night_ms + 1000 + Math.min(age, STALE_AFTER_MS)).slice(11);
+          : beijing(feed.night_ms).slice(11);
         // Refused by the server (session.js says why): the data is not stale, this page is.
         if (window.gmvSession && window.gmvSession.refused) return [clock, "", "banner", "page"];
         if (!feed) return [clock, words.waiting, "banner banner-on", "page page-stale"];
+        const age = feed.age_ms + (Date.now() - feed.received_at);
         // Live, but entries were removed from the stream before they were counted: the total
         // is short by them, and the room is told so (the operators have the stream_gap alert).
         if (age <= STALE_AFTER_MS && feed.gaps) return [clock, words.gap, "banner banner-on banner-gap", "page"];

@@ -15,15 +15,3 @@
     }
   }, true);
 })();
-
-// The night's clock on /ops: the latest second of the snapshot, in Beijing time (the night's own
-// clock, which its alerts are stamped by), not the wall clock.
-window.dash_clientside = Object.assign({}, window.dash_clientside, {
-  gmv_ops: {
-    night_clock: function (live) {
-      if (!live || !live.latest_second_ms) return window.dash_clientside.no_update;
-      const BEIJING_OFFSET_MS = 8 * 3600 * 1000;  // no daylight saving in China
-      return new Date(live.latest_second_ms + BEIJING_OFFSET_MS).toISOString().slice(11, 19);
-    },
-  },
-});

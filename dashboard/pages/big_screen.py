@@ -20,7 +20,7 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
     live = live_data.source().live()
     return html.Div(className="kiosk", lang="zh-CN" if lang == "zh" else "en", children=[
         html.Div(id=Ids.PAGE, className="page", children=[
-            *plumbing(lang, live), banner(), header(lang, "title"), headline(lang, live),
+            *plumbing(lang, live), banner(), header(lang, "title", live=live), headline(lang, live),
             night_panels(lang, live, fill=True)]),
     ])
 

@@ -9,12 +9,10 @@ from typing import Any
 import dash
 from dash import (
     ALL,
-    ClientsideFunction,
     Input,
     Output,
     State,
     callback,
-    clientside_callback,
     dcc,
     html,
     no_update,
@@ -58,7 +56,7 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
         wide_only(lang),
         html.Div(id=Ids.PAGE, className="page", children=[
             *plumbing(lang, live), banner(),
-            header(lang, "ops_title", [nav(lang, "/ops"), night_clock(lang, live)], clock=False),
+            header(lang, "ops_title", [nav(lang, "/ops")], live=live),
             headline(lang, live),
             html.Section(className="ops-grid", children=[
                 alerts_panel(lang),
@@ -91,22 +89,6 @@ def layout(lang: str | None = None, **_: Any) -> html.Div:
             ]),
             night_panels(lang, live)]),
     ])
-
-
-def night_clock(lang: str, live: dict[str, Any] | None) -> html.Div:
-    """The one clock of /ops: the night's (its orders' latest second), which its alerts are
-    stamped by; on a rehearsal the wall clock is hours away from it."""
-    latest = (live or {}).get("latest_second_ms")
-    return html.Div(className="clock-box", children=[
-        html.Span(text(lang, "night_time"), className="clock-label"),
-        html.Span(clock(latest) if latest else "—", id=Ids.NIGHT_CLOCK, className="clock"),
-        # The live pages' tick writes the wall clock here with the staleness banner: kept, unseen.
-        html.Span(id=Ids.CLOCK, hidden=True)])
-
-
-clientside_callback(ClientsideFunction("gmv_ops", "night_clock"),
-                    Output(Ids.NIGHT_CLOCK, "children"), Input(Ids.LIVE, "data"),
-                    prevent_initial_call=True)
 
 
 def alerts_panel(lang: str) -> html.Div:
