@@ -154,18 +154,16 @@ class DataSource:
                       self.settings.festival_date)
 
     def guesses(self) -> tuple[Guess, ...]:
-        """The guesses, read again at most once a second by each process."""
+        """The guesses, read again only when the board's files changed (a page drawn right after
+        a guess, by any process, shows it)."""
         board = self.guess_board()
-        return _reused_guesses(board, int(time.monotonic() / GUESSES_REUSE_S))
+        return _reused_guesses(board, board.version())
 
     def last_year(self) -> History | None:
         path = last_year_dir(self.settings.data_dir, self.settings.last_year_data_dir)
         return History(path, cache_root=self.settings.data_dir) \
             if path is not None and orders_dir(path).is_dir() else None
 
-
-
-GUESSES_REUSE_S = 1.0
 
 
 @functools.lru_cache(maxsize=4)
@@ -175,7 +173,8 @@ def _board(data_dir: Path, close_at: str, festival_date: str) -> GuessBoard:
 
 
 @functools.lru_cache(maxsize=2)
-def _reused_guesses(board: GuessBoard, _second: int) -> tuple[Guess, ...]:
+def _reused_guesses(board: GuessBoard, _version: tuple[tuple[int, int, int], ...]
+                    ) -> tuple[Guess, ...]:
     return tuple(board.guesses())
 
 

@@ -94,12 +94,10 @@ def _yours(mine: Any, lang: str) -> str:
                 time=clock(mine.at_ms)) if mine else ""
 
 
-def board_table(lang: str, fresh: bool = False) -> Any:
-    """Every guess: ranked against the final (after the day) or the forecast (during it).
-    `fresh`: read the guesses now (after a change), not as reused for a second."""
+def board_table(lang: str) -> Any:
+    """Every guess: ranked against the final (after the day) or the forecast (during it)."""
     source = live_data.source()
-    guesses = tuple(source.guess_board().guesses()) if fresh else source.guesses()
-    board = board_of(source.night(), guesses, source.guess_board().closes_at_ms)
+    board = board_of(source.night(), source.guesses(), source.guess_board().closes_at_ms)
     if not board["count"]:
         return html.P(text(lang, "guess_none"), className="quiet")
     against = {"final": "guess_against_final", "forecast": "guess_against_forecast"}.get(
@@ -161,7 +159,7 @@ def submit(clicks: int | None, name: str | None, amount: str | None, lang: str,
                            amount=format_exact(guess.amount_cents))
     saved = text(lang, "guess_saved", name=guess.name,
                  amount=format_short(guess.amount_cents, lang))
-    return saved, "guess-note ok", _yours(guess, lang), board_table(lang, fresh=True), None
+    return saved, "guess-note ok", _yours(guess, lang), board_table(lang), None
 
 
 dash.register_page(__name__, path="/guess", title="GMV 11.11 · guess", name="guess",

@@ -144,3 +144,19 @@ def test_the_closing_time_setting() -> None:
     assert closing_ms("2026-11-10T12:00:00+00:00", "2026-11-11") == CLOSES - 4 * 3_600_000
     with pytest.raises(ValueError, match="GMV_GUESSES_CLOSE_AT"):
         closing_ms("tonight", "2026-11-11")
+
+
+def test_a_guess_written_by_another_process_shows_on_the_next_page_drawn(tmp_path: Path) -> None:
+    """Each server process keeps the guesses it read until the board's files change: a page drawn
+    a moment after a guess, by any process, shows it (they were kept a second: the English page
+    opened right after a guess on the Chinese one said 'No guesses yet')."""
+    from common.settings import load_settings
+    from dashboard.data.live import DataSource
+
+    settings = load_settings({}, data_dir=tmp_path, guesses_close_at="2026-11-11T00:00")
+    source = DataSource.connect(settings)
+    assert source.guesses() == ()
+    other_process = GuessBoard(tmp_path, CLOSES)
+    for n, name in enumerate(["Mei", "Bo", "Ana"], start=1):
+        other_process.submit(Guesser.by_name(name, "local"), f"{n}亿", BEFORE + n)
+        assert [g.name for g in source.guesses()] == ["Mei", "Bo", "Ana"][:n]
