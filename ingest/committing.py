@@ -4,14 +4,17 @@ the store names them. What this owns is the store's truth, kept in step with eac
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
+from pathlib import Path
 
 import pyarrow as pa
 
+from common.logs import log_line
 from common.settings import Settings
 from ingest.checkpoint import Checkpoint
-from ingest.compaction import Compaction, Compactor
+from ingest.compaction import Compaction, Compactor, true_bounds
 from ingest.continuity import BEHIND, REMOVED, StreamGap
 from ingest.faults import FaultPlan
 from ingest.history import Manifest, orders_dir, part_checkpoint
@@ -22,7 +25,22 @@ from ingest.stages import Stages
 from ingest.store import Commit, FileEntry, Store, accounting
 from ingest.windows import merchant_minutes, window_deltas
 
+log = logging.getLogger("gmv.ingest")
 RECENT_CHECKPOINTS = 2_000  # told in the manifest: ten minutes of commits at 300 ms
+
+
+def _with_true_bounds(store: Store, folder: Path) -> list[FileEntry]:
+    """The committed files, any compacted hour's wrong bounds corrected first (one line each)."""
+    files = store.files()
+    wrong = true_bounds(folder, files)
+    if not wrong:
+        return files
+    was = {f.name: (f.min_ts_ms, f.max_ts_ms) for f in files}
+    store.correct_bounds(wrong)
+    for entry in wrong:
+        log_line(log, logging.WARNING, "file_bounds_corrected", file=entry.name,
+                 was=was[entry.name], now=(entry.min_ts_ms, entry.max_ts_ms))
+    return store.files()
 
 
 class Committer:
@@ -31,7 +49,7 @@ class Committer:
         self.store, self.faults, self.stages = store, faults, stages
         self.stream, self.data_dir = settings.orders_stream, settings.data_dir
         self.position = store.position()
-        self.files = store.files()  # the committed files, kept as each commit changes them
+        self.files = _with_true_bounds(store, orders_dir(self.data_dir))
         remove_unnamed(self.data_dir, self.files)
         self.gaps = store.stream_gaps()  # entries found removed unread, committed
         self.pending_gaps: list[StreamGap] = []  # ... found since the last commit

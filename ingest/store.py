@@ -179,6 +179,12 @@ class Store:
             "FROM files "
             "ORDER BY checkpoint, name").fetchall()]
 
+    def correct_bounds(self, entries: list[FileEntry]) -> None:
+        """Files' event-time bounds as their rows give them (ingest/compaction.py true_bounds)."""
+        for entry in entries:
+            self.db.execute("UPDATE files SET min_ts_ms = ?, max_ts_ms = ? WHERE name = ?",
+                            [entry.min_ts_ms, entry.max_ts_ms, entry.name])
+
     def commit(self, stream: str, commit: Commit) -> None:
         """The checkpoint's effect with its position, all or nothing."""
         db = self.db

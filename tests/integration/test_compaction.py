@@ -3,18 +3,22 @@ two an hour, through the real files and the compactor's own thread."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import redis
 
+from common.settings import Settings
 from ingest.checkpoint import with_fingerprints
 from ingest.compaction import HOUR_FILES, HOUR_MS, Compaction, Compactor
 from ingest.contract import ORDER_SCHEMA
 from ingest.dedupe import fingerprints
-from ingest.history import orders_dataset, orders_dir
+from ingest.history import orders_dataset, orders_dir, read_manifest
 from ingest.parts import write_part
-from ingest.store import FileEntry
+from ingest.store import FileEntry, opened
+from ingest.worker import run_worker
 from tests.conftest import MIDNIGHT_MS
 
 
@@ -94,3 +98,34 @@ def test_a_compacted_hours_bounds_cover_every_row_it_holds(tmp_path: Path) -> No
     low, high = pc.min_max(ts_ms).values()
     assert (hour.min_ts_ms, hour.max_ts_ms) == (low.as_py(), high.as_py()) == (
         MIDNIGHT_MS, MIDNIGHT_MS + 2_000_000 + (120_000 - 1) * 8)
+
+
+def test_a_worker_starting_on_hours_merged_with_wrong_bounds_corrects_them(
+        redis_client: redis.Redis, settings: Settings, order_factory, caplog) -> None:
+    """Hours merged before that fix keep their wrong bounds in the store until merged again (last
+    year's night never is): a worker starting on such a data dir corrects them from the files'
+    Parquet statistics, says so in one line each, and the manifest the review reads has them."""
+    data_dir = settings.data_dir
+    merged = compact(Compactor(data_dir, lambda step: None), parts(data_dir, order_factory, 6))
+    assert len(merged.added) == 3
+    store = opened(data_dir / "gmv.duckdb")
+    for entry in merged.added:  # as the old writer recorded them: the last input's bounds only
+        store.db.execute(
+            "INSERT INTO files (name, kind, rows, min_ts_ms, max_ts_ms, checkpoint, checksum, "
+            "max_arrival_ms) VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
+            [entry.name, entry.kind, entry.rows, entry.max_ts_ms - 1000, entry.max_ts_ms,
+             entry.checksum, entry.max_arrival_ms])
+    store.close()
+    with caplog.at_level(logging.WARNING, logger="gmv.ingest"):
+        run_worker(redis_client, settings, until_idle=True)
+    truth = {e.name: (e.min_ts_ms, e.max_ts_ms) for e in merged.added}
+    assert all(low == high - 49_000 for low, high in truth.values())  # 50 orders a second apart
+    assert {f.name: (f.min_ts_ms, f.max_ts_ms) for f in read_manifest(data_dir)} == truth
+    store = opened(data_dir / "gmv.duckdb")
+    assert {f.name: (f.min_ts_ms, f.max_ts_ms) for f in store.files()} == truth
+    store.close()
+    assert sum("file_bounds_corrected" in r.getMessage() for r in caplog.records) == 3
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="gmv.ingest"):  # once: right ones stay as are
+        run_worker(redis_client, settings, until_idle=True)
+    assert not any("file_bounds_corrected" in r.getMessage() for r in caplog.records)
