@@ -8,6 +8,7 @@ import argparse
 import logging
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ from bench.rehearse import rehearse_alerts
 from bench.scoring import Score
 from common.redis_server import EmbeddedRedis, connect
 from common.settings import load_settings
+from ingest.day_shape import DEFAULT_SHAPE
+from rehearsal.festival import DEFAULT_NIGHT, NightShape
 from rehearsal.incidents import KINDS, Incident, every_kind
 from rehearsal.simulate import NightPlan
 
@@ -29,17 +32,51 @@ MAGNITUDES = {
     "oversell": (0.5, 3.0), "malformed_burst": (0.05, 0.2), "duplicate_resend": (0.2, 0.5),
     "late_arrivals": (0.15, 0.4),
 }
+# Each kind at full magnitude (--magnitude 1.0): a path or a channel wholly dark, prices 25x,
+# a payment outage failing 95 % of the orders; --magnitude m scales each (half: 50 % dark, 12.5x).
+FULL = {
+    "payment_outage": 0.95, "payment_dark": 1.0, "device_dark": 1.0, "region_dark": 1.0,
+    "price_glitch": 25.0, "bot_burst": 0.15, "oversell": 1.0, "malformed_burst": 0.10,
+    "duplicate_resend": 0.30, "late_arrivals": 0.25,
+}
 TARGETS = {"recall": 0.95, "false_per_hour": 1.0, "median_delay_s": 10.0, "oversell_delay_s": 2.0}
+# Nights the detectors were not tuned on (--shapes all): the simulator's own rate curve, a sharper
+# and a flatter surge, a quieter night, a second wave after the surge.
+FAMILIES: dict[str, NightShape] = {
+    "default": DEFAULT_NIGHT,
+    "sharp": NightShape(replace(DEFAULT_SHAPE, surge_fast=0.85, surge_fast_s=90.0,
+                                surge_slow=0.15)),
+    "flat": NightShape(replace(DEFAULT_SHAPE, surge_fast=0.35, surge_fast_s=900.0,
+                               surge_slow=0.65, surge_slow_s=1800.0)),
+    "quiet": NightShape(replace(DEFAULT_SHAPE, floor=0.0015, surge_slow=0.2)),
+    "second-wave": NightShape(DEFAULT_SHAPE, second=0.45, second_at_s=0),  # placed per night
+}
 
 
-def night(seed: int) -> NightPlan:
+def night(seed: int, magnitude: float | None = None, family: str = "default") -> NightPlan:
+    """The seed's window and incidents; magnitudes drawn from MAGNITUDES, or each kind's FULL
+    one times `magnitude`; the rate curve of `family`."""
     start, duration, peak = SHAPES[seed % len(SHAPES)]
     rng = np.random.default_rng([seed, 0xA1E7])
-    incidents = [Incident(i.kind, i.start_s, i.duration_s, i.target,
-                          round(float(rng.uniform(*MAGNITUDES[i.kind])), 3))
-                 for i in every_kind(start, duration, seed)]
-    return NightPlan(seed=seed, peak_ops=peak, start_s=start, duration_s=duration,
+    incidents = [Incident(i.kind, i.start_s, i.duration_s, i.target, round(
+        float(rng.uniform(*MAGNITUDES[i.kind])) if magnitude is None
+        else max(FULL[i.kind] * magnitude, 1.0 if i.kind == "price_glitch" else 0.0), 3))
+        for i in every_kind(start, duration, seed)]
+    shape = FAMILIES[family]
+    if shape.second:  # the second wave a third into the night's window, over its incidents
+        shape = replace(shape, second_at_s=start + duration // 3)
+    plan = NightPlan(seed=seed, peak_ops=peak, start_s=start, duration_s=duration,
                      incidents=tuple(incidents))
+    # As many orders in the window as the default curve's: the shape differs, not the load.
+    same_load = round(peak * plan.expected_orders() / replace(plan, shape=shape).expected_orders())
+    return replace(plan, shape=shape, peak_ops=same_load)
+
+
+def _magnitude(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value <= 2.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a magnitude in (0, 2]")
+    return value
 
 
 def main() -> None:
@@ -51,7 +88,13 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=1,
                         help="GMV_PARTITIONS: the nights routed over P partitions, counted by "
                              "their workers and judged by the combiner (default 1)")
+    parser.add_argument("--magnitude", type=_magnitude, default=None,
+                        help="every incident at this share of its full magnitude (0.5: half a "
+                             "path dark, prices 12.5x); default: drawn from the ranges of issue #5")
+    parser.add_argument("--shapes", choices=("default", "all"), default="default",
+                        help="all: the nights' rate curves cycle through " + ", ".join(FAMILIES))
     args = parser.parse_args()
+    families = list(FAMILIES) if args.shapes == "all" else ["default"]
     logging.basicConfig(level=logging.WARNING)
     score = Score()
     started = time.monotonic()
@@ -59,7 +102,8 @@ def main() -> None:
                                                              append_only=False) as server:
         client = connect(server.url)
         for seed in range(args.first_seed, args.first_seed + args.nights):
-            plan = night(seed)
+            family = families[(seed - args.first_seed) % len(families)]
+            plan = night(seed, args.magnitude, family)
             client.flushall()
             settings = load_settings(env={}, redis_url=server.url,
                                      data_dir=Path(tmp) / f"night-{seed}",
@@ -67,12 +111,14 @@ def main() -> None:
             alerts, incidents = rehearse_alerts(plan, client, settings, args.speed)
             before = (score.detected, len(score.false_alarms))
             score.add_night(alerts, incidents, plan.duration_s / 3600)
-            print(f"night seed={seed} start={plan.start_s}s duration={plan.duration_s}s "
+            print(f"night seed={seed} {family} start={plan.start_s}s duration={plan.duration_s}s "
                   f"peak={plan.peak_ops}/s: {score.detected - before[0]}/{len(incidents)} "
                   f"detected, {len(score.false_alarms) - before[1]} false alarms "
                   f"({time.monotonic() - started:,.0f} s)", flush=True)
     print(f"\nmachine: {machine()}\n{args.nights} nights, {score.hours:.2f} simulated hours, "
-          f"{score.incidents} incidents, {args.partitions} partition(s)")
+          f"{score.incidents} incidents, {args.partitions} partition(s), "
+          f"magnitude {'drawn' if args.magnitude is None else args.magnitude}, shapes "
+          f"{', '.join(families)}")
     print(f"{'kind':<18}{'detected':>10}{'median delay':>14}{'max delay':>11}")
     for kind in KINDS:
         delays = score.delays_ms[kind]

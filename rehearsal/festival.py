@@ -51,6 +51,31 @@ def rate_fraction(t_s: np.ndarray, shape: DayShape = DEFAULT_SHAPE) -> np.ndarra
     return np.asarray(np.where(t < 0, warmup, np.where(t < PEAK_AT_S, rise, decay) + day))
 
 
+@dataclass(frozen=True)
+class NightShape:
+    """A night's rate curve: a day's `DayShape` and, optionally, a second surge (a flash sale or a
+    second wave at `second_at_s` after midnight, `second` of the peak at its top, rising in a
+    minute and decaying as the day's fast surge). Nights unlike the default one, for measuring
+    the detectors on shapes they were not tuned on (bench/alert_quality.py --shapes)."""
+
+    day: DayShape = DEFAULT_SHAPE
+    second: float = 0.0
+    second_at_s: int = 1800
+
+    def rate_fraction(self, t_s: np.ndarray) -> np.ndarray:
+        t = np.asarray(t_s, dtype=np.float64)
+        base = rate_fraction(t, self.day)
+        if not self.second:
+            return base
+        since = t - self.second_at_s
+        rise = np.clip((since + 60.0) / 60.0, 0.0, 1.0) ** 2
+        wave = np.where(since < 0, rise, np.exp(-np.maximum(since, 0) / self.day.surge_fast_s))
+        return np.asarray(base + self.second * wave)
+
+
+DEFAULT_NIGHT = NightShape()
+
+
 def device_shares(t_s: np.ndarray) -> np.ndarray:
     """Shares of (pc, mobile, pad, other) by Beijing hour: PC in office hours, pad in the evening,
     mobile everywhere else (the commute and bedtime). Shape (len(t_s), 4)."""

@@ -13,6 +13,7 @@ from rehearsal.encode import encode_draws
 from rehearsal.festival import (
     BUYERS,
     CATEGORIES,
+    DEFAULT_NIGHT,
     ITEMS_PER_MERCHANT,
     MERCHANTS,
     PAYMENTS,
@@ -20,9 +21,9 @@ from rehearsal.festival import (
     QUANTITY_P,
     REGIONS,
     Catalogue,
+    NightShape,
     OrderDraws,
     draw_orders,
-    rate_fraction,
 )
 from rehearsal.incidents import Incident, label
 from rehearsal.malformed import malformed_payloads
@@ -48,6 +49,7 @@ class NightPlan:
     # on (a chunk boundary), under order ids of their own; the stock and the flash sale are the
     # night's from `start_s` as before.
     resume_s: int | None = None
+    shape: NightShape = DEFAULT_NIGHT  # the rate curve (the simulator's own by default)
 
     def __post_init__(self) -> None:
         if self.resume_s is not None and not (
@@ -71,7 +73,7 @@ class NightPlan:
 
     def expected_orders(self) -> float:
         seconds = np.arange(self.start_s, self.end_s) + 0.5
-        return float(self.peak_ops * rate_fraction(seconds).sum())
+        return float(self.peak_ops * self.shape.rate_fraction(seconds).sum())
 
 
 @dataclass
@@ -157,7 +159,7 @@ class NightSimulator:
         plan = self.plan
         rng = np.random.default_rng([plan.seed, start_s + 10**7])
         seconds = np.arange(start_s, end_s)
-        expected = plan.peak_ops * rate_fraction(seconds + 0.5)
+        expected = plan.peak_ops * plan.shape.rate_fraction(seconds + 0.5)
         ts = self._event_times(rng, seconds, rng.poisson(expected))
         draws = draw_orders(rng, self.catalogue, ts, plan.midnight_ms)
         keep = np.ones(len(ts), dtype=bool)
