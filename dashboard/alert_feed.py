@@ -14,6 +14,7 @@ from dashboard.audit_text import who_text
 from dashboard.format import clock, text
 from dashboard.ids import Ids
 from dashboard.shown import shown
+from ingest.detect.incidents import cause_of, grouped
 from ingest.detect.watchdog import HEARTBEAT_MISSING, STREAM_LAG
 
 MAX_RESOLVED = 20  # the newest resolved ones: the review has the rest
@@ -21,37 +22,57 @@ MAX_RESOLVED = 20  # the newest resolved ones: the review has the rest
 # event time): on a rehearsal the two are hours apart, so the feed says which is which.
 WALL_CLOCK_KINDS = frozenset({HEARTBEAT_MISSING.kind, STREAM_LAG.kind})
 SHOWN_FIELDS = ("key", "kind", "severity", "state", "dimension", "message", "start_ms", "end_ms",
-                "acknowledged_ms", "acknowledged_by")
+                "acknowledged_ms", "acknowledged_by", "incident")
 
 
 def alert_items(alerts: list[dict[str, Any]], lang: str, with_actions: bool = True,
                 now_ms: int | None = None) -> list[Any]:
-    """The feed: every firing alert nobody has acknowledged (what, where, since when, how big
-    against expected, its button), then the acknowledged and the resolved, each folded under
-    a line that says how many. `now_ms`: the wall clock, for "acknowledged 3 min ago"."""
+    """The feed, by incident (the alerts one cause set off: ingest/detect/incidents.py): every
+    firing incident nobody has acknowledged (its cause: what, where, since when, how big against
+    expected, its button; beneath, the other alerts it explains), then the acknowledged and the
+    resolved, each folded under a line that says how many. `now_ms`: the wall clock, for
+    "acknowledged 3 min ago"."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     if not alerts:
         return [html.Ul(html.Li(text(lang, "no_alerts"), className="alert quiet"),
                         className="alerts feed")]
-    waiting = [a for a in alerts if _firing(a) and not a.get("acknowledged_ms")]
-    acked = [a for a in alerts if _firing(a) and a.get("acknowledged_ms")]
-    resolved = [a for a in alerts if not _firing(a)]
-    shown_now: list[Any] = [html.Ul([_row(a, lang, with_actions, now_ms, alerts) for a in waiting],
-                                    className="alerts feed")]
+    incidents = incident_list(alerts)
+    waiting = [i for i in incidents if _waiting(i)]
+    acked = [i for i in incidents if _firing_incident(i) and not _waiting(i)]
+    resolved = [i for i in incidents if not _firing_incident(i)]
+    shown_now: list[Any] = [html.Ul([_row(i, lang, with_actions, now_ms, alerts)
+                                     for i in waiting], className="alerts feed")]
     for group, label in ((acked, "alerts_acknowledged"), (resolved, "alerts_resolved")):
         if group:
             shown_now.append(html.Details(key=label, className="alert-fold", children=[
                 html.Summary(text(lang, label, n=len(group))),
-                html.Ul([_row(a, lang, with_actions, now_ms, alerts) for a in group[:MAX_RESOLVED]],
-                        className="alerts feed")]))
+                html.Ul([_row(i, lang, with_actions, now_ms, alerts)
+                         for i in group[:MAX_RESOLVED]], className="alerts feed")]))
     return shown_now
 
 
+def incident_list(alerts: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The alerts by incident, in the feed's order (its first alert's), the cause first in each."""
+    incidents = []
+    for group in grouped(alerts):
+        cause = cause_of(group)
+        incidents.append([cause, *(a for a in group if a is not cause)])
+    return incidents
+
+
 def alert_count(alerts: list[dict[str, Any]], lang: str) -> str:
-    """'10 firing · 7 unacknowledged'."""
-    firing = [a for a in alerts if _firing(a)]
-    waiting = sum(1 for a in firing if not a.get("acknowledged_ms"))
-    return text(lang, "alerts_count", firing=len(firing), waiting=waiting)
+    """'3 incidents firing · 2 unacknowledged'."""
+    firing = [i for i in incident_list(alerts) if _firing_incident(i)]
+    return text(lang, "alerts_count", firing=len(firing), waiting=sum(map(_waiting, firing)))
+
+
+def _firing_incident(incident: list[dict[str, Any]]) -> bool:
+    return any(map(_firing, incident))
+
+
+def _waiting(incident: list[dict[str, Any]]) -> bool:
+    """Firing, and someone must still acknowledge it (an alert of it nobody has)."""
+    return any(_firing(a) and not a.get("acknowledged_ms") for a in incident)
 
 
 def feed_digest(alerts: list[dict[str, Any]], now_ms: int) -> str:
@@ -67,14 +88,16 @@ def _firing(alert: dict[str, Any]) -> bool:
     return alert.get("state") == "firing"
 
 
-def _row(alert: dict[str, Any], lang: str, with_actions: bool, now_ms: int,
+def _row(incident: list[dict[str, Any]], lang: str, with_actions: bool, now_ms: int,
          alerts: list[dict[str, Any]]) -> html.Li:
-    """One line: what, where, since when, the message, and the acknowledgement (a button until
-    someone has pressed it). Keyed by the alert, so a redraw keeps each row where it is."""
-    acked = acknowledged_ago(alert, lang, now_ms)
+    """One incident: its cause's line (what, where, since when, the message, and the
+    acknowledgement: a button until someone has pressed it), the alerts it explains beneath.
+    Keyed by the cause, so a redraw keeps each row where it is."""
+    alert, evidence = incident[0], incident[1:]
+    acked = acknowledged_ago(alert, lang, now_ms) if not _waiting(incident) else ""
     if acked:
         action: Any = html.Span(acked, className="acked")
-    elif with_actions and _firing(alert) and alert.get("key"):
+    elif with_actions and _waiting(incident) and alert.get("key"):
         action = html.Button(text(lang, "acknowledge"), n_clicks=0, className="ack",
                              id={"type": Ids.ACK_BUTTON, "key": alert["key"]})
     else:
@@ -87,7 +110,18 @@ def _row(alert: dict[str, Any], lang: str, with_actions: bool, now_ms: int,
                       html.Span(shown(where_text(alert.get("dimension"), lang)),
                                 className="alert-where"),
                       html.Span(_when(alert, lang), className="alert-when"), action]),
-                  html.Div(shown(alert_message(alert, lang, alerts)), className="alert-message")])
+                  html.Div(shown(alert_message(alert, lang, alerts)), className="alert-message"),
+                  *([html.Ul([_evidence(a, lang) for a in evidence], className="alert-evidence")]
+                    if evidence else [])])
+
+
+def _evidence(alert: dict[str, Any], lang: str) -> html.Li:
+    """An alert the incident's cause explains: '同时：全站订单骤降 · 每秒订单 148，预期 237'."""
+    said = " · ".join(part for part in (alert_headline(alert, lang),
+                                         where_text(alert.get("dimension"), lang),
+                                         alert_message(alert, lang)) if part)
+    return html.Li(shown(text(lang, "alert_evidence", said=said)),
+                   className=f"evidence {alert.get('state', '')}")
 
 
 def acknowledgement(alert: dict[str, Any], lang: str) -> str:

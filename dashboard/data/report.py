@@ -22,6 +22,8 @@ from dashboard.data.history import History
 from dashboard.data.rollups import DIMENSIONS, Rollups, grouped, shared_cursor
 from dashboard.said import Said
 from ingest.contract import BEIJING, beijing_iso, format_cents, midnight_ms
+from ingest.detect.incidents import cause_of
+from ingest.detect.incidents import grouped as by_incident
 from ingest.history import last_year_dir, orders_dir, read_summary
 from ingest.live_state import milestones_crossed
 
@@ -293,8 +295,21 @@ def incidents(db: duckdb.DuckDBPyConnection, alerts: list[dict[str, Any]], span:
                       "gmv_lost": format_cents(lost) if lost is not None else None,
                       "gmv_lost_cents": lost,
                       "acknowledged_ms": alert.get("acknowledged_ms"),
-                      "acknowledged_by": alert.get("acknowledged_by")})
-    return sorted(found, key=lambda a: (a["start_ms"], a["kind"]))
+                      "acknowledged_by": alert.get("acknowledged_by"),
+                      "key": alert.get("key"), "incident": alert.get("incident") or alert.get("key")})
+    return _lost_once_per_incident(sorted(found, key=lambda a: (a["start_ms"], a["kind"])))
+
+
+def _lost_once_per_incident(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The GMV an incident lost is its cause's (a dark path's, not also the site-wide drop it set
+    off): the other alerts of the incident say which they are part of, and lose nothing more."""
+    for group in by_incident(found):
+        cause = cause_of(group)
+        for alert in group:
+            alert["cause"] = alert is cause
+            if alert is not cause and alert["gmv_lost_cents"] is not None:
+                alert["gmv_lost"], alert["gmv_lost_cents"] = None, None
+    return found
 
 
 def build_report(span: Span, compare: str, tonight: Night, last_year: Night | None,

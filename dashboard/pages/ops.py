@@ -181,10 +181,18 @@ def acknowledge(clicks: list[int | None], lang: str) -> Any:
     who = current_identity()
     assert who is not None
     now_ms = int(time.time() * 1000)
-    if not isinstance(key, str) or not live_data.source().acknowledge(key, who.name, now_ms):
+    source = live_data.source()
+    if not isinstance(key, str) or not source.acknowledge(key, who.name, now_ms):
         raise BadRequest(f"no firing, unacknowledged alert {str(key)[:80]!r}")
     gate().accounts.record(who, "acknowledge", source_address(), alert=key)
-    alert = alert_of_key(key, live_data.source().alerts())
+    alerts = source.alerts()
+    alert = alert_of_key(key, alerts)
+    # The incident is acknowledged as one: the alerts its cause explains with it.
+    for other in alerts:
+        if other.get("incident") and other.get("incident") == alert.get("incident") \
+                and other.get("key") != key and source.acknowledge(str(other["key"]), who.name,
+                                                                    now_ms):
+            gate().accounts.record(who, "acknowledge", source_address(), alert=other["key"])
     # No time: the wall clock's would be a second clock beside the night's.
     return f"{text(lang, 'acknowledged')}: {shown(alert_headline(alert, lang))}"
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingest.contract import beijing_iso
+from ingest.detect.incidents import incident_for
 
 PENDING, FIRING, RESOLVED = "pending", "firing", "resolved"
 SEVERITIES = ("info", "warning", "major", "critical")
@@ -37,6 +38,9 @@ class Alert:
     fired_ms: int | None = None  # the detector's clock when it fired: what the delay is measured by
     normal_since_ms: int | None = field(default=None, repr=False)
     acknowledged_by: str | None = None
+    # The alerts one cause set off share an incident id (ingest/detect/incidents.py): set when
+    # the alert fires.
+    incident: str | None = None
 
     @property
     def key(self) -> str:
@@ -49,7 +53,8 @@ class Alert:
                 "dimension": self.dimension, "message": self.message, "state": self.state,
                 "expected": self.expected, "actual": self.actual, "start_ms": self.start_ms,
                 "end_ms": self.end_ms, "acknowledged_ms": self.acknowledged_ms,
-                "acknowledged_by": self.acknowledged_by, "fired_ms": self.fired_ms, "key": self.key}
+                "acknowledged_by": self.acknowledged_by, "fired_ms": self.fired_ms, "key": self.key,
+                "incident": self.incident or (self.key if self.state != PENDING else None)}
 
 
 class AlertBook:
@@ -92,6 +97,7 @@ class AlertBook:
             if alert.state == PENDING and now_ms - alert.start_ms >= rule.fire_after_ms:
                 alert.state = FIRING
                 alert.fired_ms = clock_ms if clock_ms is not None else now_ms
+                alert.incident = incident_for(alert, self.alerts)
                 return [alert]
             return []
         if alert is None:

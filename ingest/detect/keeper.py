@@ -55,7 +55,7 @@ def alert_from(saved: dict[str, Any]) -> Alert:
     return Alert(saved["kind"], saved["severity"], saved["dimension"], saved["start_ms"],
                  saved["message"], saved["expected"], saved["actual"], saved["state"],
                  saved["end_ms"], saved["acknowledged_ms"], saved.get("fired_ms"),
-                 acknowledged_by=saved.get("acknowledged_by"))
+                 acknowledged_by=saved.get("acknowledged_by"), incident=saved.get("incident"))
 
 
 def parse_ack(mark: bytes | str) -> tuple[int | None, str | None]:

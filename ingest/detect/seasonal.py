@@ -30,9 +30,12 @@ SHARE_BASELINE_S = 120  # shares and prices drift slowly: a longer, steadier mem
 SHARE_FREEZE_MAX_S = 600  # the longest another value's outage keeps a dimension's shares unlearned
 VOLUME_MIN_EXPECTED = 50  # orders a pooled expectation must hold before a drop is judged
 SHARE_MIN_EXPECTED = 60
+REST_MIN_ORDERS = 30  # the other values' orders a value is judged beside
 PRICE_MIN_ORDERS = 30
 Z = 4.0  # how many standard deviations below expectation a drop must be
-DROP_FIRE, DROP_HOLD, DARK = 0.5, 0.75, 0.1  # of expected: fires at half, open until 3/4, dark
+# Of expected: fires at 65 % (half an outage, with the noise rule, is seen in seconds), open
+# until 80 %, "dark" below 10 %.
+DROP_FIRE, DROP_HOLD, DARK = 0.65, 0.8, 0.1
 PRICE_FIRE, PRICE_HOLD = 3.0, 1.5  # factor of the usual average order value, either way
 MAX_CATCH_UP_S = 3600  # a longer gap (a stopped stream) is skipped, not judged second by second
 MIX_DIMENSIONS = ("device", "region", "payment")
@@ -246,12 +249,7 @@ class SecondDetectors:
                 base.append(now.orders_of(key), now.orders)
                 continue
             share = base.part / max(base.whole, 1)
-            expect = actual = 0.0
-            for sec in reversed(self.recent):
-                expect += share * sec.orders
-                actual += sec.orders_of(key)
-                if expect >= SHARE_MIN_EXPECTED:
-                    break
+            expect, actual, noise = self._against_the_others(key, share)
             rule, where = DARK_RULES[dimension], f"{dimension}={value}"
             is_open = self.book.is_open(rule.kind, where)
             if expect < SHARE_MIN_EXPECTED:
@@ -259,7 +257,7 @@ class SecondDetectors:
                     base.append(now.orders_of(key), now.orders)
                 continue
             ratio = actual / expect
-            reading = _reading(ratio <= DROP_FIRE and expect - actual >= Z * math.sqrt(max(expect, 0.0)),
+            reading = _reading(ratio <= DROP_FIRE and expect - actual >= Z * noise,
                                ratio < DROP_HOLD, is_open)
             dark = ratio <= DARK
             changes += self.book.observe(
@@ -271,6 +269,31 @@ class SecondDetectors:
             if reading is False and settled[dimension]:
                 base.append(now.orders_of(key), now.orders)
         return changes
+
+    def _against_the_others(self, key: tuple[str, str], share: float
+                            ) -> tuple[float, float, float]:
+        """The value's orders in the recent seconds (pooled newest first until there are enough)
+        against what its usual share says it should have *beside the other values* (its odds times
+        their orders), and that expectation's noise. Against the others, not the total: when
+        mobile, 86 % of the orders, loses half, the total falls with it and mobile still holds
+        75 % of it (a share rule sees 88 % of normal); beside the others it holds half. And when
+        every value falls together (traffic, a site-wide payment failure) no value is blamed."""
+        odds = share / max(1.0 - share, 1e-9)
+        actual = rest = expect = noise = 0.0
+        for sec in reversed(self.recent):
+            mine = sec.orders_of(key)
+            actual += mine
+            rest += sec.orders - mine
+            expect = odds * rest
+            noise = math.sqrt(expect + odds * odds * rest)
+            # Enough seconds pooled that a fall to DROP_FIRE would stand out of the noise (a value
+            # holding most of the orders is judged beside few others: it needs more seconds).
+            if expect >= SHARE_MIN_EXPECTED and rest >= REST_MIN_ORDERS \
+                    and (1.0 - DROP_FIRE) * expect >= Z * noise:
+                break
+        if rest < REST_MIN_ORDERS:
+            return 0.0, actual, 0.0  # the others too few to tell (one value holds nearly all)
+        return expect, actual, noise
 
     # One category's average order value.
 

@@ -27,15 +27,15 @@ def texts(component: Any) -> str:
 def test_the_count_says_how_many_fire_and_how_many_wait() -> None:
     alerts = [alert(key="a"), alert(key="b", acknowledged_ms=MIDNIGHT_MS, acknowledged_by="ada"),
               alert(key="c", state="resolved", end_ms=MIDNIGHT_MS + 120_000)]
-    assert alert_count(alerts, "zh") == "2 条进行中 · 1 条待确认"
-    assert alert_count(alerts, "en") == "2 firing · 1 unacknowledged"
+    assert alert_count(alerts, "zh") == "2 起事件进行中 · 1 起待确认"
+    assert alert_count(alerts, "en") == "2 incidents firing · 1 unacknowledged"
 
 
 def test_an_acknowledgement_is_said_by_how_long_ago_not_by_the_wall_clock() -> None:
     acked_ms = 1796490000000  # a wall-clock time, hours from the night's
     acked = alert(acknowledged_ms=acked_ms, acknowledged_by="ada")
     shown = texts(alert_items([acked], "zh", now_ms=acked_ms + 3 * 60_000 + 5_000))
-    assert "3 分钟前确认 · ada" in shown and "已确认 1 条" in shown
+    assert "3 分钟前确认 · ada" in shown and "已确认 1 起" in shown
     shown = texts(alert_items([acked], "en", now_ms=acked_ms + 10_000))
     assert "acknowledged by ada · just now" in shown
 
@@ -53,3 +53,38 @@ def test_the_digest_changes_with_what_the_feed_shows_and_only_then() -> None:
     assert feed_digest(alerts, MIDNIGHT_MS + 1_000) == feed_digest(alerts, MIDNIGHT_MS + 59_000)
     assert feed_digest(alerts, MIDNIGHT_MS) != feed_digest(alerts, MIDNIGHT_MS + 61_000)
     assert feed_digest(alerts, MIDNIGHT_MS) != feed_digest([alert(message="more")], MIDNIGHT_MS)
+
+
+def test_the_alerts_one_cause_set_off_are_one_incident_under_its_cause() -> None:
+    """Mobile half dark also dropped the site's orders: one row, the channel's, with the drop
+    beneath it as evidence; counted once; a separate cause stays a row of its own."""
+    drop = alert(kind="orders_drop", severity="critical", dimension=None, key="orders_drop||1",
+                 start_ms=MIDNIGHT_MS + 60_000, message="orders 148/s against 237/s expected",
+                 expected=237.0, actual=148.0, incident="orders_drop||1")
+    dark = alert(kind="device_dark", severity="warning", dimension="device=mobile",
+                 key="device_dark|device=mobile|2", start_ms=MIDNIGHT_MS + 62_000,
+                 expected=975.0, actual=578.0, incident="orders_drop||1")
+    glitch = alert(kind="price_glitch", dimension="category=luxury", key="price_glitch|c|3",
+                   start_ms=MIDNIGHT_MS + 70_000, expected=100.0, actual=550.0,
+                   incident="price_glitch|c|3")
+    alerts = [drop, dark, glitch]
+    assert alert_count(alerts, "zh") == "2 起事件进行中 · 2 起待确认"
+    (feed,) = alert_items(alerts, "zh")
+    rows = feed.children
+    assert len(rows) == 2
+    first = texts(rows[0])
+    assert first.index("手机端订单下滑") < first.index("同时：全站订单骤降")
+    assert "同时" not in texts(rows[1]) and "奢品品类价格异常" in texts(rows[1])
+    assert [b.id["key"] for r in rows for b in _buttons(r)] == [dark["key"], glitch["key"]]
+    acked = [{**a, "acknowledged_ms": MIDNIGHT_MS} if a is not glitch else a for a in alerts]
+    assert alert_count(acked, "zh") == "2 起事件进行中 · 1 起待确认"
+
+
+def _buttons(component: Any) -> list[Any]:
+    found = []
+    for child in getattr(component, "children", None) or []:
+        if not isinstance(child, str) and child is not None:
+            if type(child).__name__ == "Button":
+                found.append(child)
+            found += _buttons(child)
+    return found
