@@ -116,7 +116,7 @@ def _row(incident: list[dict[str, Any]], lang: str, with_actions: bool, now_ms: 
 
 
 def _evidence(alert: dict[str, Any], lang: str) -> html.Li:
-    """An alert the incident's cause explains: '同时：全站订单骤降 · 每秒订单 148，预期 237'."""
+    """An alert the incident's cause explains: '同时：全站订单骤降 · 每秒订单降至预期的 62%…'."""
     said = " · ".join(part for part in (alert_headline(alert, lang),
                                          where_text(alert.get("dimension"), lang),
                                          alert_message(alert, lang)) if part)

@@ -36,9 +36,11 @@ HEADLINES: dict[str, dict[str, str]] = {
 
 MESSAGES: dict[str, dict[str, str]] = {
     "zh": {
-        "orders_drop": "每秒订单 {actual:,.0f}，预期 {expected:,.0f}（{ratio:.0%}）",
+        "orders_drop": "每秒订单降至预期的 {ratio:.0%}（{actual:,.0f} 单/秒，预期 {expected:,.0f}）",
         "gmv_drop": "每秒成交额 ¥{actual:,.0f}，预期 ¥{expected:,.0f}（{ratio:.0%}），订单数正常",
-        "dark": "近几秒 {actual:,.0f} 单，按平时占比预期 {expected:,.0f} 单（{ratio:.0%}）",
+        "dark": "订单降至平时的 {ratio:.0%}（近几秒 {actual:,.0f} 单，按平时占比应有 {expected:,.0f} 单）",
+        "payment_dark": "成功支付降至平时的 {ratio:.0%}（近几秒 {actual:,.0f} 单，按平时占比应有 "
+                        "{expected:,.0f} 单）",
         "price_glitch": "平均客单价 ¥{actual:,.2f}，平时 ¥{expected:,.2f}（{ratio:.1f} 倍）",
         "oversell": "已售 {actual:,.0f} 件，库存 {expected:,.0f} 件",
         "bot_burst": "{actual:.1%} 的订单来自少数买家（平时 {expected:.1%}）",
@@ -52,11 +54,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cause": "可能原因：{cause}",
     },
     "en": {
-        "orders_drop": "orders {actual:,.0f}/s against {expected:,.0f}/s expected ({ratio:.0%})",
+        "orders_drop": "orders down to {ratio:.0%} of expected ({actual:,.0f}/s against "
+                       "{expected:,.0f}/s)",
         "gmv_drop": "GMV ¥{actual:,.0f}/s against ¥{expected:,.0f}/s expected ({ratio:.0%}) "
                     "while orders hold",
-        "dark": "{actual:,.0f} orders against {expected:,.0f} expected at its usual share "
-                "({ratio:.0%})",
+        "dark": "orders down to {ratio:.0%} of usual ({actual:,.0f} in the last seconds against "
+                "{expected:,.0f} at its usual share)",
+        "payment_dark": "paid orders down to {ratio:.0%} of usual ({actual:,.0f} in the last "
+                        "seconds against {expected:,.0f} at its usual share)",
         "price_glitch": "average order ¥{actual:,.2f} against its usual ¥{expected:,.2f} "
                         "({ratio:.1f}x)",
         "oversell": "{actual:,.0f} accepted against {expected:,.0f} in stock",
@@ -166,7 +171,7 @@ def _measured(alert: dict[str, Any], lang: str) -> str:
     phrases = MESSAGES[lang]
     if kind == "stream_lag" and actual is None:
         return phrases["stream_lag_none"]
-    key = "dark" if kind in _DARK_KINDS else kind
+    key = kind if kind in phrases else "dark" if kind in _DARK_KINDS else kind
     if key not in phrases or not isinstance(actual, int | float):
         return ""
     if not isinstance(expected, int | float):

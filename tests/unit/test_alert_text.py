@@ -38,12 +38,17 @@ def test_where_and_what_are_said_without_codes() -> None:
     dark = alert("region_dark", "region=FJ", expected=64.0, actual=0)
     assert where_text("region=FJ", "zh") == "地区：福建"
     assert where_text("region=FJ", "en") == "Region: Fujian"
-    assert alert_message(dark, "zh") == "近几秒 0 单，按平时占比预期 64 单（0%）"
+    assert alert_message(dark, "zh") == "订单降至平时的 0%（近几秒 0 单，按平时占比应有 64 单）"
+    alipay = alert("payment_dark", "payment=alipay", expected=100.0, actual=48.0)
+    assert alert_headline(alipay, "zh") == "支付宝支付通道异常"
+    assert alert_message(alipay, "zh") == \
+        "成功支付降至平时的 48%（近几秒 48 单，按平时占比应有 100 单）"
+    assert alert_message(alipay, "en").startswith("paid orders down to 48% of usual")
     drop = alert("orders_drop", expected=224.0, actual=91.0,
                  message="orders 91/s against 224/s expected by the last 30 s (41%)")
-    assert alert_message(drop, "zh") == "每秒订单 91，预期 224（41%），按最近 30 秒"
+    assert alert_message(drop, "zh") == "每秒订单降至预期的 41%（91 单/秒，预期 224），按最近 30 秒"
     assert alert_message(drop, "en") == \
-        "orders 91/s against 224/s expected (41%), by the last 30 s"
+        "orders down to 41% of expected (91/s against 224/s), by the last 30 s"
 
 
 def test_a_site_wide_drop_names_the_outage_behind_it() -> None:
