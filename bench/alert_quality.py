@@ -10,6 +10,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -105,6 +106,7 @@ def main() -> None:
     families = list(FAMILIES) if args.shapes == "all" else ["default"]
     logging.basicConfig(level=logging.WARNING)
     score = Score()
+    overstays: list[tuple[dict[str, Any], float]] = []
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp) / "redis",
                                                              append_only=False) as server:
@@ -119,6 +121,8 @@ def main() -> None:
             alerts, incidents = rehearse_alerts(plan, client, settings, args.speed)
             before = (score.detected, len(score.false_alarms))
             score.add_night(alerts, incidents, plan.duration_s / 3600)
+            overstays += score.overstays(alerts, incidents,
+                                         plan.midnight_ms + plan.end_s * 1000)
             print(f"night seed={seed} {family} start={plan.start_s}s duration={plan.duration_s}s "
                   f"peak={plan.peak_ops}/s: {score.detected - before[0]}/{len(incidents)} "
                   f"detected, {len(score.false_alarms) - before[1]} false alarms "
@@ -142,6 +146,9 @@ def main() -> None:
           f"another incident {len(score.secondary)}")
     print(f"median delay {median} s (target <= {TARGETS['median_delay_s']:.0f} s); oversell "
           f"median {oversell} s (target <= {TARGETS['oversell_delay_s']:.0f} s)")
+    print(f"open > 10 min after their cause ended: {len(overstays)}")
+    for alert, minutes in overstays:
+        print(f"  overstay: {alert['kind']} {alert['dimension']} {alert['start']} {minutes:.0f} min")
     for alert in score.false_alarms:
         print(f"  false alarm: {alert['kind']} {alert['dimension']} {alert['start']} "
               f"{alert['message']}")

@@ -21,8 +21,10 @@ import time
 from pathlib import Path
 
 from bench.publish import machine
+from bench.scoring import Score
 from common.redis_server import EmbeddedRedis, connect
 from common.settings import load_settings
+from ingest.detect.keeper import read_alerts
 from rehearsal.incidents import every_kind
 from rehearsal.publish import StreamPublisher
 from rehearsal.run import labels_document, write_labels
@@ -95,6 +97,7 @@ def main() -> None:
         worker.terminate()
         worker.wait()
         report(samples, sim, args.data)
+        alerts_report(args.data, plan)
         restart(server.url, settings, args.data, env)
 
 
@@ -123,6 +126,25 @@ def report(samples: list[tuple[float, int, float]], sim: NightSimulator, data: P
     print(f"store {store:,.0f} MiB, history "
           f"{du_mib(data / 'history'):,.0f} MiB in {len(files)} files "
           f"({du_mib(data / 'history') * 2**20 / max(total, 1):.1f} bytes an order)")
+
+
+def alerts_report(data: Path, plan: NightPlan) -> None:
+    """The day's alerts against its labelled incidents: what was found, what fired alone, and any
+    alert that stayed open more than ten minutes after its cause ended (issue #25)."""
+    alerts = read_alerts(data)
+    incidents = json.loads((data / "labels.json").read_text())["incidents"]
+    score = Score()
+    score.add_night(alerts, incidents, plan.duration_s / 3600)
+    night_end = plan.midnight_ms + plan.end_s * 1000
+    overstays = score.overstays(alerts, incidents, night_end)
+    print(f"alerts: {score.detected}/{score.incidents} incidents detected, "
+          f"{len(score.false_alarms)} false alarms, {len(overstays)} open > 10 min after their "
+          f"cause ended")
+    for alert, minutes in overstays:
+        print(f"  overstay: {alert['kind']} {alert['dimension']} {alert['start']} "
+              f"{minutes:,.0f} min: {alert['message']}")
+    for alert in score.false_alarms:
+        print(f"  false alarm: {alert['kind']} {alert['dimension']} {alert['start']}")
 
 
 def restart(url: str, settings, data: Path, env: dict[str, str]) -> None:  # noqa: ANN001

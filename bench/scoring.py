@@ -22,6 +22,7 @@ ANSWERS: dict[str, set[str]] = {
     "late_arrivals": {"late_arrivals"},
 }
 PIPELINE_KINDS = {"stream_lag", "heartbeat_missing"}  # about the run, not the night's orders
+OVERSTAY_MS = 10 * 60_000  # an alert open this long after the incident it answers ended
 GRACE_MS = 30_000
 # Orders 30-300 s late are seen late only when they arrive.
 AFTER_END_MS = {"late_arrivals": 300_000 + GRACE_MS}
@@ -72,6 +73,22 @@ class Score:
                 self.secondary.append(alert)
             else:
                 self.false_alarms.append(alert)
+
+    def overstays(self, alerts: list[dict[str, Any]], incidents: list[dict[str, Any]],
+                  night_end_ms: int) -> list[tuple[dict[str, Any], float]]:
+        """Alerts that outlived their cause by more than OVERSTAY_MS (open at the night's end
+        counts as ending then), with how many minutes: for one answering an incident, after the
+        incident's end; for a false alarm, after its own start."""
+        late = []
+        for alert in alerts:
+            if alert["fired_ms"] is None or alert["kind"] in PIPELINE_KINDS:
+                continue
+            end = alert["end_ms"] if alert["end_ms"] is not None else night_end_ms
+            causes = [i for i in incidents if answers(alert, i) or _overlaps(alert, i)]
+            since = max((i["end_ms"] for i in causes), default=alert["start_ms"])
+            if end - since > OVERSTAY_MS:
+                late.append((alert, (end - since) / 60_000))
+        return late
 
     @property
     def recall(self) -> float:
