@@ -5,6 +5,7 @@ subprocess, on a real night counted by the real worker."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -161,3 +162,39 @@ def test_a_report_of_a_minute_shows_that_minutes_peak_only(night: Settings,
                          for line in peaks), peaks
     html = page.read_text(encoding="utf-8")
     assert "Next year" not in html and re.search(r"Peak orders/s.*00:04:\d\d", html), html[:2000]
+
+
+CODES = re.compile(r"\b(region|payment|device|category)=|level-vs-|working_time|flat_out")
+
+
+def test_the_report_names_values_as_the_pages_do(night: Settings) -> None:
+    """Issue #24: 'Region: Hubei', 'Payment: Alipay', not 'region=HB', 'payment=alipay'; the
+    JSON keeps its codes for the tools that parse it."""
+    span = ("--from", "2026-11-11T00:00", "--to", "2026-11-11T00:05")
+    out = said(gmv(night, "report", *span))
+    assert not CODES.search(out), out
+    rows = out.splitlines()
+    assert any(row.startswith("Region: ") for row in rows), out
+    assert any(row.startswith("Payment: Alipay") for row in rows) or \
+        any(row.startswith("Device: Mobile") for row in rows), out
+    document = json.loads(said(gmv(night, "report", "--json", *span)))
+    assert {"dimension", "value"} <= set(document["contributors"][0])
+    assert any(c["dimension"] == "region" and c["value"] == c["value"].upper()
+               for c in document["contributors"]), document["contributors"][:5]
+
+
+def test_summary_says_how_the_capacity_was_measured_in_words(night: Settings) -> None:
+    out = said(gmv(night, "summary"))
+    capacity = next(line for line in out.splitlines() if line.startswith("capacity"))
+    assert re.search(r"entries/s \((measured|estimated|the sum) [a-z' ]+\)$", capacity), capacity
+    assert json.loads(said(gmv(night, "summary", "--json")))["capacity_basis"] in (
+        "flat_out", "working_time", "sum of partitions")
+
+
+def test_forecast_names_its_method_as_the_pages_do(night: Settings) -> None:
+    out = said(gmv(night, "forecast"))
+    document = json.loads(said(gmv(night, "forecast", "--json")))
+    assert document["method"] in ("level-vs-festival-profile", "level-vs-last-year", "final")
+    assert not CODES.search(out), out
+    assert re.search(r"; level against (the festival's profile|last year's day)\)$|; final\)$",
+                     out.strip()), out
