@@ -22,6 +22,7 @@ from common.settings import Settings, load_settings
 from dashboard.guesses import GuessBoard, Guesser, closing_ms
 from ingest.history import LAST_YEAR_DIR
 from ingest.worker import run_worker
+from rehearsal.incidents import parse_incident
 from rehearsal.run import simulate_to_stream
 from rehearsal.simulate import NightPlan
 
@@ -198,3 +199,25 @@ def test_forecast_names_its_method_as_the_pages_do(night: Settings) -> None:
     assert not CODES.search(out), out
     assert re.search(r"; level against (the festival's profile|last year's day)\)$|; final\)$",
                      out.strip()), out
+
+
+@pytest.fixture(scope="module")
+def dark_night(tmp_path_factory: pytest.TempPathFactory, redis_server: Any) -> Settings:
+    """A night where Guangdong's orders stop for two minutes: the worker raises region_dark."""
+    root = tmp_path_factory.mktemp("cli-dark-night")
+    settings = load_settings(env={}, redis_url=redis_server.url, data_dir=root / "data")
+    plan = NightPlan(seed=13, peak_ops=300, start_s=-60, duration_s=480,
+                     incidents=(parse_incident("region_dark@2m/150s:region=GD"),))
+    _counted(plan, settings, connect(redis_server.url), root / "labels.json")
+    return settings
+
+
+def test_the_reports_incidents_read_as_the_war_rooms_headlines(dark_night: Settings) -> None:
+    """'critical  Orders from Guangdong stopped', not 'critical region_dark region=GD'."""
+    span = ("--from", "2026-11-11T00:00", "--to", "2026-11-11T00:07")
+    document = json.loads(said(gmv(dark_night, "report", "--json", *span)))
+    assert any(i["kind"] == "region_dark" and i["dimension"] == "region=GD"
+               for i in document["incidents"]), document["incidents"]
+    out = said(gmv(dark_night, "report", *span))
+    assert "Orders from Guangdong stopped" in out or "Orders from Guangdong falling" in out, out
+    assert "region_dark" not in out and "region=GD" not in out, out
