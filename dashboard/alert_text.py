@@ -109,8 +109,9 @@ def where_text(dimension: str | None, lang: str) -> str:
 def where_unsaid(alert: dict[str, Any], lang: str) -> str:
     """Where the alert is, unless its headline says it already ('商品 i42 超卖' needs no '商品：i42'
     beside it): each value once, by its name where one is known."""
-    _, value = _value(alert.get("dimension"))
-    if value and value_name(lang, value) in alert_headline(alert, lang):
+    name, value = _value(alert.get("dimension"))
+    if name in _DIMENSION_LABELS and value and value_name(lang, value) in alert_headline(alert,
+                                                                                        lang):
         return ""
     return where_text(alert.get("dimension"), lang)
 

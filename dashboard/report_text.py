@@ -9,7 +9,7 @@ import html
 from typing import Any
 
 from common.text import for_a_line
-from dashboard.alert_text import alert_headline, where_text
+from dashboard.alert_text import alert_headline, where_text, where_unsaid
 from dashboard.format import (
     format_change,
     format_exact,
@@ -65,10 +65,8 @@ def report_lines(report: dict[str, Any]) -> list[str]:
 
 def _incident_text(incident: dict[str, Any]) -> str:
     """'Orders from Fujian stopped'; where it was, when the headline does not say it already."""
-    said = alert_headline(incident, "en")
-    where = where_text(incident["dimension"], "en")
-    _, _, value = (incident["dimension"] or "").partition("=")
-    return f"{said} ({where})" if where and value_name("en", value) not in said else said
+    said, where = alert_headline(incident, "en"), where_unsaid(incident, "en")
+    return f"{said} ({where})" if where else said
 
 
 def _named(dimension: str, value: str) -> str:
