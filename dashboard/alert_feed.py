@@ -125,13 +125,14 @@ def _evidence(alert: dict[str, Any], lang: str) -> html.Li:
 
 
 def acknowledgement(alert: dict[str, Any], lang: str) -> str:
-    """'acknowledged by mei 00:03:05' (or '' while nobody has)."""
+    """'acknowledged by mei 20:41:05 (wall clock)' (or '' while nobody has): an operator's press
+    is stamped by the wall clock, not the night's (on a rehearsal hours apart), so it says so."""
     at, by = alert.get("acknowledged_ms"), alert.get("acknowledged_by")
     if not at:
         return ""
     said = text(lang, "acknowledged_by", who=shown(who_text(by, lang))) if by \
         else text(lang, "acknowledged")
-    return f"{said} {clock(at)}"
+    return f"{said} {clock(at)}{text(lang, 'wall_clock')}"
 
 
 def acknowledged_ago(alert: dict[str, Any], lang: str, now_ms: int) -> str:

@@ -111,6 +111,16 @@ def where_text(dimension: str | None, lang: str) -> str:
     return f"{label}：{shown}" if _lang(lang) == "zh" else f"{label}: {shown}"
 
 
+def where_unsaid(alert: dict[str, Any], lang: str) -> str:
+    """Where the alert is, unless its headline says it already ('商品 i42 超卖' needs no '商品：i42'
+    beside it): each value once, by its name where one is known."""
+    name, value = _value(alert.get("dimension"))
+    if name in _DIMENSION_LABELS and value and value_name(lang, value) in alert_headline(alert,
+                                                                                        lang):
+        return ""
+    return where_text(alert.get("dimension"), lang)
+
+
 _DIMENSION_LABELS = {"device": None, "region": None, "payment": None, "category": None,
                      "item": "item", "partition": "partition", "stream": "stream"}
 _OTHER_DIMENSIONS = {"zh": {"item": "商品", "partition": "分区", "stream": "数据流"},

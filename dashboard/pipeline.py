@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import socket
 from typing import Any
 
+from dash import html
+
 from dashboard.format import format_count, format_duration_ms, text
+from dashboard.shown import shown
+
+_HOST_PID = re.compile(r"(?P<host>.+):(?P<pid>\d+)")  # the worker's name: host:pid
 
 
 def capacity_eps(live: dict[str, Any] | None) -> int | None:
@@ -19,7 +26,7 @@ def capacity_eps(live: dict[str, Any] | None) -> int | None:
     return int(best) if best else None
 
 
-def pipeline_values(live: dict[str, Any], lang: str) -> tuple[str, ...]:
+def pipeline_values(live: dict[str, Any], lang: str) -> tuple[Any, ...]:
     """Stream lag, ingest rate, capacity, load (rate / capacity), rejected, duplicates,
     heartbeat age, worker."""
     rate, capacity = live.get("ingest_eps"), capacity_eps(live)
@@ -31,14 +38,27 @@ def pipeline_values(live: dict[str, Any], lang: str) -> tuple[str, ...]:
             format_duration_ms(live.get("age_ms"), lang), workers(live, lang))
 
 
-def workers(live: dict[str, Any], lang: str) -> str:
+def workers(live: dict[str, Any], lang: str) -> Any:
     """The worker; with partitions, how many beat and which are stale (short: a tile)."""
     each = live.get("partitions")
     if not each:
-        return str(live.get("worker") or "—")
+        return worker_said(str(live.get("worker") or "—"), lang)
     stale = [f"p{e['partition']}" for e in each if e.get("stale")]
     counted = f"{len(each) - len(stale)}/{len(each)}"
     return f"{counted} · {','.join(stale)} {text(lang, 'partition_stale')}" if stale else counted
+
+
+def worker_said(name: str, lang: str) -> Any:
+    """'vm:2786' -> '本机，进程 2786' / 'this machine, process 2786' (or the host named when it is
+    another machine's), the code itself in the tooltip for whoever must find the process; a
+    name of another shape as it is."""
+    found = _HOST_PID.fullmatch(name)
+    if found is None:
+        return name
+    pid, host = found["pid"], found["host"]
+    said = text(lang, "worker_here", pid=pid) if host == socket.gethostname() \
+        else text(lang, "worker_host", host=shown(host), pid=pid)
+    return html.Span(said, title=shown(name), className="worker-name")
 
 
 def stream_lost(live: dict[str, Any], lang: str) -> str:

@@ -9,7 +9,7 @@ import html
 from typing import Any
 
 from common.text import for_a_line
-from dashboard.alert_text import alert_headline, where_text
+from dashboard.alert_text import alert_headline, where_text, where_unsaid
 from dashboard.format import (
     format_change,
     format_exact,
@@ -48,7 +48,7 @@ def report_lines(report: dict[str, Any]) -> list[str]:
         lines.append("the baseline has no orders: every value counts as new")
     lines.append(f"{'what changed':<28}{'GMV':>20}{'share':>9}{'was':>9}{'delta':>20}")
     for row in report["contributors"][:TOP]:
-        lines.append(f"{row['dimension'] + '=' + for_a_line(row['value']):<28}"
+        lines.append(f"{_named(row['dimension'], row['value']):<28}"
                      f"{format_exact(row['gmv_cents']):>20}"
                      f"{row['share']:>9.1%}{row['baseline_share']:>9.1%}"
                      f"{format_signed(row['delta_cents']):>20}")
@@ -58,9 +58,21 @@ def report_lines(report: dict[str, Any]) -> list[str]:
             lost = f"  lost ~{format_exact(incident['gmv_lost_cents'])}" \
                 if incident["gmv_lost_cents"] is not None else ""
             lines.append(f"{_when(incident['start'])}  {incident['duration_s']:>7,.0f} s  "
-                         f"{incident['severity']:<8} {incident['kind']:<16} "
-                         f"{for_a_line(incident['dimension'] or '-'):<18}{lost}")
+                         f"{incident['severity']:<8} "
+                         f"{for_a_line(_incident_text(incident)):<40}{lost}")
     return lines
+
+
+def _incident_text(incident: dict[str, Any]) -> str:
+    """'Orders from Fujian stopped'; where it was, when the headline does not say it already."""
+    said, where = alert_headline(incident, "en"), where_unsaid(incident, "en")
+    return f"{said} ({where})" if where else said
+
+
+def _named(dimension: str, value: str) -> str:
+    """'Region: Hubei', 'Payment: Alipay': the names the pages use, in English (a terminal)."""
+    label = text("en", dimension) if dimension in _DIMENSION_NAMES else dimension
+    return f"{label}: {for_a_line(value_name('en', value))}"
 
 
 def _money(cents: int) -> str:
@@ -68,8 +80,21 @@ def _money(cents: int) -> str:
     return f"{format_headline(cents, 'zh')} ({format_exact(cents)})"
 
 
+CAPACITY_BASES = {
+    "flat_out": "measured while the worker drained a backlog flat out",
+    "working_time": "estimated from the worker's busy time at tonight's load",
+    "sum of partitions": "the sum of the partitions' workers",
+}
+
+
+def capacity_basis_text(basis: str | None) -> str:
+    """How the capacity figure was measured, in a sentence (the snapshot keeps the code)."""
+    return CAPACITY_BASES.get(basis or "", "measured")
+
+
 def next_year_text(ahead: dict[str, Any]) -> str:
-    room = (f"; capacity {ahead['capacity_eps']:,} entries/s measured ({ahead['capacity_basis']}): "
+    room = (f"; capacity {ahead['capacity_eps']:,} entries/s "
+            f"({capacity_basis_text(ahead['capacity_basis'])}): "
             f"headroom {ahead['headroom']:.1f}x") if ahead["capacity_eps"] else \
         "; capacity not measured"
     return f"next year's baseline: peak {ahead['peak_ops']:,} orders/s{room}"

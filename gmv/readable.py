@@ -7,7 +7,8 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from dashboard.format import format_exact, format_headline, format_short
+from dashboard.format import format_exact, format_headline, format_short, value_name
+from dashboard.report_text import capacity_basis_text
 from ingest.contract import BEIJING
 
 LANG = "zh"  # the screens' default: the money reads as it does on the big screen
@@ -60,7 +61,7 @@ def summary_lines(totals: dict[str, Any]) -> list[str]:
         rows.append((f"  {device}", f"{money(figures['gmv'])}  {figures['orders']:,} orders"))
     if totals.get("capacity_eps"):
         rows.append(("capacity", f"{totals['capacity_eps']:,} entries/s "
-                                 f"({totals.get('capacity_basis') or 'measured'})"))
+                                 f"({capacity_basis_text(totals.get('capacity_basis'))})"))
     gaps = totals.get("stream_gaps")
     if gaps is not None:
         rows.append(("stream gaps", "none" if not gaps else
@@ -78,4 +79,4 @@ def forecast_line(document: dict[str, Any]) -> str:
         return f"not enough data: {document['message']}"
     return (f"as of {when(document['as_of'])}: the day ends at {short_money(document['final_gmv'])}"
             f" (80 %: {short_money(document['low'])} – {short_money(document['high'])}; "
-            f"{document['method']})")
+            f"{value_name('en', str(document['method']))})")

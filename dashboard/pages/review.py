@@ -13,7 +13,7 @@ import dash
 from dash import ALL, Input, Output, Patch, State, callback, ctx, dcc, html, no_update
 
 from dashboard.alert_feed import acknowledgement
-from dashboard.alert_text import alert_headline, alert_message, where_text
+from dashboard.alert_text import alert_headline, alert_message, where_unsaid
 from dashboard.components import GRAPH_CONFIG, header, wide_only
 from dashboard.data import history as history_data
 from dashboard.data import live as live_data
@@ -343,7 +343,7 @@ def _incident_items(incidents: list[dict[str, Any]], lang: str) -> list[Any]:
         items.append(html.Li(className=f"alert {i['severity'] or ''} resolved", children=[
             html.Div(className="alert-head", children=[
                 html.B(shown(alert_headline(i, lang))),
-                html.Span(shown(where_text(i["dimension"], lang)), className="alert-where"),
+                html.Span(shown(where_unsaid(i, lang)), className="alert-where"),
                 html.Span(f"{clock(i['start_ms'])} · {_duration(i['duration_s'], lang)}{lost}",
                           className="alert-when"),
                 *([html.Span(acked, className="acked")] if (acked := acknowledgement(i, lang))

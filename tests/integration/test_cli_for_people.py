@@ -5,6 +5,7 @@ subprocess, on a real night counted by the real worker."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ from common.settings import Settings, load_settings
 from dashboard.guesses import GuessBoard, Guesser, closing_ms
 from ingest.history import LAST_YEAR_DIR
 from ingest.worker import run_worker
+from rehearsal.incidents import parse_incident
 from rehearsal.run import simulate_to_stream
 from rehearsal.simulate import NightPlan
 
@@ -161,3 +163,61 @@ def test_a_report_of_a_minute_shows_that_minutes_peak_only(night: Settings,
                          for line in peaks), peaks
     html = page.read_text(encoding="utf-8")
     assert "Next year" not in html and re.search(r"Peak orders/s.*00:04:\d\d", html), html[:2000]
+
+
+CODES = re.compile(r"\b(region|payment|device|category)=|level-vs-|working_time|flat_out")
+
+
+def test_the_report_names_values_as_the_pages_do(night: Settings) -> None:
+    """Issue #24: 'Region: Hubei', 'Payment: Alipay', not 'region=HB', 'payment=alipay'; the
+    JSON keeps its codes for the tools that parse it."""
+    span = ("--from", "2026-11-11T00:00", "--to", "2026-11-11T00:05")
+    out = said(gmv(night, "report", *span))
+    assert not CODES.search(out), out
+    rows = out.splitlines()
+    assert any(row.startswith("Region: ") for row in rows), out
+    assert any(row.startswith("Payment: Alipay") for row in rows) or \
+        any(row.startswith("Device: Mobile") for row in rows), out
+    document = json.loads(said(gmv(night, "report", "--json", *span)))
+    assert {"dimension", "value"} <= set(document["contributors"][0])
+    assert any(c["dimension"] == "region" and c["value"] == c["value"].upper()
+               for c in document["contributors"]), document["contributors"][:5]
+
+
+def test_summary_says_how_the_capacity_was_measured_in_words(night: Settings) -> None:
+    out = said(gmv(night, "summary"))
+    capacity = next(line for line in out.splitlines() if line.startswith("capacity"))
+    assert re.search(r"entries/s \((measured|estimated|the sum) [a-z' ]+\)$", capacity), capacity
+    assert json.loads(said(gmv(night, "summary", "--json")))["capacity_basis"] in (
+        "flat_out", "working_time", "sum of partitions")
+
+
+def test_forecast_names_its_method_as_the_pages_do(night: Settings) -> None:
+    out = said(gmv(night, "forecast"))
+    document = json.loads(said(gmv(night, "forecast", "--json")))
+    assert document["method"] in ("level-vs-festival-profile", "level-vs-last-year", "final")
+    assert not CODES.search(out), out
+    assert re.search(r"; level against (the festival's profile|last year's day)\)$|; final\)$",
+                     out.strip()), out
+
+
+@pytest.fixture(scope="module")
+def dark_night(tmp_path_factory: pytest.TempPathFactory, redis_server: Any) -> Settings:
+    """A night where Guangdong's orders stop for two minutes: the worker raises region_dark."""
+    root = tmp_path_factory.mktemp("cli-dark-night")
+    settings = load_settings(env={}, redis_url=redis_server.url, data_dir=root / "data")
+    plan = NightPlan(seed=13, peak_ops=300, start_s=-60, duration_s=480,
+                     incidents=(parse_incident("region_dark@2m/150s:region=GD"),))
+    _counted(plan, settings, connect(redis_server.url), root / "labels.json")
+    return settings
+
+
+def test_the_reports_incidents_read_as_the_war_rooms_headlines(dark_night: Settings) -> None:
+    """'critical  Orders from Guangdong stopped', not 'critical region_dark region=GD'."""
+    span = ("--from", "2026-11-11T00:00", "--to", "2026-11-11T00:07")
+    document = json.loads(said(gmv(dark_night, "report", "--json", *span)))
+    assert any(i["kind"] == "region_dark" and i["dimension"] == "region=GD"
+               for i in document["incidents"]), document["incidents"]
+    out = said(gmv(dark_night, "report", *span))
+    assert "Orders from Guangdong stopped" in out or "Orders from Guangdong falling" in out, out
+    assert "region_dark" not in out and "region=GD" not in out, out
