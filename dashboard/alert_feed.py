@@ -14,7 +14,7 @@ from dashboard.audit_text import who_text
 from dashboard.format import clock, text
 from dashboard.ids import Ids
 from dashboard.shown import shown
-from ingest.detect.incidents import cause_of, grouped
+from ingest.detect.incidents import by_incident
 from ingest.detect.watchdog import HEARTBEAT_MISSING, STREAM_LAG
 
 MAX_RESOLVED = 20  # the newest resolved ones: the review has the rest
@@ -36,7 +36,7 @@ def alert_items(alerts: list[dict[str, Any]], lang: str, with_actions: bool = Tr
     if not alerts:
         return [html.Ul(html.Li(text(lang, "no_alerts"), className="alert quiet"),
                         className="alerts feed")]
-    incidents = incident_list(alerts)
+    incidents = by_incident(alerts)
     waiting = [i for i in incidents if _waiting(i)]
     acked = [i for i in incidents if _firing_incident(i) and not _waiting(i)]
     resolved = [i for i in incidents if not _firing_incident(i)]
@@ -51,18 +51,9 @@ def alert_items(alerts: list[dict[str, Any]], lang: str, with_actions: bool = Tr
     return shown_now
 
 
-def incident_list(alerts: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """The alerts by incident, in the feed's order (its first alert's), the cause first in each."""
-    incidents = []
-    for group in grouped(alerts):
-        cause = cause_of(group)
-        incidents.append([cause, *(a for a in group if a is not cause)])
-    return incidents
-
-
 def alert_count(alerts: list[dict[str, Any]], lang: str) -> str:
     """'3 incidents firing · 2 unacknowledged'."""
-    firing = [i for i in incident_list(alerts) if _firing_incident(i)]
+    firing = [i for i in by_incident(alerts) if _firing_incident(i)]
     return text(lang, "alerts_count", firing=len(firing), waiting=sum(map(_waiting, firing)))
 
 
@@ -111,11 +102,11 @@ def _row(incident: list[dict[str, Any]], lang: str, with_actions: bool, now_ms: 
                                 className="alert-where"),
                       html.Span(_when(alert, lang), className="alert-when"), action]),
                   html.Div(shown(alert_message(alert, lang, alerts)), className="alert-message"),
-                  *([html.Ul([_evidence(a, lang) for a in evidence], className="alert-evidence")]
+                  *([html.Ul([evidence_line(a, lang) for a in evidence], className="alert-evidence")]
                     if evidence else [])])
 
 
-def _evidence(alert: dict[str, Any], lang: str) -> html.Li:
+def evidence_line(alert: dict[str, Any], lang: str) -> html.Li:
     """An alert the incident's cause explains: '同时：全站订单骤降 · 每秒订单降至预期的 62%…'."""
     said = " · ".join(part for part in (alert_headline(alert, lang),
                                          where_text(alert.get("dimension"), lang),

@@ -20,6 +20,7 @@ from dashboard.format import (
     text,
     value_name,
 )
+from ingest.detect.incidents import by_incident
 
 TOP = 15
 _DIMENSION_NAMES = {"device": "Device", "region": "Region", "category": "Category",
@@ -54,13 +55,19 @@ def report_lines(report: dict[str, Any]) -> list[str]:
                      f"{format_signed(row['delta_cents']):>20}")
     if report["incidents"]:
         lines.append("")
-        for incident in report["incidents"]:
+        for incident in (a for group in by_incident(report["incidents"]) for a in group):
             lost = f"  lost ~{format_exact(incident['gmv_lost_cents'])}" \
                 if incident["gmv_lost_cents"] is not None else ""
+            also = "" if incident.get("cause", True) else "also: "  # set off by the line above
             lines.append(f"{_when(incident['start'])}  {incident['duration_s']:>7,.0f} s  "
                          f"{incident['severity']:<8} "
-                         f"{for_a_line(_incident_text(incident)):<40}{lost}")
+                         f"{for_a_line(also + _incident_text(incident)):<40}{lost}")
     return lines
+
+
+def _also(incident: dict[str, Any], lang: str) -> str:
+    """'同时：' before an alert the incident's cause (the row above) set off."""
+    return "" if incident.get("cause", True) else text(lang, "alert_evidence", said="")
 
 
 def _incident_text(incident: dict[str, Any]) -> str:
@@ -221,13 +228,13 @@ def report_html(report: dict[str, Any], lang: str = "en") -> str:
                      f"{_e(words['duration'])}</th><th>{_e(words['severity'])}</th>"
                      f"<th>{_e(words['kind'])}</th><th>{_e(words['where'])}</th>"
                      f"<th class='n'>{_e(words['lost'])}</th></tr>")
-        for i in report["incidents"]:
+        for i in (a for group in by_incident(report["incidents"]) for a in group):
             lost = format_exact(i["gmv_lost_cents"]) if i["gmv_lost_cents"] is not None else "–"
             severity = words.get(i["severity"] or "", i["severity"] or "")
             where = where_text(i["dimension"], lang) or words["all"]
             parts.append(f"<tr><td>{_e(when(i['start']))}</td><td class='n'>"
                          f"{i['duration_s']:,.0f} {_e(name('seconds_short'))}</td>"
-                         f"<td>{_e(severity)}</td><td>{_e(alert_headline(i, lang))}</td>"
+                         f"<td>{_e(severity)}</td><td>{_e(_also(i, lang) + alert_headline(i, lang))}</td>"
                          f"<td>{_e(where)}</td><td class='n'>{_e(lost)}</td></tr>")
         parts.append("</table>")
     else:

@@ -337,10 +337,14 @@ def _run_alerts(args: argparse.Namespace, settings: Settings) -> None:
         print(json.dumps(alerts, ensure_ascii=False))
         return
     from common.text import for_a_line
+    from ingest.detect.incidents import by_incident
 
-    for alert in alerts:
-        print(f"{alert['start']}  {alert['severity']:<8} {alert['state']:<8} {alert['kind']:<14} "
-              f"{for_a_line(alert['dimension'] or '-'):<20} {for_a_line(alert['message'])}")
+    for cause, *evidence in by_incident(alerts):  # what one cause set off, beneath it
+        for alert in (cause, *evidence):
+            also = "  also: " if alert is not cause else ""
+            print(f"{alert['start']}  {alert['severity']:<8} {alert['state']:<8} {also}"
+                  f"{alert['kind']:<14} {for_a_line(alert['dimension'] or '-'):<20} "
+                  f"{for_a_line(alert['message'])}")
 
 
 def _run_report(args: argparse.Namespace, settings: Settings) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import dash
 from dash import ALL, Input, Output, Patch, State, callback, ctx, dcc, html, no_update
 
-from dashboard.alert_feed import acknowledgement
+from dashboard.alert_feed import acknowledgement, evidence_line
 from dashboard.alert_text import alert_headline, alert_message, where_unsaid
 from dashboard.components import GRAPH_CONFIG, header, wide_only
 from dashboard.data import history as history_data
@@ -71,6 +71,7 @@ from dashboard.roles import Can
 from dashboard.said import said
 from dashboard.sealed import Forged, seal, unseal
 from dashboard.shown import shown
+from ingest.detect.incidents import by_incident
 
 REPLAY_TICK_MS = 500
 REPLAY_SPEEDS = (10, 60, 300, 600, 3600)
@@ -334,10 +335,12 @@ def _totals(report: dict[str, Any], lang: str) -> list[Any]:
 
 
 def _incident_items(incidents: list[dict[str, Any]], lang: str) -> list[Any]:
+    """One item per incident (the alerts one cause set off): its cause, the GMV it lost (once),
+    the alerts it explains beneath."""
     if not incidents:
         return [html.Li(text(lang, "no_incidents"), className="alert quiet")]
     items = []
-    for i in incidents:
+    for i, *evidence in by_incident(incidents):
         lost = f" · {text(lang, 'gmv_lost')} {format_exact(i['gmv_lost_cents'])}" \
             if i["gmv_lost_cents"] else ""
         items.append(html.Li(className=f"alert {i['severity'] or ''} resolved", children=[
@@ -348,7 +351,9 @@ def _incident_items(incidents: list[dict[str, Any]], lang: str) -> list[Any]:
                           className="alert-when"),
                 *([html.Span(acked, className="acked")] if (acked := acknowledgement(i, lang))
                   else [])]),
-            html.Div(shown(alert_message(i, lang, incidents)), className="alert-message")]))
+            html.Div(shown(alert_message(i, lang, incidents)), className="alert-message"),
+            *([html.Ul([evidence_line(a, lang) for a in evidence], className="alert-evidence")]
+              if evidence else [])]))
     return items
 
 

@@ -63,3 +63,13 @@ def grouped(alerts: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     for alert in alerts:
         groups.setdefault(str(alert.get("incident") or alert.get("key")), []).append(alert)
     return list(groups.values())
+
+
+def by_incident(alerts: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The alerts (as JSON) by incident, in the order each incident's first alert comes, the
+    cause first in each."""
+    incidents = []
+    for group in grouped(alerts):
+        cause = cause_of(group)
+        incidents.append([cause, *(a for a in group if a is not cause)])
+    return incidents

@@ -94,6 +94,18 @@ def test_the_review_counts_an_incidents_loss_once(half_night: Night,
     assert together and all(not i["cause"] and i["gmv_lost_cents"] is None for i in together)
 
 
+def test_gmv_alerts_shows_an_incident_with_what_it_set_off(
+        half_night: Night, capsys: pytest.CaptureFixture[str]) -> None:
+    alerts, _ = half_night
+    assert main(["alerts", "--data", str(DATA["half"]), "-q", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert {a["key"]: a["incident"] for a in printed} == {a["key"]: a["incident"] for a in alerts}
+    assert main(["alerts", "--data", str(DATA["half"]), "-q"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    (dark,) = [i for i, line in enumerate(lines) if "device_dark" in line]
+    assert "also: orders_drop" in lines[dark + 1]
+
+
 @pytest.mark.parametrize("family", ["sharp", "flat", "quiet", "second-wave"])
 def test_a_clean_night_of_another_shape_raises_no_alert(redis_server: EmbeddedRedis,
                                                         tmp_path: Any, family: str) -> None:
