@@ -25,6 +25,8 @@ from dashboard.chart_labels import (
 from dashboard.format import beijing, format_compact, milestone_label, text, value_name
 from dashboard.shown import chart_text
 from ingest.contract import DEVICES
+from ingest.detect.alerts import SEVERITIES
+from ingest.detect.incidents import by_incident
 
 Figure = dict[str, Any]
 SERIES_POINTS = 300  # the live orders/s chart: a fixed five minutes, trimmed by the browser
@@ -111,7 +113,8 @@ def alert_marks(alerts: list[dict[str, Any]], lang: str, until_ms: int | None,
     `until_ms` while it fires), the kind written at the top, at its band, in rows; a run too
     crowded for the rows folded into one label ("3 起事件", the kinds in its hover). Each label's
     `name` lists the shapes it labels ("bands:0,1")."""
-    shown = [a for a in alerts if a.get("state") != "pending" and a.get("start_ms") is not None
+    shown = [a for a in one_per_incident(alerts)
+             if a.get("state") != "pending" and a.get("start_ms") is not None
              and (until_ms is None or a["start_ms"] <= until_ms)
              and (since_ms is None or (a.get("end_ms") or until_ms or 0) >= since_ms)]
     shown = sorted(shown, key=lambda a: a["start_ms"])[-MARKED_ALERTS:]
@@ -134,6 +137,27 @@ def alert_marks(alerts: list[dict[str, Any]], lang: str, until_ms: int | None,
         spans.append((start, end, value_name(lang, alert["kind"])))
     return {"shapes": shapes, "annotations": _incident_notes(spans, lang, since_ms, until_ms,
                                                              plot_px[0])}
+
+
+def one_per_incident(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One mark an incident (the alerts one cause set off): its cause's, from the first of them
+    to the last (open while any is), at the worst severity among them."""
+    marked = []
+    for cause, *evidence in by_incident(alerts):
+        if not evidence:
+            marked.append(cause)
+            continue
+        group = [cause, *evidence]
+        ends = [a.get("end_ms") for a in group]
+        severity = max((a.get("severity") or "info" for a in group),
+                       key=lambda s: SEVERITIES.index(s) if s in SEVERITIES else 0)
+        marked.append({**cause, "severity": severity,
+                       "start_ms": min((a["start_ms"] for a in group
+                                        if isinstance(a.get("start_ms"), int)), default=None),
+                       "end_ms": None if None in ends else max(e for e in ends if e is not None),
+                       "state": "firing" if any(a.get("state") == "firing" for a in group)
+                       else cause.get("state")})
+    return marked
 
 
 def _incident_notes(spans: list[tuple[int, int, str]], lang: str, since_ms: int | None,

@@ -59,9 +59,9 @@ def cause_of(alerts: list[dict[str, Any]]) -> dict[str, Any]:
 def grouped(alerts: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """Alerts (as JSON) by incident, in the order each incident's first alert comes; an alert
     without an incident id (written before there were any) is an incident of its own."""
-    groups: dict[str, list[dict[str, Any]]] = {}
+    groups: dict[object, list[dict[str, Any]]] = {}
     for alert in alerts:
-        groups.setdefault(str(alert.get("incident") or alert.get("key")), []).append(alert)
+        groups.setdefault(alert.get("incident") or alert.get("key") or id(alert), []).append(alert)
     return list(groups.values())
 
 

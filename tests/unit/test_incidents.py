@@ -34,3 +34,18 @@ def test_unrelated_or_distant_alerts_stay_apart() -> None:
     flood = fire(book, "resend_flood", None, 300)
     assert fire(book, "duplicate_rate", None, 304) == flood
     assert book.alerts[0].as_json()["incident"] == late
+
+
+def test_a_chart_marks_an_incident_once_from_its_first_alert_to_its_last() -> None:
+    from dashboard.figures import one_per_incident
+
+    drop = {"kind": "orders_drop", "severity": "critical", "state": "resolved", "key": "d",
+            "incident": "d", "start_ms": 100_000, "end_ms": 160_000}
+    dark = {"kind": "device_dark", "severity": "warning", "state": "firing", "key": "m",
+            "incident": "d", "start_ms": 102_000, "end_ms": None}
+    glitch = {"kind": "price_glitch", "severity": "critical", "state": "resolved", "key": "g",
+              "incident": "g", "start_ms": 300_000, "end_ms": 310_000}
+    marked = one_per_incident([drop, dark, glitch])
+    assert [(m["kind"], m["severity"], m["state"], m["start_ms"], m["end_ms"]) for m in marked] \
+        == [("device_dark", "critical", "firing", 100_000, None),
+            ("price_glitch", "critical", "resolved", 300_000, 310_000)]
