@@ -22,7 +22,7 @@ from dashboard.chart_labels import (
     incident_labels,
     milestone_labels,
 )
-from dashboard.format import beijing, format_compact, milestone_label, text, value_name
+from dashboard.format import beijing, clock, format_compact, milestone_label, text, value_name
 from dashboard.shown import chart_text
 from ingest.contract import DEVICES
 from ingest.detect.alerts import SEVERITIES
@@ -116,11 +116,17 @@ def alert_marks(alerts: list[dict[str, Any]], lang: str, until_ms: int | None,
     shown = [a for a in one_per_incident(alerts)
              if a.get("state") != "pending" and a.get("start_ms") is not None
              and (until_ms is None or a["start_ms"] <= until_ms)
-             and (since_ms is None or (a.get("end_ms") or until_ms or 0) >= since_ms)]
+             and (since_ms is None or (a.get("end_ms") or until_ms or 0) >= since_ms)
+             # A moment before the window is not in it: a line at its edge would say it began there.
+             and (since_ms is None or a["kind"] not in MOMENT_KINDS or a["start_ms"] >= since_ms)]
     shown = sorted(shown, key=lambda a: a["start_ms"])[-MARKED_ALERTS:]
     shapes, spans = [], []
     for alert in shown:
         start = max(alert["start_ms"], since_ms) if since_ms else alert["start_ms"]
+        # Begun before the window: its band enters from the edge, its label says it goes on.
+        name = value_name(lang, alert["kind"])
+        if start > alert["start_ms"]:
+            name = text(lang, "incident_since", name=name, time=clock(alert["start_ms"]))
         end = alert.get("end_ms") or until_ms or start
         end = max(end, start + 1000)  # a band at least a second wide
         x0, x1 = _times([start, end])
@@ -134,7 +140,7 @@ def alert_marks(alerts: list[dict[str, Any]], lang: str, until_ms: int | None,
             shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": x0, "x1": x1,
                            "y0": 0, "y1": 1, "layer": "below", "line": {"width": 0},
                            "fillcolor": fill})
-        spans.append((start, end, value_name(lang, alert["kind"])))
+        spans.append((start, end, name))
     return {"shapes": shapes, "annotations": _incident_notes(spans, lang, since_ms, until_ms,
                                                              plot_px[0])}
 

@@ -128,3 +128,26 @@ def test_alerts_are_bands_from_start_to_end_and_an_oversell_a_line_where_it_bega
     assert [a["text"] for a in marks["annotations"]] == ["Channel down", "Oversell",
                                                          "Orders drop"]
     assert alert_marks(alerts, "zh", MIDNIGHT_MS + 200_000)["annotations"][0]["text"] == "疑似刷单"
+
+
+def test_marks_of_alerts_begun_before_the_window_do_not_say_they_began_at_its_edge() -> None:
+    """The five-minute chart (issue #24): an oversell of ten minutes ago is not a line at the
+    window's left edge (after a restart it stood there as if new); a band that began before
+    enters from the edge and its label says since when."""
+    since, until = MIDNIGHT_MS + 600_000, MIDNIGHT_MS + 900_000
+    alerts = [
+        {"kind": "oversell", "severity": "critical", "state": "firing", "key": "o",
+         "start_ms": MIDNIGHT_MS + 60_000, "end_ms": None},
+        {"kind": "region_dark", "severity": "warning", "state": "firing", "key": "r",
+         "start_ms": MIDNIGHT_MS + 500_000, "end_ms": None},
+        {"kind": "oversell", "severity": "critical", "state": "firing", "key": "n",
+         "start_ms": MIDNIGHT_MS + 700_000, "end_ms": None},
+    ]
+    marks = alert_marks(alerts, "zh", until, since)
+    band, line = marks["shapes"]
+    assert (band["type"], band["x0"]) == ("rect", "2026-11-11 00:10:00")
+    assert (line["type"], line["x0"]) == ("line", "2026-11-11 00:11:40")
+    texts = [a["text"] for a in marks["annotations"]]
+    assert any("00:08:20 起" in t and "◀" in t for t in texts), texts
+    assert alert_marks(alerts, "en", until, since)["annotations"][0]["text"].endswith(
+        "(since 00:08:20)")
