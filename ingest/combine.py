@@ -260,12 +260,19 @@ class Combiner:
                 steps.append((steps[-1][0] if steps else 0, partition.index, rest,
                               _EMPTY, rejected, duplicates))
             partition.position = manifest.position
-            partition.clock_s = manifest.clock_s
         steps.sort(key=lambda step: (step[0], step[1]))
-        for arrival, index, checkpoint, orders, rejected, duplicates in steps:
+        # A partition's clock moves to its manifest's with its last step, not before: judged by
+        # it while its earlier steps wait, the seconds they hold would read a third short (an
+        # `orders_drop` at 33-65 % whenever the combiner took several commits in one look).
+        clocks = {partition.index: manifest.clock_s for partition, manifest, _ in news}
+        last = {index: i for i, (_, index, *_) in enumerate(steps)}
+        for i, (arrival, index, checkpoint, orders, rejected, duplicates) in enumerate(steps):
+            if last[index] == i:
+                self.partitions[index].clock_s = clocks[index]
             self._apply(self.partitions[index], orders, rejected, duplicates, checkpoint,
                         arrival or None)
         for partition, manifest, _ in news:
+            partition.clock_s = manifest.clock_s
             partition.applied, partition.files = manifest.checkpoint, manifest.files
             partition.taken.clear()
         self._after()
