@@ -59,16 +59,22 @@
     return layout;
   }
 
-  // An annotation at scale k: its text, and the shifts that put it in its row (in pixels).
+  // An annotation at scale k: its text, and the shifts that put it in its row (in pixels). A
+  // fitted one keeps the one it was fitted from (`gmvDrawn`), and is fitted from that again: the
+  // marks live.js lays on by relayout come back to Plotly.react in Dash's figure (dcc.Graph keeps
+  // what was relaid), and would otherwise be scaled twice.
   function fitNote(note, k) {
-    const fitted = Object.assign({}, note, {font: sized(note.font, k, 12)});
-    for (const shift of ["xshift", "yshift"]) if (typeof note[shift] === "number") fitted[shift] = note[shift] * k;
+    const drawn = note.gmvDrawn || note;
+    const fitted = Object.assign({}, drawn, {font: sized(drawn.font, k, 12), gmvDrawn: drawn});
+    for (const shift of ["xshift", "yshift"]) if (typeof drawn[shift] === "number") fitted[shift] = drawn[shift] * k;
     return fitted;
   }
 
   function fitShape(shape, k) {
-    if (!shape.line || typeof shape.line.width !== "number") return shape;
-    return Object.assign({}, shape, {line: Object.assign({}, shape.line, {width: shape.line.width * k})});
+    const drawn = shape.gmvDrawn || shape;
+    if (!drawn.line || typeof drawn.line.width !== "number") return drawn;
+    return Object.assign({}, drawn, {line: Object.assign({}, drawn.line, {width: drawn.line.width * k}),
+                                     gmvDrawn: drawn});
   }
 
   // A horizontal bar chart too short for all its bars at a readable size keeps the largest ones

@@ -30,6 +30,7 @@ from tests.e2e.conftest import (
 from tests.sample import STOCK, TRUTH, sample_payloads
 
 SIZES = {"1366x768": (1366, 768), "1920x1080": (1920, 1080), "3840x2160": (3840, 2160)}
+PHONE = {"390x844": (390, 844)}
 # 101 orders of just under ¥1,000万 at half a minute past midnight: the night crosses ¥1亿 and
 # ¥10亿 in one second, on top of the sample's ¥100万 and ¥1,000万.
 WHALES = 101
@@ -67,7 +68,14 @@ LABELS = """(id) => {
                  bar: !!text.closest('.bartext, g.points')});
   }
   const rect = gd.getBoundingClientRect(), size = gd._fullLayout._size;
-  const plot = {left: rect.left + size.l, right: rect.left + size.l + size.w};
+  const plot = {left: rect.left + size.l, right: rect.left + size.l + size.w,
+                top: rect.top + size.t, bottom: rect.top + size.t + size.h};
+  for (const note of gd.querySelectorAll('g.annotation')) {
+    const label = labels.find(x => x.kind === 'annotation'
+                                   && x.index === Number(note.getAttribute('data-index')));
+    const text = note.querySelector('text');
+    if (label && text) label.size = parseFloat(getComputedStyle(text).fontSize);
+  }
   const bands = {};
   for (const path of gd.querySelectorAll('.shapelayer path[data-index]')) {
     const r = path.getBoundingClientRect();
@@ -82,7 +90,7 @@ LABELS = """(id) => {
     .map(p => parseFloat(getComputedStyle(p).strokeWidth));
   return {labels, bands, maxY: ys.length ? Math.max(...ys) : 0,
           range: yaxis.range.map(Number), tickvals: (yaxis.tickvals || []).map(Number),
-          lines, stroke, rootPx: parseFloat(getComputedStyle(document.documentElement).fontSize)};
+          lines, stroke, plot, rootPx: parseFloat(getComputedStyle(document.documentElement).fontSize)};
 }"""
 
 
@@ -160,11 +168,34 @@ def crowded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield stack
 
 
+def outside_plot(measured: dict[str, Any]) -> list[str]:
+    """Incident labels not wholly inside the plot area (cut at its edge)."""
+    plot = measured["plot"]
+    return [f"{x['text']!r} at {x['box']['left']:.0f}..{x['box']['right']:.0f}, the plot "
+            f"{plot['left']:.0f}..{plot['right']:.0f}"
+            for x in measured["labels"] if x["kind"] == "annotation"
+            and (x["box"]["left"] < plot["left"] - 1 or x["box"]["right"] > plot["right"] + 1
+                 or x["box"]["top"] < plot["top"] - 1 or x["box"]["bottom"] > plot["bottom"] + 1)]
+
+
+# What Plotly was asked to draw, in order ("react:ops-chart"), for waiting on a redraw.
+PLOTLY_CALLS = """(() => { const calls = window.__plotly = [];
+  const spying = setInterval(() => { const P = window.Plotly;
+    if (!P) return;
+    clearInterval(spying);
+    for (const name of ['react', 'relayout']) { const call = P[name];
+      P[name] = function (gd, ...rest) { const graph = gd && gd.closest && gd.closest('.dash-graph');
+        calls.push(name + ':' + (graph ? graph.id : '')); return call.call(this, gd, ...rest); }; }
+  }, 1);
+})()"""
+
+
 def open_at(browser: Browser, stack: Stack, path: str, size: str) -> Page:
-    width, height = SIZES[size]
+    width, height = {**SIZES, **PHONE}[size]
     context = let_in(browser.new_context(viewport={"width": width, "height": height},
                                          device_scale_factor=1, locale="zh-CN"))
     page = context.new_page()
+    page.add_init_script(PLOTLY_CALLS)
     page.goto(stack.base_url + path)
     return page
 
@@ -273,3 +304,81 @@ def test_the_review_by_dimension_has_its_own_scale(crowded: Stack, browser: Brow
         page.locator(f"#{chart}").screenshot(path=str(ARTIFACTS / f"review-by-region-{size}.png"))
     finally:
         page.context.close()
+
+
+@pytest.mark.parametrize(("size", "lang"), [("390x844", "zh"), ("390x844", "en"),
+                                            ("1366x768", "zh"), ("3840x2160", "en")])
+def test_incident_labels_neither_overlap_nor_are_cut(crowded: Stack, browser: Browser,
+                                                     size: str, lang: str) -> None:
+    """On a phone as on a wall: the night chart's incident labels apart and inside the plot
+    (folded into a count where there is no room), in either language."""
+    page = open_at(browser, crowded, f"/?lang={lang}", size)
+    try:
+        page.wait_for_function(f"""() => document.querySelectorAll(
+            '#{Ids.NIGHT_CHART} g.annotation').length > 0""", timeout=30_000)
+        night = measure(page, Ids.NIGHT_CHART)
+        notes = [x for x in night["labels"] if x["kind"] == "annotation"]
+        assert notes, night["labels"]
+        problems = [f"{p} overlap" for p in overlapping(notes)] + outside_plot(night) \
+            + away_from_bands(night)
+        if size in PHONE:
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"phone-night-{lang}.png"), full_page=True)
+        assert not problems, "\n".join(problems)
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/ops"])
+def test_incident_labels_are_one_size_on_every_chart_at_4k(crowded: Stack, browser: Browser,
+                                                           path: str) -> None:
+    """At 4K the orders/s chart's incident labels are the size of the night chart's (fit.js
+    scales every chart's text once), and each chart's labels keep their size beside its ticks."""
+    page = open_at(browser, crowded, path, "3840x2160")
+    try:
+        crowded_night_drawn(page)
+        # live.js lays the alerts on the orders/s chart (relayout); Dash draws that chart again
+        # as its data grows (react): both have happened, in that order.
+        page.wait_for_function(f"""() => /relayout:{Ids.OPS_CHART}.* react:{Ids.OPS_CHART}/
+            .test((window.__plotly || []).join(' '))""", timeout=30_000)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / ("4k-night.png" if path == "/" else "4k-ops.png")))
+        sizes = {}
+        for chart in (Ids.NIGHT_CHART, Ids.OPS_CHART):
+            found = measure(page, chart)["labels"]
+            notes = [x["size"] for x in found if x["kind"] == "annotation"]
+            ticks = [x["size"] for x in found if x["kind"] == "tick"]
+            assert notes and ticks, (chart, found)
+            sizes[chart] = (max(notes), max(ticks))
+        (night_note, night_tick), (ops_note, ops_tick) = sizes[Ids.NIGHT_CHART], sizes[Ids.OPS_CHART]
+        assert abs(ops_note - night_note) <= 0.1 * night_note, sizes
+        assert abs(ops_tick - night_tick) <= 0.1 * night_tick, sizes
+        assert abs(ops_note / ops_tick - night_note / night_tick) <= 0.1 * night_note / night_tick, sizes
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("size", ["1366x768", "1920x1080", "3840x2160"])
+def test_the_review_axis_keeps_its_size_after_a_range_change(crowded: Stack, browser: Browser,
+                                                             size: str) -> None:
+    """The overview's axis text is the same size at first load and after a new range."""
+    page = open_at(browser, crowded, "/review", size)
+    chart = Ids.REVIEW_OVERVIEW
+    ticks = f"""() => [...document.querySelectorAll('#{chart} .xtick text, #{chart} .ytick text')]
+        .map(t => parseFloat(getComputedStyle(t).fontSize))"""
+    try:
+        page.wait_for_function(f"() => ({ticks})().length > 0", timeout=30_000)
+        before = page.evaluate(ticks)
+        for field, value in ((Ids.REVIEW_START, "2026-11-11 00:02:00"),
+                             (Ids.REVIEW_END, "2026-11-11 00:06:00")):
+            page.locator(f"#{field}").fill(value)
+            page.locator(f"#{field}").press("Enter")
+        page.wait_for_function(f"""() => {{ const gd = document.querySelector('#{chart} .js-plotly-plot');
+            return gd && (gd.layout.shapes || []).some(s => String(s.x0).includes('00:02')); }}""",
+                               timeout=30_000)
+        after = page.evaluate(ticks)
+        assert after and max(after) == pytest.approx(max(before), rel=0.02), (before, after)
+        assert min(after) == pytest.approx(min(before), rel=0.02), (before, after)
+    finally:
+        page.context.close()
+
