@@ -5,8 +5,8 @@ on from where the first stopped, under order ids of its own, instead of replayin
 from __future__ import annotations
 
 import contextlib
-from collections import Counter
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
