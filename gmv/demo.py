@@ -204,9 +204,17 @@ def _keep_progress(settings: Settings, night: DemoNight) -> Callable[[Batch], No
     """After each published batch, how far the night is drawn: where a next run continues."""
     def published(batch: Batch) -> None:
         if batch.through_s is not None:
-            night.published_to_s = batch.through_s
+            night.published_to_s, night.published_ms = batch.through_s, None
             write_record(settings.data_dir, night)
     return published
+
+
+def _keep_slices(night: DemoNight) -> Callable[[int], None]:
+    """After each published slice of a batch, how far within it (written when the run stops:
+    a next run must not send that part of the chunk again under new order ids)."""
+    def sent_to(ms: int) -> None:
+        night.published_ms = ms
+    return sent_to
 
 
 def _last_line(path: Path) -> str:
@@ -262,9 +270,14 @@ def run_demo(settings: Settings, seed: int, peak_ops: int, speed: float,
                             pass
                     else:
                         publishing = connect(url, socket_timeout=PUBLISHER_SOCKET_TIMEOUT_S)
-                        simulate_to_stream(plan, publishing, settings, speed,
-                                           settings.data_dir / "labels.json", "gmv demo",
-                                           _keep_progress(settings, night))
+                        try:
+                            simulate_to_stream(plan, publishing, settings, speed,
+                                               settings.data_dir / "labels.json", "gmv demo",
+                                               _keep_progress(settings, night),
+                                               _keep_slices(night))
+                        finally:  # stopped mid-chunk: how far in it
+                            if night.published_ms is not None:
+                                write_record(settings.data_dir, night)
                 finally:
                     status.stop()
     except KeyboardInterrupt:

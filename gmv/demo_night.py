@@ -29,6 +29,9 @@ class DemoNight:
     duration_s: int
     published_to_s: int  # every night second before it was drawn and published
     runs: list[dict[str, Any]] = field(default_factory=list)  # {"mode", "from_s", "wall_ms"}
+    # A run stopped mid-chunk: the arrival time (epoch ms) before which the chunk from
+    # `published_to_s` was published; the next run sends that chunk's rest only.
+    published_ms: int | None = None
 
     @classmethod
     def of(cls, plan: NightPlan) -> DemoNight:
@@ -44,14 +47,15 @@ class DemoNight:
         return NightPlan(seed=self.seed, peak_ops=self.peak_ops,
                          festival_day=date.fromisoformat(self.festival_day),
                          start_s=self.start_s, duration_s=self.duration_s,
-                         incidents=plan.incidents, resume_s=self.published_to_s)
+                         incidents=plan.incidents, resume_s=self.published_to_s,
+                         resume_from_ms=self.published_ms)
 
 
 def read_record(data_dir: Path) -> DemoNight | None:
     """The data dir's record, or None (none yet, or one this version cannot read: a new night)."""
     try:
         raw = json.loads((Path(data_dir) / RECORD).read_text())
-        return DemoNight(**{k: raw[k] for k in DemoNight.__dataclass_fields__})
+        return DemoNight(**{k: raw[k] for k in DemoNight.__dataclass_fields__ if k in raw})
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

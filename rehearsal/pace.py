@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -32,10 +32,14 @@ class Pacer:
 
 
 def publish_paced(publisher: Publisher, payloads: Sequence[bytes], times_ms: np.ndarray,
-                  pacer: Pacer | None, slice_ms: int = 100) -> None:
-    """Publish in time order, waiting before each `slice_ms` slice of event time (None: no wait)."""
+                  pacer: Pacer | None, slice_ms: int = 100,
+                  sent_to_ms: Callable[[int], None] | None = None) -> None:
+    """Publish in time order, waiting before each `slice_ms` slice of event time (None: no wait);
+    `sent_to_ms` is told, after each slice Redis holds, the time before which all is published."""
     if pacer is None:
         publisher.publish(payloads)
+        if sent_to_ms is not None and len(payloads):
+            sent_to_ms(int(times_ms[-1]) + 1)
         return
     start = 0
     while start < len(payloads):
@@ -43,4 +47,6 @@ def publish_paced(publisher: Publisher, payloads: Sequence[bytes], times_ms: np.
         end = max(end, start + 1)
         pacer.wait_until(int(times_ms[start]))
         publisher.publish(payloads[start:end])
+        if sent_to_ms is not None:
+            sent_to_ms(int(times_ms[end - 1]) + 1)
         start = end

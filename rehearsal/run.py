@@ -79,9 +79,11 @@ def simulate_to_file(plan: NightPlan, out: Path, command: str) -> NightSimulator
 
 def simulate_to_stream(plan: NightPlan, client: redis.Redis, settings: Settings,
                        speed: float | None, labels_path: Path, command: str,
-                       published: Callable[[Batch], None] | None = None) -> NightSimulator:
+                       published: Callable[[Batch], None] | None = None,
+                       sent_to_ms: Callable[[int], None] | None = None) -> NightSimulator:
     """Publish the night (stock first), paced by arrival time at `speed` (None: as fast as
-    possible); `published` is told of each batch once Redis holds it. A night continued
+    possible); `published` is told of each batch once Redis holds it, `sent_to_ms` of each
+    slice of one (publish_paced). A night continued
     (`plan.resume_s`) declares no stock: its start did."""
     sim = NightSimulator(plan)
     write_labels(labels_path, labels_document(sim, command, complete=False))
@@ -93,7 +95,7 @@ def simulate_to_stream(plan: NightPlan, client: redis.Redis, settings: Settings,
     log_event(log, "simulate_started", stream=settings.orders_stream, seed=plan.seed,
               peak_ops=plan.peak_ops, speed=speed or "max", labels=labels_path)
     for batch in prefetched(sim.batches()):
-        publish_paced(publisher, batch.payloads, batch.arrival_ms, pacer)
+        publish_paced(publisher, batch.payloads, batch.arrival_ms, pacer, sent_to_ms=sent_to_ms)
         progress.advance(len(batch.payloads))
         if published is not None:
             published(batch)

@@ -49,6 +49,9 @@ class NightPlan:
     # on (a chunk boundary), under order ids of their own; the stock and the flash sale are the
     # night's from `start_s` as before.
     resume_s: int | None = None
+    # ...and of its first chunk only what arrives from this instant on (epoch ms): a run stopped
+    # mid-chunk had published the rest, and the same draws again under new ids would count twice.
+    resume_from_ms: int | None = None
     shape: NightShape = DEFAULT_NIGHT  # the rate curve (the simulator's own by default)
 
     def __post_init__(self) -> None:
@@ -86,6 +89,11 @@ class Batch:
     # repeats none of them (what of them arrives late, still in flight, is then never sent).
     # None for the last batch, the stragglers.
     through_s: int | None = None
+
+    def from_ms(self, ms: int) -> Batch:
+        """What of it arrives at `ms` or later."""
+        keep = np.flatnonzero(self.arrival_ms >= ms)
+        return Batch(self.arrival_ms[keep], [self.payloads[i] for i in keep], self.through_s)
 
 
 @dataclass
@@ -145,6 +153,8 @@ class NightSimulator:
         for chunk_s in range(self.plan.first_s, self.plan.end_s, CHUNK_S):
             end_s = min(chunk_s + CHUNK_S, self.plan.end_s)
             fresh = self._chunk(chunk_s, end_s)
+            if chunk_s == self.plan.resume_s and self.plan.resume_from_ms is not None:
+                fresh = fresh.from_ms(self.plan.resume_from_ms)
             arrival = np.concatenate([pending.arrival_ms, fresh.arrival_ms])
             payloads = pending.payloads + fresh.payloads
             order = np.argsort(arrival, kind="stable")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,42 @@ def test_the_demo_record_says_new_then_continued_then_over(tmp_path: Path) -> No
 def test_the_night_clock_reads_seconds_from_midnight() -> None:
     assert [night_clock(s) for s in (-60, 0, 750, 86_399)] == \
         ["23:59:00", "00:00:00", "00:12:30", "23:59:59"]
+
+
+def _orders_per_second(payloads: list[bytes], midnight_ms: int) -> Counter[int]:
+    seconds: Counter[int] = Counter()
+    for payload in payloads:
+        with contextlib.suppress(ValueError, KeyError, TypeError):  # the night's malformed ones
+            order = json.loads(payload)
+            if "retry" not in order:
+                seconds[(order["ts"] - midnight_ms) // 1000] += 1
+    return seconds
+
+
+def test_a_run_stopped_mid_chunk_is_continued_without_drawing_its_seconds_twice(
+        tmp_path: Path) -> None:
+    """Issue #24, item 4: Ctrl-C lands inside a chunk's publishing; the next run drew the whole
+    chunk again under new ids, so its first seconds counted about twice (a spike at ~2x)."""
+    _, night, plan = tonight(tmp_path, PLAN, 1_000)
+    cut_ms = plan.midnight_ms + 64_500  # the stop: the chunk from 00:01:00 half sent
+    sent: list[bytes] = []
+    for batch in NightSimulator(plan).batches():
+        if batch.through_s == 70:
+            sent += batch.payloads[:int((batch.arrival_ms < cut_ms).sum())]
+            break
+        sent += batch.payloads
+    night.published_to_s = 60
+    write_record(tmp_path, night)
+    record = json.loads((tmp_path / "demo-night.json").read_text())
+    (tmp_path / "demo-night.json").write_text(json.dumps(record | {"published_ms": cut_ms}))
+    _, _, rest = tonight(tmp_path, PLAN, 2_000)
+    for batch in NightSimulator(rest).batches():
+        sent += batch.payloads
+    whole: list[bytes] = []
+    for batch in NightSimulator(PLAN).batches():
+        whole += batch.payloads
+    counted = _orders_per_second(sent, plan.midnight_ms)
+    truth = _orders_per_second(whole, plan.midnight_ms)
+    # From the stop on, each second exactly once; before it, what was still in flight late is lost.
+    assert {s: n for s, n in counted.items() if s >= 60} == {s: n for s, n in truth.items() if s >= 60}
+    assert all(n <= truth[s] for s, n in counted.items())
