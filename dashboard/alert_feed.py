@@ -52,7 +52,7 @@ def alert_items(alerts: list[dict[str, Any]], lang: str, with_actions: bool = Tr
 
 
 def alert_count(alerts: list[dict[str, Any]], lang: str) -> str:
-    """'3 incidents firing · 2 unacknowledged'."""
+    """'3 firing · 2 unacknowledged' (incidents)."""
     firing = [i for i in by_incident(alerts) if _firing_incident(i)]
     return text(lang, "alerts_count", firing=len(firing), waiting=sum(map(_waiting, firing)))
 

@@ -302,7 +302,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "big_screen": "Big screen", "ops": "Operations", "review": "Review", "language": "中文",
         "per_second_unit": "/s", "share": "Share", "yuan": "CNY", "time": "Time", "since": "since",
         "acknowledge": "Acknowledge", "acknowledged": "acknowledged",
-        "alerts_count": "{firing} incidents firing · {waiting} unacknowledged",
+        "alerts_count": "{firing} firing · {waiting} unacknowledged",
         "alert_evidence": "also: {said}", "incident_since": "◀ {name} (since {time})",
         "alerts_acknowledged": "{n} acknowledged", "alerts_resolved": "{n} resolved",
         "acked_ago": "acknowledged {ago}", "acked_ago_by": "acknowledged by {who} · {ago}",

@@ -129,7 +129,7 @@ def test_every_firing_alert_is_in_sight_with_its_count(alerted: Stack, browser: 
     clipped = page.evaluate(CLIPPED_ROWS, FIRING_ROWS)
     assert not clipped, f"firing alerts cut off: {clipped}"
     count = (f"{len(now_firing)} 起事件进行中 · {len(waiting)} 起待确认" if lang == "zh"
-             else f"{len(now_firing)} incidents firing · {len(waiting)} unacknowledged")
+             else f"{len(now_firing)} firing · {len(waiting)} unacknowledged")
     expect(page.locator(f"#{ALERT_COUNT}")).to_have_text(count)
     # One clock, the night's, which the alerts are stamped by (not the wall clock beside it).
     header = page.locator("header .clock-box:visible")

@@ -28,7 +28,7 @@ def test_the_count_says_how_many_fire_and_how_many_wait() -> None:
     alerts = [alert(key="a"), alert(key="b", acknowledged_ms=MIDNIGHT_MS, acknowledged_by="ada"),
               alert(key="c", state="resolved", end_ms=MIDNIGHT_MS + 120_000)]
     assert alert_count(alerts, "zh") == "2 起事件进行中 · 1 起待确认"
-    assert alert_count(alerts, "en") == "2 incidents firing · 1 unacknowledged"
+    assert alert_count(alerts, "en") == "2 firing · 1 unacknowledged"
 
 
 def test_an_acknowledgement_is_said_by_how_long_ago_not_by_the_wall_clock() -> None:
