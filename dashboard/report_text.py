@@ -55,7 +55,7 @@ def report_lines(report: dict[str, Any]) -> list[str]:
                      f"{format_signed(row['delta_cents']):>20}")
     if report["incidents"]:
         lines.append("")
-        for incident in (a for group in by_incident(report["incidents"]) for a in group):
+        for incident in _by_incident(report):
             lost = f"  lost ~{format_exact(incident['gmv_lost_cents'])}" \
                 if incident["gmv_lost_cents"] is not None else ""
             also = "" if incident.get("cause", True) else "also: "  # set off by the line above
@@ -63,6 +63,11 @@ def report_lines(report: dict[str, Any]) -> list[str]:
                          f"{incident['severity']:<8} "
                          f"{for_a_line(also + _incident_text(incident)):<40}{lost}")
     return lines
+
+
+def _by_incident(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The report's incidents, each cause followed by what it set off."""
+    return [a for group in by_incident(report["incidents"]) for a in group]
 
 
 def _also(incident: dict[str, Any], lang: str) -> str:
@@ -228,7 +233,7 @@ def report_html(report: dict[str, Any], lang: str = "en") -> str:
                      f"{_e(words['duration'])}</th><th>{_e(words['severity'])}</th>"
                      f"<th>{_e(words['kind'])}</th><th>{_e(words['where'])}</th>"
                      f"<th class='n'>{_e(words['lost'])}</th></tr>")
-        for i in (a for group in by_incident(report["incidents"]) for a in group):
+        for i in _by_incident(report):
             lost = format_exact(i["gmv_lost_cents"]) if i["gmv_lost_cents"] is not None else "–"
             severity = words.get(i["severity"] or "", i["severity"] or "")
             where = where_text(i["dimension"], lang) or words["all"]

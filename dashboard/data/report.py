@@ -22,8 +22,7 @@ from dashboard.data.history import History
 from dashboard.data.rollups import DIMENSIONS, Rollups, grouped, shared_cursor
 from dashboard.said import Said
 from ingest.contract import BEIJING, beijing_iso, format_cents, midnight_ms
-from ingest.detect.incidents import cause_of
-from ingest.detect.incidents import grouped as by_incident
+from ingest.detect.incidents import by_incident
 from ingest.history import last_year_dir, orders_dir, read_summary
 from ingest.live_state import milestones_crossed
 
@@ -304,7 +303,7 @@ def _lost_once_per_incident(found: list[dict[str, Any]]) -> list[dict[str, Any]]
     """The GMV an incident lost is its cause's (a dark path's, not also the site-wide drop it set
     off): the other alerts of the incident say which they are part of, and lose nothing more."""
     for group in by_incident(found):
-        cause = cause_of(group)
+        cause = group[0]
         for alert in group:
             alert["cause"] = alert is cause
             if alert is not cause and alert["gmv_lost_cents"] is not None:

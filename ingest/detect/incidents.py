@@ -50,26 +50,16 @@ def incident_for(alert: Any, others: Iterable[Any]) -> str:
     return str(min(found, key=lambda other: other.start_ms).incident)
 
 
-def cause_of(alerts: list[dict[str, Any]]) -> dict[str, Any]:
-    """The alert (as JSON) that names an incident's cause, among its alerts."""
-    return min(alerts, key=lambda a: (CAUSE_RANK.get(str(a.get("kind")), 1),
-                                      a.get("start_ms") or 0))
-
-
-def grouped(alerts: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Alerts (as JSON) by incident, in the order each incident's first alert comes; an alert
-    without an incident id (written before there were any) is an incident of its own."""
+def by_incident(alerts: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The alerts (as JSON) by incident, in the order each incident's first alert comes, its
+    cause (the lowest rank, then the earliest) first in each. An alert without an incident id
+    (written before there were any) is an incident of its own."""
     groups: dict[object, list[dict[str, Any]]] = {}
     for alert in alerts:
         groups.setdefault(alert.get("incident") or alert.get("key") or id(alert), []).append(alert)
-    return list(groups.values())
-
-
-def by_incident(alerts: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """The alerts (as JSON) by incident, in the order each incident's first alert comes, the
-    cause first in each."""
     incidents = []
-    for group in grouped(alerts):
-        cause = cause_of(group)
+    for group in groups.values():
+        cause = min(group, key=lambda a: (CAUSE_RANK.get(str(a.get("kind")), 1),
+                                          a.get("start_ms") or 0))
         incidents.append([cause, *(a for a in group if a is not cause)])
     return incidents
