@@ -165,6 +165,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "partition_stale": "已停",
         "stream_lost": "未读即被删除 {lost} 条",
         "stream_gap_banner": "部分订单在计入前已从数据流中删除 — 总数偏低，已通知运维",
+        "stream_quiet_banner": "已 {age} 没有新订单 — 处理管道正常，订单流暂无新数据",
         "night_continued": "演示已接续：本夜从 {time} 继续，此前计入的数据均保留",
         "stream_lost_unknown": "有未读条目被删除",
         "waiting": "等待数据 — 采集进程尚未发布快照",
@@ -271,6 +272,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "stream_lost": "{lost} removed unread",
         "stream_gap_banner": "Some orders were removed from the stream before they were counted"
                              " — the totals are short; operations has been alerted",
+        "stream_quiet_banner": "No new orders for {age} — the pipeline is up; the order stream is "
+                               "silent",
         "night_continued": "Demo continued: the night goes on from {time}; everything counted "
                            "before is kept",
         "stream_lost_unknown": "entries removed unread",
