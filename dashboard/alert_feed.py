@@ -9,7 +9,7 @@ from typing import Any
 
 from dash import html
 
-from dashboard.alert_text import alert_headline, alert_message, where_text
+from dashboard.alert_text import alert_headline, alert_message, where_unsaid
 from dashboard.audit_text import who_text
 from dashboard.format import clock, text
 from dashboard.ids import Ids
@@ -98,7 +98,7 @@ def _row(incident: list[dict[str, Any]], lang: str, with_actions: bool, now_ms: 
         className=f"alert {alert.get('severity', '')} {alert.get('state', '')}",
         children=[html.Div(className="alert-head", children=[
                       html.B(shown(alert_headline(alert, lang))),
-                      html.Span(shown(where_text(alert.get("dimension"), lang)),
+                      html.Span(shown(where_unsaid(alert, lang)),
                                 className="alert-where"),
                       html.Span(_when(alert, lang), className="alert-when"), action]),
                   html.Div(shown(alert_message(alert, lang, alerts)), className="alert-message"),
@@ -109,7 +109,7 @@ def _row(incident: list[dict[str, Any]], lang: str, with_actions: bool, now_ms: 
 def evidence_line(alert: dict[str, Any], lang: str) -> html.Li:
     """An alert the incident's cause explains: '同时：全站订单骤降 · 每秒订单降至预期的 62%…'."""
     said = " · ".join(part for part in (alert_headline(alert, lang),
-                                         where_text(alert.get("dimension"), lang),
+                                         where_unsaid(alert, lang),
                                          alert_message(alert, lang)) if part)
     return html.Li(shown(text(lang, "alert_evidence", said=said)),
                    className=f"evidence {alert.get('state', '')}")

@@ -135,7 +135,7 @@ def alert_headline(alert: dict[str, Any], lang: str) -> str:
     if kind in _DARK_KINDS and not _is_dark(alert):
         kind = f"{kind}_share"
     phrase = HEADLINES[lang].get(kind)
-    if phrase is None:
+    if phrase is None or ("{value}" in phrase and not value):  # nowhere to name: the kind's name
         return value_name(lang, str(alert.get("kind") or ""))
     return phrase.format(value=value_name(lang, value) if value else "")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from dashboard.alert_text import alert_headline
 from dashboard.chart_labels import (
     INCIDENT_FONT_PX,
     INCIDENT_ROW_PX,
@@ -110,7 +111,7 @@ def alert_marks(alerts: list[dict[str, Any]], lang: str, until_ms: int | None,
                 since_ms: int | None = None,
                 plot_px: tuple[int, int] = NIGHT_PLOT_PX) -> dict[str, list[dict[str, Any]]]:
     """Layout shapes and labels marking alerts on a time axis: a band from start to end (or
-    `until_ms` while it fires), the kind written at the top, at its band, in rows; a run too
+    `until_ms` while it fires), its cause's headline written at the top, at its band, in rows; a run too
     crowded for the rows folded into one label ("3 起事件", the kinds in its hover). Each label's
     `name` lists the shapes it labels ("bands:0,1")."""
     shown = [a for a in one_per_incident(alerts)
@@ -124,7 +125,7 @@ def alert_marks(alerts: list[dict[str, Any]], lang: str, until_ms: int | None,
     for alert in shown:
         start = max(alert["start_ms"], since_ms) if since_ms else alert["start_ms"]
         # Begun before the window: its band enters from the edge, its label says it goes on.
-        name = value_name(lang, alert["kind"])
+        name = alert_headline(alert, lang)  # the cause, where: "支付宝支付通道异常"
         if start > alert["start_ms"]:
             name = text(lang, "incident_since", name=name, time=clock(alert["start_ms"]))
         end = alert.get("end_ms") or until_ms or start

@@ -88,3 +88,11 @@ def _buttons(component: Any) -> list[Any]:
                 found.append(child)
             found += _buttons(child)
     return found
+
+
+def test_a_row_names_its_place_once() -> None:
+    """'商品 i1 超卖' needs no '商品：i1' beside it; a place the headline does not say is shown."""
+    shown = texts(alert_items([alert()], "zh", now_ms=MIDNIGHT_MS))
+    assert shown.count("i1") == 1, shown
+    lag = alert(kind="stream_lag", dimension="partition=2", key="lag")
+    assert "分区：2" in texts(alert_items([lag], "zh", now_ms=MIDNIGHT_MS))

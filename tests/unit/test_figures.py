@@ -110,8 +110,9 @@ def test_pipeline_health_reads_like_an_operator_expects() -> None:
 def test_alerts_are_bands_from_start_to_end_and_an_oversell_a_line_where_it_began() -> None:
     alerts = [
         {"kind": "device_dark", "severity": "critical", "state": "resolved",
+         "dimension": "device=mobile", "expected": 900, "actual": 12,
          "start_ms": MIDNIGHT_MS + 60_000, "end_ms": MIDNIGHT_MS + 120_000},
-        {"kind": "oversell", "severity": "critical", "state": "firing",
+        {"kind": "oversell", "severity": "critical", "state": "firing", "dimension": "item=i42",
          "start_ms": MIDNIGHT_MS + 90_000, "end_ms": None},
         {"kind": "orders_drop", "severity": "critical", "state": "firing",
          "start_ms": MIDNIGHT_MS + 150_000, "end_ms": None},
@@ -125,8 +126,9 @@ def test_alerts_are_bands_from_start_to_end_and_an_oversell_a_line_where_it_bega
     assert (line["type"], line["x0"], line["x1"]) == ("line", "2026-11-11 00:01:30",
                                                       "2026-11-11 00:01:30")
     assert open_band["x1"] == "2026-11-11 00:03:20"  # still firing: up to now
-    assert [a["text"] for a in marks["annotations"]] == ["Channel down", "Oversell",
-                                                         "Orders drop"]
+    # Each names its cause and where, as the feed's headline does.
+    assert [a["text"] for a in marks["annotations"]] == [
+        "Orders from Mobile stopped", "Oversell of item i42", "Orders dropping site-wide"]
     assert alert_marks(alerts, "zh", MIDNIGHT_MS + 200_000)["annotations"][0]["text"] == "疑似刷单"
 
 
