@@ -287,3 +287,30 @@ def test_head_takes_the_first_line_and_the_command_ends_quietly(night: Settings,
     _, stderr = running.communicate(timeout=120)
     assert head.returncode == 0 and head.stdout.strip(), head.stderr
     assert running.returncode in (0, 141) and stderr == b"", stderr.decode()
+
+
+def test_summary_the_report_and_ops_show_one_capacity(settings: Settings, tmp_path: Path) -> None:
+    """Issue #24: `gmv summary`, `gmv report`'s next-year headroom and the /ops tile (the
+    snapshot through dashboard/pipeline.py) give one capacity, with one basis, in the same
+    words: a real worker's night, read as each reader reads it."""
+    from dashboard.pipeline import capacity_eps
+    from ingest.rate import night_capacity
+
+    client = connect(settings.redis_url)
+    client.flushall()
+    simulate_to_stream(NightPlan(seed=5, peak_ops=300, start_s=-10, duration_s=90), client,
+                       settings, None, tmp_path / "labels.json", "test")
+    run_worker(client, settings, until_idle=True)
+    live = json.loads(client.get(settings.snapshot_key) or b"{}")
+    totals = json.loads(said(gmv(settings, "summary", "--json")))
+    ahead = json.loads(said(gmv(settings, "report", "--json")))["next_year"]
+    shown = capacity_eps(live)
+    assert shown and totals["capacity_eps"] == ahead["capacity_eps"] == shown, (totals, ahead)
+    assert totals["capacity_basis"] == ahead["capacity_basis"] == night_capacity(live).basis
+    summary_line = next(line for line in said(gmv(settings, "summary")).splitlines()
+                        if line.startswith("capacity"))
+    report_line = next(line for line in said(gmv(settings, "report")).splitlines()
+                       if line.startswith("next year's baseline"))
+    words = summary_line.split("capacity", 1)[1].strip()
+    assert words.startswith(f"{shown:,} entries/s (") and f"capacity {words}:" in report_line, \
+        (summary_line, report_line)
