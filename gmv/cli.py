@@ -376,14 +376,20 @@ def _run_report(args: argparse.Namespace, settings: Settings) -> None:
 
 def _report_span(start: str | None, end: str | None, data_dir: Path) -> Span:
     """The range asked for; an end not given is the night's (the night so far: from its first
-    second to just after its last committed one)."""
+    second to just after its last committed one). A lone end beyond the night keeps a second of
+    range, which the report then says holds no orders."""
     from dashboard.data.report import asked_span, night_so_far, parse_instant
 
     if start is not None and end is not None:
         return asked_span(parse_instant(start), parse_instant(end))
     night = night_so_far(data_dir)
-    return asked_span(parse_instant(start) if start is not None else night.start_ms,
-                      parse_instant(end) if end is not None else night.end_ms)
+    if start is not None:
+        start_ms = parse_instant(start)
+        return asked_span(start_ms, max(night.end_ms, start_ms + 1000))
+    if end is not None:
+        end_ms = parse_instant(end)
+        return asked_span(min(night.start_ms, end_ms - 1000), end_ms)
+    return asked_span(night.start_ms, night.end_ms)
 
 
 def _forecast_now(settings: Settings, at: str | None = None) -> tuple[dict[str, Any], int | None]:

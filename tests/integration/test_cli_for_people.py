@@ -266,6 +266,9 @@ def test_a_report_without_a_range_is_the_night_so_far(night: Settings) -> None:
     assert said(gmv(night, "report")).startswith("2026-11-10 23:59:00 – 2026-11-11 00:07:00  GMV")
     since = json.loads(said(gmv(night, "report", "--json", "--from", "2026-11-11T00:06")))
     assert (since["from"][:19], since["to"][:19]) == ("2026-11-11T00:06:00", "2026-11-11T00:07:00")
+    after = said(gmv(night, "report", "--from", "2027-11-11T00:00"))  # not 'swap the times'
+    assert after.strip().endswith("No orders in this range yet: the data ends at "
+                                  "2026-11-11 00:06:59"), after
     helped = " ".join(said(gmv(night, "report", "--help")).split())
     assert "Neither given: the night so far" in helped, helped
 
