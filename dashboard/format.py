@@ -140,6 +140,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "guess_off": "差 {amount}",
         "guess_winner": "冠军",
         "guess_none": "还没有人竞猜",
+        "guess_ranked_later": "预测给出后排名",
         "guess_page": "竞猜",
         "guess_name": "名字",
         "guess_amount": "猜全天成交额（元，可带 亿/万）",
@@ -165,6 +166,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "partition_stale": "已停",
         "stream_lost": "未读即被删除 {lost} 条",
         "stream_gap_banner": "部分订单在计入前已从数据流中删除 — 总数偏低，已通知运维",
+        "stream_quiet_banner": "已 {age} 没有新订单 — 处理管道正常，订单流暂无新数据",
         "night_continued": "演示已接续：本夜从 {time} 继续，此前计入的数据均保留",
         "stream_lost_unknown": "有未读条目被删除",
         "waiting": "等待数据 — 采集进程尚未发布快照",
@@ -245,6 +247,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "guess_off": "off by {amount}",
         "guess_winner": "Winner",
         "guess_none": "No guesses yet",
+        "guess_ranked_later": "ranked once the forecast is ready",
         "guess_page": "Guess",
         "guess_name": "Name",
         "guess_amount": "Your guess of the day's GMV (yuan; bn and m work)",
@@ -273,6 +276,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "stream_lost": "{lost} removed unread",
         "stream_gap_banner": "Some orders were removed from the stream before they were counted"
                              " — the totals are short; operations has been alerted",
+        "stream_quiet_banner": "No new orders for {age} — the pipeline is up; the order stream is "
+                               "silent",
         "night_continued": "Demo continued: the night goes on from {time}; everything counted "
                            "before is kept",
         "stream_lost_unknown": "entries removed unread",

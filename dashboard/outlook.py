@@ -83,7 +83,7 @@ def ops_outlook(night: dict[str, Any] | None, live: dict[str, Any] | None,
     leader = board["guesses"][0] if board["guesses"] and board["guesses"][0]["rank"] else None
     if leader is None:
         rows.append(html.Div(f"{text(lang, 'guesses_count', count=board['count'])} · "
-                             f"{text(lang, 'guess_none') if not board['count'] else ''}",
+                             f"{text(lang, 'guess_none' if not board['count'] else 'guess_ranked_later')}",
                              className="ops-guess", id=Ids.OPS_CLOSEST))
     else:
         label = text(lang, "guess_winner" if board["winner"] else "guess_closest")

@@ -394,6 +394,9 @@ class Combiner:
             "worker": f"{len(self.partitions) - len(stale)}/{len(self.partitions)} partitions"
             + (f" · stale: {','.join(map(str, stale))}" if stale else ""),
             "position": None, "lag_ms": max(lags) if lags else None,
+            # The stream is silent only where every partition's is.
+            "stream_quiet_ms": min((b["stream_quiet_ms"] for b in known
+                                    if b.get("stream_quiet_ms") is not None), default=None),
             "ingest_eps": sum(b.get("ingest_eps") or 0 for b in known),
             "load": max((b.get("load") or 0 for b in known), default=0),
             "capacity_eps": sum(b.get("capacity_eps") or 0 for b in known) or None,

@@ -44,6 +44,9 @@ class Publisher:
         self.gap_open: Callable[[], bool] = lambda: False  # the watch's, once there is one
         self._at: dict[str, float] = {}
         self._files_behind = False  # a commit the files do not tell of yet
+        # The stream's newest id and when (this worker's clock) it was first seen: how long the
+        # stream has been silent, told apart from a worker that is not beating.
+        self._newest: tuple[str | None, int] = (None, now_ms())
         self._merchants_behind = False
 
     def after_commit(self) -> None:
@@ -108,8 +111,12 @@ class Publisher:
         committed_ms = id_key(position)[0] if position else None
         lag = max(id_key(last)[0] - committed_ms, 0) if last and committed_ms else None
         lost = [gap.lost for gap in self.committer.gaps]
-        return {"heartbeat_ms": now_ms(), "worker": self.name, "position": position,
-                "stream_last_id": last, "lag_ms": lag, "stream_gaps": len(lost),
+        now = now_ms()
+        if last != self._newest[0]:
+            self._newest = (last, now)
+        return {"heartbeat_ms": now, "worker": self.name, "position": position,
+                "stream_last_id": last, "stream_quiet_ms": now - self._newest[1],
+                "lag_ms": lag, "stream_gaps": len(lost),
                 "stream_gap_open": self.gap_open(),
                 "stream_lost": None if None in lost else sum(n or 0 for n in lost),
                 **self.rate.figures()}

@@ -20,9 +20,42 @@
     return Object.assign({}, font, {size: Math.round(((font || {}).size || fallback) * k * 10) / 10});
   }
 
+  // What fitLayout scales or sets, as the server drew it. A fitted layout keeps them
+  // (`gmvSizes`) and is fitted from them again: a layout that comes back to Plotly.react after a
+  // refit (Dash and Plotly hand the chart's own layout back on a resize) is never scaled twice.
+  const AXIS_FITTED = ["tickfont", "nticks", "tickangle", "tickmode", "dtick"];
+  function sizesOf(layout) {
+    const axes = {};
+    for (const key of Object.keys(layout)) {
+      if (!/^[xy]axis\d*$/.test(key)) continue;
+      axes[key] = {};
+      for (const field of AXIS_FITTED) axes[key][field] = (layout[key] || {})[field];
+    }
+    return JSON.parse(JSON.stringify({font: layout.font, margin: layout.margin, axes: axes,
+      legendFont: (layout.legend || {}).font, hoverFont: (layout.hoverlabel || {}).font}));
+  }
+  function drawnLayout(layout) {
+    const sizes = layout.gmvSizes;
+    if (!sizes) return layout;
+    const drawn = Object.assign({}, layout, {font: sizes.font, margin: sizes.margin});
+    if (layout.legend) drawn.legend = Object.assign({}, layout.legend, {font: sizes.legendFont});
+    if (layout.hoverlabel) drawn.hoverlabel = Object.assign({}, layout.hoverlabel, {font: sizes.hoverFont});
+    for (const [key, fields] of Object.entries(sizes.axes || {})) {
+      drawn[key] = Object.assign({}, layout[key]);
+      for (const field of AXIS_FITTED) {
+        if (fields[field] === undefined) delete drawn[key][field];
+        else drawn[key][field] = fields[field];
+      }
+    }
+    delete drawn.gmvSizes;
+    return drawn;
+  }
+
   // The layout for a chart `width` x `height` px at scale k: a copy, the original untouched.
-  function fitLayout(base, k, width, height, data) {
-    const layout = JSON.parse(JSON.stringify(base || {}));
+  function fitLayout(fitted, k, width, height, data) {
+    const base = drawnLayout(fitted || {});
+    const layout = JSON.parse(JSON.stringify(base));
+    layout.gmvSizes = sizesOf(base);
     const fontPx = ((layout.font || {}).size || 12) * k;
     layout.font = sized(layout.font, k, 12);
     if (layout.margin) {
@@ -128,6 +161,7 @@
     P.react = function (gd, figure, ...rest) {
       if (gd && figure && !Array.isArray(figure) && figure.layout && rest.length === 0) {
         const k = scale();
+        figure = Object.assign({}, figure, {layout: drawnLayout(figure.layout)});
         gd.__gmvBase = {layout: figure.layout, data: figure.data};
         // The size the page gives the chart (the plot's own div may still have Plotly's default).
         const box = gd.closest(".dash-graph") || gd;

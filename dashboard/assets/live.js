@@ -4,6 +4,9 @@
 // second the server hands out one stored document; no Dash callback runs for it.
 (function () {
   const STALE_AFTER_MS = 3000;
+  // No order has entered the stream for this long while the worker beats: the numbers stand
+  // still because nothing arrives, and the screen says so (a lull of a few seconds is not news).
+  const QUIET_AFTER_MS = 10000;
   const CONTINUED_FOR_MS = 300000;  // as long as /api/live sends X-Night-Continued
   const COUNT_UP_MS = 950;
   const COUNT_UP_STEP_MS = 50;
@@ -155,6 +158,7 @@
         return [
           {received_at: live.received_at || Date.now(), age_ms: live.age_ms || 0,
            gaps: live.stream_gap_open ? 1 : 0, continued: live.continued || null,
+           quiet_ms: typeof live.stream_quiet_ms === "number" ? live.stream_quiet_ms : null,
            night_ms: typeof live.latest_second_ms === "number" ? live.latest_second_ms : null},
           count(live.orders), count(live.ops_now), count(live.peak_ops),
           live.peak_second_ms ? words.at + " " + beijing(live.peak_second_ms).slice(11) : "",
@@ -187,6 +191,12 @@
         // Live, but entries were removed from the stream before they were counted: the total
         // is short by them, and the room is told so (the operators have the stream_gap alert).
         if (age <= STALE_AFTER_MS && feed.gaps) return [clock, words.gap, "banner banner-on banner-gap", "page"];
+        const quiet = feed.quiet_ms === null || feed.quiet_ms === undefined ? 0
+          : feed.quiet_ms + (Date.now() - feed.received_at);
+        if (age <= STALE_AFTER_MS && quiet >= QUIET_AFTER_MS) {
+          return [clock, words.quiet.replace("{age}", ageText(quiet, lang)),
+                  "banner banner-on banner-quiet", "page"];
+        }
         const continued = feed.continued;
         if (age <= STALE_AFTER_MS && continued &&
             continued.age_ms + (Date.now() - feed.received_at) < CONTINUED_FOR_MS) {

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.error
@@ -35,6 +36,9 @@ from tests.sample import STOCK, TRUTH, sample_payloads
 
 ARTIFACTS = Path(os.environ.get("GMV_ARTIFACTS_DIR", Path(__file__).parents[2] / "test-artifacts"))
 CLI = [sys.executable, "-m", "gmv.cli"]
+# A live page's banner: down, or only saying that no order has arrived for a while (the stacks
+# of many tests publish a sample and then fall silent: that banner tells the truth).
+LIVE_BANNER = re.compile(r"^banner( banner-on banner-quiet)?$")
 
 
 @dataclass

@@ -22,7 +22,7 @@ from rehearsal.publish import StreamPublisher
 from rehearsal.recordings import read_recording
 from rehearsal.replay import retimed
 from tests.conftest import wait_for
-from tests.e2e.conftest import Stack, get_json, publish_sample, screenshot
+from tests.e2e.conftest import LIVE_BANNER, Stack, get_json, publish_sample, screenshot
 from tests.sample import SAMPLE, STOCK, TRUTH, reference_peak, sample_payloads
 
 TRUTH_CENTS = int(Decimal(TRUTH["gmv"]) * 100)
@@ -67,7 +67,7 @@ def test_the_big_screen_counts_up_to_the_exact_gmv(fresh_stack: Stack, page: Pag
     expect(page.locator(_id(Ids.ORDERS))).to_have_text(f"{TRUTH['accepted']:,}")
     peak_ops, _ = reference_peak()
     expect(page.locator(_id(Ids.PEAK))).to_have_text(f"{peak_ops:,}")
-    expect(page.locator(_id(Ids.STALE_BANNER))).to_be_hidden()
+    expect(page.locator(_id(Ids.STALE_BANNER))).to_have_class(LIVE_BANNER)
     # The night charts refresh every 5 s: the milestones of the whole night appear.
     expect(page.locator(_id(Ids.MILESTONES))).to_contain_text("¥1,000万", timeout=15_000)
     screenshot(page, "big-screen")
@@ -136,6 +136,25 @@ def test_a_stopped_worker_raises_the_staleness_banner_and_resuming_clears_it(
     expect(banner).to_contain_text("不是实时的")
     screenshot(page, "big-screen-stale")
     stack.start_worker()
+    expect(banner).to_be_hidden(timeout=30_000)
+
+
+def test_a_silent_stream_is_said_while_the_pipeline_is_up(fresh_stack: Stack, page: Page) -> None:
+    """Orders stop arriving (the shop's side, not ours): the worker still beats, so the numbers
+    are not stale, but they stand still, and the screen says why instead of looking live; the
+    next order takes the banner down."""
+    stack = fresh_stack
+    payloads = sample_payloads()
+    publish_sample(stack, payloads[:2_000])
+    wait_for(lambda: stack.live().get("orders", 0) > 0, 60, "the worker published nothing")
+    page.goto(stack.base_url + "/")
+    banner = page.locator(_id(Ids.STALE_BANNER))
+    expect(banner).to_contain_text("没有新订单", timeout=60_000)
+    expect(banner).to_have_class(re.compile("banner-quiet"))
+    expect(page.locator(_id(Ids.PAGE))).not_to_have_class(re.compile("page-stale"))
+    assert stack.live()["stream_quiet_ms"] >= 10_000
+    screenshot(page, "big-screen-stream-quiet")
+    publish_sample(stack, payloads[2_000:4_000])
     expect(banner).to_be_hidden(timeout=30_000)
 
 

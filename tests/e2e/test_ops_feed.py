@@ -18,7 +18,7 @@ from dashboard.ids import Ids
 from ingest.contract import Fate, judge
 from rehearsal.publish import StreamPublisher
 from tests.conftest import wait_for
-from tests.e2e.conftest import Stack, let_in, publish_sample, running_stack, screenshot
+from tests.e2e.conftest import LIVE_BANNER, Stack, let_in, publish_sample, running_stack, screenshot
 from tests.sample import STOCK, TRUTH, sample_payloads
 
 EXTRA_OVERSOLD = 12  # items declared with a stock of 1 that the sample night sold more of
@@ -80,7 +80,7 @@ def open_ops(browser: Browser, stack: Stack, size: str, lang: str) -> Page:
     page.on("pageerror", lambda error: pytest.fail(f"the page raised: {error}"))
     page.goto(f"{stack.base_url}/ops?lang={lang}")
     # Live: the staleness banner is down (the page's clientside tick runs).
-    expect(page.locator(f"#{Ids.STALE_BANNER}")).to_have_class("banner", timeout=15_000)
+    expect(page.locator(f"#{Ids.STALE_BANNER}")).to_have_class(LIVE_BANNER, timeout=15_000)
     return page
 
 

@@ -390,3 +390,42 @@ def test_the_review_axis_keeps_its_size_after_a_range_change(crowded: Stack, bro
     finally:
         page.context.close()
 
+
+
+TEXT_SIZES = """() => Object.fromEntries([...document.querySelectorAll('.js-plotly-plot')].map(gd =>
+    [gd.parentElement.id, [...gd.querySelectorAll('.xtick text, .ytick text, g.annotation text')]
+        .map(t => parseFloat(getComputedStyle(t).fontSize))]).filter(([, sizes]) => sizes.length))"""
+
+
+BAR_CHARTS = json.dumps([Ids.CATEGORIES, Ids.REGIONS])
+
+
+@pytest.mark.parametrize("path", ["/review", "/ops"])
+def test_a_resized_window_scales_the_charts_text_once(crowded: Stack, browser: Browser,
+                                                      path: str) -> None:
+    """A window made smaller and back: every chart's text as it was at first, and in between in
+    proportion to the width (a refit is fitted from the figure as drawn, never from a fitted one:
+    the /review axes went 16 -> 11 px at 1600 px and stayed small)."""
+    page = open_at(browser, crowded, path, "1920x1080")
+    try:
+        if path == "/ops":
+            crowded_night_drawn(page)
+        else:
+            page.wait_for_function(f"""() => document.querySelectorAll(
+                '#{Ids.REVIEW_CHART} g.annotation').length > 0""", timeout=30_000)
+        first = page.evaluate(TEXT_SIZES)
+        for width, height, refits in ((1600, 900, 1), (1920, 1080, 2)):
+            page.set_viewport_size({"width": width, "height": height})
+            page.wait_for_function(f"() => window.gmvFit.refits >= {refits}", timeout=30_000)
+            # Dash draws its figures again after a resize: the sizes settle once it has (the
+            # bar charts' names keep a floor of their own, and are left out here).
+            page.wait_for_function(f"""(first) => {{ const now = ({TEXT_SIZES})();
+                return Object.keys(first).filter(id => !{BAR_CHARTS}.includes(id)).every(id =>
+                    now[id] && Math.abs(Math.max(...now[id]) - Math.max(...first[id])
+                    * {width / 1920}) <= 0.5); }}""", arg=first, timeout=30_000)
+        last = page.evaluate(TEXT_SIZES)
+        for chart, sizes in first.items():
+            assert max(last[chart]) == pytest.approx(max(sizes), abs=0.2), (chart, sizes, last[chart])
+            assert min(last[chart]) == pytest.approx(min(sizes), abs=0.2), (chart, sizes, last[chart])
+    finally:
+        page.context.close()

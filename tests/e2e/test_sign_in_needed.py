@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from dashboard.format import text
 from dashboard.ids import Ids
-from tests.e2e.conftest import CLI, Stack, let_in, running_stack
+from tests.e2e.conftest import CLI, LIVE_BANNER, Stack, let_in, running_stack
 
 WAIT_MS = 60_000  # only a real failure reaches it
 
@@ -27,7 +27,9 @@ RECORD_BANNERS = """
     const shown = seen();
     for (const id of BANNER_IDS) {
       const banner = document.getElementById(id);
-      const said = banner && banner.classList.contains("banner-on") ? banner.textContent : "";
+      // The stream of these stacks is silent: the banner that says so is not what they watch.
+      const said = banner && banner.classList.contains("banner-on")
+        && !banner.classList.contains("banner-quiet") ? banner.textContent : "";
       if (said && !shown.some(s => s.id === id && s.text === said)) shown.push({id, text: said});
     }
     sessionStorage.setItem("banners", JSON.stringify(shown));
@@ -57,7 +59,7 @@ def watch_live(page: Page) -> None:
     """Until the worker's snapshot is on the screen with no banner up; then the banners shown from
     here on are recorded (a page still loading on a busy machine may have said "waiting" or
     "stale" before: not what these tests watch)."""
-    expect(page.locator(f"#{Ids.STALE_BANNER}")).to_have_class("banner", timeout=WAIT_MS)
+    expect(page.locator(f"#{Ids.STALE_BANNER}")).to_have_class(LIVE_BANNER, timeout=WAIT_MS)
     page.evaluate("sessionStorage.removeItem('banners')")
 
 

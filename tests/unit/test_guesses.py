@@ -4,6 +4,7 @@ across a restart, and every bad input refused with one line and nothing changed.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashboard.guesses import (
+    Guess,
     GuessBoard,
     Guesser,
     GuessError,
@@ -19,6 +21,8 @@ from dashboard.guesses import (
     ranked,
     standings,
 )
+from dashboard.ids import Ids
+from dashboard.outlook import ops_outlook
 from ingest.contract import midnight_ms
 from ingest.forecast import Forecast
 
@@ -160,3 +164,15 @@ def test_a_guess_written_by_another_process_shows_on_the_next_page_drawn(tmp_pat
     for n, name in enumerate(["Mei", "Bo", "Ana"], start=1):
         other_process.submit(Guesser.by_name(name, "local"), f"{n}亿", BEFORE + n)
         assert [g.name for g in source.guesses()] == ["Mei", "Bo", "Ana"][:n]
+
+
+@pytest.mark.parametrize(("lang", "said"), [("zh", "预测给出后排名"),
+                                            ("en", "ranked once the forecast is ready")])
+def test_ops_says_guesses_are_ranked_later_before_a_forecast(lang: str, said: str) -> None:
+    """Guesses in, no forecast yet: /ops says when they are ranked, not a dangling '6 guesses ·'."""
+    midnight = midnight_ms(date(2026, 11, 11))
+    guesses = tuple(Guess(f"name:{n}", n, 10_000_000_000 + i, midnight + i, n)
+                    for i, n in enumerate(("ada", "mei")))
+    rows = ops_outlook(None, None, guesses, midnight + 12 * 3_600_000, lang)
+    line = next(row.children for row in rows if getattr(row, "id", None) == Ids.OPS_CLOSEST)
+    assert line.endswith(said) and "2" in line, line
