@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 from dashboard.data.history import DIMENSIONS
+from dashboard.data.ranges import ordered
 from dashboard.data.review import COMPARISONS, RESOLUTIONS_S, ReviewQuery
 from dashboard.format import LANGUAGES, parse_beijing
 from dashboard.said import Said
@@ -24,16 +25,6 @@ T = TypeVar("T")
 
 class BadTime(Said):
     """A range field that is not a time (the review shows it with the accepted formats)."""
-
-
-class RangeOrder(ValueError):
-    """Range fields whose end is not after their start: `empty` when they are the same moment
-    (the page says each in its language: text keys range_empty, range_backward)."""
-
-    def __init__(self, empty: bool) -> None:
-        super().__init__("start and end are the same moment" if empty
-                         else "the range ends before it starts")
-        self.key = "range_empty" if empty else "range_backward"
 
 
 class BadParameter(ValueError):
@@ -116,8 +107,7 @@ def review_query(start: str | None, end: str | None, resolution: str | None,
     """The review's range fields, resolution and dimension as one question (BadTime, or a
     ValueError from the question itself, says what is wrong): a range of at most MAX_RANGE_MS."""
     start_ms, end_ms = _time(start, festival_day), _time(end, festival_day)
-    if end_ms <= start_ms:
-        raise RangeOrder(empty=end_ms == start_ms)
+    ordered(start_ms, end_ms)
     if end_ms - start_ms > MAX_RANGE_MS:
         raise Said("range_too_long", hours=MAX_RANGE_MS // 3_600_000)
     return ReviewQuery(start_ms, end_ms, one_of("resolution", resolution, RESOLUTIONS),

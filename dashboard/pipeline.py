@@ -10,20 +10,18 @@ from dash import html
 
 from dashboard.format import format_count, format_duration_ms, text
 from dashboard.shown import shown
+from ingest.rate import night_capacity
 
 _HOST_PID = re.compile(r"(?P<host>.+):(?P<pid>\d+)")  # the worker's name: host:pid
 
 
 def capacity_eps(live: dict[str, Any] | None) -> int | None:
     """The pipeline's capacity, the one figure every tile of a page shows (the capacity tile, the
-    utilisation, the peak's headroom): the fastest the worker was measured to count tonight,
-    kept across restarts (the snapshot's `capacity_best_eps`: its drain rate while it had a
-    backlog, or what its working time implied while it counted 1,000 events/s or more; never a
-    trickle's figure, where a commit's fixed cost hides what it could do, nor the arrival rate).
-    Before any such measurement, the worker's current figure. docs/operating.md says the same."""
-    live = live or {}
-    best = live.get("capacity_best_eps") or live.get("capacity_eps")
-    return int(best) if best else None
+    utilisation, the peak's headroom), as `gmv summary` and the report show it too:
+    ingest/rate.py's `night_capacity` of the snapshot (the fastest the worker was measured to
+    count tonight, kept across restarts; never a trickle's figure, nor the arrival rate; before
+    any such measurement, the worker's current figure). docs/operating.md says the same."""
+    return night_capacity(live).eps
 
 
 def pipeline_values(live: dict[str, Any], lang: str) -> tuple[Any, ...]:

@@ -32,6 +32,8 @@ def _when(iso: str | None) -> str:
 
 
 def report_lines(report: dict[str, Any]) -> list[str]:
+    if report.get("note"):  # a range without the night's orders: said, not a page of zeros
+        return [f"{_when(report['from'])} – {_when(report['to'])}: {report['note']['text']}"]
     base = report["baseline"]
     lines = [f"{_when(report['from'])} – {_when(report['to'])}  GMV {_money(report['gmv_cents'])}"
              f"  orders {report['orders']:,}",

@@ -9,7 +9,7 @@ from dashboard.format import language
 
 ERRORS: dict[str, dict[str, str]] = {
     "zh": {
-        "range_backwards": "时间范围的结束不晚于开始：请把“到”设在“从”之后",
+        "range_no_data": "还没有订单：没有可报告的数据",
         "range_too_long": "时间范围超过 {hours} 小时：请选短一些",
         "range_too_long_days": "时间范围超过 {days} 天",
         "not_a_time": "“{value}”不是时间",
@@ -33,7 +33,8 @@ ERRORS: dict[str, dict[str, str]] = {
         "guess_name_taken": "已有人用 {taken} 竞猜，{name} 与之看起来一样：请加点区别",
     },
     "en": {
-        "range_backwards": "the range ends before it starts",
+        "range_no_data": "no orders counted yet: there is no night to report on (or ask for a "
+                         "range with --from and --to)",
         "range_too_long": "range: longer than {hours} hours: choose a shorter one",
         "range_too_long_days": "the range is longer than {days} days",
         "not_a_time": "{value!r} is not a time like 2026-11-11 00:05 or 00:05:30",

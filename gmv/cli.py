@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import redis
 
@@ -27,6 +27,9 @@ from common.settings import Settings, load_settings
 from common.stopping import ServiceFailed, Stopped, enforce_deadline, stop_on_signals
 from ingest.integrity import FileProblem, is_duckdb_error, problem_of
 from rehearsal.incidents import every_kind, parse_duration_s, parse_incident, with_targets
+
+if TYPE_CHECKING:
+    from dashboard.data.report import Span
 
 log = logging.getLogger("gmv")
 ROLE_NAMES = ("viewer", "operator", "analyst", "admin")  # dashboard/roles.py (checked by a test)
@@ -154,9 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--json", action="store_true", help="print JSON (the contract's keys)")
     report = commands.add_parser("report", help="what changed in a range against a baseline: "
                                                 "contributors, incidents, milestones, peak")
-    report.add_argument("--from", dest="start", required=True, metavar="ISO",
-                        help="start, e.g. 2026-11-11T00:00 (Beijing unless an offset is given)")
-    report.add_argument("--to", dest="end", required=True, metavar="ISO", help="end (excluded)")
+    report.add_argument("--from", dest="start", metavar="ISO",
+                        help="start, e.g. 2026-11-11T00:00 (Beijing unless an offset is given; "
+                             "default: the night's first second)")
+    report.add_argument("--to", dest="end", metavar="ISO",
+                        help="end (excluded; default: just after the night's last committed "
+                             "second). Neither given: the night so far")
     report.add_argument("--compare", choices=("previous", "last-year"), default="previous",
                         help="the baseline: the range just before (default) or last year's "
                              "same clock range (GMV_LAST_YEAR_DATA_DIR)")
@@ -350,12 +356,12 @@ def _run_alerts(args: argparse.Namespace, settings: Settings) -> None:
 def _run_report(args: argparse.Namespace, settings: Settings) -> None:
     import json
 
-    from dashboard.data.report import Span, build_report, nights, parse_instant
+    from dashboard.data.report import build_report, nights
     from dashboard.report_text import report_html, report_lines
     from ingest.detect.keeper import read_alerts
 
     try:
-        span = Span(parse_instant(args.start), parse_instant(args.end))
+        span = _report_span(args.start, args.end, settings.data_dir)
     except ValueError as err:
         raise UsageError(str(err)) from None
     tonight, last_year = nights(settings)
@@ -366,6 +372,24 @@ def _run_report(args: argparse.Namespace, settings: Settings) -> None:
         print(json.dumps(report, ensure_ascii=False))
     elif not args.html:
         print("\n".join(report_lines(report)))
+
+
+def _report_span(start: str | None, end: str | None, data_dir: Path) -> Span:
+    """The range asked for; an end not given is the night's (the night so far: from its first
+    second to just after its last committed one). A lone end beyond the night keeps a second of
+    range, which the report then says holds no orders."""
+    from dashboard.data.report import asked_span, night_so_far, parse_instant
+
+    if start is not None and end is not None:
+        return asked_span(parse_instant(start), parse_instant(end))
+    night = night_so_far(data_dir)
+    if start is not None:
+        start_ms = parse_instant(start)
+        return asked_span(start_ms, max(night.end_ms, start_ms + 1000))
+    if end is not None:
+        end_ms = parse_instant(end)
+        return asked_span(min(night.start_ms, end_ms - 1000), end_ms)
+    return asked_span(night.start_ms, night.end_ms)
 
 
 def _forecast_now(settings: Settings, at: str | None = None) -> tuple[dict[str, Any], int | None]:

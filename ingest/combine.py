@@ -51,6 +51,7 @@ from ingest.history import (
 from ingest.integrity import CHECKSUMS
 from ingest.live_forecast import LiveForecast
 from ingest.live_state import LiveState
+from ingest.rate import night_capacity
 from ingest.read import id_key
 from ingest.snapshot import SnapshotPublisher, now_ms
 from ingest.store import FileEntry
@@ -400,7 +401,9 @@ class Combiner:
             "load": max((b.get("load") or 0 for b in known), default=0),
             "capacity_eps": sum(b.get("capacity_eps") or 0 for b in known) or None,
             "capacity_basis": "sum of partitions",
-            "capacity_best_eps": sum(b.get("capacity_best_eps") or 0 for b in known) or None,
+            # Each partition's capacity as its own screens would show it, summed.
+            "capacity_best_eps": sum(night_capacity(b).eps or 0 for b in known) or None,
+            "capacity_best_basis": "sum of partitions",
             "partitions": each, "stale_partitions": stale,
             "stream_gaps": sum(b.get("stream_gaps") or 0 for b in known),
             "stream_gap_open": self.watch.gap_open(),

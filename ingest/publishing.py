@@ -16,7 +16,7 @@ from ingest.committing import Committer
 from ingest.history import publish_manifest, publish_summary
 from ingest.live_forecast import LiveForecast
 from ingest.live_state import LiveState
-from ingest.rate import RateMeter
+from ingest.rate import RateMeter, night_capacity
 from ingest.read import id_key
 from ingest.snapshot import SnapshotPublisher, now_ms
 from ingest.store import Store
@@ -35,7 +35,8 @@ class Publisher:
         self.state, self.committer, self.store, self.judges = state, committer, store, judges
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         # The night's best capacity, across restarts: a run that starts at a trickle cannot tell.
-        self.rate = RateMeter(best_eps=previous_capacity(self.data_dir))
+        kept = previous_capacity(self.data_dir)
+        self.rate = RateMeter(best_eps=kept.eps, best_basis=kept.basis)
         self.snapshots = SnapshotPublisher(client, (settings.snapshot_key, settings.night_key),
                                            state, self.heartbeat,
                                            settings.snapshot_interval_ms / 1000,
@@ -67,6 +68,14 @@ class Publisher:
         top = self.store.top_merchants(10)
         with self.snapshots.lock:
             self.state.top_merchants = top
+
+    def counted(self, events: int, busy_s: float) -> None:
+        """A commit's events and working time, for the rate; a capacity it moves is in the
+        summary with the next files (at once when quiet), as on the screens."""
+        before = night_capacity(self.rate.figures())
+        self.rate.record(events, busy_s)
+        if night_capacity(self.rate.figures()) != before:
+            self._files_behind = True
 
     def files(self, now: bool = False) -> None:
         """The manifest and the summary for readers: at most every PUBLISH_FILES_EVERY_S while

@@ -8,6 +8,7 @@ from typing import Any
 from ingest.contract import beijing_iso, format_cents
 from ingest.history import read_summary
 from ingest.live_state import LiveState
+from ingest.rate import Capacity, night_capacity
 
 
 def live_summary(state: LiveState, position: str | None) -> dict[str, Any]:
@@ -25,16 +26,17 @@ def live_summary(state: LiveState, position: str | None) -> dict[str, Any]:
 
 
 def capacity_of(figures: dict[str, Any]) -> dict[str, Any]:
-    """The pipeline's measured capacity (entries/s) as the summary keeps it for the morning
-    report: the night's best (ingest/rate.py); next year's baseline is tonight's peak against
-    it."""
-    return {"capacity_eps": figures.get("capacity_best_eps"),
-            "capacity_basis": figures.get("capacity_basis")}
+    """The pipeline's capacity (entries/s) and its basis as the summary keeps it (`gmv summary`,
+    the morning report's next-year headroom, the next run's start): `night_capacity` of the
+    worker's figures, the one the screens show."""
+    capacity = night_capacity(figures)
+    return {"capacity_eps": capacity.eps, "capacity_basis": capacity.basis}
 
 
-def previous_capacity(data_dir: Path) -> int | None:
+def previous_capacity(data_dir: Path) -> Capacity:
     """The night's best capacity as the last run kept it in its summary."""
     try:
-        return read_summary(data_dir).get("capacity_eps")
+        summary = read_summary(data_dir)
     except (FileNotFoundError, ValueError):
-        return None
+        return Capacity(None, None)
+    return Capacity(summary.get("capacity_eps"), summary.get("capacity_basis"))

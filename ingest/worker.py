@@ -223,8 +223,8 @@ class Worker:
         with self.stages.timed("publish"):
             self.publisher.after_commit()
             self._forget_behind_horizon()
-            self.publisher.rate.record(checkpoint.events,
-                                       checkpoint.busy_s + time.monotonic() - started)
+            self.publisher.counted(checkpoint.events,
+                                   checkpoint.busy_s + time.monotonic() - started)
             self.publisher.snapshots.publish()
 
     def _clock_after(self, checkpoint: Checkpoint, accepted: pa.Table) -> int | None:

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from common.settings import Settings
 from dashboard.data.history import History
+from dashboard.data.ranges import RangeNote, night_of, ordered, outside_night
 from dashboard.data.rollups import DIMENSIONS, Rollups, grouped, shared_cursor
 from dashboard.said import Said
 from ingest.contract import BEIJING, beijing_iso, format_cents, midnight_ms
@@ -52,14 +53,12 @@ def parse_instant(text: str) -> int:
 
 @dataclass(frozen=True)
 class Span:
+    """A stretch of event time, [start_ms, end_ms). What a person asks for is checked by
+    `asked_span`; the report's own questions (the running total from the night's first second,
+    the minutes before an incident) are spans of any length."""
+
     start_ms: int
     end_ms: int
-
-    def __post_init__(self) -> None:
-        if self.end_ms <= self.start_ms:
-            raise ReportError("range_backwards")
-        if self.end_ms - self.start_ms > MAX_RANGE_MS:
-            raise ReportError("range_too_long_days", days=MAX_RANGE_MS // 86_400_000)
 
     def shifted(self, by_ms: int) -> Span:
         return Span(self.start_ms + by_ms, self.end_ms + by_ms)
@@ -67,6 +66,23 @@ class Span:
     def as_dict(self) -> dict[str, Any]:
         return {"from": beijing_iso(self.start_ms), "to": beijing_iso(self.end_ms),
                 "from_ms": self.start_ms, "to_ms": self.end_ms}
+
+
+def asked_span(start_ms: int, end_ms: int) -> Span:
+    """The range a person asked for (`gmv report`, /review's report): one that ends after it
+    starts (dashboard/data/ranges.py, the page's rule), of at most MAX_RANGE_MS."""
+    ordered(start_ms, end_ms)
+    if end_ms - start_ms > MAX_RANGE_MS:
+        raise ReportError("range_too_long_days", days=MAX_RANGE_MS // 86_400_000)
+    return Span(start_ms, end_ms)
+
+
+def night_so_far(data_dir: Path) -> Span:
+    """The night's first second to its last committed one (`gmv report` without a range)."""
+    night = night_of(History(data_dir).bounds_ms())
+    if night is None:
+        raise ReportError("range_no_data")
+    return Span(night.start_ms, night.end_ms)
 
 
 @dataclass(frozen=True)
@@ -329,9 +345,10 @@ def build_report(span: Span, compare: str, tonight: Night, last_year: Night | No
         # Every second from the night's start: its running total (milestones), the span's peak.
         first = min(bounds[0], span.start_ms) if bounds else span.start_ms
         seconds, orders_by_second, gmv_by_second = seconds_series(db, Span(first, span.end_ms))
+        outside = outside_night(span.start_ms, span.end_ms, night_of(bounds))
         return {
-            **span.as_dict(), "gmv": format_cents(gmv), "gmv_cents": gmv, "orders": orders,
-            "compare": compare,
+            **span.as_dict(), **note_of(outside), "gmv": format_cents(gmv), "gmv_cents": gmv,
+            "orders": orders, "compare": compare,
             "baseline": {"with": compare, **baseline.span.as_dict(),
                          "gmv": format_cents(base_gmv), "gmv_cents": base_gmv,
                          "orders": base_orders},
@@ -343,6 +360,16 @@ def build_report(span: Span, compare: str, tonight: Night, last_year: Night | No
             "device_split": device_split(db, span),
             "next_year": next_year(tonight.rollups.data_dir, span),
         }
+
+
+def note_of(outside: RangeNote | None) -> dict[str, Any]:
+    """The report's `note` when its range holds none of the night's orders (after the data,
+    before it, no data yet): its `key`, its English `text`, the time it names (`at`, `at_ms`);
+    null when the range meets the data."""
+    if outside is None:
+        return {"note": None}
+    return {"note": {"key": outside.key, "text": outside.said("en"), "at_ms": outside.at_ms,
+                     "at": beijing_iso(outside.at_ms) if outside.at_ms is not None else None}}
 
 
 def next_year(data_dir: Path, span: Span) -> dict[str, Any] | None:

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from common.csv_cells import csv_text
 from dashboard.data.history import DIMENSIONS, History
+from dashboard.data.ranges import ordered
 from dashboard.said import Said
 from ingest.contract import BEIJING, format_cents
 
@@ -41,8 +42,7 @@ class ReviewQuery:
     dimension: str | None = None
 
     def __post_init__(self) -> None:
-        if self.end_ms <= self.start_ms:
-            raise Said("range_backwards")
+        ordered(self.start_ms, self.end_ms)
         if self.resolution not in RESOLUTIONS_S:
             raise Said("unknown_resolution", value=self.resolution)
         if self.dimension is not None and self.dimension not in DIMENSIONS:

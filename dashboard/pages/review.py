@@ -17,6 +17,7 @@ from dashboard.alert_text import alert_headline, alert_message, where_unsaid
 from dashboard.components import GRAPH_CONFIG, header, wide_only
 from dashboard.data import history as history_data
 from dashboard.data import live as live_data
+from dashboard.data.ranges import RangeNote, RangeOrder
 from dashboard.data.report import ReportError, Span, build_report, nights
 from dashboard.data.review import (
     CHART_VALUES,
@@ -59,7 +60,6 @@ from dashboard.params import (
     MAX_RANGE_MS,
     BadParameter,
     BadTime,
-    RangeOrder,
     comparison,
     export_pick,
     one_of,
@@ -298,8 +298,8 @@ def refresh_review(start: str, end: str, resolution: str, dimension: str | None,
     if not table.num_rows:  # Plotly's axis of nothing is −1…6: the range's own times instead
         figure["layout"]["xaxis"] |= {"type": "date", "tickformat": "%H:%M", "range": [
             beijing_text(query.start_ms), beijing_text(query.end_ms)]}
-    if bounds is not None and query.start_ms > bounds[1]:  # not ¥0.00: nothing is there yet
-        return (figure, [], text(lang, "range_after_night", time=beijing_text(bounds[1])),
+    if (note := report["note"]) is not None:  # not ¥0.00: nothing is there (yet)
+        return (figure, [], RangeNote(note["key"], note["at_ms"]).said(lang),
                 _incident_items(report["incidents"], lang), seal(REPORT_STORE, _stored(report)),
                 _contributors_table(report, lang), overview)
     return (figure, _totals(report, lang), "", _incident_items(report["incidents"], lang),

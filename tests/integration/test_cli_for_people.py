@@ -221,3 +221,99 @@ def test_the_reports_incidents_read_as_the_war_rooms_headlines(dark_night: Setti
     out = said(gmv(dark_night, "report", *span))
     assert "Orders from Guangdong stopped" in out or "Orders from Guangdong falling" in out, out
     assert "region_dark" not in out and "region=GD" not in out, out
+
+
+# Issue #24, the CLI's truths: a range is refused or answered for what it is.
+
+@pytest.mark.parametrize(("start", "end", "note"), [
+    ("2027-11-11 00:00:00", "2027-11-11 00:05:00",
+     "No orders in this range yet: the data ends at 2026-11-11 00:06:59"),
+    ("2026-11-12 10:00:00", "2026-11-12 10:05:00",
+     "No orders in this range yet: the data ends at 2026-11-11 00:06:59"),
+    ("2025-11-11 00:00:00", "2025-11-11 00:05:00",
+     "No orders in this range: the data begins at 2026-11-10 23:59:00"),
+])
+def test_a_range_without_the_nights_orders_says_so_not_that_it_is_too_long(
+        night: Settings, start: str, end: str, note: str) -> None:
+    """Five minutes a year ahead were refused as 'the range is longer than 8 days'."""
+    answer = gmv(night, "report", "--from", start, "--to", end)
+    assert (answer.returncode, answer.stderr) == (0, ""), answer.stderr
+    assert answer.stdout.splitlines() == [f"{start} – {end}: {note}"], answer.stdout
+    document = json.loads(said(gmv(night, "report", "--json", "--from", start, "--to", end)))
+    assert document["note"]["text"] == note, document["note"]
+    assert (document["gmv"], document["orders"]) == ("0.00", 0)
+
+
+def test_equal_start_and_end_is_said_to_be_an_empty_range(night: Settings) -> None:
+    """Not 'ends before it starts': the same words as /review, in the command line's English."""
+    same = gmv(night, "report", "--from", "2026-11-11T00:03", "--to", "2026-11-11 00:03:00")
+    assert same.returncode == 2 and same.stdout == "", same.stdout
+    assert same.stderr.splitlines() == ["gmv report: error: Start and end are the same moment: "
+                                        "choose a stretch of time (see gmv report --help)"]
+    backwards = gmv(night, "report", "--from", "2026-11-11T00:04", "--to", "2026-11-11T00:03")
+    assert backwards.returncode == 2 and len(backwards.stderr.splitlines()) == 1
+    assert "ends before it starts" in backwards.stderr, backwards.stderr
+
+
+def test_a_report_without_a_range_is_the_night_so_far(night: Settings) -> None:
+    """From the night's first second to its last committed one, said in --help."""
+    document = json.loads(said(gmv(night, "report", "--json")))
+    totals = json.loads(said(gmv(night, "summary", "--json")))
+    assert (document["from"][:19], document["to"][:19]) == ("2026-11-10T23:59:00",
+                                                            "2026-11-11T00:07:00")
+    assert (document["orders"], document["gmv"]) == (totals["orders"], totals["gmv"])
+    assert document["note"] is None
+    assert said(gmv(night, "report")).startswith("2026-11-10 23:59:00 – 2026-11-11 00:07:00  GMV")
+    since = json.loads(said(gmv(night, "report", "--json", "--from", "2026-11-11T00:06")))
+    assert (since["from"][:19], since["to"][:19]) == ("2026-11-11T00:06:00", "2026-11-11T00:07:00")
+    after = said(gmv(night, "report", "--from", "2027-11-11T00:00"))  # not 'swap the times'
+    assert after.strip().endswith("No orders in this range yet: the data ends at "
+                                  "2026-11-11 00:06:59"), after
+    helped = " ".join(said(gmv(night, "report", "--help")).split())
+    assert "Neither given: the night so far" in helped, helped
+
+
+@pytest.mark.parametrize("command", [
+    ["report", "--json"], ["report"], ["summary", "--json"], ["summary"],
+    ["report", "--json", "--from", "2026-11-11T00:00", "--to", "2026-11-11T00:05"],
+])
+def test_head_takes_the_first_line_and_the_command_ends_quietly(night: Settings,
+                                                                command: list[str]) -> None:
+    """`gmv report --json | head -1`: exit 0 (all written) or 141 (the reader left), no traceback."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GMV_", "REDIS_URL"))}
+    running = subprocess.Popen([sys.executable, "-m", "gmv.cli", *command, "--data",
+                                str(night.data_dir)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env={**env, "REDIS_URL": night.redis_url})
+    assert running.stdout is not None
+    head = subprocess.run(["head", "-1"], stdin=running.stdout, capture_output=True, timeout=120)
+    running.stdout.close()
+    _, stderr = running.communicate(timeout=120)
+    assert head.returncode == 0 and head.stdout.strip(), head.stderr
+    assert running.returncode in (0, 141) and stderr == b"", stderr.decode()
+
+
+def test_summary_the_report_and_ops_show_one_capacity(settings: Settings, tmp_path: Path) -> None:
+    """Issue #24: `gmv summary`, `gmv report`'s next-year headroom and the /ops tile (the
+    snapshot through dashboard/pipeline.py) give one capacity, with one basis, in the same
+    words: a real worker's night, read as each reader reads it."""
+    from dashboard.pipeline import capacity_eps
+    from ingest.rate import night_capacity
+
+    client = connect(settings.redis_url)
+    client.flushall()
+    simulate_to_stream(NightPlan(seed=5, peak_ops=300, start_s=-10, duration_s=90), client,
+                       settings, None, tmp_path / "labels.json", "test")
+    run_worker(client, settings, until_idle=True)
+    live = json.loads(client.get(settings.snapshot_key) or b"{}")
+    totals = json.loads(said(gmv(settings, "summary", "--json")))
+    ahead = json.loads(said(gmv(settings, "report", "--json")))["next_year"]
+    shown = capacity_eps(live)
+    assert shown and totals["capacity_eps"] == ahead["capacity_eps"] == shown, (totals, ahead)
+    assert totals["capacity_basis"] == ahead["capacity_basis"] == night_capacity(live).basis
+    summary_line = next(line for line in said(gmv(settings, "summary")).splitlines()
+                        if line.startswith("capacity"))
+    report_line = next(line for line in said(gmv(settings, "report")).splitlines()
+                       if line.startswith("next year's baseline"))
+    words = summary_line.split("capacity", 1)[1].strip()
+    assert words.startswith(f"{shown:,} entries/s (") and f"capacity {words}:" in report_line, \
+        (summary_line, report_line)

@@ -142,3 +142,20 @@ def test_an_html_report_and_impossible_questions(night: Settings, tmp_path: Path
     assert "ends before it starts" in capsys.readouterr().err
     assert main([*base, "--from", at(0), "--to", at(10), "--compare", "last-year"]) == 1
     assert "no last year loaded" in capsys.readouterr().err
+
+
+def test_reviews_report_of_a_range_a_year_ahead_is_empty_with_a_note(night: Settings) -> None:
+    """/review asks build_report for the range on its fields: five minutes a year ahead were
+    refused as 'longer than 8 days' (the running total's own span, from the night's start, was
+    checked as if a person had asked for it). Now: nothing there yet, and where the data ends."""
+    tonight, last_year = nights(night)
+    year = 365 * 86_400_000
+    report = build_report(Span(PLAN.midnight_ms + year, PLAN.midnight_ms + year + 300_000),
+                          "previous", tonight, last_year, read_alerts(night.data_dir))
+    assert (report["orders"], report["gmv_cents"], report["peak"]) == (0, 0, None)
+    assert report["note"]["key"] == "range_after_night"
+    last_s = (PLAN.midnight_ms + PLAN.duration_s * 1000) // 1000 - 1
+    assert report["note"]["at_ms"] == last_s * 1000, report["note"]
+    inside = build_report(Span(PLAN.midnight_ms, PLAN.midnight_ms + 60_000), "previous",
+                          tonight, last_year, [])
+    assert inside["note"] is None and inside["orders"] > 0

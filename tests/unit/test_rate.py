@@ -3,6 +3,8 @@ taken at a trickle (where a commit's fixed cost hides what the worker could do).
 
 from __future__ import annotations
 
+import time
+
 from ingest.rate import RateMeter
 
 
@@ -24,3 +26,41 @@ def test_a_restarted_worker_keeps_the_nights_best() -> None:
     meter.started -= 10
     meter.record(events=200, busy_s=0.5)  # restarted at a trickle
     assert meter.figures()["capacity_best_eps"] == 80_000
+
+
+def test_the_capacity_a_summary_is_written_with_is_the_one_read_a_moment_later() -> None:
+    """Issue #24: `gmv summary` (the summary written after a commit) and the /ops tile (the
+    heartbeats after it) showed two capacities: reading the figures moved the night's best as
+    the rate window slid, after the summary was written."""
+    from dashboard.pipeline import capacity_eps
+    from ingest.summary import capacity_of
+
+    window_s = 1.0
+    meter = RateMeter(window_s=window_s)
+    meter.record(events=2_000, busy_s=1.0)  # a slow commit: 2,000/s by its working time
+    slow_leaves = time.monotonic() + window_s
+    while time.monotonic() < slow_leaves - window_s / 2:  # the next commit, half a window on
+        time.sleep(0.01)
+    meter.record(events=50_000, busy_s=0.01)  # a fast one
+    written = capacity_of(meter.figures())  # the summary, at the commit
+    while time.monotonic() <= slow_leaves:  # the slow commit leaves the rate's window
+        time.sleep(0.01)
+    now = meter.figures()  # a heartbeat, while the fast commit is still in the window
+    assert now["ingest_eps"] == round(50_000 / window_s), now
+    assert capacity_eps(now) == written["capacity_eps"]  # what /ops shows
+
+
+def test_the_capacity_says_how_its_own_figure_was_measured() -> None:
+    """The best was measured by working time; a later, slower flat-out stretch does not lend it
+    its basis ('measured flat out' beside a working-time figure)."""
+    from ingest.summary import capacity_of
+
+    meter = RateMeter(window_s=10)
+    meter.started -= 10
+    meter.record(events=40_000, busy_s=0.5)  # 80,000/s by working time
+    meter.backlog(full=True, events=0)
+    meter._backlog = (time.monotonic() - 2.5, 0)  # reads came back full for 2.5 s ...
+    meter.backlog(full=True, events=50_000)  # ... at 20,000/s
+    figures = meter.figures()
+    assert (figures["capacity_eps"], figures["capacity_basis"]) == (20_000, "flat_out")
+    assert capacity_of(figures) == {"capacity_eps": 80_000, "capacity_basis": "working_time"}

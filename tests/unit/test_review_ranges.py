@@ -50,3 +50,39 @@ def test_a_dimension_sent_by_the_browser_is_checked_before_any_query(tmp_path: P
         History(tmp_path).orders(0, 60_000, "region = region OR 1", "x")
     with pytest.raises(ValueError, match="unknown dimension"):
         History(tmp_path).drill("colour", "red", 0, 60_000, 60)
+
+
+@pytest.mark.parametrize(("end", "key"), [(5 * M, "range_empty"), (4 * M, "range_backward")])
+def test_the_review_and_the_report_refuse_a_range_by_one_rule(end: int, key: str) -> None:
+    """Equal ends are an empty range, on the page and in `gmv report` alike (the report said
+    'ends before it starts')."""
+    from datetime import date
+
+    from dashboard.data.ranges import RangeOrder
+    from dashboard.data.report import asked_span
+    from dashboard.format import beijing_text, text
+    from dashboard.params import review_query
+
+    start = 5 * M
+    refusals = []
+    for ask in (lambda: asked_span(start, end),
+                lambda: review_query(beijing_text(start), beijing_text(end), "minute", None,
+                                     date(1970, 1, 1)),
+                lambda: ReviewQuery(start, end)):
+        with pytest.raises(RangeOrder) as refused:
+            ask()
+        refusals.append((refused.value.key, str(refused.value)))
+    assert refusals == [(key, text("en", key))] * 3
+
+
+def test_a_range_outside_the_night_is_said_where_the_data_lies() -> None:
+    from dashboard.data.ranges import RangeNote, night_of, outside_night
+
+    night = night_of((10 * M + 250, 20 * M + 999))  # orders from 00:10:00.250 to 00:20:00.999
+    assert night == (10 * M, 20 * M + 1000)
+    assert outside_night(20 * M + 1000, 30 * M, night) == RangeNote("range_after_night", 20 * M)
+    assert outside_night(0, 10 * M, night) == RangeNote("range_before_night", 10 * M)
+    assert outside_night(20 * M, 30 * M, night) is None  # holds the last second
+    assert outside_night(0, 10 * M + 1, night) is None
+    assert outside_night(0, M, None) == RangeNote("range_no_data", None)
+    assert RangeNote("range_after_night", 0).said("zh") == "此时段还没有订单：数据截至 1970-01-01 08:00:00"
