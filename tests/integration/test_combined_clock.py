@@ -67,12 +67,7 @@ def workers(redis_client: redis.Redis, settings: Settings) -> Iterator[Settings]
         assert running.wait(timeout=60) == 0
 
 
-COLD_START = pytest.mark.xfail(strict=True, reason=(
-    "issue #25: at the combiner's first look, a partition none of whose steps is in yet is "
-    "left out of the clock, so seconds are judged with only the other partitions' orders"))
-
-
-@pytest.mark.parametrize("seen_before_s", [pytest.param(0, marks=COLD_START), 8],
+@pytest.mark.parametrize("seen_before_s", [0, 8],
                          ids=["combiner-first", "after-first-commits"])
 def test_a_look_over_several_checkpoints_judges_no_second_before_its_orders_are_in(
         redis_client: redis.Redis, workers: Settings, order_factory: Callable[..., Order],
