@@ -77,7 +77,8 @@ def test_a_look_over_several_checkpoints_judges_no_second_before_its_orders_are_
     combiner takes them all in one look. Every time the detectors are told a clock, every second
     they then judge (SETTLE_S behind it) holds all its orders, across the three partitions."""
     settings = workers
-    orders = [order_factory(ts_ms=MIDNIGHT_MS + n * NIGHT_S * 1000 // ORDERS)
+    orders = [order_factory(ts_ms=MIDNIGHT_MS + n * NIGHT_S * 1000 // ORDERS,
+                            buyer_id=f"u{n:07d}")  # one buyer for all: a bot burst
               for n in range(ORDERS)]
     first = [o for o in orders if o.ts_ms < MIDNIGHT_MS + seen_before_s * 1000]
     if first:
