@@ -82,6 +82,7 @@ class Partition:
     duplicates: int = 0
     latest_s: int | None = None  # the latest event second of its orders taken
     clock_s: int | None = None  # its worker's clock (ingest/clock.py; None: an older worker)
+    waiting: bool = False  # steps of it are still to come in the look being taken
     # Checkpoints beyond `applied` already in the state: a look cut short (Redis away in the
     # middle of it) is taken again without counting them twice.
     taken: set[Any] = field(default_factory=set)
@@ -267,9 +268,12 @@ class Combiner:
         # `orders_drop` at 33-65 % whenever the combiner took several commits in one look).
         clocks = {partition.index: manifest.clock_s for partition, manifest, _ in news}
         last = {index: i for i, (_, index, *_) in enumerate(steps)}
+        for partition in self.partitions:
+            partition.waiting = partition.index in last
         for i, (arrival, index, checkpoint, orders, rejected, duplicates) in enumerate(steps):
             if last[index] == i:
                 self.partitions[index].clock_s = clocks[index]
+                self.partitions[index].waiting = False
             self._apply(self.partitions[index], orders, rejected, duplicates, checkpoint,
                         arrival or None)
         for partition, manifest, _ in news:
@@ -302,7 +306,13 @@ class Combiner:
             partition.latest_s = max(partition.latest_s or newest, newest)
         reached = [s for p in self.partitions
                    if (s := p.clock_s if p.clock_s is not None else p.latest_s) is not None]
-        clock_s = min(min(reached), self.state.latest_second() or 0) if reached else 0
+        # A partition this look is still bringing its first orders of has reached nothing yet:
+        # left out, the seconds it holds would be judged a third short (a combiner started
+        # before the workers' first commits, as `gmv ingest` starts it). Nothing is judged.
+        first = any(p.waiting and p.clock_s is None and p.latest_s is None
+                    for p in self.partitions)
+        clock_s = min(min(reached), self.state.latest_second() or 0) \
+            if reached and not first else 0
         self.watch.after_checkpoint(orders, orders.num_rows + rejected + duplicates, rejected,
                                     duplicates, deltas, clock_s * 1000, arrival_ms)
 
