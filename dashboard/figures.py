@@ -107,9 +107,11 @@ MOMENT_KINDS = {"oversell", "stream_gap"}  # a moment, not a stretch: a line
 
 # The plot of each chart that carries labels, in pixels as a 1080p screen draws it, taken on the
 # small side (the operations view draws the night's charts shorter than the wall does): the
-# labels are laid out on it (dashboard/chart_labels.py).
+# labels are laid out on it, and on narrower plots for narrower screens (dashboard/chart_labels.py;
+# fit.js draws those for the widest plot no wider than the chart's: measured on a wall, the night
+# chart's is ~785 and the orders/s chart's ~389, so a width over those would go unused there).
 NIGHT_PLOT_PX = (780, 270)
-OPS_PLOT_PX = (400, 270)
+OPS_PLOT_PX = (385, 270)
 REVIEW_PLOT_PX = (1000, 300)
 
 
