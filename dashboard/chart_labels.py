@@ -4,8 +4,10 @@ or folded into one ("3 起事件"); milestones crossed close together as one lab
 Plotly places text but does not keep it apart, and the server draws a figure once for every
 screen. So the labels are laid out here on a reference plot in pixels as a 1080p screen shows it
 (dashboard/assets/fit.js scales the text, the shifts and the plot alike on other screens: the
-proportions hold). Widths are estimates on the generous side: a label is taken for wider than it
-is, so labels that might touch are kept apart or folded.
+proportions hold), and again on narrower reference plots: a phone's or a tablet's chart holds less
+of the reference plot than a wall's (its text does not shrink with its width), and fit.js picks
+the layout made for the width nearest below its own. Widths are estimates on the generous side: a
+label is taken for wider than it is, so labels that might touch are kept apart or folded.
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ LABEL_GAP_PX = 6
 MILESTONE_FONT_PX = 17
 MILESTONE_BOX_PX = 26  # a milestone's text box, 17 px tall with its line height
 MILESTONE_RISE_PX = 36  # from its marker up to the top of its text ("top center")
+# The narrower plots incident labels are laid out for too, in reference pixels, each ~9/10 of the
+# one before: measured in Chromium, the night chart's plot is ~785 at 1280x720 to 3840x2160, ~638
+# in a 1024x768 window, ~434 on a 768x1024 tablet, ~395 on a 430x932 phone, ~341 at 390x844, ~301
+# at 360x740 and ~248 at 320x568; the orders/s chart's is ~390 on a wall and ~195 on the tablet.
+NARROWER_PLOTS_PX = (700, 620, 560, 500, 450, 400, 360, 320, 290, 260, 230, 200, 180, 160)
 
 
 def text_px(label: str, font_px: float) -> float:
@@ -53,8 +60,9 @@ class Placed(NamedTuple):
 
 
 def _place(bands: list[Band], members: tuple[int, ...], text: str, plot_px: float) -> Placed:
-    """Inside its band where the band is wide enough; else across the band's middle, kept
-    inside the plot."""
+    """Inside its band where the band is wide enough; else across the band's middle, or, where
+    that would run past a side of the plot, from the band's edge on that side inwards. So it
+    stays at its band on a wider plot too, where the band widens and the text does not."""
     left = min(bands[i].left_px for i in members)
     right = max(bands[i].right_px for i in members)
     width = text_px(text, INCIDENT_FONT_PX)
@@ -62,60 +70,75 @@ def _place(bands: list[Band], members: tuple[int, ...], text: str, plot_px: floa
         return Placed(members, text, left, width, "left", 0)
     middle = (left + right) / 2
     if middle - width / 2 < 0:
-        return Placed(members, text, 0.0, width, "left", 0)
+        return Placed(members, text, min(left, max(plot_px - width, 0)), width, "left", 0)
     if middle + width / 2 > plot_px:
-        return Placed(members, text, plot_px - width, width, "right", 0)
+        return Placed(members, text, max(right - width, 0), width, "right", 0)
     return Placed(members, text, middle - width / 2, width, "center", 0)
 
 
-def _rows(labels: list[Placed]) -> list[Placed] | None:
-    """Each label in the first row where it touches none before it, or None when a label finds
-    no row."""
+class Rows(NamedTuple):
+    """Labels in rows, or the crowd that keeps one from a row."""
+    placed: list[Placed]
+    crowd: tuple[Placed, ...]  # a label that found no row, and the nearest label in its way
+
+
+def _rows(labels: list[Placed]) -> Rows:
+    """Each label in the first row where it touches none before it. A label that finds no row
+    makes a crowd with the nearest of the labels in its way (the last of each row): one label
+    will name them both, and no more, so that the fewest incidents go unnamed."""
     ends: list[float] = []
-    placed = []
-    for label in sorted(labels, key=lambda p: p.left_px):
+    last: list[Placed] = []
+    placed: list[Placed] = []
+    ordered = sorted(labels, key=lambda p: p.left_px)
+    for label in ordered:
         row = next((r for r, end in enumerate(ends) if end + LABEL_GAP_PX <= label.left_px), None)
+        if row is None and len(ends) == INCIDENT_ROWS:
+            return Rows(placed, (max(last, key=lambda p: p.left_px), label))
         if row is None:
-            if len(ends) == INCIDENT_ROWS:
-                return None
             row = len(ends)
             ends.append(0.0)
+            last.append(label)
         ends[row] = label.left_px + label.width_px
+        last[row] = label
         placed.append(label._replace(row=row))
-    return placed
-
-
-def _chains(labels: list[Placed]) -> list[list[Placed]]:
-    """Labels that overlap one another in x, directly or through others."""
-    chains: list[list[Placed]] = []
-    end = float("-inf")
-    for label in sorted(labels, key=lambda p: p.left_px):
-        if not chains or label.left_px >= end + LABEL_GAP_PX:
-            chains.append([])
-            end = float("-inf")
-        chains[-1].append(label)
-        end = max(end, label.left_px + label.width_px)
-    return chains
+    return Rows(placed, ())
 
 
 def incident_labels(bands: list[Band], plot_px: float, folded: str) -> list[Placed]:
-    """A label for every band, or for a run of bands too crowded for the rows: `folded` (with
-    `{n}`) says how many. No two labels overlap."""
+    """A label for every band, or for a crowd of bands too close together for the rows:
+    `folded` (with `{n}`) says how many. No two labels overlap."""
     groups: list[tuple[int, ...]] = [(i,) for i in range(len(bands))]
     while True:
         labels = [_place(bands, g, bands[g[0]].text if len(g) == 1 else folded.format(n=len(g)),
                          plot_px) for g in groups]
-        result: list[Placed] = []
-        changed = False
-        for chain in _chains(labels):
-            rows = _rows(chain)
-            if rows is None:  # too many at once: the whole run is one label
-                rows = [_place(bands, tuple(sorted(i for p in chain for i in p.bands)), "", 0)]
-                changed = True
-            result.extend(rows)
-        if not changed:
-            return sorted(result, key=lambda p: p.bands)
-        groups = [p.bands for p in result]
+        rows = _rows(labels)
+        if not rows.crowd:
+            return sorted(rows.placed, key=lambda p: p.bands)
+        # With the crowd, the bands within its stretch: five at one moment are one label.
+        crowded = {i for p in rows.crowd for i in p.bands}
+        left = min(bands[i].left_px for i in crowded)
+        right = max(bands[i].right_px for i in crowded)
+        crowded.update(*(g for g in groups
+                         if all(left <= bands[i].left_px and bands[i].right_px <= right for i in g)))
+        groups = [g for g in groups if crowded.isdisjoint(g)] + [tuple(sorted(crowded))]
+
+
+class Layout(NamedTuple):
+    """The labels laid out on a plot `plot_px` wide (in pixels on that plot): they stay apart
+    on any wider plot too, where the bands are as much wider and the text is not."""
+    plot_px: float
+    labels: list[Placed]
+
+
+def incident_layouts(bands: list[Band], plot_px: float, folded: str) -> list[Layout]:
+    """`incident_labels` on the plot `plot_px` wide (the bands' own) and on each narrower one of
+    NARROWER_PLOTS_PX, the bands drawn in proportion: widest first."""
+    layouts = []
+    for width in (plot_px, *(w for w in NARROWER_PLOTS_PX if w < plot_px)):
+        k = width / plot_px
+        scaled = [b._replace(left_px=b.left_px * k, right_px=b.right_px * k) for b in bands]
+        layouts.append(Layout(width, incident_labels(scaled, width, folded)))
+    return layouts
 
 
 class Milestone(NamedTuple):

@@ -21,10 +21,12 @@ from dashboard.data import live as live_data
 from dashboard.figures import (
     OPS_PLOT_PX,
     SERIES_POINTS,
+    Marks,
     alert_marks,
     device_share_figure,
     device_trend_figure,
     night_figure,
+    no_marks,
     ops_series_figure,
     totals_bar_figure,
 )
@@ -192,14 +194,14 @@ def night_payload(source: live_data.DataSource, lang: str) -> bytes:
     return _drawing(source, lang)[1]
 
 
-def live_marks(source: live_data.DataSource, lang: str) -> dict[str, Any]:
+def live_marks(source: live_data.DataSource, lang: str) -> Marks:
     """The alerts over the orders/s chart: in the page as it is served, so that a fresh screen
     shows them before its first fetch of the night's figures."""
     return _drawing(source, lang)[2]
 
 
 def _drawing(source: live_data.DataSource,
-             lang: str) -> tuple[tuple[Any, ...], bytes, dict[str, Any]]:
+             lang: str) -> tuple[tuple[Any, ...], bytes, Marks]:
     raw, alerts = source.drawing_raw()
     guesses = source.guesses()
     with _DRAWING:
@@ -214,7 +216,7 @@ _DRAWING = threading.Lock()
 @functools.lru_cache(maxsize=4)
 def _night_outputs(source: live_data.DataSource, lang: str, raw: bytes | None,
                    alerts_raw: tuple[bytes | None, ...],
-                   guesses: tuple[Guess, ...]) -> tuple[tuple[Any, ...], bytes, dict[str, Any]]:
+                   guesses: tuple[Guess, ...]) -> tuple[tuple[Any, ...], bytes, Marks]:
     night = live_data.parsed_night(raw) if raw else None
     alerts = live_data.parsed_alerts(alerts_raw)
     last_year = source.last_year()
@@ -229,7 +231,7 @@ def _night_outputs(source: live_data.DataSource, lang: str, raw: bytes | None,
     # The alerts of the live orders/s chart's five minutes, laid over it by the browser.
     latest = (night or {}).get("latest_ms")
     marks = alert_marks(alerts, lang, latest, latest - SERIES_POINTS * 1000, OPS_PLOT_PX) \
-        if latest else {"shapes": [], "annotations": []}
+        if latest else no_marks()
     payload = json.dumps({**dict(zip(names, outputs, strict=True)), "live_marks": marks},
                          cls=PlotlyJSONEncoder, ensure_ascii=False).encode()
     return outputs, payload, marks

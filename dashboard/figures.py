@@ -11,7 +11,7 @@ Every string that came with an order or an alert goes into a figure through `cha
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from dashboard.alert_text import alert_headline
 from dashboard.chart_labels import (
@@ -20,7 +20,8 @@ from dashboard.chart_labels import (
     MILESTONE_RISE_PX,
     Band,
     Milestone,
-    incident_labels,
+    Placed,
+    incident_layouts,
     milestone_labels,
 )
 from dashboard.format import beijing, clock, format_compact, milestone_label, text, value_name
@@ -63,6 +64,11 @@ def money_axis(figure: Figure, top_cents: int, lang: str, most_steps: int = 6) -
     """Ticks in 亿/万 or B/M at round steps up to `top_cents` or just past it, and the axis
     exactly as tall as its ticks: what is drawn is under a labelled tick. Zero goes unwritten (it
     would meet the time axis's first label in the corner)."""
+    figure["layout"]["yaxis"] |= money_ticks(top_cents, lang, most_steps)
+
+
+def money_ticks(top_cents: int, lang: str, most_steps: int = 6) -> dict[str, Any]:
+    """The y axis's ticks and range of `money_axis`."""
     top = max(top_cents, 10_000)
     step = 10 ** (len(str(top)) - 1)
     for factor in (1, 2, 5, 10, 20, 50, 100):
@@ -72,7 +78,7 @@ def money_axis(figure: Figure, top_cents: int, lang: str, most_steps: int = 6) -
     ticks = list(range(0, top + step, step))
     if ticks[-1] < top:
         ticks.append(ticks[-1] + step)
-    figure["layout"]["yaxis"] |= {
+    return {
         "tickvals": [t / 100 for t in ticks], "range": [0, ticks[-1] / 100], "autorange": False,
         "ticktext": [re.sub(r"\.0(?=\D*$)", "", format_compact(t, lang)) if t else "" for t in ticks]}
 
@@ -101,19 +107,46 @@ MOMENT_KINDS = {"oversell", "stream_gap"}  # a moment, not a stretch: a line
 
 # The plot of each chart that carries labels, in pixels as a 1080p screen draws it, taken on the
 # small side (the operations view draws the night's charts shorter than the wall does): the
-# labels are laid out on it (dashboard/chart_labels.py).
+# labels are laid out on it, and on narrower plots for narrower screens (dashboard/chart_labels.py;
+# fit.js draws those for the widest plot no wider than the chart's: measured on a wall, the night
+# chart's is ~785 and the orders/s chart's ~389, so a width over those would go unused there).
 NIGHT_PLOT_PX = (780, 270)
-OPS_PLOT_PX = (400, 270)
+OPS_PLOT_PX = (385, 270)
 REVIEW_PLOT_PX = (1000, 300)
+
+
+class LabelFit(TypedDict):
+    """The incident labels laid out for plots at least `plot_px` reference pixels wide (up to
+    the next fit's width), and the y axis that makes room for their rows where a chart needs it."""
+    plot_px: float
+    annotations: list[dict[str, Any]]
+    yaxis: NotRequired[dict[str, Any]]
+
+
+class LabelFits(TypedDict):
+    labels_by_width: list[LabelFit]  # narrowest first; fit.js picks one for the chart's width
+
+
+class Marks(TypedDict):
+    """What `alert_marks` adds to a figure's layout: the bands, the labels for the widest plot,
+    and in `meta` the labels for every width (fit.js draws the ones for the chart's plot)."""
+    shapes: list[dict[str, Any]]
+    annotations: list[dict[str, Any]]
+    meta: LabelFits
+
+
+def no_marks() -> Marks:
+    return {"shapes": [], "annotations": [], "meta": {"labels_by_width": []}}
 
 
 def alert_marks(alerts: list[dict[str, Any]], lang: str, until_ms: int | None,
                 since_ms: int | None = None,
-                plot_px: tuple[int, int] = NIGHT_PLOT_PX) -> dict[str, list[dict[str, Any]]]:
+                plot_px: tuple[int, int] = NIGHT_PLOT_PX) -> Marks:
     """Layout shapes and labels marking alerts on a time axis: a band from start to end (or
     `until_ms` while it fires), its cause's headline written at the top, at its band, in rows; a run too
     crowded for the rows folded into one label ("3 起事件", the kinds in its hover). Each label's
-    `name` lists the shapes it labels ("bands:0,1")."""
+    `name` lists the shapes it labels ("bands:0,1"). The labels are laid out for a plot
+    `plot_px[0]` wide and for narrower ones (`meta`)."""
     shown = [a for a in one_per_incident(alerts)
              if a.get("state") != "pending" and a.get("start_ms") is not None
              and (until_ms is None or a["start_ms"] <= until_ms)
@@ -142,8 +175,9 @@ def alert_marks(alerts: list[dict[str, Any]], lang: str, until_ms: int | None,
                            "y0": 0, "y1": 1, "layer": "below", "line": {"width": 0},
                            "fillcolor": fill})
         spans.append((start, end, name))
-    return {"shapes": shapes, "annotations": _incident_notes(spans, lang, since_ms, until_ms,
-                                                             plot_px[0])}
+    fits = _incident_notes(spans, lang, since_ms, until_ms, plot_px[0])
+    return {"shapes": shapes, "annotations": fits[-1]["annotations"] if fits else [],
+            "meta": {"labels_by_width": fits}}
 
 
 def one_per_incident(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -168,8 +202,10 @@ def one_per_incident(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _incident_notes(spans: list[tuple[int, int, str]], lang: str, since_ms: int | None,
-                    until_ms: int | None, plot_px: int) -> list[dict[str, Any]]:
-    """The labels of `spans` (start, end, kind's name), laid out on a plot `plot_px` wide."""
+                    until_ms: int | None, plot_px: int) -> list[LabelFit]:
+    """The labels of `spans` (start, end, kind's name), laid out on a plot `plot_px` wide and on
+    narrower ones, narrowest first; a width whose labels are those of a wider one is not
+    repeated (the wider one's fit then starts at it)."""
     if not spans:
         return []
     first = since_ms if since_ms is not None else spans[0][0]
@@ -177,9 +213,22 @@ def _incident_notes(spans: list[tuple[int, int, str]], lang: str, since_ms: int 
     px = plot_px / (last - first)
     bands = [Band(max(start - first, 0) * px, min(end - first, last - first) * px, name)
              for start, end, name in spans]
+    fits: list[LabelFit] = []
+    for layout in incident_layouts(bands, plot_px, text(lang, "incidents_folded")):
+        notes = _notes(layout.labels, spans, first, layout.plot_px / (last - first))
+        if fits and fits[-1]["annotations"] == notes:
+            fits[-1]["plot_px"] = layout.plot_px
+        else:
+            fits.append({"plot_px": layout.plot_px, "annotations": notes})
+    return fits[::-1]
+
+
+def _notes(labels: list[Placed], spans: list[tuple[int, int, str]], first_ms: int,
+           px: float) -> list[dict[str, Any]]:
+    """The annotations of `labels`, laid out at `px` pixels a millisecond from `first_ms`."""
     notes = []
-    for label in incident_labels(bands, plot_px, text(lang, "incidents_folded")):
-        note = {"xref": "x", "yref": "paper", "x": _times([first + round(label.anchor_px / px)])[0],
+    for label in labels:
+        note = {"xref": "x", "yref": "paper", "x": _times([first_ms + round(label.anchor_px / px)])[0],
                 "y": 1, "xanchor": label.anchor, "yanchor": "top", "yshift": -INCIDENT_ROW_PX * label.row,
                 "showarrow": False, "text": chart_text(label.text),
                 "name": "bands:" + ",".join(map(str, label.bands)),
@@ -190,10 +239,9 @@ def _incident_notes(spans: list[tuple[int, int, str]], lang: str, since_ms: int 
     return notes
 
 
-def incident_rows(marks: dict[str, list[dict[str, Any]]]) -> int:
-    """How many rows of incident labels `marks` writes at the top of its chart."""
-    return max((1 - round(n.get("yshift", 0) / INCIDENT_ROW_PX) for n in marks["annotations"]),
-               default=0)
+def incident_rows(annotations: list[dict[str, Any]]) -> int:
+    """How many rows of incident labels `annotations` write at the top of their chart."""
+    return max((1 - round(n.get("yshift", 0) / INCIDENT_ROW_PX) for n in annotations), default=0)
 
 
 def partial_marks(bucket_starts: list[int], bucket_s: int, lang: str) -> list[dict[str, Any]]:
@@ -248,7 +296,7 @@ def share_figure(series: dict[str, list[Any]], lang: str, name: str, baseline_na
 
 
 def ops_series_figure(live: dict[str, Any] | None, lang: str,
-                      marks: dict[str, list[dict[str, Any]]] | None = None) -> Figure:
+                      marks: Marks | None = None) -> Figure:
     """Orders per second over the last five minutes: the frame that extendData then grows, with
     the alerts of those minutes (`marks`, which the browser lays on anew as they change)."""
     x, y = ops_points(live, None)
@@ -257,7 +305,7 @@ def ops_series_figure(live: dict[str, Any] | None, lang: str,
           "fill": "tozeroy", "fillcolor": "rgba(255,106,0,0.18)",
           "hovertemplate": "%{x}<br>%{y:,} " + text(lang, "per_second_unit") + "<extra></extra>"}],
         yaxis={"rangemode": "tozero", "tickformat": ","},
-        xaxis={"tickformat": "%H:%M:%S", "nticks": 6}, **(marks or {}))
+        xaxis={"tickformat": "%H:%M:%S", "nticks": 6}, **(marks or no_marks()))
 
 
 def ops_points(live: dict[str, Any] | None, after_ms: int | None) -> tuple[list[str], list[int]]:
@@ -302,18 +350,29 @@ def night_figure(night: dict[str, Any] | None, last_year: tuple[list[int], list[
                              "font": {"size": 15}},
                      margin={"l": 84, "r": 24, "t": 16, "b": 40})
     time_axis(figure, x_ms)
-    # Room at the top for the incidents' rows, and above each milestone for its label.
-    rows_px = (incident_rows(marks) if marks else 0) * INCIDENT_ROW_PX
+    # Room at the top for the incidents' rows, and above each milestone for its label: as many
+    # rows as the labels drawn take, on a wall or (`meta`'s fits) on a narrower plot.
     highest = max((m["yuan"] * 100 for m in milestones), default=0)
-    money_axis(figure, int(max(top * 1.1, top / (1 - rows_px / NIGHT_PLOT_PX[1]),
-                               highest / (1 - (rows_px + MILESTONE_RISE_PX) / NIGHT_PLOT_PX[1]))),
-               lang)
+    figure["layout"]["yaxis"] |= _night_ticks(top, highest, marks["annotations"] if marks else [],
+                                              lang)
+    for fit in marks["meta"]["labels_by_width"] if marks else []:
+        fit["yaxis"] = _night_ticks(top, highest, fit["annotations"], lang)
     if milestones:
         data.extend(_milestone_traces(milestones, x_ms[0], x_ms[-1],
                                       figure["layout"]["yaxis"]["range"][1], lang))
     if marks:
         figure["layout"] |= marks
     return figure
+
+
+def _night_ticks(top_cents: int, highest_cents: float, annotations: list[dict[str, Any]],
+                 lang: str) -> dict[str, Any]:
+    """The night chart's money axis, tall enough for the curve, the milestones' labels and the
+    rows of incident labels `annotations` take above them."""
+    rows_px = incident_rows(annotations) * INCIDENT_ROW_PX
+    height = NIGHT_PLOT_PX[1]
+    return money_ticks(int(max(top_cents * 1.1, top_cents / (1 - rows_px / height),
+                               highest_cents / (1 - (rows_px + MILESTONE_RISE_PX) / height))), lang)
 
 
 def _milestone_traces(milestones: list[dict[str, Any]], first_ms: int, last_ms: int,

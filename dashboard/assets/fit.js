@@ -20,6 +20,20 @@
     return Object.assign({}, font, {size: Math.round(((font || {}).size || fallback) * k * 10) / 10});
   }
 
+  // The incident labels laid out for this chart's plot (dashboard/figures.py, `meta`): those
+  // made for the widest plot no wider than it, in reference px (its width at scale k less the
+  // margins), or for the narrowest plot where it is narrower than all. Null for a chart without
+  // them, or not yet given a size (it keeps the labels it has).
+  function labelFit(layout, k, width) {
+    const fits = ((layout.meta || {}).labels_by_width) || [];
+    if (!fits.length || !width) return null;
+    const margin = layout.margin || {};
+    const plotPx = width / k - (margin.l || 0) - (margin.r || 0);
+    const narrowest = fits.reduce((a, b) => (b.plot_px < a.plot_px ? b : a));
+    return fits.filter(fit => fit.plot_px <= plotPx + 0.5)
+      .reduce((a, b) => (!a || b.plot_px > a.plot_px ? b : a), null) || narrowest;
+  }
+
   // What fitLayout scales or sets, as the server drew it. A fitted layout keeps them
   // (`gmvSizes`) and is fitted from them again: a layout that comes back to Plotly.react after a
   // refit (Dash and Plotly hand the chart's own layout back on a resize) is never scaled twice.
@@ -56,6 +70,12 @@
     const base = drawnLayout(fitted || {});
     const layout = JSON.parse(JSON.stringify(base));
     layout.gmvSizes = sizesOf(base);
+    const fit = labelFit(layout, k, width);
+    if (fit) {
+      // Annotations as the server drew them (never fitted yet), and room for their rows.
+      layout.annotations = fit.annotations;
+      if (fit.yaxis) layout.yaxis = Object.assign({}, layout.yaxis, fit.yaxis);
+    }
     const fontPx = ((layout.font || {}).size || 12) * k;
     layout.font = sized(layout.font, k, 12);
     if (layout.margin) {
@@ -101,6 +121,18 @@
     const fitted = Object.assign({}, drawn, {font: sized(drawn.font, k, 12), gmvDrawn: drawn});
     for (const shift of ["xshift", "yshift"]) if (typeof drawn[shift] === "number") fitted[shift] = drawn[shift] * k;
     return fitted;
+  }
+
+  // The alert marks of dashboard/figures.py `alert_marks` as chart `gd` draws them now: the
+  // labels for its width, fitted; the shapes fitted; the labels of every width kept (`meta`).
+  function fitMarks(gd, marks) {
+    const k = scale(), box = gd.closest(".dash-graph") || gd;
+    const base = (gd.__gmvBase || {}).layout || {};
+    const layout = {annotations: marks.annotations || [], margin: base.margin, meta: marks.meta};
+    const fit = labelFit(layout, k, box.clientWidth);
+    return {annotations: ((fit || layout).annotations).map(note => fitNote(note, k)),
+            shapes: (marks.shapes || []).map(shape => fitShape(shape, k)),
+            meta: marks.meta || {}};
   }
 
   function fitShape(shape, k) {
@@ -199,14 +231,18 @@
         const base = gd.__gmvBase;
         if (!base || !window.Plotly) return;
         const box = gd.closest(".dash-graph") || gd;
-        const layout = fitLayout(base.layout, k, box.clientWidth, box.clientHeight, base.data);
+        // The labels of every width that the chart has now (live.js may have laid on newer
+        // ones than Dash drew): those for its new width are drawn.
+        const drawn = Object.assign({}, base.layout, {meta: (gd.layout || {}).meta || base.layout.meta});
+        const layout = fitLayout(drawn, k, box.clientWidth, box.clientHeight, base.data);
         delete layout.shapes;  // the alert marks live.js laid on stay as they are
-        delete layout.annotations;
+        if (!labelFit(drawn, k, box.clientWidth)) delete layout.annotations;
         done.push(window.Plotly.relayout(gd, layout).catch(() => {}));
       });
       Promise.all(done).then(() => { window.gmvFit.refits += 1; });  // what tests wait for
     }, 250);
   });
 
-  window.gmvFit = {scale: scale, sized: sized, note: fitNote, shape: fitShape, refits: 0};
+  window.gmvFit = {scale: scale, sized: sized, note: fitNote, shape: fitShape, marks: fitMarks,
+                  refits: 0};
 })();

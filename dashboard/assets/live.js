@@ -92,12 +92,13 @@
     if (!chart || !window.Plotly || (key === drawnMarks && chart === markedChart)) return;
     drawnMarks = key;
     markedChart = chart;
-    // A chart Dash is redrawing at that moment refuses: drawn again on the next fetch.
-    const fit = window.gmvFit, k = fit ? fit.scale() : 1;
-    const notes = (marks.annotations || []).map(note => fit ? fit.note(note, k) : note);
-    const shapes = (marks.shapes || []).map(shape => fit ? fit.shape(shape, k) : shape);
+    // The labels laid out for this chart's width (fit.js), and those of every width with them,
+    // for when the chart is fitted again. A chart Dash is redrawing at that moment refuses:
+    // drawn again on the next fetch.
+    const fitted = window.gmvFit ? window.gmvFit.marks(chart, marks)
+      : {shapes: marks.shapes || [], annotations: marks.annotations || [], meta: marks.meta || {}};
     Promise.resolve()
-      .then(() => window.Plotly.relayout(chart, {shapes: shapes, annotations: notes}))
+      .then(() => window.Plotly.relayout(chart, fitted))
       .catch(() => { drawnMarks = ""; });
   }
 

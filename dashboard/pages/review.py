@@ -293,6 +293,7 @@ def refresh_review(start: str, end: str, resolution: str, dimension: str | None,
     marks = alert_marks(report["incidents"], lang, query.end_ms, query.start_ms, REVIEW_PLOT_PX)
     figure["layout"]["shapes"] = marks["shapes"] + partial_marks(partial, query.bucket_s, lang)
     figure["layout"]["annotations"] = marks["annotations"]
+    figure["layout"]["meta"] = marks["meta"]
     overview = Patch()
     overview["layout"]["shapes"] = [range_band(query.start_ms, query.end_ms)]
     if not table.num_rows:  # Plotly's axis of nothing is −1…6: the range's own times instead

@@ -31,6 +31,9 @@ from tests.sample import STOCK, TRUTH, sample_payloads
 
 SIZES = {"1366x768": (1366, 768), "1920x1080": (1920, 1080), "3840x2160": (3840, 2160)}
 PHONE = {"390x844": (390, 844)}
+# Where a chart's plot holds less of the reference plot than a wall's (dashboard/chart_labels.py):
+# a small phone, a tablet, a window of a laptop's width.
+NARROW = {"360x740": (360, 740), "768x1024": (768, 1024), "1024x768": (1024, 768)}
 # 101 orders of just under ¥1,000万 at half a minute past midnight: the night crosses ¥1亿 and
 # ¥10亿 in one second, on top of the sample's ¥100万 and ¥1,000万.
 WHALES = 101
@@ -191,7 +194,7 @@ PLOTLY_CALLS = """(() => { const calls = window.__plotly = [];
 
 
 def open_at(browser: Browser, stack: Stack, path: str, size: str) -> Page:
-    width, height = {**SIZES, **PHONE}[size]
+    width, height = {**SIZES, **PHONE, **NARROW}[size]
     context = let_in(browser.new_context(viewport={"width": width, "height": height},
                                          device_scale_factor=1, locale="zh-CN"))
     page = context.new_page()
@@ -306,20 +309,15 @@ def test_the_review_by_dimension_has_its_own_scale(crowded: Stack, browser: Brow
         page.context.close()
 
 
-# Open (issue #24 item 2): the labels are laid out for the 1080p plot; on a phone the plot holds
-# ~632 reference px, so the zh labels of a crowded night overlap. Kept as a known failure until
-# the layout is made per plot width (fit.js choosing among widths laid out on the server).
-PHONE_ZH_OPEN = pytest.mark.xfail(reason="issue #24 item 2: phone labels laid out at 1080p",
-                                  strict=False)
-
-
-@pytest.mark.parametrize(("size", "lang"), [pytest.param("390x844", "zh", marks=PHONE_ZH_OPEN),
-                                            ("390x844", "en"),
-                                            ("1366x768", "zh"), ("3840x2160", "en")])
+@pytest.mark.parametrize(("size", "lang"), [("390x844", "zh"), ("390x844", "en"),
+                                            ("360x740", "en"), ("768x1024", "zh"),
+                                            ("1024x768", "zh"), ("1366x768", "zh"),
+                                            ("3840x2160", "en")])
 def test_incident_labels_neither_overlap_nor_are_cut(crowded: Stack, browser: Browser,
                                                      size: str, lang: str) -> None:
     """On a phone as on a wall: the night chart's incident labels apart and inside the plot
-    (folded into a count where there is no room), in either language."""
+    (folded into a count where there is no room), in either language: the labels drawn are those
+    laid out for the chart's plot."""
     page = open_at(browser, crowded, f"/?lang={lang}", size)
     try:
         page.wait_for_function(f"""() => document.querySelectorAll(
@@ -332,6 +330,52 @@ def test_incident_labels_neither_overlap_nor_are_cut(crowded: Stack, browser: Br
         if size in PHONE:
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / f"phone-night-{lang}.png"), full_page=True)
+        assert not problems, "\n".join(problems)
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize(("size", "lang"), [("360x740", "zh"), ("768x1024", "en")])
+def test_the_orders_chart_labels_neither_overlap_nor_are_cut(crowded: Stack, browser: Browser,
+                                                             size: str, lang: str) -> None:
+    """The orders/s chart, whose alerts live.js lays on: on a tablet, and on a phone, where it is
+    one tap away (laid on while hidden, with no width yet, then drawn for its width once shown)."""
+    page = open_at(browser, crowded, f"/?lang={lang}", size)
+    try:
+        page.wait_for_function(f"""() => /relayout:{Ids.OPS_CHART}/
+            .test((window.__plotly || []).join(' '))""", timeout=30_000)
+        if page.locator(f"#{Ids.MORE}").is_visible():
+            refits = page.evaluate("() => window.gmvFit.refits")
+            page.locator(f"#{Ids.MORE}").click()
+            page.wait_for_function(f"() => window.gmvFit.refits > {refits}", timeout=15_000)
+        ops = measure(page, Ids.OPS_CHART)
+        notes = [x for x in ops["labels"] if x["kind"] == "annotation"]
+        assert notes, ops["labels"]
+        problems = [f"{p} overlap" for p in overlapping(notes)] + outside_plot(ops) \
+            + away_from_bands(ops)
+        assert not problems, "\n".join(problems)
+    finally:
+        page.context.close()
+
+
+def test_a_window_made_narrow_draws_the_labels_laid_out_for_its_width(crowded: Stack,
+                                                                    browser: Browser) -> None:
+    """A wall's window made a tablet's: the night and orders/s charts' labels are those laid out
+    for the narrower plots, not the wall's squeezed."""
+    page = open_at(browser, crowded, "/", "1920x1080")
+    try:
+        crowded_night_drawn(page)
+        page.wait_for_function(f"""() => /relayout:{Ids.OPS_CHART}/
+            .test((window.__plotly || []).join(' '))""", timeout=30_000)
+        page.set_viewport_size({"width": 768, "height": 1024})
+        page.wait_for_function("() => window.gmvFit.refits >= 1", timeout=30_000)
+        problems = []
+        for chart in (Ids.NIGHT_CHART, Ids.OPS_CHART):
+            found = measure(page, chart)
+            notes = [x for x in found["labels"] if x["kind"] == "annotation"]
+            assert notes, (chart, found["labels"])
+            problems += [f"{chart}: {p}" for p in [f"{q} overlap" for q in overlapping(notes)]
+                         + outside_plot(found) + away_from_bands(found)]
         assert not problems, "\n".join(problems)
     finally:
         page.context.close()

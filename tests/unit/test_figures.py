@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from dashboard.chart_labels import INCIDENT_FONT_PX, INCIDENT_ROW_PX, LABEL_GAP_PX, text_px
 from dashboard.components import headline_values, last_drawn_ms
 from dashboard.figures import (
+    NIGHT_PLOT_PX,
     alert_marks,
     device_shares,
     device_trend_figure,
+    incident_rows,
     money_axis,
     night_figure,
     night_points,
@@ -153,3 +157,68 @@ def test_marks_of_alerts_begun_before_the_window_do_not_say_they_began_at_its_ed
     assert any("00:08:20 起" in t and "◀" in t for t in texts), texts
     assert alert_marks(alerts, "en", until, since)["annotations"][0]["text"].endswith(
         "(since 00:08:20)")
+
+
+# A crowded ten minutes: eight incidents in four, as the crowded night of the e2e tests has them.
+CROWD = [("oversell", 30, None), ("oversell", 30, None), ("oversell", 30, None),
+         ("region_dark", 63, 84), ("oversell", 183, None), ("orders_drop", 229, 237),
+         ("price_glitch", 286, 305), ("payment_dark", 345, 368)]
+PHONE_PLOT_PX = 341  # the night chart's plot at 390x844, in reference pixels (measured)
+
+
+def crowd() -> list[dict[str, Any]]:
+    return [{"kind": kind, "severity": "critical", "state": "firing" if end is None else "resolved",
+             "key": f"{kind}-{i}", "start_ms": MIDNIGHT_MS + start * 1000,
+             "end_ms": None if end is None else MIDNIGHT_MS + end * 1000}
+            for i, (kind, start, end) in enumerate(CROWD)]
+
+
+def overlaps(notes: list[dict[str, Any]], first_ms: int, last_ms: int, plot_px: float) -> list[str]:
+    """Labels of one row whose boxes touch, on a plot `plot_px` wide from `first_ms` to
+    `last_ms`."""
+    boxes = []
+    for note in notes:
+        at = datetime.fromisoformat(note["x"] + "+08:00").timestamp() * 1000
+        width = text_px(note["text"], INCIDENT_FONT_PX)
+        left = (at - first_ms) / (last_ms - first_ms) * plot_px \
+            - {"left": 0, "center": 0.5, "right": 1}[note["xanchor"]] * width
+        boxes.append((note["yshift"], left, left + width, note["text"]))
+    return [f"{a[3]} and {b[3]}" for i, a in enumerate(boxes) for b in boxes[i + 1:]
+            if a[0] == b[0] and a[1] < b[2] + LABEL_GAP_PX and b[1] < a[2] + LABEL_GAP_PX]
+
+
+def fit_for(fits: list[dict[str, Any]], plot_px: float) -> dict[str, Any]:
+    """The fit fit.js draws on a plot `plot_px` wide."""
+    return max((f for f in fits if f["plot_px"] <= plot_px), key=lambda f: f["plot_px"],
+               default=min(fits, key=lambda f: f["plot_px"]))
+
+
+def test_incident_labels_come_laid_out_for_a_phones_plot_too() -> None:
+    """Issue #24: on a phone the night chart's plot is ~341 reference px; the labels laid out for
+    the wall's 780 touch there, those laid out for it do not."""
+    until = MIDNIGHT_MS + 479_000
+    for lang in ("zh", "en"):
+        marks = alert_marks(crowd(), lang, until, MIDNIGHT_MS)
+        fits = marks["meta"]["labels_by_width"]
+        assert [f["plot_px"] for f in fits] == sorted(f["plot_px"] for f in fits)
+        assert fits[-1]["annotations"] == marks["annotations"]  # the wall's, drawn without fit.js
+        assert overlaps(marks["annotations"], MIDNIGHT_MS, until, PHONE_PLOT_PX)
+        phone = fit_for(fits, PHONE_PLOT_PX)
+        assert not overlaps(phone["annotations"], MIDNIGHT_MS, until, PHONE_PLOT_PX), lang
+        named = sorted(i for n in phone["annotations"] for i in map(int, n["name"][6:].split(",")))
+        assert named == list(range(len(CROWD)))
+        assert len(phone["annotations"]) >= 3  # folded where it must, not all into one
+
+
+def test_the_night_axis_makes_room_for_the_rows_each_width_takes() -> None:
+    """The curve stays under the incident rows of whichever labels a screen draws."""
+    latest = MIDNIGHT_MS + 479_000
+    gmv_cents = [10_000_000 * (i + 1) for i in range(8)]
+    figure = night_figure(night(gmv_cents, latest_ms=latest), None, MIDNIGHT_MS, "zh", crowd())
+    layout = figure["layout"]
+    fits = layout["meta"]["labels_by_width"]
+    assert {incident_rows(f["annotations"]) for f in fits} != {incident_rows(layout["annotations"])}
+    for fit in fits:
+        rows_px = incident_rows(fit["annotations"]) * INCIDENT_ROW_PX
+        assert gmv_cents[-1] / 100 <= fit["yaxis"]["range"][1] * (1 - rows_px / NIGHT_PLOT_PX[1])
+        assert fit["yaxis"]["tickvals"][-1] == fit["yaxis"]["range"][1]
