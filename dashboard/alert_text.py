@@ -52,6 +52,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "stream_gap": "{actual:,.0f} 条未读即被删除，总数偏低",
         "basis_last_year": "，按去年曲线", "basis_recent": "，按最近 {seconds} 秒",
         "cause": "可能原因：{cause}",
+        "shared_cause": "没有单独的终端、地区或支付方式异常：各路同时下降，请查共用环节（下单、支付）",
     },
     "en": {
         "orders_drop": "orders down to {ratio:.0%} of expected ({actual:,.0f}/s against "
@@ -75,6 +76,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "stream_gap": "{actual:,.0f} entries removed unread: the totals are short",
         "basis_last_year": ", by last year's curve", "basis_recent": ", by the last {seconds} s",
         "cause": "likely cause: {cause}",
+        "shared_cause": "no single channel, region or payment path stands out: all fell alike; "
+                        "check the shared steps (checkout, payment)",
     },
 }
 _RECENT = re.compile(r"expected by the last (\d+) s")
@@ -146,9 +149,15 @@ def alert_message(alert: dict[str, Any], lang: str,
     a site-wide drop, the outage `among` the other alerts that explains it, if one does."""
     said = _measured(alert, lang)
     cause = likely_cause(alert, among or [])
-    if cause is None:
+    if cause is None and among is not None and alert.get("kind") == "orders_drop":
+        # No value fell apart from the others (each is watched beside the rest): the drop is
+        # in what every order passes through, which the stream does not show (a payment
+        # outage's failed orders never reach it).
+        because = MESSAGES[_lang(lang)]["shared_cause"]
+    elif cause is None:
         return said
-    because = MESSAGES[_lang(lang)]["cause"].format(cause=alert_headline(cause, lang))
+    else:
+        because = MESSAGES[_lang(lang)]["cause"].format(cause=alert_headline(cause, lang))
     return f"{said} · {because}" if said else because
 
 

@@ -63,6 +63,17 @@ def test_a_site_wide_drop_names_the_outage_behind_it() -> None:
     assert "可能原因" not in alert_message(drop, "zh", [drop, long_ago])
 
 
+def test_a_drop_no_single_value_explains_points_at_the_shared_steps() -> None:
+    """A payment outage of every path (failed orders never reach the stream) is a site-wide
+    drop with no channel, region or path apart: the operator is told to look at what every
+    order passes through, payment among it, not left with "orders dropping"."""
+    drop = alert("orders_drop", expected=1006.0, actual=45.0, start_s=480)
+    assert alert_message(drop, "zh", [drop]).endswith(
+        " · 没有单独的终端、地区或支付方式异常：各路同时下降，请查共用环节（下单、支付）")
+    assert "check the shared steps (checkout, payment)" in alert_message(drop, "en", [drop])
+    assert "共用环节" not in alert_message(drop, "zh")  # the others unknown: nothing claimed
+
+
 def test_an_acknowledgement_key_names_its_alert() -> None:
     found = alert_of_key(f"region_dark|region=FJ|{MIDNIGHT_MS}")
     assert (found["kind"], found["dimension"], found["start_ms"]) == \
