@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 RATE_WINDOW_S = 10.0
@@ -48,11 +48,13 @@ def night_capacity(figures: Mapping[str, Any] | None) -> Capacity:
 
 class RateMeter:
     def __init__(self, window_s: float = RATE_WINDOW_S, best_eps: int | None = None,
-                 best_basis: str | None = None) -> None:
+                 best_basis: str | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         """`best_eps`, `best_basis`: the night's best so far, as a previous run of this worker
-        measured it."""
+        measured it. `clock`: seconds, monotonic (a test steps its own)."""
         self.window_s = window_s
-        self.started = time.monotonic()
+        self.clock = clock
+        self.started = clock()
         self._spans: deque[tuple[float, int, float]] = deque()  # (at, events, busy seconds)
         self._backlog: tuple[float, int] | None = None  # since when, events since
         self.flat_out_eps: int | None = None
@@ -63,7 +65,7 @@ class RateMeter:
         """A commit's events and working time. The night's best moves here, when the worker
         counts, never when someone reads the figures: every reader between two commits sees
         the same capacity (the summary written after a commit, the heartbeats after it)."""
-        now = time.monotonic()
+        now = self.clock()
         self._spans.append((now, events, busy_s))
         while self._spans and self._spans[0][0] < now - self.window_s:
             self._spans.popleft()
@@ -75,7 +77,7 @@ class RateMeter:
     def backlog(self, full: bool, events: int) -> None:
         """A read came back full (more were waiting) or not: flat-out stretches measure the
         capacity."""
-        now = time.monotonic()
+        now = self.clock()
         if full:
             since, counted = self._backlog or (now, 0)
             self._backlog = (since, counted + events)
@@ -98,7 +100,7 @@ class RateMeter:
     def figures(self) -> dict[str, float | int | str | None]:
         """The rate and load of the last window_s; the capacities as the last commit (or
         flat-out stretch) measured them: reading them changes nothing."""
-        events, busy_s, span_s = self._window(time.monotonic())
+        events, busy_s, span_s = self._window(self.clock())
         current = "flat_out" if self.flat_out_eps else "working_time"
         return {"ingest_eps": round(events / span_s), "load": round(min(busy_s / span_s, 1.0), 4),
                 "capacity_eps": self.flat_out_eps or self.working_eps, "capacity_basis": current,

@@ -36,15 +36,13 @@ def test_the_capacity_a_summary_is_written_with_is_the_one_read_a_moment_later()
     from ingest.summary import capacity_of
 
     window_s = 1.0
-    meter = RateMeter(window_s=window_s)
+    clock = [100.0]
+    meter = RateMeter(window_s=window_s, clock=lambda: clock[0])
     meter.record(events=2_000, busy_s=1.0)  # a slow commit: 2,000/s by its working time
-    slow_leaves = time.monotonic() + window_s
-    while time.monotonic() < slow_leaves - window_s / 2:  # the next commit, half a window on
-        time.sleep(0.01)
+    clock[0] += window_s / 2  # the next commit, half a window on
     meter.record(events=50_000, busy_s=0.01)  # a fast one
     written = capacity_of(meter.figures())  # the summary, at the commit
-    while time.monotonic() <= slow_leaves:  # the slow commit leaves the rate's window
-        time.sleep(0.01)
+    clock[0] += window_s / 2 + 0.01  # the slow commit leaves the rate's window
     now = meter.figures()  # a heartbeat, while the fast commit is still in the window
     assert now["ingest_eps"] == round(50_000 / window_s), now
     assert capacity_eps(now) == written["capacity_eps"]  # what /ops shows
