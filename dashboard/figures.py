@@ -232,7 +232,10 @@ def _notes(labels: list[Placed], spans: list[tuple[int, int, str]], first_ms: in
                 "y": 1, "xanchor": label.anchor, "yanchor": "top", "yshift": -INCIDENT_ROW_PX * label.row,
                 "showarrow": False, "text": chart_text(label.text),
                 "name": "bands:" + ",".join(map(str, label.bands)),
-                "font": {"size": INCIDENT_FONT_PX, "color": INK}, "bgcolor": "rgba(11,16,32,0.72)"}
+                "font": {"size": INCIDENT_FONT_PX, "color": INK}, "bgcolor": "rgba(11,16,32,0.72)",
+                # Its width as reckoned here: fit.js measures it drawn, and where fonts draw it
+                # wider, picks the labels laid out for a plot narrower by as much.
+                "reckoned_px": round(label.width_px, 1)}
         if len(label.bands) > 1:
             note["hovertext"] = "<br>".join(chart_text(spans[i][2]) for i in label.bands)
         notes.append(note)

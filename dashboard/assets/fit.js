@@ -23,12 +23,15 @@
   // The incident labels laid out for this chart's plot (dashboard/figures.py, `meta`): those
   // made for the widest plot no wider than it, in reference px (its width at scale k less the
   // margins), or for the narrowest plot where it is narrower than all. Null for a chart without
-  // them, or not yet given a size (it keeps the labels it has).
-  function labelFit(layout, k, width) {
+  // them, or not yet given a size (it keeps the labels it has). A chart whose labels were drawn
+  // wider than the server reckoned (another font: `settleLabels`) takes those for a plot
+  // narrower by as much (`gd.__gmvLabelShrink`).
+  function labelFit(layout, k, width, gd) {
     const fits = ((layout.meta || {}).labels_by_width) || [];
     if (!fits.length || !width) return null;
     const margin = layout.margin || {};
-    const plotPx = width / k - (margin.l || 0) - (margin.r || 0);
+    const shrink = (gd && gd.__gmvLabelShrink) || 1;
+    const plotPx = (width / k - (margin.l || 0) - (margin.r || 0)) / shrink;
     const narrowest = fits.reduce((a, b) => (b.plot_px < a.plot_px ? b : a));
     return fits.filter(fit => fit.plot_px <= plotPx + 0.5)
       .reduce((a, b) => (!a || b.plot_px > a.plot_px ? b : a), null) || narrowest;
@@ -66,11 +69,11 @@
   }
 
   // The layout for a chart `width` x `height` px at scale k: a copy, the original untouched.
-  function fitLayout(fitted, k, width, height, data) {
+  function fitLayout(fitted, k, width, height, data, gd) {
     const base = drawnLayout(fitted || {});
     const layout = JSON.parse(JSON.stringify(base));
     layout.gmvSizes = sizesOf(base);
-    const fit = labelFit(layout, k, width);
+    const fit = labelFit(layout, k, width, gd);
     if (fit) {
       // Annotations as the server drew them (never fitted yet), and room for their rows.
       layout.annotations = fit.annotations;
@@ -129,7 +132,7 @@
     const k = scale(), box = gd.closest(".dash-graph") || gd;
     const base = (gd.__gmvBase || {}).layout || {};
     const layout = {annotations: marks.annotations || [], margin: base.margin, meta: marks.meta};
-    const fit = labelFit(layout, k, box.clientWidth);
+    const fit = labelFit(layout, k, box.clientWidth, gd);
     return {annotations: ((fit || layout).annotations).map(note => fitNote(note, k)),
             shapes: (marks.shapes || []).map(shape => fitShape(shape, k)),
             meta: marks.meta || {}};
@@ -159,6 +162,73 @@
     const yaxis = Object.assign({}, layout.yaxis,
       {tickvals: keep((layout.yaxis || {}).tickvals), ticktext: keep((layout.yaxis || {}).ticktext)});
     return Object.assign({}, figure, {data: [trimmed], layout: Object.assign({}, layout, {yaxis})});
+  }
+
+  // How much wider than reckoned (dashboard/figures.py `reckoned_px`, at scale k) the chart's
+  // incident labels are drawn, at most: 1 where the fonts are those the server reckons with.
+  function drawnWider(gd, k) {
+    let ratio = 1;
+    const notes = (gd.layout || {}).annotations || [];
+    for (const g of gd.querySelectorAll("g.annotation[data-index]")) {
+      const note = notes[Number(g.getAttribute("data-index"))] || {};
+      const reckoned = note.reckoned_px || (note.gmvDrawn || {}).reckoned_px;
+      const bg = g.querySelector(".annotation-text-g rect.bg");
+      if (!reckoned || !bg) continue;
+      const width = bg.getBoundingClientRect().width;
+      if (width > 0) ratio = Math.max(ratio, width / (reckoned * k));
+    }
+    return ratio;
+  }
+
+  // The server lays the labels out with a reckoning of their width (dashboard/chart_labels.py);
+  // a browser whose fonts draw them wider would overlap them or cut them at the plot's edge. So
+  // each draw's labels are measured, and where they are wider than reckoned, the labels laid out
+  // for a plot narrower by as much are drawn instead (more folded, more rows).
+  function settleLabels(gd) {
+    const P = window.Plotly;
+    if (!gd || !P || !gd.layout || !P.__gmvRelayout) return Promise.resolve(gd);
+    const box = gd.closest(".dash-graph") || gd, k = scale();
+    const base = (gd.__gmvBase || {}).layout || {};
+    const layout = {meta: gd.layout.meta || base.meta,
+                    margin: (gd.layout.gmvSizes || {}).margin || base.margin};
+    const before = labelFit(layout, k, box.clientWidth, gd);
+    if (!before) return Promise.resolve(gd);
+    const wider = drawnWider(gd, k);
+    if (wider <= (gd.__gmvLabelShrink || 1) * 1.02) return Promise.resolve(gd);
+    gd.__gmvLabelShrink = wider;
+    const after = labelFit(layout, k, box.clientWidth, gd);
+    if (after === before) return Promise.resolve(gd);
+    return P.__gmvRelayout.call(P, gd, {annotations: after.annotations.map(note => fitNote(note, k))});
+  }
+
+  // Checked after every draw: those asked for here (react, relayout), and those Plotly makes on
+  // its own (a chart's box resized: dcc.Graph's responsive resize relays the plot out within).
+  function settleSoon(gd) {
+    if (!gd || !gd.closest) return;
+    if (gd.__gmvSettling) { gd.__gmvSettleAgain = true; return; }
+    gd.__gmvSettling = true;
+    window.gmvFit.pending += 1;  // what tests wait for: no chart between a draw and its check
+    const done = () => {
+      gd.__gmvSettling = false;
+      window.gmvFit.pending -= 1;
+      if (gd.__gmvSettleAgain) { gd.__gmvSettleAgain = false; settleSoon(gd); }
+    };
+    Promise.resolve().then(() => settleLabels(gd)).then(done, done);
+  }
+  function settledAfter(drawing, gd) {
+    if (!drawing || typeof drawing.then !== "function" || !gd || !gd.closest) return drawing;
+    window.gmvFit.pending += 1;
+    const done = () => {
+      window.gmvFit.pending -= 1;
+      if (typeof gd.on === "function" && !gd.__gmvWatched) {
+        gd.__gmvWatched = true;
+        gd.on("plotly_relayout", () => settleSoon(gd));
+        gd.on("plotly_afterplot", () => settleSoon(gd));
+      }
+      settleSoon(gd);
+    };
+    drawing.then(done, done);
+    return drawing;
   }
 
   function isBarNames(data) {
@@ -200,10 +270,15 @@
         figure = fitBars(figure, k, box.clientHeight);
         figure = Object.assign({}, figure, {
           data: fitData(figure.data, k),
-          layout: fitLayout(figure.layout, k, box.clientWidth, box.clientHeight, figure.data)});
+          layout: fitLayout(figure.layout, k, box.clientWidth, box.clientHeight, figure.data, gd)});
       }
-      return react.call(this, gd, figure, ...rest);
+      return settledAfter(react.call(this, gd, figure, ...rest), gd);
     };
+    const relayout = P.relayout;
+    P.relayout = function (gd, ...rest) {
+      return settledAfter(relayout.call(this, gd, ...rest), gd);
+    };
+    P.__gmvRelayout = relayout;  // settleLabels' own, which settles nothing
     P.__gmvFitted = true;
     return P;
   }
@@ -234,9 +309,9 @@
         // The labels of every width that the chart has now (live.js may have laid on newer
         // ones than Dash drew): those for its new width are drawn.
         const drawn = Object.assign({}, base.layout, {meta: (gd.layout || {}).meta || base.layout.meta});
-        const layout = fitLayout(drawn, k, box.clientWidth, box.clientHeight, base.data);
+        const layout = fitLayout(drawn, k, box.clientWidth, box.clientHeight, base.data, gd);
         delete layout.shapes;  // the alert marks live.js laid on stay as they are
-        if (!labelFit(drawn, k, box.clientWidth)) delete layout.annotations;
+        if (!labelFit(drawn, k, box.clientWidth, gd)) delete layout.annotations;
         done.push(window.Plotly.relayout(gd, layout).catch(() => {}));
       });
       Promise.all(done).then(() => { window.gmvFit.refits += 1; });  // what tests wait for
@@ -244,5 +319,5 @@
   });
 
   window.gmvFit = {scale: scale, sized: sized, note: fitNote, shape: fitShape, marks: fitMarks,
-                  refits: 0};
+                  refits: 0, pending: 0};
 })();
