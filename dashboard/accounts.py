@@ -169,8 +169,9 @@ class Accounts:
             rows = db.execute("SELECT name, role, created_ms FROM users ORDER BY name").fetchall()
         return [{"name": n, "role": r, "created_ms": c} for n, r, c in rows]
 
-    def has_users(self) -> bool:
-        return bool(self.directory().users)
+    def has_users(self, fresh: bool = False) -> bool:
+        """`fresh` for a link a person opens by hand: a user added a moment ago counts."""
+        return bool(self.directory(fresh=fresh).users)
 
     def sign_in(self, name: str, password: str) -> User | None:
         """The user when the password is theirs; None otherwise (as slowly either way)."""

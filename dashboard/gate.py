@@ -258,7 +258,7 @@ class Gate:
         link to open. With users the key means nothing: only dropped from the address."""
         request = flask.request
         target = _safe_next(address_without_key())  # `//evil.example/?key=…` goes to `/`
-        if self.accounts.has_users():
+        if self.accounts.has_users(fresh=True):
             return let_in(target, None, self.settings.cookie_secure)
         if not is_local_request(request.environ):
             return _plain(403, "the local key works only on the war room's own machine, directly "
@@ -316,7 +316,9 @@ class Gate:
     def kiosk(self, token: str) -> Any:
         """A wall screen opens its link once: a read-only session for the big screen. A browser
         in which a person is signed in keeps them: the link is for a wall's own browser."""
-        if not self.accounts.has_users():  # this machine's own screens open the local link
+        # This machine's own screens open the local link; a user added a moment ago counts (a
+        # server process that had not re-read the access file yet refused a wall's new link).
+        if not self.accounts.has_users(fresh=True):
             return no_users_page(_PAGE_STYLE, wrong_key=False)
         link = self.accounts.kiosk_link_of(token) if len(token) < 200 else None
         if link is None:

@@ -44,6 +44,16 @@ def banners_seen(page: Page) -> list[dict[str, Any]]:
     return list(json.loads(page.evaluate("sessionStorage.getItem('banners') || '[]'")))
 
 
+def from_refusal(seen: list[dict[str, Any]], says: str) -> list[dict[str, Any]]:
+    """The banners from the one that says why the server refused on (in the order shown). What
+    came before is the screen of a machine that was slow to run the command: a starved machine
+    may let the data age past 3 s while the command starts, and the staleness banner then tells
+    the truth; what matters is that the refusal is said, and nothing after it says "stale"."""
+    said = [i for i, s in enumerate(seen) if s["id"] == Ids.SIGN_IN_BANNER and s["text"] == says]
+    assert said, seen
+    return seen[said[0]:]
+
+
 def gmv(stack: Stack, *args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
     done = subprocess.run([*CLI, *args, "--data", str(stack.settings.data_dir)], input=password,
                           capture_output=True, text=True, timeout=60)
@@ -79,8 +89,8 @@ def test_adding_a_user_sends_the_open_big_screen_to_sign_in_not_to_grey(
         expect(page.locator("#sign-in")).to_be_visible()
         seen = banners_seen(page)
         context.close()
-    assert {"id": Ids.SIGN_IN_BANNER, "text": text("zh", "sign_in_needed")} in seen, seen
-    assert not [s for s in seen if s["id"] == Ids.STALE_BANNER], seen
+    assert from_refusal(seen, text("zh", "sign_in_needed")) == [
+        {"id": Ids.SIGN_IN_BANNER, "text": text("zh", "sign_in_needed")}], seen
 
 
 def test_a_kiosk_wall_whose_link_is_revoked_says_so_and_is_not_sent_to_sign_in(
@@ -109,7 +119,8 @@ def test_a_kiosk_wall_whose_link_is_revoked_says_so_and_is_not_sent_to_sign_in(
         assert page.url == f"{stack.base_url}/?lang=zh"
         seen = banners_seen(page)
         context.close()
-    assert seen == [{"id": Ids.SIGN_IN_BANNER, "text": text("zh", "kiosk_link_ended")}], seen
+    assert from_refusal(seen, text("zh", "kiosk_link_ended")) == [
+        {"id": Ids.SIGN_IN_BANNER, "text": text("zh", "kiosk_link_ended")}], seen
 
 
 def test_a_screen_whose_pass_ended_says_so_and_reloads_into_the_page_that_says_why(
@@ -129,4 +140,5 @@ def test_a_screen_whose_pass_ended_says_so_and_reloads_into_the_page_that_says_w
         assert page.url == f"{stack.base_url}/ops"
         seen = banners_seen(page)
         context.close()
-    assert seen == [{"id": Ids.SIGN_IN_BANNER, "text": text("zh", "access_changed")}], seen
+    assert from_refusal(seen, text("zh", "access_changed")) == [
+        {"id": Ids.SIGN_IN_BANNER, "text": text("zh", "access_changed")}], seen

@@ -147,3 +147,20 @@ def test_a_session_older_than_its_kind_may_be_signs_in_again(app: dash.Dash) -> 
         page = browser(who).get("/", environ_base=away)
         assert (live.status_code != 401) == fresh, (who, live.status_code)
         assert (page.status_code == 200) == fresh, (who, page.status_code)
+
+
+def test_a_wall_opening_its_link_a_moment_after_the_first_user_was_added_is_let_in(
+        redis_server: EmbeddedRedis, tmp_path: Path) -> None:
+    """The server process last read the access file when it had no users (under a second ago):
+    a kiosk link made since opens the wall's session, not the page that says there are no users
+    (seen as a flaky browser test: `gmv user add`, `gmv kiosk-link`, open the link)."""
+    data = tmp_path / "data"
+    fresh_app = create_app(load_settings(env={}, redis_url=redis_server.url, data_dir=data))
+    assert client(fresh_app).get("/", environ_base=LOCAL).status_code == 200  # no users, read
+    elsewhere = Accounts(data)  # `gmv user add` and `gmv kiosk-link`, another process
+    elsewhere.add_user("ada", "admin", "ada-long-password")
+    _, token = elsewhere.add_kiosk_link("lobby wall")
+    wall = fresh_app.server.test_client()
+    answer = wall.get(f"/kiosk/{token}?lang=zh", environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:300]
+    assert answer.headers["Location"] == "/?lang=zh"
