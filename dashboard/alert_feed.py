@@ -14,6 +14,7 @@ from dashboard.audit_text import who_text
 from dashboard.format import clock, text
 from dashboard.ids import Ids
 from dashboard.shown import shown
+from ingest.detect.alerts import awaits_acknowledgement
 from ingest.detect.incidents import by_incident
 from ingest.detect.watchdog import HEARTBEAT_MISSING, STREAM_LAG
 
@@ -39,7 +40,7 @@ def alert_items(alerts: list[dict[str, Any]], lang: str, with_actions: bool = Tr
     incidents = by_incident(alerts)
     waiting = [i for i in incidents if _waiting(i)]
     acked = [i for i in incidents if _firing_incident(i) and not _waiting(i)]
-    resolved = [i for i in incidents if not _firing_incident(i)]
+    resolved = [i for i in incidents if not _firing_incident(i) and not _waiting(i)]
     shown_now: list[Any] = [html.Ul([_row(i, lang, with_actions, now_ms, alerts)
                                      for i in waiting], className="alerts feed")]
     for group, label in ((acked, "alerts_acknowledged"), (resolved, "alerts_resolved")):
@@ -52,9 +53,11 @@ def alert_items(alerts: list[dict[str, Any]], lang: str, with_actions: bool = Tr
 
 
 def alert_count(alerts: list[dict[str, Any]], lang: str) -> str:
-    """'3 firing · 2 unacknowledged' (incidents)."""
-    firing = [i for i in by_incident(alerts) if _firing_incident(i)]
-    return text(lang, "alerts_count", firing=len(firing), waiting=sum(map(_waiting, firing)))
+    """'3 firing · 2 unacknowledged' (incidents; a resolved oversell nobody has seen counts among
+    the unacknowledged)."""
+    incidents = by_incident(alerts)
+    return text(lang, "alerts_count", firing=sum(map(_firing_incident, incidents)),
+                waiting=sum(map(_waiting, incidents)))
 
 
 def _firing_incident(incident: list[dict[str, Any]]) -> bool:
@@ -62,8 +65,10 @@ def _firing_incident(incident: list[dict[str, Any]]) -> bool:
 
 
 def _waiting(incident: list[dict[str, Any]]) -> bool:
-    """Firing, and someone must still acknowledge it (an alert of it nobody has)."""
-    return any(_firing(a) and not a.get("acknowledged_ms") for a in incident)
+    """Someone must still acknowledge it: an alert of it fires, or resolved an oversell, and
+    nobody has (ingest/detect/alerts.py)."""
+    return any(awaits_acknowledgement(a.get("kind"), a.get("state"), a.get("acknowledged_ms"))
+               for a in incident)
 
 
 def feed_digest(alerts: list[dict[str, Any]], now_ms: int) -> str:

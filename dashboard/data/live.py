@@ -21,6 +21,7 @@ from common.settings import Settings
 from dashboard.data.history import History
 from dashboard.guesses import Guess, GuessBoard, closing_ms
 from ingest.contract import midnight_ms
+from ingest.detect.alerts import awaits_acknowledgement
 from ingest.detect.keeper import read_alerts
 from ingest.history import last_year_dir, orders_dir, read_summary
 
@@ -131,10 +132,11 @@ class DataSource:
 
     def acknowledge(self, key: str, by: str, at_ms: int) -> bool:
         """An operator has seen the alert: the worker (or the watchdog) records it in its feed.
-        Only an alert of the feeds that fires and nobody has acknowledged can be (False, and
-        nothing written, for any other key: the hash holds real alerts only)."""
-        if not any(a.get("key") == key and a.get("state") == "firing"
-                   and not a.get("acknowledged_ms") for a in self.alerts()):
+        Only an alert of the feeds that awaits it (it fires, or resolved an oversell, and nobody
+        has acknowledged it) can be (False, and nothing written, for any other key: the hash
+        holds real alerts only)."""
+        if not any(a.get("key") == key and awaits_acknowledgement(
+                a.get("kind"), a.get("state"), a.get("acknowledged_ms")) for a in self.alerts()):
             return False
         mark = json.dumps({"at_ms": at_ms, "by": by}, ensure_ascii=False)
         self.client.hsetnx(self.settings.acks_key, key, mark)

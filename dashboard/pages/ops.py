@@ -172,8 +172,8 @@ def merchant_rows(night: dict[str, Any], lang: str) -> list[Any]:
 @requires(Can.ACKNOWLEDGE)
 def acknowledge(clicks: list[int | None], lang: str) -> Any:
     """A press of an alert's button (a redrawn feed's new button's 0 is no press). Only an
-    alert that fires and nobody has acknowledged can be: any other id the browser sends is a
-    400, and nothing is written."""
+    alert that awaits it (firing, or a resolved oversell, nobody has acknowledged) can be: any
+    other id the browser sends is a 400, and nothing is written."""
     pressed = dash.ctx.triggered_id
     if not pressed or not dash.ctx.triggered[0].get("value"):
         return no_update
@@ -183,7 +183,7 @@ def acknowledge(clicks: list[int | None], lang: str) -> Any:
     now_ms = int(time.time() * 1000)
     source = live_data.source()
     if not isinstance(key, str) or not source.acknowledge(key, who.name, now_ms):
-        raise BadRequest(f"no firing, unacknowledged alert {str(key)[:80]!r}")
+        raise BadRequest(f"no alert awaiting acknowledgement {str(key)[:80]!r}")
     gate().accounts.record(who, "acknowledge", source_address(), alert=key)
     alerts = source.alerts()
     alert = alert_of_key(key, alerts)

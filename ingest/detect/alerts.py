@@ -11,6 +11,16 @@ from ingest.detect.incidents import incident_for
 
 PENDING, FIRING, RESOLVED = "pending", "firing", "resolved"
 SEVERITIES = ("info", "warning", "major", "critical")
+# Kinds whose harm outlives their signal (units sold that were not in stock: buyers to call):
+# after they resolve, still to be acknowledged until someone has.
+SEEN_AFTER_RESOLVED = frozenset({"oversell"})
+
+
+def awaits_acknowledgement(kind: object, state: object, acknowledged_ms: object) -> bool:
+    """Someone must still say they have seen it: while it fires, or resolved of a kind whose
+    harm outlives it, and nobody has yet."""
+    return not acknowledged_ms and (
+        state == FIRING or (state == RESOLVED and kind in SEEN_AFTER_RESOLVED))
 
 
 @dataclass(frozen=True)
@@ -127,8 +137,11 @@ class AlertBook:
         return None
 
     def unacknowledged(self) -> list[Alert]:
-        """The alerts someone may still acknowledge: open (firing) and not acknowledged."""
-        return [a for a in self._open.values() if a.state != PENDING and a.acknowledged_ms is None]
+        """The alerts someone may still acknowledge (`awaits_acknowledgement`): a handful."""
+        return [a for a in self.alerts if awaits_acknowledgement(a.kind, a.state, a.acknowledged_ms)]
+
+    def open_of(self, kind: str) -> list[Alert]:
+        return [a for (open_kind, _), a in self._open.items() if open_kind == kind]
 
     def is_open(self, kind: str, dimension: str | None) -> bool:
         return (kind, dimension) in self._open

@@ -1,5 +1,6 @@
 """Zero oversell: an item's accepted quantity against its declared stock (the inventory stream,
-the latest `ts` wins), checked after every committed batch."""
+the latest `ts` wins), checked after every committed batch; an alert ends with a restock, or
+when the item has stopped selling beyond its stock."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from ingest.detect.alerts import Alert, AlertBook, Rule
 
 log = logging.getLogger("gmv.detect")
 OVERSELL = Rule("oversell", "critical", fire_after_ms=0, resolve_after_ms=0)
+# An item sold beyond its stock and then not sold again for this long (the night's clock): the
+# overselling has stopped, and its alert resolves (it stays to be acknowledged: the units sold
+# beyond the stock are still to be dealt with). A new sale beyond the stock opens a new one.
+OVERSELL_ENDS_AFTER_MS = 5 * 60_000
 MAX_DECLARED_ITEMS = 1_000_000  # items watched; more declared ones are said and not watched
 
 
@@ -21,6 +26,7 @@ class OversellWatch:
     def __init__(self) -> None:
         self.stock: dict[str, tuple[int, int]] = {}  # item -> (ts_ms, stock)
         self.sold: dict[str, int] = {}
+        self.last_oversold_ms: dict[str, int] = {}  # item -> its latest sale beyond its stock
         self._declared: pa.Array | None = None  # the stock's items, rebuilt when they change
         self._full_said = False
 
@@ -61,7 +67,8 @@ class OversellWatch:
         """Count the accepted quantities (in arrival order); fire for each item now sold beyond
         its stock, since the event time of the order that took it past the stock in arrival
         order (a late order can make that earlier than the first unit sold beyond it by event
-        time); resolve on a restock."""
+        time); resolve on a restock, or once the item has not been sold beyond its stock for
+        OVERSELL_ENDS_AFTER_MS."""
         crossed: dict[str, int] = {}
         if self._declared is None:
             self._declared = pa.array(list(self.stock), pa.string())
@@ -73,8 +80,11 @@ class OversellWatch:
                                           declared["ts_ms"].to_pylist(), strict=True):
                 before = self.sold.get(item, 0)
                 self.sold[item] = before + int(quantity)
-                if before <= self.stock[item][1] < self.sold[item]:
+                if self.sold[item] > self.stock[item][1]:
+                    # The first sale beyond the stock: the crossing, or the first since an
+                    # alert of the item ended (the start of the next one). By event time.
                     crossed.setdefault(item, int(ts))
+                    self.last_oversold_ms[item] = max(self.last_oversold_ms.get(item, 0), int(ts))
         # Every item this batch sold beyond its stock, so the alert says how far it has gone.
         still_over = {item for item in declared["item_id"].to_pylist()
                       if self.sold[item] > self.stock[item][1]} if declared.num_rows else set()
@@ -85,4 +95,18 @@ class OversellWatch:
                 OVERSELL, f"item={item}", sold > stock, crossed.get(item, now_ms),
                 f"item {item} oversold: {sold:,} accepted against {stock:,} in stock",
                 expected=stock, actual=sold)
-        return changed
+        return changed + self._ended(book, now_ms)
+
+    def _ended(self, book: AlertBook, now_ms: int) -> list[Alert]:
+        """The open oversells of items not sold beyond their stock for OVERSELL_ENDS_AFTER_MS of
+        the night's clock, resolved (ending when that time was up). One reopened by a restart
+        counts from the restart (its last sale is not remembered: the alert lasts a little
+        longer, never ends early)."""
+        ended: list[Alert] = []
+        for alert in book.open_of(OVERSELL.kind):
+            item = (alert.dimension or "").removeprefix("item=")
+            last = self.last_oversold_ms.setdefault(item, now_ms)
+            if now_ms - last >= OVERSELL_ENDS_AFTER_MS:  # ended when the five minutes were up
+                ended += book.observe(OVERSELL, alert.dimension, False,
+                                      last + OVERSELL_ENDS_AFTER_MS, clock_ms=now_ms)
+        return ended

@@ -12,8 +12,11 @@ from common.settings import Settings
 from dashboard.data.live import DataSource
 from ingest.contract import Fate, judge
 from ingest.detect.keeper import read_alerts
+from ingest.detect.oversell import OVERSELL_ENDS_AFTER_MS
 from ingest.worker import run_worker
+from rehearsal.publish import StreamPublisher
 from rehearsal.replay import replay
+from tests.conftest import wait_for
 from tests.sample import SAMPLE, sample_payloads
 
 LABELS = json.loads(SAMPLE.with_name("night-2026-11-11.labels.json").read_text())
@@ -138,3 +141,59 @@ def test_a_stream_of_re_sends_raises_the_resend_flood_alert_on_the_nights_clock(
     assert night["duplicates"] >= len(payloads) * 0.9
     # On the night's clock (walked on by arrivals), not at the wall time the re-sends came.
     assert clock_ms <= flood["start_ms"] <= clock_ms + 60_000, (flood, clock_ms)
+
+
+def snapshot_orders(client: redis.Redis, settings: Settings) -> int:
+    raw = client.get(settings.snapshot_key)
+    return int(json.loads(raw).get("orders", 0)) if raw else 0
+
+
+def test_an_oversell_ends_when_the_item_stops_selling_and_still_waits_to_be_seen(
+        redis_client: redis.Redis, settings: Settings) -> None:
+    """Issue #25: the full day kept an oversell open 106 minutes after its item last sold. The
+    alert resolves once the item has not been sold beyond its stock for five minutes of the
+    night; an operator can still acknowledge it (the units sold are still to be dealt with); a
+    later sale beyond the stock opens a new one."""
+    t0 = 1_794_326_400_000 + 60_000  # 00:01
+
+    def order(n: int, ts_ms: int, item: str) -> bytes:
+        return json.dumps({"order_id": f"o-{n}", "ts": ts_ms, "amount": "10.00",
+                           "device": "mobile", "category": "digital", "region": "ZJ",
+                           "merchant_id": "m-1", "buyer_id": f"b-{n}", "item_id": item,
+                           "quantity": 1}).encode()
+
+    def filler(first_s: int, last_s: int) -> list[bytes]:  # other items: the night goes on
+        return [order(100_000 + s, t0 + s * 1000, f"i-other-{s}") for s in range(first_s, last_s, 5)]
+
+    inventory = StreamPublisher(redis_client, settings.inventory_stream)
+    inventory.publish([json.dumps({"item_id": "i-hot", "ts": t0 - 60_000, "stock": 1}).encode()])
+    orders = StreamPublisher(redis_client, settings.orders_stream)
+    oversells = lambda: [a for a in read_alerts(settings.data_dir) if a["kind"] == "oversell"]  # noqa: E731
+
+    where = ["--redis", str(settings.redis_url), "--data", str(settings.data_dir)]
+    # One worker throughout: one that restarts counts the five minutes from its start.
+    worker = subprocess.Popen([sys.executable, "-m", "gmv.cli", "ingest", "-q", *where])
+    try:
+        orders.publish([order(1, t0, "i-hot"), order(2, t0 + 1000, "i-hot"), *filler(2, 240)])
+        wait_for(lambda: snapshot_orders(redis_client, settings) == 2 + 48,
+                 60, "the worker never counted the first four minutes")
+        wait_for(lambda: len(oversells()) == 1, 30, "no oversell alert stored")
+        (first,) = oversells()
+        assert first["state"] == "firing" and first["start_ms"] == t0 + 1000  # four minutes on
+
+        orders.publish(filler(240, 420))  # seven minutes after its last sale
+        wait_for(lambda: oversells()[0]["state"] == "resolved", 60, "the oversell never ended")
+        (first,) = oversells()
+        assert first["end_ms"] == t0 + 1000 + OVERSELL_ENDS_AFTER_MS, first
+        assert DataSource(settings, redis_client).acknowledge(first["key"], "mei", t0 + 500_000)
+
+        orders.publish([order(3, t0 + 430_000, "i-hot"), *filler(431, 440)])  # beyond again
+        wait_for(lambda: len(oversells()) == 2 and oversells()[0]["acknowledged_by"] == "mei",
+                 60, "no second oversell, or the first one's acknowledgement lost")
+        first, again = sorted(oversells(), key=lambda a: a["start_ms"])
+        assert first["state"] == "resolved"
+        assert again["state"] == "firing" and again["start_ms"] == t0 + 430_000
+        assert again["actual"] == 3
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)

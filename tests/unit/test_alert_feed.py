@@ -26,9 +26,26 @@ def texts(component: Any) -> str:
 
 def test_the_count_says_how_many_fire_and_how_many_wait() -> None:
     alerts = [alert(key="a"), alert(key="b", acknowledged_ms=MIDNIGHT_MS, acknowledged_by="ada"),
-              alert(key="c", state="resolved", end_ms=MIDNIGHT_MS + 120_000)]
+              alert(key="c", kind="orders_drop", dimension=None, state="resolved",
+                    end_ms=MIDNIGHT_MS + 120_000)]
     assert alert_count(alerts, "zh") == "2 起事件进行中 · 1 起待确认"
     assert alert_count(alerts, "en") == "2 firing · 1 unacknowledged"
+
+
+def test_a_resolved_oversell_nobody_has_seen_still_waits_with_its_button() -> None:
+    """The overselling stopped (its alert resolved), but the units sold beyond the stock are
+    still to be dealt with: it stays at the top with its button until someone acknowledges it;
+    then it is folded with the resolved. A resolved drop is folded at once."""
+    oversold = alert(key="o", state="resolved", end_ms=MIDNIGHT_MS + 420_000)
+    drop = alert(key="d", kind="orders_drop", dimension=None, state="resolved",
+                 end_ms=MIDNIGHT_MS + 120_000)
+    assert alert_count([oversold, drop], "en") == "0 firing · 1 unacknowledged"
+    top, *folds = alert_items([oversold, drop], "en")
+    assert "Acknowledge" in texts(top) and "i1" in texts(top)
+    assert texts(folds).count("Acknowledge") == 0 and "1 resolved" in texts(folds)
+    seen = {**oversold, "acknowledged_ms": MIDNIGHT_MS + 500_000, "acknowledged_by": "ada"}
+    top, *folds = alert_items([seen, drop], "en", now_ms=MIDNIGHT_MS + 560_000)
+    assert "Acknowledge" not in texts([top, *folds]) and "2 resolved" in texts(folds)
 
 
 def test_an_acknowledgement_is_said_by_how_long_ago_not_by_the_wall_clock() -> None:
