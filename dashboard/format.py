@@ -152,8 +152,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "guess_intro": ("猜今天全天最终成交额：最接近者（绝对差）获 COO 颁奖；"
                         "同样接近时先猜者胜。{time} 前可修改。"),
         "guess_frozen": "竞猜已于 {time} 截止，不再修改。",
-        "guess_against_forecast": "按当前预测",
-        "guess_against_final": "按最终成交额",
+        "guess_against_forecast": "与当前预测相差",
+        "guess_against_final": "与最终成交额相差",
         "headroom_text": "峰值 {peak}/秒，处理能力 {capacity}/秒，余量 {ratio}",
         "next_baseline": "明年基线：每秒订单峰值 {peak}",
         "no_capacity": "处理能力尚未测得",
