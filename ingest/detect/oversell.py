@@ -103,7 +103,7 @@ class OversellWatch:
                 OVERSELL, f"item={item}", sold > stock, crossed.get(item, now_ms),
                 f"item {item} oversold: {sold:,} accepted against {stock:,} in stock",
                 expected=stock, actual=sold)
-        return changed + self._ended(book, now_ms)
+        return changed + self.ended(book, now_ms)
 
     @staticmethod
     def _told(book: AlertBook, items: set[str]) -> dict[str, tuple[int | None, int | None]]:
@@ -122,7 +122,7 @@ class OversellWatch:
                     None if alert.actual is None else int(alert.actual))
                 for dimension, alert in latest.items() if alert.state == RESOLVED}
 
-    def _ended(self, book: AlertBook, now_ms: int) -> list[Alert]:
+    def ended(self, book: AlertBook, now_ms: int) -> list[Alert]:
         """The open oversells of items not sold beyond their stock for OVERSELL_ENDS_AFTER_MS of
         the night's clock, resolved (ending when that time was up). One reopened by a restart
         counts from the restart (its last sale is not remembered: the alert lasts a little

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import pyarrow as pa
 import redis
 
 from common.settings import Settings
@@ -14,6 +15,7 @@ from dashboard.data.live import DataSource
 from ingest.contract import Fate, judge
 from ingest.detect.keeper import read_alerts
 from ingest.detect.oversell import OVERSELL_ENDS_AFTER_MS
+from ingest.detect.watch import Watch
 from ingest.worker import run_worker
 from rehearsal.publish import StreamPublisher
 from rehearsal.replay import replay
@@ -248,3 +250,24 @@ def test_an_oversell_that_ended_before_a_restart_is_not_raised_again_by_it(
     finally:
         second_worker.terminate()
         second_worker.wait(timeout=30)
+
+
+def test_an_oversell_ends_on_a_live_night_that_has_gone_quiet(
+        redis_client: redis.Redis, settings: Settings) -> None:
+    """The night's last orders (or an outage): no batch comes to end an oversell, but the
+    detectors' clock moves on with the wall clock (Watch.quiet), and it ends with it."""
+    t0 = (int(time.time()) - 400) * 1000
+    StreamPublisher(redis_client, settings.inventory_stream).publish(
+        [json.dumps({"item_id": "i-hot", "ts": t0 - 60_000, "stock": 1}).encode()])
+    none = pa.table({"item_id": pa.array([], pa.string()), "quantity": pa.array([], pa.int64())})
+    watch = Watch(redis_client, settings, none, lambda items: none)
+    try:
+        sold = pa.table({"item_id": pa.array(["i-hot"], pa.string()),
+                         "quantity": pa.array([2], pa.int64()), "ts_ms": pa.array([t0], pa.int64())})
+        watch.oversell.after_checkpoint(sold, watch.book, {"i-hot"}, t0)
+        (alert,) = watch.book.alerts
+        assert alert.state == "firing"
+        watch.quiet(t0 // 1000 + 360)  # six minutes without an order
+        assert alert.state == "resolved" and alert.end_ms == t0 + OVERSELL_ENDS_AFTER_MS
+    finally:
+        watch.close()
