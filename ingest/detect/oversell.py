@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 
 from common.logs import log_line
 from ingest.contract import InvalidEvent, InventoryEvent, parse_inventory
-from ingest.detect.alerts import Alert, AlertBook, Rule
+from ingest.detect.alerts import RESOLVED, Alert, AlertBook, Rule
 
 log = logging.getLogger("gmv.detect")
 OVERSELL = Rule("oversell", "critical", fire_after_ms=0, resolve_after_ms=0)
@@ -89,15 +89,40 @@ class OversellWatch:
         still_over = {item for item in declared["item_id"].to_pylist()
                       if self.sold[item] > self.stock[item][1]} if declared.num_rows else set()
         changed: list[Alert] = []
+        told = self._told(book, changed_stock - set(crossed) - still_over)
         for item in set(crossed) | still_over | (changed_stock & set(self.sold)):
             stock, sold = self.stock[item][1], self.sold.get(item, 0)
+            if item not in crossed and sold > stock and not book.is_open(OVERSELL.kind,
+                                                                         f"item={item}"):
+                if told.get(item) == (stock, sold):
+                    continue  # stock declared again, nothing more sold: an oversell told of
+                # The stock change took it past its stock: beyond it from now (not ended before
+                # it began).
+                self.last_oversold_ms[item] = max(self.last_oversold_ms.get(item, 0), now_ms)
             changed += book.observe(
                 OVERSELL, f"item={item}", sold > stock, crossed.get(item, now_ms),
                 f"item {item} oversold: {sold:,} accepted against {stock:,} in stock",
                 expected=stock, actual=sold)
-        return changed + self._ended(book, now_ms)
+        return changed + self.ended(book, now_ms)
 
-    def _ended(self, book: AlertBook, now_ms: int) -> list[Alert]:
+    @staticmethod
+    def _told(book: AlertBook, items: set[str]) -> dict[str, tuple[int | None, int | None]]:
+        """item -> (stock, sold) its latest oversell told of, when that one has resolved: for
+        the items whose stock was declared again with no sale beyond it (at a restart, every
+        declared item's)."""
+        if not items:
+            return {}
+        dimensions = {f"item={item}" for item in items}
+        latest: dict[str, Alert] = {}
+        for alert in book.alerts:
+            if alert.kind == OVERSELL.kind and alert.dimension in dimensions:
+                latest[alert.dimension] = alert
+        return {dimension.removeprefix("item="): (
+                    None if alert.expected is None else int(alert.expected),
+                    None if alert.actual is None else int(alert.actual))
+                for dimension, alert in latest.items() if alert.state == RESOLVED}
+
+    def ended(self, book: AlertBook, now_ms: int) -> list[Alert]:
         """The open oversells of items not sold beyond their stock for OVERSELL_ENDS_AFTER_MS of
         the night's clock, resolved (ending when that time was up). One reopened by a restart
         counts from the restart (its last sale is not remembered: the alert lasts a little

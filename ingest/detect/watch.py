@@ -100,8 +100,10 @@ class Watch(AlertKeeper):
         self.merge_acks()
 
     def quiet(self, now_s: int) -> None:
-        """No orders for a while on a live night: judge the seconds up to now (as empty)."""
-        self.publish(self.seconds.judge_until(now_s))
+        """No orders for a while on a live night: judge the seconds up to now (as empty), and
+        end the oversells whose items have not sold for long enough (the last orders of the
+        night, or an outage: no batch comes to end them)."""
+        self.publish(self.seconds.judge_until(now_s) + self.oversell.ended(self.book, now_s * 1000))
 
     def stream_gap(self, gap: StreamGap, clock_ms: int) -> None:
         """Entries lost before they were read: critical at once, open until someone

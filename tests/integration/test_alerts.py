@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
+import pyarrow as pa
 import redis
 
 from common.settings import Settings
@@ -13,6 +15,7 @@ from dashboard.data.live import DataSource
 from ingest.contract import Fate, judge
 from ingest.detect.keeper import read_alerts
 from ingest.detect.oversell import OVERSELL_ENDS_AFTER_MS
+from ingest.detect.watch import Watch
 from ingest.worker import run_worker
 from rehearsal.publish import StreamPublisher
 from rehearsal.replay import replay
@@ -197,3 +200,74 @@ def test_an_oversell_ends_when_the_item_stops_selling_and_still_waits_to_be_seen
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+def test_an_oversell_that_ended_before_a_restart_is_not_raised_again_by_it(
+        redis_client: redis.Redis, settings: Settings) -> None:
+    """A restarted worker reads the inventory stream from its start, so every declared item's
+    stock is new to it: an item whose oversell had ended (nothing sold since) is no new oversell,
+    and the ended one, unacknowledged, can still be acknowledged."""
+    t0 = 1_794_326_400_000 + 60_000
+
+    def order(n: int, ts_ms: int, item: str) -> bytes:
+        return json.dumps({"order_id": f"o-{n}", "ts": ts_ms, "amount": "10.00",
+                           "device": "mobile", "category": "digital", "region": "ZJ",
+                           "merchant_id": "m-1", "buyer_id": f"b-{n}", "item_id": item,
+                           "quantity": 1}).encode()
+
+    def filler(first_s: int, last_s: int) -> list[bytes]:
+        return [order(100_000 + s, t0 + s * 1000, f"i-other-{s}") for s in range(first_s, last_s, 5)]
+
+    StreamPublisher(redis_client, settings.inventory_stream).publish(
+        [json.dumps({"item_id": "i-hot", "ts": t0 - 60_000, "stock": 1}).encode()])
+    orders = StreamPublisher(redis_client, settings.orders_stream)
+    oversells = lambda: [a for a in read_alerts(settings.data_dir) if a["kind"] == "oversell"]  # noqa: E731
+    where = ["--redis", str(settings.redis_url), "--data", str(settings.data_dir)]
+
+    def worker() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "gmv.cli", "ingest", "-q", *where])
+
+    first_worker = worker()
+    try:
+        orders.publish([order(1, t0, "i-hot"), order(2, t0 + 1000, "i-hot"), *filler(2, 420)])
+        wait_for(lambda: snapshot_orders(redis_client, settings) == 2 + 84, 60, "not counted")
+        wait_for(lambda: oversells() and oversells()[0]["state"] == "resolved", 60,
+                 "the oversell never ended")
+    finally:
+        first_worker.terminate()
+        first_worker.wait(timeout=30)
+    second_worker = worker()
+    try:
+        orders.publish(filler(420, 440))
+        wait_for(lambda: snapshot_orders(redis_client, settings) == 2 + 88, 60, "not counted")
+        time.sleep(1.5)  # the alert book stored after the batch
+        (ended,) = oversells()
+        assert ended["state"] == "resolved" and not ended["acknowledged_ms"]
+        assert DataSource(settings, redis_client).acknowledge(ended["key"], "mei", t0 + 500_000)
+        wait_for(lambda: oversells()[0]["acknowledged_by"] == "mei", 30,
+                 "the ended oversell's acknowledgement was not merged after the restart")
+        assert len(oversells()) == 1, oversells()
+    finally:
+        second_worker.terminate()
+        second_worker.wait(timeout=30)
+
+
+def test_an_oversell_ends_on_a_live_night_that_has_gone_quiet(
+        redis_client: redis.Redis, settings: Settings) -> None:
+    """The night's last orders (or an outage): no batch comes to end an oversell, but the
+    detectors' clock moves on with the wall clock (Watch.quiet), and it ends with it."""
+    t0 = (int(time.time()) - 400) * 1000
+    StreamPublisher(redis_client, settings.inventory_stream).publish(
+        [json.dumps({"item_id": "i-hot", "ts": t0 - 60_000, "stock": 1}).encode()])
+    none = pa.table({"item_id": pa.array([], pa.string()), "quantity": pa.array([], pa.int64())})
+    watch = Watch(redis_client, settings, none, lambda items: none)
+    try:
+        sold = pa.table({"item_id": pa.array(["i-hot"], pa.string()),
+                         "quantity": pa.array([2], pa.int64()), "ts_ms": pa.array([t0], pa.int64())})
+        watch.oversell.after_checkpoint(sold, watch.book, {"i-hot"}, t0)
+        (alert,) = watch.book.alerts
+        assert alert.state == "firing"
+        watch.quiet(t0 // 1000 + 360)  # six minutes without an order
+        assert alert.state == "resolved" and alert.end_ms == t0 + OVERSELL_ENDS_AFTER_MS
+    finally:
+        watch.close()
