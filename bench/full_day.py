@@ -145,6 +145,9 @@ def alerts_report(data: Path, plan: NightPlan) -> None:
               f"{minutes:,.0f} min: {alert['message']}")
     for alert in score.false_alarms:
         print(f"  false alarm: {alert['kind']} {alert['dimension']} {alert['start']}")
+    for incident in score.missed:
+        print(f"  missed: {incident['kind']} {incident.get('dimension')} "
+              f"{incident.get('start_ms')}..{incident.get('end_ms')}")
 
 
 def restart(url: str, settings, data: Path, env: dict[str, str]) -> None:  # noqa: ANN001

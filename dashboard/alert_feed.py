@@ -39,11 +39,18 @@ def alert_items(alerts: list[dict[str, Any]], lang: str, with_actions: bool = Tr
                         className="alerts feed")]
     incidents = by_incident(alerts)
     waiting = [i for i in incidents if _waiting(i)]
+    # Ended and still to be seen (oversells): the newest with their buttons; a night of
+    # thousands keeps the feed small, the rest folded (the count says how many wait).
+    ended_waiting = [i for i in waiting if not _firing_incident(i)]
+    older_ended = ended_waiting[:-MAX_RESOLVED] if len(ended_waiting) > MAX_RESOLVED else []
+    folded = {id(i) for i in older_ended}
+    waiting = [i for i in waiting if id(i) not in folded]
     acked = [i for i in incidents if _firing_incident(i) and not _waiting(i)]
     resolved = [i for i in incidents if not _firing_incident(i) and not _waiting(i)]
     shown_now: list[Any] = [html.Ul([_row(i, lang, with_actions, now_ms, alerts)
                                      for i in waiting], className="alerts feed")]
-    for group, label in ((acked, "alerts_acknowledged"), (resolved, "alerts_resolved")):
+    for group, label in ((older_ended[::-1], "alerts_ended_waiting"),
+                         (acked, "alerts_acknowledged"), (resolved, "alerts_resolved")):
         if group:
             shown_now.append(html.Details(key=label, className="alert-fold", children=[
                 html.Summary(text(lang, label, n=len(group))),

@@ -90,6 +90,15 @@ class OversellWatch:
                       if self.sold[item] > self.stock[item][1]} if declared.num_rows else set()
         changed: list[Alert] = []
         told = self._told(book, changed_stock - set(crossed) - still_over)
+        # A sale beyond the stock that arrives after the item's last oversell ended, stamped
+        # before that end (a late order): news (another unit to deal with), told from the end on,
+        # so that it is an alert of its own (its own key), never inside the ended one's span.
+        ended_ms = self._ended_at(book, {item for item in crossed
+                                         if not book.is_open(OVERSELL.kind, f"item={item}")})
+        for item, end in ended_ms.items():
+            if crossed[item] <= end:
+                crossed[item] = end + 1000
+                self.last_oversold_ms[item] = max(self.last_oversold_ms.get(item, 0), end + 1000)
         for item in set(crossed) | still_over | (changed_stock & set(self.sold)):
             stock, sold = self.stock[item][1], self.sold.get(item, 0)
             if item not in crossed and sold > stock and not book.is_open(OVERSELL.kind,
@@ -121,6 +130,19 @@ class OversellWatch:
                     None if alert.expected is None else int(alert.expected),
                     None if alert.actual is None else int(alert.actual))
                 for dimension, alert in latest.items() if alert.state == RESOLVED}
+
+    @staticmethod
+    def _ended_at(book: AlertBook, items: set[str]) -> dict[str, int]:
+        """item -> when its latest oversell ended (for the items given that have one)."""
+        if not items:
+            return {}
+        dimensions = {f"item={item}" for item in items}
+        ends = {}
+        for alert in book.alerts:
+            if alert.kind == OVERSELL.kind and alert.dimension in dimensions and \
+                    alert.end_ms is not None:
+                ends[alert.dimension.removeprefix("item=")] = alert.end_ms
+        return ends
 
     def ended(self, book: AlertBook, now_ms: int) -> list[Alert]:
         """The open oversells of items not sold beyond their stock for OVERSELL_ENDS_AFTER_MS of

@@ -113,3 +113,16 @@ def test_a_row_names_its_place_once() -> None:
     assert shown.count("i1") == 1, shown
     lag = alert(kind="stream_lag", dimension="partition=2", key="lag")
     assert "分区：2" in texts(alert_items([lag], "zh", now_ms=MIDNIGHT_MS))
+
+
+def test_thousands_of_ended_oversells_awaiting_acknowledgement_keep_the_feed_small() -> None:
+    """A night of 3,000 oversold items, each ended and unseen: the newest 20 stand with their
+    buttons, the rest are folded under a line that says how many; the count says all wait."""
+    ended = [alert(key=f"oversell|item=i{n}|{n}", dimension=f"item=i{n}", state="resolved",
+                   start_ms=MIDNIGHT_MS + n * 1000, end_ms=MIDNIGHT_MS + n * 1000 + 300_000)
+             for n in range(3000)]
+    top, fold = alert_items(ended, "en")
+    assert len(top.children) == 20 and "i2999" in texts(top) and "i2979" not in texts(top)
+    assert "2980 more ended, awaiting acknowledgement" in texts(fold)
+    assert len(fold.children[1].children) <= 20
+    assert alert_count(ended, "en") == "0 firing · 3000 unacknowledged"
