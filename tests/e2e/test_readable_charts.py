@@ -186,6 +186,19 @@ def outside_plot(measured: dict[str, Any]) -> list[str]:
                  or x["box"]["top"] < plot["top"] - 1 or x["box"]["bottom"] > plot["bottom"] + 1)]
 
 
+def incident_label_problems(page: Page, charts: tuple[str, ...]) -> list[str]:
+    """Each chart's incident labels that overlap, are cut at the plot's edge or stand away from
+    their bands (each chart has some)."""
+    problems = []
+    for chart in charts:
+        found = measure(page, chart)
+        notes = [x for x in found["labels"] if x["kind"] == "annotation"]
+        assert notes, (chart, found["labels"])
+        problems += [f"{chart}: {p}" for p in [f"{q} overlap" for q in overlapping(notes)]
+                     + outside_plot(found) + away_from_bands(found)]
+    return problems
+
+
 # What Plotly was asked to draw, in order ("react:ops-chart"), for waiting on a redraw.
 PLOTLY_CALLS = """(() => { const calls = window.__plotly = [];
   const spying = setInterval(() => { const P = window.Plotly;
@@ -359,13 +372,7 @@ def test_labels_drawn_wider_than_reckoned_neither_overlap_nor_are_cut(
         crowded_night_drawn(page)
         page.wait_for_function(f"""() => /relayout:{Ids.OPS_CHART}/
             .test((window.__plotly || []).join(' '))""", timeout=30_000)
-        problems = []
-        for chart in (Ids.NIGHT_CHART, Ids.OPS_CHART):
-            found = measure(page, chart)
-            notes = [x for x in found["labels"] if x["kind"] == "annotation"]
-            assert notes, (chart, found["labels"])
-            problems += [f"{chart}: {p}" for p in [f"{q} overlap" for q in overlapping(notes)]
-                         + outside_plot(found) + away_from_bands(found)]
+        problems = incident_label_problems(page, (Ids.NIGHT_CHART, Ids.OPS_CHART))
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"wider-text-{size}-{lang}.png"))
         assert not problems, "\n".join(problems)
@@ -407,13 +414,7 @@ def test_a_window_made_narrow_draws_the_labels_laid_out_for_its_width(crowded: S
             .test((window.__plotly || []).join(' '))""", timeout=30_000)
         page.set_viewport_size({"width": 768, "height": 1024})
         page.wait_for_function("() => window.gmvFit.refits >= 1", timeout=30_000)
-        problems = []
-        for chart in (Ids.NIGHT_CHART, Ids.OPS_CHART):
-            found = measure(page, chart)
-            notes = [x for x in found["labels"] if x["kind"] == "annotation"]
-            assert notes, (chart, found["labels"])
-            problems += [f"{chart}: {p}" for p in [f"{q} overlap" for q in overlapping(notes)]
-                         + outside_plot(found) + away_from_bands(found)]
+        problems = incident_label_problems(page, (Ids.NIGHT_CHART, Ids.OPS_CHART))
         assert not problems, "\n".join(problems)
     finally:
         page.context.close()
