@@ -109,6 +109,11 @@ SETTINGS: tuple[Setting, ...] = (
             "data dir of a previous year's night (its history files), drawn beside tonight's "
             "curve at the same minute (and the volume alerts' seasonal expectation); empty: "
             "DATA/last-year where `gmv demo` keeps one, for the pages and gmv report/forecast"),
+    Setting("past_nights", "GMV_PAST_NIGHTS", "",
+            "recorded past festival nights (orders or per-minute GMV) the forecast leans on "
+            "besides last year's data dir: files separated by the OS path separator (':'; ';' on "
+            "Windows), each a night's orders (JSON Lines or Parquet) or its GMV per minute (JSON "
+            "Lines, CSV or Parquet) (docs/operating.md, \"Recorded past nights\"); empty: none"),
     Setting("guesses_close_at", "GMV_GUESSES_CLOSE_AT", "",
             "when the staff guessing game on the final GMV closes, ISO 8601 (Beijing unless an "
             "offset is given); judged by the night's clock (the newest order counted), or the "
@@ -162,6 +167,7 @@ class Settings:
     sign_in_address_rate_per_min: int
     sign_in_name_rate_per_min: int
     last_year_data_dir: str
+    past_nights: str
     guesses_close_at: str
     alert_webhook_url: str
     alert_webhook_timeout_ms: int
