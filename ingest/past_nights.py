@@ -115,14 +115,18 @@ def _read(path: Path) -> Recorded:
         return _read_parquet(path)
     with _opened(path, head) as source:
         lines = _numbered_lines(source)
-        first = next(((n, line) for n, line in lines if line.strip()), None)
-        if first is None:
+        blank = []  # before the first line that tells the format: payloads too (rejected)
+        for first in lines:
+            if first[1].strip():
+                break
+            blank.append(first)
+        else:
             raise PastNightUnreadable(path, "is empty: no orders, no minutes")
         if not first[1].lstrip().startswith(b"{"):
             return csv_minutes(path, first, lines)
         if _is_minute_row(first[1]):
-            return minutes_table(path, _json_rows(path, _chain(first, lines)), "line")
-        return jsonl_orders(_chain(first, lines))
+            return minutes_table(path, _json_rows(path, _chain(first, rest=lines)), "line")
+        return jsonl_orders(_chain(*blank, first, rest=lines))
 
 
 @contextmanager
@@ -144,8 +148,8 @@ def _numbered_lines(source: BinaryIO) -> Lines:
             yield number, line.rstrip(b"\r\n")
 
 
-def _chain(first: tuple[int, bytes], rest: Lines) -> Lines:
-    yield first
+def _chain(*first: tuple[int, bytes], rest: Lines) -> Lines:
+    yield from first
     yield from rest
 
 
