@@ -164,10 +164,9 @@ def csv_minutes(path: Path, first: tuple[int, bytes],
     """CSV with a header naming `minute` and `gmv` or `gmv_cents` (other columns ignored)."""
     header = [name.strip() for name in next(csv.reader([_text(path, *first)]))]
     if "minute" not in header or not {"gmv", "gmv_cents"} & set(header):
-        raise PastNightUnreadable(path, "is neither orders (JSON Lines of the contract's payloads "
-                                  "or Parquet) nor GMV per minute (JSON Lines, Parquet, or CSV "
-                                  "whose header names minute and gmv or gmv_cents); its first "
-                                  f"line is {_shown(first[1].decode('utf-8', 'replace'))}")
+        raise PastNightUnreadable(path, "is CSV without a header naming minute and gmv or "
+                                  "gmv_cents; its first line is "
+                                  f"{_shown(first[1].decode('utf-8', 'replace'))}")
     return minutes_table(path, _csv_rows(path, header, lines), "line")
 
 

@@ -39,6 +39,9 @@ __all__ = ["PastNight", "PastNightUnreadable", "configured_past_nights", "load_p
 DAY_MINUTES = 1440
 _GZIP, _PARQUET = b"\x1f\x8b", b"PAR1"
 _READ_BYTES = 8 << 20
+_FORMATS = ("; a recording is a night's orders (JSON Lines of the contract's payloads, or Parquet "
+            "with ts or ts_ms and amount or amount_cents) or its GMV per minute (JSON Lines, CSV "
+            "or Parquet with minute and gmv or gmv_cents)")
 
 
 @dataclass(frozen=True)
@@ -122,8 +125,8 @@ def _read(path: Path) -> Recorded:
             blank.append(first)
         else:
             raise PastNightUnreadable(path, "is empty: no orders, no minutes")
-        if not first[1].lstrip().startswith(b"{"):
-            return csv_minutes(path, first, lines)
+        if not first[1].lstrip().startswith(b"{") and b"minute" in first[1]:
+            return csv_minutes(path, first, lines)  # its header; else payloads, good or bad
         if _is_minute_row(first[1]):
             return minutes_table(path, _json_rows(path, _chain(first, rest=lines)), "line")
         return jsonl_orders(_chain(*blank, first, rest=lines))
@@ -221,7 +224,7 @@ def _midnight_of_busiest_minute(path: Path, recorded: Recorded) -> int:
     counted = recorded.for_busiest & (recorded.cents > 0)
     if not counted.any():
         none = "no accepted orders" if recorded.what == "orders" else "no minute with GMV"
-        raise PastNightUnreadable(path, f"has {none} (it holds {_span(recorded)})")
+        raise PastNightUnreadable(path, f"has {none} (it holds {_span(recorded)}){_FORMATS}")
     unique, inverse = np.unique(recorded.minute_ms[counted], return_inverse=True)
     totals = np.zeros(len(unique), np.int64)
     np.add.at(totals, inverse, recorded.cents[counted])
