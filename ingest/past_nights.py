@@ -67,15 +67,13 @@ class PastNight:
     def festival_date(self) -> date:
         return date.fromisoformat(beijing_iso(self.midnight_ms)[:10])
 
-    def __eq__(self, other: object) -> bool:
+    def __eq__(self, other: object) -> bool:  # by value (an array's == is per element)
         if not isinstance(other, PastNight):
             return NotImplemented
         return (self.label, self.before_cents, self.midnight_ms, self.rejected,
                 self.duplicates) == (other.label, other.before_cents, other.midnight_ms,
                                      other.rejected, other.duplicates) \
             and np.array_equal(self.minutes, other.minutes)
-
-    __hash__ = None  # type: ignore[assignment]  # an array inside: no hash
 
 
 def load_past_night(path: Path, festival_date: date | None = None) -> PastNight:
