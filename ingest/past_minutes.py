@@ -64,7 +64,7 @@ def minutes_table(path: Path, rows: MinuteRows, unit: str) -> Recorded:
     seen: dict[int, int] = {}
     for number, row in rows:
         try:
-            minute_ms, value, eve = minute_row(row)
+            minute_ms, value, eve = _minute_row(row)
         except _BadValue as err:
             raise PastNightUnreadable(path, f"{unit} {number}: {err}") from None
         if not eve and minute_ms in seen:
@@ -79,7 +79,7 @@ def minutes_table(path: Path, rows: MinuteRows, unit: str) -> Recorded:
                     np.array(own, bool), len(minutes))
 
 
-def minute_row(row: dict[str, Any]) -> tuple[int, int, bool]:
+def _minute_row(row: dict[str, Any]) -> tuple[int, int, bool]:
     """(the minute's start in epoch ms, its GMV in cents, whether it is an eve's row)."""
     if row.get("minute") in (None, ""):
         raise _BadValue("minute is missing")

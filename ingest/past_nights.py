@@ -82,7 +82,7 @@ def load_past_night(path: Path, festival_date: date | None = None) -> PastNight:
     PastNightUnreadable, naming the file and what is wrong, when it cannot tell one."""
     path = Path(path)
     recorded = read_recording(path)
-    return night_of(path, recorded, festival_date)
+    return _night_of(path, recorded, festival_date)
 
 
 def read_recording(path: Path) -> Recorded:
@@ -159,7 +159,8 @@ def _is_minute_row(line: bytes) -> bool:
         body = strict_json.loads(line)
     except strict_json.NotStrictJson:
         return False
-    return isinstance(body, dict) and "minute" in body
+    # A payload may carry unknown fields, a `minute` among them: it is still an order.
+    return isinstance(body, dict) and "minute" in body and not {"ts", "amount"} & body.keys()
 
 
 def _json_rows(path: Path, lines: Lines) -> Iterator[tuple[int, dict]]:
@@ -178,7 +179,7 @@ def _json_rows(path: Path, lines: Lines) -> Iterator[tuple[int, dict]]:
 def _read_parquet(path: Path) -> Recorded:
     source = pq.ParquetFile(path)
     names = set(source.schema_arrow.names)
-    if "minute" in names:
+    if "minute" in names and not names & {"ts", "ts_ms"}:
         columns = [c for c in ("minute", "gmv", "gmv_cents", "eve") if c in names]
         rows = enumerate(source.read(columns=columns).to_pylist(), start=1)
         return minutes_table(path, rows, "row")
@@ -189,7 +190,7 @@ def _read_parquet(path: Path) -> Recorded:
                               f"gmv_cents): it has {', '.join(sorted(names))[:200] or 'none'}")
 
 
-def night_of(path: Path, recorded: Recorded, festival_date: date | None) -> PastNight:
+def _night_of(path: Path, recorded: Recorded, festival_date: date | None) -> PastNight:
     """The festival day of a recording's GMV per minute (`recorded.minute_ms` need not be
     sorted; one minute may appear several times: summed)."""
     if festival_date is not None:
@@ -248,7 +249,7 @@ def load_past_nights(paths: Iterable[Path | str]) -> list[PastNight]:
 
 def configured_past_nights(settings: Settings) -> list[PastNight]:
     """The nights of GMV_PAST_NIGHTS (paths separated by os.pathsep), newest first."""
-    return load_past_nights(p for p in settings.past_nights.split(os.pathsep) if p.strip())
+    return load_past_nights(p.strip() for p in settings.past_nights.split(os.pathsep) if p.strip())
 
 
 def write_minutes_jsonl(night: PastNight, path: Path) -> None:

@@ -104,6 +104,13 @@ def test_decimal_amounts_are_summed_exactly(tmp_path: Path,
     assert load_past_night(path).final_cents == 10 + 20 + 29
 
 
+def test_an_order_with_an_unknown_minute_field_is_still_an_order(
+        tmp_path: Path, order_factory: Callable[..., Order]) -> None:
+    payload = json.loads(order_factory(amount_cents=250).to_payload())
+    path = write_lines(tmp_path / "night.jsonl", [{**payload, "minute": "whatever"}])
+    assert load_past_night(path).minutes[0] == 250
+
+
 def test_a_gzipped_recording_reads_like_the_worker_counted_it() -> None:
     night = load_past_night(SAMPLE)
     truth = json.loads(SAMPLE.with_name("night-2026-11-11.labels.json").read_text())["truth"]
