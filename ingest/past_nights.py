@@ -4,8 +4,9 @@ exact cents: the history that the forecast's calibration and the live forecast l
 A recording is either the night's orders (JSON Lines of the stream's payloads, judged by the
 contract as the worker judges them; or Parquet with `ts`/`ts_ms`, `amount`/`amount_cents` and
 optionally `order_id` and the contract's other columns) or its GMV per minute (JSON Lines, CSV
-or Parquet with `minute` and `gmv`/`gmv_cents`; ingest/past_recordings.py reads them). Which
-one a file holds is told by its columns or keys, never by its name.
+or Parquet with `minute` and `gmv`/`gmv_cents`): ingest/past_orders.py and past_minutes.py
+read them. Which one a file holds is told by its first bytes and its columns or keys, never by
+its name.
 """
 
 from __future__ import annotations
