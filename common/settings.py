@@ -7,6 +7,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,13 @@ SETTINGS: tuple[Setting, ...] = (
             "besides last year's data dir: files separated by the OS path separator (':'; ';' on "
             "Windows), each a night's orders (JSON Lines or Parquet) or its GMV per minute (JSON "
             "Lines, CSV or Parquet) (docs/operating.md, \"Recorded past nights\"); empty: none"),
+    Setting("forecast_prior", "GMV_FORECAST_PRIOR", "",
+            "the festival day's final GMV as expected before it begins, in yuan (e.g. the "
+            "pre-sale deposits' total scaled by past years' conversion, or the plan): the "
+            "forecast leans on it while the night has said little, less and less as it says "
+            "more; empty: none"),
+    Setting("forecast_prior_spread_pct", "GMV_FORECAST_PRIOR_SPREAD_PCT", 15,
+            "how far GMV_FORECAST_PRIOR may be off: its standard error, in percent"),
     Setting("guesses_close_at", "GMV_GUESSES_CLOSE_AT", "",
             "when the staff guessing game on the final GMV closes, ISO 8601 (Beijing unless an "
             "offset is given); judged by the night's clock (the newest order counted), or the "
@@ -168,6 +176,8 @@ class Settings:
     sign_in_name_rate_per_min: int
     last_year_data_dir: str
     past_nights: str
+    forecast_prior: str
+    forecast_prior_spread_pct: int
     guesses_close_at: str
     alert_webhook_url: str
     alert_webhook_timeout_ms: int
@@ -244,6 +254,22 @@ class Settings:
         return env
 
 
+def yuan_total_cents(value: str, name: str = "GMV_FORECAST_PRIOR") -> int | None:
+    """A total in yuan ('12345678901.50', at most two decimals, > 0) as integer cents; '' is
+    None; a ValueError says what is wrong in one line."""
+    if not value.strip():
+        return None
+    try:
+        amount = Decimal(value.strip())
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite() or not 0 < amount <= Decimal(10) ** 15 \
+            or amount != amount.quantize(Decimal("0.01")):
+        raise ValueError(f"{name}={value[:100]!r} is not an amount in yuan (e.g. 98000000000 "
+                         "or 98000000000.00: above 0, at most two decimals)")
+    return int(amount * 100)
+
+
 def parse_trusted_proxies(value: str) -> tuple[IPNetwork, ...]:
     """`127.0.0.1, 10.0.0.0/24, ::1` as networks; a ValueError names an entry that is none."""
     networks = []
@@ -289,4 +315,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
             values[name] = value
     values["data_dir"] = Path(values["data_dir"])
     parse_trusted_proxies(values["trusted_proxies"])  # a bad entry is said when settings are read
+    yuan_total_cents(values["forecast_prior"])
+    if not 1 <= values["forecast_prior_spread_pct"] <= 200:
+        raise ValueError(f"GMV_FORECAST_PRIOR_SPREAD_PCT={values['forecast_prior_spread_pct']} "
+                         "is not a percent from 1 to 200")
     return Settings(**values)

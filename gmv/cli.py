@@ -395,12 +395,16 @@ def _report_span(start: str | None, end: str | None, data_dir: Path) -> Span:
 def _forecast_now(settings: Settings, at: str | None = None) -> tuple[dict[str, Any], int | None]:
     from dashboard.data.report import parse_instant
     from ingest.live_forecast import stored_forecast
+    from ingest.past_nights import PastNightUnreadable
 
     try:
         until = parse_instant(at) if at else None
     except ValueError as err:
         raise UsageError(str(err)) from None
-    return stored_forecast(settings, until)
+    try:
+        return stored_forecast(settings, until)
+    except PastNightUnreadable as err:
+        raise UsageError(f"GMV_PAST_NIGHTS: {err}") from None
 
 
 def _closing(settings: Settings) -> int:

@@ -1,6 +1,8 @@
 """The forecast the live snapshot carries: recomputed from the night so far when a minute
-completes, and at most once a second when late orders change the minutes before, against last
-year's day when a whole one is loaded (GMV_LAST_YEAR_DATA_DIR, read by a thread of its own)."""
+completes, and at most once a second when late orders change the minutes before, against the
+past festival days loaded (last year's data dir, GMV_LAST_YEAR_DATA_DIR, when it holds a whole
+day, and the recorded nights of GMV_PAST_NIGHTS; read by a thread of its own) and leaning on
+GMV_FORECAST_PRIOR when set."""
 
 from __future__ import annotations
 
@@ -16,9 +18,10 @@ import numpy as np
 from common.logs import log_event, log_line
 from common.settings import Settings
 from ingest.contract import midnight_ms
-from ingest.forecast import DAY_MINUTES, NotYet, forecast, whole_day
+from ingest.forecast import DAY_MINUTES, NotYet, PastDay, forecast, prior_of, whole_day
 from ingest.history import history_parts, last_year_dir, night_minutes
 from ingest.live_state import LiveState
+from ingest.past_nights import configured_past_nights
 
 log = logging.getLogger("gmv.forecast")
 REFRESH_S = 1.0  # ~3 ms a time
@@ -26,12 +29,23 @@ LAST_YEAR_EVERY_S = 60.0  # last year's files may still be loading (the demo loa
 SETTLE_S = 60.0  # the longest a run that ends waits for last year's first reading
 
 
-def last_years_day(data_dir: Path) -> tuple[np.ndarray | None, int | None]:
+def last_years_day(data_dir: Path) -> PastDay | None:
     """Last year's GMV per minute of its festival day and its eve's, when its history holds a
-    whole day (else None for both: the forecast then goes by the festival-day profile)."""
+    whole day (else None)."""
     night = night_minutes(data_dir)
-    minutes = np.array(night.day, dtype=np.int64) if night else None
-    return (minutes, night.before_cents) if night and whole_day(minutes) else (None, None)
+    if night is None:
+        return None
+    minutes = np.array(night.day, dtype=np.int64)
+    return PastDay(minutes, night.before_cents) if whole_day(minutes) else None
+
+
+def past_days(settings: Settings, last_year: PastDay | None) -> list[PastDay]:
+    """The past festival days the forecast reads tonight against, newest first: last year's
+    data dir's, then the recorded nights (GMV_PAST_NIGHTS; a file that cannot be read raises
+    ingest.past_nights.PastNightUnreadable)."""
+    recorded = [PastDay(night.minutes, night.before_cents)
+                for night in configured_past_nights(settings)]
+    return ([last_year] if last_year is not None else []) + recorded
 
 
 def stored_forecast(settings: Settings, until_ms: int | None = None) -> tuple[dict[str, Any],
@@ -45,9 +59,9 @@ def stored_forecast(settings: Settings, until_ms: int | None = None) -> tuple[di
         return NotYet(None, f"no orders of the festival day {settings.festival_date} in the "
                             "store yet").to_json(), until_ms
     path = last_year_dir(settings.data_dir, settings.last_year_data_dir)
-    last_year = last_years_day(path) if path is not None else (None, None)
+    past = past_days(settings, last_years_day(path) if path is not None else None)
     result = forecast(np.array(tonight.complete_minutes(), dtype=np.int64), tonight.before_cents,
-                      midnight, *last_year)
+                      midnight, past, prior_of(settings))
     return result.to_json(), tonight.clock_ms
 
 
@@ -57,8 +71,9 @@ class LiveForecast:
         self.current: dict[str, Any] = NotYet(None, "the festival day has not begun").to_json()
         self._computed_at = -REFRESH_S
         self._counted: tuple[int, int] | None = None  # (minute under way, GMV) when computed
-        # Last year's GMV per minute of its day and its eve's, when a whole day is loaded.
-        self._last_year: tuple[np.ndarray | None, int | None] = (None, None)
+        self.settings = settings
+        self._prior = prior_of(settings)
+        self._past: list[PastDay] = []  # last year's day (when whole), then the recorded nights
         self._last_year_dir = last_year_dir(settings.data_dir, settings.last_year_data_dir)
         self._stop = threading.Event()
         self._loaded = threading.Event()  # last year read once (or there is none)
@@ -66,7 +81,7 @@ class LiveForecast:
                                         daemon=True)
 
     def start(self) -> None:
-        if self._last_year_dir is not None:
+        if self._last_year_dir is not None or self.settings.past_nights.strip():
             self._thread.start()
         else:
             self._loaded.set()
@@ -95,7 +110,7 @@ class LiveForecast:
                         for m in range(first, min(minute, first + DAY_MINUTES))], dtype=np.int64)
         before = state.before[1] + sum(pair[1] for m, pair in state.minutes.items() if m < first)
         try:
-            result = forecast(day, before, self.midnight_ms, *self._last_year)
+            result = forecast(day, before, self.midnight_ms, self._past, self._prior)
         except Exception as err:  # noqa: BLE001 - never the snapshot's end: the last one stands
             if self._counted is None or minute != self._minute_computed():
                 log_line(log, logging.ERROR, "forecast_failed", error=repr(err)[:200])
@@ -113,15 +128,25 @@ class LiveForecast:
         return self._counted[0] if self._counted else None
 
     def _load_last_year(self) -> None:
-        assert self._last_year_dir is not None
+        recorded: list[PastDay] = []
+        try:
+            recorded = past_days(self.settings, None)
+            if recorded:
+                log_event(log, "past_nights_loaded", nights=len(recorded))
+        except Exception as err:  # noqa: BLE001 - past nights are optional: the forecast goes on
+            log_line(log, logging.ERROR, "past_nights_unreadable", error=str(err)[:300])
+        last_year: PastDay | None = None
+        self._past = recorded
         seen: list[str] = []
         while not self._stop.is_set():
             try:
-                parts = history_parts(self._last_year_dir)
-                if parts and parts != seen:
-                    seen = parts
-                    self._last_year = last_years_day(self._last_year_dir)
-                    log_event(log, "last_year_loaded", whole_day=self._last_year[0] is not None)
+                if self._last_year_dir is not None:
+                    parts = history_parts(self._last_year_dir)
+                    if parts and parts != seen:
+                        seen = parts
+                        last_year = last_years_day(self._last_year_dir)
+                        self._past = ([last_year] if last_year else []) + recorded
+                        log_event(log, "last_year_loaded", whole_day=last_year is not None)
             except Exception as err:  # noqa: BLE001 - last year is optional: the forecast goes on
                 log_event(log, "last_year_unreadable", error=str(err)[:200])
             self._loaded.set()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ingest.day_shape import DAY_S, DEFAULT_SHAPE, DayShape
-from rehearsal.festival import Catalogue, draw_orders, rate_fraction
+from rehearsal.festival import Catalogue, NightShape, draw_orders
 
 EVE_S = 600  # the eve's warm-up before midnight
 
@@ -31,7 +31,7 @@ class Outage:
 
 @dataclass(frozen=True)
 class SimulatedDay:
-    shape: DayShape
+    shape: NightShape
     peak_ops: int
     before_cents: int  # the eve's GMV
     minutes: np.ndarray  # GMV in cents of each minute of the day (1440)
@@ -91,12 +91,14 @@ def _swings(rng: np.random.Generator, seconds: int, sd: float, minutes: float) -
     return np.exp(np.repeat(walk, 60)[:seconds] - sd ** 2 / 2)
 
 
-def simulate_day(shape: DayShape, peak_ops: int, seed: int, swing_sd: float = 0.06,
+def simulate_day(shape: DayShape | NightShape, peak_ops: int, seed: int, swing_sd: float = 0.06,
                  swing_minutes: float = 45.0, outages: tuple[Outage, ...] = ()) -> SimulatedDay:
+    """A day drawn from `shape` (a `DayShape`, or a `NightShape` with a second surge)."""
+    night = shape if isinstance(shape, NightShape) else NightShape(shape)
     rng = np.random.default_rng([seed, 0xDA7])
     seconds = np.arange(-EVE_S, DAY_S, dtype=np.float64) + 0.5
-    rate = peak_ops * rate_fraction(seconds, shape) * _swings(rng, len(seconds), swing_sd,
-                                                              swing_minutes)
+    rate = peak_ops * night.rate_fraction(seconds) * _swings(rng, len(seconds), swing_sd,
+                                                             swing_minutes)
     for outage in outages:
         start = EVE_S + outage.start_minute * 60
         rate[start:start + outage.minutes * 60] *= outage.kept
@@ -108,4 +110,4 @@ def simulate_day(shape: DayShape, peak_ops: int, seed: int, swing_sd: float = 0.
         draws = rng.normal(counts * mean, np.sqrt(np.maximum(counts, 0)) * sd)
         return np.maximum(np.round(draws), 0).astype(np.int64)
 
-    return SimulatedDay(shape, peak_ops, int(gmv(np.array([eve.sum()]))[0]), gmv(day), outages)
+    return SimulatedDay(night, peak_ops, int(gmv(np.array([eve.sum()]))[0]), gmv(day), outages)

@@ -5,6 +5,7 @@ agree, `--at` reads only the orders before it, the board ranks against the forec
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from ingest.contract import format_cents, midnight_ms
 from ingest.day_shape import DEFAULT_SHAPE
 from ingest.forecast import METHOD_LAST_YEAR
 from ingest.history import history_parts, orders_view
+from ingest.past_nights import PastNight, write_minutes_jsonl
 from ingest.worker import run_worker
 from rehearsal.days import simulate_day
 from rehearsal.publish import StreamPublisher
@@ -145,3 +147,42 @@ def test_the_morning_report_gives_next_years_baseline(night: tuple[Settings, Any
     code, out = cli(settings, capsys, "report", "--from", "2026-11-11T00:00",
                     "--to", "2026-11-11T00:20")
     assert f"next year's baseline: peak {live['peak_ops']:,} orders/s" in out
+
+
+def test_recorded_nights_and_a_prior_in_the_snapshot_and_the_cli_alike(
+        night: tuple[Settings, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        redis_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GMV_PAST_NIGHTS (a recorded night two years back, as GMV per minute) and
+    GMV_FORECAST_PRIOR move the forecast, and the worker's snapshot and `gmv forecast` say the
+    same; a recording that cannot be read is one line from the command."""
+    counted, _ = night
+    two_years_back = simulate_day(DEFAULT_SHAPE, 180, seed=8)
+    recording = tmp_path / "2024-11-11.jsonl"
+    write_minutes_jsonl(PastNight("2024", two_years_back.minutes, two_years_back.before_cents,
+                                  midnight_ms(date(2024, 11, 11))), recording)
+    data = tmp_path / "data"
+    shutil.copytree(counted.data_dir, data)
+    settings = counted.replace(data_dir=data, past_nights=str(recording),
+                               forecast_prior="2000000.00", orders_stream="gmv:orders:again")
+    for name, value in (("GMV_PAST_NIGHTS", str(recording)), ("GMV_FORECAST_PRIOR", "2000000.00")):
+        monkeypatch.setenv(name, value)
+    code, out = cli(settings, capsys, "forecast", "--json")
+    assert code == 0, out
+    document = json.loads(out)
+    monkeypatch.delenv("GMV_PAST_NIGHTS")
+    monkeypatch.delenv("GMV_FORECAST_PRIOR")
+    _, plain = cli(settings, capsys, "forecast", "--json")
+    assert document["final_gmv"] != json.loads(plain)["final_gmv"]
+    assert set(document) == set(json.loads(plain))  # the contract's keys, unchanged
+
+    client = connect(redis_server.url)
+    run_worker(client, settings, until_idle=True)  # over the counted store, nothing new to read
+    capsys.readouterr()  # its log lines
+    live = json.loads(client.get(settings.snapshot_key) or b"{}")
+    assert live["forecast"]["final_gmv"] == document["final_gmv"]
+    assert live["forecast"]["as_of"] == document["as_of"]
+
+    recording.write_text("not a night\n")
+    monkeypatch.setenv("GMV_PAST_NIGHTS", str(recording))
+    code, out = cli(settings, capsys, "forecast", "--json")
+    assert code == 2 and len(out.strip().splitlines()) == 1 and "GMV_PAST_NIGHTS" in out, out

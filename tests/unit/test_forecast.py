@@ -4,6 +4,7 @@ final as the day goes, and an incident tonight or last year does not drag it."""
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import replace
 
@@ -18,11 +19,15 @@ from ingest.forecast import (
     METHOD_PROFILE,
     Forecast,
     NotYet,
+    PastDay,
+    Prior,
     forecast,
+    prior_of,
 )
 from ingest.live_forecast import LiveForecast
 from ingest.live_state import LiveState
 from rehearsal.days import Outage, SimulatedDay, simulate_day, varied_shape
+from rehearsal.families import FAMILIES
 
 MIDNIGHT = 1_794_326_400_000  # 2026-11-11 00:00 Beijing
 
@@ -34,9 +39,8 @@ def day(seed: int, outages: tuple[Outage, ...] = ()) -> SimulatedDay:
 
 
 def at(night: SimulatedDay, minutes: int, last_year: SimulatedDay | None = None) -> Forecast:
-    result = forecast(night.minutes[:minutes], night.before_cents, MIDNIGHT,
-                      last_year.minutes if last_year else None,
-                      last_year.before_cents if last_year else None)
+    past = [PastDay(last_year.minutes, last_year.before_cents)] if last_year else []
+    result = forecast(night.minutes[:minutes], night.before_cents, MIDNIGHT, past)
     assert isinstance(result, Forecast), result
     return result
 
@@ -130,3 +134,106 @@ def test_an_outage_tonight_costs_what_it_lost_not_the_rest_of_the_day(minutes: i
     drop = at(clean, minutes).final_cents - at(hit, minutes).final_cents
     # The forecast drops by about what was lost, far less than scaling the loss to the day would.
     assert abs(drop - lost) < 0.25 * naive_drop
+
+
+def family_day(family: str, seed: int, peak: int) -> SimulatedDay:
+    rng = np.random.default_rng([seed, 11])
+    return simulate_day(FAMILIES[family].draw(rng), peak, seed)
+
+
+def past(*days: SimulatedDay) -> list[PastDay]:
+    return [PastDay(d.minutes, d.before_cents) for d in days]
+
+
+def test_a_past_year_shaped_like_tonight_outweighs_one_that_is_not() -> None:
+    """Last year of another family's shape, the year before of tonight's very shape: read
+    against both, tonight's own hours (the backtest) give the year before the say: the
+    forecast lands nearer the final than against last year alone, and nearer what the year
+    before alone says than halfway between the two, on most such days."""
+    nearer, leaning = 0, 0
+    for seed in range(8):
+        rng = np.random.default_rng([seed, 12])
+        shape = FAMILIES["late-evening"].draw(rng)
+        tonight = simulate_day(shape, 9_000, 100 + seed)
+        year_before = simulate_day(shape, 5_000, 300 + seed)
+        last_year = family_day("sharp-surge", 200 + seed, 7_000)
+        for minutes in (720, 1080):
+            said = {}
+            for name, days in (("last year", past(last_year)), ("both", past(last_year,
+                                                                                year_before)),
+                               ("year before", past(year_before))):
+                result = forecast(tonight.minutes[:minutes], tonight.before_cents, MIDNIGHT, days)
+                assert isinstance(result, Forecast)
+                said[name] = result.final_cents
+            nearer += abs(said["both"] - tonight.final_cents) < \
+                abs(said["last year"] - tonight.final_cents)
+            halfway = (said["last year"] + said["year before"]) / 2
+            leaning += abs(said["both"] - said["year before"]) < \
+                abs(halfway - said["year before"])
+    assert nearer >= 12 and leaning >= 12, (nearer, leaning)  # of 16
+
+
+def test_the_interval_widens_when_last_year_was_shaped_otherwise() -> None:
+    widths = {}
+    for family in ("sharp-surge", "slow-decay"):
+        ratios = []
+        for seed in range(6):
+            tonight = family_day("sharp-surge", 400 + seed, 9_000)
+            last_year = family_day(family, 500 + seed, 7_000)
+            result = forecast(tonight.minutes[:150], tonight.before_cents, MIDNIGHT,
+                              past(last_year))
+            assert isinstance(result, Forecast)
+            ratios.append(result.high_cents / result.low_cents)
+        widths[family] = statistics.fmean(ratios)
+    assert widths["slow-decay"] > 1.3 * widths["sharp-surge"], widths
+
+
+def test_a_prior_leads_at_midnight_and_fades_by_evening() -> None:
+    night = day(40)
+    right = Prior(night.final_cents, 0.1)
+    early = at(night, 10)
+    led = forecast(night.minutes[:10], night.before_cents, MIDNIGHT, prior=right)
+    assert isinstance(led, Forecast)
+    assert abs(led.final_cents - night.final_cents) < abs(early.final_cents - night.final_cents)
+    assert led.high_cents - led.low_cents < early.high_cents - early.low_cents
+
+    def pulled_by(prior: Prior, minutes: int) -> float:
+        """How far toward the prior it moved the forecast: 0 none of the way, 1 all of it."""
+        alone = at(night, minutes)
+        leaning = forecast(night.minutes[:minutes], night.before_cents, MIDNIGHT, prior=prior)
+        assert isinstance(leaning, Forecast)
+        return math.log(leaning.final_cents / alone.final_cents) / \
+            math.log(prior.final_cents / alone.final_cents)
+
+    wrong = Prior(round(night.final_cents * 1.3), 0.1)
+    assert pulled_by(wrong, 10) > 0.5
+    assert pulled_by(wrong, 720) < pulled_by(wrong, 10)
+    assert pulled_by(wrong, 1320) < 0.15
+    passed = Prior(night.before_cents, 0.1)  # already exceeded: says nothing more
+    assert forecast(night.minutes[:600], night.before_cents, MIDNIGHT, prior=passed) == at(night,
+                                                                                          600)
+
+
+def test_past_days_not_whole_or_silent_at_midnight_are_left_out() -> None:
+    night, last_year = day(41), day(42)
+    silent = replace(last_year, minutes=np.concatenate([np.zeros(5, dtype=np.int64),
+                                                        last_year.minutes[5:]]))
+    partial = replace(last_year, minutes=last_year.minutes[:600])
+    alone = forecast(night.minutes[:300], night.before_cents, MIDNIGHT, past(last_year))
+    assert forecast(night.minutes[:300], night.before_cents, MIDNIGHT,
+                    past(silent, last_year, partial)) == alone
+    assert forecast(night.minutes[:300], night.before_cents, MIDNIGHT,
+                    past(silent, partial)) == at(night, 300)
+
+
+@pytest.mark.parametrize("value", ["abc", "-5", "1.234", "NaN", "Infinity", "1e400", "0"])
+def test_a_prior_that_is_no_amount_is_one_clear_error(value: str) -> None:
+    with pytest.raises(ValueError, match="GMV_FORECAST_PRIOR=.* is not an amount in yuan"):
+        load_settings(env={"GMV_FORECAST_PRIOR": value})
+
+
+def test_a_prior_setting_is_read_exactly() -> None:
+    settings = load_settings(env={"GMV_FORECAST_PRIOR": "98000000000.10",
+                                  "GMV_FORECAST_PRIOR_SPREAD_PCT": "20"})
+    assert prior_of(settings) == Prior(9_800_000_000_010, 0.2)
+    assert prior_of(load_settings(env={})) is None

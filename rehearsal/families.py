@@ -1,0 +1,83 @@
+"""Families of festival days: each a centre for the parts of a day (the surge's height against the
+day and its decays, the night's floor, the daytime level, the evening wave's hour and height, a
+second surge) around which its days are drawn. The simulator's own days are the "classic"
+family; the others are days it does not make, for measuring the forecast on shapes it was not
+tuned on (`bench/forecast.py`). Calibration and benchmark never share a family."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ingest.day_shape import DEFAULT_SHAPE, DayShape
+from rehearsal.days import varied_shape
+from rehearsal.festival import NightShape
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    centre: NightShape
+    about: str
+
+    def draw(self, rng: np.random.Generator, spread: float = 0.5) -> NightShape:
+        """One day of the family: every part around the centre's (`rehearsal.days.varied_shape`),
+        a second surge ±25 % in height and ±30 minutes in time."""
+        day = varied_shape(rng, self.centre.day, spread)
+        if not self.centre.second:
+            return NightShape(day)
+        return NightShape(day, float(self.centre.second * np.exp(rng.normal(0, 0.25 * spread))),
+                          int(self.centre.second_at_s + rng.normal(0, 1800 * spread)))
+
+
+def _family(name: str, about: str, second: float = 0.0, second_at_h: float = 0.0,
+            **parts: float) -> Family:
+    return Family(name, NightShape(replace(DEFAULT_SHAPE, **parts), second,
+                                   int(second_at_h * 3600)), about)
+
+
+# The forecast's tables are calibrated on these (the simulator's own family among them).
+CALIBRATION = (
+    _family("classic", "the simulator's festival day"),
+    _family("early-evening", "the evening wave at 19:00, half as high again",
+            evening_hour=19.0, evening=0.045, daytime=0.025),
+    _family("long-surge", "a surge whose tail lasts twice as long, a higher night",
+            surge_slow=0.5, surge_slow_s=1200.0, floor=0.006),
+    _family("morning-flash", "a flash sale at 10:00 (12 % of the peak)",
+            second=0.12, second_at_h=10.0, lunch=0.025),
+    _family("busy-night", "a night three times as busy, a lower daytime",
+            floor=0.012, daytime=0.022),
+    _family("noon-peak", "the day peaks at lunch, the evening faint",
+            lunch=0.05, daytime=0.04, evening=0.012, final_push=0.04),
+    _family("small-surge", "a surge a third smaller against a higher daytime",
+            surge_fast=0.45, surge_slow=0.22, daytime=0.042, evening=0.04),
+    _family("giant-surge", "a surge half as big again against a lower daytime",
+            surge_fast=0.9, surge_slow=0.5, daytime=0.024, floor=0.003),
+    _family("midnight-close", "the evening wave at 22:00, a final hour twice the rush",
+            evening_hour=22.0, evening=0.04, final_push=0.16, daytime=0.025),
+)
+# Never seen by the calibration: the forecast is measured on these.
+HELD_OUT = (
+    _family("sharp-surge", "a sharper surge and a quieter night",
+            surge_fast=0.8, surge_fast_s=120.0, surge_slow=0.2, surge_slow_s=400.0, floor=0.002),
+    _family("late-evening", "the evening wave at 21:30 and twice as high",
+            evening_hour=21.5, evening=0.065),
+    _family("flat-day", "half the surge, twice the daytime: a day spread out",
+            surge_fast=0.35, surge_slow=0.2, daytime=0.06, lunch=0.025, evening=0.045),
+    _family("second-wave", "a second surge at 20:00 (35 % of the peak)",
+            second=0.35, second_at_h=20.0),
+    _family("quiet-day-big-push", "a quiet night and day, a final hour three times the rush",
+            floor=0.0015, daytime=0.02, final_push=0.24),
+    _family("slow-decay", "the surge decays over hours, the daytime lower",
+            surge_fast_s=600.0, surge_slow=0.45, surge_slow_s=1800.0, daytime=0.022),
+)
+FAMILIES = {family.name: family for family in CALIBRATION + HELD_OUT}
+
+
+def shape_of(family: str, rng: np.random.Generator, spread: float = 0.5) -> NightShape:
+    return FAMILIES[family].draw(rng, spread)
+
+
+def plain(shape: DayShape) -> NightShape:
+    return NightShape(shape)
