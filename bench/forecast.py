@@ -30,12 +30,21 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ingest import forecast as forecasting
-from ingest.forecast import Candidate, Forecast, PastDay, Prior, blended, candidates, forecast
+from ingest.forecast import (
+    Candidate,
+    Forecast,
+    PastDay,
+    Prior,
+    blended,
+    candidates,
+    forecast,
+    profile_minutes,
+)
 from ingest.past_nights import PastNight, PastNightUnreadable, load_past_nights
 from rehearsal.days import SimulatedDay, drawn_outages, simulate_day
 from rehearsal.families import CALIBRATION, HELD_OUT, Family
@@ -92,9 +101,16 @@ def recorded(paths: Sequence[str]) -> list[Night]:
 
 
 def naive(night: Night, minutes: int) -> int:
+    """Tonight so far / the share of last year's day done by the same minute (eves included),
+    or of the festival-day profile's (its eve's warm-up not counted) when no past is loaded."""
+    so_far = night.tonight.before_cents + night.tonight.minutes[:minutes].sum()
+    if not night.past:
+        profile = profile_minutes()
+        day = night.tonight.minutes[:minutes].sum()
+        return night.tonight.before_cents + round(day / (profile[:minutes].sum() / profile.sum()))
     last = night.last_year
     share = (last.before_cents + last.minutes[:minutes].sum()) / last.final_cents
-    return round((night.tonight.before_cents + night.tonight.minutes[:minutes].sum()) / share)
+    return round(so_far / share)
 
 
 def past_days(night: Night) -> list[PastDay]:
@@ -295,12 +311,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--past", nargs="+", metavar="FILE",
                         help="recorded past festival nights (orders or GMV per minute, "
                              "ingest/past_nights.py) as the days instead of simulated ones")
+    parser.add_argument("--families", choices=("held-out", "calibration"), default="held-out",
+                        help="the days' families (the calibration's own flatter the forecast)")
+    parser.add_argument("--without-past", action="store_true",
+                        help="no past day loaded: the forecast and the naive ratio go by the "
+                             "festival-day profile")
     parser.add_argument("--prior-pct", type=float, default=0.0, metavar="PCT",
                         help="give each day an expected final before its night "
                              "(GMV_FORECAST_PRIOR), off by a log-normal error of PCT %%")
     args = parser.parse_args(argv)
     if args.days_per_family < 1:
         parser.error("--days-per-family must be at least 1")
+    if args.calibrate and (args.without_past or args.prior_pct):
+        parser.error("--calibrate fits both the tables with past days and without, and no prior")
     if not 0 <= args.prior_pct <= 200:
         parser.error("--prior-pct must be from 0 to 200")
     started = time.perf_counter()
@@ -315,10 +338,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(made)} recorded nights ({', '.join(n.family for n in made)}), each against "
               f"the nights before it")
     else:
-        families = CALIBRATION if args.calibrate else HELD_OUT
+        families = CALIBRATION if args.calibrate or args.families == "calibration" \
+            else HELD_OUT
         print(f"simulating {args.days_per_family} days of each of {len(families)} families",
               file=sys.stderr, flush=True)
         made = nights(families, args.days_per_family, args.seed, args.prior_pct / 100)
+        if args.without_past:
+            made = [replace(night, past=()) for night in made]
+            print("no past day loaded: both go by the festival-day profile")
         peaks = [n.tonight.peak_ops for n in made if isinstance(n.tonight, SimulatedDay)]
         print(f"{len(made)} days ({', '.join(f.name for f in families)}), seeds from "
               f"{args.seed}; last year of another family on "
