@@ -39,13 +39,12 @@ DAY_MINUTES = DAY_S // 60
 MIN_MINUTES = 5  # the first forecast at 00:05: before that the surge has barely begun
 Z80 = 1.2816  # the 80 % interval: 10 % either side
 # The readings are weighed by exp(-(backtest mse - the best's) / 2 tau^2) times a prior: the
-# recent reading's against the whole night's, by hour (a year before last counts PRIOR_OLDER of
-# last year). Before any backtest (the first minutes), by the prior alone. The interval: the
-# spread by hour widened by the readings' own errors tonight and their disagreement (a
-# variance, times kappa). All measured on the calibration families' days (`python -m
-# bench.forecast --calibrate`), which the benchmark's never share.
-PRIOR_OLDER = 1.0
-EARLY_HOURS = 8  # how unlike tonight is counts in the interval as much before 08:00 as ...[0]
+# recent reading's against the whole night's, by hour. Before any backtest (the first minutes),
+# by the prior alone. The interval: the spread by hour widened by the readings' backtest errors
+# and disagreement (a variance, times kappa) and by how unlike its references tonight's shape
+# has been (times lambda: [0] before EARLY_HOURS, [1] after). All measured on the calibration
+# families' days (`python -m bench.forecast --calibrate`), which the benchmark's never share.
+EARLY_HOURS = 8
 TAU_LAST_YEAR, KAPPA_LAST_YEAR, LAMBDA_LAST_YEAR = 0.2, 1, (8.0, 0.0)
 RECENT_PRIOR_LAST_YEAR = (
     0, 0, 0, 0, 0, 0,
@@ -76,6 +75,7 @@ WHOLE_DAY_MINUTES = 23 * 60  # a last year with less than this is not a whole da
 METHOD_PROFILE = "level-vs-festival-profile"
 METHOD_LAST_YEAR = "level-vs-last-year"
 METHOD_FINAL = "final"
+
 
 @dataclass(frozen=True)
 class PastDay:
@@ -170,7 +170,7 @@ def _at_hour(table: tuple[float, ...], minutes: int) -> float:
 @dataclass(frozen=True)
 class Candidate:
     reading: str  # "whole" or "recent" (ingest.forecast_readings)
-    older: bool  # against a year before last
+    older: bool  # against a year before last (when every weight is 0: last year's whole reading)
     rest: float
     mse: float  # the backtest's mean square log error (nan: nothing to judge it on yet)
     unlike: float  # tonight's shape against the reference's (ingest.forecast_readings)
@@ -206,7 +206,6 @@ def blended(found: list[Candidate], minutes: int, recent_prior: tuple[float, ...
     best = min(known) if known else 0.0
     weights = np.array([
         (_at_hour(recent_prior, minutes) if c.reading == "recent" else 1.0)
-        * (PRIOR_OLDER if c.older else 1.0)
         * math.exp(-((c.mse if math.isfinite(c.mse) else best) - best) / (2 * tau ** 2))
         for c in found])
     if weights.sum() <= 0:
