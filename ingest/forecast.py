@@ -192,7 +192,7 @@ def candidates(observed: np.ndarray, before_cents: int, past: Sequence[PastDay])
         readings = read(observed, reference, shape, eves)
         for name in ("whole", "recent"):
             found.append(Candidate(name, n > 0, readings.rest(name, minutes),
-                                   backtest(readings, observed, name)[0], readings.unlike))
+                                   backtest(readings, observed, name), readings.unlike))
     return found
 
 

@@ -157,16 +157,16 @@ def unlikeness(tonight: np.ndarray, reference: np.ndarray) -> float:
     return float(np.average((ratios - mean) ** 2, weights=weights))
 
 
-def backtest(readings: Readings, observed: np.ndarray, name: str) -> tuple[float, float]:
+def backtest(readings: Readings, observed: np.ndarray, name: str) -> float:
     """How reading `name` has predicted tonight: from origins over the last BACKTEST_MINUTES,
     the log error of what it drew for the following HORIZON_MINUTES (usual minutes only)
-    against what came; its mean square and its mean (the bias), weighted by the GMV drawn.
-    (nan, nan) when no origin is old enough."""
+    against what came; their mean square, weighed by the GMV that came. NaN when no origin is
+    old enough."""
     minutes = len(observed)
     last = minutes - SHORTEST
     first = max(FIRST_MINUTES, minutes - BACKTEST_MINUTES)
     if last < first:
-        return math.nan, math.nan
+        return math.nan
     tonight = np.concatenate([[0.0], np.cumsum(np.where(readings.usual, observed, 0.0))])
     ref = np.concatenate([[0.0], np.cumsum(np.where(readings.usual,
                                                     readings.reference[:minutes], 0.0))])
@@ -175,8 +175,6 @@ def backtest(readings: Readings, observed: np.ndarray, name: str) -> tuple[float
     came, drawn = tonight[ends] - tonight[origins], ref[ends] - ref[origins]
     ok = (came > 0) & (drawn > 0)
     if not ok.any():
-        return math.nan, math.nan
+        return math.nan
     errors = np.log(came[ok] / (drawn[ok] * np.exp(readings.levels[name][origins[ok]])))
-    weights = came[ok]
-    return (float(np.average(errors ** 2, weights=weights)),
-            float(np.average(errors, weights=weights)))
+    return float(np.average(errors ** 2, weights=came[ok]))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ingest.day_shape import DEFAULT_SHAPE, DayShape
+from ingest.day_shape import DEFAULT_SHAPE
 from rehearsal.days import varied_shape
 from rehearsal.festival import NightShape
 
@@ -74,10 +74,3 @@ HELD_OUT = (
 )
 FAMILIES = {family.name: family for family in CALIBRATION + HELD_OUT}
 
-
-def shape_of(family: str, rng: np.random.Generator, spread: float = 0.5) -> NightShape:
-    return FAMILIES[family].draw(rng, spread)
-
-
-def plain(shape: DayShape) -> NightShape:
-    return NightShape(shape)
