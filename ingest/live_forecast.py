@@ -18,7 +18,15 @@ import numpy as np
 from common.logs import log_event, log_line
 from common.settings import Settings
 from ingest.contract import midnight_ms
-from ingest.forecast import DAY_MINUTES, NotYet, PastDay, forecast, prior_of, whole_day
+from ingest.forecast import (
+    DAY_MINUTES,
+    NotYet,
+    PastDay,
+    forecast,
+    left_out_because,
+    prior_of,
+    whole_day,
+)
 from ingest.history import history_parts, last_year_dir, night_minutes
 from ingest.live_state import LiveState
 from ingest.past_nights import configured_past_nights
@@ -42,9 +50,16 @@ def last_years_day(data_dir: Path) -> PastDay | None:
 def past_days(settings: Settings, last_year: PastDay | None) -> list[PastDay]:
     """The past festival days the forecast reads tonight against, newest first: last year's
     data dir's, then the recorded nights (GMV_PAST_NIGHTS; a file that cannot be read raises
-    ingest.past_nights.PastNightUnreadable)."""
-    recorded = [PastDay(night.minutes, night.before_cents)
-                for night in configured_past_nights(settings)]
+    ingest.past_nights.PastNightUnreadable). A recorded night the forecast cannot lean on (not
+    a whole day) is logged, never dropped in silence."""
+    recorded = []
+    for night in configured_past_nights(settings):
+        day = PastDay(night.minutes, night.before_cents)
+        reason = left_out_because(day)
+        if reason is not None:
+            log_line(log, logging.WARNING, "past_night_left_out", file=night.label,
+                     day=str(night.festival_date), reason=reason)
+        recorded.append(day)
     return ([last_year] if last_year is not None else []) + recorded
 
 

@@ -1,0 +1,45 @@
+"""A recorded past night (GMV_PAST_NIGHTS) that the forecast will not lean on is said in the
+log, naming the file: an operator who listed it sees why the forecast ignores it."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from common.settings import load_settings
+from ingest.contract import midnight_ms
+from ingest.day_shape import DEFAULT_SHAPE
+from ingest.live_forecast import past_days
+from ingest.past_nights import PastNight, write_minutes_jsonl
+from rehearsal.days import simulate_day
+
+
+def recorded(tmp_path: Path, name: str, minutes: np.ndarray, before_cents: int) -> Path:
+    path = tmp_path / name
+    write_minutes_jsonl(PastNight(name, minutes, before_cents, midnight_ms(date(2025, 11, 11))),
+                        path)
+    return path
+
+
+@pytest.mark.parametrize("cut", ["last-hour-missing", "late-start", "quiet-minutes"])
+def test_a_recorded_night_the_forecast_leaves_out_is_logged(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, cut: str) -> None:
+    night = simulate_day(DEFAULT_SHAPE, 2000, seed=3)
+    minutes = night.minutes.copy()
+    if cut == "last-hour-missing":  # a recorder stopped at 23:00: a day of 23 h
+        minutes[-61:] = 0
+    elif cut == "late-start":  # a recorder started at 00:05
+        minutes[:5] = 0
+    else:  # a smaller shop: one minute in 17 without an order
+        minutes[::17] = 0
+    path = recorded(tmp_path, f"{cut}.jsonl", minutes, night.before_cents)
+    settings = load_settings(env={}, data_dir=tmp_path / "data").replace(past_nights=str(path))
+    with caplog.at_level(logging.INFO, logger="gmv"):
+        loaded = past_days(settings, None)
+    assert len(loaded) == 1
+    said = [r.getMessage() for r in caplog.records if path.name in r.getMessage()]
+    assert said and "past_night_left_out" in said[0], caplog.text
