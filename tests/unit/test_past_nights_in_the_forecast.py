@@ -1,5 +1,5 @@
-"""A recorded past night (GMV_PAST_NIGHTS) that the forecast will not lean on is said in the
-log, naming the file: an operator who listed it sees why the forecast ignores it."""
+"""Recorded past nights (GMV_PAST_NIGHTS) as the forecast leans on them: one it will not lean
+on is said in the log, naming the file; one listed twice counts once, and is said too."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from common.settings import load_settings
 from ingest.contract import midnight_ms
 from ingest.day_shape import DEFAULT_SHAPE
+from ingest.forecast import PastDay
 from ingest.live_forecast import past_days
 from ingest.past_nights import PastNight, write_minutes_jsonl
 from rehearsal.days import simulate_day
@@ -43,3 +44,24 @@ def test_a_recorded_night_the_forecast_leaves_out_is_logged(
     assert len(loaded) == 1
     said = [r.getMessage() for r in caplog.records if path.name in r.getMessage()]
     assert said and "past_night_left_out" in said[0], caplog.text
+
+
+def test_a_night_listed_twice_counts_once_and_is_logged(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The same recording twice in GMV_PAST_NIGHTS, a copy under another name, or the data
+    dir's own night recorded: each would weigh that year twice and move the forecast."""
+    night, other = simulate_day(DEFAULT_SHAPE, 2000, seed=3), simulate_day(DEFAULT_SHAPE, 1500, 4)
+    path = recorded(tmp_path, "2025.jsonl", night.minutes, night.before_cents)
+    copy = tmp_path / "2025-copy.jsonl"
+    copy.write_bytes(path.read_bytes())
+    two_years = tmp_path / "2024.jsonl"
+    write_minutes_jsonl(PastNight("2024", other.minutes, other.before_cents,
+                                  midnight_ms(date(2024, 11, 11))), two_years)
+    settings = load_settings(env={}, data_dir=tmp_path / "data")
+    once = past_days(settings.replace(past_nights=f"{path}:{two_years}"), None)
+    with caplog.at_level(logging.INFO, logger="gmv"):
+        twice = past_days(settings.replace(past_nights=f"{path}:{copy}:{two_years}:{path}"), None)
+    assert len(twice) == len(once) == 2
+    assert sum("past_night_repeated" in r.getMessage() for r in caplog.records) == 2
+    last_year = PastDay(night.minutes.copy(), night.before_cents)  # the data dir's own night
+    assert len(past_days(settings.replace(past_nights=f"{path}:{two_years}"), last_year)) == 2
