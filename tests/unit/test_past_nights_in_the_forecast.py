@@ -4,6 +4,9 @@ on is said in the log, naming the file; one listed twice counts once, and is sai
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -65,3 +68,24 @@ def test_a_night_listed_twice_counts_once_and_is_logged(
     assert sum("past_night_repeated" in r.getMessage() for r in caplog.records) == 2
     last_year = PastDay(night.minutes.copy(), night.before_cents)  # the data dir's own night
     assert len(past_days(settings.replace(past_nights=f"{path}:{two_years}"), last_year)) == 2
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_pipe_or_a_device_is_one_clear_error_not_a_hang(tmp_path: Path, kind: str) -> None:
+    """GMV_PAST_NIGHTS=/dev/stdin, a named pipe nobody writes, /dev/zero: `gmv forecast` and the
+    worker's loader would wait or read for ever."""
+    if kind == "fifo":
+        path = tmp_path / "night.jsonl"
+        os.mkfifo(path)
+    else:
+        path = Path("/dev/zero")
+    code = ("import sys\nfrom ingest.past_nights import PastNightUnreadable, load_past_night\n"
+            "try:\n    load_past_night(sys.argv[1])\nexcept PastNightUnreadable as err:\n"
+            "    print(err)\n")
+    try:
+        done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                              text=True, timeout=30, cwd=Path(__file__).parents[2])
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"loading {path} did not end in 30 s")
+    assert done.returncode == 0 and str(path) in done.stdout and "not a regular file" in \
+        done.stdout, done.stdout + done.stderr
