@@ -20,6 +20,9 @@ LAST_YEAR = NightShape(replace(DEFAULT_SHAPE, surge_fast=0.6, surge_fast_s=260.0
                                floor=0.005, daytime=0.032, evening=0.03, evening_hour=20.0,
                                lunch=0.02, final_push=0.07))
 TONIGHT = {
+    "sharp-surge-quiet-night-late-evening": NightShape(replace(  # issue #26's own words
+        DEFAULT_SHAPE, surge_fast=0.95, surge_fast_s=100.0, surge_slow=0.25, surge_slow_s=350.0,
+        floor=0.0018, evening=0.06, evening_hour=21.0, lunch=0.02, final_push=0.07)),
     "quiet-day-late-big-evening": NightShape(replace(
         DEFAULT_SHAPE, surge_fast=1.0, surge_fast_s=150.0, floor=0.002, daytime=0.018,
         lunch=0.008, evening=0.08, evening_hour=21.0, final_push=0.12)),
