@@ -73,3 +73,19 @@ def test_on_an_unseen_year_the_80_percent_interval_holds_the_final_most_days(
         assert isinstance(result, Forecast)
         held += result.low_cents <= tonight.final_cents <= result.high_cents
     assert held >= len(SEEDS) // 2, f"held {held}/{len(SEEDS)}"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_interval_does_not_collapse_at_eight_when_the_forecast_stands_still(
+        seed: int) -> None:
+    """How unlike last year tonight's shape has been widens the interval until 07:59 and not at
+    all from 08:00 (LAMBDA_LAST_YEAR): one minute later, the same forecast, an interval a
+    fraction as wide that no longer holds the final."""
+    tonight, last_year = pair("sharp-surge-quiet-night-late-evening", seed)
+    past = [PastDay(last_year.minutes, last_year.before_cents)]
+    before, after = (forecast(tonight.minutes[:minutes], tonight.before_cents, 0, past)
+                     for minutes in (479, 480))
+    assert isinstance(before, Forecast) and isinstance(after, Forecast)
+    assert abs(after.final_cents / before.final_cents - 1) < 0.01
+    width = after.high_cents - after.low_cents, before.high_cents - before.low_cents
+    assert width[0] >= 0.7 * width[1], f"{width[0] / width[1]:.0%} of the width a minute before"
