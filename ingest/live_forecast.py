@@ -55,10 +55,16 @@ class Recording(NamedTuple):
 def recorded_days(settings: Settings) -> list[Recording]:
     """The recorded nights of GMV_PAST_NIGHTS, newest first (a file that cannot be read raises
     ingest.past_nights.PastNightUnreadable). One the forecast cannot lean on (not a whole day)
-    is logged, never dropped in silence."""
+    is logged, never dropped in silence; one of tonight's festival day or later is left out,
+    and logged."""
     recorded = []
+    tonight = date.fromisoformat(settings.festival_date)
     for night in configured_past_nights(settings):
         day = PastDay(night.minutes, night.before_cents)
+        if night.festival_date >= tonight:  # a rehearsal replaying the file it leans on
+            log_line(log, logging.WARNING, "past_night_left_out", file=night.label,
+                     day=str(night.festival_date), reason="it is tonight's festival day or later")
+            continue
         reason = left_out_because(day)
         if reason is not None:
             log_line(log, logging.WARNING, "past_night_left_out", file=night.label,

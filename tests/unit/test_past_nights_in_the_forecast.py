@@ -89,3 +89,19 @@ def test_a_pipe_or_a_device_is_one_clear_error_not_a_hang(tmp_path: Path, kind: 
         pytest.fail(f"loading {path} did not end in 30 s")
     assert done.returncode == 0 and str(path) in done.stdout and "not a regular file" in \
         done.stdout, done.stdout + done.stderr
+
+
+def test_a_recording_of_tonight_itself_is_no_past_night(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A rehearsal replaying night-2026.jsonl with the same file in GMV_PAST_NIGHTS: the
+    forecast would read tonight against tonight's own whole day and look perfect."""
+    night = simulate_day(DEFAULT_SHAPE, 2000, seed=5)
+    settings = load_settings(env={}, data_dir=tmp_path / "data")  # the festival day 2026-11-11
+    path = tmp_path / "tonight.jsonl"
+    write_minutes_jsonl(PastNight("tonight", night.minutes, night.before_cents,
+                                  midnight_ms(date.fromisoformat(settings.festival_date))), path)
+    with caplog.at_level(logging.INFO, logger="gmv"):
+        loaded = past_days(settings.replace(past_nights=str(path)), None)
+    assert loaded == []
+    assert any("past_night_left_out" in r.getMessage() and path.name in r.getMessage()
+               for r in caplog.records), caplog.text
