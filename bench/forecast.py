@@ -94,8 +94,15 @@ def nights(families: Sequence[Family], per_family: int, first_seed: int,
 def recorded(paths: Sequence[str]) -> list[Night]:
     """Recorded past festival nights (`ingest.past_nights`) as the days: each night with the
     nights before it as its past years (the oldest has none, and is only a past year). Each
-    night is a family of its own, so the calibration's families left out are nights left out."""
-    loaded = load_past_nights(paths)  # newest first
+    night is a family of its own, so the calibration's families left out are nights left out.
+    A night the forecast would not lean on (not a whole day) is left out, and said."""
+    loaded = []
+    for night in load_past_nights(paths):  # newest first
+        reason = forecasting.left_out_because(PastDay(night.minutes, night.before_cents))
+        if reason is None:
+            loaded.append(night)
+        else:  # the forecast would not lean on it, nor forecast it
+            print(f"{night.label}: left out: {reason}", file=sys.stderr)
     return [Night(i, night.label, loaded[i + 1].label, night, tuple(loaded[i + 1:]))
             for i, night in enumerate(loaded[:-1])]
 

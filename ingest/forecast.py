@@ -162,6 +162,17 @@ def whole_day(last_year: np.ndarray | None) -> bool:
         WHOLE_DAY_MINUTES
 
 
+def left_out_because(day: PastDay) -> str | None:
+    """Why a past day is not a reference for tonight (None: it is one)."""
+    counted = int(np.count_nonzero(day.minutes[:DAY_MINUTES]))
+    if counted < WHOLE_DAY_MINUTES:
+        return (f"it has GMV in {counted:,} minutes of its day, a whole day in "
+                f"{WHOLE_DAY_MINUTES:,} or more")
+    if day.minutes[:MIN_MINUTES].sum() <= 0:
+        return f"it has no GMV in its first {MIN_MINUTES} minutes"
+    return None
+
+
 def _at_hour(table: tuple[float, ...], minutes: int) -> float:
     """A calibrated table's value for the hour of the day `minutes` after midnight falls in."""
     return table[min(minutes // 60, len(table) - 1)]
@@ -240,7 +251,7 @@ def forecast(day: np.ndarray, before_cents: int, midnight_ms: int,
     if observed[:MIN_MINUTES].sum() <= 0:
         return NotYet(as_of, "no orders in the festival day's first minutes: is this the "
                              "festival day's night (GMV_FESTIVAL_DATE)?")
-    refs = [p for p in past if whole_day(p.minutes) and p.minutes[:MIN_MINUTES].sum() > 0]
+    refs = [p for p in past if left_out_because(p) is None]
     tables = (RECENT_PRIOR_LAST_YEAR, TAU_LAST_YEAR, KAPPA_LAST_YEAR, LAMBDA_LAST_YEAR,
               SPREAD_LAST_YEAR) if refs else \
         (RECENT_PRIOR_PROFILE, TAU_PROFILE, KAPPA_PROFILE, LAMBDA_PROFILE, SPREAD_PROFILE)

@@ -11,14 +11,22 @@ import threading
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from common.logs import log_event, log_line
 from common.settings import Settings
 from ingest.contract import midnight_ms
-from ingest.forecast import DAY_MINUTES, NotYet, PastDay, forecast, prior_of, whole_day
+from ingest.forecast import (
+    DAY_MINUTES,
+    NotYet,
+    PastDay,
+    forecast,
+    left_out_because,
+    prior_of,
+    whole_day,
+)
 from ingest.history import history_parts, last_year_dir, night_minutes
 from ingest.live_state import LiveState
 from ingest.past_nights import configured_past_nights
@@ -39,13 +47,53 @@ def last_years_day(data_dir: Path) -> PastDay | None:
     return PastDay(minutes, night.before_cents) if whole_day(minutes) else None
 
 
+class Recording(NamedTuple):
+    label: str  # the file's name, for the log
+    day: PastDay
+
+
+def recorded_days(settings: Settings) -> list[Recording]:
+    """The recorded nights of GMV_PAST_NIGHTS, newest first (a file that cannot be read raises
+    ingest.past_nights.PastNightUnreadable). One the forecast cannot lean on (not a whole day)
+    is logged, never dropped in silence; one of tonight's festival day or later is left out,
+    and logged."""
+    recorded = []
+    tonight = date.fromisoformat(settings.festival_date)
+    for night in configured_past_nights(settings):
+        day = PastDay(night.minutes, night.before_cents)
+        if night.festival_date >= tonight:  # a rehearsal replaying the file it leans on
+            log_line(log, logging.WARNING, "past_night_left_out", file=night.label,
+                     day=str(night.festival_date), reason="it is tonight's festival day or later")
+            continue
+        reason = left_out_because(day)
+        if reason is not None:
+            log_line(log, logging.WARNING, "past_night_left_out", file=night.label,
+                     day=str(night.festival_date), reason=reason)
+        recorded.append(Recording(night.label, day))
+    return recorded
+
+
+def _same_day(one: PastDay, other: PastDay) -> bool:
+    return one.before_cents == other.before_cents and \
+        np.array_equal(one.minutes[:DAY_MINUTES], other.minutes[:DAY_MINUTES])
+
+
+def joined(last_year: PastDay | None, recorded: list[Recording]) -> list[PastDay]:
+    """Last year's day, then the recorded nights, each day once: a night listed twice (or the
+    data dir's own night recorded) would weigh twice; it is logged and counted once."""
+    days = [last_year] if last_year is not None else []
+    for label, day in recorded:
+        if any(_same_day(day, seen) for seen in days):
+            log_line(log, logging.WARNING, "past_night_repeated", file=label)
+            continue
+        days.append(day)
+    return days
+
+
 def past_days(settings: Settings, last_year: PastDay | None) -> list[PastDay]:
     """The past festival days the forecast reads tonight against, newest first: last year's
-    data dir's, then the recorded nights (GMV_PAST_NIGHTS; a file that cannot be read raises
-    ingest.past_nights.PastNightUnreadable)."""
-    recorded = [PastDay(night.minutes, night.before_cents)
-                for night in configured_past_nights(settings)]
-    return ([last_year] if last_year is not None else []) + recorded
+    data dir's, then the recorded nights (GMV_PAST_NIGHTS: `recorded_days`), each once."""
+    return joined(last_year, recorded_days(settings))
 
 
 def stored_forecast(settings: Settings, until_ms: int | None = None) -> tuple[dict[str, Any],
@@ -128,15 +176,15 @@ class LiveForecast:
         return self._counted[0] if self._counted else None
 
     def _load_last_year(self) -> None:
-        recorded: list[PastDay] = []
+        recorded: list[Recording] = []
         try:
-            recorded = past_days(self.settings, None)
+            recorded = recorded_days(self.settings)
             if recorded:
                 log_event(log, "past_nights_loaded", nights=len(recorded))
         except Exception as err:  # noqa: BLE001 - past nights are optional: the forecast goes on
             log_line(log, logging.ERROR, "past_nights_unreadable", error=str(err)[:300])
         last_year: PastDay | None = None
-        self._past = recorded
+        self._past = joined(None, recorded)
         seen: list[str] = []
         while not self._stop.is_set():
             try:
@@ -145,7 +193,7 @@ class LiveForecast:
                     if parts and parts != seen:
                         seen = parts
                         last_year = last_years_day(self._last_year_dir)
-                        self._past = ([last_year] if last_year else []) + recorded
+                        self._past = joined(last_year, recorded)
                         log_event(log, "last_year_loaded", whole_day=last_year is not None)
             except Exception as err:  # noqa: BLE001 - last year is optional: the forecast goes on
                 log_event(log, "last_year_unreadable", error=str(err)[:200])

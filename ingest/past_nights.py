@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import stat
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -111,6 +112,10 @@ def _said(err: BaseException) -> str:
 
 
 def _read(path: Path) -> Recorded:
+    if not path.is_dir() and not stat.S_ISREG(path.stat().st_mode):
+        # a named pipe would wait for a writer for ever, a device (/dev/zero) read for ever
+        raise PastNightUnreadable(path, "is not a regular file (a pipe or a device): a "
+                                  "recording is a file")
     with open(path, "rb") as raw:
         head = raw.read(4)
     if head == _PARQUET:
