@@ -47,7 +47,7 @@ from ingest.forecast import (
 )
 from ingest.past_nights import PastNight, PastNightUnreadable, load_past_nights
 from rehearsal.days import SimulatedDay, drawn_outages, simulate_day
-from rehearsal.families import CALIBRATION, HELD_OUT, Family
+from rehearsal.families import ATTACK, ATTACK_LAST_YEAR, CALIBRATION, HELD_OUT, Family
 
 CHECKPOINTS = (("00:10", 10), ("01:00", 60), ("02:30", 150), ("06:00", 360), ("12:00", 720),
                ("18:00", 1080), ("22:00", 1320))
@@ -69,7 +69,7 @@ class Night:
 
 
 def nights(families: Sequence[Family], per_family: int, first_seed: int,
-           prior_sd: float = 0.0) -> list[Night]:
+           prior_sd: float = 0.0, last_years: Family | None = None) -> list[Night]:
     made = []
     for f, family in enumerate(families):
         others = [other for other in families if other is not family]
@@ -77,7 +77,8 @@ def nights(families: Sequence[Family], per_family: int, first_seed: int,
             seed = first_seed + f * 10_000 + i
             rng = np.random.default_rng([seed, 0xF0C])
             peak = int(np.exp(rng.uniform(np.log(2_000), np.log(60_000))))
-            before = family if i % 2 == 0 else others[int(rng.integers(len(others)))]
+            before = last_years or (family if i % 2 == 0
+                                    else others[int(rng.integers(len(others)))])
             past, size = [], peak
             for year in range(2 if i % 3 == 0 else 1):
                 size = int(size / rng.uniform(1.2, 1.6))
@@ -190,7 +191,6 @@ KAPPAS = (0.0, 0.5, 1.0, 2.0)
 FAMILY_HELD = 0.6  # an interval that holds on every known family, not on all of them pooled
 MIN_SPREAD = 0.02  # never an interval of nothing but tonight's own disagreement
 LAMBDAS = (0.0, 1.0, 2.0, 4.0, 8.0)
-EARLY_HOURS = forecasting.EARLY_HOURS
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,9 @@ def samples(made: list[Night], with_past: bool) -> list[Sample]:
     for night in made:
         day = night.tonight
         for hour in range(24):
-            for minutes in (hour * 60 + m for m in ((10, 30, 50) if hour == 0 else (15, 45))):
+            # At each hour's middle, where its table value holds (ingest.forecast.through_the_day);
+            # the first hour's forecasts from 00:05 hold it too.
+            for minutes in (hour * 60 + m for m in ((10, 20, 30) if hour == 0 else (30,))):
                 observed = day.minutes[:minutes].astype(np.float64)
                 past = past_days(night) if with_past else []
                 out.append(Sample(night.family, minutes, day.before_cents + int(day.minutes[:minutes].sum()),
@@ -281,7 +283,8 @@ def calibrate(made: list[Night]) -> None:
         widest: tuple[float, float, tuple[float, float], list[float]] | None = None
         for kappa in KAPPAS:
             for lam_early, lam in itertools.product(LAMBDAS, LAMBDAS):
-                extra = kappa * apart + np.where(hours < EARLY_HOURS, lam_early, lam) * unlikes
+                extra = kappa * apart + np.array(
+                    [forecasting.unlike_weight((lam_early, lam), s.minutes) for s in found]) * unlikes
                 # Honest on a family it has not seen: each family's intervals drawn with the
                 # spreads the other families' days give, and held as near 80 % as may be in
                 # each of its hours; then the narrowest.
@@ -318,8 +321,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--past", nargs="+", metavar="FILE",
                         help="recorded past festival nights (orders or GMV per minute, "
                              "ingest/past_nights.py) as the days instead of simulated ones")
-    parser.add_argument("--families", choices=("held-out", "calibration"), default="held-out",
-                        help="the days' families (the calibration's own flatter the forecast)")
+    parser.add_argument("--families", choices=("held-out", "calibration", "attack"),
+                        default="held-out",
+                        help="the days' families (the calibration's own flatter the forecast; "
+                             "the attack's are each against one last year unlike them)")
     parser.add_argument("--without-past", action="store_true",
                         help="no past day loaded: the forecast and the naive ratio go by the "
                              "festival-day profile")
@@ -346,10 +351,11 @@ def main(argv: list[str] | None = None) -> int:
               f"the nights before it")
     else:
         families = CALIBRATION if args.calibrate or args.families == "calibration" \
-            else HELD_OUT
+            else ATTACK if args.families == "attack" else HELD_OUT
         print(f"simulating {args.days_per_family} days of each of {len(families)} families",
               file=sys.stderr, flush=True)
-        made = nights(families, args.days_per_family, args.seed, args.prior_pct / 100)
+        made = nights(families, args.days_per_family, args.seed, args.prior_pct / 100,
+                      ATTACK_LAST_YEAR if args.families == "attack" else None)
         if args.without_past:
             made = [replace(night, past=()) for night in made]
             print("no past day loaded: both go by the festival-day profile")

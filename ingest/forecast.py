@@ -49,27 +49,27 @@ TAU_LAST_YEAR, KAPPA_LAST_YEAR, LAMBDA_LAST_YEAR = 0.2, 1, (8.0, 0.0)
 RECENT_PRIOR_LAST_YEAR = (
     0, 0, 0, 0, 0, 0,
     0, 1000, 1000, 1000, 1000, 1000,
-    1000, 4, 4, 4, 2, 1,
-    1, 0.1, 0.05, 0.5, 2, 1000,
+    1000, 10, 10, 4, 2, 1,
+    1, 0.1, 0, 0.25, 2, 1000,
 )
 SPREAD_LAST_YEAR = (
-    0.1738, 0.1072, 0.07102, 0.02945, 0.02, 0.02,
-    0.02, 0.02, 0.1886, 0.02, 0.02, 0.02,
-    0.02, 0.02, 0.02, 0.02, 0.04463, 0.05971,
-    0.1291, 0.1517, 0.1853, 0.46, 0.2591, 0.1849,
+    0.183, 0.09316, 0.03894, 0.05871, 0.05382, 0.02788,
+    0.08282, 0.02, 0.24, 0.02, 0.02, 0.02,
+    0.02, 0.02, 0.02, 0.02, 0.0265, 0.04823,
+    0.09021, 0.08134, 0.13, 0.4073, 0.189, 0.192,
 )
 TAU_PROFILE, KAPPA_PROFILE, LAMBDA_PROFILE = 0.12, 2, (8.0, 1.0)
 RECENT_PRIOR_PROFILE = (
     0, 0, 0, 0, 0, 0,
     0, 0, 1000, 1000, 1000, 1000,
-    1000, 1000, 1, 1, 0.5, 0.5,
-    0.25, 0.25, 0.25, 0.5, 10, 1000,
+    1000, 1000, 10, 0.5, 0.5, 0.5,
+    0.25, 0.1, 0.1, 1000, 10, 1000,
 )
 SPREAD_PROFILE = (
-    0.5115, 0.5138, 0.5028, 0.4646, 0.4318, 0.3745,
-    0.3076, 0.02, 0.02, 0.02, 0.02, 0.02,
-    0.02, 0.02, 0.02, 0.02, 0.02, 0.08395,
-    0.1207, 0.154, 0.2905, 0.5087, 0.2487, 0.05336,
+    0.5046, 0.4834, 0.4677, 0.4502, 0.4136, 0.3775,
+    0.2974, 0.02, 0.02, 0.02, 0.02, 0.02,
+    0.02, 0.02, 0.02, 0.02, 0.02, 0.02,
+    0.02754, 0.04668, 0.1925, 0.6076, 0.1877, 0.02,
 )
 WHOLE_DAY_MINUTES = 23 * 60  # a last year with less than this is not a whole day: not used
 METHOD_PROFILE = "level-vs-festival-profile"
@@ -173,9 +173,32 @@ def left_out_because(day: PastDay) -> str | None:
     return None
 
 
-def _at_hour(table: tuple[float, ...], minutes: int) -> float:
-    """A calibrated table's value for the hour of the day `minutes` after midnight falls in."""
-    return table[min(minutes // 60, len(table) - 1)]
+def through_the_day(table: tuple[float, ...], minutes: int) -> float:
+    """A calibrated table's value `minutes` after midnight: each hour's value holds at the
+    hour's middle (where it was measured) and the values in between are drawn straight from one
+    to the next, so that the forecast moves with the night, never with the clock."""
+    at = (minutes - 30) / 60
+    if at <= 0:
+        return float(table[0])
+    hour = min(int(at), len(table) - 1)
+    if hour >= len(table) - 1:
+        return float(table[-1])
+    share = at - hour
+    return float((1 - share) * table[hour] + share * table[hour + 1])
+
+
+def recent_weight(prior_by_hour: tuple[float, ...], minutes: int) -> float:
+    """The recent reading's prior against the whole night's (1), `minutes` after midnight: the
+    share it stands for (p / (1 + p)) drawn straight from one hour's middle to the next, so a
+    prior that goes from 0 to 1000 in an hour moves the forecast over that hour."""
+    share = through_the_day(tuple(p / (1 + p) for p in prior_by_hour), minutes)
+    return share / max(1 - share, 1e-9)
+
+
+def unlike_weight(lam: tuple[float, float], minutes: int) -> float:
+    """How much the shape's unlikeness widens the interval: lam[0] before EARLY_HOURS, lam[1]
+    after, drawn straight across the hour around it."""
+    return through_the_day((lam[0],) * EARLY_HOURS + (lam[1],) * (24 - EARLY_HOURS), minutes)
 
 
 @dataclass(frozen=True)
@@ -216,7 +239,7 @@ def blended(found: list[Candidate], minutes: int, recent_prior: tuple[float, ...
     known = [c.mse for c in found if math.isfinite(c.mse)]
     best = min(known) if known else 0.0
     weights = np.array([
-        (_at_hour(recent_prior, minutes) if c.reading == "recent" else 1.0)
+        (recent_weight(recent_prior, minutes) if c.reading == "recent" else 1.0)
         * math.exp(-((c.mse if math.isfinite(c.mse) else best) - best) / (2 * tau ** 2))
         for c in found])
     if weights.sum() <= 0:
@@ -258,8 +281,8 @@ def forecast(day: np.ndarray, before_cents: int, midnight_ms: int,
     recent_prior, tau, kappa, lam, spreads = tables
     rest, disagreement, unlike = blended(candidates(observed, int(before_cents), refs),
                                          minutes, recent_prior, tau)
-    spread = math.sqrt(_at_hour(spreads, minutes) ** 2 + kappa * disagreement
-                       + lam[0 if minutes < EARLY_HOURS * 60 else 1] * unlike)
+    spread = math.sqrt(through_the_day(spreads, minutes) ** 2 + kappa * disagreement
+                       + unlike_weight(lam, minutes) * unlike)
     if prior is not None:
         rest, spread = prior.lean(so_far, rest, spread)
     return Forecast(as_of, so_far + round(rest), so_far + round(rest * math.exp(-Z80 * spread)),

@@ -72,5 +72,24 @@ HELD_OUT = (
     _family("slow-decay", "the surge decays over hours, the daytime lower",
             surge_fast_s=600.0, surge_slow=0.45, surge_slow_s=1800.0, daytime=0.022),
 )
-FAMILIES = {family.name: family for family in CALIBRATION + HELD_OUT}
+# An outside attack's days (issue #26's own words among them), each against one last year
+# unlike it (ATTACK_LAST_YEAR): the evening an hour later and far stronger than last year's,
+# or a flash sale in the afternoon: what no reading of the hours before can see coming.
+ATTACK_LAST_YEAR = _family("attack-last-year", "last year for the attack's days: the evening "
+                           "wave at 20:00", surge_fast=0.6, surge_fast_s=260.0, surge_slow=0.33,
+                           floor=0.005, daytime=0.032, evening=0.03, evening_hour=20.0,
+                           lunch=0.02, final_push=0.07)
+ATTACK = (
+    _family("sharp-surge-late-evening", "a sharper surge, a quieter night, the evening an hour "
+            "later and twice as high (issue #26)", surge_fast=0.95, surge_fast_s=100.0,
+            surge_slow=0.25, surge_slow_s=350.0, floor=0.0018, evening=0.06, evening_hour=21.0,
+            lunch=0.02, final_push=0.07),
+    _family("quiet-day-late-big-evening", "a quiet night and day, then an evening at 21:00 "
+            "2.7 times last year's", surge_fast=1.0, surge_fast_s=150.0, floor=0.002,
+            daytime=0.018, lunch=0.008, evening=0.08, evening_hour=21.0, final_push=0.12),
+    _family("afternoon-flash-sale", "a flash sale at 15:00 (25 % of the peak), the evening at "
+            "21:00", second=0.25, second_at_h=15.0, surge_fast=0.8, floor=0.003, evening=0.05,
+            evening_hour=21.0),
+)
+FAMILIES = {family.name: family for family in CALIBRATION + HELD_OUT + ATTACK}
 
