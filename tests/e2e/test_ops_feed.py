@@ -15,11 +15,11 @@ from playwright.sync_api import Browser, Page, expect
 
 from dashboard.format import clock
 from dashboard.ids import Ids
-from ingest.contract import Fate, judge
+from ingest.contract import Fate
 from rehearsal.publish import StreamPublisher
 from tests.conftest import wait_for
 from tests.e2e.conftest import LIVE_BANNER, Stack, let_in, publish_sample, running_stack, screenshot
-from tests.sample import STOCK, TRUTH, sample_payloads
+from tests.sample import STOCK, TRUTH, reference_verdicts, sample_payloads
 
 EXTRA_OVERSOLD = 12  # items declared with a stock of 1 that the sample night sold more of
 SIZES = {"1366x768": (1366, 768), "1920x1080": (1920, 1080)}
@@ -30,7 +30,7 @@ def oversold_items(n: int) -> list[str]:
     """The `n` items (not in the sample's stock file) the sample night sold most units of."""
     declared = {json.loads(line)["item_id"] for line in STOCK.read_bytes().splitlines()}
     sold: Counter[str] = Counter()
-    for verdict in judge(sample_payloads(), set()):
+    for verdict in reference_verdicts():
         if verdict.fate is Fate.ACCEPTED and verdict.order:
             sold[verdict.order.item_id] += verdict.order.quantity
     return [item for item, units in sold.most_common() if item not in declared and units > 1][:n]

@@ -12,7 +12,7 @@ import redis
 
 from common.settings import Settings
 from dashboard.data.live import DataSource
-from ingest.contract import Fate, judge
+from ingest.contract import Fate
 from ingest.detect.keeper import read_alerts
 from ingest.detect.oversell import OVERSELL_ENDS_AFTER_MS
 from ingest.detect.watch import Watch
@@ -20,7 +20,7 @@ from ingest.worker import run_worker
 from rehearsal.publish import StreamPublisher
 from rehearsal.replay import replay
 from tests.conftest import wait_for
-from tests.sample import SAMPLE, sample_payloads
+from tests.sample import SAMPLE, reference_verdicts, sample_payloads
 
 LABELS = json.loads(SAMPLE.with_name("night-2026-11-11.labels.json").read_text())
 OVERSELL = next(i for i in LABELS["incidents"] if i["kind"] == "oversell")
@@ -28,7 +28,7 @@ OVERSELL = next(i for i in LABELS["incidents"] if i["kind"] == "oversell")
 
 def sold(item: str) -> int:
     """The item's accepted quantity over the whole night, by the reference fates."""
-    return sum(v.order.quantity for v in judge(sample_payloads(), set())
+    return sum(v.order.quantity for v in reference_verdicts()
                if v.fate == Fate.ACCEPTED and v.order and v.order.item_id == item)
 
 
@@ -36,7 +36,7 @@ def crossing_ms(item: str, stock: int) -> int:
     """By the contract's reference fates, in arrival order: the event time of the accepted order
     that took the item past its stock."""
     sold = 0
-    for verdict in judge(sample_payloads(), set()):
+    for verdict in reference_verdicts():
         if verdict.fate == Fate.ACCEPTED and verdict.order and verdict.order.item_id == item:
             sold += verdict.order.quantity
             if sold > stock:
