@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import http.cookiejar
 import re
+import selectors
+import socket
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -88,3 +91,49 @@ class Visitor:
                 return Answer(int(response.status), "", response.read().decode())
         except urllib.error.HTTPError as err:
             return Answer(err.code, err.headers.get("Location") or "", err.read().decode())
+        except urllib.error.URLError as err:
+            # The server may answer a body it refuses (413) and close before the whole body is
+            # sent: the send then breaks, and the answer is in the socket. Send it again while
+            # reading, so the answer is read as it comes.
+            if request.data is None or not isinstance(err.reason, BrokenPipeError |
+                                                          ConnectionResetError):
+                raise
+            return self._send_while_reading(request)
+
+    def _send_while_reading(self, request: urllib.request.Request) -> Answer:
+        """The request on a raw socket, its answer read while its body is still going out (the
+        status line and headers; the body as far as it came)."""
+        assert isinstance(request.data, bytes)
+        self.jar.add_cookie_header(request)
+        url = urllib.parse.urlsplit(request.full_url)
+        headers = {"Host": url.netloc, "Content-Type": "application/x-www-form-urlencoded",
+                   **dict(request.header_items()), "Content-Length": str(len(request.data)),
+                   "Connection": "close"}
+        target = url.path + (f"?{url.query}" if url.query else "")
+        head = f"{request.get_method()} {target} HTTP/1.1\r\n" + "".join(
+            f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
+        outgoing, received = head.encode() + request.data, b""
+        with socket.create_connection((url.hostname or "", url.port or 80), timeout=30) as sock, \
+                selectors.DefaultSelector() as selector:
+            sock.setblocking(False)
+            selector.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
+            deadline = time.monotonic() + 30
+            while b"\r\n\r\n" not in received and time.monotonic() < deadline:
+                for _, events in selector.select(timeout=1):
+                    if events & selectors.EVENT_READ:
+                        chunk = sock.recv(65536)
+                        if not chunk:
+                            deadline = 0  # closed: what came is all there is
+                        received += chunk
+                    if events & selectors.EVENT_WRITE and outgoing:
+                        try:
+                            outgoing = outgoing[sock.send(outgoing[:65536]):]
+                        except (BrokenPipeError, ConnectionResetError):
+                            outgoing = b""
+                        if not outgoing:
+                            selector.modify(sock, selectors.EVENT_READ)
+        status_line, _, rest = received.partition(b"\r\n")
+        assert status_line.startswith(b"HTTP/1."), received[:200]
+        location = re.search(rb"(?im)^location: *(\S+)", rest)
+        return Answer(int(status_line.split()[1]), location[1].decode() if location else "",
+                      rest.partition(b"\r\n\r\n")[2].decode(errors="replace"))
