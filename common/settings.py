@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -254,17 +255,19 @@ class Settings:
         return env
 
 
+_PLAIN_YUAN = re.compile(r"[0-9]{1,16}(\.[0-9]{1,2})?")
+
+
 def yuan_total_cents(value: str, name: str = "GMV_FORECAST_PRIOR") -> int | None:
     """A total in yuan ('12345678901.50', at most two decimals, > 0) as integer cents; '' is
     None; a ValueError says what is wrong in one line."""
     if not value.strip():
         return None
-    try:
-        amount = Decimal(value.strip())
-    except InvalidOperation:
-        amount = Decimal("NaN")
-    if not amount.is_finite() or not 0 < amount <= Decimal(10) ** 15 \
-            or amount != amount.quantize(Decimal("0.01")):
+    # ASCII digits only, as the contract's amounts: Decimal alone would take '1_000', '1e3'
+    # and full-width digits.
+    text = value.strip()
+    amount = Decimal(text) if _PLAIN_YUAN.fullmatch(text) else Decimal("NaN")
+    if not amount.is_finite() or not 0 < amount <= Decimal(10) ** 15:
         raise ValueError(f"{name}={value[:100]!r} is not an amount in yuan (e.g. 98000000000 "
                          "or 98000000000.00: above 0, at most two decimals)")
     return int(amount * 100)

@@ -226,7 +226,8 @@ def test_past_days_not_whole_or_silent_at_midnight_are_left_out() -> None:
                     past(silent, partial)) == at(night, 300)
 
 
-@pytest.mark.parametrize("value", ["abc", "-5", "1.234", "NaN", "Infinity", "1e400", "0"])
+@pytest.mark.parametrize("value", ["abc", "-5", "1.234", "NaN", "Infinity", "1e400", "0", "1_000", "1e3",
+                                   "\uff11\uff10\uff10\uff10", "+5", ".5", "5."])
 def test_a_prior_that_is_no_amount_is_one_clear_error(value: str) -> None:
     with pytest.raises(ValueError, match="GMV_FORECAST_PRIOR=.* is not an amount in yuan"):
         load_settings(env={"GMV_FORECAST_PRIOR": value})
