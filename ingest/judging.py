@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -32,6 +33,21 @@ UNDECODABLE_LOGS_PER_MIN = 20
 ACCEPTED = pa.schema([*DECODED, ("fp_hi", pa.uint64()), ("fp_lo", pa.uint64())])
 
 
+class WithinHorizon(NamedTuple):
+    arrived: list[FileEntry]  # files whose newest order arrived within the horizon
+    older: list[FileEntry]  # files from before arrivals were kept, with orders paid within it
+
+
+def within_horizon(files: list[FileEntry], arrived_since_ms: int,
+                   since_ms: int) -> WithinHorizon:
+    """The committed order files whose keys the dedupe table remembers (remembered below)."""
+    orders = [f for f in files if f.kind == "orders"]
+    return WithinHorizon(
+        [f for f in orders if f.max_arrival_ms is not None
+         and f.max_arrival_ms >= arrived_since_ms],
+        [f for f in orders if f.max_arrival_ms is None and (f.max_ts_ms or 0) >= since_ms])
+
+
 def remembered(files: list[FileEntry], folder: Path, arrived_since_ms: int, since_ms: int,
                make: Callable[[int], SeenOrders]) -> SeenOrders:
     """The dedupe table made from the keys the committed orders carry (`files`, in `folder`):
@@ -39,10 +55,7 @@ def remembered(files: list[FileEntry], folder: Path, arrived_since_ms: int, sinc
     arrivals: a replayed old night's keys stay, however old their event time, and one order
     stamped far ahead moves nothing); of a file from before arrivals were kept, those with an
     event time from `since_ms` on. `make`: an empty table for at least so many orders."""
-    orders = [f for f in files if f.kind == "orders"]
-    arrived = [f for f in orders if f.max_arrival_ms is not None
-               and f.max_arrival_ms >= arrived_since_ms]
-    older = [f for f in orders if f.max_arrival_ms is None and (f.max_ts_ms or 0) >= since_ms]
+    arrived, older = within_horizon(files, arrived_since_ms, since_ms)
     seen = make(sum(f.rows for f in arrived + older))
     for chosen, where in ((arrived, None), (older, ds.field("ts_ms") >= since_ms)):
         paths = [str(folder / f.name) for f in chosen]

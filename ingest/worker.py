@@ -46,9 +46,9 @@ from ingest.generations import (
     open_generations,
     said_unusable,
 )
-from ingest.history import items_sold, orders_dir, summary_path
+from ingest.history import items_sold, orders_dir, summary_path, verify_files
 from ingest.integrity import FileProblem
-from ingest.judging import ACCEPTED, Judge, remembered
+from ingest.judging import ACCEPTED, Judge, remembered, within_horizon
 from ingest.live_state import LiveState
 from ingest.publishing import Publisher
 from ingest.read import StreamReader, id_key
@@ -125,6 +125,7 @@ class Worker:
         each = generation_orders(self.settings.dedupe_orders)
         try:
             opened = open_generations(folder, key, checkpoint)
+            self._files_checked()
         except Untrusted as why:
             if checkpoint or any(folder.iterdir()):  # a fresh store has nothing to say
                 said_unusable(str(why), folder)
@@ -134,6 +135,16 @@ class Worker:
                   generations=len(tables.live), undone=opened.undone, mib=tables.nbytes >> 20,
                   seconds=round(time.monotonic() - started, 3))
         return tables
+
+    def _files_checked(self) -> None:
+        """The committed files the table remembers, checked against their checksums as a
+        rebuild would read them (a damaged or missing one is refused now, before anything is
+        counted), their bytes only: ~1.5 s for a whole day's 4.7 GB in the page cache."""
+        horizon_ms = self.settings.dedupe_horizon_h * 3_600_000
+        files = within_horizon(self.committer.files, (self._arrived_s() or 0) * 1000 - horizon_ms,
+                               self._clock_ms() - horizon_ms)
+        folder = orders_dir(self.settings.data_dir)
+        verify_files([str(folder / f.name) for f in files.arrived + files.older])
 
     def _rebuilt(self, folder: Path, key: int, each: int) -> Generation:
         horizon_ms = self.settings.dedupe_horizon_h * 3_600_000
