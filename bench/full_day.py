@@ -2,10 +2,13 @@
 published as fast as Redis takes them (held back only while more than a few million wait) while
 `gmv ingest` drains and trims the stream. Sampled as it goes: the worker's RSS, its drain rate
 by tenth of the day. At the end: the store's and the history's size on disk, and the time a
-restarted worker takes to rebuild what it remembers and commit again.
+restarted worker takes to its first commit (it maps the dedupe table's files, which the day's
+worker wrote to disk at its clean stop).
 
 The day stays on disk (default bench-data/full-day, or --data): the review's benchmark
-(bench/review.py, issue #13) reads it. `python -m bench.full_day --data DIR` makes it again."""
+(bench/review.py, issue #13) reads it. `python -m bench.full_day --data DIR` makes it again;
+`--peak-ops 1600` (a twentieth of the day, ~5M orders) or `--hours` make a smaller day for
+development."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import argparse
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -151,19 +155,24 @@ def alerts_report(data: Path, plan: NightPlan) -> None:
 
 
 def restart(url: str, settings, data: Path, env: dict[str, str]) -> None:  # noqa: ANN001
-    """A worker started again over the whole day: until it has committed new orders."""
+    """A worker started again over the whole day: until it has committed new orders; how it
+    made its dedupe table (mapped from its files, or rebuilt from the history) from its log."""
     client = connect(url)
+    log = data / "restart.log"
     started = time.monotonic()
     worker = subprocess.Popen([sys.executable, "-m", "gmv.cli", "ingest", "--redis", url,
-                               "--data", str(data)], env=env)
+                               "--data", str(data)], env=env, stderr=log.open("w"))
     before = json.loads((data / "summary.json").read_text())["orders"]
     sim = NightSimulator(NightPlan(seed=99, peak_ops=100, start_s=86_000, duration_s=10))
     StreamPublisher(client, settings.orders_stream).publish(
         [p for b in sim.batches() for p in b.payloads])
     while json.loads((data / "summary.json").read_text())["orders"] <= before:
         time.sleep(0.1)
-    print(f"restart over {before:,} remembered orders: first commit "
-          f"{time.monotonic() - started:.1f} s after the start")
+    took, rss = time.monotonic() - started, rss_mib(worker.pid)
+    said = re.search(r"event=dedupe_rebuilt (\S+) .*seconds=(\S+)", log.read_text())
+    how = f"table {said.group(1)}, made in {said.group(2)} s" if said else "no dedupe line"
+    print(f"restart over {before:,} remembered orders: first commit {took:.1f} s after the start "
+          f"({how}); RSS then {rss:,.0f} MiB")
     worker.terminate()
     worker.wait()
 

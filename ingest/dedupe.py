@@ -113,6 +113,7 @@ class SeenOrders:
         hold `count` orders; None: slots of its own, sized for `expected_orders`."""
         # Told the slots about to be filled, before they are (the undo journal's records).
         self.before_fill: Callable[[np.ndarray], None] | None = None
+        self.mapped = table is not None  # a file's slots: never moved to memory of its own
         if table is None:
             self._allocate(slots_log2_for(expected_orders), spare_bits=_SPARE)
         else:
@@ -208,7 +209,7 @@ class SeenOrders:
     def _grow(self, needed: int) -> None:
         """Twice the slots, rebuilt from what the slots keep: one of the spare bits of each
         fingerprint becomes a bit of its home."""
-        if self.spare_bits == 0:
+        if self.spare_bits == 0 or self.mapped:
             raise MemoryError("the order table cannot grow further; set GMV_DEDUPE_ORDERS higher")
         old, old_log2, old_spare = self.table, self.slots_log2, self.spare_bits
         occupied = np.flatnonzero(old)
