@@ -181,7 +181,8 @@ def open_generations(folder: Path, key: int, checkpoint: int) -> Opened:
     """The live generations as the store's `checkpoint` left them, or Untrusted."""
     for stale in folder.glob("*.tmp"):
         stale.unlink()
-    paths = sorted(folder.glob("gen-*.table"), key=lambda p: int(p.stem.split("-")[1]))
+    paths = sorted((p for p in folder.glob("gen-*.table") if p.stem[4:].isdigit()),
+                   key=lambda p: int(p.stem[4:]))
     if not paths:
         raise Untrusted("no table files")
     generations: list[Generation] = []
