@@ -91,6 +91,14 @@ class Worker:
         self._clock_arrival_s = id_key(position)[0] // 1000 if position else None
         self.state.top_merchants = store.top_merchants(10)
         self.tables = self._remembered()
+        try:
+            self._build(client, settings, store, faults, judges)
+        except BaseException:
+            self.tables.close(clean=False)  # not left mapped until a collection finds it
+            raise
+
+    def _build(self, client: redis.Redis, settings: Settings, store: Store, faults: FaultPlan,
+               judges: bool) -> None:
         self.committer.listeners.append(
             lambda checkpoint, position: self.tables.committed(checkpoint, id_key(position)[0]
                                                                // 1000))
