@@ -2,10 +2,13 @@
 published as fast as Redis takes them (held back only while more than a few million wait) while
 `gmv ingest` drains and trims the stream. Sampled as it goes: the worker's RSS, its drain rate
 by tenth of the day. At the end: the store's and the history's size on disk, and the time a
-restarted worker takes to rebuild what it remembers and commit again.
+restarted worker takes to its first commit (it maps the dedupe table's files, which the day's
+worker wrote to disk at its clean stop).
 
 The day stays on disk (default bench-data/full-day, or --data): the review's benchmark
-(bench/review.py, issue #13) reads it. `python -m bench.full_day --data DIR` makes it again."""
+(bench/review.py, issue #13) reads it. `python -m bench.full_day --data DIR` makes it again;
+`--peak-ops 1600` (a twentieth of the day, ~5M orders) or `--hours` make a smaller day for
+development."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import argparse
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,9 +38,10 @@ PEAK_OPS = 32_000  # a 24-hour day of ~101M orders (and ~2M duplicates and malfo
 BACKLOG_HIGH, BACKLOG_LOW = 3_000_000, 1_000_000
 
 
-def rss_mib(pid: int) -> float:
+def rss_mib(pid: int, field: str = "VmRSS") -> float:
+    """Resident memory (RssFile: the mapped files, the dedupe table's and the libraries')."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -83,11 +88,13 @@ def main() -> None:
         started = time.monotonic()
         publisher.start()
         samples: list[tuple[float, int, float]] = []  # (seconds, orders counted, RSS MiB)
+        mapped: list[float] = []  # RssFile MiB at each sample
         while True:
             raw = client.get(settings.snapshot_key)
             live = json.loads(raw) if raw else {}
             samples.append((time.monotonic() - started, int(live.get("orders", 0)),
                             rss_mib(worker.pid)))
+            mapped.append(rss_mib(worker.pid, "RssFile"))
             if done.is_set() and live.get("lag_ms") == 0 and client.xlen(settings.orders_stream) <= 1:
                 break
             time.sleep(2.0)
@@ -97,6 +104,9 @@ def main() -> None:
         worker.terminate()
         worker.wait()
         report(samples, sim, args.data)
+        print(f"of the RSS, mapped files (the dedupe table, libraries): at most "
+              f"{max(mapped):,.0f} MiB; the rest (RssAnon + shmem) at most "
+              f"{max(s[2] - m for s, m in zip(samples, mapped, strict=True)):,.0f} MiB")
         alerts_report(args.data, plan)
         restart(server.url, settings, args.data, env)
 
@@ -151,19 +161,24 @@ def alerts_report(data: Path, plan: NightPlan) -> None:
 
 
 def restart(url: str, settings, data: Path, env: dict[str, str]) -> None:  # noqa: ANN001
-    """A worker started again over the whole day: until it has committed new orders."""
+    """A worker started again over the whole day: until it has committed new orders; how it
+    made its dedupe table (mapped from its files, or rebuilt from the history) from its log."""
     client = connect(url)
+    log = data / "restart.log"
     started = time.monotonic()
     worker = subprocess.Popen([sys.executable, "-m", "gmv.cli", "ingest", "--redis", url,
-                               "--data", str(data)], env=env)
+                               "--data", str(data)], env=env, stderr=log.open("w"))
     before = json.loads((data / "summary.json").read_text())["orders"]
     sim = NightSimulator(NightPlan(seed=99, peak_ops=100, start_s=86_000, duration_s=10))
     StreamPublisher(client, settings.orders_stream).publish(
         [p for b in sim.batches() for p in b.payloads])
     while json.loads((data / "summary.json").read_text())["orders"] <= before:
         time.sleep(0.1)
-    print(f"restart over {before:,} remembered orders: first commit "
-          f"{time.monotonic() - started:.1f} s after the start")
+    took, rss = time.monotonic() - started, rss_mib(worker.pid)
+    said = re.search(r"event=dedupe_rebuilt (\S+) .*seconds=(\S+)", log.read_text())
+    how = f"table {said.group(1)}, made in {said.group(2)} s" if said else "no dedupe line"
+    print(f"restart over {before:,} remembered orders: first commit {took:.1f} s after the start "
+          f"({how}); RSS then {rss:,.0f} MiB")
     worker.terminate()
     worker.wait()
 

@@ -49,8 +49,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("checkpoint_events", "GMV_CHECKPOINT_EVENTS", 100_000,
             "...or once this many events are read, whichever comes first"),
     Setting("dedupe_orders", "GMV_DEDUPE_ORDERS", 4_000_000,
-            "orders the worker expects to remember (within the horizon): sizes the dedupe table "
-            "up front, ~10 bytes an order; it grows beyond, at the cost of a pause"),
+            "orders the worker expects to remember (within the horizon): sizes the dedupe "
+            "table's generations (mapped files under '<data dir>/dedupe', each for half of "
+            "these, ~10 bytes an order once filled); more orders open a new generation, no "
+            "pause"),
     Setting("dedupe_horizon_h", "GMV_DEDUPE_HORIZON_H", 48,
             "how long an order id is remembered, in hours of event time: a re-send within it is "
             "a duplicate"),

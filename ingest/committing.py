@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -63,6 +64,8 @@ class Committer:
         parts = [c for f in self.files if (c := part_checkpoint(f.name)) is not None]
         self.compacted_through = min(parts) - 1 if parts else store.checkpoint
         self.recent: deque[list[int]] = deque(maxlen=RECENT_CHECKPOINTS)
+        # Told each commit's checkpoint and position, as soon as the store has it.
+        self.listeners: list[Callable[[int, str], None]] = []
 
     def paths(self) -> list[str]:
         """The committed orders files."""
@@ -121,6 +124,8 @@ class Committer:
     def _committed(self, commit: Commit) -> None:
         """The store's truth as this commit left it, kept without asking the store."""
         self.position = commit.position
+        for listener in self.listeners:
+            listener(self.store.checkpoint, commit.position)
         self.gaps += commit.gaps
         recount, added = accounting(commit)
         self.accounted = (self.accounted if recount is None else recount) + added

@@ -9,12 +9,15 @@ and its distance from home in 12 bits (at most 4,095: at 80 % full, runs of a fe
 do occur among 100 million orders, and a limit of 255 made a whole day's table double at its
 end). With the slot's position that verifies 72-79 bits of the fingerprint: a false duplicate
 among 200 million orders is ~10^-6 likely, for 8 bytes a slot (~10 bytes a remembered order at
-80 % full). The keys themselves live in the history files; the table is rebuilt from them at start.
+80 % full). The keys themselves live in the history files; the worker keeps its tables as mapped
+files beside the store (ingest/generations.py) and rebuilds them from the history only when those
+cannot be trusted.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -30,6 +33,11 @@ _SPARE = 8  # bits of the first half kept beyond the home: the table can double 
 _U = np.uint64
 _TAG = _U(0xFFFF_FFFF_FFF0_0000)  # the second half's 44 bits a slot keeps
 _C1, _C2 = _U(0x87C37B91114253D5), _U(0x4CF5AD432745937F)
+
+
+def slots_log2_for(orders: int) -> int:
+    """The table's size (log2 of its slots) that holds `orders` at most MAX_LOAD full."""
+    return max(MIN_SLOTS_LOG2, int(np.ceil(np.log2(max(orders, 1) / MAX_LOAD))))
 
 
 def _rotl(x: np.ndarray, r: int) -> np.ndarray:
@@ -99,10 +107,19 @@ def fingerprints(ids: pa.Array | pa.ChunkedArray, key: tuple[int, int]) -> tuple
 class SeenOrders:
     """The fingerprints of every accepted order within the horizon."""
 
-    def __init__(self, expected_orders: int) -> None:
-        slots_log2 = max(MIN_SLOTS_LOG2, int(np.ceil(np.log2(max(expected_orders, 1) / MAX_LOAD))))
-        self._allocate(slots_log2, spare_bits=_SPARE)
-        self.count = 0
+    def __init__(self, expected_orders: int, table: np.ndarray | None = None,
+                 spare_bits: int = _SPARE, count: int = 0) -> None:
+        """`table`: slots kept elsewhere (a mapped file, whose length is a power of two), that
+        hold `count` orders; None: slots of its own, sized for `expected_orders`."""
+        # Told the slots about to be filled, before they are (the undo journal's records).
+        self.before_fill: Callable[[np.ndarray], None] | None = None
+        self.mapped = table is not None  # a file's slots: never moved to memory of its own
+        if table is None:
+            self._allocate(slots_log2_for(expected_orders), spare_bits=_SPARE)
+        else:
+            self.table, self.spare_bits = table, spare_bits
+            self.slots_log2 = len(table).bit_length() - 1
+        self.count = count
 
     def _allocate(self, slots_log2: int, spare_bits: int) -> None:
         self.slots_log2, self.spare_bits = slots_log2, spare_bits
@@ -119,6 +136,30 @@ class SeenOrders:
             (full << (_SPARE - self.spare_bits)) & full)
         tag = (h2 & _TAG) | (spare << _U(_DISPLACEMENT_BITS))
         return home, tag
+
+    def contains(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
+        """Which of these fingerprints are remembered; nothing changes."""
+        home, tag = self._home_and_tag(h1, h2)
+        found = np.zeros(len(h1), bool)
+        pending = np.arange(len(h1))
+        distance = 0
+        mask = len(self.table) - 1
+        while len(pending) and distance <= _DISPLACEMENT:
+            value = self.table[(home[pending] + distance) & mask]
+            hit = value == (tag[pending] | _U(distance))
+            found[pending[hit]] = True
+            pending = pending[~hit & (value != 0)]
+            distance += 1
+        return found
+
+    def try_first_seen(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray | None:
+        """first_seen without growing: None (and nothing changed) when the table is too full."""
+        if self.count + len(h1) > MAX_LOAD * len(self.table):
+            return None
+        new = self._insert(h1, h2)
+        if new is not None:
+            self.count += int(new.sum())
+        return new
 
     def first_seen(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
         """Which of these fingerprints (of distinct ids, in stream order) were never seen; they
@@ -149,6 +190,8 @@ class SeenOrders:
             claim = np.flatnonzero(empty)
             _, first = np.unique(slot[claim], return_index=True)
             winners = claim[first]
+            if self.before_fill is not None and len(winners):
+                self.before_fill(slot[winners])
             self.table[slot[winners]] = mine[winners]
             taken.append(slot[winners])
             new[pending[winners]] = True
@@ -166,7 +209,7 @@ class SeenOrders:
     def _grow(self, needed: int) -> None:
         """Twice the slots, rebuilt from what the slots keep: one of the spare bits of each
         fingerprint becomes a bit of its home."""
-        if self.spare_bits == 0:
+        if self.spare_bits == 0 or self.mapped:
             raise MemoryError("the order table cannot grow further; set GMV_DEDUPE_ORDERS higher")
         old, old_log2, old_spare = self.table, self.slots_log2, self.spare_bits
         occupied = np.flatnonzero(old)

@@ -163,6 +163,12 @@ def sql_list(paths: list[str]) -> str:
     return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
 
 
+def verify_files(paths: list[str]) -> None:
+    """The committed files at `paths` checked against their checksums (once a process), their
+    bytes only: a damaged or missing one raises FileProblem."""
+    CHECKSUMS.verify(paths)
+
+
 def read_columns(paths: list[str], columns: list[str], where: ds.Expression | None = None,
                  batch_rows: int = 1_000_000) -> Iterator[pa.RecordBatch]:
     """Some columns of the committed order files, in batches, a file at a time and with

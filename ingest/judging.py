@@ -1,7 +1,8 @@
 """Reading and judging: each entry read gets its fate (rejected and dead-lettered, a duplicate,
 or accepted) and the accepted wait in the open checkpoint until it is committed. What this owns
 (the entries read and not yet judged, the open checkpoint, the dedupe table with their keys) is
-what a crash drops: all of it is made again from the last commit."""
+what a crash drops: all of it is made again from the last commit (the dedupe table's files undo
+what the commit never took, ingest/generations.py)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,19 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 import redis
 
-from common.logs import log_event, log_line
+from common.logs import log_line
 from common.settings import Settings
 from ingest.checkpoint import Checkpoint, with_fingerprints
 from ingest.decode import DECODED, decode_batch
 from ingest.dedupe import SeenOrders, fingerprints
 from ingest.faults import FaultPlan
+from ingest.generations import Generations
 from ingest.history import read_columns
 from ingest.read import Entries
 from ingest.stages import Stages
@@ -30,31 +33,40 @@ UNDECODABLE_LOGS_PER_MIN = 20
 ACCEPTED = pa.schema([*DECODED, ("fp_hi", pa.uint64()), ("fp_lo", pa.uint64())])
 
 
+class WithinHorizon(NamedTuple):
+    arrived: list[FileEntry]  # files whose newest order arrived within the horizon
+    older: list[FileEntry]  # files from before arrivals were kept, with orders paid within it
+
+
+def within_horizon(files: list[FileEntry], arrived_since_ms: int,
+                   since_ms: int) -> WithinHorizon:
+    """The committed order files whose keys the dedupe table remembers (remembered below)."""
+    orders = [f for f in files if f.kind == "orders"]
+    return WithinHorizon(
+        [f for f in orders if f.max_arrival_ms is not None
+         and f.max_arrival_ms >= arrived_since_ms],
+        [f for f in orders if f.max_arrival_ms is None and (f.max_ts_ms or 0) >= since_ms])
+
+
 def remembered(files: list[FileEntry], folder: Path, arrived_since_ms: int, since_ms: int,
-               at_least: int) -> SeenOrders:
+               make: Callable[[int], SeenOrders]) -> SeenOrders:
     """The dedupe table made from the keys the committed orders carry (`files`, in `folder`):
     every key of a file whose orders arrived from `arrived_since_ms` on (the horizon is in
     arrivals: a replayed old night's keys stay, however old their event time, and one order
     stamped far ahead moves nothing); of a file from before arrivals were kept, those with an
-    event time from `since_ms` on. Sized for at least `at_least`."""
-    started = time.monotonic()
-    orders = [f for f in files if f.kind == "orders"]
-    arrived = [f for f in orders if f.max_arrival_ms is not None
-               and f.max_arrival_ms >= arrived_since_ms]
-    older = [f for f in orders if f.max_arrival_ms is None and (f.max_ts_ms or 0) >= since_ms]
-    seen = SeenOrders(max(at_least, sum(f.rows for f in arrived + older)))
+    event time from `since_ms` on. `make`: an empty table for at least so many orders."""
+    arrived, older = within_horizon(files, arrived_since_ms, since_ms)
+    seen = make(sum(f.rows for f in arrived + older))
     for chosen, where in ((arrived, None), (older, ds.field("ts_ms") >= since_ms)):
         paths = [str(folder / f.name) for f in chosen]
         for batch in read_columns(paths, ["fp_hi", "fp_lo"], where) if paths else []:
             seen.first_seen(batch.column(0).to_numpy(), batch.column(1).to_numpy())
-    log_event(log, "dedupe_rebuilt", orders=seen.count, slots=len(seen.table),
-              mib=seen.nbytes >> 20, seconds=time.monotonic() - started)
     return seen
 
 
 class Judge:
     def __init__(self, client: redis.Redis, settings: Settings, key: tuple[int, int],
-                 seen: SeenOrders, read_position: str | None, faults: FaultPlan,
+                 seen: Generations, read_position: str | None, faults: FaultPlan,
                  stages: Stages) -> None:
         """`key`: the store's secret for order-id fingerprints; `seen`: the committed keys;
         `read_position`: the committed position (reading goes on from there)."""
@@ -109,17 +121,12 @@ class Judge:
             fp_hi, fp_lo = fingerprints(orders["order_id"], self.key)
             new = self.seen.first_seen(fp_hi, fp_lo)
             accepted = with_fingerprints(orders, fp_hi, fp_lo).filter(pa.array(new))
+        self.faults.reached("after_dedupe_table")
         self.pending.add(accepted, len(entries), len(decoded.rejected),
                          orders.num_rows - accepted.num_rows, entries.ids[0].decode(),
                          entries.last_id,
                          time.monotonic() - started)
         self.read_position = entries.last_id
-
-    def renew(self, make: Callable[[], SeenOrders]) -> None:
-        """The dedupe table made again (right after a commit: every key the old one held is in
-        the committed files). The old goes first, so memory never holds two."""
-        del self.seen
-        self.seen = make()
 
     def _dead_letter(self, entries: Entries, rejected: list[tuple[int, str]]) -> None:
         # Before the commit: a crash in between sends them again, so the dead-letter stream is
