@@ -85,8 +85,8 @@ class Worker:
         self.state = LiveState(horizon_s=settings.dedupe_horizon_h * 3600)
         counters = store.counters()
         # The clock where the last commit left it (a store from before it: the newest second).
-        self.state.add(store.live_windows(), counters.get("rejected", 0),
-                       counters.get("duplicates", 0), clock_cap_s=store.clock_s())
+        self.state.seed(store.live_windows(), counters.get("rejected", 0),
+                        counters.get("duplicates", 0), clock_cap_s=store.clock_s())
         position = self.committer.position
         self._clock_arrival_s = id_key(position)[0] // 1000 if position else None
         self.state.top_merchants = store.top_merchants(10)

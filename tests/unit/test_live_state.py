@@ -88,3 +88,62 @@ def test_top_values_by_gmv() -> None:
     assert state.top("region", 1) == [("ZJ", 2, 1000)]
     state.top_merchants = [("m1", 1, 10), ("m2", 5, 3)]  # the store's, exact
     assert state.top("merchant", 1) == [("m1", 1, 10)]
+
+
+def random_windows(seed: int, seconds: int, values: int) -> pa.Table:
+    """The store's windows as a restart reads them: a row per second of 'all', and per second
+    and value of each dimension (some seconds missing, some far behind a short horizon)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for second in MIDNIGHT_S + np.sort(rng.choice(4 * seconds, seconds, replace=False)):
+        by_device = {d: int(rng.integers(0, 50)) for d in ("pc", "mobile", "pad", "other")}
+        orders = sum(by_device.values())
+        gmv = int(rng.integers(1, 10**9)) * orders
+        rows.append((int(second), "all", "all", gmv, orders))
+        rows += [(int(second), "device", d, gmv // max(orders, 1) * n, n)
+                 for d, n in by_device.items() if n]
+        for dimension in ("category", "region", "payment"):
+            for value in rng.choice(values, 3, replace=False):
+                rows.append((int(second), dimension, f"{dimension}-{value}",
+                             int(rng.integers(1, 10**8)), int(rng.integers(1, 9))))
+    return deltas(rows)
+
+
+def picture(state: LiveState) -> dict:
+    return {"totals": (state.orders, state.gmv_cents, state.rejected, state.duplicates),
+            "peak": (state.peak_ops, state.peak_second), "latest": state.latest,
+            "before": state.before, "seconds": state.seconds, "minutes": state.minutes,
+            "dimensions": {d: dict(v) for d, v in state.totals.items()},
+            "recent": {s: dict(v) for s, v in state.recent_devices.items()},
+            "minute_devices": {m: dict(v) for m, v in state.minute_devices.items()},
+            "night": state.night_minutes(), "milestones": state.milestones(),
+            "shares": state.device_shares_now(), "top": state.top("region", 5)}
+
+
+def test_a_restarts_seed_is_what_adding_the_same_windows_makes() -> None:
+    for seed, horizon_s, cap in ((1, 48 * 3600, None), (2, 600, None), (3, 300, 30),
+                                 (4, 48 * 3600, 10**12)):
+        windows = random_windows(seed, 400, 40)
+        added, seeded = LiveState(horizon_s=horizon_s), LiveState(horizon_s=horizon_s)
+        cap_s = None if cap is None else MIDNIGHT_S + cap
+        added.add(windows, 7, 11, clock_cap_s=cap_s)
+        seeded.seed(windows.take(np.random.default_rng(seed).permutation(windows.num_rows)),
+                    7, 11, clock_cap_s=cap_s)
+        assert picture(seeded) == picture(added), seed
+
+
+def test_a_seed_folds_the_values_with_least_gmv_beyond_the_limit() -> None:
+    rows = [(MIDNIGHT_S, "all", "all", 10**6, MAX_VALUES + 5)]
+    rows += [(MIDNIGHT_S, "region", f"r{i:05d}", 100 + i, 1) for i in range(MAX_VALUES + 5)]
+    state = LiveState()
+    state.seed(deltas(rows), 0, 0)
+    regions = state.totals["region"]
+    assert len(regions) == MAX_VALUES + 1
+    assert regions[OTHER] == [5, sum(100 + i for i in range(5))]
+    assert "r00000" not in regions and f"r{MAX_VALUES + 4:05d}" in regions
+
+
+def test_a_seed_of_no_windows_keeps_the_counters() -> None:
+    state = LiveState()
+    state.seed(deltas([(MIDNIGHT_S, "all", "all", 1, 1)]).slice(0, 0), 3, 4)
+    assert (state.orders, state.rejected, state.duplicates, state.latest) == (0, 3, 4, None)
