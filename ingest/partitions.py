@@ -7,7 +7,7 @@ import json
 import re
 import zlib
 from collections.abc import Sequence
-from itertools import compress
+from operator import itemgetter
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -94,19 +94,23 @@ def _crc32(rows: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 def _name_starts(joined: np.ndarray) -> np.ndarray:
     """Where `"order_id"` starts in the bytes, overlapping occurrences included (found from its
-    underscore, a rarer byte than its quotes)."""
+    underscore, a rarer byte than its quotes, then checked whole in one gather)."""
     found = np.flatnonzero(joined == _NAME[_UNDERSCORE]) - _UNDERSCORE
     found = found[(found >= 0) & (found <= len(joined) - len(_NAME))]
-    for offset in range(len(_NAME)):
-        if offset != _UNDERSCORE:
-            found = found[joined[found + offset] == _NAME[offset]]
-    return found
+    return found[(sliding_window_view(joined, len(_NAME))[found] == _NAME).all(axis=1)]
 
 
-def split_by_partition(payloads: Sequence[bytes], partitions: int) -> list[list[bytes]]:
+def split_by_partition(payloads: Sequence[bytes], partitions: int) -> list[Sequence[bytes]]:
     """The payloads of each partition, in their order."""
     where = routes(payloads, partitions)
-    return [list(compress(payloads, (where == p).tolist())) for p in range(partitions)]
+    return [_gathered(payloads, np.flatnonzero(where == p).tolist()) for p in range(partitions)]
+
+
+def _gathered(payloads: Sequence[bytes], indices: list[int]) -> Sequence[bytes]:
+    """The payloads at `indices`, gathered in C (itemgetter), not a Python loop."""
+    if len(indices) < 2:
+        return [payloads[i] for i in indices]
+    return itemgetter(*indices)(payloads)
 
 
 def parse_owned(text: str, partitions: int) -> list[int]:
