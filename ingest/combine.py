@@ -166,9 +166,10 @@ class Combiner:
             return
         self._saved_at = time.monotonic()
         with self.snapshots.lock:
-            combine_checkpoint.save(self.settings.data_dir, CombinedCheckpoint(
+            saved = combine_checkpoint.document(CombinedCheckpoint(
                 self.state.horizon_s, [p.mark() for p in self.partitions], self.state,
                 self.merchants))
+        combine_checkpoint.save(self.settings.data_dir, saved)
 
     def _rebuilt(self) -> tuple[LiveState, dict[str, list[int]]]:
         """Every partition's committed orders, read once."""

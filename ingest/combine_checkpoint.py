@@ -22,7 +22,7 @@ from ingest.live_state import LiveState
 from ingest.store import FileEntry
 
 log = logging.getLogger("gmv.combine")
-VERSION = 1
+VERSION = 2
 
 
 def checkpoint_path(data_dir: Path) -> Path:
@@ -59,16 +59,23 @@ class CombinedCheckpoint:
     merchants: dict[str, list[int]]
 
 
-def save(data_dir: Path, checkpoint: CombinedCheckpoint) -> None:
+def document(checkpoint: CombinedCheckpoint) -> str:
+    """The checkpoint as JSON text: encoded under the state's lock (the C encoder, no Python
+    loop over the day's seconds), written outside it."""
+    return json.dumps({
+        "version": VERSION, "horizon_s": checkpoint.horizon_s,
+        "partitions": [{**asdict(m), "files": [asdict(f) for f in m.files]}
+                       for m in checkpoint.marks],
+        "state": _state_json(checkpoint.state), "merchants": checkpoint.merchants},
+        separators=(",", ":"))
+
+
+def save(data_dir: Path, text: str) -> None:
+    """A `document`, replacing the last one atomically."""
     path = checkpoint_path(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps({
-            "version": VERSION, "horizon_s": checkpoint.horizon_s,
-            "partitions": [{**asdict(m), "files": [asdict(f) for f in m.files]}
-                           for m in checkpoint.marks],
-            "state": _state_json(checkpoint.state), "merchants": checkpoint.merchants},
-            separators=(",", ":")))
+        tmp.write_text(text)
 
 
 def load(data_dir: Path, partitions: int, horizon_s: int) -> CombinedCheckpoint | None:
@@ -93,15 +100,14 @@ def load(data_dir: Path, partitions: int, horizon_s: int) -> CombinedCheckpoint 
 
 
 def _state_json(state: LiveState) -> dict[str, Any]:
+    """The state's values as they are (JSON makes the int keys text; `_state_of` turns them
+    back)."""
     return {
         "gmv_cents": state.gmv_cents, "orders": state.orders, "rejected": state.rejected,
-        "duplicates": state.duplicates, "seconds": [[s, *p] for s, p in state.seconds.items()],
-        "minutes": [[m, *p] for m, p in state.minutes.items()],
-        "totals": {d: values for d, values in state.totals.items()},
-        "recent_devices": [[s, d] for s, d in state.recent_devices.items()],
-        "minute_devices": [[m, d] for m, d in state.minute_devices.items()],
-        "peak_ops": state.peak_ops, "peak_second": state.peak_second, "latest": state.latest,
-        "before": state.before}
+        "duplicates": state.duplicates, "seconds": state.seconds, "minutes": state.minutes,
+        "totals": state.totals, "recent_devices": state.recent_devices,
+        "minute_devices": state.minute_devices, "peak_ops": state.peak_ops,
+        "peak_second": state.peak_second, "latest": state.latest, "before": state.before}
 
 
 def _state_of(saved: dict[str, Any], horizon_s: int) -> LiveState:
@@ -109,12 +115,12 @@ def _state_of(saved: dict[str, Any], horizon_s: int) -> LiveState:
                       rejected=saved["rejected"], duplicates=saved["duplicates"],
                       peak_ops=saved["peak_ops"], peak_second=saved["peak_second"],
                       latest=saved["latest"], before=list(saved["before"]))
-    state.seconds = {s: [o, g] for s, o, g in saved["seconds"]}
-    state.minutes = {m: [o, g] for m, o, g in saved["minutes"]}
+    state.seconds = {int(s): pair for s, pair in saved["seconds"].items()}
+    state.minutes = {int(m): pair for m, pair in saved["minutes"].items()}
     for dimension, values in saved["totals"].items():
-        state.totals[dimension].update({v: list(p) for v, p in values.items()})
-    for second, devices in saved["recent_devices"]:
-        state.recent_devices[second].update(devices)
-    for minute, devices in saved["minute_devices"]:
-        state.minute_devices[minute] = defaultdict(int, devices)
+        state.totals[dimension].update(values)
+    for second, devices in saved["recent_devices"].items():
+        state.recent_devices[int(second)].update(devices)
+    for minute, devices in saved["minute_devices"].items():
+        state.minute_devices[int(minute)] = defaultdict(int, devices)
     return state
