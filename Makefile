@@ -41,7 +41,7 @@ typecheck: $(STAMP) ## mypy
 unit: $(STAMP) ## the fast tests only
 	$(BIN)/pytest tests/unit
 
-BENCHES := publish drain freshness full_day scale viewers alert_quality review
+BENCHES := publish routing drain freshness full_day scale combiner_start viewers alert_quality review
 bench: $(STAMP) ## every figure of BENCHMARKS.md, measured again (about two hours; redis-benchmark from redis-tools for the ceilings)
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	for name in $(BENCHES); do $(BIN)/python -m bench.$$name || exit 1; done

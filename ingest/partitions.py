@@ -6,8 +6,28 @@ from __future__ import annotations
 import json
 import re
 import zlib
+from collections.abc import Sequence
+from operator import itemgetter
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 _CANONICAL_ID = re.compile(rb'"order_id":"([^"\\]*)"')
+_NAME = np.frombuffer(b'"order_id"', np.uint8)
+_QUOTE, _BACKSLASH, _COLON = ord('"'), ord("\\"), ord(":")
+_UNDERSCORE = 6  # of the name
+MAX_FAST_ID = 39  # a longer id (the contract allows 64 characters) takes the slow path
+_WINDOW = MAX_FAST_ID + 1
+_PADDING = b"\n" * (_WINDOW + len(_NAME) + 2)  # a window past the last payload stays inside
+
+
+def _crc_entry(byte: int) -> int:
+    for _ in range(8):
+        byte = (byte >> 1) ^ 0xEDB88320 if byte & 1 else byte >> 1  # zlib's reflected polynomial
+    return byte
+
+
+_CRC_TABLE = np.array([_crc_entry(b) for b in range(256)], np.uint32)
 
 
 def partition_of(order_id: str, partitions: int) -> int:
@@ -29,6 +49,68 @@ def route(payload: bytes, partitions: int) -> int:
     if isinstance(order_id, str):
         return partition_of(order_id, partitions)
     return zlib.crc32(payload) % partitions
+
+
+def routes(payloads: Sequence[bytes], partitions: int) -> np.ndarray:
+    """The partition of each payload, exactly as `route` says, for a batch at a fraction of its
+    cost: the id's span is found in numpy over the joined payloads wherever `route`'s regex
+    would find it (the name once, then `:"`, then an id of at most MAX_FAST_ID bytes up to a
+    quote, no backslash); every other payload takes `route` itself."""
+    count = len(payloads)
+    if partitions == 1 or not count:
+        return np.zeros(count, np.int64)
+    # A newline apart (no name spans one), and a window's width of padding at the end.
+    joined = np.frombuffer(b"\n".join([*payloads, _PADDING]), np.uint8)
+    lengths = np.fromiter(map(len, payloads), np.int64, count)
+    starts = np.zeros(count, np.int64)
+    np.cumsum(lengths[:-1] + 1, out=starts[1:])
+    names = _name_starts(joined)
+    owner = np.searchsorted(starts, names, side="right") - 1
+    once = np.bincount(owner, minlength=count)[owner] == 1  # overlapping ones count: slow
+    names, owner = names[once], owner[once]
+    value = names + len(_NAME) + 2
+    window = sliding_window_view(joined, _WINDOW)[value]  # rows gathered, not an index matrix
+    stop = (window == _QUOTE) | (window == _BACKSLASH)
+    first = stop.argmax(axis=1)
+    after = value + first
+    fast = ((joined[names + len(_NAME)] == _COLON) & (joined[value - 1] == _QUOTE)
+            & stop.any(axis=1) & (window[np.arange(len(first)), first] == _QUOTE)
+            & (after < starts[owner] + lengths[owner]))
+    result = np.full(count, -1, np.int64)
+    result[owner[fast]] = _crc32(window[fast], first[fast]) % partitions
+    slow = np.flatnonzero(result < 0).tolist()
+    result[slow] = [route(payloads[i], partitions) for i in slow]
+    return result
+
+
+def _crc32(rows: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """zlib.crc32 of each row's first `lengths` bytes, a column at a time (table-driven)."""
+    crc = np.full(len(rows), 0xFFFFFFFF, np.uint32)
+    for k in range(int(lengths.max(initial=0))):
+        step = _CRC_TABLE[(crc ^ rows[:, k]) & 0xFF] ^ (crc >> 8)
+        crc = np.where(k < lengths, step, crc)
+    return (crc ^ 0xFFFFFFFF).astype(np.int64)
+
+
+def _name_starts(joined: np.ndarray) -> np.ndarray:
+    """Where `"order_id"` starts in the bytes, overlapping occurrences included (found from its
+    underscore, a rarer byte than its quotes, then checked whole in one gather)."""
+    found = np.flatnonzero(joined == _NAME[_UNDERSCORE]) - _UNDERSCORE
+    found = found[(found >= 0) & (found <= len(joined) - len(_NAME))]
+    return found[(sliding_window_view(joined, len(_NAME))[found] == _NAME).all(axis=1)]
+
+
+def split_by_partition(payloads: Sequence[bytes], partitions: int) -> list[Sequence[bytes]]:
+    """The payloads of each partition, in their order."""
+    where = routes(payloads, partitions)
+    return [_gathered(payloads, np.flatnonzero(where == p).tolist()) for p in range(partitions)]
+
+
+def _gathered(payloads: Sequence[bytes], indices: list[int]) -> Sequence[bytes]:
+    """The payloads at `indices`, gathered in C (itemgetter), not a Python loop."""
+    if len(indices) < 2:
+        return [payloads[i] for i in indices]
+    return itemgetter(*indices)(payloads)
 
 
 def parse_owned(text: str, partitions: int) -> list[int]:

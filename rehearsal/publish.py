@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -11,7 +12,7 @@ import redis
 from common.redis_server import node_client, refusal
 from common.settings import Settings
 from common.text import for_a_line
-from ingest.partitions import route
+from ingest.partitions import split_by_partition
 
 
 class Publisher(Protocol):
@@ -37,36 +38,68 @@ class StreamPublisher:
         self._head = b"*5\r\n$4\r\nXADD\r\n$%d\r\n%s\r\n$1\r\n*\r\n$4\r\ndata\r\n" % (len(key), key)
         self.published = 0
 
-    def _packed(self, payloads: Sequence[bytes]) -> bytes:
+    def packed(self, payloads: Sequence[bytes]) -> bytes:
         head = self._head
         return b"".join([head + b"$%d\r\n" % len(p) + p + b"\r\n" for p in payloads])
 
     def publish(self, payloads: Sequence[bytes]) -> int:
-        if not payloads:
-            return 0
-        pool = self.client.connection_pool
-        connection = pool.get_connection()
-        try:
-            replies = _ReplyCounter(connection)
-            unread = 0
-            for start in range(0, len(payloads), self.batch_size):
-                batch = payloads[start:start + self.batch_size]
-                connection.send_packed_command([self._packed(batch)], check_health=False)
-                replies.consume(unread)
-                self.published += unread
-                unread = len(batch)
-            replies.consume(unread)
-            self.published += unread
-        except redis.exceptions.NoPermissionError as err:
-            connection.disconnect()  # replies may be left unread: never reuse this socket
-            user = pool.connection_kwargs.get("username")
-            raise refusal(err, f"XADD {for_a_line(self.stream)}", user) from None
-        except BaseException:
-            connection.disconnect()
-            raise
-        finally:
-            pool.release(connection)
-        return len(payloads)
+        return publish_together([self], [payloads])
+
+    def sending(self) -> _Sending:
+        return _Sending(self)
+
+
+class _Sending:
+    """One publish's hold on its stream's connection: each batch is sent before the replies of
+    the one before it are read. The connection is this publish's alone until it closes."""
+
+    def __init__(self, stream: StreamPublisher) -> None:
+        self.stream = stream
+        self.pool = stream.client.connection_pool
+        self.connection = self.pool.get_connection()
+        self.replies = _ReplyCounter(self.connection)
+        self.unread = 0
+
+    def send(self, batch: Sequence[bytes]) -> None:
+        self.connection.send_packed_command([self.stream.packed(batch)], check_health=False)
+        self.read_replies()
+        self.unread = len(batch)
+
+    def read_replies(self) -> None:
+        self.replies.consume(self.unread)
+        self.stream.published += self.unread
+        self.unread = 0
+
+    def __enter__(self) -> _Sending:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None,
+                 _: Any) -> None:
+        if err is not None:  # replies may be left unread: never reuse this socket
+            self.connection.disconnect()
+        self.pool.release(self.connection)
+        if isinstance(err, redis.exceptions.NoPermissionError):
+            user = self.pool.connection_kwargs.get("username")
+            raise refusal(err, f"XADD {for_a_line(self.stream.stream)}", user) from None
+
+
+def publish_together(streams: Sequence[StreamPublisher],
+                     payloads: Sequence[Sequence[bytes]]) -> int:
+    """Each stream's payloads, a batch to each stream in turn, so that every node of a cluster
+    works while the others do (one stream after another left all but one idle)."""
+    busy = [(stream, mine) for stream, mine in zip(streams, payloads, strict=True) if mine]
+    if not busy:
+        return 0
+    with contextlib.ExitStack() as stack:
+        sendings = [(stack.enter_context(stream.sending()), mine) for stream, mine in busy]
+        size = max(stream.batch_size for stream, _ in busy)
+        for start in range(0, max(len(mine) for _, mine in busy), size):
+            for sending, mine in sendings:
+                if start < len(mine):
+                    sending.send(mine[start:start + size])
+        for sending, _ in sendings:
+            sending.read_replies()
+    return sum(len(mine) for _, mine in busy)
 
 
 class PartitionedPublisher:
@@ -86,11 +119,7 @@ class PartitionedPublisher:
     def publish(self, payloads: Sequence[bytes]) -> int:
         if self.partitions == 1:
             return self.streams[0].publish(payloads)
-        routed: list[list[bytes]] = [[] for _ in self.streams]
-        for payload in payloads:
-            routed[route(payload, self.partitions)].append(payload)
-        for stream, mine in zip(self.streams, routed, strict=True):
-            stream.publish(mine)
+        publish_together(self.streams, split_by_partition(payloads, self.partitions))
         return len(payloads)
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.partitions import parse_owned, partition_of, route
+from ingest.partitions import parse_owned, partition_of, route, routes, split_by_partition
 
 
 @given(order_id=st.text(min_size=1, max_size=40).filter(
@@ -47,3 +47,30 @@ def test_owned_partitions(text: str, owned: list[int]) -> None:
 def test_owning_nothing_or_too_much_is_refused(text: str) -> None:
     with pytest.raises(ValueError):
         parse_owned(text, 6)
+
+
+_PIECES = st.sampled_from([b'"order_id"', b'"order_id":"', b':', b'"', b'\\', b'\n', b'{', b'}',
+                           b'_', b'a', b'\xff', b'\xe8\xae\xa2', b'x' * 40, b' '])
+_HOSTILE = st.one_of(
+    st.binary(max_size=300),
+    st.lists(_PIECES, max_size=16).map(b"".join),
+    st.builds(lambda head, order_id, tail: head + b'"order_id":"' + order_id + b'"' + tail,
+              st.binary(max_size=20), st.binary(max_size=70), st.binary(max_size=20)),
+    st.text(max_size=50).map(lambda s: json.dumps({"order_id": s, "ts": 1}).encode()),
+    st.text(max_size=50).map(lambda s: json.dumps({"order_id": s}, ensure_ascii=False,
+                                                  separators=(",", ":")).encode("utf-8",
+                                                                                "surrogatepass")))
+
+
+@given(payloads=st.lists(_HOSTILE, max_size=20), partitions=st.integers(1, 16))
+def test_the_batch_routing_agrees_with_the_reference_on_any_bytes(payloads: list[bytes],
+                                                                    partitions: int) -> None:
+    assert routes(payloads, partitions).tolist() == [route(p, partitions) for p in payloads]
+
+
+def test_each_partition_gets_its_payloads_in_their_order() -> None:
+    payloads = [json.dumps({"order_id": f"o{i}"}).encode() for i in range(50)] + [b"x", b""]
+    split = split_by_partition(payloads, 3)
+    assert sorted(payloads.index(p) for mine in split for p in mine) == list(range(len(payloads)))
+    for partition, mine in enumerate(split):
+        assert list(mine) == [p for p in payloads if route(p, 3) == partition]
