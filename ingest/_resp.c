@@ -43,15 +43,17 @@ static int line_at(const char *b, Py_ssize_t pos, Py_ssize_t end, Py_ssize_t *li
     return 1;
 }
 
-/* A decimal integer (an optional minus, 1-18 digits) spanning exactly [from, to). */
+/* A decimal integer (an optional minus, 1-19 digits, within int64) spanning exactly [from, to). */
 static int number_in(const char *b, Py_ssize_t from, Py_ssize_t to, long long *out) {
     int negative = 0;
     if (from < to && b[from] == '-') { negative = 1; from++; }
-    if (to - from < 1 || to - from > 18) return -1;
+    if (to - from < 1 || to - from > 19) return -1;
     long long value = 0;
     for (Py_ssize_t i = from; i < to; i++) {
         if (b[i] < '0' || b[i] > '9') return -1;
-        value = value * 10 + (b[i] - '0');
+        if (__builtin_mul_overflow(value, 10, &value)
+            || __builtin_add_overflow(value, b[i] - '0', &value))
+            return -1;
     }
     *out = negative ? -value : value;
     return 0;

@@ -166,8 +166,11 @@ class StreamReader:
     sees entries removed before it read them, or another stream under the same name."""
 
     def __init__(self, client: redis.Redis, stream: str, position: str | None, count: int,
-                 block_ms: int) -> None:
+                 block_ms: int, compiled: bool = True) -> None:
+        """`compiled`: replies read by the compiled reader when it is built (False: always
+        through redis-py's parser, as bench/drain.py's ceiling reads them)."""
         self.client, self.stream, self.count, self.block_ms = client, stream, count, block_ms
+        self.compiled = compiled
         self.position = position or "0-0"
         self.info: list | None = None
         self.marker: bytes | None = None
@@ -182,7 +185,7 @@ class StreamReader:
         pool = self.client.connection_pool
         connection = pool.get_connection()
         last = self.position
-        read = self._read_wire(Wire(connection)) if supports(connection) else \
+        read = self._read_wire(Wire(connection)) if self.compiled and supports(connection) else \
             self._read_parsed(connection)
         try:
             connection.send_packed_command(connection.pack_commands(self._commands(last)))

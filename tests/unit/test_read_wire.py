@@ -123,6 +123,10 @@ def test_values_come_as_redis_py_gives_them_and_errors_as_values() -> None:
     error, after = _resp.value(reply, end + 5, len(reply))
     assert isinstance(error, _resp.ReplyError) and str(error) == "ERR no such key"
     assert _resp.value(reply, after, len(reply)) == (None, len(reply))
+    extremes = resp([2**63 - 1, -(2**63 - 1)])
+    assert _resp.value(extremes, 0, len(extremes))[0] == [2**63 - 1, -(2**63 - 1)]
+    with pytest.raises(ValueError):
+        _resp.value(b":9223372036854775808\r\n", 0, 22)
 
 
 def test_nesting_past_the_limit_is_refused_not_recursed() -> None:
