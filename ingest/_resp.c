@@ -59,6 +59,23 @@ static int number_in(const char *b, Py_ssize_t from, Py_ssize_t to, long long *o
     return 0;
 }
 
+/* The header at *pos of type `type` (an optional minus, 1-18 digits, CRLF), its number in *n;
+ * the position after it. Read straight, byte by byte: the hot path of an XREAD reply. */
+static int header(const char *b, Py_ssize_t *pos, Py_ssize_t end, char type, long long *n) {
+    Py_ssize_t p = *pos;
+    if (p >= end || b[p] != type) return -1;
+    p++;
+    int negative = p < end && b[p] == '-';
+    p += negative;
+    Py_ssize_t from = p;
+    long long value = 0;
+    while (p < end && p - from < 18 && b[p] >= '0' && b[p] <= '9') value = value * 10 + (b[p++] - '0');
+    if (p == from || end - p < 2 || b[p] != '\r' || b[p + 1] != '\n') return -1;
+    *n = negative ? -value : value;
+    *pos = p + 2;
+    return 0;
+}
+
 /* ---- Scanner: where a reply ends, resumed as more bytes arrive ----------------------------- */
 
 typedef struct {
@@ -84,14 +101,21 @@ static int scanner_init(Scanner *s, PyObject *args, PyObject *kwds) {
 /* >= 0: the end of the complete reply; -1: not all there; -2: not RESP. */
 static Py_ssize_t scan(Scanner *s, const char *b, Py_ssize_t end) {
     while (s->depth > 0) {
-        Py_ssize_t line_end, next;
-        int found = line_at(b, s->pos, end, &line_end, &next);
-        if (found <= 0) return found == 0 ? -1 : -2;
+        Py_ssize_t line_end, next = s->pos;
+        if (s->pos >= end) return -1;
         char type = b[s->pos];
         long long n = 0;
         if (type == '$' || type == '*' || type == ':') {
-            if (number_in(b, s->pos + 1, line_end, &n) < 0) return -2;
-        } else if (type != '+' && type != '-') {
+            /* Most headers are short and whole: read straight; else the careful way. */
+            if (header(b, &next, end, type, &n) < 0) {
+                int found = line_at(b, s->pos, end, &line_end, &next);
+                if (found <= 0) return found == 0 ? -1 : -2;
+                if (number_in(b, s->pos + 1, line_end, &n) < 0) return -2;
+            }
+        } else if (type == '+' || type == '-') {
+            int found = line_at(b, s->pos, end, &line_end, &next);
+            if (found <= 0) return found == 0 ? -1 : -2;
+        } else {
             return -2;
         }
         if (type == '$' && n >= 0) {
@@ -245,15 +269,6 @@ typedef struct {
     char *payloads;
     uint8_t *has_data;
 } Walk;
-
-/* The header at *pos of type `type`, its number in *n; the position after it. */
-static int header(const char *b, Py_ssize_t *pos, Py_ssize_t end, char type, long long *n) {
-    Py_ssize_t line_end, next;
-    if (line_at(b, *pos, end, &line_end, &next) <= 0 || b[*pos] != type) return -1;
-    if (number_in(b, *pos + 1, line_end, n) < 0) return -1;
-    *pos = next;
-    return 0;
-}
 
 /* A bulk string at *pos: its bytes at *at, *length of them (-1: null). */
 static int bulk(const char *b, Py_ssize_t *pos, Py_ssize_t end, Py_ssize_t *at,
@@ -419,15 +434,14 @@ static int literal(Cursor *c, const char *text, size_t length) {
 
 /* A string of 1-limit printable ASCII bytes without a backslash (no escapes: its bytes are its
  * characters), then its closing quote. */
+static uint8_t plain[256]; /* the bytes a canonical string holds: printable ASCII but " and \ */
+
 static int text(Cursor *c, const uint8_t *base, int limit, int64_t *start, int32_t *length) {
     const uint8_t *from = c->at;
     const uint8_t *stop = c->end - from > limit + 1 ? from + limit + 1 : c->end;
     const uint8_t *p = from;
-    while (p < stop && *p != '"') {
-        if (*p < 0x20 || *p > 0x7e || *p == '\\') return 0;
-        p++;
-    }
-    if (p == stop || p == from) return 0;
+    while (p < stop && plain[*p]) p++;
+    if (p == stop || p == from || *p != '"') return 0;
     *start = from - base;
     *length = (int32_t)(p - from);
     c->at = p + 1;
@@ -630,6 +644,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_resp",
                                     module_methods};
 
 PyMODINIT_FUNC PyInit__resp(void) {
+    for (int byte = 0x20; byte <= 0x7e; byte++) plain[byte] = byte != '"' && byte != '\\';
     if (PyType_Ready(&ScannerType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;

@@ -219,7 +219,7 @@ def _reference(entries: Entries, rows: np.ndarray, future_margin_ms: int) -> tup
         pa.Table, list[tuple[int, str]]]:
     found, rejected = [], []
     for i in rows.tolist():
-        order, reason = judge_payload(entries.payload(i), id_key(entries.ids[i])[0],
+        order, reason = judge_payload(entries.payload(i), id_key(entries.entry_id(i))[0],
                                       future_margin_ms)
         if order is None:
             rejected.append((i, str(reason)))
