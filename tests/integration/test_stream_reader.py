@@ -14,8 +14,9 @@ from ingest.wire import COMPILED, supports
 STREAM = "gmv:orders"
 
 
-def read_all(client: redis.Redis, count: int) -> tuple[StreamReader, list[Entries]]:
-    reader = StreamReader(client, STREAM, None, count, 10)
+def read_all(client: redis.Redis, count: int, compiled: bool = True) -> tuple[
+        StreamReader, list[Entries]]:
+    reader = StreamReader(client, STREAM, None, count, 10, compiled=compiled)
     batches = []
     for entries in reader.batches():
         if not entries:
@@ -48,6 +49,9 @@ def test_the_reader_reads_what_redis_py_reads(redis_client: redis.Redis) -> None
     assert read.has_data.tolist() == expected.has_data.tolist()
     assert reader.marker == b"epoch-1"
     assert StreamInfo.from_reply(reader.info).length == len(fields)  # type: ignore[arg-type]
+    parsed_reader, parsed = read_all(redis_client, 7, compiled=False)  # redis-py's parser
+    assert Entries.joined(parsed).payloads == read.payloads
+    assert (parsed_reader.marker, parsed_reader.info) == (reader.marker, reader.info)
 
 
 def test_a_stream_that_does_not_exist_reads_as_empty_with_no_info(
