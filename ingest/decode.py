@@ -6,10 +6,12 @@ an optional `retry` counter) from the positions of its quotes, for the whole bat
 numpy. Once no byte is a control character, a backslash or non-ASCII, every quote delimits a
 string, so the text between two quotes is either fixed (a key, a separator), which must be the
 canonical text (compared eight bytes at a time), or a value, whose length and digits are checked
-column by column (digits eight at a time too). Every other entry goes to the contract's
+column by column (digits eight at a time too). Where the compiled reader-decoder is built
+(ingest/_resp.c), the same form is proved in C instead, in one pass over the payloads, its columns
+handed to Arrow as buffers; the numpy proof is its fallback. Every other entry goes to the contract's
 reference rules (`ingest.contract.judge_payload`), one by one, inside its guard: whatever the
 bytes, each entry gets a fate and a reason. Both paths agree by construction and by test
-(tests/unit/test_decode.py).
+(tests/unit/test_decode.py; the C and numpy proofs against each other: tests/unit/test_read_wire.py).
 """
 
 from __future__ import annotations
