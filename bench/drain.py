@@ -26,6 +26,7 @@ from ingest.parts import write_part
 from ingest.read import Entries, StreamReader
 from ingest.store import Commit, Store
 from ingest.windows import merchant_minutes, window_deltas
+from ingest.wire import COMPILED
 from rehearsal.run import simulate_to_stream
 from rehearsal.simulate import NightPlan
 
@@ -33,15 +34,20 @@ PLAN = NightPlan(seed=2, peak_ops=8000)  # ten minutes around midnight: ~2.1M ev
 BATCH = 20_000
 
 
-def read_ceiling(client, stream: str) -> tuple[float, list[Entries]]:  # noqa: ANN001
-    """XREAD of BATCH entries from the start to the end, raw replies; the batches, kept.
+def read_ceiling(client, stream: str, compiled: bool = False,  # noqa: ANN001
+                 decode: bool = False) -> tuple[float, list[Entries]]:
+    """XREAD of BATCH entries from the start to the end; the batches, kept. `compiled`: by the
+    compiled reader (buffers), else raw replies through redis-py (hiredis: Python objects per
+    entry, the ceiling); `decode`: each batch decoded too, as the worker does.
     (The collector is off, as in the worker: millions of kept entries would make it crawl.)"""
-    reader = StreamReader(client, stream, None, BATCH, 1)
+    reader = StreamReader(client, stream, None, BATCH, 1, compiled=compiled)
     batches, count = [], 0
     started = time.perf_counter()
     for entries in reader.batches():
         if not entries:
             break
+        if decode:
+            decode_batch(entries, 300_000)
         batches.append(entries)
         count += len(entries)
     return count / (time.perf_counter() - started), batches
@@ -108,9 +114,16 @@ def main() -> None:
         stages = dict(re.findall(r"(\w+):([\d.]+)", re.search(r"stages_s=(\S+)",
                                                               run.stderr)[1]))  # type: ignore[index]
         gc.disable()
-        read, batches = read_ceiling(client, settings.orders_stream)
+        ceiling_rate, _ = read_ceiling(client, settings.orders_stream)
         print(f"{'ceiling: XREAD of 20k, raw replies, in Python, nothing done':<66}"
-              f"{read:>12,.0f}/s", flush=True)
+              f"{ceiling_rate:>12,.0f}/s   (gmv ingest = {worker / ceiling_rate:.1%})",
+              flush=True)
+        read, batches = read_ceiling(client, settings.orders_stream, compiled=COMPILED)
+        both, _ = read_ceiling(client, settings.orders_stream, compiled=COMPILED, decode=True)
+        print(f"{'the compiled reader alone (XREAD of 20k into buffers)':<66}{read:>12,.0f}/s"
+              + ("" if COMPILED else "   (ingest._resp not built: redis-py)"))
+        print(f"{'the compiled reader-decoder alone (read + decode)':<66}{both:>12,.0f}/s",
+              flush=True)
         try:
             from bench.bytewax_peer import run as bytewax_run
         except ImportError:

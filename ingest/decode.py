@@ -6,10 +6,12 @@ an optional `retry` counter) from the positions of its quotes, for the whole bat
 numpy. Once no byte is a control character, a backslash or non-ASCII, every quote delimits a
 string, so the text between two quotes is either fixed (a key, a separator), which must be the
 canonical text (compared eight bytes at a time), or a value, whose length and digits are checked
-column by column (digits eight at a time too). Every other entry goes to the contract's
+column by column (digits eight at a time too). Where the compiled reader-decoder is built
+(ingest/_resp.c), the same form is proved in C instead, in one pass over the payloads, its columns
+handed to Arrow as buffers; the numpy proof is its fallback. Every other entry goes to the contract's
 reference rules (`ingest.contract.judge_payload`), one by one, inside its guard: whatever the
 bytes, each entry gets a fate and a reason. Both paths agree by construction and by test
-(tests/unit/test_decode.py).
+(tests/unit/test_decode.py; the C and numpy proofs against each other: tests/unit/test_read_wire.py).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from ingest.contract import (
 )
 from ingest.payloads import Payloads
 from ingest.read import Entries, id_key
+from ingest.wire import COMPILED, _resp
 
 DECODED = pa.schema([("index", pa.int64()), *ORDER_SCHEMA])
 # Strings are first views into the batch's own bytes, then copied out in one cast (pyarrow
@@ -142,26 +145,54 @@ def _tail(data: Payloads, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     return ok, quantity_end, payment_start, payment_end
 
 
-def decode_batch(entries: Entries, future_margin_ms: int) -> Decoded:
-    """Every entry's fate short of duplicates: valid orders (as a table) or rejected."""
+def decode_batch(entries: Entries, future_margin_ms: int, compiled: bool = COMPILED) -> Decoded:
+    """Every entry's fate short of duplicates: valid orders (as a table) or rejected.
+    `compiled`: the canonical form proved in C (ingest/_resp.c), else in numpy."""
     n = len(entries)
     if n == 0:
         return Decoded(DECODED.empty_table(), [])
+    table = _compiled(entries, future_margin_ms) if compiled else _numpy(entries,
+                                                                         future_margin_ms)
+    if table.num_rows == n:
+        return Decoded(table, [])
+    fast = np.zeros(n, bool)
+    fast[table["index"].to_numpy()] = True
+    slow_orders, rejected = _reference(entries, np.flatnonzero(~fast), future_margin_ms)
+    if slow_orders.num_rows:
+        table = pa.concat_tables([table, slow_orders]).sort_by("index")
+    return Decoded(table, rejected)
+
+
+def _numpy(entries: Entries, future_margin_ms: int) -> pa.Table:
+    """The canonical orders, proved in numpy over the quotes' positions."""
     data = entries.prepared()
     candidates = data.clean() & np.isin(data.quote_count, _TAILS) & entries.has_data
     candidates &= np.diff(data.offsets) <= PAYLOAD_MAX_BYTES
     rows = np.flatnonzero(candidates)
     ok, fields = _canonical(data, rows, entries.first_arrival_ms, future_margin_ms)
-    rows = rows[ok]
-    table = _table(data, rows, {name: values[ok] for name, values in fields.items()})
-    if len(rows) == n:
-        return Decoded(table, [])
-    fast = np.zeros(n, bool)
-    fast[rows] = True
-    slow_orders, rejected = _reference(entries, np.flatnonzero(~fast), future_margin_ms)
-    if slow_orders.num_rows:
-        table = pa.concat_tables([table, slow_orders]).sort_by("index")
-    return Decoded(table, rejected)
+    return _table(data, rows[ok], {name: values[ok] for name, values in fields.items()})
+
+
+def _compiled(entries: Entries, future_margin_ms: int) -> pa.Table:
+    """The canonical orders, proved in C in one pass over the payloads; those stamped too far
+    ahead of their own arrival are left to the reference judge (which says why)."""
+    index, ts, amount, quantity, *texts, paid = _resp.canonical(
+        entries.buffer, entries.offsets, entries.has_data)
+    rows = np.frombuffer(index, np.int64)
+    count = len(rows)
+    strings = [pa.Array.from_buffers(pa.string(), count, [
+        pa.py_buffer(paid) if k == len(_TEXTS) - 1 and paid else None,
+        pa.py_buffer(texts[2 * k]), pa.py_buffer(texts[2 * k + 1])]) for k in range(len(_TEXTS))]
+    columns = dict(zip(_TEXTS, strings, strict=True))
+    table = pa.table({
+        "index": rows, "order_id": columns["order_id"], "ts_ms": np.frombuffer(ts, np.int64),
+        "amount_cents": np.frombuffer(amount, np.int64),
+        **{name: columns[name] for name in ("device", "category", "region", "merchant_id",
+                                            "buyer_id", "item_id")},
+        "quantity": np.frombuffer(quantity, np.int64), "payment": columns["payment"],
+    }, schema=DECODED)
+    in_time = np.frombuffer(ts, np.int64) <= entries.arrivals_ms()[rows] + future_margin_ms
+    return table if in_time.all() else table.filter(pa.array(in_time))
 
 
 _TEXTS = ("order_id", "device", "category", "region", "merchant_id", "buyer_id", "item_id",
@@ -190,7 +221,7 @@ def _reference(entries: Entries, rows: np.ndarray, future_margin_ms: int) -> tup
         pa.Table, list[tuple[int, str]]]:
     found, rejected = [], []
     for i in rows.tolist():
-        order, reason = judge_payload(entries.payload(i), id_key(entries.ids[i])[0],
+        order, reason = judge_payload(entries.payload(i), id_key(entries.entry_id(i))[0],
                                       future_margin_ms)
         if order is None:
             rejected.append((i, str(reason)))

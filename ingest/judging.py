@@ -123,7 +123,7 @@ class Judge:
             accepted = with_fingerprints(orders, fp_hi, fp_lo).filter(pa.array(new))
         self.faults.reached("after_dedupe_table")
         self.pending.add(accepted, len(entries), len(decoded.rejected),
-                         orders.num_rows - accepted.num_rows, entries.ids[0].decode(),
+                         orders.num_rows - accepted.num_rows, entries.first_id,
                          entries.last_id,
                          time.monotonic() - started)
         self.read_position = entries.last_id
@@ -136,10 +136,10 @@ class Judge:
         pipe = self.client.pipeline(transaction=False)
         for index, reason in rejected:
             pipe.xadd(self.settings.dead_letter_stream, {
-                "data": entries.payloads[index] or b"", "reason": reason,
-                "source_id": entries.ids[index]})
+                "data": entries.payload(index) or b"", "reason": reason,
+                "source_id": entries.entry_id(index)})
             if reason.startswith("undecodable"):
-                self._log_undecodable(entries.ids[index], reason)
+                self._log_undecodable(entries.entry_id(index), reason)
         pipe.execute()
 
     def _log_undecodable(self, entry_id: bytes, reason: str) -> None:

@@ -18,12 +18,11 @@ class Payloads:
     """A batch's payloads as one byte buffer, readable eight bytes at any position, with the
     positions of its quotes."""
 
-    def __init__(self, payloads: list[bytes]) -> None:
-        lengths = np.fromiter(map(len, payloads), np.int64, len(payloads))
-        # Eight more bytes, so that eight can be read at the last position.
-        self.buf = np.frombuffer(b"".join([*payloads, b"\0" * 8]), np.uint8)
-        self.offsets = np.zeros(len(lengths) + 1, np.int64)
-        np.cumsum(lengths, out=self.offsets[1:])
+    def __init__(self, joined: bytes, offsets: np.ndarray) -> None:
+        """`joined`: the payloads one after the other, then eight bytes more (so that eight
+        can be read at the last position); payload i is joined[offsets[i]:offsets[i + 1]]."""
+        self.buf = np.frombuffer(joined, np.uint8)
+        self.offsets = offsets
         self.words = np.ndarray((len(self.buf) - 7,), dtype="<u8", buffer=self.buf, strides=(1,))
         self.quotes = np.flatnonzero(self.buf == _QUOTE)
         self.first_quote = np.searchsorted(self.quotes, self.offsets[:-1])
