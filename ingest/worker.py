@@ -56,6 +56,7 @@ from ingest.snapshot import now_ms
 from ingest.stages import Stages
 from ingest.store import Store, opened
 from ingest.windows import merchant_minutes, window_deltas
+from ingest.wire import COMPILED
 
 log = logging.getLogger("gmv.ingest")
 BLOCK_MS = 100  # well under the socket timeout; a fraction of the checkpoint interval
@@ -183,7 +184,8 @@ class Worker:
         """Until idle (`until_idle`) or asked to stop. Any error comes out as it is: the caller
         drops this worker whole and builds the next from the store (crash-only, see run_worker)."""
         log_event(log, "worker_started", stream=self.stream, store=self.store.path,
-                  position=self.committer.position, orders=self.state.orders)
+                  position=self.committer.position, orders=self.state.orders,
+                  reader="compiled" if COMPILED else "redis-py+numpy")
         gc.disable()  # the reader makes millions of short-lived objects; collected on a clock
         gc.freeze()
         self.publisher.snapshots.start()

@@ -207,3 +207,4 @@ def test_replies_split_across_receives_are_read_whole(initial_bytes: int,
     with pytest.raises(redis.ConnectionError):
         wire.value()
     ours.close()
+
