@@ -38,14 +38,6 @@ ROW_GROUP_ROWS = 100_000
 RETIRED_KEPT_S = 60.0
 
 
-def _yield_to_counting() -> None:
-    """This thread runs at the lowest CPU priority (Linux: a thread is a task of its own): on a
-    busy machine a compaction waits for the counting, not the other way round (at 100,000
-    orders/s on two cores, a compaction at full priority held the worker back for seconds)."""
-    with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-
-
 @dataclass
 class Compaction:
     retired: list[str]
@@ -154,7 +146,6 @@ class Compactor:
         return done
 
     def _run(self, inputs: list[FileEntry], what: str) -> None:
-        _yield_to_counting()
         started = time.monotonic()
         try:
             added = self._fresh(inputs) if what == "fresh" else self._merge(inputs)

@@ -4,8 +4,6 @@ two an hour, through the real files and the compactor's own thread."""
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from pathlib import Path
 
 import pyarrow as pa
@@ -131,15 +129,3 @@ def test_a_worker_starting_on_hours_merged_with_wrong_bounds_corrects_them(
     with caplog.at_level(logging.WARNING, logger="gmv.ingest"):  # once: right ones stay as are
         run_worker(redis_client, settings, until_idle=True)
     assert not any("file_bounds_corrected" in r.getMessage() for r in caplog.records)
-
-
-def test_a_compaction_runs_behind_the_counting(tmp_path: Path, order_factory) -> None:
-    """Its thread at the lowest CPU priority: at 100,000 orders/s on two cores, a compaction at
-    the worker's priority held the counting back ~1 s (bench/freshness.py)."""
-    niceness: list[int] = []
-    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    compactor = Compactor(tmp_path, lambda step: niceness.append(
-        os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
-    compact(compactor, parts(tmp_path, order_factory, 3))
-    assert niceness == [19]
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own  # the worker's
