@@ -3,6 +3,7 @@ to the dead-letter stream with a reason. Crashes are tests/integration/test_faul
 
 from __future__ import annotations
 
+import pyarrow as pa
 import redis
 
 from common.settings import Settings
@@ -18,6 +19,7 @@ def test_the_summary_reproduces_the_sample_nights_truth_to_the_cent(
     replay(SAMPLE, redis_client, settings, speed=None, retime=False)
     run_worker(redis_client, settings, until_idle=True)
     assert_matches_truth(read_summary(settings.data_dir))
+    assert pa.default_memory_pool().backend_name == "system"  # what the worker left in place
     assert_every_rejected_is_dead_lettered(redis_client, settings.dead_letter_stream,
                                            reference_rejected())
     reasons = {fields[b"reason"] for _, fields in redis_client.xrange(settings.dead_letter_stream)}
