@@ -3,7 +3,8 @@ the entries as ids and payloads side by side, in id order."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import redis
@@ -204,24 +205,26 @@ class StreamReader:
     @staticmethod
     def _read_wire(wire: Wire) -> Iterator[tuple[bytes | None, list | None, Entries]]:
         """Each round trip's replies off the socket: XREAD's as buffers (ingest/wire.py)."""
-        while True:
-            marker = wire.value()
-            try:
-                info = wire.value()
-            except redis.ResponseError:  # no such stream (yet, or any more)
-                info = None
-            yield marker, info, Entries.from_buffers(wire.xread())
+        return _round_trips(wire.value, lambda: Entries.from_buffers(wire.xread()))
 
     @staticmethod
     def _read_parsed(connection: redis.connection.AbstractConnection) -> Iterator[
             tuple[bytes | None, list | None, Entries]]:
         """Each round trip's replies through redis-py's parser (the compiled reader not built,
-        or a RESP3 connection)."""
-        while True:
-            marker = connection.read_response()
-            try:
-                info = connection.read_response()
-            except redis.ResponseError:  # no such stream (yet, or any more)
-                info = None
-            reply = connection.read_response()  # raw: no per-entry dicts from redis-py
-            yield marker, info, Entries.from_reply(reply[0][1] if reply else [])
+        or a RESP3 connection); XREAD's raw: no per-entry dicts from redis-py."""
+        def entries() -> Entries:
+            reply = connection.read_response()
+            return Entries.from_reply(reply[0][1] if reply else [])
+        return _round_trips(connection.read_response, entries)
+
+
+def _round_trips(value: Callable[[], Any], entries: Callable[[], Entries]) -> Iterator[
+        tuple[bytes | None, list | None, Entries]]:
+    """(epoch marker, XINFO STREAM, the XREAD's entries) of each round trip, read in order."""
+    while True:
+        marker = value()
+        try:
+            info = value()
+        except redis.ResponseError:  # no such stream (yet, or any more)
+            info = None
+        yield marker, info, entries()
