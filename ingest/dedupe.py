@@ -11,7 +11,8 @@ end). With the slot's position that verifies 72-79 bits of the fingerprint: a fa
 among 200 million orders is ~10^-6 likely, for 8 bytes a slot (~10 bytes a remembered order at
 80 % full). The keys themselves live in the history files; the worker keeps its tables as mapped
 files beside the store (ingest/generations.py) and rebuilds them from the history only when those
-cannot be trusted.
+cannot be trusted. A table keeps a checksum of its slots as they change (slot_checksum), so a start
+can tell slots changed on disk from the slots the store committed.
 """
 
 from __future__ import annotations
@@ -33,6 +34,26 @@ _SPARE = 8  # bits of the first half kept beyond the home: the table can double 
 _U = np.uint64
 _TAG = _U(0xFFFF_FFFF_FFF0_0000)  # the second half's 44 bits a slot keeps
 _C1, _C2 = _U(0x87C37B91114253D5), _U(0x4CF5AD432745937F)
+_MASK64 = (1 << 64) - 1
+_CHECKSUM_CHUNK = 1 << 20
+
+
+def slot_checksum(slots: np.ndarray, values: np.ndarray) -> int:
+    """Sum of value x (2 x slot + 1) mod 2^64 (an empty slot adds 0): any one byte changed in a
+    slot changes it (the weight is odd), and so does a value moved to another slot."""
+    weights = slots.astype(_U) * _U(2) + _U(1)
+    return int(np.sum(values.astype(_U, copy=False) * weights, dtype=_U))
+
+
+def table_checksum(table: np.ndarray) -> int:
+    """slot_checksum over every slot of `table`, a chunk at a time (no table-sized temporary)."""
+    weights = np.arange(min(len(table), _CHECKSUM_CHUNK), dtype=_U) * _U(2) + _U(1)
+    total = 0
+    for start in range(0, len(table), _CHECKSUM_CHUNK):
+        chunk = table[start:start + _CHECKSUM_CHUNK]
+        # sum of v x (2 (start + j) + 1) = sum of v x (2j + 1) + 2 start x sum of v
+        total += int(np.dot(chunk, weights[:len(chunk)])) + 2 * start * int(np.sum(chunk, dtype=_U))
+    return total & _MASK64
 
 
 def slots_log2_for(orders: int) -> int:
@@ -108,11 +129,14 @@ class SeenOrders:
     """The fingerprints of every accepted order within the horizon."""
 
     def __init__(self, expected_orders: int, table: np.ndarray | None = None,
-                 spare_bits: int = _SPARE, count: int = 0) -> None:
+                 spare_bits: int = _SPARE, count: int = 0, checksum: int = 0) -> None:
         """`table`: slots kept elsewhere (a mapped file, whose length is a power of two), that
-        hold `count` orders; None: slots of its own, sized for `expected_orders`."""
-        # Told the slots about to be filled, before they are (the undo journal's records).
-        self.before_fill: Callable[[np.ndarray], None] | None = None
+        hold `count` orders and sum to `checksum`; None: slots of its own, sized for
+        `expected_orders`."""
+        # Told the slots about to change and what that adds to the checksum, before they change
+        # (the undo journal's records): slots filled, or emptied again by a full run's undo.
+        self.before_fill: Callable[[np.ndarray, int], None] | None = None
+        self.checksum = checksum
         self.mapped = table is not None  # a file's slots: never moved to memory of its own
         if table is None:
             self._allocate(slots_log2_for(expected_orders), spare_bits=_SPARE)
@@ -124,6 +148,14 @@ class SeenOrders:
     def _allocate(self, slots_log2: int, spare_bits: int) -> None:
         self.slots_log2, self.spare_bits = slots_log2, spare_bits
         self.table = np.zeros(1 << slots_log2, _U)
+        self.checksum = 0
+
+    def _changed(self, slots: np.ndarray, values: np.ndarray, delta: int) -> None:
+        """`slots` set to `values`, which adds `delta` to the checksum (told first)."""
+        if self.before_fill is not None:
+            self.before_fill(slots, delta)
+        self.table[slots] = values
+        self.checksum = (self.checksum + delta) & _MASK64
 
     @property
     def nbytes(self) -> int:
@@ -179,7 +211,7 @@ class SeenOrders:
         pending = np.arange(len(h1))
         distance = np.zeros(len(h1), np.int64)
         mask = len(self.table) - 1
-        taken: list[np.ndarray] = []
+        taken: list[tuple[np.ndarray, int]] = []
         while len(pending):
             slot = (home[pending] + distance[pending]) & mask
             value = self.table[slot]
@@ -190,18 +222,19 @@ class SeenOrders:
             claim = np.flatnonzero(empty)
             _, first = np.unique(slot[claim], return_index=True)
             winners = claim[first]
-            if self.before_fill is not None and len(winners):
-                self.before_fill(slot[winners])
-            self.table[slot[winners]] = mine[winners]
-            taken.append(slot[winners])
+            if len(winners):
+                filled = slot[winners]
+                delta = slot_checksum(filled, mine[winners])
+                self._changed(filled, mine[winners], delta)
+                taken.append((filled, delta))
             new[pending[winners]] = True
             settled = value == mine
             settled[winners] = True
             moved = pending[~settled & ~empty]
             distance[moved] += 1
             if len(moved) and distance[moved].max() > _DISPLACEMENT:
-                for slots in taken:  # as it was: those slots were empty before this call
-                    self.table[slots] = 0
+                for slots, delta in taken:  # as it was: those slots were empty before this call
+                    self._changed(slots, _U(0), -delta & _MASK64)
                 return None
             pending = pending[~settled]
         return new

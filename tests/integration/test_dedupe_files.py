@@ -10,11 +10,14 @@ import shutil
 import signal
 import subprocess
 import time
+from pathlib import Path
 
+import numpy as np
+import pytest
 import redis
 
 from common.settings import Settings
-from ingest.generations import dedupe_dir
+from ingest.generations import HEADER_WORDS, dedupe_dir
 from ingest.history import read_summary
 from rehearsal.publish import StreamPublisher
 from tests.chaos.scenarios import CLI
@@ -69,11 +72,27 @@ def test_a_kill_after_the_table_took_a_batch_turns_none_of_it_into_duplicates(
     assert_matches_truth(read_summary(settings.data_dir))
 
 
-def test_deleted_table_files_are_rebuilt_from_the_history_and_said(
-        redis_client: redis.Redis, settings: Settings) -> None:
+def flip_a_filled_slot(folder: Path) -> None:
+    """One bit of one remembered fingerprint changed on disk, behind the worker's back."""
+    path = max(folder.glob("gen-*.table"))
+    slots = np.fromfile(path, np.uint64)[HEADER_WORDS:]
+    at = (HEADER_WORDS + int(np.flatnonzero(slots)[100])) * 8 + 5
+    with path.open("r+b") as file:
+        file.seek(at)
+        byte = file.read(1)[0]
+        file.seek(at)
+        file.write(bytes([byte ^ 0x01]))
+
+
+@pytest.mark.parametrize("damage", ["deleted", "a_flipped_slot"])
+def test_damaged_table_files_are_rebuilt_from_the_history_and_said(
+        redis_client: redis.Redis, settings: Settings, damage: str) -> None:
     StreamPublisher(redis_client, settings.orders_stream).publish(list(sample_payloads()))
     ingest(settings, SMALL)
-    shutil.rmtree(dedupe_dir(settings.data_dir))
+    if damage == "deleted":
+        shutil.rmtree(dedupe_dir(settings.data_dir))
+    else:
+        flip_a_filled_slot(dedupe_dir(settings.data_dir))
     duplicates = resent_half(redis_client, settings)
     said = ingest(settings, SMALL)
     assert said.count("event=dedupe_files_unusable") == 1

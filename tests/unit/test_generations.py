@@ -158,6 +158,39 @@ def test_files_that_cannot_be_proven_to_match_the_store_are_refused(
         open_generations(tmp_path, KEY, checkpoint)
 
 
+@pytest.mark.parametrize("where", ["nowhere", "filled", "empty"])
+@pytest.mark.parametrize("clean", [True, False])
+def test_a_slot_changed_on_disk_is_refused(tmp_path: Path, where: str, clean: bool) -> None:
+    """One byte of one slot, flipped behind the table's back (a bad sector, a stray write): a
+    filled slot that changed could make a new order a duplicate; an empty one that changed could
+    make one the store never took. The checksum refuses both, clean close or not; untouched
+    files are trusted, a crash between the commit and the headers included (the journal's
+    records count)."""
+    tables = new_tables(tmp_path)
+    tables.first_seen(*keys(20_000, 50))
+    tables.committed(1, 1_001)
+    tables.first_seen(*keys(20_000, 51))  # committed by the store (checkpoint 2) ...
+    if clean:
+        tables.committed(2, 1_002)
+    table = tables.live[0].seen.table
+    slot = int(np.flatnonzero(table)[7] if where == "filled" else np.flatnonzero(table == 0)[7])
+    tables.close(clean=clean)  # ... and, unclean, the headers still say 1
+    if where != "nowhere":
+        path = tmp_path / "gen-0.table"
+        with path.open("r+b") as file:
+            file.seek(4096 + slot * 8 + 3)
+            byte = file.read(1)[0]
+            file.seek(4096 + slot * 8 + 3)
+            file.write(bytes([byte ^ 0x10]))
+        with pytest.raises(Untrusted, match="changed on disk"):
+            open_generations(tmp_path, KEY, 2)
+        return
+    again = reopened(tmp_path, checkpoint=2)
+    assert again.count == 40_000
+    again.close(clean=False)  # a crash before its first commit: the start's headers hold
+    assert reopened(tmp_path, checkpoint=2).count == 40_000
+
+
 def test_a_rebuild_cut_short_leaves_nothing_trusted(tmp_path: Path) -> None:
     fresh_generation(tmp_path, 1 << 20, KEY, 5, 1_000)  # a crash before finish_rebuild
     with pytest.raises(Untrusted):
