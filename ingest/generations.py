@@ -20,9 +20,10 @@ that was not committed, nor forgets one that was:
   trusted either.
 - every header keeps the checksum of its slots at its checkpoint (dedupe.slot_checksum), and
   every journal record what its slots added to it: a start sums the slots (~0.3 s a GiB) and
-  refuses a file whose slots changed on disk (a flipped byte, a stray write) — a changed slot
-  could make a new order a "duplicate" (lost from GMV) or forget one the store took. Whatever is not trusted: every file deleted, the table rebuilt from the history
-  files (ingest/judging.py remembered), said in one line (`dedupe_files_unusable`).
+  refuses a file whose slots changed on disk (a flipped byte, a stray write): a changed slot
+  could make a new order a "duplicate" (lost from GMV) or forget one the store took.
+Whatever is not trusted: every file deleted, the table rebuilt from the history files
+(ingest/judging.py remembered), said in one line (`dedupe_files_unusable`).
 """
 
 from __future__ import annotations
@@ -252,8 +253,9 @@ def _opened_for_writing(live: list[Generation]) -> None:
 
 
 def _undo(path: Path, live: list[Generation], checkpoint: int) -> tuple[int, dict[int, int]]:
-    """The slots of checkpoints the store never committed emptied. Also what the committed records newer than each generation's header added to its checksum (a
-    crash between the store's commit and the headers')."""
+    """The slots of checkpoints the store never committed emptied. Also what the committed
+    records newer than each generation's header added to its checksum (a crash between the
+    store's commit and the headers')."""
     committed: dict[int, int] = {}
     if not path.exists():
         return 0, committed
