@@ -150,7 +150,7 @@ class SeenOrders:
         self.table = np.zeros(1 << slots_log2, _U)
         self.checksum = 0
 
-    def _changed(self, slots: np.ndarray, values: np.ndarray, delta: int) -> None:
+    def _changed(self, slots: np.ndarray, values: np.ndarray | np.uint64, delta: int) -> None:
         """`slots` set to `values`, which adds `delta` to the checksum (told first)."""
         if self.before_fill is not None:
             self.before_fill(slots, delta)
