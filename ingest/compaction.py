@@ -36,6 +36,11 @@ HOUR_FILES = 4  # merge an hour's files once it has this many (two, once the hou
 CLOSED_AFTER_MS = 15 * 60_000  # an hour this far behind the clock gets late orders only
 ROW_GROUP_ROWS = 100_000
 RETIRED_KEPT_S = 60.0
+# While the worker is behind, a compaction waits for it between two inputs, for at most as long
+# as it has worked plus this: on two cores it would otherwise take the core the worker, Redis
+# and the publishers share (freshness at 100k orders/s), yet a machine busy for good only slows
+# a compaction to half speed, never stops it.
+YIELD_GRACE_S = 1.0
 
 
 @dataclass
@@ -91,6 +96,9 @@ class Compactor:
         # result waits would compact the same files twice.
         self._busy = threading.Event()
         self._closing = threading.Event()
+        self._caught_up = threading.Event()  # cleared while the worker's reads come back full
+        self._caught_up.set()
+        self._run_started = self._yielded_s = 0.0
         self._thread: threading.Thread | None = None
         self._retired: list[tuple[float, list[str]]] = []
 
@@ -109,10 +117,18 @@ class Compactor:
                                         daemon=True)
         self._thread.start()
 
+    def worker_read(self, full: bool) -> None:
+        """The worker's last read came back full (more were waiting: it is behind) or not."""
+        if full:
+            self._caught_up.clear()
+        else:
+            self._caught_up.set()
+
     def close(self) -> None:
         """The worker is stopping: a running compaction is abandoned (its file, which no commit
         names, is deleted) and its thread joined, so that no Arrow work outlives the process."""
         self._closing.set()
+        self._caught_up.set()
         if self._thread is not None:
             self._thread.join()
 
@@ -135,6 +151,8 @@ class Compactor:
     def take(self, wait_s: float = 0.0) -> Compaction | None:
         """A finished compaction, to commit now (waiting for a running one up to `wait_s`);
         the next may then start. Raises the FileProblem that stopped one."""
+        if wait_s:
+            self._caught_up.set()  # the worker waits for the compaction, not the other way
         try:
             done = self._result.get(timeout=wait_s) if wait_s and self._busy.is_set() \
                 else self._result.get_nowait()
@@ -146,7 +164,8 @@ class Compactor:
         return done
 
     def _run(self, inputs: list[FileEntry], what: str) -> None:
-        started = time.monotonic()
+        started = self._run_started = time.monotonic()
+        self._yielded_s = 0.0
         try:
             added = self._fresh(inputs) if what == "fresh" else self._merge(inputs)
         except _Abandoned:
@@ -163,7 +182,8 @@ class Compactor:
             return
         self.reached("after_compaction_write")
         log_event(log, "compacted", what=what, files_in=len(inputs), files_out=len(added),
-                  rows=sum(f.rows for f in added), seconds=time.monotonic() - started)
+                  rows=sum(f.rows for f in added), seconds=time.monotonic() - started,
+                  yielded_s=self._yielded_s)
         self._result.put(Compaction([f.name for f in inputs], added))
 
     def _fresh(self, parts: list[FileEntry]) -> list[FileEntry]:
@@ -171,7 +191,7 @@ class Compactor:
         writers: dict[int, _HourWriter] = {}
         try:
             for entry in parts:
-                self._check_closing()
+                self._between_inputs()
                 with readable(self.folder / entry.name):
                     table = orders_dataset([str(self.folder / entry.name)]).to_table()
                 hours = pc.divide(table["ts_ms"], HOUR_MS)
@@ -199,7 +219,7 @@ class Compactor:
                 with readable(path):
                     source = pq.ParquetFile(path)
                 for group in range(source.num_row_groups):
-                    self._check_closing()
+                    self._between_inputs()
                     with readable(path):
                         rows = source.read_row_group(group)
                     writer.write(rows)
@@ -208,7 +228,15 @@ class Compactor:
             writer.abandon()
             raise
 
-    def _check_closing(self) -> None:
+    def _between_inputs(self) -> None:
+        """Abandoned if the worker stops; else, while it is behind, its turn (within the
+        budget of YIELD_GRACE_S)."""
+        if not self._caught_up.is_set():
+            waited = time.monotonic()
+            budget = waited - self._run_started - 2 * self._yielded_s + YIELD_GRACE_S
+            if budget > 0:
+                self._caught_up.wait(budget)
+            self._yielded_s += time.monotonic() - waited
         if self._closing.is_set():
             raise _Abandoned
 

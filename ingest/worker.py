@@ -219,8 +219,9 @@ class Worker:
                 return False  # read again, from the position the stream has now
             if gap is not None:
                 self._gap_found(gap)
-            self.publisher.rate.backlog(len(entries) >= self.settings.ingest_batch_size,
-                                        len(entries))
+            full = len(entries) >= self.settings.ingest_batch_size
+            self.publisher.rate.backlog(full, len(entries))
+            self.committer.compactor.worker_read(full)
             if entries:
                 judge.queue(entries)
                 self.faults.reached("redis_away_after_read")

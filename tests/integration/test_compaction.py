@@ -4,6 +4,8 @@ two an hour, through the real files and the compactor's own thread."""
 from __future__ import annotations
 
 import logging
+import re
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -12,7 +14,7 @@ import redis
 
 from common.settings import Settings
 from ingest.checkpoint import with_fingerprints
-from ingest.compaction import HOUR_FILES, HOUR_MS, Compaction, Compactor
+from ingest.compaction import HOUR_FILES, HOUR_MS, YIELD_GRACE_S, Compaction, Compactor
 from ingest.contract import ORDER_SCHEMA
 from ingest.dedupe import fingerprints
 from ingest.history import orders_dataset, orders_dir, read_manifest
@@ -57,6 +59,36 @@ def test_fresh_parts_become_one_file_an_hour_with_every_order(tmp_path: Path,
         hours = pc.unique(pc.divide(orders_dataset([str(orders_dir(tmp_path) / entry.name)])
                                     .to_table()["ts_ms"], HOUR_MS))
         assert len(hours) == 1
+
+
+def compacted_line(caplog) -> dict[str, float]:  # noqa: ANN001
+    (line,) = [r.getMessage() for r in caplog.records if "event=compacted" in r.getMessage()]
+    caplog.clear()
+    return {k: float(v) for k, v in re.findall(r"(seconds|yielded_s)=([0-9.]+)", line)}
+
+
+def test_a_compaction_gives_way_to_a_worker_behind_yet_always_finishes(
+        tmp_path: Path, order_factory, caplog) -> None:  # noqa: ANN001
+    """On two cores a compaction takes the core the worker, Redis and the publishers share: it
+    waits between two inputs while the worker's reads come back full, but a worker behind for
+    good only halves its speed."""
+    caplog.set_level(logging.INFO, logger="gmv.compaction")
+    compactor = Compactor(tmp_path, lambda step: None)
+    for behind, first in ((True, 1), (False, 41)):
+        files = parts(tmp_path, order_factory, 40, start=first)
+        compactor.worker_read(full=behind)  # and so it stays
+        compactor.offer(files, MIDNIGHT_MS + 10 * HOUR_MS, 1e9, {f.name: 0.0 for f in files})
+        done = None
+        while done is None:  # the worker reading on: it never waits for the compaction
+            done = compactor.take()
+            time.sleep(0.01)
+        assert sorted(done.retired) == sorted(f.name for f in files)
+        said = compacted_line(caplog)
+        if behind:
+            worked = said["seconds"] - said["yielded_s"]
+            assert YIELD_GRACE_S * 0.9 <= said["yielded_s"] <= worked + YIELD_GRACE_S + 0.5
+        else:
+            assert said["yielded_s"] == 0
 
 
 def test_an_hours_files_are_merged_and_the_replaced_ones_deleted_later(tmp_path: Path,
