@@ -624,6 +624,67 @@ done:
     return result;
 }
 
+/* ---- Routing (ingest/partitions.py) --------------------------------------------------------- */
+
+static uint32_t crc_table[256];
+
+static uint32_t crc32_of(const unsigned char *bytes, Py_ssize_t n) {
+    uint32_t crc = 0xFFFFFFFFu;
+    for (Py_ssize_t k = 0; k < n; k++) crc = crc_table[(crc ^ bytes[k]) & 0xFF] ^ (crc >> 8);
+    return crc ^ 0xFFFFFFFFu;
+}
+
+/* The partition of one payload as partitions.route says it when its id is plain: the name
+   `"order_id"` found exactly once (overlapping occurrences counted), then `:"`, then the id up to
+   a quote with no backslash before it; crc32 of the id mod `partitions`. Else -1: `route` says. */
+static int64_t route_plain(const unsigned char *p, Py_ssize_t n, int64_t partitions) {
+    static const char name[] = "\"order_id\"";
+    const Py_ssize_t width = 10;
+    Py_ssize_t found = -1;
+    for (Py_ssize_t at = 0; at + width <= n; at++) {
+        const unsigned char *hit = memchr(p + at, '"', (size_t)(n - width - at + 1));
+        if (hit == NULL) break;
+        at = hit - p;
+        if (memcmp(hit, name, (size_t)width) == 0) {
+            if (found >= 0) return -1;
+            found = at;
+        }
+    }
+    if (found < 0 || found + width + 2 > n || p[found + width] != ':' || p[found + width + 1] != '"')
+        return -1;
+    Py_ssize_t start = found + width + 2, end = start;
+    while (end < n && p[end] != '"' && p[end] != '\\') end++;
+    if (end >= n || p[end] != '"') return -1;
+    return (int64_t)(crc32_of(p + start, end - start) % (uint64_t)partitions);
+}
+
+static PyObject *py_routes(PyObject *self, PyObject *args) {
+    PyObject *payloads;
+    long long partitions;
+    if (!PyArg_ParseTuple(args, "OL", &payloads, &partitions)) return NULL;
+    if (partitions < 1) {
+        PyErr_SetString(PyExc_ValueError, "partitions must be at least 1");
+        return NULL;
+    }
+    PyObject *items = PySequence_Fast(payloads, "payloads must be a sequence");
+    if (items == NULL) return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(items);
+    PyObject *result = PyBytes_FromStringAndSize(NULL, count * (Py_ssize_t)sizeof(int64_t));
+    if (result != NULL) {
+        int64_t *where = (int64_t *)PyBytes_AS_STRING(result);
+        PyObject **each = PySequence_Fast_ITEMS(items);
+        for (Py_ssize_t j = 0; j < count; j++) {
+            PyObject *payload = each[j];
+            where[j] = PyBytes_Check(payload)
+                ? route_plain((const unsigned char *)PyBytes_AS_STRING(payload),
+                              PyBytes_GET_SIZE(payload), partitions)
+                : -1;
+        }
+    }
+    Py_DECREF(items);
+    return result;
+}
+
 /* ---- The module ------------------------------------------------------------------------------ */
 
 static PyMethodDef module_methods[] = {
@@ -637,6 +698,9 @@ static PyMethodDef module_methods[] = {
      "canonical(payloads, offsets, has_data) -> the rows in the canonical form and their columns: "
      "(index, ts_ms, amount_cents, quantity, each text's int32 offsets and bytes, payment's "
      "validity bitmap, empty when every order has one)."},
+    {"routes", py_routes, METH_VARARGS,
+     "routes(payloads, partitions) -> each payload's partition as int64s (bytes): crc32 of its "
+     "plain order_id mod partitions, or -1 where partitions.route must say."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_resp",
@@ -645,6 +709,11 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_resp",
 
 PyMODINIT_FUNC PyInit__resp(void) {
     for (int byte = 0x20; byte <= 0x7e; byte++) plain[byte] = byte != '"' && byte != '\\';
+    for (uint32_t byte = 0; byte < 256; byte++) {
+        uint32_t crc = byte;
+        for (int k = 0; k < 8; k++) crc = crc & 1 ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
+        crc_table[byte] = crc;  /* zlib's reflected polynomial */
+    }
     if (PyType_Ready(&ScannerType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;

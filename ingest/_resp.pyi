@@ -29,3 +29,7 @@ def xread(buffer: Buffer, start: int, end: int) -> tuple[
 def canonical(payloads: Buffer, offsets: Buffer, has_data: Buffer) -> tuple[bytes, ...]:
     """(index, ts_ms, amount_cents, quantity, then offsets and bytes of each of the eight texts,
     then payment's validity bitmap: empty when every order has one)."""
+
+def routes(payloads: object, partitions: int) -> bytes:
+    """Each payload's partition as int64s: crc32 of its plain order_id mod partitions, or -1
+    where partitions.route must say."""

@@ -6,11 +6,19 @@ from __future__ import annotations
 import json
 import zlib
 
+import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.partitions import parse_owned, partition_of, route, routes, split_by_partition
+from ingest.partitions import (
+    parse_owned,
+    partition_of,
+    route,
+    routes,
+    routes_in_numpy,
+    split_by_partition,
+)
 
 
 @given(order_id=st.text(min_size=1, max_size=40).filter(
@@ -62,10 +70,26 @@ _HOSTILE = st.one_of(
                                                                                 "surrogatepass")))
 
 
+@settings(deadline=None)  # a loaded machine's pause is no finding
 @given(payloads=st.lists(_HOSTILE, max_size=20), partitions=st.integers(1, 16))
 def test_the_batch_routing_agrees_with_the_reference_on_any_bytes(payloads: list[bytes],
                                                                     partitions: int) -> None:
-    assert routes(payloads, partitions).tolist() == [route(p, partitions) for p in payloads]
+    expected = [route(p, partitions) for p in payloads]
+    assert routes(payloads, partitions).tolist() == expected  # compiled, where built
+    assert routes_in_numpy(payloads, partitions).tolist() == expected  # without it
+
+
+@settings(deadline=None)  # a loaded machine's pause is no finding
+@given(payloads=st.lists(_HOSTILE, max_size=20), partitions=st.integers(1, 16))
+def test_the_compiled_routing_is_the_references_or_defers_to_it(payloads: list[bytes],
+                                                                partitions: int) -> None:
+    compiled = pytest.importorskip("ingest._resp")
+    said = np.frombuffer(compiled.routes(payloads, partitions), np.int64).tolist()
+    for payload, partition in zip(payloads, said, strict=True):
+        assert partition == -1 or partition == route(payload, partitions)
+    plain = [json.dumps({"order_id": f"o-{i}", "ts": 1}, separators=(",", ":")).encode()
+             for i in range(len(payloads))]
+    assert -1 not in np.frombuffer(compiled.routes(plain, partitions), np.int64).tolist()
 
 
 def test_each_partition_gets_its_payloads_in_their_order() -> None:
