@@ -198,3 +198,29 @@ def test_a_sibling_stores_dedupe_folder_copied_in_is_not_trusted(
     assert done.returncode == 0, done.stderr[-3000:]
     totals = read_summary(b.data_dir)
     assert (totals["orders"], totals["duplicates"]) == (600, 0), done.stderr[-2500:]
+
+
+@pytest.mark.parametrize("damage", ["deleted", "torn_mid_record", "garbage_appended",
+                                    "garbage_first_word", "records_doubled"])
+def test_a_kill_after_the_table_took_a_batch_then_a_damaged_journal_stays_exact(
+        redis_client: redis.Redis, settings: Settings, damage: str) -> None:
+    """Killed between the table taking batches and their commit (the journal holds records of
+    an uncommitted checkpoint), then the journal damaged: the next start is exact."""
+    from tests.integration.test_dedupe_files import ingest
+    StreamPublisher(redis_client, settings.orders_stream).publish(list(sample_payloads()))
+    ingest(settings, SMALL, fault="after_dedupe_table:3")
+    journal = dedupe_dir(settings.data_dir) / "journal"
+    raw = journal.read_bytes()
+    assert len(raw) > 64
+    if damage == "deleted":
+        journal.unlink()
+    elif damage == "torn_mid_record":
+        journal.write_bytes(raw[: len(raw) // 2 + 3])
+    elif damage == "garbage_appended":
+        journal.write_bytes(raw + os.urandom(4096))
+    elif damage == "garbage_first_word":
+        journal.write_bytes(b"\xff" * 8 + raw[8:])
+    else:
+        journal.write_bytes(raw + raw)
+    said = assert_exact_after_resend(redis_client, settings)
+    print(said[-400:])
