@@ -39,7 +39,8 @@ RETIRED_KEPT_S = 60.0
 # While the worker is behind, a compaction waits for it between two inputs, for at most as long
 # as it has worked plus this: on two cores it would otherwise take the core the worker, Redis
 # and the publishers share (freshness at 100k orders/s), yet a machine busy for good only slows
-# a compaction to half speed, never stops it.
+# a compaction to half speed, never stops it. A compaction with twice its usual inputs or more
+# (it fell behind: a long backlog drained flat out) does not wait at all: the files stay tens.
 YIELD_GRACE_S = 1.0
 
 
@@ -99,6 +100,7 @@ class Compactor:
         self._caught_up = threading.Event()  # cleared while the worker's reads come back full
         self._caught_up.set()
         self._run_started = self._yielded_s = 0.0
+        self._may_yield = True
         self._thread: threading.Thread | None = None
         self._retired: list[tuple[float, list[str]]] = []
 
@@ -166,6 +168,8 @@ class Compactor:
     def _run(self, inputs: list[FileEntry], what: str) -> None:
         started = self._run_started = time.monotonic()
         self._yielded_s = 0.0
+        usual = FRESH_PARTS if what == "fresh" else HOUR_FILES
+        self._may_yield = len(inputs) < 2 * usual
         try:
             added = self._fresh(inputs) if what == "fresh" else self._merge(inputs)
         except _Abandoned:
@@ -231,7 +235,7 @@ class Compactor:
     def _between_inputs(self) -> None:
         """Abandoned if the worker stops; else, while it is behind, its turn (within the
         budget of YIELD_GRACE_S)."""
-        if not self._caught_up.is_set():
+        if self._may_yield and not self._caught_up.is_set():
             waited = time.monotonic()
             budget = waited - self._run_started - 2 * self._yielded_s + YIELD_GRACE_S
             if budget > 0:
