@@ -5,10 +5,13 @@ a restart continues from it instead of reading every order of the day again.
 It is believed only where it still describes the partitions: each partition's store went no
 further back than it, nothing it had not taken is compacted yet (those orders are still fresh
 parts of their own), and the rows of the files it had taken are the orders it counted of that
-partition. Anything else, and the combiner reads everything, as it always did."""
+partition. Its text is sealed by a digest (a changed total or a torn write is refused, not
+published as the night's), and every number in it is checked to be one. Anything else, and the
+combiner reads everything, as it always did."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections import defaultdict
@@ -22,7 +25,7 @@ from ingest.live_state import LiveState
 from ingest.store import FileEntry
 
 log = logging.getLogger("gmv.combine")
-VERSION = 2
+VERSION = 3  # 3: sealed
 
 
 def checkpoint_path(data_dir: Path) -> Path:
@@ -59,15 +62,41 @@ class CombinedCheckpoint:
     merchants: dict[str, list[int]]
 
 
+def _digest(body: str) -> str:
+    return hashlib.blake2b(body.encode(), digest_size=16).hexdigest()
+
+
 def document(checkpoint: CombinedCheckpoint) -> str:
-    """The checkpoint as JSON text: encoded under the state's lock (the C encoder, no Python
-    loop over the day's seconds), written outside it."""
-    return json.dumps({
+    """The checkpoint as JSON text, its digest first: encoded under the state's lock (the C
+    encoder, no Python loop over the day's seconds), written outside it."""
+    body = json.dumps({
         "version": VERSION, "horizon_s": checkpoint.horizon_s,
         "partitions": [{**asdict(m), "files": [asdict(f) for f in m.files]}
                        for m in checkpoint.marks],
         "state": _state_json(checkpoint.state), "merchants": checkpoint.merchants},
         separators=(",", ":"))
+    return f'{{"digest":"{_digest(body)}",{body[1:]}'
+
+
+def _unsealed(text: str) -> dict[str, Any]:
+    """The document's content once its digest matches it (the same encoder made both)."""
+    saved = json.loads(text)
+    digest = saved.pop("digest", None)
+    if digest != _digest(json.dumps(saved, separators=(",", ":"))):
+        raise ValueError("its digest does not match its content (changed or torn)")
+    return saved
+
+
+def _numbers(marks: list[PartitionMark], state: LiveState) -> None:
+    """Every count an int (JSON could say anything): TypeError else."""
+    counts = [v for m in marks for v in (m.applied, m.rejected, m.duplicates, m.orders)]
+    counts += [state.gmv_cents, state.orders, state.rejected, state.duplicates, state.peak_ops]
+    optional = [v for m in marks for v in (m.latest_s, m.clock_s)]
+    if not all(type(v) is int for v in counts) or \
+            not all(v is None or type(v) is int for v in optional):
+        raise TypeError("a count that is not a whole number")
+    if sum(m.orders for m in marks) != state.orders:
+        raise ValueError("the partitions' orders do not add up to the night's")
 
 
 def save(data_dir: Path, text: str) -> None:
@@ -83,19 +112,21 @@ def load(data_dir: Path, partitions: int, horizon_s: int) -> CombinedCheckpoint 
     or it cannot be read (the combiner then reads everything)."""
     path = checkpoint_path(data_dir)
     try:
-        saved = json.loads(path.read_text())
+        saved = _unsealed(path.read_text())
         if saved["version"] != VERSION or saved["horizon_s"] != horizon_s or \
                 len(saved["partitions"]) != partitions:
             return None
         marks = [PartitionMark(**{**m, "files": [FileEntry(**f) for f in m["files"]]})
                  for m in saved["partitions"]]
-        return CombinedCheckpoint(horizon_s, marks, _state_of(saved["state"], horizon_s),
+        state = _state_of(saved["state"], horizon_s)
+        _numbers(marks, state)
+        return CombinedCheckpoint(horizon_s, marks, state,
                                   {k: list(v) for k, v in saved["merchants"].items()})
     except FileNotFoundError:
         return None
     except (ValueError, KeyError, TypeError, AttributeError) as err:
-        log.warning("combiner checkpoint %s unreadable (%s): reading every partition", path,
-                    type(err).__name__)
+        log.warning("combiner checkpoint %s unreadable (%s: %s): reading every partition", path,
+                    type(err).__name__, str(err)[:120])
         return None
 
 

@@ -36,12 +36,14 @@ HOUR_FILES = 4  # merge an hour's files once it has this many (two, once the hou
 CLOSED_AFTER_MS = 15 * 60_000  # an hour this far behind the clock gets late orders only
 ROW_GROUP_ROWS = 100_000
 RETIRED_KEPT_S = 60.0
-# While the worker is behind, a compaction waits for it between two inputs, for at most as long
-# as it has worked plus this: on two cores it would otherwise take the core the worker, Redis
-# and the publishers share (freshness at 100k orders/s), yet a machine busy for good only slows
-# a compaction to half speed, never stops it. A compaction with twice its usual inputs or more
-# (it fell behind: a long backlog drained flat out) does not wait at all: the files stay tens.
+# While a live worker falls behind, a compaction waits for it between two inputs, for at most as
+# long as it has worked plus YIELD_GRACE_S: on two cores it would otherwise take the core the
+# worker, Redis and the publishers share (freshness at 100k orders/s). Live: the worker caught
+# up (a read came back short) within LIVE_WINDOW_S; a backlog drained flat out (after an outage,
+# a replay) is not waited for, nor is a compaction with twice its usual inputs or more (it fell
+# behind): the files stay tens, and a crash during a compaction lands where it always did.
 YIELD_GRACE_S = 1.0
+LIVE_WINDOW_S = 3.0
 
 
 @dataclass
@@ -98,7 +100,7 @@ class Compactor:
         self._busy = threading.Event()
         self._closing = threading.Event()
         self._caught_up = threading.Event()  # cleared while the worker's reads come back full
-        self._caught_up.set()
+        self._caught_up_at = float("-inf")  # when a read last came back short (monotonic)
         self._run_started = self._yielded_s = 0.0
         self._may_yield = True
         self._thread: threading.Thread | None = None
@@ -124,6 +126,7 @@ class Compactor:
         if full:
             self._caught_up.clear()
         else:
+            self._caught_up_at = time.monotonic()
             self._caught_up.set()
 
     def close(self) -> None:
@@ -233,11 +236,12 @@ class Compactor:
             raise
 
     def _between_inputs(self) -> None:
-        """Abandoned if the worker stops; else, while it is behind, its turn (within the
-        budget of YIELD_GRACE_S)."""
+        """Abandoned if the worker stops; else, while a live worker is behind, its turn (within
+        the budget of YIELD_GRACE_S and the live window)."""
         if self._may_yield and not self._caught_up.is_set():
             waited = time.monotonic()
-            budget = waited - self._run_started - 2 * self._yielded_s + YIELD_GRACE_S
+            budget = min(waited - self._run_started - 2 * self._yielded_s + YIELD_GRACE_S,
+                         self._caught_up_at + LIVE_WINDOW_S - waited)
             if budget > 0:
                 self._caught_up.wait(budget)
             self._yielded_s += time.monotonic() - waited

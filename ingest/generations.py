@@ -18,6 +18,9 @@ that was not committed, nor forgets one that was:
 - every header names the store's key, the generations live (oldest, newest) and its checkpoint;
   a file missing, torn, foreign, of another key or a checkpoint the store does not have is not
   trusted either.
+- every header is sealed by a digest of its words (a changed word: not trusted) and names the
+  position of the store's checkpoint it was written at (another store's folder, even one cloned
+  from the same empty store, is not trusted).
 - every header keeps the checksum of its slots at its checkpoint (dedupe.slot_checksum), and
   every journal record what its slots added to it: a start sums the slots (~0.3 s a GiB) and
   refuses a file whose slots changed on disk (a flipped byte, a stray write): a changed slot
@@ -41,14 +44,15 @@ import numpy as np
 
 from common.logs import log_line
 from ingest.dedupe import MIN_SLOTS_LOG2, SeenOrders, slots_log2_for, table_checksum
+from ingest.integrity import about
 
 log = logging.getLogger("gmv.dedupe")
 HEADER_WORDS = 512  # 4 KiB
-MAGIC, VERSION = 0x50554445_44564D47, 2  # "GMVDEDUP"; 2: slot checksums
+MAGIC, VERSION = 0x50554445_44564D47, 3  # "GMVDEDUP"; 2: slot checksums; 3: sealed headers
 MIN_GENERATION_ORDERS = 1 << 20  # far more than a checkpoint's orders
 # The header's words.
 (_MAGIC, _VERSION, _KEY, _GENERATION, _SPARE, _COUNT, _CHECKPOINT, _FIRST_ARRIVAL,
- _LAST_ARRIVAL, _OLDEST, _NEWEST, _BOOT, _CLEAN, _CHECKSUM) = range(14)
+ _LAST_ARRIVAL, _OLDEST, _NEWEST, _BOOT, _CLEAN, _CHECKSUM, _POSITION, _SEAL) = range(16)
 # A journal record: mark, checkpoint, generation, what it adds to the checksum, n, n slots.
 _RECORD = 0x4A524E4C_32
 _U = np.uint64
@@ -65,6 +69,19 @@ def dedupe_dir(data_dir: Path) -> Path:
 def key_digest(key: tuple[int, int]) -> int:
     raw = key[0].to_bytes(8, "little") + key[1].to_bytes(8, "little")
     return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "little")
+
+
+def position_digest(position: str | None) -> int:
+    """The store's committed position, as a header names it (0: none yet)."""
+    if position is None:
+        return 0
+    return int.from_bytes(hashlib.blake2b(position.encode(), digest_size=8).digest(),
+                          "little") | 1
+
+
+def _seal(header: np.ndarray) -> int:
+    return int.from_bytes(hashlib.blake2b(header[:_SEAL].tobytes(), digest_size=8).digest(),
+                          "little")
 
 
 def boot_digest() -> int:
@@ -93,6 +110,9 @@ class Generation:
         if int(self.header[_MAGIC]) != MAGIC or int(self.header[_VERSION]) != VERSION:
             self.close()
             raise Untrusted(f"{path.name}: not a dedupe table")
+        if int(self.header[_SEAL]) != _seal(self.header) or int(self.header[_SPARE]) > 8:
+            self.close()
+            raise Untrusted(f"{path.name}: its header changed on disk")
         self.number = int(self.header[_GENERATION])
         self.seen = SeenOrders(0, slots, int(self.header[_SPARE]), int(self.header[_COUNT]),
                                int(self.header[_CHECKSUM]))
@@ -103,6 +123,7 @@ class Generation:
     def set(self, **words: int) -> None:
         for name, value in words.items():
             self.header[_WORDS[name]] = _U(value)
+        self.header[_SEAL] = _U(_seal(self.header))
 
     def sync_header(self) -> None:
         self.map.flush(0, HEADER_WORDS * 8)
@@ -120,24 +141,31 @@ class Generation:
 
 _WORDS = {"key": _KEY, "count": _COUNT, "checkpoint": _CHECKPOINT,
           "first_arrival": _FIRST_ARRIVAL, "last_arrival": _LAST_ARRIVAL, "oldest": _OLDEST,
-          "newest": _NEWEST, "boot": _BOOT, "clean": _CLEAN, "checksum": _CHECKSUM}
+          "newest": _NEWEST, "boot": _BOOT, "clean": _CLEAN, "checksum": _CHECKSUM,
+          "position": _POSITION}
 
 
 def create_generation(folder: Path, number: int, orders: int, key: int, checkpoint: int,
-                      arrival_s: int, oldest: int, temporary: bool = False) -> Generation:
-    """A new empty generation's file (sparse: pages cost memory once filled), whole before its
-    name appears."""
+                      arrival_s: int, oldest: int, position: int = 0,
+                      temporary: bool = False) -> Generation:
+    """A new empty generation's file, whole before its name appears. Its disk space is taken now
+    (a full disk is said here, as any file's; a sparse file's pages filled later on a full disk
+    killed the worker with SIGBUS, without a word); its pages cost memory once filled."""
     slots_log2 = slots_log2_for(orders)
     final = folder / f"gen-{number}.table"
     path = final.with_suffix(".tmp")
-    with path.open("wb") as file:
-        file.truncate(HEADER_WORDS * 8 + (8 << slots_log2))
+    with about(path), path.open("wb") as file:
+        size = HEADER_WORDS * 8 + (8 << slots_log2)
+        file.truncate(size)
+        os.posix_fallocate(file.fileno(), 0, size)
         header = np.zeros(HEADER_WORDS, _U)
         for index, value in ((_MAGIC, MAGIC), (_VERSION, VERSION), (_KEY, key),
                              (_GENERATION, number), (_SPARE, 8), (_CHECKPOINT, checkpoint),
                              (_FIRST_ARRIVAL, arrival_s), (_LAST_ARRIVAL, arrival_s),
-                             (_OLDEST, oldest), (_NEWEST, number), (_BOOT, boot_digest())):
+                             (_OLDEST, oldest), (_NEWEST, number), (_BOOT, boot_digest()),
+                             (_POSITION, position)):
             header[index] = _U(value)
+        header[_SEAL] = _U(_seal(header))
         file.write(header.tobytes())
         file.flush()
         os.fsync(file.fileno())
@@ -192,8 +220,10 @@ class Opened(NamedTuple):
     source: str = "files"  # "history": rebuilt from the history files
 
 
-def open_generations(folder: Path, key: int, checkpoint: int) -> Opened:
-    """The live generations as the store's `checkpoint` left them, or Untrusted."""
+def open_generations(folder: Path, key: int, checkpoint: int,
+                     position: int | None = None) -> Opened:
+    """The live generations as the store's `checkpoint` (at `position`, a position_digest; None:
+    not checked) left them, or Untrusted."""
     for stale in folder.glob("*.tmp"):
         stale.unlink()
     paths = sorted((p for p in folder.glob("gen-*.table") if p.stem[4:].isdigit()),
@@ -204,11 +234,11 @@ def open_generations(folder: Path, key: int, checkpoint: int) -> Opened:
     try:
         for path in paths:
             generations.append(Generation(path))
-        live = _live(generations, key, checkpoint)
+        live = _live(generations, key, checkpoint, position)
         _opened_for_writing(live)
         journal = folder / "journal"
         undone, committed = _undo(journal, live, checkpoint)
-        _checked(live, committed, checkpoint)
+        _checked(live, committed, checkpoint, position)
         journal.write_bytes(b"")  # after the headers say what its records did
         return Opened(live, undone)
     except Untrusted:
@@ -217,7 +247,8 @@ def open_generations(folder: Path, key: int, checkpoint: int) -> Opened:
         raise
 
 
-def _live(generations: list[Generation], key: int, checkpoint: int) -> list[Generation]:
+def _live(generations: list[Generation], key: int, checkpoint: int,
+          position: int | None) -> list[Generation]:
     boot = boot_digest()
     oldest = max(g.word(_OLDEST) for g in generations)
     newest = max(g.word(_NEWEST) for g in generations)
@@ -241,6 +272,10 @@ def _live(generations: list[Generation], key: int, checkpoint: int) -> list[Gene
                             f"{checkpoint}")
         if not generation.word(_CLEAN) and generation.word(_BOOT) != boot:
             raise Untrusted(f"{name}: not closed cleanly before the machine restarted")
+        # A crash between the commit and the headers leaves the position before: not checked.
+        if position is not None and behind == 0 and generation.word(_POSITION) != position:
+            raise Untrusted(f"{name}: written at another position than the store's (another "
+                            f"store's files)")
     return live
 
 
@@ -266,6 +301,8 @@ def _undo(path: Path, live: list[Generation], checkpoint: int) -> tuple[int, dic
         generation = by_number.get(record.generation)
         if generation is None:
             continue
+        if len(record.slots) and int(record.slots.max()) >= len(generation.seen.table):
+            raise Untrusted(f"journal: a record names a slot past {generation.path.name}")
         if record.checkpoint > checkpoint:
             generation.seen.table[record.slots.astype(np.int64)] = 0
             undone += len(record.slots)
@@ -279,7 +316,8 @@ def _undo(path: Path, live: list[Generation], checkpoint: int) -> tuple[int, dic
     return undone, committed
 
 
-def _checked(live: list[Generation], committed: dict[int, int], checkpoint: int) -> None:
+def _checked(live: list[Generation], committed: dict[int, int], checkpoint: int,
+             position: int | None) -> None:
     """Each generation's slots sum to its header's checksum plus its committed records', or
     they changed on disk: Untrusted. The headers then say the store's checkpoint (on disk before
     the journal is emptied)."""
@@ -291,6 +329,8 @@ def _checked(live: list[Generation], committed: dict[int, int], checkpoint: int)
                             f"{found:#x}, the header's {expected:#x})")
         generation.seen.checksum = found
         generation.set(checkpoint=checkpoint, count=generation.seen.count, checksum=found)
+        if position is not None:
+            generation.set(position=position)
         generation.sync_header()
 
 
@@ -300,6 +340,7 @@ class Generations:
     def __init__(self, folder: Path, generations: list[Generation], checkpoint: int,
                  generation_orders: int, reached: Callable[[str], None]) -> None:
         self.folder, self.live = folder, generations
+        self.position = generations[-1].word(_POSITION)  # the last commit's, as headers say it
         self.generation_orders, self.reached = generation_orders, reached
         self.next_checkpoint = checkpoint + 1  # what the slots filled now belong to
         self.journal = Journal(folder / "journal")
@@ -345,22 +386,24 @@ class Generations:
         number = self.live[-1].number + 1
         generation = create_generation(self.folder, number, self.generation_orders,
                                        self.live[-1].word(_KEY), checkpoint, arrival_s,
-                                       oldest=self.live[0].number)
+                                       oldest=self.live[0].number, position=self.position)
         self._journaled(generation)
         self.live.append(generation)
         for each in self.live:
             each.set(newest=number)
 
-    def committed(self, checkpoint: int, arrival_s: int | None) -> None:
-        """The store committed `checkpoint` (its newest arrival `arrival_s`): every slot filled
-        since is the store's; the headers say so, the journal forgets them."""
+    def committed(self, checkpoint: int, arrival_s: int | None, position: int = 0) -> None:
+        """The store committed `checkpoint` (its newest arrival `arrival_s`, at `position`, a
+        position_digest): every slot filled since is the store's; the headers say so, the
+        journal forgets them."""
+        self.position = position
         for generation in self.live:
             if generation.number in self.filled and arrival_s is not None:
                 generation.set(last_arrival=arrival_s)
             if generation.word(_FIRST_ARRIVAL) == 0 and arrival_s is not None:
                 generation.set(first_arrival=arrival_s, last_arrival=arrival_s)
             generation.set(checkpoint=checkpoint, count=generation.seen.count,
-                           checksum=generation.seen.checksum)
+                           checksum=generation.seen.checksum, position=position)
         self.filled.clear()
         self.journal.clear()
         self.next_checkpoint = checkpoint + 1
@@ -396,14 +439,14 @@ class Generations:
 
 
 def fresh_generation(folder: Path, orders: int, key: int, checkpoint: int,
-                     arrival_s: int) -> Generation:
+                     arrival_s: int, position: int = 0) -> Generation:
     """The one generation a rebuild fills (under a temporary name until it is whole, so a crash
     in the middle leaves nothing trusted): every older file deleted first."""
     folder.mkdir(parents=True, exist_ok=True)
     for old in [*folder.glob("gen-*.table"), *folder.glob("*.tmp"), folder / "journal"]:
         old.unlink(missing_ok=True)
     return create_generation(folder, 0, orders, key, checkpoint, arrival_s, oldest=0,
-                             temporary=True)
+                             position=position, temporary=True)
 
 
 def finish_rebuild(generation: Generation) -> Generation:

@@ -44,6 +44,7 @@ from ingest.generations import (
     generation_orders,
     key_digest,
     open_generations,
+    position_digest,
     said_unusable,
 )
 from ingest.history import items_sold, orders_dir, summary_path, verify_files
@@ -101,8 +102,8 @@ class Worker:
     def _build(self, client: redis.Redis, settings: Settings, store: Store, faults: FaultPlan,
                judges: bool) -> None:
         self.committer.listeners.append(
-            lambda checkpoint, position: self.tables.committed(checkpoint, id_key(position)[0]
-                                                               // 1000))
+            lambda checkpoint, position: self.tables.committed(
+                checkpoint, id_key(position)[0] // 1000, position_digest(position)))
         self.judge = Judge(client, settings, store.fingerprint_key(), self.tables,
                            self.committer.position, faults, self.stages)
         self.watch: Watch | PartitionWatch = Watch(
@@ -133,7 +134,8 @@ class Worker:
         checkpoint = self.store.checkpoint
         each = generation_orders(self.settings.dedupe_orders)
         try:
-            opened = open_generations(folder, key, checkpoint)
+            opened = open_generations(folder, key, checkpoint,
+                                      position_digest(self.committer.position))
             self._files_checked()
         except Untrusted as why:
             if checkpoint or any(folder.iterdir()):  # a fresh store has nothing to say
@@ -162,7 +164,7 @@ class Worker:
 
         def make(orders: int) -> SeenOrders:
             made.append(fresh_generation(folder, max(each, orders), key, self.store.checkpoint,
-                                         arrived_s))
+                                         arrived_s, position_digest(self.committer.position)))
             return made[0].seen
         remembered(self.committer.files, orders_dir(self.settings.data_dir),
                    arrived_s * 1000 - horizon_ms, self._clock_ms() - horizon_ms, make)

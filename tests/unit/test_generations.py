@@ -198,8 +198,17 @@ def test_a_rebuild_cut_short_leaves_nothing_trusted(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.tmp"))
 
 
-def test_a_new_generation_file_is_sparse_until_filled(tmp_path: Path) -> None:
+def resident_file_kib() -> int:
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("RssFile:")[1].split()[0])
+
+
+def test_a_new_generation_takes_its_disk_now_and_its_memory_once_filled(tmp_path: Path) -> None:
+    """Its blocks are allocated at creation (a full disk is said then, not a SIGBUS when a page
+    is first written later); its pages are not resident until slots are filled."""
+    before = resident_file_kib()
     made = create_generation(tmp_path, 0, 50_000_000, KEY, 0, 0, oldest=0)
     stat = made.path.stat()
-    assert stat.st_size > 512 << 20 and stat.st_blocks * 512 < 1 << 20
+    assert stat.st_size > 512 << 20 and stat.st_blocks * 512 >= stat.st_size
+    assert resident_file_kib() - before < 64 << 10  # not its 512 MiB
     made.close()
