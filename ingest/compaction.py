@@ -43,7 +43,7 @@ RETIRED_KEPT_S = 60.0
 # a replay) is not waited for, nor is a compaction with twice its usual inputs or more (it fell
 # behind): the files stay tens, and a crash during a compaction lands where it always did.
 YIELD_GRACE_S = 1.0
-LIVE_WINDOW_S = 3.0
+LIVE_WINDOW_S = 30.0
 
 
 @dataclass
