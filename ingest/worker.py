@@ -288,7 +288,9 @@ class Worker:
         with self.stages.timed("detect"):
             self.watch.after_checkpoint(accepted, checkpoint.events, checkpoint.rejected,
                                         checkpoint.duplicates, deltas, self._clock_ms(),
-                                        id_key(position)[0] if checkpoint.last_id else None)
+                                        id_key(position)[0] if checkpoint.last_id else None,
+                                        id_key(checkpoint.first_id)[0]
+                                        if checkpoint.first_id else None)
         with self.stages.timed("publish"):
             self.publisher.after_commit()
             self._forget_behind_horizon()

@@ -84,16 +84,18 @@ class Watch(AlertKeeper):
 
     def after_checkpoint(self, accepted: pa.Table, sent: int, rejected: int, duplicates: int,
                          window_deltas: pa.Table, clock_ms: int,
-                         arrival_ms: int | None = None) -> None:
+                         arrival_ms: int | None = None,
+                         first_arrival_ms: int | None = None) -> None:
         """`accepted`: the new orders in arrival order; `sent`: the entries they came from;
         `clock_ms`: the night's event-time clock (its latest second) after them; `arrival_ms`:
-        when the newest of them arrived (its stream id's time)."""
+        when the newest of them arrived (its stream id's time), `first_arrival_ms` the oldest."""
         changed_stock, self._changed = self._changed, set()
         if self.reference is not None:
             self.reference.refresh()
         changes = self.oversell.after_checkpoint(accepted, self.book, changed_stock, clock_ms)
         changes += self.arrivals.after_batch(accepted, sent, rejected, duplicates, clock_ms)
-        changes += self.resends.after_batch(sent, duplicates, arrival_ms, clock_ms)
+        changes += self.resends.after_batch(sent, duplicates, arrival_ms, clock_ms,
+                                            first_arrival_ms)
         self.seconds.add(window_deltas)
         changes += self.seconds.judge_until(clock_ms // 1000)
         self.publish(changes)
@@ -136,7 +138,8 @@ class PartitionWatch:
 
     def after_checkpoint(self, accepted: pa.Table, sent: int, rejected: int, duplicates: int,
                          window_deltas: pa.Table, clock_ms: int,
-                         arrival_ms: int | None = None) -> None:
+                         arrival_ms: int | None = None,
+                         first_arrival_ms: int | None = None) -> None:
         pass
 
     def quiet(self, now_s: int) -> None:
