@@ -73,6 +73,9 @@ SETTINGS: tuple[Setting, ...] = (
             "gunicorn worker processes of `gmv serve` (they share nothing but Redis and files); "
             "about two per core: screens' connections then spread evenly (BENCHMARKS.md)"),
     Setting("web_threads", "GMV_WEB_THREADS", 4, "threads per gunicorn worker"),
+    Setting("web_push", "GMV_WEB_PUSH", True,
+            "the screens are pushed each snapshot as it is published (server-sent events, "
+            "uvicorn's gunicorn workers); off: gunicorn's gthread workers, and the pages poll"),
     Setting("session_secret", "GMV_SESSION_SECRET", "",
             "key that signs the dashboard's session cookies (every `gmv serve` of a war room "
             "needs the same); empty: one made once and kept in '<data dir>/session-secret'"),
@@ -167,6 +170,7 @@ class Settings:
     web_port: int
     web_workers: int
     web_threads: int
+    web_push: bool
     session_secret: str
     trusted_user_header: str
     cookie_secure: bool
@@ -200,6 +204,12 @@ class Settings:
     def snapshot_key(self) -> str:
         """The Redis key of the live snapshot that the dashboard reads."""
         return f"{self.orders_stream}:live"
+
+    @property
+    def snapshot_channel(self) -> str:
+        """The Redis channel each new snapshot is also published on (its bytes): what the
+        dashboard's push reads, once per process and publication."""
+        return f"{self.snapshot_key}:published"
 
     @property
     def alerts_key(self) -> str:

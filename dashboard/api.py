@@ -20,6 +20,8 @@ from dashboard.roles import Can, Identity
 Route = Callable[[dict[str, Any]], tuple[str, bytes, dict[str, str]]]
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 CONTINUED_NOTICE_MS = 300_000  # how long the screens say the night was continued
+STREAM_PATH = "/api/stream"
+PUSH_ENVIRON = "gmv.push"  # set by the push server (dashboard/push.py) on a stream's request
 _NO_SNAPSHOT = {"error": "no live snapshot yet: is `gmv ingest` running against this Redis?"}
 
 
@@ -33,6 +35,7 @@ class Api:
         self.routes: dict[str, tuple[Can, Route]] = {
             "/api/live": (Can.BIG_SCREEN, self.live),
             "/api/night-figures": (Can.BIG_SCREEN, self.night_figures),
+            STREAM_PATH: (Can.BIG_SCREEN, self.stream),
             "/api/summary": (Can.SUMMARY, self.summary), "/api/alerts": (Can.ALERTS, self.alerts)}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -70,14 +73,28 @@ class Api:
             return "503 Service Unavailable", json.dumps(_NO_SNAPSHOT).encode(), {}
         now_ms = int(time.time() * 1000)
         headers = {"X-Snapshot-Age-Ms": str(snapshot_age_ms(raw, now_ms))}
+        if (notice := self.continued(now_ms)) is not None:
+            headers["X-Night-Continued"] = notice
+        return "200 OK", raw, headers
+
+    def continued(self, now_ms: int) -> str | None:
+        """The demo continued a night it had stopped: the screens say so for a while (a jump in
+        time, or a quiet gap, is then no mystery): "from_s=750;age_ms=1234". Ages, not times:
+        the browser's clock may differ from this machine's."""
         run = self.last_run()
         if run is not None and run["mode"] == CONTINUED and \
                 0 <= now_ms - run["wall_ms"] < CONTINUED_NOTICE_MS:
-            # The demo continued a night it had stopped: the screens say so for a while (a
-            # jump in time, or a quiet gap, is then no mystery). Ages, not times: the browser's
-            # clock may differ from this machine's.
-            headers["X-Night-Continued"] = f"from_s={run['from_s']};age_ms={now_ms - run['wall_ms']}"
-        return "200 OK", raw, headers
+            return f"from_s={run['from_s']};age_ms={now_ms - run['wall_ms']}"
+        return None
+
+    def stream(self, environ: dict[str, Any]) -> tuple[str, bytes, dict[str, str]]:
+        """The push's stream, once the push server has asked whether this request may open it
+        (the checks above: host, identity, role). Another server (gunicorn's gthread workers,
+        `gunicorn dashboard.wsgi:server`) has no push: the page polls /api/live and says so."""
+        if not environ.get(PUSH_ENVIRON):
+            return "501 Not Implemented", json.dumps(
+                {"error": "this server does not push (`gmv serve` does): poll /api/live"}).encode(), {}
+        return "200 OK", b'{"push":"accepted"}', {}
 
     def night_figures(self, environ: dict[str, Any]) -> tuple[str, bytes, dict[str, str]]:
         """The night's charts as the page draws them, encoded once per update and language."""

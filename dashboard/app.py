@@ -42,8 +42,9 @@ def create_app(settings: Settings) -> dash.Dash:
     # threads, a browser fetching its scripts) finds the script registry empty and fails
     # (plotly/dash#3971). One request before serving any closes that gap.
     app.server.test_client().get("/", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    api = app.server.extensions["gmv_api"] = Api(app.server.wsgi_app, source, gate)
     app.server.wsgi_app = Perimeter(
-        Api(app.server.wsgi_app, source, gate), gate.accounts,
+        api, gate.accounts,
         parse_allowed_hosts(settings.allowed_hosts), security_headers(app.csp_hashes()))
     last_year = source.last_year()
     warm_in_background(source.history().rollups, *([last_year.rollups] if last_year else []))

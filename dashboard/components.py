@@ -39,6 +39,7 @@ from dashboard.format import (
     scale_table,
     text,
 )
+from dashboard.frames import night_version
 from dashboard.guesses import Guess
 from dashboard.ids import Ids
 from dashboard.outlook import big_screen_outlook
@@ -53,7 +54,7 @@ def plumbing(lang: str, live: dict[str, Any] | None) -> list[Any]:
     drawn from."""
     words = {"stale": text(lang, "stale"), "waiting": text(lang, "waiting"), "at": text(lang, "at"),
              "gap": text(lang, "stream_gap_banner"), "continued": text(lang, "night_continued"),
-             "quiet": text(lang, "stream_quiet_banner")}
+             "quiet": text(lang, "stream_quiet_banner"), "polling": text(lang, "polling")}
     return [
         dcc.Store(id=Ids.LANG, data=lang), dcc.Store(id=Ids.LIVE, data=live),
         dcc.Store(id=Ids.FEED), dcc.Store(id=Ids.OPS_DRAWN, data=last_drawn_ms(live)),
@@ -84,7 +85,8 @@ def night_clock(lang: str, live: dict[str, Any] | None = None) -> html.Div:
     latest = (live or {}).get("latest_second_ms")
     return html.Div([html.Span(text(lang, "night_time"), className="clock-label"),
                      html.Span(clock(latest) if latest else "--:--:--", id=Ids.CLOCK,
-                               className="clock")],
+                               className="clock"),
+                     html.Span(id=Ids.PUSH_STATE, className="push-state")],
                     className="clock-box", title=text(lang, "night_time_hint"))
 
 
@@ -131,9 +133,10 @@ def night_panels(lang: str, live: dict[str, Any] | None, fill: bool = False) -> 
     categories and regions. `fill`: the big screen's, sharing the window's height (no scroll);
     on a phone the first two come first and the rest behind a 'more' button."""
     source = live_data.source()
-    night, trend, categories, regions, *_ = night_outputs(source, lang)
+    (night, trend, categories, regions, *_), _, _, version = _drawing(source, lang)
     tall, short = (None, None) if fill else (21, 14)
     return html.Section(className="charts fill" if fill else "charts", children=[
+        dcc.Store(id=Ids.NIGHT_VERSION, data=version),
         html.Div(className="grid top", children=[
             _panel(text(lang, "night"), _graph(Ids.NIGHT_CHART, night, tall), "night"),
             _panel(text(lang, "ops_series"),
@@ -201,7 +204,7 @@ def live_marks(source: live_data.DataSource, lang: str) -> Marks:
 
 
 def _drawing(source: live_data.DataSource,
-             lang: str) -> tuple[tuple[Any, ...], bytes, Marks]:
+             lang: str) -> tuple[tuple[Any, ...], bytes, Marks, str]:
     raw, alerts = source.drawing_raw()
     guesses = source.guesses()
     with _DRAWING:
@@ -216,7 +219,7 @@ _DRAWING = threading.Lock()
 @functools.lru_cache(maxsize=4)
 def _night_outputs(source: live_data.DataSource, lang: str, raw: bytes | None,
                    alerts_raw: tuple[bytes | None, ...],
-                   guesses: tuple[Guess, ...]) -> tuple[tuple[Any, ...], bytes, Marks]:
+                   guesses: tuple[Guess, ...]) -> tuple[tuple[Any, ...], bytes, Marks, str]:
     night = live_data.parsed_night(raw) if raw else None
     alerts = live_data.parsed_alerts(alerts_raw)
     last_year = source.last_year()
@@ -234,7 +237,7 @@ def _night_outputs(source: live_data.DataSource, lang: str, raw: bytes | None,
         if latest else no_marks()
     payload = json.dumps({**dict(zip(names, outputs, strict=True)), "live_marks": marks},
                          cls=PlotlyJSONEncoder, ensure_ascii=False).encode()
-    return outputs, payload, marks
+    return outputs, payload, marks, night_version(payload)
 
 
 def milestone_chips(night: dict[str, Any] | None, lang: str) -> list[Any]:
@@ -263,6 +266,7 @@ clientside_callback(
     Input(Ids.SLOW_TICK, "n_intervals"), State(Ids.LANG, "data"), prevent_initial_call=True)
 clientside_callback(ClientsideFunction("gmv", "tick"), Output(Ids.CLOCK, "children"),
                     Output(Ids.STALE_BANNER, "children"), Output(Ids.STALE_BANNER, "className"),
-                    Output(Ids.PAGE, "className"),
+                    Output(Ids.PAGE, "className"), Output(Ids.PUSH_STATE, "children"),
                     Input(Ids.CLOCK_TICK, "n_intervals"), State(Ids.FEED, "data"),
-                    State(Ids.LANG, "data"), State(Ids.WORDS, "data"))
+                    State(Ids.LANG, "data"), State(Ids.WORDS, "data"),
+                    State(Ids.NIGHT_VERSION, "data"))

@@ -15,6 +15,8 @@ class Ids(StrEnum):
     SLOW_TICK = "slow-tick"  # the night charts' interval
     CLOCK_TICK = "clock-tick"
     CLOCK = "clock"
+    PUSH_STATE = "push-state"  # under the clock: said only when the push is lost (polling)
+    NIGHT_VERSION = "night-version"  # the night's charts the page was drawn with (the push's base)
     STALE_BANNER = "stale-banner"
     SIGN_IN_BANNER = "sign-in-banner"  # a poll or callback refused: sign in, reload (session.js)
     GMV = "gmv"

@@ -29,23 +29,33 @@ class DashboardServer(BaseApplication):
         options: dict[str, Any] = {
             "bind": f"{settings.web_host}:{settings.web_port}",
             "workers": settings.web_workers, "threads": settings.web_threads,
-            "worker_class": "gthread", "worker_connections": 2000, "keepalive": 30,
+            "worker_class": "dashboard.push.PushWorker" if self.pushes() else "gthread",
+            "worker_connections": 2000, "keepalive": 30,
             "timeout": 60, "graceful_timeout": GRACEFUL_S, "accesslog": None, "errorlog": "-",
             "loglevel": "warning", "proc_name": "gmv-serve",
         }
         for key, value in options.items():
             self.cfg.set(key, value)
 
+    def pushes(self) -> bool:
+        return self.settings.web_push and not self.module
+
     def load(self) -> Any:
         if self.module:
             return importlib.import_module(self.module).server
         from dashboard.app import create_app  # in each worker: Dash's callback registry is global
 
-        return create_app(self.settings).server
+        app = create_app(self.settings)
+        if not self.pushes():
+            return app.server
+        from dashboard.push import push_app
+
+        return push_app(app, self.settings)
 
 
 def serve(settings: Settings) -> None:
     log_event(log, "dashboard_serving", url=f"http://{settings.web_host}:{settings.web_port}/",
               workers=settings.web_workers, threads=settings.web_threads,
+              push="sse" if settings.web_push else "off",
               redis=url_for_logs(settings.redis_url))
     DashboardServer(settings).run()

@@ -127,10 +127,10 @@ class Combiner:
         # No store: every declared item's sales so far are read from the files.
         self.watch = Watch(client, settings, _NO_SALES, self._sold_so_far, partitioned=True)
         self._last_beat: dict[str, Any] = {}  # the snapshot's, for the summary's capacity
-        self.snapshots = SnapshotPublisher(client, (settings.snapshot_key, settings.night_key),
-                                           self.state, self._heartbeat,
-                                           settings.snapshot_interval_ms / 1000,
-                                           LiveForecast(settings))
+        self.snapshots = SnapshotPublisher(
+            client, (settings.snapshot_key, settings.night_key, settings.snapshot_channel),
+            self.state, self._heartbeat, settings.snapshot_interval_ms / 1000,
+            LiveForecast(settings))
 
     def _paths(self) -> list[str]:
         return [str(orders_dir(p.settings.data_dir) / f.name)

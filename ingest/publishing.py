@@ -37,10 +37,10 @@ class Publisher:
         # The night's best capacity, across restarts: a run that starts at a trickle cannot tell.
         kept = previous_capacity(self.data_dir)
         self.rate = RateMeter(best_eps=kept.eps, best_basis=kept.basis)
-        self.snapshots = SnapshotPublisher(client, (settings.snapshot_key, settings.night_key),
-                                           state, self.heartbeat,
-                                           settings.snapshot_interval_ms / 1000,
-                                           LiveForecast(settings) if judges else None)
+        self.snapshots = SnapshotPublisher(
+            client, (settings.snapshot_key, settings.night_key, settings.snapshot_channel),
+            state, self.heartbeat, settings.snapshot_interval_ms / 1000,
+            LiveForecast(settings) if judges else None)
         self.gap_open: Callable[[], bool] = lambda: False  # the watch's, once there is one
         self._at: dict[str, float] = {}
         self._files_behind = False  # a commit the files do not tell of yet

@@ -107,11 +107,11 @@ class SnapshotPublisher:
     beating while a large batch is being committed, and on demand after each commit.
     Whoever changes the state holds `lock`."""
 
-    def __init__(self, client: redis.Redis, keys: tuple[str, str], state: LiveState,
+    def __init__(self, client: redis.Redis, keys: tuple[str, str, str], state: LiveState,
                  heartbeat: Callable[[], dict[str, Any]], interval_s: float,
                  forecast: LiveForecast | None = None) -> None:
         self.client, self.state, self.forecast = client, state, forecast
-        self.live_key, self.night_key = keys
+        self.live_key, self.night_key, self.channel = keys
         self.heartbeat, self.interval_s = heartbeat, interval_s
         self.lock = threading.Lock()
         self.seq = 0
@@ -132,7 +132,11 @@ class SnapshotPublisher:
                 self._night_at = time.monotonic()
         if night is not None:
             self.client.set(self.night_key, encode_snapshot(night))
-        self.client.set(self.live_key, encode_snapshot(live))
+        encoded = encode_snapshot(live)
+        self.client.set(self.live_key, encoded)
+        # The screens' push (dashboard/hub.py) hears it at once; a subscriber that missed it
+        # reads the key.
+        self.client.publish(self.channel, encoded)
 
     def start(self) -> None:
         self._thread.start()

@@ -1,7 +1,9 @@
-// The live page in the browser: it fetches the snapshot the worker published (/api/live) and the
-// night's figures drawn once per process (/api/night-figures), and does everything else here: the
-// count-up, the texts, the orders/s chart, the clock and the staleness banner. Per screen and
-// second the server hands out one stored document; no Dash callback runs for it.
+// The live page in the browser: the server pushes each snapshot the worker publishes, and the
+// night's charts every few seconds (/api/stream, server-sent events: the whole snapshot, then the
+// change since the one before; the points added to the charts' traces); without the push (lost
+// for 3 s, or a server that has none) it polls /api/live each second and /api/night-figures
+// every five, and says so under the clock. Everything else is done here: the count-up, the
+// texts, the orders/s chart, the clock and the staleness banner.
 (function () {
   const STALE_AFTER_MS = 3000;
   // No order has entered the stream for this long while the worker beats: the numbers stand
@@ -16,6 +18,14 @@
   const MORE_ID = "more";
   const shown = {};
   const noUpdate = () => window.dash_clientside.no_update;
+  const PUSH_SILENT_MS = 3000;  // no frame (a snapshot, or the server's beat each second): lost
+  const PUSH_RETRY_MS = [1000, 30000];  // reconnecting: from the first, doubling up to the second
+  const NIGHT_CHARTS = {night: "night-chart", trend: "device-trend", categories: "categories",
+                        regions: "regions"};  // dashboard/ids.py
+  const push = window.gmvPush = {
+    open: false, heardAt: 0, unsupported: false, failures: 0, nextTryAt: 0,
+    live: null, n: null, nightVersion: null, frames: 0, nightMs: [],
+  };
 
   function grouped(n) { return Math.floor(n).toLocaleString("en-US"); }
   function count(n) { return n === null || n === undefined ? "—" : grouped(n); }
@@ -102,6 +112,134 @@
       .catch(() => { drawnMarks = ""; });
   }
 
+  // -- the push ---------------------------------------------------------------------------
+
+  function pushAlive() { return push.open && Date.now() - push.heardAt < PUSH_SILENT_MS; }
+
+  // The same rules as dashboard/frames.py's apply_live_delta.
+  function applyLiveDelta(old, delta) {
+    const live = Object.assign({}, old);
+    for (const key of delta.unset || []) delete live[key];
+    Object.assign(live, delta.set);
+    const moved = delta.series;
+    if (moved) {
+      const series = {start: moved.start, start_ms: moved.start_ms};
+      for (const name of ["orders", "gmv_cents"]) {
+        series[name] = old.series[name].slice(moved.shift).slice(0, moved.from).concat(moved[name]);
+      }
+      live.series = series;
+    }
+    return live;
+  }
+
+  function deliver(frame) {
+    const live = Object.assign({}, push.live, {
+      age_ms: frame.age_ms || 0, continued: continuedNotice(frame.continued),
+      received_at: Date.now(), via: "push"});
+    window.dash_clientside.set_props("live", {data: live});  // dashboard/ids.py: Ids.LIVE
+  }
+
+  // The points a delta keeps and adds, on the chart as it is drawn (frames.py's
+  // apply_figure_delta); false when the chart is not the one the delta follows.
+  function extendChart(id, delta) {
+    const chart = document.querySelector("#" + id + " .js-plotly-plot");
+    if (!chart || !chart.data || !window.Plotly) return false;
+    const names = Object.keys(delta.add);
+    const fits = delta.traces.every((index, p) => chart.data[index] &&
+      names.every(name => Array.isArray(chart.data[index][name]) &&
+        chart.data[index][name].length === delta.had[p]));
+    if (!fits) return false;
+    delta.traces.forEach((index, p) => {
+      for (const name of names) chart.data[index][name] = chart.data[index][name].slice(0, delta.keep[p]);
+    });
+    window.Plotly.extendTraces(chart, delta.add, delta.traces);
+    return true;
+  }
+
+  function drawNight(frame) {
+    const started = performance.now();
+    if (frame.base !== null && frame.base !== push.nightVersion) return false;
+    for (const [name, change] of Object.entries(frame.charts || {})) {
+      const id = NIGHT_CHARTS[name];
+      if (change.figure) {
+        window.dash_clientside.set_props(id, {figure: change.figure});
+      } else if (change.delta && !extendChart(id, change.delta)) {
+        return false;
+      }
+    }
+    if ("milestones" in frame) window.dash_clientside.set_props("milestones", {children: frame.milestones});
+    if ("outlook" in frame) window.dash_clientside.set_props("outlook", {children: frame.outlook});
+    if ("live_marks" in frame) markLiveChart(frame.live_marks);
+    push.nightVersion = frame.version;
+    push.nightMs.push(performance.now() - started);
+    if (push.nightMs.length > 100) push.nightMs.shift();
+    return true;
+  }
+
+  // One event of the stream: true to go on reading it, false to open it again (the screen
+  // holds another snapshot, or other charts, than the frame follows: it is sent them whole).
+  function onEvent(event, data) {
+    if (event === "beat") { push.heardAt = Date.now(); return true; }
+    if (event === "refused") return false;  // the next poll is refused too: session.js says why
+    const frame = JSON.parse(data);
+    push.heardAt = Date.now();
+    if (event === "live") {
+      push.live = frame.live; push.n = frame.n; push.frames += 1; deliver(frame);
+    } else if (event === "delta") {
+      if (!push.live || push.n !== frame.base) return false;
+      push.live = applyLiveDelta(push.live, frame.delta); push.n = frame.n; push.frames += 1;
+      deliver(frame);
+    } else if (event === "night" && !drawNight(frame)) {
+      push.nightVersion = "";
+      return false;
+    }
+    return true;
+  }
+
+  async function readStream(lang) {
+    push.open = true;
+    push.live = null; push.n = null;
+    const controller = new AbortController();
+    try {
+      const query = "lang=" + encodeURIComponent(lang) + "&night=" + encodeURIComponent(push.nightVersion || "");
+      const response = await fetch("api/stream?" + query, {cache: "no-store", signal: controller.signal});
+      if (response.status === 501) { push.unsupported = true; return; }  // a server without push
+      if (!response.ok || !response.body) throw new Error("stream answered " + response.status);
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for (;;) {
+        const {value, done} = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, {stream: true});
+        let cut;
+        while ((cut = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          let event = "message", data = "";
+          for (const line of block.split("\n")) {
+            if (line.startsWith("event: ")) event = line.slice(7);
+            else if (line.startsWith("data: ")) data += line.slice(6);
+          }
+          if ((event !== "message" || data) && !onEvent(event, data)) { controller.abort(); return; }
+        }
+        push.failures = 0;
+      }
+    } catch (error) {
+      push.failures += 1;
+    } finally {
+      push.open = false;
+      const wait = Math.min(PUSH_RETRY_MS[0] * Math.pow(2, push.failures), PUSH_RETRY_MS[1]);
+      push.nextTryAt = Date.now() + (push.failures ? wait * (0.5 + Math.random()) : 0);
+    }
+  }
+
+  function keepPushOpen(lang, nightVersion) {
+    if (push.open || push.unsupported || Date.now() < push.nextTryAt) return;
+    if (push.nightVersion === null) push.nightVersion = nightVersion || "";
+    readStream(lang);
+  }
+
   // "from_s=750;age_ms=1234" (the demo continued its night at 00:12:30, 1.2 s ago) or null.
   function continuedNotice(header) {
     if (!header) return null;
@@ -135,6 +273,7 @@
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     gmv: {
       fetch_live: async function () {
+        if (pushAlive()) return noUpdate();
         try {
           const response = await fetch("api/live", {cache: "no-store"});
           if (!response.ok) return noUpdate();
@@ -142,6 +281,7 @@
           live.age_ms = Number(response.headers.get("X-Snapshot-Age-Ms") || 0);
           live.continued = continuedNotice(response.headers.get("X-Night-Continued"));
           live.received_at = Date.now();
+          live.via = "poll";
           return live;
         } catch (error) {
           return noUpdate();  // the banner will say how old the last good one is
@@ -167,11 +307,13 @@
         ];
       },
       fetch_night: async function (n, lang) {
+        if (pushAlive()) return Array(6).fill(noUpdate());
         try {
           const response = await fetch("api/night-figures?lang=" + lang, {cache: "no-store"});
           if (!response.ok) return Array(6).fill(noUpdate());
           const night = await response.json();
           markLiveChart(night.live_marks);
+          push.nightVersion = "";  // polled: the push, when it is back, sends the charts whole
           return [night.night, night.trend, night.categories, night.regions, night.milestones,
                   night.outlook];
         } catch (error) {
@@ -180,34 +322,40 @@
       },
       // The feed's age is its age when the server read it plus the time since: immune to a
       // browser clock that disagrees with the server's.
-      tick: function (n, feed, lang, words) {
-        // The night's clock: the newest second its data holds (where the data stops, it stops;
-        // the banner then says how old it is).
-        const clock = !feed || feed.night_ms === null || feed.night_ms === undefined ? "--:--:--"
-          : beijing(feed.night_ms).slice(11);
-        // Refused by the server (session.js says why): the data is not stale, this page is.
-        if (window.gmvSession && window.gmvSession.refused) return [clock, "", "banner", "page"];
-        if (!feed) return [clock, words.waiting, "banner banner-on", "page page-stale"];
-        const age = feed.age_ms + (Date.now() - feed.received_at);
-        // Live, but entries were removed from the stream before they were counted: the total
-        // is short by them, and the room is told so (the operators have the stream_gap alert).
-        if (age <= STALE_AFTER_MS && feed.gaps) return [clock, words.gap, "banner banner-on banner-gap", "page"];
-        const quiet = feed.quiet_ms === null || feed.quiet_ms === undefined ? 0
-          : feed.quiet_ms + (Date.now() - feed.received_at);
-        if (age <= STALE_AFTER_MS && quiet >= QUIET_AFTER_MS) {
-          return [clock, words.quiet.replace("{age}", ageText(quiet, lang)),
-                  "banner banner-on banner-quiet", "page"];
-        }
-        const continued = feed.continued;
-        if (age <= STALE_AFTER_MS && continued &&
-            continued.age_ms + (Date.now() - feed.received_at) < CONTINUED_FOR_MS) {
-          return [clock, words.continued.replace("{time}", nightClock(continued.from_s)),
-                  "banner banner-on banner-info", "page"];
-        }
-        if (age <= STALE_AFTER_MS) return [clock, "", "banner", "page"];
-        return [clock, words.stale.replace("{age}", ageText(age, lang)), "banner banner-on",
-                "page page-stale"];
+      tick: function (n, feed, lang, words, nightVersion) {
+        keepPushOpen(lang, nightVersion);
+        return banner(feed, lang, words).concat(
+          [push.unsupported || (push.heardAt && !pushAlive()) ? words.polling : ""]);
       },
     },
   });
+
+  function banner(feed, lang, words) {
+    // The night's clock: the newest second its data holds (where the data stops, it stops;
+    // the banner then says how old it is).
+    const clock = !feed || feed.night_ms === null || feed.night_ms === undefined ? "--:--:--"
+      : beijing(feed.night_ms).slice(11);
+    // Refused by the server (session.js says why): the data is not stale, this page is.
+    if (window.gmvSession && window.gmvSession.refused) return [clock, "", "banner", "page"];
+    if (!feed) return [clock, words.waiting, "banner banner-on", "page page-stale"];
+    const age = feed.age_ms + (Date.now() - feed.received_at);
+    // Live, but entries were removed from the stream before they were counted: the total
+    // is short by them, and the room is told so (the operators have the stream_gap alert).
+    if (age <= STALE_AFTER_MS && feed.gaps) return [clock, words.gap, "banner banner-on banner-gap", "page"];
+    const quiet = feed.quiet_ms === null || feed.quiet_ms === undefined ? 0
+      : feed.quiet_ms + (Date.now() - feed.received_at);
+    if (age <= STALE_AFTER_MS && quiet >= QUIET_AFTER_MS) {
+      return [clock, words.quiet.replace("{age}", ageText(quiet, lang)),
+              "banner banner-on banner-quiet", "page"];
+    }
+    const continued = feed.continued;
+    if (age <= STALE_AFTER_MS && continued &&
+        continued.age_ms + (Date.now() - feed.received_at) < CONTINUED_FOR_MS) {
+      return [clock, words.continued.replace("{time}", nightClock(continued.from_s)),
+              "banner banner-on banner-info", "page"];
+    }
+    if (age <= STALE_AFTER_MS) return [clock, "", "banner", "page"];
+    return [clock, words.stale.replace("{age}", ageText(age, lang)), "banner banner-on",
+            "page page-stale"];
+  }
 })();

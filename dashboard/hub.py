@@ -1,0 +1,253 @@
+"""The push of one serving process: each snapshot the worker publishes is heard once (its Redis
+channel, read by one thread), turned into frames once (the whole snapshot, and the change since
+the one before) and handed to every open stream of the process; every NIGHT_EVERY_S the night's
+charts likewise (the points added to their traces, or the charts drawn again). A stream that
+fell behind (a slow screen) is sent the newest, whole; nothing queues up behind it.
+
+When no snapshot comes for a second (the worker stopped, or the channel broke) the process reads
+the key itself, and each stream is told how old what it shows is (a `beat`): the page's
+staleness banner keeps counting either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from common.logs import log_event
+from dashboard.data.live import DataSource, snapshot_age_ms
+from dashboard.frames import encode, figure_delta, live_delta, night_version, sse
+
+log = logging.getLogger("gmv.push")
+READ_AFTER_S = 1.0  # no publication heard for this long: read the key
+BEAT_EVERY_S = 1.0  # a stream without a frame for this long is sent its age
+NIGHT_EVERY_S = 5.0  # the night's charts, as often as a polling page fetched them
+RESUBSCRIBE_S = (0.2, 2.0)  # Redis away: listen again after this, doubling up to the second
+CHARTS = ("night", "trend", "categories", "regions")
+AROUND_CHARTS = ("milestones", "outlook", "live_marks")
+
+
+@dataclass(eq=False)
+class Stream:
+    """One screen's open stream."""
+
+    lang: str
+    night_version: str  # the night's charts the screen shows
+    live_n: int | None = None  # the snapshot it holds (the hub's number)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    sent_at: float = field(default_factory=time.monotonic)
+    ended: bool = False
+
+
+@dataclass
+class Night:
+    version: str
+    parts: dict[str, Any]  # the night-figures payload, parsed
+    full: bytes  # the frame that draws every chart
+    delta: bytes | None  # the frame from the version before, where there was one
+    base: str | None
+
+
+class Hub:
+    """Per process; its asyncio half runs on the serving loop, its listener on a thread."""
+
+    def __init__(self, source: DataSource, night_payload: Callable[[str], bytes],
+                 continued: Callable[[int], str | None]) -> None:
+        self.source, self.night_payload, self.continued = source, night_payload, continued
+        self.streams: set[Stream] = set()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.doc: dict[str, Any] | None = None
+        self.raw: bytes | None = None
+        self.heartbeat_ms: int | None = None
+        self.live_full = self.live_delta = b""
+        self.publications = 0  # the number of the newest snapshot (`n`; the worker's `seq`
+        # starts again when it does)
+        self.nights: dict[str, Night] = {}
+        self._stop = threading.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._night_wanted: asyncio.Event | None = None  # a stream opened in a new language
+
+    # -- on the serving loop ---------------------------------------------------------------
+
+    def start(self) -> None:
+        """On the serving loop, at its first stream."""
+        if self.loop is not None:
+            return
+        self.loop = asyncio.get_running_loop()
+        self._night_wanted = asyncio.Event()
+        threading.Thread(target=self._listen, name="push-listener", daemon=True).start()
+        self._tasks = [self.loop.create_task(self._beats()), self.loop.create_task(self._nights())]
+
+    def close(self) -> None:
+        """The server is stopping: every stream ends now (a screen reconnects to another)."""
+        self._stop.set()
+        for stream in list(self.streams):
+            stream.ended = True
+            stream.wake.set()
+        for task in self._tasks:
+            task.cancel()
+
+    def published(self, raw: bytes) -> None:
+        """A snapshot heard (or read): its frames, once, for every stream."""
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            return
+        if not isinstance(doc, dict) or not isinstance(doc.get("gmv_cents"), int):
+            return
+        if raw == self.raw:
+            return  # read again, unchanged
+        now_ms = int(time.time() * 1000)
+        n = self.publications + 1
+        around = {"n": n, "age_ms": snapshot_age_ms(raw, now_ms),
+                  "continued": self.continued(now_ms)}
+        self.live_delta = b"" if self.doc is None else sse("delta", encode(
+            {**around, "base": n - 1, "delta": live_delta(self.doc, doc)}))
+        self.live_full = sse("live", encode({**around, "live": doc}))
+        self.doc, self.raw, self.publications = doc, raw, n
+        beat = doc.get("heartbeat_ms")
+        self.heartbeat_ms = beat if isinstance(beat, int) else None
+        for stream in self.streams:
+            stream.wake.set()
+
+    def opened(self, stream: Stream) -> None:
+        self.streams.add(stream)
+        if stream.lang not in self.nights and self._night_wanted is not None:
+            self._night_wanted.set()
+
+    def live_frame(self, stream: Stream) -> bytes:
+        """What `stream` is sent of the newest snapshot: the change, if it holds the one before."""
+        if self.doc is None or stream.live_n == self.publications:
+            return b""
+        frame = self.live_delta if self.live_delta and stream.live_n == self.publications - 1 \
+            else self.live_full
+        stream.live_n = self.publications
+        return frame
+
+    def night_frame(self, stream: Stream) -> bytes:
+        night = self.nights.get(stream.lang)
+        if night is None or stream.night_version == night.version:
+            return b""
+        frame = night.delta if night.delta is not None and stream.night_version == night.base \
+            else night.full
+        stream.night_version = night.version
+        return frame
+
+    def beat_frame(self, stream: Stream) -> bytes:
+        """A stream with nothing sent for BEAT_EVERY_S: how old the newest snapshot is."""
+        if time.monotonic() - stream.sent_at < BEAT_EVERY_S:
+            return b""
+        age = max(int(time.time() * 1000) - self.heartbeat_ms, 0) \
+            if self.heartbeat_ms is not None else None
+        return sse("beat", encode({"age_ms": age}))
+
+    async def _beats(self) -> None:
+        while True:
+            await asyncio.sleep(BEAT_EVERY_S / 2)
+            now = time.monotonic()
+            for stream in self.streams:
+                if now - stream.sent_at >= BEAT_EVERY_S:
+                    stream.wake.set()
+
+    async def _nights(self) -> None:
+        """The night's charts of each language a stream is open in, every NIGHT_EVERY_S."""
+        while True:
+            for lang in sorted({s.lang for s in self.streams}):
+                try:
+                    payload = await asyncio.to_thread(self.night_payload, lang)
+                except (redis.RedisError, OSError, ValueError) as err:
+                    log_event(log, "push_night_failed", lang=lang, error=str(err)[:200])
+                    continue
+                if self._night_changed(lang, payload):
+                    for stream in self.streams:
+                        if stream.lang == lang:
+                            stream.wake.set()
+            assert self._night_wanted is not None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._night_wanted.wait(), NIGHT_EVERY_S)
+            self._night_wanted.clear()
+
+    def _night_changed(self, lang: str, payload: bytes) -> bool:
+        version = night_version(payload)
+        before = self.nights.get(lang)
+        if before is not None and before.version == version:
+            return False
+        parts = json.loads(payload)
+        full = sse("night", encode({"version": version, "base": None, **_whole(parts)}))
+        delta = None
+        if before is not None:
+            changes = _night_changes(before.parts, parts)
+            delta = sse("night", encode({"version": version, "base": before.version, **changes}))
+        self.nights[lang] = Night(version, parts, full, delta,
+                                  before.version if before is not None else None)
+        return True
+
+    # -- on the listener's thread ----------------------------------------------------------
+
+    def _listen(self) -> None:
+        """Hear each publication; read the key when none came for READ_AFTER_S."""
+        settings, wait_s = self.source.settings, RESUBSCRIBE_S[0]
+        while not self._stop.is_set():
+            pubsub = None
+            try:
+                pubsub = self.source.client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(settings.snapshot_channel)
+                self._read_key()
+                log_event(log, "push_listening", channel=settings.snapshot_channel)
+                wait_s = RESUBSCRIBE_S[0]
+                while not self._stop.is_set():
+                    message = pubsub.get_message(timeout=READ_AFTER_S)
+                    if message is None:
+                        self._read_key()
+                    elif isinstance(message.get("data"), bytes):
+                        self._hand(message["data"])
+            except (redis.RedisError, OSError) as err:
+                log_event(log, "push_listener_lost", error=str(err)[:200], retry_s=wait_s)
+                self._stop.wait(wait_s)
+                wait_s = min(wait_s * 2, RESUBSCRIBE_S[1])
+            finally:
+                if pubsub is not None:
+                    with contextlib.suppress(redis.RedisError, OSError):
+                        pubsub.close()
+
+    def _read_key(self) -> None:
+        raw = self.source.client.get(self.source.settings.snapshot_key)
+        if isinstance(raw, bytes):
+            self._hand(raw)
+
+    def _hand(self, raw: bytes) -> None:
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.published, raw)
+
+
+def _whole(parts: dict[str, Any]) -> dict[str, Any]:
+    return {"charts": {name: {"figure": parts.get(name)} for name in CHARTS},
+            **{name: parts.get(name) for name in AROUND_CHARTS}}
+
+
+def _night_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Per chart: the points to keep and add, or the figure drawn again; the chips, the outlook
+    and the live chart's alert marks where they changed."""
+    charts: dict[str, Any] = {}
+    for name in CHARTS:
+        old, new = before.get(name), after.get(name)
+        if not isinstance(new, dict):
+            continue
+        delta = figure_delta(old if isinstance(old, dict) else None, new)
+        if delta is None:
+            charts[name] = {"figure": new}
+        elif delta:
+            lengths = [len((old or {})["data"][i].get(next(iter(delta["add"])), []))
+                       for i in delta["traces"]]
+            charts[name] = {"delta": {**delta, "had": lengths}}
+    return {"charts": charts,
+            **{name: after.get(name) for name in AROUND_CHARTS if after.get(name) != before.get(name)}}
