@@ -106,6 +106,9 @@ class Hub:
             return
         if raw == self.raw:
             return  # read again, unchanged
+        beat = doc.get("heartbeat_ms")
+        if isinstance(beat, int) and self.heartbeat_ms is not None and beat < self.heartbeat_ms:
+            return  # heard after a newer one was read: never back in time
         now_ms = int(time.time() * 1000)
         n = self.publications + 1
         around = {"n": n, "age_ms": snapshot_age_ms(raw, now_ms),
@@ -114,7 +117,6 @@ class Hub:
             {**around, "base": n - 1, "delta": live_delta(self.doc, doc)}))
         self.live_full = sse("live", encode({**around, "live": doc}))
         self.doc, self.raw, self.publications = doc, raw, n
-        beat = doc.get("heartbeat_ms")
         self.heartbeat_ms = beat if isinstance(beat, int) else None
         for stream in self.streams:
             stream.wake.set()

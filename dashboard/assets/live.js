@@ -19,7 +19,7 @@
   const shown = {};
   const noUpdate = () => window.dash_clientside.no_update;
   const PUSH_SILENT_MS = 3000;  // no frame (a snapshot, or the server's beat each second): lost
-  const PUSH_RETRY_MS = [1000, 30000];  // reconnecting: from the first, doubling up to the second
+  const PUSH_RETRY_MS = [1000, 10000];  // reconnecting: from the first, doubling up to the second
   const NIGHT_CHARTS = {night: "night-chart", trend: "device-trend", categories: "categories",
                         regions: "regions"};  // dashboard/ids.py
   const push = window.gmvPush = {
@@ -131,6 +131,8 @@
     }
     return live;
   }
+
+  push.applyLiveDelta = applyLiveDelta;  // for the tests: the same rules as frames.py's
 
   function deliver(frame) {
     const live = Object.assign({}, push.live, {

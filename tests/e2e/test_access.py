@@ -17,10 +17,12 @@ from playwright.sync_api import APIResponse, Browser, BrowserContext, Page, expe
 
 from dashboard.accounts import Accounts
 from dashboard.ids import Ids
+from dashboard.push import REAUTH_EVERY_S
 from ingest.history import read_summary
 from rehearsal.publish import StreamPublisher
 from tests.conftest import wait_for
 from tests.e2e.conftest import CLI, Stack, publish_sample, running_stack, screenshot
+from tests.e2e.sse import EventReader
 from tests.sample import STOCK, TRUTH, sample_payloads
 
 USERS = {"vera": "viewer", "otto": "operator", "ana": "analyst", "ada": "admin"}
@@ -287,11 +289,20 @@ def test_a_kiosk_link_opens_the_big_screen_only_until_it_is_revoked(
     assert page.goto(secured.base_url + "/ops").status == 403  # type: ignore[union-attr]
     assert api_status(page, secured, "/api/summary") == 403
     assert page.goto(link[:-3] + "abc").status == 403  # type: ignore[union-attr]
+    # The wall's push stream, open while the link is revoked, ends (it is checked again every
+    # few seconds): it does not go on showing the night to a revoked wall.
+    cookies = "; ".join(f"{c['name']}={c['value']}" for c in context.cookies(secured.base_url))
+    stream = EventReader(secured.base_url + "/api/stream?lang=zh", {"Cookie": cookies})
+    assert stream.status == 200
+    wait_for(lambda: stream.snapshots(), 20, "the kiosk's stream sent nothing")
     revoked = subprocess.run([*CLI, "kiosk-link", "--revoke", link_id, *where],
                              capture_output=True, text=True, timeout=60)
     assert revoked.returncode == 0, revoked.stderr
     wait_for(lambda: api_status(page, secured, "/api/live") == 401, 10,
              "a revoked kiosk link still reads the snapshot")
+    assert stream.ended.wait(REAUTH_EVERY_S + 10), "a revoked kiosk link's stream stayed open"
+    assert stream.named("refused") == [{"status": "401 Unauthorized"}]
+    stream.close()
 
 
 def test_signing_out_ends_the_session(secured: Stack, context: BrowserContext) -> None:
