@@ -1,15 +1,18 @@
-"""A whole night's load on the dashboard: N big screens (kiosk sessions: `/api/live` and the night's
-charts at the page's own intervals) against `gmv serve` for M minutes while the simulator publishes
-~5,000 orders/s that `gmv ingest` counts; per slice of the run: requests, p50/p95/p99, errors,
-the dashboard's memory (RSS of gunicorn and its workers) and the ingest rate. Beside them, a real
-Chromium's big screen: from an order's XADD to the moment the screen draws it, p50/p99.
+"""A whole night's load on the dashboard, pushed and polled side by side in one run: N big screens
+(kiosk sessions) against `gmv serve` for M minutes per phase while the simulator publishes ~5,000
+orders/s that `gmv ingest` counts. Push: each screen holds `/api/stream` open (uvicorn's workers);
+poll: each asks `/api/live` every second and the night's charts every fifth (gthread workers, the
+page's fallback and the dashboard before push). Per slice of each phase: frames or requests,
+latency, errors, the dashboard's memory (RSS of gunicorn and its workers) and CPU, the ingest
+rate. Beside them, for the whole phase, a real Chromium's big screen: from an order's XADD to the
+screen's next paint after it drew the snapshot that holds it, p50/p95/p99.
 
-    python -m bench.soak [--viewers 1000] [--minutes 30] [--ops 5000] [--slice-minutes 5]
+    python -m bench.soak [--viewers 1000] [--minutes 30] [--modes push,poll] [--ops 5000]
 
 The end-to-end figure uses the stream ids: Redis stamps each entry with its XADD time (ms), the
 snapshot says the worker's committed position, and the page records when it draws each snapshot
-(and the count-up reaches it 950 ms later). An order added at t is on the screen at the first
-drawing whose position is at or past t. Every clock is this machine's.
+(then the GMV counts up to it within the time between two snapshots). An order added at t is on
+the screen at the first drawing whose position is at or past t. Every clock is this machine's.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -32,6 +36,7 @@ import numpy as np
 from playwright.sync_api import sync_playwright
 
 from bench.publish import machine
+from bench.streams import Pushed, pushed_screen, stream_request
 from bench.viewers import exchange, wait_until_up
 from common.redis_server import EmbeddedRedis, connect, free_loopback_port
 from common.settings import load_settings
@@ -43,15 +48,19 @@ from rehearsal.simulate import NightPlan
 CLI = [sys.executable, "-m", "gmv.cli"]
 WARM_UP_S = 10
 START_S = 2 * 3600  # 02:00, past the surge: a steady stretch of the night
-COUNT_UP_MS = 950  # dashboard/assets/live.js
 NIGHT_EVERY = NIGHT_INTERVAL_MS // LIVE_INTERVAL_MS  # the night's charts with every n-th snapshot
+# When the page drew each snapshot: the next animation frame after render_live ran (the paint
+# that shows it), and the snapshot's position.
 RECORD_DRAWINGS = """
 () => {
   window.__drawn = [];
   const gmv = window.dash_clientside.gmv;
   const render = gmv.render_live;
   gmv.render_live = function (live, ...rest) {
-    if (live && live.position) window.__drawn.push([Date.now(), live.position]);
+    if (live && live.position) {
+      const position = live.position;
+      requestAnimationFrame(() => window.__drawn.push([Date.now(), position]));
+    }
     return render.call(this, live, ...rest);
   };
 }
@@ -221,81 +230,161 @@ def slices(run: Run, started: float, slice_s: float) -> list[str]:
     return rows
 
 
+async def pushed(port: int, cookie: str, viewers: int, seconds: float, web_pid: int, client: Any,
+                 snapshot_key: str, probes: int) -> tuple[Run, Pushed]:
+    run, out = Run(), Pushed()
+    request = stream_request(port, cookie)
+    until = time.monotonic() + seconds
+
+    async def screen(index: int) -> None:
+        await asyncio.sleep(np.random.random() * 2)  # the walls come on over two seconds
+        await pushed_screen(port, request, until, out, probe=index < probes)
+
+    await asyncio.gather(_watch(web_pid, client, snapshot_key, until, run),
+                         *(screen(i) for i in range(viewers)))
+    return run, out
+
+
+@dataclass
+class Phase:
+    mode: str
+    viewers: int
+    run: Run
+    started: float
+    pushed: Pushed | None
+    drawn: list[tuple[int, str]]
+    seconds: float
+
+
+def run_phase(mode: str, viewers: int, seconds: float, where: list[str], data: Path,
+              client: Any, snapshot_key: str, probes: int) -> Phase:
+    port = free_loopback_port()
+    env = {**os.environ, "GMV_WEB_PUSH": "yes" if mode == "push" else "no"}
+    web = subprocess.Popen([*CLI, "serve", "--port", str(port), *where], env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base + "/login")
+        cookie = kiosk_cookie(base, data)
+        drawn: list[tuple[int, str]] = []
+        browser_s = max(seconds - WARM_UP_S - 5, 10)
+        watcher = threading.Thread(target=lambda: drawn.extend(end_to_end(base, cookie, browser_s)))
+        started = time.monotonic()
+        watcher.start()
+        out = None
+        if mode == "push":
+            run, out = asyncio.run(pushed(port, cookie, viewers, seconds, web.pid, client,
+                                          snapshot_key, probes))
+        else:
+            run = asyncio.run(soak(port, cookie, viewers, seconds, web.pid, client, snapshot_key))
+        watcher.join()
+    finally:
+        web.terminate()
+        web.wait(timeout=60)
+    return Phase(mode, viewers, run, started, out, drawn, seconds)
+
+
+def push_slices(phase: Phase, slice_s: float) -> list[str]:
+    assert phase.pushed is not None
+    rows = []
+    for index, end in enumerate(np.arange(phase.started + slice_s, phase.started + phase.seconds
+                                          + 1, slice_s)):
+        reads = [b for at, b in phase.pushed.frames if end - slice_s <= at < end]
+        rss = [m for at, m in phase.run.memory if at < end]
+        used = [(at, c) for at, c in phase.run.cpu if end - slice_s <= at < end]
+        cores = (used[-1][1] - used[0][1]) / (used[-1][0] - used[0][0]) if len(used) > 1 \
+            else float("nan")
+        counted = [n for at, n in phase.run.orders if end - slice_s <= at < end]
+        rate = (counted[-1] - counted[0]) / (slice_s * (len(counted) - 1) / len(counted)) \
+            if len(counted) > 1 else float("nan")
+        rows.append(f"| {index * slice_s / 60:.0f}-{(index + 1) * slice_s / 60:.0f} min | "
+                    f"{len(reads) / slice_s:,.0f} | {sum(reads) / slice_s / 2**20:,.2f} | "
+                    f"{rss[-1] / 2**20 if rss else float('nan'):,.0f} | {cores:.2f} | {rate:,.0f} |")
+    return rows
+
+
+def summary(phase: Phase) -> str:
+    """One row of the side-by-side table."""
+    run = phase.run
+    used = run.cpu
+    cores = (used[-1][1] - used[0][1]) / (used[-1][0] - used[0][0]) if len(used) > 1 else float("nan")
+    waits = latencies(phase.drawn)
+    pixel = " / ".join(f"{np.percentile(waits, q):,.0f}" for q in (50, 95, 99)) if len(waits) \
+        else "none drawn"
+    if phase.pushed is not None:
+        errors = phase.pushed.errors
+        frame_waits = latencies(phase.pushed.arrivals)
+        frame = f"{np.percentile(frame_waits, 99):,.0f}" if len(frame_waits) else "—"
+    else:
+        errors = sum(not s.ok for s in run.samples)
+        frame = "—"
+    counted = run.orders
+    rate = (counted[-1][1] - counted[0][1]) / (counted[-1][0] - counted[0][0]) \
+        if len(counted) > 1 else float("nan")
+    rss = f"{run.memory[0][1] / 2**20:,.0f} -> {run.memory[-1][1] / 2**20:,.0f}" if run.memory else "—"
+    return (f"| {phase.mode} | {phase.viewers:,} | {phase.seconds / 60:g} | {pixel} | {frame} | "
+            f"{errors:,} | {rss} | {cores:.2f} | {1000 * cores / phase.viewers:.3f} | {rate:,.0f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--viewers", type=int, default=1000)
-    parser.add_argument("--minutes", type=float, default=30)
+    parser.add_argument("--viewers", default="1000", help="screens per phase, e.g. 100,1000")
+    parser.add_argument("--minutes", type=float, default=30, help="of each phase")
+    parser.add_argument("--modes", default="push,poll", help="push, poll or both, in this order")
     parser.add_argument("--ops", type=int, default=5000, help="orders per second published")
     parser.add_argument("--slice-minutes", type=float, default=5)
-    parser.add_argument("--browser-seconds", type=float, default=120,
-                        help="how long the real Chromium watches, at the end of the run")
+    parser.add_argument("--probes", type=int, default=10,
+                        help="pushed screens that rebuild each snapshot to time its orders")
     args = parser.parse_args()
+    modes = [m.strip() for m in args.modes.split(",")]
+    counts = [int(v) for v in args.viewers.split(",")]
+    if not set(modes) <= {"push", "poll"} or not counts or min(counts) < 1:
+        parser.error("--modes is push and/or poll; --viewers whole numbers")
     print(machine())
     defaults = load_settings(env={})
-    print(f"gunicorn: {defaults.web_workers} workers x {defaults.web_threads} threads; "
-          f"{args.viewers} kiosk viewers for {args.minutes:g} min; ~{args.ops:,} orders/s", flush=True)
+    phases_s = len(modes) * len(counts) * (args.minutes * 60 + 60)
+    print(f"gunicorn: {defaults.web_workers} workers (push: uvicorn; poll: gthread x "
+          f"{defaults.web_threads} threads); phases {modes} x {counts} screens, "
+          f"{args.minutes:g} min each; ~{args.ops:,} orders/s", flush=True)
+    phases: list[Phase] = []
     with tempfile.TemporaryDirectory() as home, EmbeddedRedis(Path(home) / "redis") as server:
         data = Path(home) / "data"
         settings = load_settings(env={}, redis_url=server.url, data_dir=data)
         Accounts(data).add_user("admin", "admin", os.urandom(16).hex())  # sign-in is on
         where = ["--redis", server.url, "--data", str(data), "-q"]
-        port = free_loopback_port()
         processes = [
             subprocess.Popen([*CLI, "ingest", *where]),
             subprocess.Popen([*CLI, "simulate", "--speed", "1", "--start", f"{START_S}s",
-                              "--duration", f"{int(args.minutes * 60) + 300}s", "--peak-ops",
-                              str(peak_for(args.ops, args.minutes)), *where]),
-            subprocess.Popen([*CLI, "serve", "--port", str(port), *where])]
-        base = f"http://127.0.0.1:{port}"
+                              "--duration", f"{int(phases_s) + 300}s", "--peak-ops",
+                              str(peak_for(args.ops, phases_s / 60)), *where])]
         try:
-            wait_until_up(base + "/login")
-            cookie = kiosk_cookie(base, data)
             client = connect(server.url)
             while not client.get(settings.snapshot_key):
                 time.sleep(0.2)
-            started = time.monotonic()
-            load_s = args.minutes * 60
-            browser_at = max(load_s - args.browser_seconds - WARM_UP_S - 5, 0)
-            drawn: list[tuple[int, str]] = []
-
-            def watch_in_browser() -> None:
-                time.sleep(browser_at)
-                drawn.extend(end_to_end(base, cookie, args.browser_seconds))
-
-            import threading
-
-            watcher = threading.Thread(target=watch_in_browser)
-            watcher.start()
-            run = asyncio.run(soak(port, cookie, args.viewers, load_s, processes[2].pid, client,
-                                   settings.snapshot_key))
-            watcher.join()
+            for viewers in counts:
+                for mode in modes:
+                    print(f"phase: {mode}, {viewers:,} screens, {args.minutes:g} min", flush=True)
+                    phases.append(run_phase(mode, viewers, args.minutes * 60, where, data, client,
+                                            settings.snapshot_key, args.probes))
+                    print(summary(phases[-1]), flush=True)
         finally:
             for process in processes:
                 process.terminate()
             for process in processes:
                 process.wait(timeout=60)
-    total = len(run.samples)
-    errors = sum(not s.ok for s in run.samples)
-    print("\n| slice | requests/s | p50 ms | p95 ms | p99 ms | errors | dashboard RSS MiB | "
-          "dashboard CPU (cores) | ingest orders/s |\n|---|---|---|---|---|---|---|---|---|")
-    print("\n".join(slices(run, started, args.slice_minutes * 60)))
-    if total:
-        for name, night in (("/api/live", False), ("/api/night-figures", True)):
-            ms = np.array([s.ms for s in run.samples if s.ok and s.night == night])
-            print(f"{name}: p50 {np.percentile(ms, 50):.1f} ms, p95 {np.percentile(ms, 95):.1f} "
-                  f"ms, p99 {np.percentile(ms, 99):.1f} ms")
-        ms = np.array([s.ms for s in run.samples if s.ok])
-        print(f"\nall: {total:,} requests, p95 {np.percentile(ms, 95):.1f} ms, p99 "
-              f"{np.percentile(ms, 99):.1f} ms, errors {errors:,} ({100 * errors / total:.3f} %); "
-              f"RSS {run.memory[0][1] / 2**20:,.0f} -> {run.memory[-1][1] / 2**20:,.0f} MiB")
-    waits = latencies(drawn)
-    if len(waits):
-        print(f"end to end (XADD -> a real Chromium draws it), {len(drawn)} drawings over "
-              f"{args.browser_seconds:g} s: p50 {np.percentile(waits, 50):,.0f} ms, p99 "
-              f"{np.percentile(waits, 99):,.0f} ms, max {waits.max():,.0f} ms; with the "
-              f"{COUNT_UP_MS} ms count-up: p99 {np.percentile(waits, 99) + COUNT_UP_MS:,.0f} ms")
-    else:
-        print("end to end: the browser drew no snapshot with a position")
+    for phase in phases:
+        print(f"\n### {phase.mode}, {phase.viewers:,} screens")
+        if phase.mode == "push":
+            print("| slice | reads/s | MiB/s sent | dashboard RSS MiB | dashboard CPU (cores) | "
+                  "ingest orders/s |\n|---|---|---|---|---|---|")
+            print("\n".join(push_slices(phase, args.slice_minutes * 60)))
+        else:
+            print("| slice | requests/s | p50 ms | p95 ms | p99 ms | errors | dashboard RSS MiB | "
+                  "dashboard CPU (cores) | ingest orders/s |\n|---|---|---|---|---|---|---|---|---|")
+            print("\n".join(slices(phase.run, phase.started, args.slice_minutes * 60)))
+    print("\n| mode | screens | min | order -> pixel p50 / p95 / p99 ms (Chromium) | order -> frame "
+          "p99 ms (probes) | errors | dashboard RSS MiB | dashboard CPU (cores) | CPU ms per "
+          "screen-second | ingest orders/s |\n|---|---|---|---|---|---|---|---|---|---|")
+    print("\n".join(summary(phase) for phase in phases))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from common.settings import Settings
 from dashboard.api import PUSH_ENVIRON, STREAM_PATH
 from dashboard.components import night_payload
 from dashboard.frames import encode, sse
+from dashboard.http_limits import BoundedHttpToolsProtocol
 from dashboard.hub import Hub, Stream
 from dashboard.params import BadParameter, language
 
@@ -203,11 +204,13 @@ class _Server(Server):
 
 
 class PushWorker(UvicornWorker):
-    """The gunicorn worker of `gmv serve`: uvloop and httptools where installed; the peer's
-    address as it is (dashboard/perimeter.py judges proxies itself, as under gthread)."""
+    """The gunicorn worker of `gmv serve`: uvloop where installed, httptools with a bound on a
+    request's head (dashboard/http_limits.py); the peer's address as it is
+    (dashboard/perimeter.py judges proxies itself, as under gthread)."""
 
-    CONFIG_KWARGS: dict[str, Any] = {"loop": "auto", "http": "auto", "proxy_headers": False,
-                                     "server_header": False, "lifespan": "on"}
+    CONFIG_KWARGS: dict[str, Any] = {"loop": "auto", "http": BoundedHttpToolsProtocol,
+                                     "proxy_headers": False, "server_header": False,
+                                     "lifespan": "on"}
 
     async def _serve(self) -> None:
         self.config.app = self.wsgi

@@ -9,7 +9,7 @@ from enum import StrEnum
 class Can(StrEnum):
     """One thing a person may do; a role is a set of them."""
 
-    BIG_SCREEN = "big_screen"  # `/`, /api/live, /api/night-figures
+    BIG_SCREEN = "big_screen"  # `/`, /api/stream, /api/live, /api/night-figures
     OPS = "ops"  # `/ops`, /api/alerts, /api/summary
     ACKNOWLEDGE = "acknowledge"
     REVIEW = "review"  # `/review`, /api/summary, /api/alerts

@@ -58,14 +58,23 @@
   function countUp(target, scales) {
     const from = shown.gmv;
     // Forwards only: a lower total means a new night (or store), and is shown as it is.
-    if (from === undefined || target <= from) { shown.gmv = target; draw(target, scales); return; }
+    if (from === undefined || target <= from) {
+      shown.gmv = shown.target = target; shown.token = (shown.token || 0) + 1;
+      draw(target, scales);
+      return;
+    }
+    if (target === shown.target) return;  // already counting up to it (a frame of the same total)
     const began = performance.now();
+    // As long as the totals come apart (a pushed frame each ~250 ms, a poll each second), at
+    // most COUNT_UP_MS: the count reaches each total before the next one arrives.
+    const lasts = Math.max(200, Math.min(COUNT_UP_MS, began - (shown.targetAt || 0)));
+    shown.target = target; shown.targetAt = began;
     const token = (shown.token = (shown.token || 0) + 1);
     let drawnAt = 0;
     function frame(now) {
       if (token !== shown.token) return;  // a newer target took over
       // A frame's time can precede `began` (it is when the frame started): never count down.
-      const t = Math.max(0, Math.min((now - began) / COUNT_UP_MS, 1));
+      const t = Math.max(0, Math.min((now - began) / lasts, 1));
       const value = t >= 1 ? target : Math.floor(from + (target - from) * (1 - Math.pow(1 - t, 3)));
       shown.gmv = value;
       // ~20 steps a second read as counting; every frame (60/s) only costs the wall's CPU.

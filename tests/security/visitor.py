@@ -106,9 +106,11 @@ class Visitor:
         assert isinstance(request.data, bytes)
         self.jar.add_cookie_header(request)
         url = urllib.parse.urlsplit(request.full_url)
+        # One of each header whatever its case (urllib's own "Content-length" beside ours would
+        # be two Content-Length headers: a malformed request, which the server refuses as such).
+        given = {name.title(): value for name, value in request.header_items()}
         headers = {"Host": url.netloc, "Content-Type": "application/x-www-form-urlencoded",
-                   **dict(request.header_items()), "Content-Length": str(len(request.data)),
-                   "Connection": "close"}
+                   **given, "Content-Length": str(len(request.data)), "Connection": "close"}
         target = url.path + (f"?{url.query}" if url.query else "")
         head = f"{request.get_method()} {target} HTTP/1.1\r\n" + "".join(
             f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
