@@ -37,6 +37,7 @@ from playwright.sync_api import sync_playwright
 
 from bench.publish import machine
 from bench.streams import Pushed, pushed_screen, stream_request
+from bench.usage import tree_usage
 from bench.viewers import exchange, wait_until_up
 from common.redis_server import EmbeddedRedis, connect, free_loopback_port
 from common.settings import load_settings
@@ -87,25 +88,6 @@ def peak_for(ops: int, minutes: float) -> int:
     """The simulator's midnight peak that makes the stretch from START_S average `ops`."""
     plan = NightPlan(peak_ops=1_000_000, start_s=START_S, duration_s=int(minutes * 60) + 120)
     return max(int(ops * plan.duration_s / plan.expected_orders() * 1_000_000), 1)
-
-
-def tree_usage(pid: int) -> tuple[int, float]:
-    """RSS (bytes) and CPU time (s) of a process and its children (gunicorn and its workers)."""
-    rss, cpu, pids = 0, 0.0, [pid]
-    tick = os.sysconf("SC_CLK_TCK")
-    while pids:
-        current = pids.pop()
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-            stat = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except OSError:
-            continue
-        rss += next(int(line.split()[1]) * 1024 for line in status.splitlines()
-                    if line.startswith("VmRSS:"))
-        cpu += (int(stat[11]) + int(stat[12])) / tick  # utime, stime
-        pids.extend(int(c) for c in children)
-    return rss, cpu
 
 
 def kiosk_cookie(base_url: str, data: Path) -> str:

@@ -1,7 +1,9 @@
 """Viewer load: N simulated big screens against `gmv serve`, each doing what the page's browser
-does: the live snapshot once a second (GET /api/live) and the night's charts every five seconds
-(GET /api/night-figures); next to it, in the same run, the ceiling of a trivial Dash callback
-under the same gunicorn settings.
+does: polled (gthread workers, GMV_WEB_PUSH=no), the live snapshot once a second (GET /api/live)
+and the night's charts every five seconds (GET /api/night-figures); pushed (uvicorn workers), one
+`/api/stream` held open. Next to them, in the same run, the ceiling of a trivial Dash callback
+under the same gunicorn settings. For each: latency or frames, errors, and the dashboard's CPU
+per screen.
 
     python -m bench.viewers [--viewers 1000] [--seconds 30]
 
@@ -22,14 +24,18 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 from playwright.sync_api import sync_playwright
 
 from bench.publish import machine
+from bench.streams import Pushed, pushed_screen, stream_request
 from bench.trivial_dash import REQUEST as TRIVIAL_REQUEST
+from bench.usage import tree_usage
 from common.redis_server import EmbeddedRedis, connect, free_loopback_port
 from common.settings import load_settings
 from dashboard.local_key import cookie_name, local_key, local_link
@@ -40,6 +46,7 @@ SAMPLE = Path(__file__).parents[1] / "sample_data" / "night-2026-11-11.jsonl.gz"
 CLI = [sys.executable, "-m", "gmv.cli"]
 CEILING_CONNECTIONS = 64
 CEILING_SECONDS = 10
+T = TypeVar("T")
 
 
 def wait_until_up(url: str, timeout_s: float = 60) -> None:
@@ -140,8 +147,10 @@ async def load(port: int, seconds_of: list[list[bytes]], connections: int, secon
     return out
 
 
-def serve(module: str | None, port: int, redis_url: str, data: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "GMV_WEB_PORT": str(port), "REDIS_URL": redis_url, "GMV_DATA_DIR": str(data)}
+def serve(module: str | None, port: int, redis_url: str, data: Path,
+          push: bool = False) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "GMV_WEB_PORT": str(port), "REDIS_URL": redis_url, "GMV_DATA_DIR": str(data),
+           "GMV_WEB_PUSH": "yes" if push else "no"}
     if module is None:
         return subprocess.Popen([*CLI, "serve", "-q"], env=env)
     code = ("from dashboard.serve import DashboardServer; from common.settings import load_settings; "
@@ -149,9 +158,26 @@ def serve(module: str | None, port: int, redis_url: str, data: Path) -> subproce
     return subprocess.Popen([sys.executable, "-c", code], env=env)
 
 
-def row(name: str, figures: dict[str, float]) -> str:
+def row(name: str, figures: dict[str, float], cpu_ms: float | None = None) -> str:
     return (f"| {name} | {figures['requests_per_s']:,.0f} | {figures['p50_ms']:.1f} | "
-            f"{figures['p95_ms']:.1f} | {figures['p99_ms']:.1f} | {figures['errors']:,} |")
+            f"{figures['p95_ms']:.1f} | {figures['p99_ms']:.1f} | {figures['errors']:,} | "
+            f"{'—' if cpu_ms is None else f'{cpu_ms:.3f}'} |")
+
+
+def measured(pid: int, load: Coroutine[Any, Any, T]) -> tuple[T, float]:
+    """`load`'s result and the dashboard's CPU seconds meanwhile."""
+    before = tree_usage(pid)[1]
+    result = asyncio.run(load)
+    return result, tree_usage(pid)[1] - before
+
+
+async def pushed_screens(port: int, cookie: str, viewers: int, seconds: float) -> Pushed:
+    out = Pushed()
+    request = stream_request(port, cookie)
+    until = time.monotonic() + seconds
+    await asyncio.gather(*(pushed_screen(port, request, until, out, probe=False)
+                           for _ in range(viewers)))
+    return out
 
 
 def main() -> None:
@@ -171,10 +197,12 @@ def main() -> None:
                                    str(settings.data_dir)])
         results: list[str] = []
         try:
-            for name, module in (("trivial Dash callback (ceiling)", "bench.trivial_dash"),
-                                 ("big screen (/api/live; night charts every 5 s)", None)):
+            for name, module, push in (
+                    ("trivial Dash callback (ceiling)", "bench.trivial_dash", False),
+                    ("big screen polled (/api/live; night charts every 5 s)", None, False),
+                    ("big screen pushed (/api/stream)", None, True)):
                 port = free_loopback_port()
-                web = serve(module, port, server.url, settings.data_dir)
+                web = serve(module, port, server.url, settings.data_dir, push)
                 try:
                     wait_until_up(f"http://127.0.0.1:{port}/")
                     if module:
@@ -185,21 +213,31 @@ def main() -> None:
                         key = local_key(settings.data_dir)  # what this machine's screens hold
                         seen = browser_requests(f"http://127.0.0.1:{port}",
                                                 local_link(f"http://127.0.0.1:{port}", key))
-                        assert {"/api/live", "/api/night-figures"} <= seen, seen
+                        assert ({"/api/stream"} if push else {"/api/live", "/api/night-figures"}) \
+                            <= seen, seen
                         cookie = f"{cookie_name(key)}={key}"
                         live = http_request(port, "/api/live", cookie=cookie)
                         night = http_request(port, "/api/night-figures?lang=zh", cookie=cookie)
                         flat_out, screen = [[live]], [[live]] * 4 + [[live, night]]
+                    if push:
+                        out, cpu_s = measured(web.pid, pushed_screens(
+                            port, cookie, args.viewers, args.seconds))
+                        results.append(
+                            f"| {name}, {args.viewers} viewers | {len(out.frames) / args.seconds:,.0f}"
+                            f" reads/s | — | — | — | {out.errors:,} | "
+                            f"{1000 * cpu_s / args.seconds / args.viewers:.3f} |")
+                        print(results[-1], flush=True)
+                        continue
                     closed = asyncio.run(load(port, flat_out, CEILING_CONNECTIONS, CEILING_SECONDS,
                                               paced=False))
                     results.append(row(f"{name}, {CEILING_CONNECTIONS} connections flat out",
                                        closed.figures(CEILING_SECONDS)))
                     print(results[-1], flush=True)
                     if screen:
-                        viewers = asyncio.run(load(port, screen, args.viewers, args.seconds,
-                                                   paced=True))
+                        viewers, cpu_s = measured(web.pid, load(
+                            port, screen, args.viewers, args.seconds, paced=True))
                         results.append(row(f"{name}, {args.viewers} viewers", viewers.figures(
-                            args.seconds)))
+                            args.seconds), 1000 * cpu_s / args.seconds / args.viewers))
                         print(results[-1], flush=True)
                 finally:
                     web.terminate()
@@ -207,7 +245,8 @@ def main() -> None:
         finally:
             worker.terminate()
             worker.wait(timeout=30)
-    print("\n| what | requests/s | p50 ms | p95 ms | p99 ms | errors |\n|---|---|---|---|---|---|")
+    print("\n| what | requests/s | p50 ms | p95 ms | p99 ms | errors | dashboard CPU ms per "
+          "screen-second |\n|---|---|---|---|---|---|---|")
     print("\n".join(results))
 
 
