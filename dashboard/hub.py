@@ -31,6 +31,7 @@ log = logging.getLogger("gmv.push")
 READ_AFTER_S = 1.0  # no publication heard for this long: read the key
 BEAT_EVERY_S = 1.0  # a stream without a frame for this long is sent its age
 NIGHT_EVERY_S = 5.0  # the night's charts, as often as a polling page fetched them
+SAY_EVERY_S = 60.0  # how many streams are open, in the log
 RESUBSCRIBE_S = (0.2, 2.0)  # Redis away: listen again after this, doubling up to the second
 CHARTS = ("night", "trend", "categories", "regions")
 AROUND_CHARTS = ("milestones", "outlook", "live_marks")
@@ -153,9 +154,14 @@ class Hub:
         return sse("beat", encode({"age_ms": age}))
 
     async def _beats(self) -> None:
+        said_at = time.monotonic()
         while True:
             await asyncio.sleep(BEAT_EVERY_S / 2)
             now = time.monotonic()
+            if now - said_at >= SAY_EVERY_S:
+                log_event(log, "push_streams", streams=len(self.streams),
+                          publications=self.publications)
+                said_at = now
             for stream in self.streams:
                 if now - stream.sent_at >= BEAT_EVERY_S:
                     stream.wake.set()

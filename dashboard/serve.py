@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import resource
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -14,6 +15,7 @@ from common.settings import Settings
 from common.stopping import STOP_WITHIN_S
 
 log = logging.getLogger("gmv.serve")
+OPEN_FILES_WANTED = 65_536
 GRACEFUL_S = int(STOP_WITHIN_S) - 1  # SIGTERM: requests in flight may finish, then the workers go
 
 
@@ -56,6 +58,20 @@ class DashboardServer(BaseApplication):
 def serve(settings: Settings) -> None:
     log_event(log, "dashboard_serving", url=f"http://{settings.web_host}:{settings.web_port}/",
               workers=settings.web_workers, threads=settings.web_threads,
-              push="sse" if settings.web_push else "off",
+              push="sse" if settings.web_push else "off", open_files=_open_files_for_screens(),
               redis=url_for_logs(settings.redis_url))
     DashboardServer(settings).run()
+
+
+def _open_files_for_screens() -> int:
+    """Each pushed screen holds a connection (a file) open in one worker, and the workers do not
+    share them out evenly: the soft limit (often 1,024) raised to the hard one. The limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, OPEN_FILES_WANTED)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            pass  # kept as it was: said in the log line
+    return int(soft)
