@@ -47,6 +47,7 @@ class Stream:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     sent_at: float = field(default_factory=time.monotonic)
     ended: bool = False
+    night_sent: bool = False
 
 
 @dataclass
@@ -56,6 +57,9 @@ class Night:
     full: bytes  # the frame that draws every chart
     delta: bytes | None  # the frame from the version before, where there was one
     base: str | None
+    # For a screen drawn with this version: the orders/s chart's alert marks alone, which the page
+    # lays out for its chart's width (the figure it was served has them for 1080p).
+    marks: bytes
 
 
 class Hub:
@@ -138,8 +142,11 @@ class Hub:
 
     def night_frame(self, stream: Stream) -> bytes:
         night = self.nights.get(stream.lang)
-        if night is None or stream.night_version == night.version:
+        if night is None:
             return b""
+        first, stream.night_sent = not stream.night_sent, True
+        if stream.night_version == night.version:
+            return night.marks if first else b""
         frame = night.delta if night.delta is not None and stream.night_version == night.base \
             else night.full
         stream.night_version = night.version
@@ -195,8 +202,10 @@ class Hub:
         if before is not None:
             changes = _night_changes(before.parts, parts)
             delta = sse("night", encode({"version": version, "base": before.version, **changes}))
+        marks = sse("night", encode({"version": version, "base": version, "charts": {},
+                                     "live_marks": parts.get("live_marks")}))
         self.nights[lang] = Night(version, parts, full, delta,
-                                  before.version if before is not None else None)
+                                  before.version if before is not None else None, marks)
         return True
 
     # -- on the listener's thread ----------------------------------------------------------

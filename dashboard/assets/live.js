@@ -105,10 +105,15 @@
   // The alerts of the last five minutes over the orders/s chart, which extendData grows and a
   // new figure would reset: laid on by relayout, only when they change.
   let drawnMarks = "", markedChart = null;
+  // Marks that could not be laid on yet (the chart not drawn, or being redrawn): the clock's
+  // tick tries again (a push sends them once).
+  let pendingMarks = null;
   function markLiveChart(marks) {
     const chart = document.querySelector("#" + OPS_CHART_ID + " .js-plotly-plot");
     const key = JSON.stringify(marks || {});
-    if (!chart || !window.Plotly || (key === drawnMarks && chart === markedChart)) return;
+    pendingMarks = null;
+    if (!chart || !window.Plotly) { pendingMarks = marks; return; }
+    if (key === drawnMarks && chart === markedChart) return;
     drawnMarks = key;
     markedChart = chart;
     // The labels laid out for this chart's width (fit.js), and those of every width with them,
@@ -118,7 +123,7 @@
       : {shapes: marks.shapes || [], annotations: marks.annotations || [], meta: marks.meta || {}};
     Promise.resolve()
       .then(() => window.Plotly.relayout(chart, fitted))
-      .catch(() => { drawnMarks = ""; });
+      .catch(() => { drawnMarks = ""; pendingMarks = marks; });
   }
 
   // -- the push ---------------------------------------------------------------------------
@@ -303,8 +308,12 @@
         if (!live || typeof live.gmv_cents !== "number") return Array(8).fill(noUpdate());
         countUp(live.gmv_cents, scales);
         const devices = live.by_device || {};
-        const ring = Object.assign({}, shares, {data: [Object.assign({}, shares.data[0], {
-          values: ["pc", "mobile", "pad", "other"].map(d => (devices[d] || {}).share_now || 0)})]});
+        const values = ["pc", "mobile", "pad", "other"].map(d => (devices[d] || {}).share_now || 0);
+        // Drawn again only when a share changed (a pushed screen gets several frames a second).
+        const same = shares && shares.data && shares.data[0] && Array.isArray(shares.data[0].values)
+          && shares.data[0].values.length === values.length
+          && shares.data[0].values.every((v, i) => v === values[i]);
+        const ring = same ? noUpdate() : Object.assign({}, shares, {data: [Object.assign({}, shares.data[0], {values})]});
         const points = newPoints(live, drawn);
         const extend = points.x.length ? [{x: [points.x], y: [points.y]}, [0], SERIES_POINTS] : noUpdate();
         return [
@@ -335,6 +344,7 @@
       // browser clock that disagrees with the server's.
       tick: function (n, feed, lang, words, nightVersion) {
         keepPushOpen(lang, nightVersion);
+        if (pendingMarks) markLiveChart(pendingMarks);
         return banner(feed, lang, words).concat(
           [push.unsupported || (push.heardAt && !pushAlive()) ? words.polling : ""]);
       },
