@@ -54,7 +54,8 @@ def plumbing(lang: str, live: dict[str, Any] | None) -> list[Any]:
     drawn from."""
     words = {"stale": text(lang, "stale"), "waiting": text(lang, "waiting"), "at": text(lang, "at"),
              "gap": text(lang, "stream_gap_banner"), "continued": text(lang, "night_continued"),
-             "quiet": text(lang, "stream_quiet_banner"), "polling": text(lang, "polling")}
+             "quiet": text(lang, "stream_quiet_banner"), "polling": text(lang, "polling"),
+             "polling_no_push": text(lang, "polling_no_push")}
     return [
         dcc.Store(id=Ids.LANG, data=lang), dcc.Store(id=Ids.LIVE, data=live),
         dcc.Store(id=Ids.FEED), dcc.Store(id=Ids.OPS_DRAWN, data=last_drawn_ms(live)),

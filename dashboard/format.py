@@ -171,6 +171,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "stream_lost_unknown": "有未读条目被删除",
         "waiting": "等待数据 — 采集进程尚未发布快照",
         "polling": "推送中断 — 每秒轮询更新",
+        "polling_no_push": "每秒轮询更新（本服务器未开启推送）",
         "sign_in_needed": "需要登录 — 正在转到登录页（数据管道正常）",
         "access_changed": "权限已变更 — 正在重新载入（数据管道正常）",
         "kiosk_link_ended": "大屏链接已被撤销或已过期 — 请向管理员索取新链接（数据管道正常）",
@@ -285,6 +286,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "stream_lost_unknown": "entries removed unread",
         "waiting": "Waiting for data — the ingest worker has not published yet",
         "polling": "push lost — updating each second",
+        "polling_no_push": "updating each second (this server does not push)",
         "sign_in_needed": "Sign-in needed — going to the sign-in page (the pipeline is fine)",
         "access_changed": "Access changed — reloading (the pipeline is fine)",
         "kiosk_link_ended": "This kiosk link was revoked or has expired — ask an admin for a new"

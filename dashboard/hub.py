@@ -179,10 +179,15 @@ class Hub:
             for lang in sorted({s.lang for s in self.streams}):
                 try:
                     payload = await asyncio.to_thread(self.night_payload, lang)
-                except (redis.RedisError, OSError, ValueError) as err:
-                    log_event(log, "push_night_failed", lang=lang, error=str(err)[:200])
+                    changed = self._night_changed(lang, payload)
+                except Exception as err:  # the next turn draws them again
+                    # Whatever went wrong drawing this turn's charts (Redis away, a night
+                    # document the figures cannot draw), the push goes on: polling would have
+                    # answered that one request with an error, not stopped for the night.
+                    log_event(log, "push_night_failed", lang=lang,
+                              error=f"{type(err).__name__}: {err}"[:200])
                     continue
-                if self._night_changed(lang, payload):
+                if changed:
                     for stream in self.streams:
                         if stream.lang == lang:
                             stream.wake.set()

@@ -23,8 +23,8 @@
   const NIGHT_CHARTS = {night: "night-chart", trend: "device-trend", categories: "categories",
                         regions: "regions"};  // dashboard/ids.py
   const push = window.gmvPush = {
-    open: false, heardAt: 0, unsupported: false, failures: 0, nextTryAt: 0,
-    live: null, n: null, nightVersion: null, frames: 0, nightMs: [],
+    open: false, openedAt: 0, heardAt: 0, firstTryAt: 0, controller: null, unsupported: false,
+    failures: 0, nextTryAt: 0, live: null, n: null, nightVersion: null, frames: 0, nightMs: [],
   };
 
   function grouped(n) { return Math.floor(n).toLocaleString("en-US"); }
@@ -214,8 +214,9 @@
 
   async function readStream(lang) {
     push.open = true;
+    push.openedAt = Date.now();
     push.live = null; push.n = null;
-    const controller = new AbortController();
+    const controller = push.controller = new AbortController();
     try {
       const query = "lang=" + encodeURIComponent(lang) + "&night=" + encodeURIComponent(push.nightVersion || "");
       const response = await fetch("api/stream?" + query, {cache: "no-store", signal: controller.signal});
@@ -244,16 +245,35 @@
     } catch (error) {
       push.failures += 1;
     } finally {
+      // A stream that ended before saying anything (a proxy that closes it, a server going
+      // away) is a failure too: tried again later, not at once.
+      if (push.heardAt < push.openedAt && !push.unsupported) push.failures += 1;
       push.open = false;
+      push.controller = null;
       const wait = Math.min(PUSH_RETRY_MS[0] * Math.pow(2, push.failures), PUSH_RETRY_MS[1]);
       push.nextTryAt = Date.now() + (push.failures ? wait * (0.5 + Math.random()) : 0);
     }
   }
 
   function keepPushOpen(lang, nightVersion) {
+    // Open but silent (a proxy that holds the stream's bytes back, a server that stopped
+    // writing): given up, and tried again later.
+    if (push.open && push.controller &&
+        Date.now() - Math.max(push.heardAt, push.openedAt) > 2 * PUSH_SILENT_MS) {
+      push.controller.abort();
+    }
     if (push.open || push.unsupported || Date.now() < push.nextTryAt) return;
     if (push.nightVersion === null) push.nightVersion = nightVersion || "";
+    push.firstTryAt = push.firstTryAt || Date.now();
     readStream(lang);
+  }
+
+  // Said under the clock: the page polls (no push on this server, or none heard lately, since
+  // the page first tried).
+  function polling(words) {
+    if (push.unsupported) return words.polling_no_push;
+    return !pushAlive() && push.firstTryAt > 0 && Date.now() - push.firstTryAt > PUSH_SILENT_MS
+      ? words.polling : "";
   }
 
   // "from_s=750;age_ms=1234" (the demo continued its night at 00:12:30, 1.2 s ago) or null.
@@ -345,8 +365,7 @@
       tick: function (n, feed, lang, words, nightVersion) {
         keepPushOpen(lang, nightVersion);
         if (pendingMarks) markLiveChart(pendingMarks);
-        return banner(feed, lang, words).concat(
-          [push.unsupported || (push.heardAt && !pushAlive()) ? words.polling : ""]);
+        return banner(feed, lang, words).concat([polling(words)]);
       },
     },
   });

@@ -226,3 +226,41 @@ def test_the_page_applies_a_change_as_the_server_means_it(
     delta = json.loads(encode(live_delta(old, new)))
     assert page.evaluate("([old, delta]) => window.gmvPush.applyLiveDelta(old, delta)",
                          [json.loads(encode(old)), delta]) == json.loads(encode(new))
+
+
+def test_a_server_without_push_is_polled_and_the_screen_says_so(tmp_path: Path, page: Page) -> None:
+    """GMV_WEB_PUSH=no: gunicorn's gthread workers answer the stream 501; the page polls once a
+    second and says why under the clock (not "lost": this server does not push)."""
+    with running_stack(tmp_path, {"GMV_WEB_PUSH": "no"}) as stack:
+        publish_sample(stack, sample_payloads()[:3_000])
+        wait_for(lambda: stack.live().get("orders", 0) > 0, 60, "the worker published nothing")
+        page.goto(stack.base_url + "/?lang=en")
+        expect(page.locator(f"#{Ids.PUSH_STATE}")).to_have_text(
+            "updating each second (this server does not push)", timeout=20_000)
+        wait_for(lambda: page.inner_text(f"#{Ids.ORDERS}").replace(",", "") ==
+                 str(stack.live()["orders"]), 30, "the polled screen never showed the orders")
+        assert page.evaluate("window.gmvPush.frames") == 0
+
+
+def test_a_stream_cut_at_once_is_polled_said_and_not_hammered(fresh_stack: Stack,
+                                                              page: Page) -> None:
+    """Between the screen and the server, something ends every stream before its first frame (a
+    proxy that does not pass server-sent events): the page polls, says the push is lost, and
+    tries the stream again less and less often, not twice a second."""
+    stack = fresh_stack
+    publish_sample(stack, sample_payloads()[:3_000])
+    wait_for(lambda: stack.live().get("orders", 0) > 0, 60, "the worker published nothing")
+    tries: list[float] = []
+
+    def cut(route: Any) -> None:
+        tries.append(time.monotonic())
+        route.fulfill(status=200, headers={"Content-Type": "text/event-stream"}, body="")
+
+    page.route("**/api/stream*", cut)
+    page.goto(stack.base_url + "/?lang=en")
+    expect(page.locator(f"#{Ids.PUSH_STATE}")).to_have_text("push lost — updating each second",
+                                                            timeout=20_000)
+    wait_for(lambda: page.inner_text(f"#{Ids.ORDERS}").replace(",", "") ==
+             str(stack.live()["orders"]), 30, "the polled screen never showed the orders")
+    wait_for(lambda: tries and time.monotonic() - tries[0] > 20, 40, "never tried")
+    assert len(tries) <= 8, f"{len(tries)} tries in 20 s: the stream was hammered"
