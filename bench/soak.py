@@ -156,8 +156,19 @@ async def soak(port: int, cookie: str, viewers: int, seconds: float, web_pid: in
     return run
 
 
-def end_to_end(base_url: str, cookie: str, seconds: float) -> list[tuple[int, str]]:
-    """A real Chromium's big screen for `seconds`: when it drew each snapshot, and its position."""
+@dataclass
+class PageCost:
+    """The Chromium page's main thread: busy seconds per second of the phase (Chrome's
+    TaskDuration), and script alone."""
+
+    task: float = float("nan")
+    script: float = float("nan")
+
+
+def end_to_end(base_url: str, cookie: str, seconds: float,
+               cost: PageCost | None = None) -> list[tuple[int, str]]:
+    """A real Chromium's big screen for `seconds`: when it drew each snapshot, and its position;
+    and what drawing them cost the page (`cost`)."""
     name, value = cookie.split("=", 1)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -170,7 +181,18 @@ def end_to_end(base_url: str, cookie: str, seconds: float) -> list[tuple[int, st
         page.wait_for_function("() => window.dash_clientside && window.dash_clientside.gmv")
         page.wait_for_timeout(WARM_UP_S * 1000)  # the first drawing of every chart
         page.evaluate(RECORD_DRAWINGS)
+        cdp = context.new_cdp_session(page)
+        cdp.send("Performance.enable")
+
+        def metrics() -> dict[str, float]:
+            return {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+
+        before = metrics()
         page.wait_for_timeout(seconds * 1000)
+        after = metrics()
+        if cost is not None:
+            cost.task = (after["TaskDuration"] - before["TaskDuration"]) / seconds
+            cost.script = (after["ScriptDuration"] - before["ScriptDuration"]) / seconds
         drawn = page.evaluate("() => window.__drawn")
         browser.close()
     return [(int(at), str(position)) for at, position in drawn]
@@ -236,6 +258,7 @@ class Phase:
     pushed: Pushed | None
     drawn: list[tuple[int, str]]
     seconds: float
+    page: PageCost
 
 
 def run_phase(mode: str, viewers: int, seconds: float, where: list[str], data: Path,
@@ -248,8 +271,10 @@ def run_phase(mode: str, viewers: int, seconds: float, where: list[str], data: P
         wait_until_up(base + "/login")
         cookie = kiosk_cookie(base, data)
         drawn: list[tuple[int, str]] = []
+        cost = PageCost()
         browser_s = max(seconds - WARM_UP_S - 5, 10)
-        watcher = threading.Thread(target=lambda: drawn.extend(end_to_end(base, cookie, browser_s)))
+        watcher = threading.Thread(
+            target=lambda: drawn.extend(end_to_end(base, cookie, browser_s, cost)))
         started = time.monotonic()
         watcher.start()
         out = None
@@ -262,7 +287,7 @@ def run_phase(mode: str, viewers: int, seconds: float, where: list[str], data: P
     finally:
         web.terminate()
         web.wait(timeout=60)
-    return Phase(mode, viewers, run, started, out, drawn, seconds)
+    return Phase(mode, viewers, run, started, out, drawn, seconds, cost)
 
 
 def push_slices(phase: Phase, slice_s: float) -> list[str]:
@@ -304,7 +329,8 @@ def summary(phase: Phase) -> str:
         if len(counted) > 1 else float("nan")
     rss = f"{run.memory[0][1] / 2**20:,.0f} -> {run.memory[-1][1] / 2**20:,.0f}" if run.memory else "—"
     return (f"| {phase.mode} | {phase.viewers:,} | {phase.seconds / 60:g} | {pixel} | {frame} | "
-            f"{errors:,} | {rss} | {cores:.2f} | {1000 * cores / phase.viewers:.3f} | {rate:,.0f} |")
+            f"{errors:,} | {rss} | {cores:.2f} | {1000 * cores / phase.viewers:.3f} | "
+            f"{1000 * phase.page.task:.0f} / {1000 * phase.page.script:.0f} | {rate:,.0f} |")
 
 
 def main() -> None:
@@ -365,7 +391,8 @@ def main() -> None:
             print("\n".join(slices(phase.run, phase.started, args.slice_minutes * 60)))
     print("\n| mode | screens | min | order -> pixel p50 / p95 / p99 ms (Chromium) | order -> frame "
           "p99 ms (probes) | errors | dashboard RSS MiB | dashboard CPU (cores) | CPU ms per "
-          "screen-second | ingest orders/s |\n|---|---|---|---|---|---|---|---|---|---|")
+          "screen-second | page main thread ms/s (all / script) | ingest orders/s |"
+          "\n|---|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(summary(phase) for phase in phases))
 
 

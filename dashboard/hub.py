@@ -118,9 +118,11 @@ class Hub:
         n = self.publications + 1
         around = {"n": n, "age_ms": snapshot_age_ms(raw, now_ms),
                   "continued": self.continued(now_ms)}
+        self.live_full = sse("live", encode({**around, "live": doc}))
         self.live_delta = b"" if self.doc is None else sse("delta", encode(
             {**around, "base": n - 1, "delta": live_delta(self.doc, doc)}))
-        self.live_full = sse("live", encode({**around, "live": doc}))
+        if len(self.live_delta) >= len(self.live_full):
+            self.live_delta = b""  # the change is no smaller than the whole (a new night)
         self.doc, self.raw, self.publications = doc, raw, n
         self.heartbeat_ms = beat if isinstance(beat, int) else None
         for stream in self.streams:
