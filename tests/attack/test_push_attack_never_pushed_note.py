@@ -1,9 +1,7 @@
 """Attack: a screen whose stream never gets through (a proxy in front of the war room that
-buffers or drops /api/stream, a network that resets it): the page polls, as it should, but
-says nothing under the clock. The note is shown only once a stream was heard and then lost
-(`push.heardAt && !pushAlive()` in assets/live.js), so the room cannot tell the screens that
-never had the push from the pushed ones (docs/architecture.md: a stream silent for 3 s is
-lost, and the page says so)."""
+buffers or drops /api/stream, a network that resets it). Found on 38edaff (the note showed only
+once a stream had been heard and then lost: the page polled in silence); held since 158c0fd:
+the page polls and says so under the clock."""
 
 from __future__ import annotations
 
@@ -25,8 +23,6 @@ def quiet_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
 
 
-@pytest.mark.xfail(strict=True, reason="a page whose stream never got through polls but never "
-                   "shows the 'push lost' note (only a stream once heard counts as lost)")
 def test_a_screen_that_never_had_the_push_says_it_polls(quiet_stack: Stack, page: Page) -> None:
     stack = quiet_stack
     doc = {"version": 2, "seq": 1, "gmv_cents": 123_456, "orders": 42,
