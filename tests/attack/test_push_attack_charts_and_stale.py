@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from dashboard.ids import Ids
 from tests.conftest import wait_for
-from tests.e2e.conftest import Stack, fresh_stack, page, publish_sample  # noqa: F401 (fixtures)
+from tests.e2e.conftest import Stack, publish_sample
 from tests.sample import sample_payloads
 
 CHARTS = {"night": "night-chart", "trend": "device-trend", "categories": "categories",
@@ -51,13 +51,14 @@ def test_pushed_charts_are_the_whole_charts_and_a_stopped_worker_shows_stale(
     for start in range(2_000, 14_000, 3_000):
         before = page.evaluate("window.gmvPush.nightVersion")
         publish_sample(stack, payloads[start:start + 3_000])
-        wait_for(lambda: page.evaluate("window.gmvPush.nightVersion") != before, 30,
+        wait_for(lambda before=before: page.evaluate("window.gmvPush.nightVersion") != before, 30,
                  "the night's charts were never pushed again")
         versions.add(page.evaluate("window.gmvPush.nightVersion"))
     assert len(versions) >= 3
     assert len(opens) == 1, f"the page opened its stream again while nothing failed: {opens}"
     for name, chart_id in CHARTS.items():
-        wait_for(lambda: as_drawn(drawn(page, chart_id), whole(stack, page, name)), 40,
+        wait_for(lambda name=name, chart_id=chart_id:
+                 as_drawn(drawn(page, chart_id), whole(stack, page, name)), 40,
                  f"the pushed {name} chart differs from the one drawn whole")
     expect(page.locator(f"#{Ids.STALE_BANNER}")).to_be_hidden()
 

@@ -6,6 +6,7 @@ sends 2 MB, which never fits one read."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import Iterator
 
@@ -25,10 +26,8 @@ def first_line(stack: Stack, head: bytes) -> bytes:
     port = int(stack.base_url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
         connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             connection.sendall(head)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
         received = b""
         while b"\r\n" not in received and (chunk := connection.recv(65536)):
             received += chunk

@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import Page
 
 from dashboard.frames import encode
+from dashboard.ids import Ids
 from tests.conftest import wait_for
 from tests.e2e.conftest import Stack, get_json, running_stack
 from tests.e2e.sse import EventReader
@@ -24,6 +26,13 @@ STREAM = "/api/stream?lang=en"
 @pytest.fixture(scope="module")
 def quiet_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with running_stack(tmp_path_factory.mktemp("push-clock"), worker=False) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def page_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Its own: the other test leaves its hubs holding a heartbeat dated ahead."""
+    with running_stack(tmp_path_factory.mktemp("push-clock-page"), worker=False) as running:
         yield running
 
 
@@ -65,3 +74,23 @@ def test_a_worker_clock_stepped_back_does_not_freeze_the_pushed_screens(quiet_st
     finally:
         for reader in readers:
             reader.close()
+
+
+@pytest.mark.xfail(strict=True, reason="after a snapshot dated ahead the pushed page stands still "
+                   "(beats keep it from polling, no note) while /api/live has the newest")
+def test_a_pushed_page_after_a_clock_step_back_shows_the_newest_numbers(
+        page_stack: Stack, page: Page) -> None:
+    stack = page_stack
+    publish(stack, snapshot(1, int(time.time() * 1000) + 600_000))
+    page.goto(stack.base_url + "/?lang=en")
+    wait_for(lambda: page.evaluate("window.gmvPush.frames") > 0, 30, "nothing was pushed")
+    wait_for(lambda: page.inner_text(f"#{Ids.ORDERS}") == "3", 10, "the first snapshot")
+    for seq in range(2, 12):
+        publish(stack, snapshot(seq, int(time.time() * 1000)))
+        page.wait_for_timeout(250)  # a worker's pace
+    assert get_json(stack.base_url + "/api/live")["orders"] == 33
+    # The room sees either the newest numbers, or the note that the page polls.
+    wait_for(lambda: page.inner_text(f"#{Ids.ORDERS}") == "33" or
+             page.inner_text(f"#{Ids.PUSH_STATE}") != "", 15,
+             "the pushed page stands still on the snapshot dated ahead, saying nothing under "
+             "the clock")

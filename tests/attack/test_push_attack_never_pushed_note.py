@@ -14,7 +14,7 @@ from playwright.sync_api import Page, Route, expect
 from dashboard.frames import encode
 from dashboard.ids import Ids
 from tests.conftest import wait_for
-from tests.e2e.conftest import Stack, page, running_stack  # noqa: F401 (the page fixture)
+from tests.e2e.conftest import Stack, running_stack
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,11 @@ def test_a_screen_that_never_had_the_push_says_it_polls(quiet_stack: Stack, page
     wait_for(lambda: page.inner_text(f"#{Ids.ORDERS}").replace(",", "") == "42", 30,
              "the polling screen showed nothing")
     # (Playwright hands the page's events over only while it is called.)
-    wait_for(lambda: page.wait_for_timeout(100) or len(polls) >= 3, 30, "the page never polled")
+    def polled() -> bool:
+        page.wait_for_timeout(100)
+        return len(polls) >= 3
+
+    wait_for(polled, 30, "the page never polled")
     assert page.evaluate("window.gmvPush.frames") == 0, "a frame got through"
     expect(page.locator(f"#{Ids.PUSH_STATE}")).to_have_text("push lost — updating each second",
                                                            timeout=15_000)

@@ -18,7 +18,7 @@ from playwright.sync_api import Page
 from dashboard.frames import encode
 from dashboard.ids import Ids
 from tests.conftest import wait_for
-from tests.e2e.conftest import Stack, page, running_stack  # noqa: F401 (the page fixture)
+from tests.e2e.conftest import Stack, running_stack
 from tests.e2e.sse import EventReader
 
 STREAM = "/api/stream?lang=en"

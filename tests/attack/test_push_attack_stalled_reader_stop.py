@@ -63,8 +63,7 @@ def test_a_screen_that_stopped_reading_does_not_hold_the_stop(quiet_stack: Stack
         # Never read again: big snapshots fill the socket's buffers and the server's.
         for seq in range(2, 14):
             publish(stack, seq, 2_000_000)
-            seen = seq
-            wait_for(lambda: any(d["seq"] == seen for d in reading.snapshots()), 30,
+            wait_for(lambda seq=seq: any(d["seq"] == seq for d in reading.snapshots()), 30,
                      "the reading stream missed a snapshot")
         server.send_signal(signal.SIGTERM)
         stopping = time.monotonic()
