@@ -29,7 +29,12 @@ from dashboard.frames import encode, figure_delta, live_delta, night_version, ss
 
 log = logging.getLogger("gmv.push")
 READ_AFTER_S = 1.0  # no publication heard for this long: read the key
+# A publication that only beats (the worker's heartbeat between two commits: its position the
+# same) is sent on at most this often: half the frames, and none of them news, otherwise.
+NEWS_EVERY_S = 1.0
 BEAT_EVERY_S = 1.0  # a stream without a frame for this long is sent its age
+FRESH_S = 0.25  # a whole snapshot sent later than this after its frame was made: made again
+STALLED_S = 30.0  # a stream whose screen has not taken a frame for this long is ended
 NIGHT_EVERY_S = 5.0  # the night's charts, as often as a polling page fetched them
 SAY_EVERY_S = 60.0  # how many streams are open, in the log
 RESUBSCRIBE_S = (0.2, 2.0)  # Redis away: listen again after this, doubling up to the second
@@ -48,6 +53,8 @@ class Stream:
     sent_at: float = field(default_factory=time.monotonic)
     ended: bool = False
     night_sent: bool = False
+    task: asyncio.Task[Any] | None = None  # what serves it (cancelled if it stalls in a send)
+    sending_since: float | None = None  # a send not yet taken by the screen's connection
 
 
 @dataclass
@@ -70,11 +77,14 @@ class Hub:
         self.source, self.night_payload, self.continued = source, night_payload, continued
         self.streams: set[Stream] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.doc: dict[str, Any] | None = None
-        self.raw: bytes | None = None
-        self.heartbeat_ms: int | None = None
-        self.live_full = self.live_delta = b""
-        self.publications = 0  # the number of the newest snapshot (`n`; the worker's `seq`
+        self.raw: bytes | None = None  # the newest snapshot heard
+        self.heartbeat_ms: int | None = None  # its heartbeat
+        self.sent_doc: dict[str, Any] | None = None  # the newest sent on: publication `n`
+        self.sent_raw = b""
+        self.sent_at = 0.0  # when it was sent on (monotonic)
+        self.framed_at = 0.0  # when its whole frame was made
+        self.live_full = self.live_delta = self.beat = b""
+        self.publications = 0  # the number of the newest sent on (`n`; the worker's `seq`
         # starts again when it does)
         self.nights: dict[str, Night] = {}
         self._stop = threading.Event()
@@ -98,6 +108,8 @@ class Hub:
         for stream in list(self.streams):
             stream.ended = True
             stream.wake.set()
+            if stream.sending_since is not None and stream.task is not None:
+                stream.task.cancel()  # stuck in a send the screen does not take
         for task in self._tasks:
             task.cancel()
 
@@ -111,22 +123,34 @@ class Hub:
             return
         if raw == self.raw:
             return  # read again, unchanged
+        # Taken in the order heard, whatever its heartbeat says (a worker's clock set back an
+        # hour is still the worker).
         beat = doc.get("heartbeat_ms")
-        if isinstance(beat, int) and self.heartbeat_ms is not None and beat < self.heartbeat_ms:
-            return  # heard after a newer one was read: never back in time
-        now_ms = int(time.time() * 1000)
-        n = self.publications + 1
-        around = {"n": n, "age_ms": snapshot_age_ms(raw, now_ms),
-                  "continued": self.continued(now_ms)}
-        self.live_full = sse("live", encode({**around, "live": doc}))
-        self.live_delta = b"" if self.doc is None else sse("delta", encode(
-            {**around, "base": n - 1, "delta": live_delta(self.doc, doc)}))
+        self.raw, self.heartbeat_ms = raw, beat if isinstance(beat, int) else None
+        now = time.monotonic()
+        position = doc.get("position")
+        if self.sent_doc is not None and position is not None \
+                and position == self.sent_doc.get("position") and now - self.sent_at < NEWS_EVERY_S:
+            return  # a beat between two commits: nothing on the screen changes
+        before, n = self.sent_doc, self.publications + 1
+        self.sent_doc, self.sent_raw, self.publications, self.sent_at = doc, raw, n, now
+        self.live_full = self._whole()
+        self.live_delta = b"" if before is None else sse("delta", encode(
+            {**self._around(raw), "base": n - 1, "delta": live_delta(before, doc)}))
         if len(self.live_delta) >= len(self.live_full):
             self.live_delta = b""  # the change is no smaller than the whole (a new night)
-        self.doc, self.raw, self.publications = doc, raw, n
-        self.heartbeat_ms = beat if isinstance(beat, int) else None
         for stream in self.streams:
             stream.wake.set()
+
+    def _around(self, raw: bytes) -> dict[str, Any]:
+        """What a frame says beside the snapshot: its number, its age now, a continued night."""
+        now_ms = int(time.time() * 1000)
+        self.framed_at = time.monotonic()
+        return {"n": self.publications, "age_ms": snapshot_age_ms(raw, now_ms),
+                "continued": self.continued(now_ms)}
+
+    def _whole(self) -> bytes:
+        return sse("live", encode({**self._around(self.sent_raw), "live": self.sent_doc}))
 
     def opened(self, stream: Stream) -> None:
         self.streams.add(stream)
@@ -135,10 +159,16 @@ class Hub:
 
     def live_frame(self, stream: Stream) -> bytes:
         """What `stream` is sent of the newest snapshot: the change, if it holds the one before."""
-        if self.doc is None or stream.live_n == self.publications:
+        if self.sent_doc is None or stream.live_n == self.publications:
             return b""
-        frame = self.live_delta if self.live_delta and stream.live_n == self.publications - 1 \
-            else self.live_full
+        if self.live_delta and stream.live_n == self.publications - 1:
+            frame = self.live_delta
+        else:
+            # A screen just opened (or one that fell behind): the snapshot with its age now, not
+            # when it was published (a screen opened while the worker is down sees it is old).
+            if time.monotonic() - self.framed_at > FRESH_S:
+                self.live_full = self._whole()
+            frame = self.live_full
         stream.live_n = self.publications
         return frame
 
@@ -155,12 +185,14 @@ class Hub:
         return frame
 
     def beat_frame(self, stream: Stream) -> bytes:
-        """A stream with nothing sent for BEAT_EVERY_S: how old the newest snapshot is."""
-        if time.monotonic() - stream.sent_at < BEAT_EVERY_S:
-            return b""
-        age = max(int(time.time() * 1000) - self.heartbeat_ms, 0) \
-            if self.heartbeat_ms is not None else None
-        return sse("beat", encode({"age_ms": age}))
+        """A stream with nothing sent for BEAT_EVERY_S: how old the newest snapshot is (and a
+        continued night's notice), made once a tick for every stream."""
+        return self.beat if time.monotonic() - stream.sent_at >= BEAT_EVERY_S else b""
+
+    def _beat(self) -> bytes:
+        now_ms = int(time.time() * 1000)
+        age = max(now_ms - self.heartbeat_ms, 0) if self.heartbeat_ms is not None else None
+        return sse("beat", encode({"age_ms": age, "continued": self.continued(now_ms)}))
 
     async def _beats(self) -> None:
         said_at = time.monotonic()
@@ -171,8 +203,14 @@ class Hub:
                 log_event(log, "push_streams", streams=len(self.streams),
                           publications=self.publications)
                 said_at = now
+            self.beat = self._beat()
             for stream in self.streams:
-                if now - stream.sent_at >= BEAT_EVERY_S:
+                if stream.sending_since is not None and now - stream.sending_since > STALLED_S \
+                        and stream.task is not None:
+                    log_event(log, "push_stream_stalled", waited_s=round(now - stream.sending_since))
+                    stream.ended = True
+                    stream.task.cancel()
+                elif now - stream.sent_at >= BEAT_EVERY_S:
                     stream.wake.set()
 
     async def _nights(self) -> None:

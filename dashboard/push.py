@@ -99,20 +99,24 @@ class PushApp:
             *kept, (b"content-type", b"text/event-stream; charset=utf-8"),
             (b"cache-control", b"no-store"), (b"x-accel-buffering", b"no")]})
         watcher = asyncio.create_task(_until_gone(receive, stream))
+        stream.task = asyncio.current_task()
         self.hub.opened(stream)
         try:
             await self._serve(scope, send, stream)
+        except asyncio.CancelledError:
+            # Ended by the hub while a send waited on a screen that does not read (the server
+            # stopping, or STALLED_S): the connection is closed, not finished politely.
+            return
         finally:
             self.hub.streams.discard(stream)
             watcher.cancel()
-            with contextlib.suppress(Exception):
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        with contextlib.suppress(Exception):
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _serve(self, scope: Scope, send: Send, stream: Stream) -> None:
         first = f"retry: {RETRY_MS}\n\n".encode() + self.hub.live_frame(stream) + \
             self.hub.night_frame(stream)
-        await _send_more(send, first)
-        stream.sent_at = time.monotonic()
+        await _send_more(send, first, stream)
         # Spread over the interval: a thousand screens opened at once are not checked at once.
         check_at = time.monotonic() + REAUTH_EVERY_S * random.uniform(0.5, 1.0)
         while True:
@@ -123,14 +127,13 @@ class PushApp:
             if time.monotonic() >= check_at:
                 status = (await self.authorize(scope))[0]
                 if not status.startswith("200"):
-                    await _send_more(send, sse("refused", encode({"status": status})))
+                    await _send_more(send, sse("refused", encode({"status": status})), stream)
                     return
                 check_at = time.monotonic() + REAUTH_EVERY_S
             data = self.hub.live_frame(stream) + self.hub.night_frame(stream)
             data = data or self.hub.beat_frame(stream)
             if data:
-                await _send_more(send, data)
-                stream.sent_at = time.monotonic()
+                await _send_more(send, data, stream)
 
 
 async def _until_gone(receive: Receive, stream: Stream) -> None:
@@ -140,8 +143,11 @@ async def _until_gone(receive: Receive, stream: Stream) -> None:
     stream.wake.set()
 
 
-async def _send_more(send: Send, data: bytes) -> None:
+async def _send_more(send: Send, data: bytes, stream: Stream) -> None:
+    stream.sending_since = time.monotonic()
     await send({"type": "http.response.body", "body": data, "more_body": True})
+    stream.sending_since = None
+    stream.sent_at = time.monotonic()
 
 
 async def _send_whole(send: Send, status: str, headers: list[tuple[str, str]], body: bytes) -> None:

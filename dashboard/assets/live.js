@@ -195,7 +195,13 @@
   // One event of the stream: true to go on reading it, false to open it again (the screen
   // holds another snapshot, or other charts, than the frame follows: it is sent them whole).
   function onEvent(event, data) {
-    if (event === "beat") { push.heardAt = Date.now(); return true; }
+    if (event === "beat") {
+      // Nothing new to show, and how old what is shown is (the worker may have stopped).
+      push.heardAt = Date.now();
+      const beat = JSON.parse(data);
+      if (push.live && typeof beat.age_ms === "number") deliver(beat);
+      return true;
+    }
     if (event === "refused") return false;  // the next poll is refused too: session.js says why
     const frame = JSON.parse(data);
     push.heardAt = Date.now();

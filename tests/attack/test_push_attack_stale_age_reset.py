@@ -4,7 +4,10 @@ opened later is sent that frame as it was: the snapshot is said ~0 s old however
 worker stopped. The page believes it (its banner counts from that age), so a screen opened
 minutes after the worker stopped shows the numbers as live, then "no update for 3 s", where a
 polling page (/api/live's X-Snapshot-Age-Ms) says how old they really are. The stream's beats
-carry the right age, but the page ignores it."""
+carry the right age, but the page ignores it.
+
+Fixed: a whole snapshot sent later than 250 ms after its frame was made is framed again with
+its age then, and the page takes the beats' age."""
 
 from __future__ import annotations
 
@@ -31,8 +34,6 @@ def quiet_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
 
 
-@pytest.mark.xfail(strict=True, reason="a stream opened while the worker is down is sent the "
-                   "snapshot with its age at publication (~0 s): the banner says live/3 s, not 12 s")
 def test_a_screen_opened_while_the_worker_is_down_says_how_old_the_numbers_are(
         quiet_stack: Stack, page: Page) -> None:
     stack = quiet_stack

@@ -21,7 +21,14 @@ from common.stopping import STOP_WITHIN_S
 from dashboard.frames import encode, live_delta
 from dashboard.ids import Ids
 from tests.conftest import wait_for
-from tests.e2e.conftest import CLI, Stack, http_status, publish_sample, running_stack
+from tests.e2e.conftest import (
+    CLI,
+    Stack,
+    http_status,
+    let_in,
+    publish_sample,
+    running_stack,
+)
 from tests.e2e.sse import EventReader
 from tests.sample import sample_payloads
 from tests.unit.test_frames import snapshot_pairs
@@ -39,6 +46,7 @@ def quiet_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def snapshot(seq: int, start_s: int) -> dict[str, Any]:
     """A snapshot shaped as the worker's: headline numbers and a series that moves on."""
     return {"version": 2, "seq": seq, "gmv_cents": 1_000 * seq, "orders": 3 * seq,
+            "position": f"{1_794_326_400_000 + seq}-0",  # a commit each (a beat alone waits)
             "heartbeat_ms": int(time.time() * 1000), "by_device": {"pc": {"orders": seq}},
             "series": {"start": f"s{start_s}", "start_ms": start_s * 1000,
                        "orders": [(start_s + i) % 7 for i in range(300)],
@@ -232,6 +240,7 @@ def test_a_server_without_push_is_polled_and_the_screen_says_so(tmp_path: Path, 
     """GMV_WEB_PUSH=no: gunicorn's gthread workers answer the stream 501; the page polls once a
     second and says why under the clock (not "lost": this server does not push)."""
     with running_stack(tmp_path, {"GMV_WEB_PUSH": "no"}) as stack:
+        let_in(page.context)  # this war room started after the page's context
         publish_sample(stack, sample_payloads()[:3_000])
         wait_for(lambda: stack.live().get("orders", 0) > 0, 60, "the worker published nothing")
         page.goto(stack.base_url + "/?lang=en")
