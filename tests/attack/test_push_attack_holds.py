@@ -15,7 +15,7 @@ from dashboard.accounts import Accounts
 from dashboard.frames import encode
 from tests.conftest import wait_for
 from tests.e2e.conftest import Stack, running_stack
-from tests.e2e.sse import EventReader
+from tests.e2e.sse import EventReader, publish_snapshot
 
 STREAM = "/api/stream?lang=en"
 
@@ -32,9 +32,7 @@ def snapshot(seq: int) -> dict[str, Any]:
 
 
 def publish(stack: Stack, doc: dict[str, Any]) -> None:
-    raw = encode(doc)
-    stack.client.set(stack.settings.snapshot_key, raw)
-    stack.client.publish(stack.settings.snapshot_channel, raw)
+    publish_snapshot(stack.client, stack.settings, doc)
 
 
 def readers(stack: Stack, count: int = 6) -> list[EventReader]:

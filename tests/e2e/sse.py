@@ -12,7 +12,7 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit
 
-from dashboard.frames import apply_live_delta
+from dashboard.frames import apply_live_delta, encode
 
 
 class EventReader:
@@ -74,3 +74,11 @@ class EventReader:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
         self.connection.close()
+
+
+def publish_snapshot(client: Any, settings: Any, doc: dict[str, Any]) -> None:
+    """A snapshot published by hand as the worker does it (ingest/snapshot.py): the key set, its
+    bytes on the channel the push listens to."""
+    raw = encode(doc)
+    client.set(settings.snapshot_key, raw)
+    client.publish(settings.snapshot_channel, raw)

@@ -29,7 +29,7 @@ from tests.e2e.conftest import (
     publish_sample,
     running_stack,
 )
-from tests.e2e.sse import EventReader
+from tests.e2e.sse import EventReader, publish_snapshot
 from tests.sample import sample_payloads
 from tests.unit.test_frames import snapshot_pairs
 
@@ -46,7 +46,8 @@ def quiet_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def snapshot(seq: int, start_s: int) -> dict[str, Any]:
     """A snapshot shaped as the worker's: headline numbers and a series that moves on."""
     return {"version": 2, "seq": seq, "gmv_cents": 1_000 * seq, "orders": 3 * seq,
-            "position": f"{1_794_326_400_000 + seq}-0",  # a commit each (a beat alone waits)
+            # A commit each (a publication whose position is unchanged is a beat and waits).
+            "position": f"{1_794_326_400_000 + start_s * 1000 + seq}-0",
             "heartbeat_ms": int(time.time() * 1000), "by_device": {"pc": {"orders": seq}},
             "series": {"start": f"s{start_s}", "start_ms": start_s * 1000,
                        "orders": [(start_s + i) % 7 for i in range(300)],
@@ -54,9 +55,7 @@ def snapshot(seq: int, start_s: int) -> dict[str, Any]:
 
 
 def publish(stack: Stack, doc: dict[str, Any]) -> None:
-    raw = encode(doc)
-    stack.client.set(stack.settings.snapshot_key, raw)
-    stack.client.publish(stack.settings.snapshot_channel, raw)
+    publish_snapshot(stack.client, stack.settings, doc)
 
 
 def gets(stack: Stack) -> int:
@@ -105,7 +104,10 @@ def test_every_publication_reaches_every_stream_read_once_per_process(quiet_stac
         before, started = gets(stack), time.monotonic()
         for doc in published:
             publish(stack, doc)
-            time.sleep(0.02)  # a worker's pace, faster: 50 publications a second
+            # The next once every stream has this one (as fast as the machine goes, never
+            # hoping it keeps up): each then holds the snapshot the next change follows.
+            wait_for(lambda doc=doc: all(r.snapshots() and r.snapshots()[-1] == doc
+                                         for r in readers), 20, "a stream missed a snapshot")
         wait_for(lambda: all(r.snapshots() and r.snapshots()[-1] == published[-1] for r in readers),
                  20, "a stream never reached the last snapshot")
         elapsed = time.monotonic() - started
