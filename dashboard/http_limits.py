@@ -10,6 +10,9 @@ from __future__ import annotations
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 MAX_HEAD_BYTES = 64 * 1024
+# The scope extension through which the app drops a connection (transport.abort) whose peer
+# stopped reading: uvicorn's own close waits to hand over what is buffered.
+ABORT_EXTENSION = "gmv.abort"
 _REFUSAL = (f"the head of a request (its line and headers) may be at most {MAX_HEAD_BYTES // 1024} "
             "KiB\n").encode()
 
@@ -39,6 +42,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head, self._head_bytes, self._tail = False, 0, b""
+        self.scope.setdefault("extensions", {})[ABORT_EXTENSION] = {"abort": self.transport.abort}
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:

@@ -80,6 +80,8 @@ class Hub:
         self.raw: bytes | None = None  # the newest snapshot heard
         self.heartbeat_ms: int | None = None  # its heartbeat
         self.sent_doc: dict[str, Any] | None = None  # the newest sent on: publication `n`
+        self.change: dict[str, Any] | None = None  # from the one before it
+        self.waiting: tuple[bytes, dict[str, Any]] | None = None  # a beat held back
         self.sent_raw = b""
         self.sent_at = 0.0  # when it was sent on (monotonic)
         self.framed_at = 0.0  # when its whole frame was made
@@ -101,6 +103,10 @@ class Hub:
         self._night_wanted = asyncio.Event()
         threading.Thread(target=self._listen, name="push-listener", daemon=True).start()
         self._tasks = [self.loop.create_task(self._beats()), self.loop.create_task(self._nights())]
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     def close(self) -> None:
         """The server is stopping: every stream ends now (a screen reconnects to another)."""
@@ -131,16 +137,34 @@ class Hub:
         position = doc.get("position")
         if self.sent_doc is not None and position is not None \
                 and position == self.sent_doc.get("position") and now - self.sent_at < NEWS_EVERY_S:
-            return  # a beat between two commits: nothing on the screen changes
+            # A beat between two commits: held, and sent on once NEWS_EVERY_S has passed unless
+            # a newer one comes first (the last one before the worker stops is still shown).
+            self.waiting = (raw, doc)
+            return
+        self._send_on(raw, doc, now)
+
+    def _send_on(self, raw: bytes, doc: dict[str, Any], now: float) -> None:
         before, n = self.sent_doc, self.publications + 1
+        self.waiting = None
         self.sent_doc, self.sent_raw, self.publications, self.sent_at = doc, raw, n, now
-        self.live_full = self._whole()
-        self.live_delta = b"" if before is None else sse("delta", encode(
-            {**self._around(raw), "base": n - 1, "delta": live_delta(before, doc)}))
-        if len(self.live_delta) >= len(self.live_full):
-            self.live_delta = b""  # the change is no smaller than the whole (a new night)
+        self.change = None if before is None else live_delta(before, doc)
+        self._frame()
         for stream in self.streams:
             stream.wake.set()
+
+    def _send_waiting(self) -> None:
+        if self.waiting is not None and time.monotonic() - self.sent_at >= NEWS_EVERY_S:
+            self._send_on(*self.waiting, time.monotonic())
+
+    def _frame(self) -> None:
+        """The newest snapshot's frames, with its age now: whole, and the change from the one
+        before where that is smaller."""
+        around = self._around(self.sent_raw)
+        self.live_full = sse("live", encode({**around, "live": self.sent_doc}))
+        self.live_delta = b"" if self.change is None else sse("delta", encode(
+            {**around, "base": self.publications - 1, "delta": self.change}))
+        if len(self.live_delta) >= len(self.live_full):
+            self.live_delta = b""  # the change is no smaller than the whole (a new night)
 
     def _around(self, raw: bytes) -> dict[str, Any]:
         """What a frame says beside the snapshot: its number, its age now, a continued night."""
@@ -148,9 +172,6 @@ class Hub:
         self.framed_at = time.monotonic()
         return {"n": self.publications, "age_ms": snapshot_age_ms(raw, now_ms),
                 "continued": self.continued(now_ms)}
-
-    def _whole(self) -> bytes:
-        return sse("live", encode({**self._around(self.sent_raw), "live": self.sent_doc}))
 
     def opened(self, stream: Stream) -> None:
         self.streams.add(stream)
@@ -161,16 +182,14 @@ class Hub:
         """What `stream` is sent of the newest snapshot: the change, if it holds the one before."""
         if self.sent_doc is None or stream.live_n == self.publications:
             return b""
-        if self.live_delta and stream.live_n == self.publications - 1:
-            frame = self.live_delta
-        else:
-            # A screen just opened (or one that fell behind): the snapshot with its age now, not
-            # when it was published (a screen opened while the worker is down sees it is old).
-            if time.monotonic() - self.framed_at > FRESH_S:
-                self.live_full = self._whole()
-            frame = self.live_full
+        if time.monotonic() - self.framed_at > FRESH_S:
+            # Sent late (a screen just opened, one that fell behind, one woken after a wait):
+            # framed again with its age now, not at publication (a screen opened while the
+            # worker is down sees it is old).
+            self._frame()
+        delta = self.live_delta and stream.live_n == self.publications - 1
         stream.live_n = self.publications
-        return frame
+        return self.live_delta if delta else self.live_full
 
     def night_frame(self, stream: Stream) -> bytes:
         night = self.nights.get(stream.lang)
@@ -203,6 +222,7 @@ class Hub:
                 log_event(log, "push_streams", streams=len(self.streams),
                           publications=self.publications)
                 said_at = now
+            self._send_waiting()
             self.beat = self._beat()
             for stream in self.streams:
                 if stream.sending_since is not None and now - stream.sending_since > STALLED_S \
@@ -216,7 +236,10 @@ class Hub:
     async def _nights(self) -> None:
         """The night's charts of each language a stream is open in, every NIGHT_EVERY_S."""
         while True:
-            for lang in sorted({s.lang for s in self.streams}):
+            langs = {s.lang for s in self.streams}
+            for lang in set(self.nights) - langs:
+                del self.nights[lang]  # kept, it would be drawn stale for the next screen
+            for lang in sorted(langs):
                 try:
                     payload = await asyncio.to_thread(self.night_payload, lang)
                     changed = self._night_changed(lang, payload)

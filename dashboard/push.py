@@ -14,7 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import logging
+import os
 import random
+import re
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -25,17 +28,21 @@ from a2wsgi import WSGIMiddleware
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
+from common.logs import log_event
 from common.settings import Settings
 from dashboard.api import PUSH_ENVIRON, STREAM_PATH
 from dashboard.components import night_payload
 from dashboard.frames import encode, sse
-from dashboard.http_limits import BoundedHttpToolsProtocol
+from dashboard.http_limits import ABORT_EXTENSION, BoundedHttpToolsProtocol
 from dashboard.hub import Hub, Stream
 from dashboard.params import BadParameter, language
 
+log = logging.getLogger("gmv.serve")
 REAUTH_EVERY_S = 10.0
 RETRY_MS = 2000  # EventSource's own reconnect, should the page's not come first
 NIGHT_VERSION_CHARS = 32
+ORPHAN_CHECK_S = 1.0  # how often a serving process looks whether its gunicorn still lives
+_BEYOND_ASCII = re.compile(rb"[\x80-\xff]")
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -51,10 +58,12 @@ class PushApp:
         self.wsgi = WSGIMiddleware(wsgi_app, workers=threads)  # type: ignore[arg-type]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send, self.hub)
+            return
+        scope = as_gunicorn_read(scope)
         if scope["type"] == "http" and scope["path"] == STREAM_PATH:
             await self.stream(scope, receive, send)
-        elif scope["type"] == "lifespan":
-            await _lifespan(receive, send, self.hub)
         else:
             await self.wsgi(scope, receive, send)  # type: ignore[arg-type]
 
@@ -82,6 +91,11 @@ class PushApp:
         return answer["status"], answer["headers"], body
 
     async def stream(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.hub.stopping:  # a stream let in now would never be ended (the hub ended them)
+            await _send_whole(send, "503 Service Unavailable", [
+                ("Content-Type", "text/plain; charset=utf-8"), ("Retry-After", "1")],
+                b"this server is stopping: open the stream again\n")
+            return
         self.hub.start()
         status, headers, body = await self.authorize(scope)
         if not status.startswith("200"):
@@ -105,7 +119,11 @@ class PushApp:
             await self._serve(scope, send, stream)
         except asyncio.CancelledError:
             # Ended by the hub while a send waited on a screen that does not read (the server
-            # stopping, or STALLED_S): the connection is closed, not finished politely.
+            # stopping, or STALLED_S): the connection is dropped, not closed (closing waits to
+            # hand over what is buffered, which the screen never takes).
+            abort = scope.get("extensions", {}).get(ABORT_EXTENSION, {}).get("abort")
+            if abort is not None:
+                abort()
             return
         finally:
             self.hub.streams.discard(stream)
@@ -167,6 +185,27 @@ async def _lifespan(receive: Receive, send: Send, hub: Hub) -> None:
             return
 
 
+def as_gunicorn_read(scope: Scope) -> Scope:
+    """The request as gunicorn handed it to the app under gthread, where a2wsgi differs:
+    a header whose name holds an underscore is dropped (gunicorn's default: `X_Forwarded_User`
+    would otherwise read as the trusted proxy's `X-Forwarded-User`, which the proxy strips only
+    in its dashed spelling), and a query's bytes beyond ASCII are percent-encoded (a2wsgi
+    decodes the query as ASCII and answered them 500 with a traceback; parsed, they mean the
+    same)."""
+    headers = scope.get("headers", [])
+    query = scope.get("query_string", b"")
+    dropped = any(b"_" in name for name, _ in headers)
+    beyond = _BEYOND_ASCII.search(query) is not None
+    if not dropped and not beyond:
+        return scope
+    scope = dict(scope)
+    if dropped:
+        scope["headers"] = [(name, value) for name, value in headers if b"_" not in name]
+    if beyond:
+        scope["query_string"] = _BEYOND_ASCII.sub(lambda m: b"%%%02X" % m.group()[0], query)
+    return scope
+
+
 def wsgi_environ(scope: Scope) -> dict[str, Any]:
     """The WSGI environ of a body-less request (the stream's GET), marked as the push's."""
     server = scope.get("server") or ("localhost", 80)
@@ -216,11 +255,21 @@ class PushWorker(UvicornWorker):
 
     CONFIG_KWARGS: dict[str, Any] = {"loop": "auto", "http": BoundedHttpToolsProtocol,
                                      "proxy_headers": False, "server_header": False,
-                                     "lifespan": "on"}
+                                     "lifespan": "on", "timeout_notify": ORPHAN_CHECK_S}
+    _server: Server | None = None
+
+    async def callback_notify(self) -> None:
+        """Each ORPHAN_CHECK_S: alive to gunicorn, and gone with it. gthread's workers leave when
+        their arbiter does (killed -9, say); uvicorn's served on, holding the port, so a new
+        `gmv serve` could not start."""
+        if os.getppid() != self.ppid and self._server is not None and not self._server.should_exit:
+            log_event(log, "serve_worker_orphaned", pid=os.getpid(), parent_was=self.ppid)
+            self._server.should_exit = True
+        self.notify()
 
     async def _serve(self) -> None:
         self.config.app = self.wsgi
-        server = _Server(config=self.config)
+        server = self._server = _Server(config=self.config)
         self._install_sigquit_handler()
         await server.serve(sockets=self.sockets)
         if not server.started:

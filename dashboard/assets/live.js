@@ -320,6 +320,8 @@
           const response = await fetch("api/live", {cache: "no-store"});
           if (!response.ok) return noUpdate();
           const live = await response.json();
+          // The push came back while this poll was out: its frames are newer than this answer.
+          if (pushAlive()) return noUpdate();
           live.age_ms = Number(response.headers.get("X-Snapshot-Age-Ms") || 0);
           live.continued = continuedNotice(response.headers.get("X-Night-Continued"));
           live.received_at = Date.now();
@@ -345,7 +347,11 @@
         return [
           {received_at: live.received_at || Date.now(), age_ms: live.age_ms || 0,
            gaps: live.stream_gap_open ? 1 : 0, continued: live.continued || null,
-           quiet_ms: typeof live.stream_quiet_ms === "number" ? live.stream_quiet_ms : null,
+           // How long the stream had been quiet when the snapshot was made, plus its age
+           // when received (a beat delivers the same snapshot again, older: it must not set
+           // the quiet time back).
+           quiet_ms: typeof live.stream_quiet_ms === "number"
+             ? live.stream_quiet_ms + (live.age_ms || 0) : null,
            night_ms: typeof live.latest_second_ms === "number" ? live.latest_second_ms : null},
           count(live.orders), count(live.ops_now), count(live.peak_ops),
           live.peak_second_ms ? words.at + " " + beijing(live.peak_second_ms).slice(11) : "",
@@ -358,6 +364,7 @@
           const response = await fetch("api/night-figures?lang=" + lang, {cache: "no-store"});
           if (!response.ok) return Array(6).fill(noUpdate());
           const night = await response.json();
+          if (pushAlive()) return Array(6).fill(noUpdate());  // the push drew them meanwhile
           markLiveChart(night.live_marks);
           push.nightVersion = "";  // polled: the push, when it is back, sends the charts whole
           return [night.night, night.trend, night.categories, night.regions, night.milestones,
