@@ -17,7 +17,6 @@ import io
 import logging
 import os
 import random
-import re
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -42,7 +41,6 @@ REAUTH_EVERY_S = 10.0
 RETRY_MS = 2000  # EventSource's own reconnect, should the page's not come first
 NIGHT_VERSION_CHARS = 32
 ORPHAN_CHECK_S = 1.0  # how often a serving process looks whether its gunicorn still lives
-_BEYOND_ASCII = re.compile(rb"[\x80-\xff]")
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -186,24 +184,14 @@ async def _lifespan(receive: Receive, send: Send, hub: Hub) -> None:
 
 
 def as_gunicorn_read(scope: Scope) -> Scope:
-    """The request as gunicorn handed it to the app under gthread, where a2wsgi differs:
-    a header whose name holds an underscore is dropped (gunicorn's default: `X_Forwarded_User`
+    """The request as gunicorn handed it to the app under gthread, where a2wsgi differs: a
+    header whose name holds an underscore is dropped (gunicorn's default: `X_Forwarded_User`
     would otherwise read as the trusted proxy's `X-Forwarded-User`, which the proxy strips only
-    in its dashed spelling), and a query's bytes beyond ASCII are percent-encoded (a2wsgi
-    decodes the query as ASCII and answered them 500 with a traceback; parsed, they mean the
-    same)."""
+    in its dashed spelling)."""
     headers = scope.get("headers", [])
-    query = scope.get("query_string", b"")
-    dropped = any(b"_" in name for name, _ in headers)
-    beyond = _BEYOND_ASCII.search(query) is not None
-    if not dropped and not beyond:
+    if not any(b"_" in name for name, _ in headers):
         return scope
-    scope = dict(scope)
-    if dropped:
-        scope["headers"] = [(name, value) for name, value in headers if b"_" not in name]
-    if beyond:
-        scope["query_string"] = _BEYOND_ASCII.sub(lambda m: b"%%%02X" % m.group()[0], query)
-    return scope
+    return {**scope, "headers": [(name, value) for name, value in headers if b"_" not in name]}
 
 
 def wsgi_environ(scope: Scope) -> dict[str, Any]:

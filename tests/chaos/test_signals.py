@@ -156,6 +156,26 @@ def test_a_killed_demo_leaves_nothing_running(tmp_path: Path,
              f"{[children[p][:100] for p in children if alive(p)]}")
 
 
+@pytest.mark.parametrize("push", ["yes", "no"], ids=["push", "gthread"])
+def test_a_killed_dashboard_leaves_no_worker_serving(push: str, own_redis: EmbeddedRedis,
+                                                      tmp_path: Path,
+                                                      commands: Callable[..., Command]) -> None:
+    """gunicorn's arbiter killed -9 (an OOM kill, an operator's kill -9): its workers leave too,
+    and the port is free for the next `gmv serve` (uvicorn's workers served on, holding it)."""
+    port = free_loopback_port()
+    serve = commands(["serve", "--port", str(port), "--workers", "2", "--redis", own_redis.url,
+                      "--data", str(tmp_path / "data")], tmp_path / "serve.log",
+                     {"GMV_WEB_PUSH": push})
+    wait_for(lambda: len(descendants(serve.pid)) >= 2 or serve.process.poll() is not None,
+             START_S, f"gmv serve never had its workers:\n{serve.tail()}")
+    assert serve.process.poll() is None, serve.tail()
+    workers = serve.children()
+    serve.process.send_signal(signal.SIGKILL)
+    serve.process.wait()
+    wait_for(lambda: not [pid for pid in workers if alive(pid)], GONE_AFTER_KILL_S,
+             f"left serving after a kill -9 of gmv serve: {[workers[p][:100] for p in workers if alive(p)]}")
+
+
 LOST_INTERRUPT = """
 import os, signal, sys
 from common.stopping import stop_on_signals

@@ -4,6 +4,7 @@ that do not exist."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import subprocess
 import urllib.error
@@ -330,3 +331,24 @@ def test_a_trusted_proxy_names_the_user_and_the_role_still_decides(secured: Stac
     status, location = status_without_redirects(base + "/ops", {PROXY_HEADER: "mallory"})
     assert status == 302 and location.startswith("/login")
     assert status_without_redirects(base + "/api/live", {PROXY_HEADER: "mallory"})[0] == 401
+
+
+def first_status(stack: Stack, path: str, headers: dict[str, str]) -> int:
+    """The status a GET is answered with (a stream's, without reading it)."""
+    connection = http.client.HTTPConnection("127.0.0.1", int(stack.base_url.rsplit(":", 1)[1]),
+                                            timeout=30)
+    try:
+        connection.request("GET", path, headers=headers)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("path", ["/ops", "/api/live", "/api/stream?lang=en"])
+def test_the_proxys_header_spelt_with_underscores_names_nobody(secured: Stack, path: str) -> None:
+    """A proxy strips the client's own `X-Forwarded-User` before it adds its own, but passes
+    `X_Forwarded_User` on: gunicorn drops a header with an underscore in its name; under the push
+    server (a2wsgi) it read as the trusted header, and anyone could name themselves otto."""
+    assert first_status(secured, path, {PROXY_HEADER: "otto"}) == 200  # the proxy's own
+    assert first_status(secured, path, {PROXY_HEADER.replace("-", "_"): "otto"}) == \
+        (302 if path == "/ops" else 401)

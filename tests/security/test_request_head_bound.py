@@ -56,3 +56,21 @@ def test_a_head_past_the_bound_is_refused_and_the_server_goes_on(war_room: Stack
         b"c" * (MAX_HEAD_BYTES // 2) + b"\r\n\r\n"
     assert answer(war_room, near).startswith(b"HTTP/1.1 200")
     assert http_status(war_room.base_url + "/login") == 200
+
+
+@pytest.mark.parametrize("where", ["page", "stream", "api", "path"])
+def test_bytes_beyond_ascii_in_a_request_line_are_a_bad_request(war_room: Stack,
+                                                                where: str) -> None:
+    """A request line with raw bytes past ASCII (a scanner's, a badly written link's; browsers
+    percent-encode): the parser refuses it, 400, before the app (a2wsgi decodes a query as ASCII
+    and would answer 500 with a traceback); the server goes on serving."""
+    target = {"page": b"/login?next=/\xe4\xb8\xad\xff", "stream": b"/api/stream?lang=\xff\xfe",
+              "api": b"/api/live?x=\xc3\xa9", "path": b"/\xff\xfe/login"}[where]
+    head = b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: " + \
+        war_room.local_cookie.encode() + b"\r\nConnection: close\r\n\r\n"
+    answered = answer(war_room, head)
+    status = int(answered.split(b" ", 2)[1])
+    assert status == 400, answered[:300]
+    logs = "".join(p.read_text(errors="replace") for p in war_room.logs.glob("*.log"))
+    assert "Traceback" not in logs and "UnicodeDecodeError" not in logs, logs[-2000:]
+    assert http_status(war_room.base_url + "/login") == 200
