@@ -134,14 +134,18 @@ class Hub:
         beat = doc.get("heartbeat_ms")
         self.raw, self.heartbeat_ms = raw, beat if isinstance(beat, int) else None
         now = time.monotonic()
-        position = doc.get("position")
-        if self.sent_doc is not None and position is not None \
-                and position == self.sent_doc.get("position") and now - self.sent_at < NEWS_EVERY_S:
+        if self._only_beats(doc) and now - self.sent_at < NEWS_EVERY_S:
             # A beat between two commits: held, and sent on once NEWS_EVERY_S has passed unless
             # a newer one comes first (the last one before the worker stops is still shown).
             self.waiting = (raw, doc)
             return
         self._send_on(raw, doc, now)
+
+    def _only_beats(self, doc: dict[str, Any]) -> bool:
+        """The worker's heartbeat between two commits: the position and the totals the same."""
+        sent = self.sent_doc
+        return sent is not None and doc.get("position") is not None and all(
+            doc.get(k) == sent.get(k) for k in ("position", "gmv_cents", "orders"))
 
     def _send_on(self, raw: bytes, doc: dict[str, Any], now: float) -> None:
         before, n = self.sent_doc, self.publications + 1

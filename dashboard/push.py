@@ -89,6 +89,11 @@ class PushApp:
         return answer["status"], answer["headers"], body
 
     async def stream(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("method") != "GET":  # a HEAD would hold a stream that never writes a byte
+            await _send_whole(send, "405 Method Not Allowed", [
+                ("Content-Type", "text/plain; charset=utf-8"), ("Allow", "GET")],
+                b"the stream is read with GET\n")
+            return
         if self.hub.stopping:  # a stream let in now would never be ended (the hub ended them)
             await _send_whole(send, "503 Service Unavailable", [
                 ("Content-Type", "text/plain; charset=utf-8"), ("Retry-After", "1")],

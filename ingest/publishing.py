@@ -33,6 +33,10 @@ class Publisher:
         its files after every commit (the combiner follows them) and no forecast."""
         self.client, self.stream, self.data_dir = client, settings.orders_stream, settings.data_dir
         self.state, self.committer, self.store, self.judges = state, committer, store, judges
+        # The position the live state holds (set under the snapshots' lock with each commit's
+        # windows): the committer's moves first, and a heartbeat between the two would name a
+        # commit beside the totals of the one before.
+        self.shown_position = committer.position
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         # The night's best capacity, across restarts: a run that starts at a trickle cannot tell.
         kept = previous_capacity(self.data_dir)
@@ -107,7 +111,7 @@ class Publisher:
         last_id = self.client.xinfo_stream(self.stream)["last-generated-id"] \
             if self.client.exists(self.stream) else None
         last = last_id.decode() if isinstance(last_id, bytes) else last_id
-        position = self.committer.position
+        position = self.shown_position
         committed_ms = id_key(position)[0] if position else None
         lag = max(id_key(last)[0] - committed_ms, 0) if last and committed_ms else None
         lost = [gap.lost for gap in self.committer.gaps]

@@ -121,9 +121,11 @@ class SnapshotPublisher:
 
     def publish(self, night_too: bool = False) -> None:
         """The live document now, and the night document when it is a second old (or asked)."""
-        heartbeat = self.heartbeat()
         night = None
         with self.lock:
+            # Read with the state, under the lock that adds each commit to it and moves the
+            # position the heartbeat names (ingest/publishing.py `shown_position`).
+            heartbeat = self.heartbeat()
             self.seq += 1
             outlook = {"forecast": self.forecast.update(self.state)} if self.forecast else {}
             live = live_document(self.state, self.seq, {**heartbeat, **outlook})

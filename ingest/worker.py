@@ -261,6 +261,7 @@ class Worker:
         self._gap_found(gap)
         position = "0-0" if gap.reset else self.committer.position or "0-0"
         self.committer.commit_empty(position, self._clock_ms())
+        self.publisher.shown_position = position  # nothing added: the state holds it already
         if gap.reset:
             self.gaps.mark_epoch(first_look=False)
         self.judge.read_position = position
@@ -283,6 +284,7 @@ class Worker:
         with self.publisher.snapshots.lock:
             behind = self.state.add(deltas, checkpoint.rejected, checkpoint.duplicates,
                                     clock_s=clock_s)
+            self.publisher.shown_position = position
             for second in behind:
                 self.state.late_behind(second, self.store.second_orders(second))
         with self.stages.timed("detect"):

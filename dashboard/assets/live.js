@@ -18,6 +18,9 @@
   const MORE_ID = "more";
   const shown = {};
   const noUpdate = () => window.dash_clientside.no_update;
+  // Every interval on this page is timed by the monotonic clock: a wall PC's clock stepped back
+  // (NTP, a hand) must not keep a silent stream looking alive or make an old number look new.
+  const now = () => performance.now();
   const PUSH_SILENT_MS = 3000;  // no frame (a snapshot, or the server's beat each second): lost
   const PUSH_RETRY_MS = [1000, 10000];  // reconnecting: from the first, doubling up to the second
   const NIGHT_CHARTS = {night: "night-chart", trend: "device-trend", categories: "categories",
@@ -71,14 +74,14 @@
     shown.target = target; shown.targetAt = began;
     const token = (shown.token = (shown.token || 0) + 1);
     let drawnAt = 0;
-    function frame(now) {
+    function frame(at) {
       if (token !== shown.token) return;  // a newer target took over
       // A frame's time can precede `began` (it is when the frame started): never count down.
-      const t = Math.max(0, Math.min((now - began) / lasts, 1));
+      const t = Math.max(0, Math.min((at - began) / lasts, 1));
       const value = t >= 1 ? target : Math.floor(from + (target - from) * (1 - Math.pow(1 - t, 3)));
       shown.gmv = value;
       // ~20 steps a second read as counting; every frame (60/s) only costs the wall's CPU.
-      if (t >= 1 || now - drawnAt >= COUNT_UP_STEP_MS) { draw(value, scales); drawnAt = now; }
+      if (t >= 1 || at - drawnAt >= COUNT_UP_STEP_MS) { draw(value, scales); drawnAt = at; }
       if (t < 1) requestAnimationFrame(frame);
     }
     requestAnimationFrame(frame);
@@ -128,7 +131,7 @@
 
   // -- the push ---------------------------------------------------------------------------
 
-  function pushAlive() { return push.open && Date.now() - push.heardAt < PUSH_SILENT_MS; }
+  function pushAlive() { return push.open && now() - push.heardAt < PUSH_SILENT_MS; }
 
   // The same rules as dashboard/frames.py's apply_live_delta.
   function applyLiveDelta(old, delta) {
@@ -151,7 +154,7 @@
   function deliver(frame) {
     const live = Object.assign({}, push.live, {
       age_ms: frame.age_ms || 0, continued: continuedNotice(frame.continued),
-      received_at: Date.now(), via: "push"});
+      received_at: now(), via: "push"});
     window.dash_clientside.set_props("live", {data: live});  // dashboard/ids.py: Ids.LIVE
   }
 
@@ -197,14 +200,14 @@
   function onEvent(event, data) {
     if (event === "beat") {
       // Nothing new to show, and how old what is shown is (the worker may have stopped).
-      push.heardAt = Date.now();
+      push.heardAt = now();
       const beat = JSON.parse(data);
       if (push.live && typeof beat.age_ms === "number") deliver(beat);
       return true;
     }
     if (event === "refused") return false;  // the next poll is refused too: session.js says why
     const frame = JSON.parse(data);
-    push.heardAt = Date.now();
+    push.heardAt = now();
     if (event === "live") {
       push.live = frame.live; push.n = frame.n; push.frames += 1; deliver(frame);
     } else if (event === "delta") {
@@ -220,7 +223,7 @@
 
   async function readStream(lang) {
     push.open = true;
-    push.openedAt = Date.now();
+    push.openedAt = now();
     push.live = null; push.n = null;
     const controller = push.controller = new AbortController();
     try {
@@ -257,7 +260,7 @@
       push.open = false;
       push.controller = null;
       const wait = Math.min(PUSH_RETRY_MS[0] * Math.pow(2, push.failures), PUSH_RETRY_MS[1]);
-      push.nextTryAt = Date.now() + (push.failures ? wait * (0.5 + Math.random()) : 0);
+      push.nextTryAt = now() + (push.failures ? wait * (0.5 + Math.random()) : 0);
     }
   }
 
@@ -265,12 +268,12 @@
     // Open but silent (a proxy that holds the stream's bytes back, a server that stopped
     // writing): given up, and tried again later.
     if (push.open && push.controller &&
-        Date.now() - Math.max(push.heardAt, push.openedAt) > 2 * PUSH_SILENT_MS) {
+        now() - Math.max(push.heardAt, push.openedAt) > 2 * PUSH_SILENT_MS) {
       push.controller.abort();
     }
-    if (push.open || push.unsupported || Date.now() < push.nextTryAt) return;
+    if (push.open || push.unsupported || now() < push.nextTryAt) return;
     if (push.nightVersion === null) push.nightVersion = nightVersion || "";
-    push.firstTryAt = push.firstTryAt || Date.now();
+    push.firstTryAt = push.firstTryAt || now();
     readStream(lang);
   }
 
@@ -278,7 +281,7 @@
   // the page first tried).
   function polling(words) {
     if (push.unsupported) return words.polling_no_push;
-    return !pushAlive() && push.firstTryAt > 0 && Date.now() - push.firstTryAt > PUSH_SILENT_MS
+    return !pushAlive() && push.firstTryAt > 0 && now() - push.firstTryAt > PUSH_SILENT_MS
       ? words.polling : "";
   }
 
@@ -324,7 +327,7 @@
           if (pushAlive()) return noUpdate();
           live.age_ms = Number(response.headers.get("X-Snapshot-Age-Ms") || 0);
           live.continued = continuedNotice(response.headers.get("X-Night-Continued"));
-          live.received_at = Date.now();
+          live.received_at = now();
           live.via = "poll";
           return live;
         } catch (error) {
@@ -345,7 +348,7 @@
         const points = newPoints(live, drawn);
         const extend = points.x.length ? [{x: [points.x], y: [points.y]}, [0], SERIES_POINTS] : noUpdate();
         return [
-          {received_at: live.received_at || Date.now(), age_ms: live.age_ms || 0,
+          {received_at: live.received_at || now(), age_ms: live.age_ms || 0,
            gaps: live.stream_gap_open ? 1 : 0, continued: live.continued || null,
            // How long the stream had been quiet when the snapshot was made, plus its age
            // when received (a beat delivers the same snapshot again, older: it must not set
@@ -391,19 +394,19 @@
     // Refused by the server (session.js says why): the data is not stale, this page is.
     if (window.gmvSession && window.gmvSession.refused) return [clock, "", "banner", "page"];
     if (!feed) return [clock, words.waiting, "banner banner-on", "page page-stale"];
-    const age = feed.age_ms + (Date.now() - feed.received_at);
+    const age = feed.age_ms + (now() - feed.received_at);
     // Live, but entries were removed from the stream before they were counted: the total
     // is short by them, and the room is told so (the operators have the stream_gap alert).
     if (age <= STALE_AFTER_MS && feed.gaps) return [clock, words.gap, "banner banner-on banner-gap", "page"];
     const quiet = feed.quiet_ms === null || feed.quiet_ms === undefined ? 0
-      : feed.quiet_ms + (Date.now() - feed.received_at);
+      : feed.quiet_ms + (now() - feed.received_at);
     if (age <= STALE_AFTER_MS && quiet >= QUIET_AFTER_MS) {
       return [clock, words.quiet.replace("{age}", ageText(quiet, lang)),
               "banner banner-on banner-quiet", "page"];
     }
     const continued = feed.continued;
     if (age <= STALE_AFTER_MS && continued &&
-        continued.age_ms + (Date.now() - feed.received_at) < CONTINUED_FOR_MS) {
+        continued.age_ms + (now() - feed.received_at) < CONTINUED_FOR_MS) {
       return [clock, words.continued.replace("{time}", nightClock(continued.from_s)),
               "banner banner-on banner-info", "page"];
     }

@@ -19,6 +19,7 @@ import uvicorn
 
 from common.redis_server import free_loopback_port
 from common.settings import Settings
+from dashboard import http_limits
 from dashboard import hub as hub_module
 from dashboard.app import create_app
 from dashboard.frames import encode
@@ -114,3 +115,37 @@ def test_a_stream_asked_for_while_the_server_stops_is_refused(served: Served) ->
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=30)
     assert refused.value.code == 503 and refused.value.headers["Retry-After"]
+
+
+def test_a_head_that_never_comes_whole_is_dropped_and_a_stream_is_not(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Connections that send nothing, or half a head (slowloris), are closed after
+    HEAD_WITHIN_S; an open stream, whose head came long ago, goes on."""
+    monkeypatch.setattr(http_limits, "HEAD_WITHIN_S", 1.0)
+    served.publish(1, 10)
+    streaming = socket.create_connection(("127.0.0.1", served.port), timeout=30)
+    silent = socket.create_connection(("127.0.0.1", served.port), timeout=30)
+    trickling = socket.create_connection(("127.0.0.1", served.port), timeout=30)
+    try:
+        streaming.sendall(stream_request(served.port, local_cookie(served.settings.data_dir)))
+        assert streaming.recv(65536).startswith(b"HTTP/1.1 200")
+        trickling.sendall(b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        for connection in (silent, trickling):
+            assert connection.recv(65536) == b"", "a connection without a whole head was answered"
+        heard = served.app.hub.publications
+        served.publish(2, 10)
+        wait_for(lambda: served.app.hub.publications > heard, 30, "the publication was not heard")
+        assert b"event: " in streaming.recv(65536), "the stream was dropped with the idle ones"
+    finally:
+        for connection in (streaming, silent, trickling):
+            connection.close()
+
+
+def test_a_stream_asked_for_with_head_is_refused(served: Served) -> None:
+    """HEAD would open a stream that writes nothing (its body is dropped), never seen stalled."""
+    request = urllib.request.Request(f"http://127.0.0.1:{served.port}{STREAM}", method="HEAD",
+                                     headers={"Cookie": local_cookie(served.settings.data_dir)})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 405 and refused.value.headers["Allow"] == "GET"
+    assert not served.app.hub.streams

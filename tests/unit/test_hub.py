@@ -123,3 +123,16 @@ def test_the_charts_of_a_language_nobody_watches_are_forgotten() -> None:
         task.cancel()
 
     asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_new_totals_under_the_same_position_are_news() -> None:
+    """A worker's heartbeat read between its commit and the state's update named the commit's
+    position beside the totals before it; the commit's own publication, with the same position,
+    must not be held back as a beat."""
+    hub, stream = make_hub(), Stream("en", "")
+    hub.published(snapshot("2-0", 100))
+    hub.live_frame(stream)
+    hub.published(snapshot("2-0", 250))
+    assert hub.waiting is None
+    (event, frame), = frames(hub.live_frame(stream))
+    assert event == "delta" and frame["delta"]["set"]["gmv_cents"] == 250
