@@ -260,6 +260,12 @@ class Accounts:
                 self._directory, self._generation = _read_directory(db), generation
         return self._directory
 
+    def generation(self) -> int:
+        """The access file's generation as this process last read it (at most RELOAD_EVERY_S
+        old): it moves with every change to users, kiosk links and sessions."""
+        self.directory()
+        return self._generation
+
     def identity(self, session_id: str) -> Identity | None:
         """Who a session cookie's id names, while its session stands: begun here, not ended (by
         signing out, a removal, a password or role change, a revoked link), not too old."""

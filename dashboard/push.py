@@ -51,8 +51,9 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 class PushApp:
     """The ASGI app of one serving process."""
 
-    def __init__(self, wsgi_app: WsgiApp, hub: Hub, threads: int) -> None:
-        self.wsgi_app, self.hub = wsgi_app, hub
+    def __init__(self, wsgi_app: WsgiApp, hub: Hub, threads: int,
+                 access_generation: Callable[[], int]) -> None:
+        self.wsgi_app, self.hub, self.access_generation = wsgi_app, hub, access_generation
         self.wsgi = WSGIMiddleware(wsgi_app, workers=threads)  # type: ignore[arg-type]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -140,12 +141,16 @@ class PushApp:
         await _send_more(send, first, stream)
         # Spread over the interval: a thousand screens opened at once are not checked at once.
         check_at = time.monotonic() + REAUTH_EVERY_S * random.uniform(0.5, 1.0)
+        checked = self.access_generation()
         while True:
             await stream.wake.wait()
             stream.wake.clear()
             if stream.ended:
                 return
-            if time.monotonic() >= check_at:
+            # Checked again every REAUTH_EVERY_S, and at once when anyone's access changed (a
+            # revoked kiosk link, a removed user, a sign-out: within about a second).
+            if time.monotonic() >= check_at or self.access_generation() != checked:
+                checked = self.access_generation()
                 status = (await self.authorize(scope))[0]
                 if not status.startswith("200"):
                     await _send_more(send, sse("refused", encode({"status": status})), stream)
@@ -226,7 +231,8 @@ def push_app(app: Any, settings: Settings) -> PushApp:
     """The ASGI app of `create_app(settings)`'s Dash app: its Flask server, and the push."""
     source = app.server.extensions["gmv"]
     hub = Hub(source, lambda lang: night_payload(source, lang), app.server.extensions["gmv_api"].continued)
-    return PushApp(app.server, hub, settings.web_threads)
+    return PushApp(app.server, hub, settings.web_threads,
+                   app.server.extensions["gmv_gate"].accounts.generation)
 
 
 class _Server(Server):

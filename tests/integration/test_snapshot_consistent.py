@@ -20,7 +20,7 @@ from tests.sample import SAMPLE
 def test_each_position_is_published_with_one_set_of_totals(redis_client: redis.Redis,
                                                            settings: Settings) -> None:
     # Hundreds of small commits, a heartbeat every 5 ms: beats fall between a commit and the
-    # state's update often enough that the old worker tore a position in most runs.
+    # state's update often enough that the old worker tore a position in the runs tried.
     settings = settings.replace(ingest_batch_size=200, checkpoint_events=200,
                                 snapshot_interval_ms=5)
     replay(SAMPLE, redis_client, settings, speed=None, retime=False)
