@@ -44,7 +44,7 @@ class Publisher:
         self.snapshots = SnapshotPublisher(
             client, (settings.snapshot_key, settings.night_key, settings.snapshot_channel),
             state, self.heartbeat, settings.snapshot_interval_ms / 1000,
-            LiveForecast(settings) if judges else None)
+            LiveForecast(settings) if judges else None, lambda: self.shown_position)
         self.gap_open: Callable[[], bool] = lambda: False  # the watch's, once there is one
         self._at: dict[str, float] = {}
         self._files_behind = False  # a commit the files do not tell of yet

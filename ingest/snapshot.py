@@ -109,8 +109,9 @@ class SnapshotPublisher:
 
     def __init__(self, client: redis.Redis, keys: tuple[str, str, str], state: LiveState,
                  heartbeat: Callable[[], dict[str, Any]], interval_s: float,
-                 forecast: LiveForecast | None = None) -> None:
-        self.client, self.state, self.forecast = client, state, forecast
+                 forecast: LiveForecast | None = None,
+                 position: Callable[[], str | None] | None = None) -> None:
+        self.client, self.state, self.forecast, self.position = client, state, forecast, position
         self.live_key, self.night_key, self.channel = keys
         self.heartbeat, self.interval_s = heartbeat, interval_s
         self.lock = threading.Lock()
@@ -121,11 +122,14 @@ class SnapshotPublisher:
 
     def publish(self, night_too: bool = False) -> None:
         """The live document now, and the night document when it is a second old (or asked)."""
+        heartbeat = self.heartbeat()  # its Redis reads outside the lock the commits wait for
         night = None
         with self.lock:
-            # Read with the state, under the lock that adds each commit to it and moves the
-            # position the heartbeat names (ingest/publishing.py `shown_position`).
-            heartbeat = self.heartbeat()
+            if self.position is not None:
+                # Read with the state, under the lock that adds each commit to it and moves the
+                # position (ingest/publishing.py `shown_position`): a heartbeat taken between a
+                # commit and the state's update named the commit beside the totals before it.
+                heartbeat["position"] = self.position()
             self.seq += 1
             outlook = {"forecast": self.forecast.update(self.state)} if self.forecast else {}
             live = live_document(self.state, self.seq, {**heartbeat, **outlook})

@@ -99,7 +99,8 @@ def test_a_stream_whose_screen_stopped_reading_is_dropped(served: Served) -> Non
             served.publish(seq, 200_000)
             seq += 1
             wait_for(lambda s=seq: served.app.hub.publications >= s - 1 or not served.app.hub.streams,
-                     30, "a publication was never heard")
+                     60, f"publication {seq - 1} was never heard (heard: "
+                     f"{served.app.hub.publications}, streams: {len(served.app.hub.streams)})")
             assert seq < 2_000, "the stream was never ended"
         wait_for(lambda: connections_held(served.port, client_port) == 0, 30,
                  "the ended stream's connection is still held, waiting to hand over its buffer")
