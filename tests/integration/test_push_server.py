@@ -17,8 +17,8 @@ import pytest
 import redis
 import uvicorn
 
-from common.redis_server import free_loopback_port
-from common.settings import Settings
+from common.redis_server import EmbeddedRedis, connect, free_loopback_port
+from common.settings import Settings, load_settings
 from dashboard import http_limits
 from dashboard import hub as hub_module
 from dashboard.app import create_app
@@ -49,9 +49,16 @@ class Served:
 
 
 @pytest.fixture()
-def served(settings: Settings, redis_client: redis.Redis,
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
+def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
+    """A Redis of its own (the session's is shared with tests that cut, pause and reconfigure
+    it), the app, and uvicorn serving it on a thread."""
     monkeypatch.setattr(hub_module, "STALLED_S", 1.0)
+    with EmbeddedRedis(tmp_path / "redis") as own:
+        settings = load_settings(env={}, redis_url=own.url, data_dir=tmp_path / "data")
+        yield from _serve(settings, connect(own.url))
+
+
+def _serve(settings: Settings, redis_client: redis.Redis) -> Iterator[Served]:
     local_key(settings.data_dir)
     app = push_app(create_app(settings), settings)
     port = free_loopback_port()
